@@ -1,0 +1,93 @@
+"""What a resource agent declares, and what its action handlers receive."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
+
+from .exitcodes import OcfExit
+from .params import Parameter, ParameterSet, Params
+
+if TYPE_CHECKING:
+    from .environment import Deadline, OcfEnvironment
+    from .errors import OcfError
+    from .log import OcfLogger
+    from .runner import CommandRunner
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """An action as advertised in meta-data; ``timeout`` is the default, in seconds."""
+
+    name: str
+    timeout: int
+    interval: int | None = None
+    depth: int | None = None
+    role: str | None = None
+    # Which OCF versions advertise it (reload-agent only exists from OCF 1.1 on).
+    since_ocf: tuple[int, int] = (1, 0)
+
+
+@dataclass
+class ActionContext:
+    env: OcfEnvironment
+    params: Params
+    log: OcfLogger
+    deadline: Deadline
+    runner: CommandRunner
+    exit_reason: str | None = None  # set by a handler for a failure it returns as a code
+    notes: dict[str, object] = field(default_factory=dict)
+
+    def fail(self, reason: str) -> None:
+        self.exit_reason = reason
+
+
+class ResourceAgent:
+    """Base of every havirt OCF agent.
+
+    A subclass declares ``name``, ``parameters`` and ``actions`` and implements
+    a method per action (``start``, ``stop``, ``monitor``, ``migrate_to``, ...,
+    ``reload_agent`` for ``reload-agent``). Handlers return an ``OcfExit`` or
+    raise ``OcfError``; the dispatcher applies the protocol rules around them.
+    """
+
+    name: ClassVar[str]
+    provider: ClassVar[str] = "havirt"
+    version: ClassVar[str] = "1.0"
+    shortdesc: ClassVar[str]
+    longdesc: ClassVar[str]
+    parameters: ClassVar[tuple[Parameter, ...]]
+    actions: ClassVar[tuple[ActionSpec, ...]]
+
+    _parameter_set: ClassVar[ParameterSet | None] = None
+
+    @classmethod
+    def parameter_set(cls) -> ParameterSet:
+        if cls.__dict__.get("_parameter_set") is None:
+            cls._parameter_set = ParameterSet(cls.parameters)
+        return cls._parameter_set  # type: ignore[return-value]
+
+    @classmethod
+    def action_spec(cls, name: str) -> ActionSpec | None:
+        for spec in cls.actions:
+            if spec.name == name:
+                return spec
+        return None
+
+    # -- hooks with protocol-safe defaults ---------------------------------
+    def validate(self, ctx: ActionContext) -> None:
+        """Check the environment (files, tools, values across parameters); raise OcfError."""
+
+    def stop_unconfigured(self, ctx: ActionContext, error: OcfError) -> OcfExit:
+        """stop with an invalid configuration: nothing this agent could have started."""
+        ctx.log.info(f"stop with invalid configuration ({error.reason}): considered stopped")
+        return OcfExit.SUCCESS
+
+    def probe_unconfigured(self, ctx: ActionContext, error: OcfError) -> OcfExit:
+        """A probe with an invalid configuration; override to look for a running copy."""
+        ctx.log.info(f"probe with invalid configuration ({error.reason}): not running")
+        return OcfExit.NOT_RUNNING
+
+    def usage(self) -> str:
+        names = "|".join(a.name for a in self.actions)
+        return f"usage: {self.name} {{{names}}}"

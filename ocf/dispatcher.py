@@ -1,0 +1,185 @@
+"""The one place that owns the OCF protocol rules for every havirt agent.
+
+- ``meta-data`` and ``usage`` work without root, libvirt or a valid environment.
+- Parameters are parsed and the agent's ``validate`` runs before any action.
+  When that fails: ``stop`` asks the agent whether anything could still be
+  running (default: success), a probe answers "not running" only through the
+  agent's ``probe_unconfigured`` hook, everything else returns the error.
+- ``stop`` never returns 7 (not running means stopped: success); only monitor
+  may return 7.
+- Every failure writes one ``ocf-exit-reason:`` line to stderr.
+- The action's deadline comes from ``OCF_RESKEY_CRM_meta_timeout`` (ms), or
+  the action's advertised timeout; a watchdog answers with a clear reason just
+  before Pacemaker would kill us, so a hang never becomes a silent timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from typing import TextIO
+
+from .agent import ActionContext, ResourceAgent
+from .environment import OcfEnvironment
+from .errors import OcfError
+from .exitcodes import OcfExit
+from .log import OcfLogger
+from .params import Params
+from .runner import CommandRunner
+
+# How long before Pacemaker's own timeout the watchdog answers for us.
+WATCHDOG_MARGIN = 0.5
+ALIASES = {"status": "monitor", "reload": "reload_agent"}
+NO_ENV_ACTIONS = ("meta-data", "usage", "help", "--help", "-h")
+
+
+def _handler_name(action: str) -> str:
+    return ALIASES.get(action, action.replace("-", "_"))
+
+
+def write_exit_reason(stream: TextIO, reason: str) -> None:
+    # Pacemaker reads only the first line; keep it one line.
+    stream.write("ocf-exit-reason:" + " ".join(reason.split()) + "\n")
+    stream.flush()
+
+
+def run(
+    agent: ResourceAgent,
+    argv: Sequence[str],
+    environ: Mapping[str, str] | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    runner: CommandRunner | None = None,
+    watchdog: bool = False,
+) -> int:
+    """Run one OCF action and return its exit code (never raises)."""
+    environ = os.environ if environ is None else environ
+    out = stdout if stdout is not None else sys.stdout
+    err = stderr if stderr is not None else sys.stderr
+    action = argv[1] if len(argv) > 1 else ""
+
+    if action == "meta-data":
+        from . import metadata  # lxml is only needed here
+
+        env = OcfEnvironment.from_environ(action, environ)
+        out.write(metadata.render(type(agent), env.ocf_version))
+        out.flush()
+        return OcfExit.SUCCESS
+    if action in ("usage", "help", "--help", "-h"):
+        out.write(agent.usage() + "\n")
+        return OcfExit.SUCCESS
+    if len(argv) != 2:
+        err.write(agent.usage() + "\n")
+        write_exit_reason(err, "exactly one action argument is expected")
+        return OcfExit.ERR_ARGS
+
+    handler_name = _handler_name(action)
+    spec = type(agent).action_spec(action) or type(agent).action_spec(
+        "monitor" if action == "status" else action
+    )
+    if action == "reload":
+        spec = type(agent).action_spec("reload-agent")
+    handler = getattr(agent, handler_name, None) if spec is not None else None
+    if handler is None and action != "validate-all":
+        write_exit_reason(err, f"action '{action}' is not implemented by {agent.name}")
+        return OcfExit.ERR_UNIMPLEMENTED
+
+    env = OcfEnvironment.from_environ(action, environ)
+    log = OcfLogger(f"{agent.name}({env.resource})", environ, err)
+    default_timeout = float(spec.timeout) if spec else 20.0
+    deadline = env.deadline(default_timeout)
+    ctx = ActionContext(
+        env=env,
+        params=Params(),
+        log=log,
+        deadline=deadline,
+        runner=runner or CommandRunner(environ),
+    )
+    timer = _start_watchdog(action, deadline.total, err) if watchdog else None
+    try:
+        rc = _run_action(agent, action, handler, ctx)
+    finally:
+        if timer is not None:
+            timer.cancel()
+    rc = _apply_protocol_rules(action, env, rc, ctx)
+    if rc not in (OcfExit.SUCCESS, OcfExit.RUNNING_PROMOTED) and not (
+        rc == OcfExit.NOT_RUNNING and env.is_monitor and not ctx.exit_reason
+    ):
+        write_exit_reason(err, ctx.exit_reason or f"{action} failed with {OcfExit(rc).name}")
+    return int(rc)
+
+
+def _run_action(
+    agent: ResourceAgent, action: str, handler: Callable[..., OcfExit] | None, ctx: ActionContext
+) -> OcfExit:
+    env = ctx.env
+    try:
+        ctx.params = type(agent).parameter_set().parse(env.reskeys)
+        agent.validate(ctx)
+    except OcfError as invalid:
+        problem = invalid
+        ctx.log.log("err" if not env.is_probe else "info", problem.reason)
+        if action == "stop":
+            return _guarded(lambda: agent.stop_unconfigured(ctx, problem), ctx, action)
+        if env.is_probe:
+            return _guarded(lambda: agent.probe_unconfigured(ctx, problem), ctx, action)
+        ctx.exit_reason = problem.reason
+        return problem.code
+    if action == "validate-all":
+        unknown = type(agent).parameter_set().unknown(env.reskeys)
+        if unknown:
+            ctx.log.warn(f"ignoring parameters {agent.name} does not know: {', '.join(unknown)}")
+        if handler is None:
+            return OcfExit.SUCCESS
+    assert handler is not None
+    return _guarded(lambda: handler(ctx), ctx, action)
+
+
+def _guarded(call: Callable[[], OcfExit], ctx: ActionContext, action: str) -> OcfExit:
+    try:
+        return OcfExit(call())
+    except OcfError as problem:
+        ctx.exit_reason = problem.reason
+        ctx.log.error(problem.reason)
+        return problem.code
+    except Exception as exc:  # a bug must still give Pacemaker a definite answer
+        ctx.log.error(f"{action}: internal error: {exc!r}\n{traceback.format_exc()}")
+        ctx.exit_reason = f"{action}: internal error in the agent: {exc!r}"
+        return OcfExit.ERR_GENERIC
+
+
+def _apply_protocol_rules(
+    action: str, env: OcfEnvironment, rc: OcfExit, ctx: ActionContext
+) -> OcfExit:
+    if action == "stop" and rc == OcfExit.NOT_RUNNING:
+        return OcfExit.SUCCESS  # already stopped is a successful stop
+    if rc == OcfExit.NOT_RUNNING and not env.is_monitor:
+        ctx.exit_reason = ctx.exit_reason or f"{action}: the resource is not running"
+        return OcfExit.ERR_GENERIC
+    return rc
+
+
+def _start_watchdog(action: str, seconds: float, err: TextIO) -> threading.Timer:
+    def expire() -> None:
+        write_exit_reason(
+            err, f"{action} did not finish within its timeout of {seconds:.0f}s; giving up"
+        )
+        os._exit(OcfExit.ERR_GENERIC)
+
+    timer = threading.Timer(max(0.1, seconds - WATCHDOG_MARGIN), expire)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def main(agent_factory: Callable[[], ResourceAgent], argv: Sequence[str] | None = None) -> None:
+    """Entry point of an installed agent executable."""
+    argv = list(sys.argv if argv is None else argv)
+    rc = run(agent_factory(), argv, watchdog=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # os._exit: a libvirt call stuck in a worker thread must not keep us alive.
+    os._exit(rc)

@@ -1,0 +1,110 @@
+"""Logging compatible with resource-agents' ``ocf_log``.
+
+Messages go where an admin already looks for agent output: syslog (facility
+``HA_LOGFACILITY``, default daemon; ``none`` turns it off), ``HA_LOGFILE`` and,
+for debug messages, ``HA_DEBUGLOG``. When neither syslog nor a file is in use,
+or stderr is a terminal, they go to stderr. Pacemaker sets ``HA_debug`` as a
+string ("yes", "1", or a list of daemon names), so any value other than an
+explicit no/0/false turns debug on.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Mapping
+from typing import TextIO
+
+LEVELS = ("debug", "info", "notice", "warn", "err", "crit")
+_SYSLOG_PRIO = {"debug": 7, "info": 6, "notice": 5, "warn": 4, "err": 3, "crit": 2}
+_FACILITIES = {
+    "kern": 0,
+    "user": 8,
+    "mail": 16,
+    "daemon": 24,
+    "auth": 32,
+    "syslog": 40,
+    "lpr": 48,
+    "news": 56,
+    "uucp": 64,
+    "cron": 72,
+    "authpriv": 80,
+    "ftp": 88,
+    **{f"local{i}": 128 + 8 * i for i in range(8)},
+}
+
+
+def debug_enabled(value: str | None) -> bool:
+    if value is None:
+        return False
+    return value.strip().lower() not in ("", "0", "no", "false", "off", "n")
+
+
+class OcfLogger:
+    def __init__(
+        self,
+        tag: str,
+        environ: Mapping[str, str] | None = None,
+        stderr: TextIO | None = None,
+    ) -> None:
+        environ = os.environ if environ is None else environ
+        self.tag = tag
+        self.debug_on = debug_enabled(environ.get("HA_debug"))
+        self.logfile = environ.get("HA_LOGFILE") or None
+        self.debuglog = environ.get("HA_DEBUGLOG") or None
+        facility = (environ.get("HA_LOGFACILITY") or "daemon").strip().lower()
+        self.facility = None if facility in ("none", "") else _FACILITIES.get(facility, 24)
+        self._stderr = stderr if stderr is not None else sys.stderr
+        try:
+            tty = self._stderr.isatty()
+        except (AttributeError, ValueError):
+            tty = False
+        self.to_stderr = tty or (self.facility is None and not self.logfile)
+        self._syslog_open = False
+        self.messages: list[tuple[str, str]] = []  # kept for tests and exit reasons
+
+    # -- public API -------------------------------------------------------
+    def debug(self, msg: str) -> None:
+        self.log("debug", msg)
+
+    def info(self, msg: str) -> None:
+        self.log("info", msg)
+
+    def warn(self, msg: str) -> None:
+        self.log("warn", msg)
+
+    def error(self, msg: str) -> None:
+        self.log("err", msg)
+
+    def log(self, level: str, msg: str) -> None:
+        if level == "debug" and not self.debug_on:
+            return
+        self.messages.append((level, msg))
+        label = level.upper() if level != "err" else "ERROR"
+        if self.facility is not None:
+            self._syslog(level, f"{label}: {msg}")
+        line = f"{self.tag}[{os.getpid()}]: {time.strftime('%Y/%m/%d_%H:%M:%S')} {label}: {msg}\n"
+        if self.logfile and level != "debug":
+            self._append(self.logfile, line)
+        if self.debuglog and (level == "debug" or self.debuglog != self.logfile):
+            self._append(self.debuglog, line)
+        if self.to_stderr:
+            self._stderr.write(f"{label}: {msg}\n")
+
+    # -- sinks --------------------------------------------------------------
+    def _syslog(self, level: str, text: str) -> None:
+        import syslog  # cheap C module, only loaded when syslog is used
+
+        if not self._syslog_open:
+            syslog.openlog(self.tag, syslog.LOG_PID, self.facility or syslog.LOG_DAEMON)
+            self._syslog_open = True
+        syslog.syslog(_SYSLOG_PRIO[level], text)
+
+    @staticmethod
+    def _append(path: str, line: str) -> None:
+        try:
+            with open(path, "a", encoding="utf-8") as handle:
+                handle.write(line)
+        except OSError:
+            pass  # a log file we cannot write must never fail an action

@@ -1,0 +1,79 @@
+"""The one place that runs external commands.
+
+argv lists only (no shell), ``LC_ALL=C`` so output does not depend on the
+admin's locale, a timeout on every call, and the whole process group killed
+when it runs out. Tests replace this object, never ``subprocess`` itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+TIMEOUT_RC = 124  # what timeout(1) and `crm_resource --wait` use for "timed out"
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out
+
+    def describe(self) -> str:
+        """One line for an error message: the command and what it said."""
+        what = " ".join(self.argv)
+        if self.timed_out:
+            return f"'{what}' timed out"
+        detail = (self.stderr.strip() or self.stdout.strip()).splitlines()
+        tail = f": {detail[-1]}" if detail else ""
+        return f"'{what}' exited {self.returncode}{tail}"
+
+
+class CommandRunner:
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        base = dict(os.environ if env is None else env)
+        base["LC_ALL"] = "C"
+        base.pop("LANGUAGE", None)
+        self.env = base
+
+    def run(
+        self,
+        argv: Sequence[str],
+        timeout: float,
+        stdin: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> CommandResult:
+        argv = tuple(argv)
+        run_env = dict(self.env)
+        if env:
+            run_env.update(env)
+        try:
+            proc = subprocess.Popen(  # argv list, never a shell
+                argv,
+                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=run_env,
+                text=True,
+                start_new_session=True,  # its own process group, so a timeout kills all of it
+            )
+        except OSError as exc:
+            return CommandResult(argv, 127, "", f"{argv[0]}: {exc.strerror}")
+        try:
+            out, err = proc.communicate(stdin, timeout=max(timeout, 0.001))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+            return CommandResult(argv, TIMEOUT_RC, out or "", err or "", timed_out=True)
+        return CommandResult(argv, proc.returncode, out, err)
