@@ -26,6 +26,7 @@ class ActionSpec:
     role: str | None = None
     # Which OCF versions advertise it (reload-agent only exists from OCF 1.1 on).
     since_ocf: tuple[int, int] = (1, 0)
+    until_ocf: tuple[int, int] | None = None  # first OCF version that no longer lists it
 
 
 @dataclass
@@ -58,6 +59,9 @@ class ResourceAgent:
     longdesc: ClassVar[str]
     parameters: ClassVar[tuple[Parameter, ...]]
     actions: ClassVar[tuple[ActionSpec, ...]]
+
+    # OCF 1.0 meta-data validates against ra-api-1.dtd; 1.1 adds reloadable/deprecated.
+    metadata_ocf_version: ClassVar[tuple[int, int]] = (1, 0)
 
     _parameter_set: ClassVar[ParameterSet | None] = None
 

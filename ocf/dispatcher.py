@@ -64,8 +64,10 @@ def run(
     if action == "meta-data":
         from . import metadata  # lxml is only needed here
 
-        env = OcfEnvironment.from_environ(action, environ)
-        out.write(metadata.render(type(agent), env.ocf_version))
+        # Rendered in the version the agent declares, not the one the caller offers:
+        # Pacemaker announces OCF 1.1, but admins and ocf-tester validate what
+        # crm_resource --show-metadata prints against ra-api-1.dtd (OCF 1.0).
+        out.write(metadata.render(type(agent), type(agent).metadata_ocf_version))
         out.flush()
         return OcfExit.SUCCESS
     if action in ("usage", "help", "--help", "-h"):
@@ -80,7 +82,7 @@ def run(
     spec = type(agent).action_spec(action) or type(agent).action_spec(
         "monitor" if action == "status" else action
     )
-    if action == "reload":
+    if action == "reload" and spec is None:
         spec = type(agent).action_spec("reload-agent")
     handler = getattr(agent, handler_name, None) if spec is not None else None
     if handler is None and action != "validate-all":

@@ -22,7 +22,7 @@ def _desc(parent: etree._Element, tag: str, text: str) -> None:
     el.text = text
 
 
-def _param_longdesc(param: Parameter, ocf11: bool) -> str:
+def _param_longdesc(param: Parameter, ocf11: bool, legacy_reload: bool = False) -> str:
     text = param.longdesc.strip()
     extra: list[str] = []
     if param.choices:
@@ -31,8 +31,12 @@ def _param_longdesc(param: Parameter, ocf11: bool) -> str:
     if param.unit:
         extra.append(f"Unit: {param.unit}.")
     if not ocf11:
-        if param.reloadable:
-            extra.append("Changing it does not restart the resource (reloadable).")
+        # OCF 1.0 with "reload": Pacemaker reloads for every non-unique parameter.
+        if legacy_reload and not param.reloadable and not param.unique:
+            extra.append(
+                "Pacemaker does not restart the resource when this changes; "
+                "the new value applies from the next start."
+            )
         if param.deprecated:
             extra.append(f"Deprecated: {param.deprecated.desc}")
     return "\n".join([text, *extra]) if extra else text
@@ -44,6 +48,10 @@ def build(agent: type[ResourceAgent], ocf_version: tuple[int, int] = (1, 0)) -> 
     etree.SubElement(root, "version").text = "1.1" if ocf11 else "1.0"
     _desc(root, "longdesc", agent.longdesc.strip())
     _desc(root, "shortdesc", agent.shortdesc.strip())
+    legacy_reload = not ocf11 and any(
+        a.name == "reload" and (a.until_ocf is None or ocf_version < a.until_ocf)
+        for a in agent.actions
+    )
     params_el = etree.SubElement(root, "parameters")
     for param in agent.parameters:
         attrs = {
@@ -54,7 +62,7 @@ def build(agent: type[ResourceAgent], ocf_version: tuple[int, int] = (1, 0)) -> 
         if ocf11:
             attrs["reloadable"] = "1" if param.reloadable else "0"
         p_el = etree.SubElement(params_el, "parameter", attrs)
-        _desc(p_el, "longdesc", _param_longdesc(param, ocf11))
+        _desc(p_el, "longdesc", _param_longdesc(param, ocf11, legacy_reload))
         short = param.shortdesc
         if param.deprecated and not ocf11:
             short = f"{short} (deprecated)"
@@ -70,7 +78,7 @@ def build(agent: type[ResourceAgent], ocf_version: tuple[int, int] = (1, 0)) -> 
         etree.SubElement(p_el, "content", content)
     actions_el = etree.SubElement(root, "actions")
     for spec in agent.actions:
-        if ocf_version < spec.since_ocf:
+        if ocf_version < spec.since_ocf or (spec.until_ocf and ocf_version >= spec.until_ocf):
             continue
         attrs = {"name": spec.name, "timeout": f"{spec.timeout}s"}
         if spec.interval is not None:

@@ -6,6 +6,7 @@ meta-data XML (``metadata.py``) and the parameter tables in the docs.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -17,6 +18,13 @@ ParamType = Literal["string", "integer", "boolean", "time"]
 # ocf_is_true() in resource-agents' shell library accepts these spellings.
 TRUE_WORDS = frozenset({"1", "yes", "true", "on", "ja", "y"})
 FALSE_WORDS = frozenset({"0", "no", "false", "off", "nein", "n", ""})
+
+# int() alone would also take "1_000" and non-ASCII digits.
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+# A Pacemaker time: a number with an optional unit (seconds when none is given).
+_TIME = re.compile(r"[0-9]+(\.[0-9]+)?\s*(ms|msec|us|usec|s|sec|m|min|h|hr)?", re.IGNORECASE)
+# Set by Pacemaker for every agent as OCF_RESKEY_*, though no agent declares them.
+PACEMAKER_RESKEYS = frozenset({"crm_feature_set"})
 
 
 def parse_bool(text: str) -> bool | None:
@@ -76,6 +84,8 @@ class Parameter:
                 )
         elif self.type == "integer":
             try:
+                if not _INTEGER.fullmatch(raw.strip()):
+                    raise ValueError(raw)
                 value = int(raw.strip(), 10)
             except ValueError:
                 unit = f" ({self.unit})" if self.unit else ""
@@ -86,6 +96,11 @@ class Parameter:
                 raise configured(
                     f"parameter '{self.name}': {value} is below the minimum {self.minimum}"
                 )
+        elif self.type == "time" and not _TIME.fullmatch(raw.strip()):
+            raise configured(
+                f"parameter '{self.name}': '{raw}' is not a time "
+                "(use a number with an optional unit: ms, s, min, h; e.g. 30s)"
+            )
         else:
             value = raw
             if self.required and value.strip() == "":
@@ -132,4 +147,10 @@ class ParameterSet:
 
     def unknown(self, reskeys: Mapping[str, str]) -> list[str]:
         """Names given to the agent that it does not declare (typos, other agents' names)."""
-        return sorted(k for k in reskeys if k not in self.by_name and not k.startswith("CRM_meta_"))
+        return sorted(
+            k
+            for k in reskeys
+            if k not in self.by_name
+            and k not in PACEMAKER_RESKEYS
+            and not k.startswith("CRM_meta_")
+        )

@@ -1,0 +1,127 @@
+"""What the agent needs to know from a guest's libvirt XML configuration file."""
+
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET  # fast to import; lxml is not needed to read
+from dataclasses import dataclass, field
+
+from havirt.ocf.errors import OcfError
+from havirt.ocf.exitcodes import OcfExit
+
+GUEST_AGENT_CHANNEL = "org.qemu.guest_agent.0"
+
+
+@dataclass(frozen=True)
+class DomainConfig:
+    path: str
+    xml: str
+    name: str
+    uuid: str | None
+    domain_type: str
+    vcpus: int | None = None
+    memory_kib: int | None = None
+    disks: tuple[str, ...] = ()
+    pools: tuple[str, ...] = ()
+    networks: tuple[str, ...] = ()
+    has_guest_agent: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+_UNITS = {
+    "b": 1 / 1024,
+    "bytes": 1 / 1024,
+    "k": 1,
+    "kib": 1,
+    "kb": 1000 / 1024,
+    "m": 1024,
+    "mib": 1024,
+    "mb": 1000**2 / 1024,
+    "g": 1024**2,
+    "gib": 1024**2,
+    "gb": 1000**3 / 1024,
+    "t": 1024**3,
+    "tib": 1024**3,
+    "tb": 1000**4 / 1024,
+}
+
+
+def _kib(el: ET.Element | None) -> int | None:
+    if el is None or not (el.text or "").strip():
+        return None
+    unit = (el.get("unit") or "KiB").lower()
+    try:
+        return int(int(el.text.strip()) * _UNITS.get(unit, 1))
+    except ValueError:
+        return None
+
+
+def parse(path: str, text: str) -> DomainConfig:
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise OcfError(
+            OcfExit.ERR_CONFIGURED, f"config {path} is not valid XML ({exc}): fix the file"
+        ) from None
+    if root.tag != "domain":
+        raise OcfError(
+            OcfExit.ERR_CONFIGURED,
+            f"config {path} is not a libvirt domain definition (root element <{root.tag}>)",
+        )
+    name = (root.findtext("name") or "").strip()
+    if not name:
+        raise OcfError(OcfExit.ERR_CONFIGURED, f"config {path} has no <name>: add one")
+    uuid = (root.findtext("uuid") or "").strip().lower() or None
+    vcpu_text = (root.findtext("vcpu") or "").strip()
+    disks: list[str] = []
+    pools: list[str] = []
+    for source in root.iterfind("devices/disk/source"):
+        if source.get("file"):
+            disks.append(source.get("file", ""))
+        elif source.get("dev"):
+            disks.append(source.get("dev", ""))
+        if source.get("pool"):
+            pools.append(source.get("pool", ""))
+    networks = [
+        s.get("network", "") for s in root.iterfind("devices/interface/source") if s.get("network")
+    ]
+    has_agent = any(
+        t.get("name") == GUEST_AGENT_CHANNEL for t in root.iterfind("devices/channel/target")
+    )
+    return DomainConfig(
+        path=path,
+        xml=text,
+        name=name,
+        uuid=uuid,
+        domain_type=root.get("type", ""),
+        vcpus=int(vcpu_text) if vcpu_text.isdigit() else None,
+        memory_kib=_kib(root.find("memory")),
+        disks=tuple(disks),
+        pools=tuple(dict.fromkeys(pools)),
+        networks=tuple(dict.fromkeys(networks)),
+        has_guest_agent=has_agent,
+    )
+
+
+def load(path: str) -> DomainConfig:
+    """Read and parse a config file; a missing file is ERR_INSTALLED (not on this node)."""
+    if not os.path.isabs(path):
+        raise OcfError(
+            OcfExit.ERR_CONFIGURED, f"parameter 'config': '{path}' is not an absolute path"
+        )
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        raise OcfError(
+            OcfExit.ERR_INSTALLED,
+            f"config file {path} does not exist on this node: copy it here or put it on "
+            "shared storage",
+        ) from None
+    except IsADirectoryError:
+        raise OcfError(
+            OcfExit.ERR_CONFIGURED, f"config {path} is a directory, not a file"
+        ) from None
+    except OSError as exc:
+        raise OcfError(OcfExit.ERR_PERM, f"cannot read config {path}: {exc.strerror}") from None
+    return parse(path, text)

@@ -1,0 +1,836 @@
+"""ocf:havirt:VirtualDomain - a libvirt guest as a Pacemaker resource.
+
+A drop-in for ocf:heartbeat:VirtualDomain (same parameters, same meaning) that
+asks libvirt's API instead of parsing virsh output, bounds every call by the
+operation's deadline, never answers "not running" while a QEMU process of the
+guest exists, and verifies that a migration leaves exactly one copy.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from havirt.ocf.agent import ActionContext, ResourceAgent
+from havirt.ocf.errors import OcfError
+from havirt.ocf.exitcodes import OcfExit
+from havirt.ocf.params import Params
+
+from . import domain_config, migration, qemu_processes
+from .domain_state import FAILED, RUNNING, STOPPED, DomainState, Verdict, judge
+from .resource_state import ResourceState
+from .virtual_domain_params import ACTIONS, PARAMETERS
+
+if TYPE_CHECKING:
+    from .libvirt_boundary import Domain, Hypervisor
+
+POLL = 0.25  # seconds between state polls while waiting for a change
+DEFINITION_BACKUP_DIR = "/var/lib/havirt/definitions"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """How to recognise the guest: its name and, when known, its UUID."""
+
+    name: str
+    uuid: str | None
+
+
+@dataclass
+class Observation:
+    verdict: Verdict
+    domain: Domain | None = None
+    state: DomainState | None = None
+    pids: tuple[int, ...] = ()
+    libvirt_reachable: bool = True
+
+    @property
+    def outcome(self) -> str:
+        return self.verdict.outcome
+
+
+def _margin(total: float) -> float:
+    """Time kept back at the end of an action for the forced path (destroy, abort)."""
+    return min(10.0, max(2.0, total / 6.0))
+
+
+class VirtualDomain(ResourceAgent):
+    name = "VirtualDomain"
+    version = "1.0"
+    shortdesc = "Manages a libvirt virtual domain (drop-in for ocf:heartbeat:VirtualDomain)"
+    longdesc = (
+        "Starts, stops, monitors and live-migrates one libvirt guest from its XML definition "
+        "file. Parameters have the same names and meaning as ocf:heartbeat:VirtualDomain's. "
+        "The agent talks to libvirt through its API with every call bounded by the operation "
+        "timeout; when libvirtd is down or hung it looks for the guest's QEMU process and never "
+        "reports a running guest as stopped. Monitor depth 0 checks the guest state (and runs "
+        "monitor_scripts); depth 10 also pings the QEMU guest agent when the guest has one."
+    )
+    parameters = PARAMETERS
+    actions = ACTIONS
+
+    # -- helpers -------------------------------------------------------------
+    def _hypervisor(self, ctx: ActionContext, reserve: float = 0.0) -> Hypervisor:
+        from .libvirt_boundary import Hypervisor
+
+        return Hypervisor(ctx.params.get("hypervisor") or None, ctx.deadline, reserve)
+
+    def _state(self, ctx: ActionContext) -> ResourceState:
+        return ResourceState(ctx.env.state_dir, self.name, ctx.env.resource)
+
+    def _identity(self, ctx: ActionContext) -> Identity:
+        config: domain_config.DomainConfig | None = ctx.notes.get("config")  # type: ignore[assignment]
+        state = self._state(ctx)
+        if config is not None:
+            uuid = config.uuid
+            if uuid is None and state.get("name") == config.name:
+                uuid = state.get("uuid")  # transient UUID of the copy we started
+            return Identity(config.name, uuid)
+        if state.get("name"):
+            return Identity(state.get("name"), state.get("uuid"))
+        # Nothing better known: guests are usually named like their resource.
+        return Identity(ctx.env.resource, None)
+
+    def _remember(self, ctx: ActionContext, dom: Domain) -> None:
+        config = ctx.notes.get("config")
+        self._state(ctx).update(name=dom.name, uuid=dom.uuid, config=getattr(config, "path", None))
+
+    def observe(self, ctx: ActionContext, hv: Hypervisor, ident: Identity) -> Observation:
+        """Where the guest stands, from libvirt, with /proc as the witness of last resort."""
+        from .libvirt_boundary import HypervisorUnavailable
+
+        try:
+            dom = hv.lookup(name=ident.name, uuid=ident.uuid)
+            if dom is None:
+                state = DomainState("undefined", "unknown")
+            else:
+                state = dom.state()
+        except HypervisorUnavailable as exc:
+            pids = tuple(p.pid for p in qemu_processes.find(ident.name, ident.uuid))
+            if pids:
+                return Observation(
+                    Verdict(
+                        RUNNING,
+                        f"libvirt is unreachable ({exc}); QEMU process {pids[0]} of guest "
+                        f"{ident.name} exists, so the guest counts as running",
+                    ),
+                    pids=pids,
+                    libvirt_reachable=False,
+                )
+            return Observation(
+                Verdict(
+                    STOPPED,
+                    f"libvirt is unreachable ({exc}) and no QEMU process of {ident.name} exists",
+                ),
+                libvirt_reachable=False,
+            )
+        verdict = judge(state)
+        pids: tuple[int, ...] = ()
+        if verdict.outcome == STOPPED:
+            # libvirt says stopped: believe it only if no QEMU process of the guest exists.
+            pids = tuple(p.pid for p in qemu_processes.find(ident.name, ident.uuid))
+            if pids:
+                verdict = Verdict(
+                    FAILED,
+                    f"libvirt reports {ident.name} as {state.state}, but its QEMU process "
+                    f"{pids[0]} still exists",
+                )
+        return Observation(verdict, dom, state, pids)
+
+    # -- validation ------------------------------------------------------------
+    def validate(self, ctx: ActionContext) -> None:
+        p = ctx.params
+        ctx.notes["config"] = domain_config.load(p.config)
+        if p.hypervisor:
+            problem = migration.check_uri(p.hypervisor, "hypervisor")
+            if problem:
+                raise OcfError(OcfExit.ERR_CONFIGURED, f"parameter 'hypervisor': {problem}")
+        if p.snapshot:
+            if p.force_stop:
+                raise OcfError(
+                    OcfExit.ERR_CONFIGURED,
+                    "parameters 'snapshot' and 'force_stop' exclude each other: "
+                    "a forced stop cannot save the guest's state",
+                )
+            if not os.path.isdir(p.snapshot):
+                raise OcfError(
+                    OcfExit.ERR_INSTALLED,
+                    f"parameter 'snapshot': directory {p.snapshot} does not exist on this node",
+                )
+        if p.backingfile and not os.path.isfile(p.backingfile):
+            raise OcfError(
+                OcfExit.ERR_INSTALLED,
+                f"parameter 'backingfile': {p.backingfile} does not exist on this node",
+            )
+        for script in (p.monitor_scripts or "").split():
+            if not (os.path.isfile(script) and os.access(script, os.X_OK)):
+                raise OcfError(
+                    OcfExit.ERR_INSTALLED,
+                    f"parameter 'monitor_scripts': {script} is not an executable file on this node",
+                )
+        needs = []
+        if p.sync_config_on_stop:
+            needs.append(("csync2", "sync_config_on_stop"))
+        if p.backingfile:
+            needs.append(("qemu-img", "backingfile"))
+        if p.backingfile and p.stateless and p.copyindirs:
+            needs.append(("virt-copy-in", "copyindirs"))
+        for tool, param in needs:
+            if shutil.which(tool) is None:
+                raise OcfError(
+                    OcfExit.ERR_INSTALLED, f"parameter '{param}' needs {tool}, not installed here"
+                )
+
+    def validate_all(self, ctx: ActionContext) -> OcfExit:
+        config = ctx.notes["config"]
+        if config.domain_type == "kvm" and not os.path.exists("/dev/kvm"):
+            ctx.log.warn(f"{config.name} is a KVM guest but /dev/kvm is missing on this node")
+        return OcfExit.SUCCESS
+
+    def _lenient_params(self, ctx: ActionContext) -> None:
+        """Parameters one by one, defaults for the malformed ones (for stop and probe)."""
+        values = Params()
+        for param in self.parameter_set():
+            try:
+                values[param.name] = param.parse(ctx.env.reskeys.get(param.name))
+            except OcfError:
+                values[param.name] = param.parse(None) if not param.required else None
+        ctx.params = values
+        if "config" not in ctx.notes and values.get("config"):
+            try:
+                ctx.notes["config"] = domain_config.load(values["config"])
+            except OcfError:
+                pass
+
+    # -- monitor -----------------------------------------------------------------
+    def monitor(self, ctx: ActionContext) -> OcfExit:
+        hv = self._hypervisor(ctx, reserve=_margin(ctx.deadline.total))
+        ident = self._identity(ctx)
+        obs = self.observe(ctx, hv, ident)
+        if obs.outcome != RUNNING:
+            ctx.fail(f"{ident.name}: {obs.verdict.explanation}")
+            return obs.verdict.code
+        if not obs.libvirt_reachable:
+            ctx.log.warn(obs.verdict.explanation)
+            return OcfExit.SUCCESS
+        assert obs.domain is not None
+        if ctx.env.is_probe:
+            self._remember(ctx, obs.domain)
+            return OcfExit.SUCCESS
+        problem = self._deep_checks(ctx, obs.domain)
+        if problem:
+            ctx.fail(f"{ident.name}: {problem}")
+            return OcfExit.ERR_GENERIC
+        self._remember(ctx, obs.domain)
+        self._sync_utilization(ctx, obs.domain)
+        return OcfExit.SUCCESS
+
+    def _deep_checks(self, ctx: ActionContext, dom: Domain) -> str | None:
+        from .libvirt_boundary import HypervisorError
+
+        for script in (ctx.params.monitor_scripts or "").split():
+            result = ctx.runner.run([script], timeout=ctx.deadline.remaining())
+            if not result.ok:
+                return f"monitor script failed: {result.describe()}"
+        config = ctx.notes.get("config")
+        if ctx.env.check_level >= 10 and config is not None and config.has_guest_agent:
+            try:
+                dom.agent_ping(max(1, int(min(5.0, ctx.deadline.remaining()))))
+            except HypervisorError as exc:
+                return f"the QEMU guest agent does not answer: {exc}"
+        return None
+
+    def _sync_utilization(self, ctx: ActionContext, dom: Domain) -> None:
+        p = ctx.params
+        if not any(
+            p[f"{verb}_utilization_{attr}"]
+            for verb in ("autoset", "unset")
+            for attr in ("cpu", "host_memory", "hv_memory")
+        ):
+            return
+        from . import utilization
+
+        vcpus, memory_kib = dom.vcpus_and_memory()
+        sizes = {"cpu": vcpus, "host_memory": memory_kib // 1024, "hv_memory": memory_kib // 1024}
+        wanted: dict[str, int | None] = {}
+        for attr, size in sizes.items():
+            if p[f"unset_utilization_{attr}"]:
+                wanted[attr] = None
+            elif p[f"autoset_utilization_{attr}"]:
+                wanted[attr] = size
+        budget = min(10.0, ctx.deadline.remaining())
+        for problem in utilization.sync(
+            ctx.runner, self._state(ctx), ctx.env.resource, wanted, budget
+        ):
+            ctx.log.warn(problem)
+
+    # -- start ---------------------------------------------------------------------
+    def start(self, ctx: ActionContext) -> OcfExit:
+        from .libvirt_boundary import HypervisorError, HypervisorUnavailable
+
+        config = ctx.notes["config"]
+        hv = self._hypervisor(ctx)
+        ident = self._identity(ctx)
+        try:
+            obs = self.observe(ctx, hv, ident)
+            if not obs.libvirt_reachable:
+                raise OcfError(
+                    OcfExit.ERR_GENERIC, f"cannot start {config.name}: {obs.verdict.explanation}"
+                )
+            if obs.outcome == RUNNING:
+                ctx.log.info(f"{config.name} is already running")
+                self._remember(ctx, obs.domain)  # type: ignore[arg-type]
+                return OcfExit.SUCCESS
+            if obs.outcome == FAILED:
+                raise OcfError(
+                    OcfExit.ERR_GENERIC,
+                    f"cannot start {config.name}: {obs.verdict.explanation}; stop it first",
+                )
+            dom = self._launch(ctx, hv, config, obs)
+            self._wait_running(ctx, hv, Identity(dom.name, dom.uuid), "start")
+        except HypervisorUnavailable as exc:
+            raise OcfError(OcfExit.ERR_GENERIC, f"cannot start {config.name}: {exc}") from None
+        except HypervisorError as exc:
+            raise OcfError(OcfExit.ERR_GENERIC, f"failed to start {config.name}: {exc}") from None
+        self._remember(ctx, dom)
+        self._sync_utilization(ctx, dom)
+        ctx.log.info(f"{config.name} started")
+        return OcfExit.SUCCESS
+
+    def _launch(self, ctx: ActionContext, hv: Hypervisor, config, obs: Observation) -> Domain:
+        p = ctx.params
+        if p.snapshot:
+            saved = os.path.join(p.snapshot, f"{config.name}.state")
+            if os.path.exists(saved):
+                ctx.log.info(f"restoring {config.name} from {saved}")
+                hv.restore(saved)
+                os.unlink(saved)  # consumed: a later start must boot fresh, not resume old RAM
+                dom = hv.lookup(name=config.name)
+                if dom is None:
+                    raise OcfError(OcfExit.ERR_GENERIC, f"{config.name} vanished after restore")
+                return dom
+        if obs.domain is not None and obs.domain.is_persistent():
+            self._undefine_keeping_backup(ctx, obs.domain)
+        if p.start_resources:
+            self._start_resources(ctx, hv, config)
+        if p.backingfile:
+            return self._launch_copy_on_write(ctx, hv, config)
+        ctx.log.info(f"starting {config.name} from {config.path}")
+        return hv.create(config.xml)
+
+    def _undefine_keeping_backup(self, ctx: ActionContext, dom: Domain) -> None:
+        """A persistent definition lets libvirt autostart the guest outside Pacemaker:
+        remove it, but keep its XML so no definition is ever lost."""
+        xml = dom.xml(inactive=True)
+        os.makedirs(DEFINITION_BACKUP_DIR, exist_ok=True)
+        backup = os.path.join(
+            DEFINITION_BACKUP_DIR, f"{dom.name}.{time.strftime('%Y%m%dT%H%M%S')}.xml"
+        )
+        with open(backup, "w", encoding="utf-8") as handle:
+            handle.write(xml)
+        ctx.log.warn(
+            f"{dom.name} was defined persistently in libvirt; undefining it so only Pacemaker "
+            f"starts it (definition kept in {backup})"
+        )
+        dom.undefine()
+
+    def _start_resources(self, ctx: ActionContext, hv: Hypervisor, config) -> None:
+        for pool in config.pools:
+            if hv.ensure_pool_active(pool):
+                ctx.log.info(f"started storage pool {pool}")
+        for net in config.networks:
+            if hv.ensure_network_active(net):
+                ctx.log.info(f"started network {net}")
+
+    def _launch_copy_on_write(self, ctx: ActionContext, hv: Hypervisor, config) -> Domain:
+        p = ctx.params
+        disk = os.path.splitext(config.path)[0] + ".qcow2"
+        fresh = p.stateless or not (os.path.exists(disk) and os.path.getsize(disk) > 0)
+        if fresh:
+            result = ctx.runner.run(
+                [
+                    "qemu-img",
+                    "create",
+                    "-f",
+                    "qcow2",
+                    "-F",
+                    _image_format(ctx, p.backingfile),
+                    "-b",
+                    p.backingfile,
+                    disk,
+                ],
+                timeout=ctx.deadline.remaining(),
+            )
+            if not result.ok:
+                raise OcfError(
+                    OcfExit.ERR_GENERIC,
+                    f"cannot create {disk} on {p.backingfile}: {result.describe()}",
+                )
+        dom = hv.define(config.xml)
+        if fresh and p.stateless and p.copyindirs:
+            result = ctx.runner.run(
+                ["virt-copy-in", "-d", config.name, *p.copyindirs.split(), "/"],
+                timeout=ctx.deadline.remaining(),
+            )
+            if not result.ok:
+                raise OcfError(OcfExit.ERR_GENERIC, f"copyindirs failed: {result.describe()}")
+        dom.start()
+        return dom
+
+    def _wait_running(self, ctx: ActionContext, hv: Hypervisor, ident: Identity, what: str) -> None:
+        """Wait until the guest really runs (and its monitor scripts pass)."""
+        while True:
+            obs = self.observe(ctx, hv, ident)
+            if (
+                obs.outcome == RUNNING
+                and obs.state
+                and obs.state.reason not in ("migration", "postcopy", "starting_up")
+            ):
+                assert obs.domain is not None
+                if not self._deep_checks(ctx, obs.domain):
+                    return
+            elif obs.outcome != RUNNING and what == "start":
+                raise OcfError(
+                    OcfExit.ERR_GENERIC, f"{ident.name} did not start: {obs.verdict.explanation}"
+                )
+            if ctx.deadline.remaining() <= POLL:
+                raise OcfError(
+                    OcfExit.ERR_GENERIC,
+                    f"{ident.name} is not running (and passing its checks) by the end of "
+                    f"{what}'s timeout: {obs.verdict.explanation}",
+                )
+            time.sleep(POLL)
+
+    # -- stop --------------------------------------------------------------------------
+    def stop(self, ctx: ActionContext) -> OcfExit:
+        return self._stop(ctx, self._identity(ctx))
+
+    def stop_unconfigured(self, ctx: ActionContext, error: OcfError) -> OcfExit:
+        # A missing or broken configuration does not mean nothing runs: look for the
+        # guest by what we know of it, and stop it if it is there.
+        self._lenient_params(ctx)
+        ident = self._identity(ctx)
+        ctx.log.info(f"stop with invalid configuration ({error.reason}); looking for {ident.name}")
+        return self._stop(ctx, ident)
+
+    def probe_unconfigured(self, ctx: ActionContext, error: OcfError) -> OcfExit:
+        self._lenient_params(ctx)
+        ident = self._identity(ctx)
+        obs = self.observe(ctx, self._hypervisor(ctx, _margin(ctx.deadline.total)), ident)
+        if obs.outcome == STOPPED:
+            return OcfExit.NOT_RUNNING
+        # Tell the truth about a copy that runs; monitors will fail on the configuration.
+        ctx.log.warn(f"{error.reason}; but {ident.name} runs here: {obs.verdict.explanation}")
+        if obs.outcome == RUNNING:
+            return OcfExit.SUCCESS
+        ctx.fail(f"{error.reason}; {obs.verdict.explanation}")
+        return OcfExit.ERR_GENERIC
+
+    def _stop(self, ctx: ActionContext, ident: Identity) -> OcfExit:
+        from .libvirt_boundary import HypervisorError, HypervisorUnavailable
+
+        p = ctx.params
+        total = ctx.deadline.total
+        forced_at = ctx.deadline.sooner(_margin(total))  # when graceful attempts end
+        hv = self._hypervisor(ctx, reserve=_margin(total) / 2)
+        try:
+            obs = self.observe(ctx, hv, ident)
+            if not obs.libvirt_reachable:
+                return self._stop_without_libvirt(ctx, ident, obs)
+            if obs.domain is None or (obs.outcome == STOPPED and not obs.pids):
+                ctx.log.info(f"{ident.name} is already stopped")
+                return OcfExit.SUCCESS
+            dom = obs.domain
+            if obs.state and obs.state.state not in ("shutoff",):
+                if p.get("save_config_on_stop") or p.get("sync_config_on_stop"):
+                    self._save_config(ctx, dom)
+                if p.get("snapshot") and not p.get("force_stop"):
+                    self._save_state(ctx, dom)
+                elif not p.get("force_stop"):
+                    self._shutdown_gracefully(ctx, hv, dom, ident, forced_at)
+            if self._is_stopped(ctx, hv, ident):
+                return self._reap(ctx, ident)
+            ctx.log.info(f"destroying {ident.name}")
+            try:
+                dom.destroy()
+            except HypervisorError as exc:
+                if exc.code is None or "not running" not in str(exc):
+                    ctx.log.warn(f"destroy of {ident.name}: {exc}")
+            while not self._is_stopped(ctx, hv, ident):
+                if ctx.deadline.remaining() < 1.0:
+                    raise OcfError(
+                        OcfExit.ERR_GENERIC, f"{ident.name} is still running after destroy"
+                    )
+                time.sleep(POLL)
+            return self._reap(ctx, ident)
+        except HypervisorUnavailable as exc:
+            ctx.log.warn(f"libvirt became unreachable during stop: {exc}")
+            return self._stop_without_libvirt(ctx, ident, None)
+
+    def _is_stopped(self, ctx: ActionContext, hv: Hypervisor, ident: Identity) -> bool:
+        obs = self.observe(ctx, hv, ident)
+        if not obs.libvirt_reachable:
+            return not obs.pids
+        return obs.outcome == STOPPED or (obs.state is not None and obs.state.state == "shutoff")
+
+    def _shutdown_gracefully(
+        self, ctx: ActionContext, hv: Hypervisor, dom: Domain, ident: Identity, until
+    ) -> None:
+        from .libvirt_boundary import HypervisorError
+
+        modes = [m.strip() for m in (ctx.params.get("shutdown_mode") or "").split(",") if m]
+        how = f" (mode {','.join(modes)})" if modes else ""
+        ctx.log.info(f"asking {ident.name} to shut down{how}")
+        try:
+            dom.shutdown(modes)
+        except HypervisorError as exc:
+            ctx.log.warn(f"graceful shutdown of {ident.name} refused: {exc}; destroying instead")
+            return
+        while until.remaining() > 0:
+            if self._is_stopped(ctx, hv, ident):
+                ctx.log.info(f"{ident.name} shut down gracefully")
+                return
+            time.sleep(min(POLL * 2, max(until.remaining(), 0.01)))
+        ctx.log.warn(f"{ident.name} did not shut down before the stop timeout; destroying")
+
+    def _save_state(self, ctx: ActionContext, dom: Domain) -> None:
+        from .libvirt_boundary import HypervisorError
+
+        target = os.path.join(ctx.params.snapshot, f"{dom.name}.state")
+        try:
+            dom.save(target)
+            ctx.log.info(f"saved the state of {dom.name} to {target}")
+        except HypervisorError as exc:
+            ctx.log.error(f"saving the state of {dom.name} to {target} failed: {exc}")
+
+    def _save_config(self, ctx: ActionContext, dom: Domain) -> None:
+        """Write the running definition back to the config file: atomically, with a backup."""
+        from .libvirt_boundary import HypervisorError
+
+        config = ctx.notes.get("config")
+        if config is None:
+            return
+        try:
+            xml = dom.xml(inactive=True)
+        except HypervisorError as exc:
+            ctx.log.error(f"cannot read the definition of {dom.name} to save it: {exc}")
+            return
+        tmp = f"{config.path}.havirt-new"
+        try:
+            with open(tmp, "w", encoding="utf-8") as handle:
+                handle.write(xml)
+                handle.flush()
+                os.fsync(handle.fileno())
+            shutil.copy2(config.path, f"{config.path}.bak")
+            os.replace(tmp, config.path)
+            ctx.log.info(f"saved the definition of {dom.name} to {config.path}")
+        except OSError as exc:
+            ctx.log.error(f"cannot save the definition of {dom.name}: {exc}")
+            return
+        if ctx.params.get("sync_config_on_stop"):
+            result = ctx.runner.run(["csync2", "-x", config.path], timeout=30.0)
+            if not result.ok:
+                ctx.log.error(f"csync2 failed: {result.describe()}")
+
+    def _stop_without_libvirt(
+        self, ctx: ActionContext, ident: Identity, obs: Observation | None
+    ) -> OcfExit:
+        """libvirtd is down or hung: wait a while for it, then end the QEMU process ourselves."""
+        from .libvirt_boundary import HypervisorUnavailable
+
+        wait_until = ctx.deadline.within(ctx.deadline.total / 2)
+        while wait_until.remaining() > 0:
+            pids = [p.pid for p in qemu_processes.find(ident.name, ident.uuid)]
+            if not pids:
+                ctx.log.info(f"libvirt is unreachable and no QEMU process of {ident.name} exists")
+                return OcfExit.SUCCESS
+            time.sleep(min(1.0, wait_until.remaining()))
+            hv = self._hypervisor(ctx, reserve=ctx.deadline.remaining() - wait_until.remaining())
+            try:
+                hv.connect()
+            except HypervisorUnavailable:
+                continue
+            ctx.log.info("libvirt is reachable again; stopping through libvirt")
+            return self._stop(ctx, ident)
+        return self._reap(ctx, ident, reason="libvirt is unreachable")
+
+    def _reap(self, ctx: ActionContext, ident: Identity, reason: str | None = None) -> OcfExit:
+        """Make sure no QEMU process of the guest is left; end stragglers by PID."""
+        import signal
+
+        grace = ctx.deadline.within(2.0)
+        while qemu_processes.find(ident.name, ident.uuid) and grace.remaining() > 0:
+            time.sleep(0.1)  # QEMU may take a moment to exit after libvirt reports shutoff
+        for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 3.0)):
+            procs = qemu_processes.find(ident.name, ident.uuid)
+            if not procs:
+                return OcfExit.SUCCESS
+            why = reason or "libvirt reports the guest stopped but its QEMU process remains"
+            for proc in procs:
+                ctx.log.warn(
+                    f"{why}: sending {sig.name} to QEMU process {proc.pid} of {ident.name}"
+                )
+                try:
+                    os.kill(proc.pid, sig)
+                except ProcessLookupError:
+                    pass
+            limit = ctx.deadline.within(min(wait, max(0.0, ctx.deadline.remaining() - 0.5)))
+            while qemu_processes.find(ident.name, ident.uuid) and limit.remaining() > 0:
+                time.sleep(0.1)
+        if qemu_processes.find(ident.name, ident.uuid):
+            ctx.fail(f"QEMU process of {ident.name} survived SIGKILL")
+            return OcfExit.ERR_GENERIC
+        return OcfExit.SUCCESS
+
+    # -- migration ---------------------------------------------------------------
+    def migrate_to(self, ctx: ActionContext) -> OcfExit:
+        from .libvirt_boundary import MIGRATE_FLAGS, HypervisorError, HypervisorUnavailable
+
+        p = ctx.params
+        config = ctx.notes["config"]
+        target = ctx.env.migrate_target
+        if not target:
+            raise OcfError(
+                OcfExit.ERR_GENERIC, "migrate_to needs the target node (CRM_meta_migrate_target)"
+            )
+        hv = self._hypervisor(ctx)
+        ident = self._identity(ctx)
+        try:
+            obs = self.observe(ctx, hv, ident)
+            if obs.outcome != RUNNING or obs.domain is None:
+                raise OcfError(
+                    OcfExit.ERR_GENERIC,
+                    f"{ident.name}: migrate_to: not active locally ({obs.verdict.explanation})",
+                )
+            dom = obs.domain
+            local_uri = hv.actual_uri
+            options = migration.parse_migrate_options(p.migrate_options)
+            dest_uri = migration.remote_uri(
+                local_uri,
+                target,
+                remoteuri=p.remoteuri,
+                transport=p.migration_transport,
+                user=p.migration_user,
+                network_suffix=p.migration_network_suffix,
+            )
+            data_uri = migration.migrate_uri(
+                local_uri,
+                target,
+                migrateuri=p.migrateuri,
+                options_uri=options.migrateuri,
+                network_suffix=p.migration_network_suffix,
+                port=p.migrateport,
+            )
+            flags = MIGRATE_FLAGS["--live"]
+            for switch in options.switches:
+                flags |= MIGRATE_FLAGS[switch]
+            if p.save_config_on_stop or p.sync_config_on_stop:
+                self._save_config(ctx, dom)
+            if p.start_resources:
+                remote = self._hypervisor(ctx)
+                remote.uri = dest_uri
+                self._start_resources(ctx, remote, config)
+                remote.close()
+            if p.migration_speed:
+                dom.set_migration_speed(p.migration_speed)
+            downtime_pending = bool(p.migration_downtime)
+            if downtime_pending:
+                try:
+                    dom.set_migration_downtime(p.migration_downtime)
+                    downtime_pending = False
+                except HypervisorError as exc:
+                    ctx.log.debug(f"downtime before the migration job refused ({exc}); retrying")
+            ctx.log.info(
+                f"{ident.name}: live migration to {target} via {dest_uri}"
+                + (f" (data over {data_uri})" if data_uri else "")
+            )
+            outcome = self._run_migration(
+                ctx,
+                dom,
+                dest_uri,
+                data_uri,
+                flags,
+                p.migration_speed,
+                p.migration_downtime if downtime_pending else 0,
+            )
+        except HypervisorUnavailable as exc:
+            raise OcfError(OcfExit.ERR_GENERIC, f"{ident.name}: migrate_to: {exc}") from None
+        if outcome is not None:
+            raise OcfError(OcfExit.ERR_GENERIC, f"{ident.name}: migration to {target} {outcome}")
+        ctx.log.info(f"{ident.name}: live migration to {target} succeeded")
+        return OcfExit.SUCCESS
+
+    def _run_migration(
+        self,
+        ctx: ActionContext,
+        dom: Domain,
+        dest_uri: str,
+        data_uri: str | None,
+        flags: int,
+        speed: int,
+        downtime: int,
+    ) -> str | None:
+        """Migrate in a worker; log progress; abort near the deadline. None on success."""
+        from .libvirt_boundary import HypervisorError
+
+        margin = _margin(ctx.deadline.total)
+        abort_at = ctx.deadline.sooner(margin)
+        box: dict[str, BaseException] = {}
+
+        def work() -> None:
+            try:
+                dom.migrate(dest_uri, data_uri, flags, speed, ctx.deadline.remaining())
+            except BaseException as exc:
+                box["error"] = exc
+
+        worker = threading.Thread(target=work, name="migrate", daemon=True)
+        worker.start()
+        aborted = False
+        last_log = 0.0
+        while worker.is_alive():
+            worker.join(0.5)
+            if not worker.is_alive():
+                break
+            try:
+                progress = dom.job_progress()
+            except HypervisorError:
+                continue
+            if progress.active and downtime:
+                try:
+                    dom.set_migration_downtime(downtime)
+                    downtime = 0
+                except HypervisorError as exc:
+                    ctx.log.debug(f"setting the downtime failed: {exc}")
+            if progress.active and time.monotonic() - last_log >= 2.0:
+                last_log = time.monotonic()
+                done = progress.data_processed / progress.data_total if progress.data_total else 0
+                ctx.log.info(
+                    f"{dom.name}: migration {done:.0%} after {progress.elapsed_ms / 1000:.1f}s, "
+                    f"{progress.data_remaining // 2**20} MiB to go"
+                )
+            if not aborted and abort_at.expired():
+                ctx.log.warn(f"{dom.name}: aborting the migration, the timeout is near")
+                try:
+                    dom.abort_job()
+                except HypervisorError as exc:
+                    ctx.log.error(f"{dom.name}: abort failed: {exc}")
+                aborted = True
+        if "error" in box and not aborted:
+            return f"failed: {box['error']}"
+        if aborted:
+            # The migration may have completed just before the abort landed.
+            try:
+                state = dom.state()
+            except HypervisorError:
+                state = DomainState("undefined", "unknown")
+            if judge(state).outcome == RUNNING:
+                return "was aborted at the timeout; the guest still runs on this node"
+            if "error" in box:
+                return f"failed: {box['error']}"
+        return None
+
+    def migrate_from(self, ctx: ActionContext) -> OcfExit:
+        from .libvirt_boundary import HypervisorUnavailable
+
+        p = ctx.params
+        hv = self._hypervisor(ctx)
+        ident = self._identity(ctx)
+        source = ctx.env.migrate_source
+        try:
+            # The migration was done by migrate_to; wait (bounded) until the guest runs here.
+            grace = ctx.deadline.within(5.0)
+            while True:
+                obs = self.observe(ctx, hv, ident)
+                if obs.domain is not None and obs.outcome == RUNNING:
+                    break
+                if obs.domain is None and grace.expired():
+                    raise OcfError(
+                        OcfExit.ERR_GENERIC,
+                        f"{ident.name}: migrate_from: the guest did not arrive on this node",
+                    )
+                if ctx.deadline.remaining() <= POLL:
+                    raise OcfError(
+                        OcfExit.ERR_GENERIC,
+                        f"{ident.name}: migrate_from: {obs.verdict.explanation}",
+                    )
+                time.sleep(POLL)
+            self._wait_running(ctx, hv, Identity(obs.domain.name, obs.domain.uuid), "migrate_from")
+            if source:
+                self._verify_gone_from_source(ctx, hv, obs.domain, source)
+        except HypervisorUnavailable as exc:
+            raise OcfError(OcfExit.ERR_GENERIC, f"{ident.name}: migrate_from: {exc}") from None
+        self._remember(ctx, obs.domain)
+        self._sync_utilization(ctx, obs.domain)
+        del p
+        return OcfExit.SUCCESS
+
+    def _verify_gone_from_source(
+        self, ctx: ActionContext, hv: Hypervisor, dom: Domain, source: str
+    ) -> None:
+        """Exactly one copy: the guest must no longer run on the migration source."""
+        from .libvirt_boundary import Hypervisor as HypervisorClass
+        from .libvirt_boundary import HypervisorError
+
+        p = ctx.params
+        src_uri = migration.remote_uri(
+            hv.actual_uri,
+            source,
+            remoteuri=p.remoteuri,
+            transport=p.migration_transport,
+            user=p.migration_user,
+            network_suffix=p.migration_network_suffix,
+        )
+        remote = HypervisorClass(src_uri, ctx.deadline.within(10.0))
+        try:
+            other = remote.lookup(name=dom.name, uuid=dom.uuid)
+            state = other.state() if other is not None else None
+        except HypervisorError as exc:
+            ctx.log.warn(f"cannot check {source} for a leftover copy of {dom.name}: {exc}")
+            return
+        finally:
+            remote.close()
+        if state is not None and judge(state).outcome != STOPPED:
+            raise OcfError(
+                OcfExit.ERR_GENERIC,
+                f"{dom.name} arrived here but is still {state} on {source}: two copies",
+            )
+
+    def reload_agent(self, ctx: ActionContext) -> OcfExit:
+        # Reloadable parameters are read at each action; only utilization needs applying.
+        from .libvirt_boundary import HypervisorError
+
+        hv = self._hypervisor(ctx)
+        try:
+            obs = self.observe(ctx, hv, self._identity(ctx))
+            if obs.domain is not None and obs.outcome == RUNNING:
+                self._sync_utilization(ctx, obs.domain)
+        except HypervisorError as exc:
+            ctx.log.warn(f"reload: {exc}")
+        return OcfExit.SUCCESS
+
+
+def _image_format(ctx: ActionContext, path: str) -> str:
+    """The format of a backing file (qemu-img needs it named since QEMU 6.1)."""
+    import json
+
+    result = ctx.runner.run(["qemu-img", "info", "--output=json", "-U", path], timeout=15.0)
+    if result.ok:
+        try:
+            return str(json.loads(result.stdout).get("format") or "raw")
+        except ValueError:
+            pass
+    return "raw"
+
+
+def main() -> None:
+    from havirt.ocf.dispatcher import main as dispatch
+
+    dispatch(VirtualDomain)
+
+
+if __name__ == "__main__":
+    main()
