@@ -1,0 +1,58 @@
+#!/bin/bash
+# Set up everything havirt needs on a Debian 12 machine, then run one job:
+#   tools/bootstrap.sh demo      the demo on an embedded local lab
+#   tools/bootstrap.sh test      the test suite (extra arguments go to pytest)
+#   tools/bootstrap.sh setup     only install (system packages, venv, agents)
+# Idempotent: packages already present and an up-to-date venv are not redone.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+VENV=$ROOT/.venv
+JOB=${1:-setup}
+[ $# -gt 0 ] && shift
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "bootstrap: run as root (it installs packages and starts libvirt/Pacemaker daemons)" >&2
+    exit 2
+fi
+
+# Debian packages: libvirt + QEMU (TCG is enough), the cluster stack, the tools the
+# tests drive for real (ocf-tester, crm_resource, pcs, stonith_admin, xmllint).
+PACKAGES=(
+    libvirt-daemon-system libvirt-clients libvirt-dev pkg-config gcc python3-dev python3-venv
+    qemu-system-x86 qemu-utils busybox-static iproute2 util-linux openssh-server openssh-client
+    resource-agents pacemaker pacemaker-cli-utils corosync pcs fence-agents libxml2-utils
+    cpio kmod
+)
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "bootstrap: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The Python environment: one venv in the checkout, rebuilt when pyproject.toml changes.
+PY=${PYTHON:-python3}
+stamp=$VENV/.havirt-pyproject.sha
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "bootstrap: creating $VENV"
+    "$PY" -m venv "$VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check -e ".[test]"
+    echo "$want" > "$stamp"
+fi
+
+# Agents where Pacemaker looks for them (bound to this venv's interpreter).
+"$VENV/bin/havirt" install-agents >/dev/null
+
+case "$JOB" in
+    setup) echo "bootstrap: ready" ;;
+    test) exec "$VENV/bin/python" -m pytest "$@" ;;
+    demo) exec "$VENV/bin/havirt" demo "$@" ;;
+    *) echo "bootstrap: unknown job '$JOB' (use demo, test or setup)" >&2; exit 2 ;;
+esac
