@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import xml.etree.ElementTree as ET  # fast to import; lxml is not needed to read
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from havirt.ocf.errors import OcfError
 from havirt.ocf.exitcodes import OcfExit
@@ -12,8 +12,7 @@ from havirt.ocf.exitcodes import OcfExit
 GUEST_AGENT_CHANNEL = "org.qemu.guest_agent.0"
 
 
-@dataclass(frozen=True)
-class DomainConfig:
+class DomainConfig(NamedTuple):
     path: str
     xml: str
     name: str
@@ -25,7 +24,6 @@ class DomainConfig:
     pools: tuple[str, ...] = ()
     networks: tuple[str, ...] = ()
     has_guest_agent: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 _UNITS = {

@@ -7,7 +7,7 @@ docs/reference/state-table.md is generated from ``STATE_TABLE``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from havirt.ocf.exitcodes import OcfExit
 
@@ -16,8 +16,7 @@ FAILED = "failed"
 STOPPED = "stopped"
 
 
-@dataclass(frozen=True)
-class DomainState:
+class DomainState(NamedTuple):
     state: str  # running, blocked, paused, shutdown, shutoff, crashed, pmsuspended, nostate
     reason: str  # libvirt's reason for that state, lower case (e.g. "ioerror", "migration")
 
@@ -25,8 +24,7 @@ class DomainState:
         return f"{self.state} ({self.reason})"
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
     outcome: str  # RUNNING, FAILED or STOPPED
     explanation: str
 

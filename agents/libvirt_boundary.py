@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import libvirt
 from havirt.ocf.environment import Deadline
@@ -153,8 +152,7 @@ NO_DOMAIN = libvirt.VIR_ERR_NO_DOMAIN
 OPERATION_INVALID = libvirt.VIR_ERR_OPERATION_INVALID
 
 
-@dataclass
-class JobProgress:
+class JobProgress(NamedTuple):
     active: bool
     elapsed_ms: int = 0
     data_total: int = 0

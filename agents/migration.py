@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 USER_RE = re.compile(r"^[a-z_][-a-z0-9_.]*$")
@@ -44,8 +44,7 @@ class MigrationConfigError(ValueError):
     pass
 
 
-@dataclass(frozen=True)
-class MigrateOptions:
+class MigrateOptions(NamedTuple):
     switches: tuple[str, ...]
     migrateuri: str | None
 

@@ -10,13 +10,12 @@ guests; a process whose namespace cannot be read counts (err on "running").
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 PROC = "/proc"
 
 
-@dataclass(frozen=True)
-class QemuProcess:
+class QemuProcess(NamedTuple):
     pid: int
     name: str | None
     uuid: str | None

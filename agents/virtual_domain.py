@@ -9,11 +9,9 @@ guest exists, and verifies that a migration leaves exactly one copy.
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from havirt.ocf.agent import ActionContext, ResourceAgent
 from havirt.ocf.errors import OcfError
@@ -32,16 +30,14 @@ POLL = 0.25  # seconds between state polls while waiting for a change
 DEFINITION_BACKUP_DIR = "/var/lib/havirt/definitions"
 
 
-@dataclass(frozen=True)
-class Identity:
+class Identity(NamedTuple):
     """How to recognise the guest: its name and, when known, its UUID."""
 
     name: str
     uuid: str | None
 
 
-@dataclass
-class Observation:
+class Observation(NamedTuple):
     verdict: Verdict
     domain: Domain | None = None
     state: DomainState | None = None
@@ -180,7 +176,7 @@ class VirtualDomain(ResourceAgent):
         if p.backingfile and p.stateless and p.copyindirs:
             needs.append(("virt-copy-in", "copyindirs"))
         for tool, param in needs:
-            if shutil.which(tool) is None:
+            if _which(tool) is None:
                 raise OcfError(
                     OcfExit.ERR_INSTALLED, f"parameter '{param}' needs {tool}, not installed here"
                 )
@@ -525,7 +521,7 @@ class VirtualDomain(ResourceAgent):
                 handle.write(xml)
                 handle.flush()
                 os.fsync(handle.fileno())
-            shutil.copy2(config.path, f"{config.path}.bak")
+            _copy2(config.path, f"{config.path}.bak")
             os.replace(tmp, config.path)
             ctx.log.info(f"saved the definition of {dom.name} to {config.path}")
         except OSError as exc:
@@ -811,6 +807,18 @@ class VirtualDomain(ResourceAgent):
         except HypervisorError as exc:
             ctx.log.warn(f"reload: {exc}")
         return OcfExit.SUCCESS
+
+
+def _which(tool: str) -> str | None:
+    import shutil  # imported on demand: the monitor path does not need it
+
+    return shutil.which(tool)
+
+
+def _copy2(src: str, dst: str) -> None:
+    import shutil
+
+    shutil.copy2(src, dst)
 
 
 def _image_format(ctx: ActionContext, path: str) -> str:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 from .exitcodes import OcfExit
 from .params import Parameter, ParameterSet, Params
@@ -15,8 +14,7 @@ if TYPE_CHECKING:
     from .runner import CommandRunner
 
 
-@dataclass(frozen=True)
-class ActionSpec:
+class ActionSpec(NamedTuple):
     """An action as advertised in meta-data; ``timeout`` is the default, in seconds."""
 
     name: str
@@ -29,15 +27,26 @@ class ActionSpec:
     until_ocf: tuple[int, int] | None = None  # first OCF version that no longer lists it
 
 
-@dataclass
 class ActionContext:
-    env: OcfEnvironment
-    params: Params
-    log: OcfLogger
-    deadline: Deadline
-    runner: CommandRunner
-    exit_reason: str | None = None  # set by a handler for a failure it returns as a code
-    notes: dict[str, object] = field(default_factory=dict)
+    # A plain class, not a dataclass: importing dataclasses costs the guest agent's
+    # monitor (run every few seconds per guest) more than all of its own work.
+    def __init__(
+        self,
+        env: OcfEnvironment,
+        params: Params,
+        log: OcfLogger,
+        deadline: Deadline,
+        runner: CommandRunner,
+        exit_reason: str | None = None,
+        notes: dict[str, object] | None = None,
+    ) -> None:
+        self.env = env
+        self.params = params
+        self.log = log
+        self.deadline = deadline
+        self.runner = runner
+        self.exit_reason = exit_reason  # set by a handler for a failure it returns as a code
+        self.notes: dict[str, object] = {} if notes is None else notes
 
     def fail(self, reason: str) -> None:
         self.exit_reason = reason

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 
 RESKEY_PREFIX = "OCF_RESKEY_"
 META_PREFIX = "OCF_RESKEY_CRM_meta_"
@@ -50,13 +49,20 @@ class Deadline:
         return child
 
 
-@dataclass
 class OcfEnvironment:
-    action: str
-    resource: str
-    reskeys: dict[str, str] = field(default_factory=dict)  # OCF_RESKEY_* without prefix
-    meta: dict[str, str] = field(default_factory=dict)  # OCF_RESKEY_CRM_meta_* without prefix
-    raw: Mapping[str, str] = field(default_factory=dict)
+    def __init__(
+        self,
+        action: str,
+        resource: str,
+        reskeys: dict[str, str] | None = None,
+        meta: dict[str, str] | None = None,
+        raw: Mapping[str, str] | None = None,
+    ) -> None:
+        self.action = action
+        self.resource = resource
+        self.reskeys = {} if reskeys is None else reskeys  # OCF_RESKEY_* without prefix
+        self.meta = {} if meta is None else meta  # OCF_RESKEY_CRM_meta_* without prefix
+        self.raw: Mapping[str, str] = {} if raw is None else raw
 
     @classmethod
     def from_environ(cls, action: str, environ: Mapping[str, str] | None = None) -> OcfEnvironment:

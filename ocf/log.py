@@ -53,7 +53,7 @@ class OcfLogger:
         self.debug_on = debug_enabled(environ.get("HA_debug"))
         self.logfile = environ.get("HA_LOGFILE") or None
         self.debuglog = environ.get("HA_DEBUGLOG") or None
-        facility = (environ.get("HA_LOGFACILITY") or "daemon").strip().lower()
+        facility = environ.get("HA_LOGFACILITY", "daemon").strip().lower()
         self.facility = None if facility in ("none", "") else _FACILITIES.get(facility, 24)
         self._stderr = stderr if stderr is not None else sys.stderr
         try:
@@ -81,7 +81,7 @@ class OcfLogger:
         if level == "debug" and not self.debug_on:
             return
         self.messages.append((level, msg))
-        label = level.upper() if level != "err" else "ERROR"
+        label = {"err": "ERROR", "warn": "WARNING"}.get(level, level.upper())  # as ocf_log
         if self.facility is not None:
             self._syslog(level, f"{label}: {msg}")
         line = f"{self.tag}[{os.getpid()}]: {time.strftime('%Y/%m/%d_%H:%M:%S')} {label}: {msg}\n"

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from .errors import configured
 
@@ -37,16 +36,14 @@ def parse_bool(text: str) -> bool | None:
     return None
 
 
-@dataclass(frozen=True)
-class Deprecation:
+class Deprecation(NamedTuple):
     """Marks a parameter as deprecated; ``replaced_with`` names its successor."""
 
     desc: str
     replaced_with: str | None = None
 
 
-@dataclass(frozen=True)
-class Parameter:
+class Parameter(NamedTuple):
     name: str
     shortdesc: str
     longdesc: str

@@ -10,15 +10,13 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 TIMEOUT_RC = 124  # what timeout(1) and `crm_resource --wait` use for "timed out"
 
 
-@dataclass(frozen=True)
-class CommandResult:
+class CommandResult(NamedTuple):
     argv: tuple[str, ...]
     returncode: int
     stdout: str
@@ -53,6 +51,8 @@ class CommandRunner:
         stdin: str | None = None,
         env: Mapping[str, str] | None = None,
     ) -> CommandResult:
+        import subprocess  # only the actions that run commands pay for it
+
         argv = tuple(argv)
         run_env = dict(self.env)
         if env:

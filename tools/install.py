@@ -54,13 +54,34 @@ def default_ocf_root(runner: CommandRunner | None = None) -> str:
     return root or DEFAULT_OCF_ROOT
 
 
+def _import_roots() -> tuple[str, str]:
+    """(directory holding havirt's packages, site-packages with libvirt and lxml)."""
+    import havirt.ocf
+    import libvirt  # noqa: F401 - located, not used
+
+    package_parent = os.path.dirname(os.path.abspath(havirt.ocf.__path__[0]))
+    site = os.path.dirname(os.path.abspath(sys.modules["libvirt"].__file__ or ""))
+    return package_parent, site
+
+
 def launcher(module: str, python: str | None = None) -> str:
+    """A launcher that starts fast: Pacemaker runs the guest agent's monitor every few
+    seconds for every guest, so it skips site processing (-S: no .pth scanning, no
+    editable-install finder) and puts exactly the two directories it needs on sys.path."""
     python = python or sys.executable
+    package_parent, site = _import_roots()
     return (
-        f"#!{python} -I\n"
+        f"#!{python} -IS\n"
         "# Installed by 'havirt install-agents'; removed by its --uninstall.\n"
-        f"from {module} import main\n"
-        f"main()\n"
+        "import sys\n"
+        "import types\n\n"
+        f"sys.path[0:0] = [{site!r}]\n"
+        "# havirt is a namespace whose packages (ocf, agents, tools) live side by side here:\n"
+        "_havirt = types.ModuleType('havirt')\n"
+        f"_havirt.__path__ = [{package_parent!r}]\n"
+        "sys.modules['havirt'] = _havirt\n\n"
+        f"from {module} import main\n\n"
+        "main()\n"
     )
 
 
