@@ -31,7 +31,9 @@ from .params import Params
 from .runner import CommandRunner
 
 # How long before Pacemaker's own timeout the watchdog answers for us.
-WATCHDOG_MARGIN = 0.5
+# At least a second, more for long actions: interpreter start-up already ate into it.
+WATCHDOG_MIN_MARGIN = 1.0
+WATCHDOG_SHARE = 0.05
 ALIASES = {"status": "monitor", "reload": "reload_agent"}
 NO_ENV_ACTIONS = ("meta-data", "usage", "help", "--help", "-h")
 
@@ -100,12 +102,12 @@ def run(
         deadline=deadline,
         runner=runner or CommandRunner(environ),
     )
-    timer = _start_watchdog(action, deadline.total, err) if watchdog else None
+    guard = _Watchdog(action, deadline.total, err) if watchdog else None
     try:
         rc = _run_action(agent, action, handler, ctx)
     finally:
-        if timer is not None:
-            timer.cancel()
+        if guard is not None:
+            guard.disarm()  # after this the watchdog can no longer answer for us
     rc = _apply_protocol_rules(action, env, rc, ctx)
     if rc not in (OcfExit.SUCCESS, OcfExit.RUNNING_PROMOTED) and not (
         rc == OcfExit.NOT_RUNNING and env.is_monitor and not ctx.exit_reason
@@ -125,11 +127,17 @@ def _run_action(
         problem = invalid
         ctx.log.log("err" if not env.is_probe else "info", problem.reason)
         if action == "stop":
-            return _guarded(lambda: agent.stop_unconfigured(ctx, problem), ctx, action)
-        if env.is_probe:
-            return _guarded(lambda: agent.probe_unconfigured(ctx, problem), ctx, action)
-        ctx.exit_reason = problem.reason
-        return problem.code
+            rc = _guarded(lambda: agent.stop_unconfigured(ctx, problem), ctx, action)
+        elif env.is_probe:
+            rc = _guarded(lambda: agent.probe_unconfigured(ctx, problem), ctx, action)
+        else:
+            ctx.exit_reason = problem.reason
+            return problem.code
+        if rc not in (OcfExit.SUCCESS, OcfExit.NOT_RUNNING) and not ctx.exit_reason:
+            ctx.exit_reason = problem.reason  # the configuration error explains the failure
+        return rc
+    except Exception as exc:  # a bug in validate() or in a parameter's check
+        return _internal_error(ctx, action, exc)
     if action == "validate-all":
         unknown = type(agent).parameter_set().unknown(env.reskeys)
         if unknown:
@@ -148,9 +156,13 @@ def _guarded(call: Callable[[], OcfExit], ctx: ActionContext, action: str) -> Oc
         ctx.log.error(problem.reason)
         return problem.code
     except Exception as exc:  # a bug must still give Pacemaker a definite answer
-        ctx.log.error(f"{action}: internal error: {exc!r}\n{traceback.format_exc()}")
-        ctx.exit_reason = f"{action}: internal error in the agent: {exc!r}"
-        return OcfExit.ERR_GENERIC
+        return _internal_error(ctx, action, exc)
+
+
+def _internal_error(ctx: ActionContext, action: str, exc: Exception) -> OcfExit:
+    ctx.log.error(f"{action}: internal error: {exc!r}\n{traceback.format_exc()}")
+    ctx.exit_reason = f"{action}: internal error in the agent: {exc!r}"
+    return OcfExit.ERR_GENERIC
 
 
 def _apply_protocol_rules(
@@ -164,17 +176,38 @@ def _apply_protocol_rules(
     return rc
 
 
-def _start_watchdog(action: str, seconds: float, err: TextIO) -> threading.Timer:
-    def expire() -> None:
-        write_exit_reason(
-            err, f"{action} did not finish within its timeout of {seconds:.0f}s; giving up"
-        )
-        os._exit(OcfExit.ERR_GENERIC)
+class _Watchdog:
+    """Answers ERR_GENERIC with a reason just before Pacemaker's timeout would hit.
 
-    timer = threading.Timer(max(0.1, seconds - WATCHDOG_MARGIN), expire)
-    timer.daemon = True
-    timer.start()
-    return timer
+    A lock decides the race between the action finishing and the watchdog firing,
+    so a finished action's answer is never overwritten."""
+
+    def __init__(self, action: str, seconds: float, err: TextIO) -> None:
+        self._lock = threading.Lock()
+        self._armed = True
+        self._action = action
+        self._seconds = seconds
+        self._err = err
+        margin = max(WATCHDOG_MIN_MARGIN, seconds * WATCHDOG_SHARE)
+        self._timer = threading.Timer(max(0.1, seconds - margin), self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self) -> None:
+        with self._lock:
+            if not self._armed:
+                return
+            write_exit_reason(
+                self._err,
+                f"{self._action} did not finish within its timeout of {self._seconds:.0f}s; "
+                "giving up",
+            )
+            os._exit(OcfExit.ERR_GENERIC)
+
+    def disarm(self) -> None:
+        with self._lock:
+            self._armed = False
+        self._timer.cancel()
 
 
 def main(agent_factory: Callable[[], ResourceAgent], argv: Sequence[str] | None = None) -> None:

@@ -9,7 +9,7 @@ class OcfExit(enum.IntEnum):
     SUCCESS = 0
     ERR_GENERIC = 1  # soft: Pacemaker recovers on the same node first
     ERR_ARGS = 2  # hard: the resource is moved away from this node
-    ERR_UNIMPLEMENTED = 3
+    ERR_UNIMPLEMENTED = 3  # hard (from a recurring action: "not supported", no recovery)
     ERR_PERM = 4  # hard
     ERR_INSTALLED = 5  # hard; a probe answering 5 leaves the resource stopped here
     ERR_CONFIGURED = 6  # fatal: the resource is stopped everywhere
@@ -22,7 +22,12 @@ class OcfExit(enum.IntEnum):
         """How Pacemaker treats this code when an action fails with it."""
         if self in (OcfExit.SUCCESS, OcfExit.NOT_RUNNING, OcfExit.RUNNING_PROMOTED):
             return "none"
-        if self in (OcfExit.ERR_ARGS, OcfExit.ERR_PERM, OcfExit.ERR_INSTALLED):
+        if self in (
+            OcfExit.ERR_ARGS,
+            OcfExit.ERR_UNIMPLEMENTED,
+            OcfExit.ERR_PERM,
+            OcfExit.ERR_INSTALLED,
+        ):
             return "hard"
         if self is OcfExit.ERR_CONFIGURED:
             return "fatal"

@@ -1,7 +1,7 @@
 """Logging compatible with resource-agents' ``ocf_log``.
 
 Messages go where an admin already looks for agent output: syslog (facility
-``HA_LOGFACILITY``, default daemon; ``none`` turns it off), ``HA_LOGFILE`` and,
+``HA_LOGFACILITY`` when set and not ``none``), ``HA_LOGFILE`` and,
 for debug messages, ``HA_DEBUGLOG``. When neither syslog nor a file is in use,
 or stderr is a terminal, they go to stderr. Pacemaker sets ``HA_debug`` as a
 string ("yes", "1", or a list of daemon names), so any value other than an
@@ -53,7 +53,9 @@ class OcfLogger:
         self.debug_on = debug_enabled(environ.get("HA_debug"))
         self.logfile = environ.get("HA_LOGFILE") or None
         self.debuglog = environ.get("HA_DEBUGLOG") or None
-        facility = environ.get("HA_LOGFACILITY", "daemon").strip().lower()
+        # Like ocf_log: syslog only when Pacemaker passes a facility (it does not when
+        # the admin set PCMK_logfacility=none); stderr is logged by pacemaker-execd.
+        facility = environ.get("HA_LOGFACILITY", "none").strip().lower()
         self.facility = None if facility in ("none", "") else _FACILITIES.get(facility, 24)
         self._stderr = stderr if stderr is not None else sys.stderr
         try:

@@ -1,6 +1,6 @@
 """OCF meta-data XML, generated with lxml from an agent's declarations.
 
-Two renderings from the same data:
+Two renderings from the same data (an agent picks one with ``metadata_ocf_version``):
 - OCF 1.0: valid against resource-agents' ``ra-api-1.dtd`` (what ocf-tester and
   xmllint check). It has no place for ``reloadable`` or ``deprecated``, so those
   are told in the descriptions, and reload-agent is not advertised.

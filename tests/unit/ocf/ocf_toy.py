@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from havirt.ocf import dispatcher
@@ -208,7 +208,3 @@ def invoke(
         runner=runner,  # type: ignore[arg-type]
     )
     return Outcome(rc, out.getvalue(), err.getvalue(), agent)
-
-
-def returns(code: int) -> Callable[[ActionContext], int]:
-    return lambda ctx: code

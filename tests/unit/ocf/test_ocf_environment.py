@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from havirt.ocf.environment import Deadline, OcfEnvironment
 
 
@@ -20,7 +19,7 @@ def env_for(action: str = "monitor", **variables: str) -> OcfEnvironment:
     return OcfEnvironment.from_environ(action, variables)
 
 
-# -- reskey / meta split ----------------------------------------------------------
+# -- reskey / meta split
 
 
 def test_reskeys_and_meta_are_split_and_unprefixed():
@@ -55,7 +54,7 @@ def test_reads_os_environ_when_not_given(monkeypatch):
     assert OcfEnvironment.from_environ("start").reskeys["zzz_test_only"] == "1"
 
 
-# -- milliseconds -------------------------------------------------------------------
+# -- milliseconds
 
 
 @pytest.mark.parametrize(
@@ -79,7 +78,7 @@ def test_interval_absent_is_zero():
     assert env_for().interval_ms == 0
 
 
-# -- probes -------------------------------------------------------------------------
+# -- probes
 
 
 @pytest.mark.parametrize("action", ["monitor", "status"])
@@ -103,7 +102,7 @@ def test_other_actions_are_never_probes(action):
     assert not env.is_monitor and not env.is_probe
 
 
-# -- check level --------------------------------------------------------------------
+# -- check level
 
 
 def test_check_level_from_ocf_check_level():
@@ -127,7 +126,7 @@ def test_check_level_default_zero():
     assert env_for().check_level == 0
 
 
-# -- other views ----------------------------------------------------------------------
+# -- other views
 
 
 def test_node_name_prefers_meta_on_node():
@@ -171,7 +170,7 @@ def test_ocf_version(major, minor, version):
     assert env_for("meta-data", **variables).ocf_version == version
 
 
-# -- deadlines ------------------------------------------------------------------------
+# -- deadlines
 
 
 def test_deadline_counts_down_with_the_clock():

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import pytest
-from ocf_toy import ToyAgent
-
 from havirt.ocf.errors import OcfError
 from havirt.ocf.exitcodes import OcfExit
 from havirt.ocf.params import (
@@ -13,6 +11,7 @@ from havirt.ocf.params import (
     Params,
     parse_bool,
 )
+from ocf_toy import ToyAgent
 
 
 def param(name: str = "p", **kw) -> Parameter:
@@ -27,7 +26,7 @@ def config_error(p: Parameter, raw: str | None) -> str:
     return info.value.reason
 
 
-# -- OCF boolean spellings ----------------------------------------------------
+# -- OCF boolean spellings
 
 
 @pytest.mark.parametrize(
@@ -54,7 +53,7 @@ def test_bool_word_sets_are_disjoint_and_lowercase():
     assert {"yes", "y", "1", "true", "on", "ja"} <= TRUE_WORDS
 
 
-# -- string -----------------------------------------------------------------
+# -- string
 
 
 def test_string_passes_through_unchanged():
@@ -88,7 +87,7 @@ def test_required_with_default_uses_the_default():
     assert param(required=True, default="x").parse(None) == "x"
 
 
-# -- choices ------------------------------------------------------------------
+# -- choices
 
 
 def test_choices_accept_listed_values():
@@ -122,7 +121,7 @@ def test_choices_unset_not_required_is_none():
     assert param("mode", choices=("safe",)).parse(None) is None
 
 
-# -- integer ------------------------------------------------------------------
+# -- integer
 
 
 @pytest.mark.parametrize(("raw", "value"), [("0", 0), ("42", 42), (" 7 ", 7), ("-3", -3)])
@@ -163,7 +162,7 @@ def test_required_integer_empty_is_not_set():
     assert "not set" in reason and "count=" in reason
 
 
-# -- boolean ------------------------------------------------------------------
+# -- boolean
 
 
 @pytest.mark.parametrize(("raw", "value"), [("yes", True), ("0", False), ("On", True)])
@@ -184,7 +183,7 @@ def test_boolean_rejects_other_words_and_shows_the_spellings():
     assert "true/false" in reason
 
 
-# -- time ---------------------------------------------------------------------
+# -- time
 
 
 @pytest.mark.parametrize("raw", ["30", "30s", "500ms", "2min", "1h", " 10 s ", "90sec", "5m"])
@@ -205,7 +204,7 @@ def test_time_rejects_malformed_values(raw):
     assert f"'{raw}'" in reason
 
 
-# -- custom check ---------------------------------------------------------------
+# -- custom check
 
 
 def test_check_receives_parsed_value_and_its_text_is_reported():
@@ -237,7 +236,7 @@ def test_check_runs_on_default():
     config_error(param("n", type="integer", default="3", check=lambda v: "odd"), None)
 
 
-# -- ParameterSet -----------------------------------------------------------------
+# -- ParameterSet
 
 
 def test_parameter_set_parses_every_declared_parameter():

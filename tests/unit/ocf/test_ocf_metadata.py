@@ -1,0 +1,354 @@
+"""Meta-data XML: validity against every schema a consumer checks, and content.
+
+Schemas on a Debian node:
+- resource-agents' ``ra-api-1.dtd``: OCF 1.0, what ocf-tester checks;
+- pcs's ``ocf-1.0.rng`` / ``ocf-1.1.rng``: what ``pcs resource describe/create``
+  needs to understand an agent of each version;
+- resource-agents' ``metadata.rng``: the (stricter, order-sensitive) schema
+  resource-agents holds its own shipped agents to. It is neither 1.0 nor 1.1:
+  it knows neither ``reloadable`` nor ``deprecated`` and no ``time`` type
+  (it says ``second``), so it only applies to a 1.0 rendering without time
+  parameters.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from havirt.ocf import metadata
+from havirt.ocf.agent import ActionSpec
+from havirt.ocf.params import Deprecation, Parameter
+from lxml import etree
+from ocf_toy import ToyAgent
+
+RA_DTD = Path("/usr/share/resource-agents/ra-api-1.dtd")
+RA_RNG = Path("/usr/share/resource-agents/metadata.rng")
+PCS_RNG_10 = Path("/usr/share/pcs/data/ocf-1.0.rng")
+PCS_RNG_11 = Path("/usr/share/pcs/data/ocf-1.1.rng")
+
+
+def need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"{path} is not installed")
+    return path
+
+
+@functools.cache
+def _validator(path: Path):
+    if path.suffix == ".dtd":
+        return etree.DTD(str(path))
+    return etree.RelaxNG(etree.parse(str(path)))
+
+
+def assert_valid(xml: str, schema: Path) -> None:
+    validator = _validator(need(schema))
+    doc = parse(xml)
+    ok = validator.validate(doc)
+    assert ok, f"not valid against {schema}:\n{validator.error_log}\n{xml}"
+
+
+def parse(xml: str) -> etree._Element:
+    # no DTD loading, no network: exactly the document as printed
+    parser = etree.XMLParser(load_dtd=False, no_network=True, resolve_entities=False)
+    return etree.fromstring(xml.encode("utf-8"), parser)
+
+
+class LegacyReloadToy(ToyAgent):
+    """Advertises OCF 1.0 ``reload`` (until 1.1) beside 1.1's ``reload-agent``."""
+
+    actions = (*ToyAgent.actions, ActionSpec("reload", timeout=10, until_ocf=(1, 1)))
+
+
+class NoTimeToy(ToyAgent):
+    parameters = tuple(p for p in ToyAgent.parameters if p.type != "time")
+
+
+class NastyDefaultToy(ToyAgent):
+    parameters = (
+        Parameter(
+            "pattern",
+            'Pattern with "quotes" & <tags>',
+            "Matches ]]> and & and \"'",
+            default="a\"b<c&d'e>f",
+        ),
+    )
+    actions = (ActionSpec("start", 20), ActionSpec("stop", 20), ActionSpec("monitor", 20))
+
+
+@pytest.fixture(scope="module")
+def xml10() -> str:
+    return metadata.render(ToyAgent, (1, 0))
+
+
+@pytest.fixture(scope="module")
+def xml11() -> str:
+    return metadata.render(ToyAgent, (1, 1))
+
+
+def params_of(root: etree._Element) -> dict[str, etree._Element]:
+    return {p.get("name"): p for p in root.find("parameters")}
+
+
+def action_names(root: etree._Element) -> list[str]:
+    return [a.get("name") for a in root.find("actions")]
+
+
+# -- validity
+
+
+def test_ocf10_valid_against_ra_api_dtd(xml10):
+    assert_valid(xml10, RA_DTD)
+
+
+def test_ocf10_valid_against_pcs_ocf10_rng(xml10):
+    assert_valid(xml10, PCS_RNG_10)
+
+
+def test_ocf11_valid_against_pcs_ocf11_rng(xml11):
+    assert_valid(xml11, PCS_RNG_11)
+
+
+def test_ocf11_is_not_claimed_valid_against_the_dtd(xml11):
+    # reloadable/deprecated/reload-agent have no place in ra-api-1.dtd: this is
+    # why the 1.0 rendering exists at all.
+    assert not _validator(need(RA_DTD)).validate(parse(xml11))
+
+
+def test_legacy_reload_rendering_valid():
+    assert_valid(metadata.render(LegacyReloadToy, (1, 0)), RA_DTD)
+    assert_valid(metadata.render(LegacyReloadToy, (1, 0)), PCS_RNG_10)
+    assert_valid(metadata.render(LegacyReloadToy, (1, 1)), PCS_RNG_11)
+
+
+def test_special_characters_everywhere_stay_valid():
+    assert_valid(metadata.render(NastyDefaultToy, (1, 0)), RA_DTD)
+    assert_valid(metadata.render(NastyDefaultToy, (1, 1)), PCS_RNG_11)
+
+
+def test_resource_agents_metadata_rng_applies_to_1_0_without_time_parameters():
+    assert_valid(metadata.render(NoTimeToy, (1, 0)), RA_RNG)
+
+
+def test_agent_without_parameters_is_valid():
+    class Bare(ToyAgent):
+        parameters = ()
+
+    xml = metadata.render(Bare, (1, 0))
+    assert_valid(xml, RA_DTD)
+    assert_valid(xml, PCS_RNG_10)
+    assert_valid(metadata.render(Bare, (1, 1)), PCS_RNG_11)
+
+
+XMLLINT = shutil.which("xmllint")
+
+
+@pytest.mark.skipif(XMLLINT is None, reason="xmllint is not installed")
+def test_xmllint_accepts_both_renderings(xml10, xml11, tmp_path):
+    # As ocf-tester does it: validate against the DOCTYPE, from the DTD's folder.
+    need(RA_DTD)
+    tester = subprocess.run(
+        [XMLLINT, "--noout", "--valid", "-"],
+        input=xml10,
+        capture_output=True,
+        text=True,
+        cwd=RA_DTD.parent,
+        timeout=30,
+    )
+    assert tester.returncode == 0, tester.stderr
+    assert tester.stderr == ""
+
+    path10, path11 = tmp_path / "toy-1.0.xml", tmp_path / "toy-1.1.xml"
+    path10.write_text(xml10)
+    path11.write_text(xml11)
+    checks = [
+        ["--dtdvalid", str(RA_DTD), str(path10)],
+        ["--relaxng", str(need(PCS_RNG_10)), str(path10)],
+        ["--relaxng", str(need(PCS_RNG_11)), str(path11)],
+    ]
+    for args in checks:
+        done = subprocess.run(
+            [XMLLINT, "--noout", "--nonet", *args], capture_output=True, text=True, timeout=30
+        )
+        assert done.returncode == 0, f"xmllint {' '.join(args)}:\n{done.stderr}"
+
+
+# -- document shape
+
+
+def test_ocf10_prolog_and_version(xml10):
+    lines = xml10.splitlines()
+    assert lines[0] == '<?xml version="1.0"?>'
+    assert lines[1] == '<!DOCTYPE resource-agent SYSTEM "ra-api-1.dtd">'
+    root = parse(xml10)
+    assert root.tag == "resource-agent"
+    assert root.get("name") == "toy"
+    assert root.get("version") == "0.9"
+    assert root.findtext("version") == "1.0"
+    assert [c.tag for c in root] == ["version", "longdesc", "shortdesc", "parameters", "actions"]
+
+
+def test_ocf11_prolog_and_version(xml11):
+    assert xml11.startswith('<?xml version="1.0"?>\n<resource-agent ')
+    assert "DOCTYPE" not in xml11
+    assert parse(xml11).findtext("version") == "1.1"
+
+
+def test_descriptions_have_lang(xml10):
+    root = parse(xml10)
+    for el in root.iter("longdesc", "shortdesc", "desc"):
+        assert el.get("lang") == "en"
+
+
+def test_parameter_attributes(xml10):
+    params = params_of(parse(xml10))
+    assert list(params) == ["config", "mode", "count", "verbose", "grace", "legacy_path"]
+    assert (params["config"].get("required"), params["config"].get("unique")) == ("1", "1")
+    assert (params["mode"].get("required"), params["mode"].get("unique")) == ("0", "0")
+
+
+def test_content_types_and_defaults(xml10):
+    params = params_of(parse(xml10))
+    content = {name: p.find("content").attrib for name, p in params.items()}
+    assert content["config"] == {"type": "string"}
+    assert content["mode"] == {"type": "string", "default": "safe"}
+    assert content["count"] == {"type": "integer", "default": "4"}
+    assert content["verbose"] == {"type": "boolean", "default": "false"}
+    assert content["grace"] == {"type": "time", "default": "30s"}
+
+
+def test_choices_and_unit_told_in_longdesc(xml10):
+    params = params_of(parse(xml10))
+    mode = params["mode"].findtext("longdesc")
+    assert "'safe'" in mode and "'fast'" in mode and "(unset)" in mode
+    assert "MiB/s" in params["count"].findtext("longdesc")
+
+
+def test_actions(xml10):
+    actions = {
+        (a.get("name"), a.get("interval")): dict(a.attrib) for a in parse(xml10).find("actions")
+    }
+    assert actions[("start", None)] == {"name": "start", "timeout": "30s"}
+    assert actions[("monitor", "10s")] == {
+        "name": "monitor",
+        "timeout": "20s",
+        "interval": "10s",
+        "depth": "0",
+    }
+    assert actions[("monitor", "11s")]["role"] == "Promoted"
+
+
+# -- what differs between 1.0 and 1.1
+
+
+def test_reload_agent_only_in_ocf11(xml10, xml11):
+    assert "reload-agent" not in action_names(parse(xml10))
+    assert "reload-agent" in action_names(parse(xml11))
+
+
+def test_reloadable_is_an_attribute_only_in_ocf11(xml10, xml11):
+    p10, p11 = params_of(parse(xml10)), params_of(parse(xml11))
+    assert all("reloadable" not in p.attrib for p in p10.values())
+    assert p11["verbose"].get("reloadable") == "1"
+    assert p11["config"].get("reloadable") == "0"
+
+
+def test_deprecated_is_an_element_in_ocf11(xml11):
+    legacy = params_of(parse(xml11))["legacy_path"]
+    dep = legacy.find("deprecated")
+    assert dep is not None
+    assert dep.find("replaced-with").get("name") == "config"
+    assert dep.findtext("desc") == "Use config instead."
+    assert legacy.findtext("shortdesc") == "Old configuration file"
+    assert "Deprecated" not in legacy.findtext("longdesc")
+    assert params_of(parse(xml11))["config"].find("deprecated") is None
+
+
+def test_deprecated_is_text_in_ocf10(xml10):
+    legacy = params_of(parse(xml10))["legacy_path"]
+    assert legacy.find("deprecated") is None
+    assert legacy.findtext("shortdesc") == "Old configuration file (deprecated)"
+    assert legacy.findtext("longdesc").endswith("Deprecated: Use config instead.")
+
+
+def test_deprecated_without_successor_in_ocf11():
+    class Dep(ToyAgent):
+        parameters = (
+            Parameter(
+                "old",
+                "Old",
+                "Old.",
+                deprecated=Deprecation("Not needed any more."),
+            ),
+        )
+
+    xml = metadata.render(Dep, (1, 1))
+    assert_valid(xml, PCS_RNG_11)
+    dep = params_of(parse(xml))["old"].find("deprecated")
+    assert dep.find("replaced-with") is None
+    assert dep.findtext("desc") == "Not needed any more."
+
+
+def test_ocf10_without_reload_action_does_not_promise_reloads(xml10):
+    # Pacemaker restarts on any change when an OCF 1.0 agent has no "reload".
+    for p in params_of(parse(xml10)).values():
+        assert "reload" not in p.findtext("longdesc").lower()
+        assert "restart" not in p.findtext("longdesc").lower()
+
+
+def test_legacy_reload_advertised_only_in_ocf10_and_explained():
+    root10 = parse(metadata.render(LegacyReloadToy, (1, 0)))
+    root11 = parse(metadata.render(LegacyReloadToy, (1, 1)))
+    assert "reload" in action_names(root10)
+    assert "reload-agent" not in action_names(root10)
+    assert "reload" not in action_names(root11)
+    assert "reload-agent" in action_names(root11)
+    p10 = params_of(root10)
+    note = "does not restart the resource"
+    # OCF 1.0 reload fires for every unique=0 parameter: say so where that
+    # means the new value is not applied at once.
+    assert note in p10["mode"].findtext("longdesc")
+    assert note not in p10["config"].findtext("longdesc")  # unique: restart
+    assert note not in p10["verbose"].findtext("longdesc")  # reloadable: applied
+    for p in params_of(root11).values():
+        assert note not in p.findtext("longdesc")
+
+
+# -- escaping
+
+
+def test_special_characters_are_escaped_in_text(xml10):
+    assert "&lt;angle brackets&gt;" in xml10
+    assert "&amp; ampersands" in xml10
+    assert "<for tests>" not in xml10
+    root = parse(xml10)
+    assert root.findtext("shortdesc") == ToyAgent.shortdesc
+    assert root.findtext("longdesc") == ToyAgent.longdesc
+
+
+def test_special_characters_round_trip_in_attributes():
+    xml = metadata.render(NastyDefaultToy, (1, 0))
+    p = params_of(parse(xml))["pattern"]
+    assert p.find("content").get("default") == "a\"b<c&d'e>f"
+    assert p.findtext("shortdesc") == 'Pattern with "quotes" & <tags>'
+    assert p.findtext("longdesc") == "Matches ]]> and & and \"'"
+
+
+def test_descriptions_are_stripped_but_keep_inner_newlines():
+    class Multi(ToyAgent):
+        longdesc = "\n  First line.\nSecond line.\n  "
+
+    root = parse(metadata.render(Multi, (1, 0)))
+    assert root.findtext("longdesc") == "First line.\nSecond line."
+
+
+def test_non_ascii_text_survives():
+    class Unicode(ToyAgent):
+        shortdesc = "Gäste — hochverfügbar"
+
+    xml = metadata.render(Unicode, (1, 0))
+    assert parse(xml).findtext("shortdesc") == "Gäste — hochverfügbar"
+    assert_valid(xml, RA_DTD)
