@@ -122,4 +122,9 @@ def load(path: str) -> DomainConfig:
         ) from None
     except OSError as exc:
         raise OcfError(OcfExit.ERR_PERM, f"cannot read config {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise OcfError(
+            OcfExit.ERR_CONFIGURED,
+            f"config {path} is not UTF-8 text (byte {exc.start}): fix the file",
+        ) from None
     return parse(path, text)

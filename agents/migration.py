@@ -121,7 +121,9 @@ def remote_uri(
     if user:
         host = f"{user}@{host}"
     parts = urlsplit(local_uri)
-    driver = parts.scheme.partition("+")[0]
+    driver, _, local_transport = parts.scheme.partition("+")
+    if not transport and local_transport != "unix":  # unix cannot reach another node
+        transport = local_transport
     scheme = f"{driver}+{transport}" if transport else driver
     netloc = f"{host}:{parts.port}" if parts.port else host
     return urlunsplit((scheme, netloc, parts.path or "/system", parts.query, ""))

@@ -97,14 +97,19 @@ class VirtualDomain(ResourceAgent):
 
     def observe(self, ctx: ActionContext, hv: Hypervisor, ident: Identity) -> Observation:
         """Where the guest stands, from libvirt, with /proc as the witness of last resort."""
-        from .libvirt_boundary import HypervisorUnavailable
+        from .libvirt_boundary import NO_DOMAIN, HypervisorError, HypervisorUnavailable
 
         try:
             dom = hv.lookup(name=ident.name, uuid=ident.uuid)
+            if dom is not None:
+                try:
+                    state = dom.state()
+                except HypervisorError as exc:
+                    if exc.code != NO_DOMAIN:
+                        raise
+                    dom = None  # gone since the lookup (a transient guest that just ended)
             if dom is None:
                 state = DomainState("undefined", "unknown")
-            else:
-                state = dom.state()
         except HypervisorUnavailable as exc:
             pids = tuple(p.pid for p in qemu_processes.find(ident.name, ident.uuid))
             if pids:
@@ -123,6 +128,17 @@ class VirtualDomain(ResourceAgent):
                     f"libvirt is unreachable ({exc}) and no QEMU process of {ident.name} exists",
                 ),
                 libvirt_reachable=False,
+            )
+        except HypervisorError as exc:
+            # libvirt answered with an error: only the QEMU process can tell more.
+            pids = tuple(p.pid for p in qemu_processes.find(ident.name, ident.uuid))
+            if pids:
+                return Observation(
+                    Verdict(FAILED, f"libvirt error ({exc}) while QEMU process {pids[0]} runs"),
+                    pids=pids,
+                )
+            return Observation(
+                Verdict(STOPPED, f"libvirt error ({exc}); no QEMU process of {ident.name} exists")
             )
         verdict = judge(state)
         pids: tuple[int, ...] = ()
@@ -254,10 +270,10 @@ class VirtualDomain(ResourceAgent):
         sizes = {"cpu": vcpus, "host_memory": memory_kib // 1024, "hv_memory": memory_kib // 1024}
         wanted: dict[str, int | None] = {}
         for attr, size in sizes.items():
-            if p[f"unset_utilization_{attr}"]:
-                wanted[attr] = None
-            elif p[f"autoset_utilization_{attr}"]:
+            if p[f"autoset_utilization_{attr}"]:  # autoset wins, as in the stock agent
                 wanted[attr] = size
+            elif p[f"unset_utilization_{attr}"]:
+                wanted[attr] = None
         budget = min(10.0, ctx.deadline.remaining())
         for problem in utilization.sync(
             ctx.runner, self._state(ctx), ctx.env.resource, wanted, budget
@@ -437,6 +453,9 @@ class VirtualDomain(ResourceAgent):
             obs = self.observe(ctx, hv, ident)
             if not obs.libvirt_reachable:
                 return self._stop_without_libvirt(ctx, ident, obs)
+            if obs.domain is None and obs.pids:
+                why = f"libvirt does not know {ident.name}, but its QEMU process remains"
+                return self._reap(ctx, ident, reason=why)
             if obs.domain is None or (obs.outcome == STOPPED and not obs.pids):
                 ctx.log.info(f"{ident.name} is already stopped")
                 return OcfExit.SUCCESS
@@ -444,9 +463,9 @@ class VirtualDomain(ResourceAgent):
             if obs.state and obs.state.state not in ("shutoff",):
                 if p.get("save_config_on_stop") or p.get("sync_config_on_stop"):
                     self._save_config(ctx, dom)
-                if p.get("snapshot") and not p.get("force_stop"):
-                    self._save_state(ctx, dom)
-                elif not p.get("force_stop"):
+                if p.get("force_stop") or obs.state.state in ("paused", "crashed"):
+                    pass  # a paused or crashed guest cannot react to a shutdown request
+                elif not (p.get("snapshot") and self._save_state(ctx, dom)):
                     self._shutdown_gracefully(ctx, hv, dom, ident, forced_at)
             if self._is_stopped(ctx, hv, ident):
                 return self._reap(ctx, ident)
@@ -454,6 +473,8 @@ class VirtualDomain(ResourceAgent):
             try:
                 dom.destroy()
             except HypervisorError as exc:
+                if isinstance(exc, HypervisorUnavailable):
+                    raise
                 if exc.code is None or "not running" not in str(exc):
                     ctx.log.warn(f"destroy of {ident.name}: {exc}")
             while not self._is_stopped(ctx, hv, ident):
@@ -493,15 +514,17 @@ class VirtualDomain(ResourceAgent):
             time.sleep(min(POLL * 2, max(until.remaining(), 0.01)))
         ctx.log.warn(f"{ident.name} did not shut down before the stop timeout; destroying")
 
-    def _save_state(self, ctx: ActionContext, dom: Domain) -> None:
+    def _save_state(self, ctx: ActionContext, dom: Domain) -> bool:
         from .libvirt_boundary import HypervisorError
 
         target = os.path.join(ctx.params.snapshot, f"{dom.name}.state")
         try:
             dom.save(target)
             ctx.log.info(f"saved the state of {dom.name} to {target}")
+            return True
         except HypervisorError as exc:
             ctx.log.error(f"saving the state of {dom.name} to {target} failed: {exc}")
+            return False
 
     def _save_config(self, ctx: ActionContext, dom: Domain) -> None:
         """Write the running definition back to the config file: atomically, with a backup."""
@@ -584,7 +607,7 @@ class VirtualDomain(ResourceAgent):
 
     # -- migration ---------------------------------------------------------------
     def migrate_to(self, ctx: ActionContext) -> OcfExit:
-        from .libvirt_boundary import MIGRATE_FLAGS, HypervisorError, HypervisorUnavailable
+        from .libvirt_boundary import MIGRATE_FLAGS, HypervisorError
 
         p = ctx.params
         config = ctx.notes["config"]
@@ -653,7 +676,7 @@ class VirtualDomain(ResourceAgent):
                 p.migration_speed,
                 p.migration_downtime if downtime_pending else 0,
             )
-        except HypervisorUnavailable as exc:
+        except HypervisorError as exc:
             raise OcfError(OcfExit.ERR_GENERIC, f"{ident.name}: migrate_to: {exc}") from None
         if outcome is not None:
             raise OcfError(OcfExit.ERR_GENERIC, f"{ident.name}: migration to {target} {outcome}")

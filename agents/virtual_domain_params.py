@@ -154,7 +154,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         "for the target node name. Overrides migration_network_suffix, migrateport and "
         "--migrateuri in migrate_options.",
         reloadable=True,
-        check=_check_uri("migrateuri"),
+        # libvirt accepts more here than URIs (tcp:host:port, a bare host for Xen).
+        check=lambda v: "must not contain white space" if any(c.isspace() for c in v) else None,
     ),
     Parameter(
         "migrate_options",

@@ -1,0 +1,173 @@
+"""The boundary's own logic, with libvirt's connection and domain objects faked."""
+
+from __future__ import annotations
+
+import threading
+
+import libvirt
+import pytest
+from havirt.agents import libvirt_boundary as lb
+from havirt.agents.domain_state import DomainState
+from havirt.ocf.environment import Deadline
+
+UUID = "6f1b8c2e-52a4-4d3e-9a0b-0123456789ab"
+
+
+def libvirt_error(code: int, message: str) -> libvirt.libvirtError:
+    exc = libvirt.libvirtError(message)
+    exc.err = (code, 0, message, 2, "", None, None, -1, -1)
+    return exc
+
+
+class RawDomain:
+    def __init__(self, state=(libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN_RUNNING_BOOTED)):
+        self._state = list(state)
+        self.shutdown_flags: list[int] = []
+
+    def name(self):
+        return "vm1"
+
+    def UUIDString(self):
+        return UUID
+
+    def state(self):
+        return self._state
+
+    def shutdownFlags(self, flags):
+        self.shutdown_flags.append(flags)
+
+    def info(self):
+        return [1, 2097152, 2097152, 4, 123]
+
+
+class RawConnection:
+    def __init__(self, domains=None, error=None):
+        self.domains = domains or {}
+        self.error = error
+
+    def lookupByUUIDString(self, uuid):
+        if self.error:
+            raise self.error
+        if uuid in self.domains:
+            return self.domains[uuid]
+        raise libvirt_error(libvirt.VIR_ERR_NO_DOMAIN, f"Domain not found: {uuid}")
+
+    def lookupByName(self, name):
+        if self.error:
+            raise self.error
+        for dom in self.domains.values():
+            if dom.name() == name:
+                return dom
+        raise libvirt_error(libvirt.VIR_ERR_NO_DOMAIN, f"Domain not found: '{name}'")
+
+    def getURI(self):
+        return "qemu:///system"
+
+
+def hypervisor(conn, seconds: float = 5.0) -> lb.Hypervisor:
+    hv = lb.Hypervisor("qemu:///system", Deadline(seconds))
+    hv._conn = conn  # connected already: no libvirtd needed
+    return hv
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ((libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN_RUNNING_BOOTED), ("running", "booted")),
+        ((libvirt.VIR_DOMAIN_PAUSED, libvirt.VIR_DOMAIN_PAUSED_IOERROR), ("paused", "ioerror")),
+        (
+            (libvirt.VIR_DOMAIN_PAUSED, libvirt.VIR_DOMAIN_PAUSED_POSTCOPY_FAILED),
+            ("paused", "postcopy_failed"),
+        ),
+        (
+            (libvirt.VIR_DOMAIN_SHUTOFF, libvirt.VIR_DOMAIN_SHUTOFF_DESTROYED),
+            ("shutoff", "destroyed"),
+        ),
+        (
+            (libvirt.VIR_DOMAIN_CRASHED, libvirt.VIR_DOMAIN_CRASHED_PANICKED),
+            ("crashed", "panicked"),
+        ),
+        ((libvirt.VIR_DOMAIN_PAUSED, 99), ("paused", "reason99")),
+        ((42, 0), ("state42", "reason0")),
+    ],
+)
+def test_state_names(raw, expected):
+    hv = hypervisor(RawConnection({UUID: RawDomain(raw)}))
+    dom = hv.lookup(uuid=UUID)
+    assert dom is not None and dom.name == "vm1" and dom.uuid == UUID
+    assert dom.state() == DomainState(*expected)
+
+
+def test_lookup_prefers_the_uuid_and_falls_back_to_the_name():
+    raw = RawDomain()
+    hv = hypervisor(RawConnection({UUID: raw}))
+    assert hv.lookup(name="other", uuid=UUID)._dom is raw
+    assert hv.lookup(name="vm1", uuid="00000000-0000-0000-0000-000000000000")._dom is raw
+    assert hv.lookup(name="nope") is None
+    assert hv.lookup() is None
+
+
+def test_unreachable_daemon_is_hypervisor_unavailable():
+    error = libvirt_error(libvirt.VIR_ERR_SYSTEM_ERROR, "Cannot recv data: Connection reset")
+    hv = hypervisor(RawConnection(error=error))
+    with pytest.raises(lb.HypervisorUnavailable) as info:
+        hv.lookup(name="vm1")
+    assert "lookup" in str(info.value) and "Connection reset" in str(info.value)
+
+
+def test_other_errors_are_hypervisor_errors_with_the_code():
+    error = libvirt_error(libvirt.VIR_ERR_INTERNAL_ERROR, "internal error: boom")
+    hv = hypervisor(RawConnection(error=error))
+    with pytest.raises(lb.HypervisorError) as info:
+        hv.lookup(name="vm1")
+    assert not isinstance(info.value, lb.HypervisorUnavailable)
+    assert info.value.code == libvirt.VIR_ERR_INTERNAL_ERROR
+
+
+def test_a_hung_call_times_out_at_the_deadline():
+    release = threading.Event()
+    hv = hypervisor(RawConnection(), seconds=0.2)
+    try:
+        with pytest.raises(lb.HypervisorTimeout, match="did not answer 'hang'"):
+            hv.call(lambda: release.wait(5), "hang")
+    finally:
+        release.set()
+
+
+def test_the_reserve_is_kept_back_from_calls():
+    release = threading.Event()
+    hv = lb.Hypervisor(None, Deadline(5.0), budget=4.8)
+    hv._conn = RawConnection()
+    try:
+        with pytest.raises(lb.HypervisorTimeout):
+            hv.call(lambda: release.wait(5), "hang")
+    finally:
+        release.set()
+
+
+def test_shutdown_modes_become_flags():
+    raw = RawDomain()
+    dom = hypervisor(RawConnection({UUID: raw})).lookup(uuid=UUID)
+    dom.shutdown(["acpi", "agent"])
+    dom.shutdown([])
+    assert raw.shutdown_flags == [
+        libvirt.VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN | libvirt.VIR_DOMAIN_SHUTDOWN_GUEST_AGENT,
+        0,
+    ]
+
+
+def test_vcpus_and_memory():
+    dom = hypervisor(RawConnection({UUID: RawDomain()})).lookup(uuid=UUID)
+    assert dom.vcpus_and_memory() == (4, 2097152)
+
+
+def test_every_shutdown_mode_name_of_the_parameter_is_known():
+    from havirt.agents.virtual_domain_params import SHUTDOWN_MODE_NAMES
+
+    assert set(SHUTDOWN_MODE_NAMES) == set(lb.SHUTDOWN_MODES)
+
+
+def test_every_migrate_switch_of_the_parameter_has_a_flag():
+    from havirt.agents.migration import FLAG_SWITCHES
+
+    assert set(FLAG_SWITCHES) == set(lb.MIGRATE_FLAGS)

@@ -1,0 +1,424 @@
+"""Fakes for the seams of ocf:havirt:VirtualDomain, shared by the agent tests.
+
+Importable as ``vd_fakes`` (pytest puts this folder on ``sys.path``). The
+fakes replace only the agent's seams: the libvirt boundary (``Hypervisor`` /
+``Domain``), the /proc scan (``qemu_processes.find``), ``os.kill``, the
+``CommandRunner`` and the clock the agent sleeps and measures deadlines with.
+"""
+
+from __future__ import annotations
+
+import io
+import signal
+import time as real_time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from havirt.agents.domain_state import DomainState
+from havirt.agents.libvirt_boundary import (
+    NO_DOMAIN,
+    OPERATION_INVALID,
+    HypervisorError,
+    HypervisorUnavailable,
+    JobProgress,
+)
+from havirt.agents.qemu_processes import QemuProcess
+from havirt.ocf import dispatcher
+from havirt.ocf.runner import CommandResult
+
+REASON_PREFIX = "ocf-exit-reason:"
+UUID = "6f1b8c2e-52a4-4d3e-9a0b-0123456789ab"
+OTHER_UUID = "0b6c7f54-1111-4222-8333-444455556666"
+
+
+def domain_xml(name: str = "vm1", uuid: str | None = UUID, *, guest_agent: bool = True) -> str:
+    uuid_el = f"<uuid>{uuid}</uuid>" if uuid else ""
+    channel = (
+        "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
+        if guest_agent
+        else ""
+    )
+    return (
+        f"<domain type='kvm'><name>{name}</name>{uuid_el}"
+        "<memory unit='GiB'>1</memory><vcpu placement='static'>2</vcpu>"
+        "<devices>"
+        "<disk type='file' device='disk'><source file='/var/lib/libvirt/images/vm1.qcow2'/>"
+        "<target dev='vda' bus='virtio'/></disk>"
+        "<interface type='network'><source network='default'/></interface>"
+        f"{channel}</devices></domain>"
+    )
+
+
+# -- clock ------------------------------------------------------------------------
+
+
+class FakeClock:
+    """Stands in for the ``time`` module inside the agent: sleeping advances the clock."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        step = max(seconds, 0.001)  # a zero sleep must still move time on
+        self.now += step
+        self.slept += step
+
+    def time(self) -> float:
+        return real_time.time()
+
+    strftime = staticmethod(real_time.strftime)
+
+
+# -- /proc -----------------------------------------------------------------------------
+
+
+class FakeProcs:
+    """The QEMU processes of this host, as ``qemu_processes.find`` would report them."""
+
+    def __init__(self) -> None:
+        self.procs: dict[int, QemuProcess] = {}
+        # pid -> the signals it ignores (it dies on any other signal it is sent)
+        self.ignores: dict[int, set[int]] = {}
+        self.kills: list[tuple[int, int]] = []
+        self.finds = 0
+
+    def add(self, pid: int, name: str | None, uuid: str | None = None, ignores=()) -> None:
+        self.procs[pid] = QemuProcess(pid, name, uuid.lower() if uuid else None)
+        self.ignores[pid] = set(ignores)
+
+    def remove_guest(self, name: str, uuid: str | None) -> None:
+        for pid, proc in list(self.procs.items()):
+            if (uuid and proc.uuid == uuid) or proc.name == name:
+                del self.procs[pid]
+
+    def find(self, name: str | None = None, uuid: str | None = None) -> list[QemuProcess]:
+        self.finds += 1
+        uuid = uuid.lower() if uuid else None
+        return [
+            p for p in self.procs.values() if (uuid and p.uuid == uuid) or (name and p.name == name)
+        ]
+
+    def kill(self, pid: int, sig: int) -> None:
+        self.kills.append((pid, sig))
+        if pid not in self.procs:
+            raise ProcessLookupError(pid)
+        if sig not in self.ignores.get(pid, set()):
+            del self.procs[pid]
+
+
+# -- libvirt ---------------------------------------------------------------------------
+
+
+class FakeDomain:
+    """A guest as the agent sees it through ``libvirt_boundary.Domain``."""
+
+    def __init__(
+        self,
+        hv: FakeHypervisor,
+        name: str,
+        uuid: str,
+        state: tuple[str, str] = ("running", "booted"),
+        persistent: bool = False,
+        xml: str | None = None,
+    ) -> None:
+        self.hv = hv
+        self.name = name
+        self.uuid = uuid
+        self._state = DomainState(*state)
+        self.persistent = persistent
+        self.inactive_xml = xml or domain_xml(name, uuid)
+        self.vcpus = 2
+        self.memory_kib = 1024 * 1024
+        # What a graceful shutdown request does: "stop" the guest, "ignore" it, or
+        # "refuse" it (libvirt answers with an error).
+        self.on_shutdown = "stop"
+        self.state_error: HypervisorError | None = None
+        self.migrate_error: HypervisorError | None = None
+        self.ping_error: HypervisorError | None = None
+        self.speed_error: HypervisorError | None = None
+        self.gone = False  # undefined/removed from libvirt
+
+    # bookkeeping
+    def _call(self, what: str, *args) -> None:
+        self.hv._check()
+        self.hv.calls.append((what, self.name, *args))
+
+    def set_state(self, state: str, reason: str) -> None:
+        self._state = DomainState(state, reason)
+
+    def _ended(self, reason: str) -> None:
+        """The guest stopped: its QEMU process goes; a transient guest leaves libvirt."""
+        self.hv.procs.remove_guest(self.name, self.uuid)
+        if self.persistent:
+            self._state = DomainState("shutoff", reason)
+        else:
+            self.hv.remove(self)
+
+    @property
+    def active(self) -> bool:
+        return self._state.state != "shutoff"
+
+    # the boundary's Domain API
+    def state(self) -> DomainState:
+        self._call("state")
+        if self.state_error is not None:
+            raise self.state_error
+        if self.gone:
+            raise HypervisorError("state: Domain not found", NO_DOMAIN)
+        return self._state
+
+    def is_persistent(self) -> bool:
+        self._call("is_persistent")
+        return self.persistent
+
+    def xml(self, inactive: bool = False, secure: bool = True) -> str:
+        self._call("xml", inactive)
+        return self.inactive_xml
+
+    def vcpus_and_memory(self) -> tuple[int, int]:
+        self._call("vcpus_and_memory")
+        return self.vcpus, self.memory_kib
+
+    def shutdown(self, modes: list[str]) -> None:
+        self._call("shutdown", list(modes))
+        if not self.active or self._state.state == "crashed":
+            raise HypervisorError(
+                "shutdown: Requested operation is not valid: domain is not running",
+                OPERATION_INVALID,
+            )
+        if self.on_shutdown == "refuse":
+            raise HypervisorError("shutdown: Guest agent is not responding", 86)
+        if self.on_shutdown == "stop":
+            self._ended("shutdown")
+
+    def destroy(self, graceful: bool = False) -> None:
+        self._call("destroy")
+        if not self.active:
+            raise HypervisorError(
+                "destroy: Requested operation is not valid: domain is not running",
+                OPERATION_INVALID,
+            )
+        self._ended("destroyed")
+
+    def undefine(self) -> None:
+        self._call("undefine")
+        if self.active:
+            self.persistent = False
+        else:
+            self.hv.remove(self)
+
+    def start(self) -> None:
+        self._call("start")
+        self._state = DomainState("running", "booted")
+        self.hv.procs.add(self.hv.next_pid(), self.name, self.uuid)
+
+    def save(self, path: str) -> None:
+        self._call("save", path)
+        if self.hv.save_error is not None:
+            raise self.hv.save_error
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write("saved RAM")
+        self._ended("saved")
+
+    def set_migration_speed(self, mib_per_s: int) -> None:
+        self._call("set_migration_speed", mib_per_s)
+        if self.speed_error is not None:
+            raise self.speed_error
+
+    def set_migration_downtime(self, ms: int) -> None:
+        self._call("set_migration_downtime", ms)
+
+    def job_progress(self) -> JobProgress:
+        self._call("job_progress")
+        return JobProgress(active=False)
+
+    def abort_job(self) -> None:
+        self._call("abort_job")
+
+    def migrate(
+        self, dest_uri: str, migrate_uri: str | None, flags: int, bandwidth: int, seconds: float
+    ) -> None:
+        self._call("migrate", dest_uri, migrate_uri, flags, bandwidth)
+        if self.migrate_error is not None:
+            raise self.migrate_error
+        self._ended("migrated")
+
+    def agent_ping(self, seconds: int) -> None:
+        self._call("agent_ping", seconds)
+        if self.ping_error is not None:
+            raise self.ping_error
+
+
+class FakeHypervisor:
+    """One libvirt daemon (and the connection to it) as ``libvirt_boundary.Hypervisor``."""
+
+    def __init__(self, procs: FakeProcs) -> None:
+        self.procs = procs
+        self.domains: list[FakeDomain] = []
+        self.calls: list[tuple] = []
+        self.unavailable: str | None = None  # set: every call raises HypervisorUnavailable
+        self.actual_uri = "qemu:///system"
+        self.uri: str | None = None
+        self.create_error: HypervisorError | None = None
+        self.save_error: HypervisorError | None = None
+        self.connects = 0
+        self._pid = 4000
+        # Hook run at every connect (e.g. to make libvirt come back after a while).
+        self.on_connect: Callable[[FakeHypervisor], None] | None = None
+        self.inactive_pools: set[str] = set()
+        self.inactive_networks: set[str] = set()
+
+    def next_pid(self) -> int:
+        self._pid += 1
+        return self._pid
+
+    def _check(self) -> None:
+        if self.unavailable:
+            raise HypervisorUnavailable(self.unavailable)
+
+    def add(
+        self,
+        name: str = "vm1",
+        uuid: str = UUID,
+        state: tuple[str, str] = ("running", "booted"),
+        *,
+        persistent: bool = False,
+        qemu: bool | None = None,
+    ) -> FakeDomain:
+        """Put a guest into libvirt; an active one gets a QEMU process unless qemu=False."""
+        dom = FakeDomain(self, name, uuid, state, persistent)
+        self.domains.append(dom)
+        if qemu if qemu is not None else dom.active:
+            self.procs.add(self.next_pid(), name, uuid)
+        return dom
+
+    def remove(self, dom: FakeDomain) -> None:
+        if dom in self.domains:
+            self.domains.remove(dom)
+        dom.gone = True
+
+    # the boundary's Hypervisor API
+    def connect(self) -> None:
+        self.connects += 1
+        if self.on_connect is not None:
+            self.on_connect(self)
+        self._check()
+
+    def lookup(self, name: str | None = None, uuid: str | None = None) -> FakeDomain | None:
+        self._check()
+        self.calls.append(("lookup", name, uuid))
+        if uuid:
+            for dom in self.domains:
+                if dom.uuid == uuid:
+                    return dom
+        if name:
+            for dom in self.domains:
+                if dom.name == name:
+                    return dom
+        return None
+
+    def _parse(self, xml: str) -> tuple[str, str]:
+        root = ET.fromstring(xml)
+        return root.findtext("name") or "", root.findtext("uuid") or OTHER_UUID
+
+    def create(self, xml: str) -> FakeDomain:
+        self._check()
+        self.calls.append(("create", xml))
+        if self.create_error is not None:
+            raise self.create_error
+        name, uuid = self._parse(xml)
+        return self.add(name, uuid, ("running", "booted"))
+
+    def define(self, xml: str) -> FakeDomain:
+        self._check()
+        self.calls.append(("define", xml))
+        name, uuid = self._parse(xml)
+        return self.add(name, uuid, ("shutoff", "unknown"), persistent=True)
+
+    def restore(self, path: str) -> None:
+        self._check()
+        self.calls.append(("restore", path))
+        self.add("vm1", UUID, ("running", "restored"))
+
+    def ensure_pool_active(self, name: str) -> bool:
+        self._check()
+        self.calls.append(("ensure_pool_active", name))
+        if name in self.inactive_pools:
+            self.inactive_pools.discard(name)
+            return True
+        return False
+
+    def ensure_network_active(self, name: str) -> bool:
+        self._check()
+        self.calls.append(("ensure_network_active", name))
+        if name in self.inactive_networks:
+            self.inactive_networks.discard(name)
+            return True
+        return False
+
+    def close(self) -> None:
+        self.calls.append(("close",))
+
+    def calls_of(self, what: str) -> list[tuple]:
+        return [c for c in self.calls if c[0] == what]
+
+
+# -- commands ---------------------------------------------------------------------------
+
+
+class FakeRunner:
+    """A CommandRunner that records argv and answers from ``results`` (by program name)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, ...]] = []
+        self.results: dict[str, int | Callable[[tuple[str, ...]], CommandResult]] = {}
+
+    def run(self, argv, timeout, stdin=None, env=None) -> CommandResult:
+        argv = tuple(argv)
+        self.calls.append(argv)
+        answer = self.results.get(argv[0], 0)
+        if callable(answer):
+            return answer(argv)
+        return CommandResult(argv, answer, "", "" if answer == 0 else f"{argv[0]} failed")
+
+    def programs(self) -> list[str]:
+        return [a[0] for a in self.calls]
+
+
+# -- running an action ------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    rc: int
+    stdout: str
+    stderr: str
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def reason(self) -> str | None:
+        return self.reasons[0] if self.reasons else None
+
+    def __repr__(self) -> str:  # shown by pytest when an assertion fails
+        return f"Outcome(rc={self.rc}, reason={self.reason!r}, stderr={self.stderr!r})"
+
+
+def run_agent(agent, action: str, environ: dict[str, str], runner: FakeRunner) -> Outcome:
+    out, err = io.StringIO(), io.StringIO()
+    rc = dispatcher.run(
+        agent, ["VirtualDomain", action], environ=environ, stdout=out, stderr=err, runner=runner
+    )
+    text = err.getvalue()
+    reasons = [
+        line[len(REASON_PREFIX) :] for line in text.splitlines() if line.startswith(REASON_PREFIX)
+    ]
+    return Outcome(rc, out.getvalue(), text, reasons)
+
+
+SIGTERM = signal.SIGTERM
+SIGKILL = signal.SIGKILL
