@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import TextIO
 
@@ -160,6 +159,8 @@ def _guarded(call: Callable[[], OcfExit], ctx: ActionContext, action: str) -> Oc
 
 
 def _internal_error(ctx: ActionContext, action: str, exc: Exception) -> OcfExit:
+    import traceback  # only on this rare path: it is slow to import
+
     ctx.log.error(f"{action}: internal error: {exc!r}\n{traceback.format_exc()}")
     ctx.exit_reason = f"{action}: internal error in the agent: {exc!r}"
     return OcfExit.ERR_GENERIC
