@@ -169,8 +169,22 @@ def extract_kernel(deb: Path, dest: Path, scratch: Path) -> tuple[str, list[Path
 # ---------------------------------------------------------------- initramfs
 
 
+def is_static_elf(binary: bytes) -> bool:
+    """True for an ELF64 executable without a PT_INTERP (dynamic loader) header."""
+    if binary[:4] != b"\x7fELF" or binary[4] != 2:
+        return False
+    phoff = struct.unpack_from("<Q", binary, 0x20)[0]
+    phentsize, phnum = struct.unpack_from("<HH", binary, 0x36)
+    pt_interp = 3
+    types = (struct.unpack_from("<I", binary, phoff + i * phentsize)[0] for i in range(phnum))
+    return pt_interp not in types
+
+
 def build_initramfs(modules: Sequence[Path], busybox: Path = BUSYBOX) -> bytes:
     """A gzipped newc initramfs: static busybox, the /init script, ``modules``."""
+    busybox_bytes = busybox.read_bytes()
+    if not is_static_elf(busybox_bytes):
+        raise LabError(f"{busybox} is not statically linked: install busybox-static")
     archive = CpioArchive()
     for directory in (
         "bin", "sbin", "usr", "usr/bin", "usr/sbin", "dev", "proc", "sys", "tmp", "run",
@@ -178,7 +192,7 @@ def build_initramfs(modules: Sequence[Path], busybox: Path = BUSYBOX) -> bytes:
     ):  # fmt: skip
         archive.add_dir(directory)
     archive.add_chardev("dev/console", 5, 1)
-    archive.add_file("bin/busybox", busybox.read_bytes(), 0o755)
+    archive.add_file("bin/busybox", busybox_bytes, 0o755)
     archive.add_symlink("bin/sh", "busybox")
     archive.add_file("init", render_init_script().encode(), 0o755)
     names = []
@@ -336,9 +350,30 @@ def domain_xml(
     return etree.tostring(domain, pretty_print=True, encoding="unicode")
 
 
-def write_domain_xml(path: Path | str, **kwargs: object) -> Path:
-    """Write :func:`domain_xml` (same keyword arguments) to ``path``."""
+def write_domain_xml(
+    path: Path | str,
+    *,
+    name: str,
+    uuid: str,
+    assets: GuestAssets,
+    disk: Path | str,
+    console_log: Path | str,
+    cmdline: str | None = None,
+    memory_mib: int = 128,
+    agent_channel: bool = True,
+) -> Path:
+    """Write :func:`domain_xml` to ``path`` (same arguments); return the path."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(domain_xml(**kwargs))  # type: ignore[arg-type]
+    text = domain_xml(
+        name=name,
+        uuid=uuid,
+        assets=assets,
+        disk=disk,
+        console_log=console_log,
+        cmdline=cmdline,
+        memory_mib=memory_mib,
+        agent_channel=agent_channel,
+    )
+    target.write_text(text)
     return target

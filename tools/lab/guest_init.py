@@ -66,7 +66,8 @@ NAME=$(opt name havirt-guest)
 hostname "$NAME"
 
 while read -r mod; do
-    [ -n "$mod" ] && { insmod "/lib/modules/$mod.ko" || say "HAVIRT-GUEST-WARN insmod $mod failed"; }
+    [ -n "$mod" ] || continue
+    insmod "/lib/modules/$mod.ko" || say "HAVIRT-GUEST-WARN insmod $mod failed"
 done < @MODULE_LIST@
 
 power_off() {  # power_off WHY
@@ -118,20 +119,22 @@ agent_reply() {  # agent_reply REQUEST-LINE: print the reply, if any
     guest-shutdown)
         if [ "$IGNORE_ALL" = 1 ]; then say "HAVIRT-AGENT-SHUTDOWN-IGNORED"; else power_off agent; fi
         ;;
-    *) echo "{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"The command $cmd has not been found\"}}" ;;
+    *)
+        echo "{\"error\": {\"class\": \"CommandNotFound\"," \
+            "\"desc\": \"The command $cmd has not been found\"}}"
+        ;;
     esac
 }
 
 serve_agent() {  # serve_agent /dev/vportNpM
+    # Keep the port open for good: libvirt connects only while the guest side
+    # is open, and treats a close as the agent going away.
+    until exec 3<>"$1"; do sleep 1; done
     while :; do
-        if exec 3<>"$1"; then
-            # read fails at once while no host side is connected: retry later.
-            while IFS= read -r line <&3; do
-                agent_reply "$line" >&3
-            done
-            exec 3<&-
-        fi
-        sleep 1
+        while IFS= read -r line <&3; do
+            agent_reply "$line" >&3
+        done
+        sleep 0.5  # read ends at once while no host side is connected
     done
 }
 

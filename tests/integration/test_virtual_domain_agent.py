@@ -1,0 +1,300 @@
+"""ocf:havirt:VirtualDomain against real libvirt daemons and real QEMU guests.
+
+The agent executable runs inside a lab node (its own libvirtd, /run and
+network), exactly as Pacemaker would run it there.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from havirt.tools import install
+from havirt.tools.lab import Lab, LabGuest
+
+pytestmark = pytest.mark.integration
+
+SUCCESS, GENERIC, NOT_RUNNING = 0, 1, 7
+
+
+@pytest.fixture(scope="session")
+def agent_path(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The agent installed by the product's own installer into a private OCF root."""
+    root = tmp_path_factory.mktemp("ocf-root")
+    report = install.install(str(root), str(root / "sbin"))
+    (path,) = [f.path for f in report.written if f.path.endswith("/VirtualDomain")]
+    return path
+
+
+class AgentRun:
+    def __init__(self, rc: int, stderr: str, seconds: float) -> None:
+        self.rc = rc
+        self.stderr = stderr
+        self.seconds = seconds
+
+    @property
+    def reason(self) -> str | None:
+        lines = [x for x in self.stderr.splitlines() if x.startswith("ocf-exit-reason:")]
+        return lines[-1].split(":", 1)[1] if lines else None
+
+    def __repr__(self) -> str:
+        return f"<rc={self.rc} {self.seconds:.1f}s stderr={self.stderr[-800:]!r}>"
+
+
+def run_agent(
+    lab: Lab,
+    node: str,
+    agent: str,
+    action: str,
+    guest: LabGuest,
+    timeout_ms: int = 30000,
+    interval_ms: int = 0,
+    **reskeys: str,
+) -> AgentRun:
+    env = {
+        "OCF_ROOT": "/usr/lib/ocf",
+        "OCF_RESOURCE_INSTANCE": guest.name,
+        "OCF_RESKEY_config": guest.node_xml_path,
+        "OCF_RESKEY_CRM_meta_timeout": str(timeout_ms),
+        "OCF_RESKEY_CRM_meta_interval": str(interval_ms),
+        "HA_RSCTMP": "/run/resource-agents",
+        "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+    }
+    for key, value in reskeys.items():
+        env[f"OCF_RESKEY_{key}"] = value
+    start = time.monotonic()
+    result = lab.nodes[node].exec([agent, action], env=env, timeout=timeout_ms / 1000 + 30)
+    return AgentRun(result.returncode, result.stderr, time.monotonic() - start)
+
+
+def wait_until(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def started(lab: Lab, agent: str, guest: LabGuest, node: str = "node1", **reskeys: str) -> None:
+    run = run_agent(lab, node, agent, "start", guest, timeout_ms=60000, **reskeys)
+    assert run.rc == SUCCESS, run
+    guest.wait_console(timeout=60)
+
+
+# -- the protocol as resource-agents' own tester sees it ---------------------------------
+
+
+def test_ocf_tester_passes_on_a_real_guest(lab: Lab, agent_path: str, make_guest) -> None:
+    guest = make_guest()
+    start = time.monotonic()
+    result = lab.nodes["node1"].exec(
+        ["ocf-tester", "-n", guest.name, "-o", f"config={guest.node_xml_path}", agent_path],
+        env={"HA_RSCTMP": "/run/resource-agents"},
+        timeout=600,
+    )
+    elapsed = time.monotonic() - start
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert f"{agent_path} passed all tests" in output, output
+    # migrate_to/migrate_from were exercised, and did not hang (the stock agent does).
+    assert "does not support the migrate action" not in output
+    assert elapsed < 300
+
+
+# -- the state table, produced for real -------------------------------------------------
+
+
+def test_running_paused_and_crashed_guest(lab: Lab, agent_path: str, make_guest) -> None:
+    guest = make_guest()
+    node = lab.nodes["node1"]
+    started(lab, agent_path, guest)
+    assert run_agent(lab, "node1", agent_path, "monitor", guest, interval_ms=10000).rc == SUCCESS
+    assert run_agent(lab, "node1", agent_path, "monitor", guest).rc == SUCCESS  # probe
+
+    node.virsh("suspend", guest.name)  # paused by an admin: still running
+    assert run_agent(lab, "node1", agent_path, "monitor", guest, interval_ms=10000).rc == SUCCESS
+    node.virsh("resume", guest.name)
+
+    # QEMU killed behind libvirt's back: libvirt says shut off (crashed).
+    (pid,) = node.qemu_pids(guest.name)
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not node.qemu_pids(guest.name), 10, "QEMU to die")
+    wait_until(
+        lambda: (
+            run_agent(lab, "node1", agent_path, "monitor", guest, interval_ms=10000).rc
+            == NOT_RUNNING
+        ),
+        10,
+        "monitor to see the crash",
+    )
+    stop = run_agent(lab, "node1", agent_path, "stop", guest)
+    assert stop.rc == SUCCESS, stop
+
+
+# -- libvirtd down: never a false "not running" ------------------------------------------
+
+
+def test_probe_with_libvirtd_stopped_sees_the_running_qemu(
+    lab: Lab, agent_path: str, make_guest
+) -> None:
+    guest = make_guest()
+    node = lab.nodes["node1"]
+    started(lab, agent_path, guest)
+    node.stop_libvirtd()
+    try:
+        probe = run_agent(lab, "node1", agent_path, "monitor", guest, timeout_ms=20000)
+        assert probe.rc != NOT_RUNNING, probe
+        assert probe.rc == SUCCESS, probe
+        assert "libvirt is unreachable" in probe.stderr
+        # and a config file that vanished from this node does not hide it either
+        moved = Path(str(guest.xml_path) + ".away")
+        guest.xml_path.rename(moved)
+        try:
+            probe = run_agent(lab, "node1", agent_path, "monitor", guest, timeout_ms=20000)
+            assert probe.rc == SUCCESS, probe
+        finally:
+            moved.rename(guest.xml_path)
+    finally:
+        node.start_libvirtd()
+
+
+def test_stop_with_libvirtd_stopped_ends_within_the_deadline(
+    lab: Lab, agent_path: str, make_guest
+) -> None:
+    guest = make_guest()
+    node = lab.nodes["node1"]
+    started(lab, agent_path, guest)
+    node.stop_libvirtd()
+    try:
+        stop = run_agent(lab, "node1", agent_path, "stop", guest, timeout_ms=20000)
+        assert stop.rc == SUCCESS, stop
+        assert stop.seconds < 20, stop
+        assert not node.qemu_pids(guest.name)
+    finally:
+        node.start_libvirtd()
+
+
+def test_hung_libvirtd_gives_a_definite_answer_in_time(
+    lab: Lab, agent_path: str, make_guest
+) -> None:
+    guest = make_guest()
+    node = lab.nodes["node1"]
+    started(lab, agent_path, guest)
+    node.pause_libvirtd()
+    try:
+        monitor = run_agent(
+            lab, "node1", agent_path, "monitor", guest, timeout_ms=10000, interval_ms=10000
+        )
+        assert monitor.rc == SUCCESS, monitor
+        assert monitor.seconds < 10, monitor
+    finally:
+        node.resume_libvirtd()
+
+
+# -- stop honours shutdown_mode ---------------------------------------------------------
+
+
+def test_shutdown_mode_is_applied(lab: Lab, agent_path: str, make_guest) -> None:
+    # This guest ignores the ACPI power button but obeys its guest agent.
+    guest = make_guest(ignore_acpi=True)
+    started(lab, agent_path, guest)
+    stop = run_agent(
+        lab, "node1", agent_path, "stop", guest, timeout_ms=40000, shutdown_mode="agent"
+    )
+    assert stop.rc == SUCCESS, stop
+    assert "shut down gracefully" in stop.stderr, stop
+    assert "HAVIRT-GUEST-POWEROFF agent" in guest.console_text()
+
+
+def test_guest_ignoring_shutdown_is_destroyed_before_the_timeout(
+    lab: Lab, agent_path: str, make_guest
+) -> None:
+    guest = make_guest(ignore_acpi=True)
+    started(lab, agent_path, guest)
+    stop = run_agent(
+        lab, "node1", agent_path, "stop", guest, timeout_ms=15000, shutdown_mode="acpi"
+    )
+    assert stop.rc == SUCCESS, stop
+    assert "destroying" in stop.stderr, stop
+    assert stop.seconds < 15, stop
+    assert not lab.nodes["node1"].qemu_pids(guest.name)
+
+
+# -- live migration between two libvirt daemons ------------------------------------------
+
+
+MIGRATION = {"migration_transport": "tcp", "migrate_options": "--unsafe"}
+
+
+def test_live_migration_leaves_exactly_one_copy(lab: Lab, agent_path: str, make_guest) -> None:
+    guest = make_guest()
+    started(lab, agent_path, guest, **MIGRATION)
+    to = run_agent(
+        lab,
+        "node1",
+        agent_path,
+        "migrate_to",
+        guest,
+        timeout_ms=60000,
+        CRM_meta_migrate_target="node2",
+        CRM_meta_migrate_source="node1",
+        **MIGRATION,
+    )
+    assert to.rc == SUCCESS, to
+    came = run_agent(
+        lab,
+        "node2",
+        agent_path,
+        "migrate_from",
+        guest,
+        timeout_ms=30000,
+        CRM_meta_migrate_target="node2",
+        CRM_meta_migrate_source="node1",
+        **MIGRATION,
+    )
+    assert came.rc == SUCCESS, came
+    assert lab.nodes["node2"].qemu_pids(guest.name)
+    assert not lab.nodes["node1"].qemu_pids(guest.name)
+    # Pacemaker then stops the source: idempotent, nothing left to do.
+    assert run_agent(lab, "node1", agent_path, "stop", guest).rc == SUCCESS
+    assert run_agent(lab, "node2", agent_path, "monitor", guest, interval_ms=10000).rc == SUCCESS
+    assert run_agent(lab, "node2", agent_path, "stop", guest).rc == SUCCESS
+
+
+def test_migration_aborted_at_the_deadline_keeps_the_source(
+    lab: Lab, agent_path: str, make_guest
+) -> None:
+    guest = make_guest()
+    started(lab, agent_path, guest, **MIGRATION)
+    to = run_agent(
+        lab,
+        "node1",
+        agent_path,
+        "migrate_to",
+        guest,
+        timeout_ms=8000,
+        CRM_meta_migrate_target="node2",
+        migration_speed="1",
+        **MIGRATION,
+    )
+    assert to.rc == GENERIC, to
+    assert "aborted" in (to.reason or ""), to
+    assert to.seconds < 8, to
+    wait_until(lambda: not lab.nodes["node2"].qemu_pids(guest.name), 15, "target cleanup")
+    assert len(lab.nodes["node1"].qemu_pids(guest.name)) == 1
+    monitor = run_agent(lab, "node1", agent_path, "monitor", guest, interval_ms=10000)
+    assert monitor.rc == SUCCESS, monitor
+
+
+def test_malformed_parameter_through_the_real_executable(
+    lab: Lab, agent_path: str, make_guest
+) -> None:
+    guest = make_guest()
+    run = run_agent(lab, "node1", agent_path, "start", guest, shutdown_mode="poweroff")
+    assert run.rc == 6, run
+    assert "shutdown_mode" in (run.reason or "") and "acpi" in (run.reason or ""), run
+    assert not lab.nodes["node1"].qemu_pids(guest.name)
