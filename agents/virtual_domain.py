@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .libvirt_boundary import Domain, Hypervisor
 
 POLL = 0.25  # seconds between state polls while waiting for a change
+SHUTDOWN_REPEAT = 5.0  # seconds between graceful shutdown requests during stop
 DEFINITION_BACKUP_DIR = "/var/lib/havirt/definitions"
 
 
@@ -224,7 +225,9 @@ class VirtualDomain(ResourceAgent):
         ident = self._identity(ctx)
         obs = self.observe(ctx, hv, ident)
         if obs.outcome != RUNNING:
-            ctx.fail(f"{ident.name}: {obs.verdict.explanation}")
+            if obs.outcome == FAILED or not ctx.env.is_probe:
+                # A probe finding nothing is no failure: no exit reason for it.
+                ctx.fail(f"{ident.name}: {obs.verdict.explanation}")
             return obs.verdict.code
         if not obs.libvirt_reachable:
             ctx.log.warn(obs.verdict.explanation)
@@ -448,7 +451,8 @@ class VirtualDomain(ResourceAgent):
         p = ctx.params
         total = ctx.deadline.total
         forced_at = ctx.deadline.sooner(_margin(total))  # when graceful attempts end
-        hv = self._hypervisor(ctx, reserve=_margin(total) / 2)
+        # Calls may run until shortly before the deadline: destroy itself can take seconds.
+        hv = self._hypervisor(ctx, reserve=min(0.5, _margin(total) / 4))
         try:
             obs = self.observe(ctx, hv, ident)
             if not obs.libvirt_reachable:
@@ -507,11 +511,20 @@ class VirtualDomain(ResourceAgent):
         except HypervisorError as exc:
             ctx.log.warn(f"graceful shutdown of {ident.name} refused: {exc}; destroying instead")
             return
+        last_request = time.monotonic()
         while until.remaining() > 0:
             if self._is_stopped(ctx, hv, ident):
                 ctx.log.info(f"{ident.name} shut down gracefully")
                 return
             time.sleep(min(POLL * 2, max(until.remaining(), 0.01)))
+            if time.monotonic() - last_request >= SHUTDOWN_REPEAT:
+                # A request that arrives while the guest is still booting is lost
+                # (nothing handles the power button yet): ask again.
+                last_request = time.monotonic()
+                try:
+                    dom.shutdown(modes)
+                except HypervisorError as exc:
+                    ctx.log.debug(f"repeated shutdown request: {exc}")
         ctx.log.warn(f"{ident.name} did not shut down before the stop timeout; destroying")
 
     def _save_state(self, ctx: ActionContext, dom: Domain) -> bool:
@@ -696,7 +709,8 @@ class VirtualDomain(ResourceAgent):
         """Migrate in a worker; log progress; abort near the deadline. None on success."""
         from .libvirt_boundary import HypervisorError
 
-        margin = _margin(ctx.deadline.total)
+        # Cancelling a migration takes libvirt a few seconds: abort well before the end.
+        margin = min(15.0, max(4.0, ctx.deadline.total / 5))
         abort_at = ctx.deadline.sooner(margin)
         box: dict[str, BaseException] = {}
 

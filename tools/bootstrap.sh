@@ -36,12 +36,16 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The Python environment: one venv in the checkout, rebuilt when pyproject.toml changes.
-PY=${PYTHON:-python3}
+# The Python environment: one venv in the checkout, rebuilt when pyproject.toml or the
+# interpreter changes. Debian's own python3 by default: Pacemaker runs agents as root
+# but ocf-tester also runs meta-data as "nobody", so the interpreter must not live in a
+# private home directory (as a pyenv one does).
+PY=${PYTHON:-/usr/bin/python3}
 stamp=$VENV/.havirt-pyproject.sha
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+want="$(sha256sum pyproject.toml | cut -d' ' -f1) $(readlink -f "$PY")"
 if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "bootstrap: creating $VENV"
+    rm -rf "$VENV"
     "$PY" -m venv "$VENV"
     "$VENV/bin/pip" install -q --disable-pip-version-check -e ".[test]"
     echo "$want" > "$stamp"

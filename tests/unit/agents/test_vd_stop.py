@@ -54,7 +54,9 @@ def test_graceful_timeout_then_destroy(h):
     dom.on_shutdown = "ignore"
     out = h.run("stop", timeout=30000)
     assert out.rc == SUCCESS, out
-    assert actions(h) == ["shutdown", "destroy"]
+    # the request is repeated every 5 s (one sent while the guest boots is lost)
+    assert actions(h)[-1] == "destroy"
+    assert set(actions(h)[:-1]) == {"shutdown"} and len(actions(h)) >= 3
     # graceful attempts end one margin (30 s / 6 = 5 s) before the deadline
     assert 24.0 <= h.clock.slept <= 26.0
     assert "did not shut down" in out.stderr
