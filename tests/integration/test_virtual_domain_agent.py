@@ -307,3 +307,39 @@ def test_malformed_parameter_through_the_real_executable(
     assert run.rc == 6, run
     assert "shutdown_mode" in (run.reason or "") and "acpi" in (run.reason or ""), run
     assert not lab.nodes["node1"].qemu_pids(guest.name)
+
+
+def test_guest_paused_on_an_io_error_fails_the_monitor(
+    lab: Lab, agent_path: str, make_guest
+) -> None:
+    """A disk on a full filesystem: QEMU pauses the guest (reason ioerror) on ENOSPC."""
+    from lxml import etree
+
+    guest = make_guest(extra_cmdline=["havirt.write_disk=1"])
+    node = lab.nodes["node1"]
+    small = f"/run/havirt-small-{guest.name}"  # /run is private to the node
+    node.exec(["mkdir", "-p", small], check=True)
+    node.exec(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", small], check=True)
+    try:
+        disk = f"{small}/disk.qcow2"
+        node.exec(["qemu-img", "create", "-q", "-f", "qcow2", disk, "64M"], check=True)
+        tree = etree.parse(str(guest.xml_path))
+        tree.find("devices/disk/source").set("file", disk)
+        tree.write(str(guest.xml_path))
+        started(lab, agent_path, guest)
+        guest.wait_console("HAVIRT-GUEST-WRITING-DISK", timeout=30)
+        wait_until(
+            lambda: "paused" in node.virsh("domstate", "--reason", guest.name).stdout,
+            60,
+            "the guest to pause on ENOSPC",
+        )
+        assert "I/O error" in node.virsh("domstate", "--reason", guest.name).stdout
+        monitor = run_agent(lab, "node1", agent_path, "monitor", guest, interval_ms=10000)
+        assert monitor.rc == GENERIC, monitor
+        assert "I/O error" in (monitor.reason or ""), monitor
+        stop = run_agent(lab, "node1", agent_path, "stop", guest, timeout_ms=20000)
+        assert stop.rc == SUCCESS, stop
+        assert stop.seconds < 10, stop  # a paused guest is destroyed without waiting
+    finally:
+        node.virsh("destroy", guest.name, check=False)
+        node.exec(["umount", "-l", small])

@@ -11,6 +11,8 @@ Kernel command line switches (read from /proc/cmdline):
     do not answer on the guest agent channel (an unresponsive agent).
 ``havirt.name=NAME``
     the guest's hostname (shown in the ready line).
+``havirt.write_disk=1``
+    keep writing random data over the whole disk (I/O error tests).
 
 Lines printed on the serial console (ttyS0), one per event:
 
@@ -152,6 +154,13 @@ for port in /sys/class/virtio-ports/*; do
 done
 
 say "@READY@ name=$NAME acpi=$ACPI agent=$AGENT_STATE"
+
+# havirt.write_disk=1: keep writing the whole disk, so a disk on a full host
+# filesystem pauses the guest on an I/O error (tests of that state).
+if [ "$(opt write_disk 0)" = 1 ] && [ -b /dev/vda ]; then
+    say "HAVIRT-GUEST-WRITING-DISK"
+    (while :; do dd if=/dev/urandom of=/dev/vda bs=64k conv=fsync 2>/dev/null; done) &
+fi
 
 while :; do sleep 3600; done
 """
