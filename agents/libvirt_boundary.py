@@ -1,94 +1,105 @@
-"""The only module that imports libvirt.
+"""The only module that talks to libvirt.
 
 One connection per agent run. Every call runs in a worker thread and is
-bounded by the operation's deadline: libvirt-python releases the GIL while it
-waits for libvirtd, so a hung daemon costs us a stuck thread (abandoned, the
-agent exits with os._exit) instead of a hung agent. libvirt's integer states
-and reasons are translated to names here, so nothing else needs the constants.
+bounded by the operation's deadline: libvirt releases the GIL while it waits
+for libvirtd, so a hung daemon costs us a stuck thread (abandoned, the agent
+exits with os._exit) instead of a hung agent.
+
+Two ways in, both libvirt's public API: the state query that every monitor
+makes goes through libvirt.so.0 directly (``libvirt_c``, ctypes), everything
+else through libvirt-python, imported only when an action needs it. libvirt's
+integer states and reasons are translated to names here.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any, NamedTuple, TypeVar
 
-import libvirt
 from havirt.ocf.environment import Deadline
 
+from . import libvirt_c
 from .domain_state import DomainState
 
 T = TypeVar("T")
 
-# libvirt prints every error to stderr by default; we report them ourselves.
-libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+_STATE_NAMES = libvirt_c.STATE_NAMES
+_REASONS = libvirt_c.REASON_NAMES
 
-_STATE_NAMES = {
-    libvirt.VIR_DOMAIN_NOSTATE: "nostate",
-    libvirt.VIR_DOMAIN_RUNNING: "running",
-    libvirt.VIR_DOMAIN_BLOCKED: "blocked",
-    libvirt.VIR_DOMAIN_PAUSED: "paused",
-    libvirt.VIR_DOMAIN_SHUTDOWN: "shutdown",
-    libvirt.VIR_DOMAIN_SHUTOFF: "shutoff",
-    libvirt.VIR_DOMAIN_CRASHED: "crashed",
-    libvirt.VIR_DOMAIN_PMSUSPENDED: "pmsuspended",
-}
-
-
-def _reason_names(prefix: str) -> dict[int, str]:
-    return {
-        getattr(libvirt, n): n[len(prefix) :].lower()
-        for n in dir(libvirt)
-        if n.startswith(prefix) and not n.endswith("_LAST")
-    }
-
-
-_REASONS = {
-    libvirt.VIR_DOMAIN_NOSTATE: _reason_names("VIR_DOMAIN_NOSTATE_"),
-    libvirt.VIR_DOMAIN_RUNNING: _reason_names("VIR_DOMAIN_RUNNING_"),
-    libvirt.VIR_DOMAIN_BLOCKED: _reason_names("VIR_DOMAIN_BLOCKED_"),
-    libvirt.VIR_DOMAIN_PAUSED: _reason_names("VIR_DOMAIN_PAUSED_"),
-    libvirt.VIR_DOMAIN_SHUTDOWN: _reason_names("VIR_DOMAIN_SHUTDOWN_"),
-    libvirt.VIR_DOMAIN_SHUTOFF: _reason_names("VIR_DOMAIN_SHUTOFF_"),
-    libvirt.VIR_DOMAIN_CRASHED: _reason_names("VIR_DOMAIN_CRASHED_"),
-    libvirt.VIR_DOMAIN_PMSUSPENDED: _reason_names("VIR_DOMAIN_PMSUSPENDED_"),
-}
-
-SHUTDOWN_MODES = {
-    "acpi": libvirt.VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN,
-    "agent": libvirt.VIR_DOMAIN_SHUTDOWN_GUEST_AGENT,
-    "initctl": libvirt.VIR_DOMAIN_SHUTDOWN_INITCTL,
-    "signal": libvirt.VIR_DOMAIN_SHUTDOWN_SIGNAL,
-    "paravirt": libvirt.VIR_DOMAIN_SHUTDOWN_PARAVIRT,
+SHUTDOWN_MODE_FLAGS = {
+    "acpi": "VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN",
+    "agent": "VIR_DOMAIN_SHUTDOWN_GUEST_AGENT",
+    "initctl": "VIR_DOMAIN_SHUTDOWN_INITCTL",
+    "signal": "VIR_DOMAIN_SHUTDOWN_SIGNAL",
+    "paravirt": "VIR_DOMAIN_SHUTDOWN_PARAVIRT",
 }
 
 # virsh migrate's switches, as libvirt flags (for migrate_options).
-MIGRATE_FLAGS = {
-    "--live": libvirt.VIR_MIGRATE_LIVE,
-    "--p2p": libvirt.VIR_MIGRATE_PEER2PEER,
-    "--peer2peer": libvirt.VIR_MIGRATE_PEER2PEER,
-    "--tunnelled": libvirt.VIR_MIGRATE_TUNNELLED,
-    "--tunneled": libvirt.VIR_MIGRATE_TUNNELLED,
-    "--persistent": libvirt.VIR_MIGRATE_PERSIST_DEST,
-    "--undefinesource": libvirt.VIR_MIGRATE_UNDEFINE_SOURCE,
-    "--suspend": libvirt.VIR_MIGRATE_PAUSED,
-    "--copy-storage-all": libvirt.VIR_MIGRATE_NON_SHARED_DISK,
-    "--copy-storage-inc": libvirt.VIR_MIGRATE_NON_SHARED_INC,
-    "--copy-storage-synchronous-writes": libvirt.VIR_MIGRATE_NON_SHARED_SYNCHRONOUS_WRITES,
-    "--change-protection": libvirt.VIR_MIGRATE_CHANGE_PROTECTION,
-    "--unsafe": libvirt.VIR_MIGRATE_UNSAFE,
-    "--compressed": libvirt.VIR_MIGRATE_COMPRESSED,
-    "--auto-converge": libvirt.VIR_MIGRATE_AUTO_CONVERGE,
-    "--rdma-pin-all": libvirt.VIR_MIGRATE_RDMA_PIN_ALL,
-    "--abort-on-error": libvirt.VIR_MIGRATE_ABORT_ON_ERROR,
-    "--postcopy": libvirt.VIR_MIGRATE_POSTCOPY,
-    "--tls": libvirt.VIR_MIGRATE_TLS,
-    "--parallel": libvirt.VIR_MIGRATE_PARALLEL,
+MIGRATE_FLAG_NAMES = {
+    "--live": "VIR_MIGRATE_LIVE",
+    "--p2p": "VIR_MIGRATE_PEER2PEER",
+    "--peer2peer": "VIR_MIGRATE_PEER2PEER",
+    "--tunnelled": "VIR_MIGRATE_TUNNELLED",
+    "--tunneled": "VIR_MIGRATE_TUNNELLED",
+    "--persistent": "VIR_MIGRATE_PERSIST_DEST",
+    "--undefinesource": "VIR_MIGRATE_UNDEFINE_SOURCE",
+    "--suspend": "VIR_MIGRATE_PAUSED",
+    "--copy-storage-all": "VIR_MIGRATE_NON_SHARED_DISK",
+    "--copy-storage-inc": "VIR_MIGRATE_NON_SHARED_INC",
+    "--copy-storage-synchronous-writes": "VIR_MIGRATE_NON_SHARED_SYNCHRONOUS_WRITES",
+    "--change-protection": "VIR_MIGRATE_CHANGE_PROTECTION",
+    "--unsafe": "VIR_MIGRATE_UNSAFE",
+    "--compressed": "VIR_MIGRATE_COMPRESSED",
+    "--auto-converge": "VIR_MIGRATE_AUTO_CONVERGE",
+    "--rdma-pin-all": "VIR_MIGRATE_RDMA_PIN_ALL",
+    "--abort-on-error": "VIR_MIGRATE_ABORT_ON_ERROR",
+    "--postcopy": "VIR_MIGRATE_POSTCOPY",
+    "--tls": "VIR_MIGRATE_TLS",
+    "--parallel": "VIR_MIGRATE_PARALLEL",
 }
-FLAG_LIVE = libvirt.VIR_MIGRATE_LIVE
-FLAG_P2P = libvirt.VIR_MIGRATE_PEER2PEER
-PARAM_URI = libvirt.VIR_MIGRATE_PARAM_URI
-PARAM_BANDWIDTH = libvirt.VIR_MIGRATE_PARAM_BANDWIDTH
+
+NO_DOMAIN = libvirt_c.ERR_NO_DOMAIN
+OPERATION_INVALID = libvirt_c.ERR_OPERATION_INVALID
+
+_libvirt: Any = None
+
+
+def libvirt_module() -> Any:
+    """libvirt-python, imported on first use (the monitor path never needs it)."""
+    global _libvirt
+    if _libvirt is None:
+        import libvirt
+
+        # libvirt prints every error to stderr by default; we report them ourselves.
+        libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+        _libvirt = libvirt
+    return _libvirt
+
+
+def migrate_flags(switches: tuple[str, ...] | list[str]) -> int:
+    """The libvirt flags of a live migration with these virsh switches."""
+    lv = libvirt_module()
+    flags = lv.VIR_MIGRATE_LIVE
+    for switch in switches:
+        flags |= getattr(lv, MIGRATE_FLAG_NAMES[switch])
+    return flags
+
+
+def shutdown_flags(modes: list[str]) -> int:
+    lv = libvirt_module()
+    flags = 0
+    for mode in modes:
+        flags |= getattr(lv, SHUTDOWN_MODE_FLAGS[mode])
+    return flags
+
+
+def state_names(state: int, reason: int) -> DomainState:
+    return DomainState(
+        _STATE_NAMES.get(state, f"state{state}"),
+        _REASONS.get(state, {}).get(reason, f"reason{reason}"),
+    )
 
 
 class HypervisorError(Exception):
@@ -125,31 +136,29 @@ def _bounded(call: Callable[[], T], seconds: float, what: str) -> T:
         raise HypervisorTimeout(f"libvirt did not answer '{what}' within {seconds:.1f}s")
     if "error" in box:
         exc = box["error"]
-        if isinstance(exc, libvirt.libvirtError):
-            raise _translate(exc, what) from exc
+        if isinstance(exc, libvirt_c.CallFailed):
+            raise _classify(exc.code, str(exc), what) from exc
+        lv = sys.modules.get("libvirt")  # loaded by whoever made the failing call
+        if lv is not None and isinstance(exc, lv.libvirtError):
+            message = (exc.get_error_message() or str(exc)).strip()
+            raise _classify(exc.get_error_code(), message, what) from exc
         raise exc
     return box["value"]
 
 
 _UNREACHABLE_CODES = {
-    libvirt.VIR_ERR_SYSTEM_ERROR,
-    libvirt.VIR_ERR_NO_CONNECT,
-    libvirt.VIR_ERR_RPC,
-    libvirt.VIR_ERR_AUTH_FAILED,
-    libvirt.VIR_ERR_INVALID_CONN,
+    libvirt_c.ERR_SYSTEM_ERROR,
+    libvirt_c.ERR_NO_CONNECT,
+    libvirt_c.ERR_RPC,
+    libvirt_c.ERR_AUTH_FAILED,
+    libvirt_c.ERR_INVALID_CONN,
 }
 
 
-def _translate(exc: libvirt.libvirtError, what: str) -> HypervisorError:
-    code = exc.get_error_code()
-    message = (exc.get_error_message() or str(exc)).strip()
+def _classify(code: int | None, message: str, what: str) -> HypervisorError:
     if code in _UNREACHABLE_CODES or "Cannot recv data" in message or "End of file" in message:
         return HypervisorUnavailable(f"{what}: {message}", code)
     return HypervisorError(f"{what}: {message}", code)
-
-
-NO_DOMAIN = libvirt.VIR_ERR_NO_DOMAIN
-OPERATION_INVALID = libvirt.VIR_ERR_OPERATION_INVALID
 
 
 class JobProgress(NamedTuple):
@@ -162,29 +171,54 @@ class JobProgress(NamedTuple):
 
 
 class Domain:
-    """One guest, seen through one connection. Every method is deadline-bounded."""
+    """One guest, seen through one connection. Every method is deadline-bounded.
 
-    def __init__(self, hv: Hypervisor, dom: Any) -> None:
+    Found through the C fast path it carries only a pointer for state queries;
+    libvirt-python's object is looked up (by UUID) when an action needs it.
+    """
+
+    def __init__(
+        self,
+        hv: Hypervisor,
+        dom: Any = None,
+        *,
+        name: str = "",
+        uuid: str = "",
+        cdom: int | None = None,
+    ) -> None:
         self._hv = hv
-        self._dom = dom
-        self.name: str = dom.name()
+        self._pydom = dom
+        self._cdom = cdom
+        self.name: str = name or dom.name()
+        self._uuid = uuid
 
     @property
     def uuid(self) -> str:
-        return self._dom.UUIDString()
+        if not self._uuid:
+            self._uuid = self._dom.UUIDString()
+        return self._uuid
+
+    @property
+    def _dom(self) -> Any:
+        if self._pydom is None:
+            self._pydom = self._hv.py_lookup_uuid(self._uuid)
+        return self._pydom
 
     def state(self) -> DomainState:
-        state, reason = self._hv.call(self._dom.state, "state")
-        state_name = _STATE_NAMES.get(state, f"state{state}")
-        reason_name = _REASONS.get(state, {}).get(reason, f"reason{reason}")
-        return DomainState(state_name, reason_name)
+        if self._cdom is not None:
+            lib, cdom = self._hv.clib, self._cdom
+            state, reason = self._hv.call_c(lambda: libvirt_c.state(lib, cdom), "state")
+        else:
+            state, reason = self._hv.call(self._dom.state, "state")
+        return state_names(state, reason)
 
     def is_persistent(self) -> bool:
         return bool(self._hv.call(self._dom.isPersistent, "isPersistent"))
 
     def xml(self, inactive: bool = False, secure: bool = True) -> str:
-        flags = (libvirt.VIR_DOMAIN_XML_INACTIVE if inactive else 0) | (
-            libvirt.VIR_DOMAIN_XML_SECURE if secure else 0
+        lv = libvirt_module()
+        flags = (lv.VIR_DOMAIN_XML_INACTIVE if inactive else 0) | (
+            lv.VIR_DOMAIN_XML_SECURE if secure else 0
         )
         return self._hv.call(lambda: self._dom.XMLDesc(flags), "XMLDesc")
 
@@ -194,13 +228,11 @@ class Domain:
         return int(info[3]), int(info[1])
 
     def shutdown(self, modes: list[str]) -> None:
-        flags = 0
-        for mode in modes:
-            flags |= SHUTDOWN_MODES[mode]
+        flags = shutdown_flags(modes)
         self._hv.call(lambda: self._dom.shutdownFlags(flags), "shutdown")
 
     def destroy(self, graceful: bool = False) -> None:
-        flags = libvirt.VIR_DOMAIN_DESTROY_GRACEFUL if graceful else 0
+        flags = libvirt_module().VIR_DOMAIN_DESTROY_GRACEFUL if graceful else 0
         self._hv.call(lambda: self._dom.destroyFlags(flags), "destroy")
 
     def undefine(self) -> None:
@@ -221,12 +253,13 @@ class Domain:
         self._hv.call(lambda: self._dom.migrateSetMaxDowntime(ms, 0), "migrateSetMaxDowntime")
 
     def job_progress(self) -> JobProgress:
+        lv = libvirt_module()
         stats = self._hv.call(self._dom.jobStats, "jobStats")
-        active = stats.get("type", libvirt.VIR_DOMAIN_JOB_NONE) not in (
-            libvirt.VIR_DOMAIN_JOB_NONE,
-            libvirt.VIR_DOMAIN_JOB_COMPLETED,
-            libvirt.VIR_DOMAIN_JOB_FAILED,
-            libvirt.VIR_DOMAIN_JOB_CANCELLED,
+        active = stats.get("type", lv.VIR_DOMAIN_JOB_NONE) not in (
+            lv.VIR_DOMAIN_JOB_NONE,
+            lv.VIR_DOMAIN_JOB_COMPLETED,
+            lv.VIR_DOMAIN_JOB_FAILED,
+            lv.VIR_DOMAIN_JOB_CANCELLED,
         )
         return JobProgress(
             active=active,
@@ -244,21 +277,23 @@ class Domain:
         self, dest_uri: str, migrate_uri: str | None, flags: int, bandwidth: int, seconds: float
     ) -> None:
         """Live-migrate; peer-to-peer when ``flags`` has P2P, else through a second connection."""
+        lv = libvirt_module()
         params: dict[str, Any] = {}
         if migrate_uri:
-            params[PARAM_URI] = migrate_uri
+            params[lv.VIR_MIGRATE_PARAM_URI] = migrate_uri
         if bandwidth:
-            params[PARAM_BANDWIDTH] = bandwidth
-        if flags & FLAG_P2P:
-            _bounded(lambda: self._dom.migrateToURI3(dest_uri, params, flags), seconds, "migrate")
+            params[lv.VIR_MIGRATE_PARAM_BANDWIDTH] = bandwidth
+        dom = self._dom
+        if flags & lv.VIR_MIGRATE_PEER2PEER:
+            _bounded(lambda: dom.migrateToURI3(dest_uri, params, flags), seconds, "migrate")
             return
-        dconn = _bounded(lambda: libvirt.open(dest_uri), seconds, f"connect {dest_uri}")
+        dconn = _bounded(lambda: lv.open(dest_uri), seconds, f"connect {dest_uri}")
         try:
-            _bounded(lambda: self._dom.migrate3(dconn, params, flags), seconds, "migrate")
+            _bounded(lambda: dom.migrate3(dconn, params, flags), seconds, "migrate")
         finally:
             try:
                 dconn.close()
-            except libvirt.libvirtError:
+            except lv.libvirtError:
                 pass
 
     def agent_ping(self, seconds: int) -> None:
@@ -273,7 +308,7 @@ class Domain:
 
 
 class Hypervisor:
-    """A lazily opened connection whose every call is bounded by ``deadline``."""
+    """Lazily opened connections whose every call is bounded by ``deadline``."""
 
     def __init__(self, uri: str | None, deadline: Deadline, budget: float | None = None) -> None:
         self.uri = uri or None
@@ -281,19 +316,40 @@ class Hypervisor:
         # Calls may use the deadline minus this reserve, so the agent still has
         # time to act on the answer (fall back to /proc, destroy, ...).
         self.reserve = budget or 0.0
-        self._conn: Any = None
+        self._conn: Any = None  # libvirt-python
+        self._cconn: int | None = None  # libvirt.so.0 through ctypes
+        self.clib: Any = None
+
+    def _budget(self) -> float:
+        return self.deadline.remaining() - self.reserve
 
     def call(self, fn: Callable[[], T], what: str) -> T:
         self.connect()
-        return _bounded(fn, self.deadline.remaining() - self.reserve, what)
+        return _bounded(fn, self._budget(), what)
+
+    def call_c(self, fn: Callable[[], T], what: str) -> T:
+        return _bounded(fn, self._budget(), what)
 
     def connect(self) -> None:
         if self._conn is not None:
             return
+        lv = libvirt_module()
         uri = self.uri
-        self._conn = _bounded(
-            lambda: libvirt.open(uri), self.deadline.remaining() - self.reserve, "connect"
+        self._conn = _bounded(lambda: lv.open(uri), self._budget(), "connect")
+
+    def _connect_c(self) -> bool:
+        """Open the ctypes connection; False when libvirt.so.0 cannot be loaded."""
+        if self._cconn is not None:
+            return True
+        lib = libvirt_c.load()
+        if lib is None:
+            return False
+        uri = self.uri
+        self._cconn = _bounded(
+            lambda: libvirt_c.open_connection(lib, uri), self._budget(), "connect"
         )
+        self.clib = lib
+        return True
 
     @property
     def actual_uri(self) -> str:
@@ -306,6 +362,20 @@ class Hypervisor:
 
     def lookup(self, name: str | None = None, uuid: str | None = None) -> Domain | None:
         """The domain with this UUID (preferred) or name; None when libvirt does not know it."""
+        if self._conn is None and self._connect_c():
+            lib, conn = self.clib, self._cconn
+
+            def find() -> tuple[int, str, str] | None:
+                cdom = libvirt_c.lookup(lib, conn, uuid, name)
+                if cdom is None:
+                    return None
+                return (cdom, *libvirt_c.identity(lib, cdom))
+
+            found = self.call_c(find, "lookup")
+            if found is None:
+                return None
+            cdom, dom_name, dom_uuid = found
+            return Domain(self, name=dom_name, uuid=dom_uuid, cdom=cdom)
         self.connect()
         conn = self._conn
         for key, finder in ((uuid, conn.lookupByUUIDString), (name, conn.lookupByName)):
@@ -319,6 +389,11 @@ class Hypervisor:
                 raise
             return Domain(self, dom)
         return None
+
+    def py_lookup_uuid(self, uuid: str) -> Any:
+        """libvirt-python's object of a domain found through the ctypes path."""
+        self.connect()
+        return self.call(lambda: self._conn.lookupByUUIDString(uuid), "lookup")
 
     def create(self, xml: str) -> Domain:
         return Domain(self, self.call(lambda: self._conn.createXML(xml, 0), "create"))
@@ -345,6 +420,12 @@ class Hypervisor:
         return True
 
     def close(self) -> None:
+        if self._cconn is not None:
+            lib, cconn, self._cconn = self.clib, self._cconn, None
+            try:
+                _bounded(lambda: libvirt_c.close(lib, cconn), 1.0, "close")
+            except HypervisorError:
+                pass
         if self._conn is not None:
             conn, self._conn = self._conn, None
             try:

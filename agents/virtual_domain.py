@@ -620,7 +620,7 @@ class VirtualDomain(ResourceAgent):
 
     # -- migration ---------------------------------------------------------------
     def migrate_to(self, ctx: ActionContext) -> OcfExit:
-        from .libvirt_boundary import MIGRATE_FLAGS, HypervisorError
+        from .libvirt_boundary import HypervisorError, migrate_flags
 
         p = ctx.params
         config = ctx.notes["config"]
@@ -657,9 +657,7 @@ class VirtualDomain(ResourceAgent):
                 network_suffix=p.migration_network_suffix,
                 port=p.migrateport,
             )
-            flags = MIGRATE_FLAGS["--live"]
-            for switch in options.switches:
-                flags |= MIGRATE_FLAGS[switch]
+            flags = migrate_flags(options.switches)
             if p.save_config_on_stop or p.sync_config_on_stop:
                 self._save_config(ctx, dom)
             if p.start_resources:

@@ -164,10 +164,62 @@ def test_vcpus_and_memory():
 def test_every_shutdown_mode_name_of_the_parameter_is_known():
     from havirt.agents.virtual_domain_params import SHUTDOWN_MODE_NAMES
 
-    assert set(SHUTDOWN_MODE_NAMES) == set(lb.SHUTDOWN_MODES)
+    assert set(SHUTDOWN_MODE_NAMES) == set(lb.SHUTDOWN_MODE_FLAGS)
 
 
 def test_every_migrate_switch_of_the_parameter_has_a_flag():
     from havirt.agents.migration import FLAG_SWITCHES
 
-    assert set(FLAG_SWITCHES) == set(lb.MIGRATE_FLAGS)
+    assert set(FLAG_SWITCHES) == set(lb.MIGRATE_FLAG_NAMES)
+
+
+def test_ctypes_state_tables_match_libvirt_python():
+    """libvirt_c hard-codes libvirt's public enums; they must agree with libvirt-python."""
+    from havirt.agents import libvirt_c
+
+    for code, state in libvirt_c.STATE_NAMES.items():
+        assert getattr(libvirt, f"VIR_DOMAIN_{state.upper()}") == code
+        for reason, name in libvirt_c.REASON_NAMES[code].items():
+            constant = f"VIR_DOMAIN_{state.upper()}_{name.upper()}"
+            if hasattr(libvirt, constant):  # newer reasons may postdate this libvirt-python
+                assert getattr(libvirt, constant) == reason, constant
+    for name in (
+        "NO_DOMAIN",
+        "SYSTEM_ERROR",
+        "NO_CONNECT",
+        "RPC",
+        "AUTH_FAILED",
+        "INVALID_CONN",
+        "OPERATION_INVALID",
+    ):
+        assert getattr(libvirt_c, f"ERR_{name}") == getattr(libvirt, f"VIR_ERR_{name}")
+
+
+def test_ctypes_state_query_on_libvirts_test_driver():
+    """The fast path against a real libvirt (its built-in test driver)."""
+    from havirt.agents import libvirt_c
+
+    lib = libvirt_c.load()
+    assert lib is not None
+    conn = libvirt_c.open_connection(lib, "test:///default")
+    try:
+        dom = libvirt_c.lookup(lib, conn, None, "test")
+        assert dom is not None
+        assert libvirt_c.state(lib, dom)[0] == libvirt.VIR_DOMAIN_RUNNING
+        name, uuid = libvirt_c.identity(lib, dom)
+        assert name == "test" and len(uuid) == 36
+        assert libvirt_c.lookup(lib, conn, uuid, None) is not None
+        assert libvirt_c.lookup(lib, conn, None, "no-such-guest") is None
+        libvirt_c.free(lib, dom)
+    finally:
+        libvirt_c.close(lib, conn)
+
+
+def test_ctypes_connect_failure_is_reported_with_libvirts_code():
+    from havirt.agents import libvirt_c
+
+    lib = libvirt_c.load()
+    with pytest.raises(libvirt_c.CallFailed) as info:
+        libvirt_c.open_connection(lib, "qemu+unix:///system?socket=/nonexistent/sock")
+    assert info.value.code == libvirt.VIR_ERR_SYSTEM_ERROR
+    assert "nonexistent" in str(info.value)

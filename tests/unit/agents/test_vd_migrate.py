@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import libvirt
 import pytest
 from havirt.agents import libvirt_boundary
-from havirt.agents.libvirt_boundary import MIGRATE_FLAGS, HypervisorError
+from havirt.agents.libvirt_boundary import MIGRATE_FLAG_NAMES, HypervisorError
 from havirt.ocf.exitcodes import OcfExit
 from vd_fakes import UUID, FakeHypervisor, FakeProcs
 
+MIGRATE_FLAGS = {k: getattr(libvirt, v) for k, v in MIGRATE_FLAG_NAMES.items()}
 SUCCESS, GENERIC = OcfExit.SUCCESS, OcfExit.ERR_GENERIC
 LIVE = MIGRATE_FLAGS["--live"]
 TARGET = {"OCF_RESKEY_CRM_meta_migrate_target": "node2"}
