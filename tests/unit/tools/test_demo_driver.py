@@ -1,0 +1,137 @@
+"""The demo's driver: step order, failure handling, teardown in every case (no lab)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from havirt.tools import demo
+from havirt.tools.demo import Step, _Demo, _rc_name, _reason, _run, _ticking, timings
+from havirt.tools.errors import HavirtError
+from havirt.tools.lab import LabError
+
+
+class FakeLab:
+    def __init__(self) -> None:
+        self.downs = 0
+
+    def down(self) -> None:
+        self.downs += 1
+
+
+class ScriptedDemo(_Demo):
+    """Three steps; the one named in ``fail`` fails (raises ``LabError`` if ``crash``)."""
+
+    STEPS = (
+        ("one", "Step one", "one", "one (timed)"),
+        ("two", "Step two", "two", ""),
+        ("three", "Step three", "three", "three (timed)"),
+    )
+
+    def __init__(self, fail: str = "", crash: bool = False, keep: bool = False) -> None:
+        super().__init__(lambda m: self.messages.append(m), keep, "t", Path("/c"), Path("/b"))
+        self.messages: list[str] = []
+        self.fail, self.crash = fail, crash
+        self.fake_lab = FakeLab()
+
+    def _step(self, step: Step, name: str) -> None:
+        if name == "one":
+            self.lab = self.fake_lab  # type: ignore[assignment]
+            self.guest = object()  # type: ignore[assignment]
+        step.seconds = 1.23456
+        step.note = "why"
+        if name == self.fail:
+            if self.crash:
+                raise LabError("the lab broke")
+            step.ok = False
+            step.summary = "wrong answer"
+
+    def one(self, step: Step) -> None:
+        self._step(step, "one")
+
+    def two(self, step: Step) -> None:
+        self._step(step, "two")
+
+    def three(self, step: Step) -> None:
+        self._step(step, "three")
+
+    def keep_up(self, step: Step) -> None:
+        step.summary = "kept"
+
+
+def test_all_steps_then_teardown() -> None:
+    scripted = ScriptedDemo()
+    steps = list(_run(scripted))
+    assert [s.key for s in steps] == ["one", "two", "three", "lab-down"]
+    assert all(s.ok for s in steps)
+    assert steps[0].seconds == 1.235
+    assert scripted.fake_lab.downs == 1
+    assert timings(steps)[:2] == [("one (timed)", 1.235), ("three (timed)", 1.235)]
+
+
+@pytest.mark.parametrize("crash", [False, True])
+def test_a_failed_step_stops_the_run_tears_down_and_raises(crash: bool) -> None:
+    scripted = ScriptedDemo(fail="two", crash=crash)
+    seen: list[Step] = []
+    with pytest.raises(HavirtError, match="step 'Step two' failed"):
+        for step in _run(scripted):
+            seen.append(step)
+    assert [s.key for s in seen] == ["one", "two", "lab-down"]
+    assert not seen[1].ok and seen[1].note == ""
+    assert seen[1].summary == ("the lab broke" if crash else "wrong answer")
+    assert scripted.fake_lab.downs == 1
+
+
+def test_keep_leaves_the_lab_up_even_after_a_failure() -> None:
+    scripted = ScriptedDemo(fail="three", keep=True)
+    seen: list[Step] = []
+    with pytest.raises(HavirtError):
+        seen.extend(_run(scripted))
+    assert [s.key for s in seen] == ["one", "two", "three", "keep"]
+    assert scripted.fake_lab.downs == 0
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_interrupted_run_always_takes_the_lab_down(keep: bool) -> None:
+    scripted = ScriptedDemo(keep=keep)
+    run = _run(scripted)
+    next(run)  # the lab is up
+    run.close()  # what Ctrl-C while rendering amounts to
+    assert scripted.fake_lab.downs == 1
+    assert "taking the lab down ..." in scripted.messages
+
+
+def test_interrupt_inside_a_step_takes_the_lab_down() -> None:
+    scripted = ScriptedDemo()
+
+    def interrupted(step: Step) -> None:
+        raise KeyboardInterrupt
+
+    scripted.two = interrupted  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        list(_run(scripted))
+    assert scripted.fake_lab.downs == 1
+
+
+def test_requirements_and_lab_name_are_checked_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(demo, "missing_requirements", lambda: ["needs root"])
+    with pytest.raises(HavirtError, match="needs root"):
+        demo.run_demo()  # raised by the call, before any iteration
+    with pytest.raises(HavirtError, match="lab name"):
+        demo.run_demo(lab_name="Not Valid")
+
+
+def test_ticking_reports_during_long_waits() -> None:
+    messages: list[str] = []
+    with _ticking(messages.append, "waiting", every=0.05):
+        time.sleep(0.18)
+    assert messages[0] == "waiting ..."
+    assert len(messages) >= 3 and messages[1].startswith("waiting ... ")
+
+
+def test_agent_output_helpers() -> None:
+    assert _rc_name(7) == "OCF_NOT_RUNNING"
+    assert _rc_name(99) == "exit code 99"
+    assert _reason("INFO: x\nocf-exit-reason:vm: gone\n") == "vm: gone"
+    assert _reason("INFO: x\n") is None
