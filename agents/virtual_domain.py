@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 POLL = 0.25  # seconds between state polls while waiting for a change
 SHUTDOWN_REPEAT = 5.0  # seconds between graceful shutdown requests during stop
+KILL_RESERVE = 1.5  # seconds kept to SIGKILL a QEMU that destroy did not end in time
 DEFINITION_BACKUP_DIR = "/var/lib/havirt/definitions"
 
 
@@ -52,7 +53,8 @@ class Observation(NamedTuple):
 
 def _margin(total: float) -> float:
     """Time kept back at the end of an action for the forced path (destroy, abort)."""
-    return min(10.0, max(2.0, total / 6.0))
+    # destroy waits for QEMU to honour SIGTERM (seconds under load) before SIGKILL
+    return min(10.0, max(4.0, total / 6.0))
 
 
 class VirtualDomain(ResourceAgent):
@@ -446,7 +448,7 @@ class VirtualDomain(ResourceAgent):
         return OcfExit.ERR_GENERIC
 
     def _stop(self, ctx: ActionContext, ident: Identity) -> OcfExit:
-        from .libvirt_boundary import HypervisorError, HypervisorUnavailable
+        from .libvirt_boundary import HypervisorError, HypervisorTimeout, HypervisorUnavailable
 
         p = ctx.params
         total = ctx.deadline.total
@@ -474,18 +476,19 @@ class VirtualDomain(ResourceAgent):
             if self._is_stopped(ctx, hv, ident):
                 return self._reap(ctx, ident)
             ctx.log.info(f"destroying {ident.name}")
+            hv.reserve = max(hv.reserve, KILL_RESERVE)  # keep time to SIGKILL QEMU ourselves
             try:
                 dom.destroy()
+            except HypervisorTimeout:
+                return self._reap(ctx, ident, reason="destroy did not finish in time", urgent=True)
             except HypervisorError as exc:
                 if isinstance(exc, HypervisorUnavailable):
                     raise
                 if exc.code is None or "not running" not in str(exc):
                     ctx.log.warn(f"destroy of {ident.name}: {exc}")
             while not self._is_stopped(ctx, hv, ident):
-                if ctx.deadline.remaining() < 1.0:
-                    raise OcfError(
-                        OcfExit.ERR_GENERIC, f"{ident.name} is still running after destroy"
-                    )
+                if ctx.deadline.remaining() < KILL_RESERVE:
+                    return self._reap(ctx, ident, reason="still running after destroy", urgent=True)
                 time.sleep(POLL)
             return self._reap(ctx, ident)
         except HypervisorUnavailable as exc:
@@ -590,14 +593,21 @@ class VirtualDomain(ResourceAgent):
             return self._stop(ctx, ident)
         return self._reap(ctx, ident, reason="libvirt is unreachable")
 
-    def _reap(self, ctx: ActionContext, ident: Identity, reason: str | None = None) -> OcfExit:
-        """Make sure no QEMU process of the guest is left; end stragglers by PID."""
+    def _reap(
+        self, ctx: ActionContext, ident: Identity, reason: str | None = None, urgent: bool = False
+    ) -> OcfExit:
+        """Make sure no QEMU process of the guest is left; end stragglers by PID.
+
+        ``urgent``: the deadline is close, SIGKILL at once instead of SIGTERM first."""
         import signal
 
-        grace = ctx.deadline.within(2.0)
+        grace = ctx.deadline.within(0.0 if urgent else 2.0)
         while qemu_processes.find(ident.name, ident.uuid) and grace.remaining() > 0:
             time.sleep(0.1)  # QEMU may take a moment to exit after libvirt reports shutoff
-        for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 3.0)):
+        steps = (
+            ((signal.SIGKILL, 3.0),) if urgent else ((signal.SIGTERM, 5.0), (signal.SIGKILL, 3.0))
+        )
+        for sig, wait in steps:
             procs = qemu_processes.find(ident.name, ident.uuid)
             if not procs:
                 return OcfExit.SUCCESS

@@ -71,12 +71,22 @@ def test_refused_shutdown_destroys_at_once(h):
     assert h.clock.slept < 1.0
 
 
-def test_guest_stuck_after_destroy_fails_the_stop(h, monkeypatch):
+def test_guest_stuck_after_destroy_is_killed_by_pid(h, monkeypatch):
     dom = h.hv.add()
     monkeypatch.setattr(dom, "destroy", lambda graceful=False: None)  # accepted, no effect
     out = h.run("stop", force_stop="true")
+    assert out.rc == SUCCESS, out
+    assert "still running after destroy: sending SIGKILL" in out.stderr
+
+
+def test_guest_surviving_destroy_and_sigkill_fails_the_stop(h, monkeypatch):
+    dom = h.hv.add()
+    monkeypatch.setattr(dom, "destroy", lambda graceful=False: None)
+    for pid in list(h.procs.ignores):
+        h.procs.ignores[pid] = {SIGTERM, SIGKILL}
+    out = h.run("stop", force_stop="true")
     assert out.rc == GENERIC, out
-    assert "still running after destroy" in out.reason
+    assert "survived SIGKILL" in out.reason
 
 
 # -- libvirt unreachable

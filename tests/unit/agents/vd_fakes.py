@@ -264,6 +264,7 @@ class FakeHypervisor:
         self.unavailable: str | None = None  # set: every call raises HypervisorUnavailable
         self.actual_uri = "qemu:///system"
         self.uri: str | None = None
+        self.reserve = 0.0  # time kept back from calls (the agent raises it before destroy)
         self.create_error: HypervisorError | None = None
         self.save_error: HypervisorError | None = None
         self.connects = 0
