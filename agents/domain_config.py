@@ -2,28 +2,56 @@
 
 from __future__ import annotations
 
+import binascii
 import os
-import xml.etree.ElementTree as ET  # fast to import; lxml is not needed to read
-from typing import NamedTuple
 
 from havirt.ocf.errors import OcfError
 from havirt.ocf.exitcodes import OcfExit
+from havirt.ocf.record import Record
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
+
+    from .resource_state import ResourceState
 
 GUEST_AGENT_CHANNEL = "org.qemu.guest_agent.0"
 
 
-class DomainConfig(NamedTuple):
+class DomainConfig(Record):
+    __slots__ = (
+        "path",
+        "xml",
+        "name",
+        "uuid",
+        "domain_type",
+        "vcpus",
+        "memory_kib",
+        "disks",
+        "pools",
+        "networks",
+        "has_guest_agent",
+    )
+    _defaults = {
+        "vcpus": None,
+        "memory_kib": None,
+        "disks": (),
+        "pools": (),
+        "networks": (),
+        "has_guest_agent": False,
+    }
     path: str
     xml: str
     name: str
     uuid: str | None
     domain_type: str
-    vcpus: int | None = None
-    memory_kib: int | None = None
-    disks: tuple[str, ...] = ()
-    pools: tuple[str, ...] = ()
-    networks: tuple[str, ...] = ()
-    has_guest_agent: bool = False
+    vcpus: int | None
+    memory_kib: int | None
+    disks: tuple[str, ...]
+    pools: tuple[str, ...]
+    networks: tuple[str, ...]
+    has_guest_agent: bool
 
 
 _UNITS = {
@@ -55,6 +83,8 @@ def _kib(el: ET.Element | None) -> int | None:
 
 
 def parse(path: str, text: str) -> DomainConfig:
+    import xml.etree.ElementTree as ET  # only when the file changed (see load)
+
     try:
         root = ET.fromstring(text)
     except ET.ParseError as exc:
@@ -101,8 +131,11 @@ def parse(path: str, text: str) -> DomainConfig:
     )
 
 
-def load(path: str) -> DomainConfig:
-    """Read and parse a config file; a missing file is ERR_INSTALLED (not on this node)."""
+def load(path: str, cache: ResourceState | None = None) -> DomainConfig:
+    """Read and parse a config file; a missing file is ERR_INSTALLED (not on this node).
+
+    With ``cache``, what was parsed is remembered by the file's content checksum, so
+    the monitor of an unchanged file does not load an XML parser at all."""
     if not os.path.isabs(path):
         raise OcfError(
             OcfExit.ERR_CONFIGURED, f"parameter 'config': '{path}' is not an absolute path"
@@ -127,4 +160,17 @@ def load(path: str) -> DomainConfig:
             OcfExit.ERR_CONFIGURED,
             f"config {path} is not UTF-8 text (byte {exc.start}): fix the file",
         ) from None
-    return parse(path, text)
+    key = (path, len(text), binascii.crc32(text.encode("utf-8")))
+    if cache is not None:
+        entry = cache.get("parsed_config")
+        if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == key:
+            try:
+                return DomainConfig(path=path, xml=text, **entry[1])
+            except TypeError:
+                pass  # written by another version of havirt: parse again
+    config = parse(path, text)
+    if cache is not None:
+        fields = config._asdict()
+        del fields["path"], fields["xml"]
+        cache.update(parsed_config=(key, fields))
+    return config

@@ -7,16 +7,19 @@ docs/reference/state-table.md is generated from ``STATE_TABLE``.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from havirt.ocf.exitcodes import OcfExit
+from havirt.ocf.record import Record
 
 RUNNING = "running"
 FAILED = "failed"
 STOPPED = "stopped"
 
 
-class DomainState(NamedTuple):
+class DomainState(Record):
+    __slots__ = (
+        "state",
+        "reason",
+    )
     state: str  # running, blocked, paused, shutdown, shutoff, crashed, pmsuspended, nostate
     reason: str  # libvirt's reason for that state, lower case (e.g. "ioerror", "migration")
 
@@ -24,7 +27,11 @@ class DomainState(NamedTuple):
         return f"{self.state} ({self.reason})"
 
 
-class Verdict(NamedTuple):
+class Verdict(Record):
+    __slots__ = (
+        "outcome",
+        "explanation",
+    )
     outcome: str  # RUNNING, FAILED or STOPPED
     explanation: str
 

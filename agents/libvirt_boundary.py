@@ -13,17 +13,22 @@ integer states and reasons are translated to names here.
 
 from __future__ import annotations
 
+import _thread  # the threading module costs the monitor more than all its own work
 import sys
-import threading
-from collections.abc import Callable
-from typing import Any, NamedTuple, TypeVar
 
 from havirt.ocf.environment import Deadline
+from havirt.ocf.record import Record
 
 from . import libvirt_c
 from .domain_state import DomainState
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
 
 _STATE_NAMES = libvirt_c.STATE_NAMES
 _REASONS = libvirt_c.REASON_NAMES
@@ -122,17 +127,20 @@ def _bounded(call: Callable[[], T], seconds: float, what: str) -> T:
     """Run a libvirt call in a worker thread; give up after ``seconds``."""
     box: dict[str, Any] = {}
 
+    done = _thread.allocate_lock()
+    done.acquire()
+
     def work() -> None:
         try:
             box["value"] = call()
         except BaseException as exc:  # handed to the caller's thread
             box["error"] = exc
+        finally:
+            done.release()
 
-    worker = threading.Thread(target=work, name=f"libvirt:{what}", daemon=True)
-    worker.start()
+    _thread.start_new_thread(work, ())
     # Even with the deadline spent, let an answering daemon answer.
-    worker.join(max(seconds, 0.1))
-    if worker.is_alive():
+    if not done.acquire(timeout=max(seconds, 0.1)):
         raise HypervisorTimeout(f"libvirt did not answer '{what}' within {seconds:.1f}s")
     if "error" in box:
         exc = box["error"]
@@ -161,13 +169,28 @@ def _classify(code: int | None, message: str, what: str) -> HypervisorError:
     return HypervisorError(f"{what}: {message}", code)
 
 
-class JobProgress(NamedTuple):
+class JobProgress(Record):
+    __slots__ = (
+        "active",
+        "elapsed_ms",
+        "data_total",
+        "data_processed",
+        "data_remaining",
+        "downtime_ms",
+    )
+    _defaults = {
+        "elapsed_ms": 0,
+        "data_total": 0,
+        "data_processed": 0,
+        "data_remaining": 0,
+        "downtime_ms": None,
+    }
     active: bool
-    elapsed_ms: int = 0
-    data_total: int = 0
-    data_processed: int = 0
-    data_remaining: int = 0
-    downtime_ms: int | None = None
+    elapsed_ms: int
+    data_total: int
+    data_processed: int
+    data_remaining: int
+    downtime_ms: int | None
 
 
 class Domain:
@@ -224,6 +247,9 @@ class Domain:
 
     def vcpus_and_memory(self) -> tuple[int, int]:
         """(vCPUs, maximum memory in KiB)."""
+        if self._cdom is not None:
+            lib, cdom = self._hv.clib, self._cdom
+            return self._hv.call_c(lambda: libvirt_c.vcpus_and_memory(lib, cdom), "info")
         info = self._hv.call(self._dom.info, "info")
         return int(info[3]), int(info[1])
 

@@ -92,6 +92,17 @@ class _VirErrorHead(ctypes.Structure):
     _fields_ = [("code", ctypes.c_int), ("domain", ctypes.c_int), ("message", ctypes.c_char_p)]
 
 
+class _VirDomainInfo(ctypes.Structure):
+    # virDomainInfo (public, stable).
+    _fields_ = [
+        ("state", ctypes.c_ubyte),
+        ("maxMem", ctypes.c_ulong),
+        ("memory", ctypes.c_ulong),
+        ("nrVirtCpu", ctypes.c_ushort),
+        ("cpuTime", ctypes.c_ulonglong),
+    ]
+
+
 class CallFailed(Exception):
     def __init__(self, message: str, code: int | None) -> None:
         super().__init__(message)
@@ -122,6 +133,7 @@ def load() -> ctypes.CDLL | None:
         "virDomainGetName": ([vp], cp),
         "virDomainGetUUIDString": ([vp, cp], ci),
         "virDomainFree": ([vp], ci),
+        "virDomainGetInfo": ([vp, ctypes.POINTER(_VirDomainInfo)], ci),
         "virGetLastError": ([], ctypes.POINTER(_VirErrorHead)),
         "virSetErrorFunc": ([vp, _ERROR_FUNC], None),
     }
@@ -181,6 +193,14 @@ def identity(lib: ctypes.CDLL, dom: int) -> tuple[str, str]:
     if lib.virDomainGetUUIDString(dom, buf) < 0:
         raise _failure(lib, "uuid")
     return raw.decode(), buf.value.decode()
+
+
+def vcpus_and_memory(lib: ctypes.CDLL, dom: int) -> tuple[int, int]:
+    """(vCPUs, maximum memory in KiB), for utilization."""
+    info = _VirDomainInfo()
+    if lib.virDomainGetInfo(dom, ctypes.byref(info)) < 0:
+        raise _failure(lib, "info")
+    return int(info.nrVirtCpu), int(info.maxMem)
 
 
 def free(lib: ctypes.CDLL, dom: int) -> None:

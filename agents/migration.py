@@ -8,12 +8,19 @@ parsed and checked instead of passed to virsh as text.
 
 from __future__ import annotations
 
-import re
-import shlex
-from typing import NamedTuple
-from urllib.parse import urlsplit, urlunsplit
+from havirt.ocf.record import Record
 
-USER_RE = re.compile(r"^[a-z_][-a-z0-9_.]*$")
+_LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
+_USER_FIRST = _LOWER | {"_"}
+_USER_REST = _USER_FIRST | frozenset("0123456789-.")
+_DRIVER = _LOWER | frozenset("0123456789")
+
+
+def valid_user(name: str) -> bool:
+    """A POSIX-style user name, as the stock agent accepts for migration_user."""
+    return bool(name) and name[0] in _USER_FIRST and set(name) <= _USER_REST
+
+
 TRANSPORTS = ("", "ssh", "tcp", "tls", "unix", "ext", "libssh", "libssh2")
 # virsh migrate switches that take no value and map onto libvirt flags.
 FLAG_SWITCHES = (
@@ -44,7 +51,11 @@ class MigrationConfigError(ValueError):
     pass
 
 
-class MigrateOptions(NamedTuple):
+class MigrateOptions(Record):
+    __slots__ = (
+        "switches",
+        "migrateuri",
+    )
     switches: tuple[str, ...]
     migrateuri: str | None
 
@@ -53,17 +64,23 @@ def check_uri(uri: str, what: str) -> str | None:
     """An error text when ``uri`` is not a usable libvirt URI, else None."""
     if any(c.isspace() for c in uri):
         return f"'{uri}' contains white space; {what} must be one libvirt URI"
-    parts = urlsplit(uri)
-    if not parts.scheme or not re.fullmatch(r"[a-z][a-z0-9]*(\+[a-z0-9]+)?", parts.scheme):
-        return f"'{uri}' is not a libvirt URI (expected e.g. qemu:///system)"
-    if "://" not in uri:
+    # Parsed by hand, not with urllib or re: this runs in every monitor (hypervisor=...).
+    # driver[+transport]://[user@][host][:port][/path][?query]
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
         return f"'{uri}' is not a libvirt URI (missing '://', e.g. qemu:///system)"
-    transport = parts.scheme.partition("+")[2]
+    driver, _, transport = scheme.partition("+")
+    if not driver or driver[0] not in _LOWER or not set(scheme) <= _DRIVER | {"+"}:
+        return f"'{uri}' is not a libvirt URI (expected e.g. qemu:///system)"
     if transport not in TRANSPORTS:
         return f"'{uri}' uses unknown transport '{transport}' (one of: {', '.join(TRANSPORTS[1:])})"
-    try:
-        parts.port  # noqa: B018 - raises on a malformed port
-    except ValueError:
+    authority = rest.split("/", 1)[0].split("?", 1)[0].rpartition("@")[2]
+    if authority.startswith("["):  # [IPv6]:port
+        port = authority.partition("]")[2].partition(":")[2] or None
+    else:
+        _host, colon, port = authority.partition(":")
+        port = port if colon else None
+    if port is not None and not (port.isdigit() and 0 < int(port) < 65536):
         return f"'{uri}' has a malformed port"
     return None
 
@@ -73,6 +90,8 @@ def parse_migrate_options(text: str | None) -> MigrateOptions:
     if not text:
         return MigrateOptions((), None)
     try:
+        import shlex  # only when there are options to parse
+
         words = shlex.split(text)
     except ValueError as exc:
         raise MigrationConfigError(f"cannot parse '{text}': {exc}") from None
@@ -120,6 +139,8 @@ def remote_uri(
     host = with_suffix(target_node, network_suffix)
     if user:
         host = f"{user}@{host}"
+    from urllib.parse import urlsplit, urlunsplit
+
     parts = urlsplit(local_uri)
     driver, _, local_transport = parts.scheme.partition("+")
     if not transport and local_transport != "unix":  # unix cannot reach another node
@@ -145,7 +166,7 @@ def migrate_uri(
         return options_uri.replace("%n", target_node)
     if network_suffix:
         host = with_suffix(target_node, network_suffix)
-        if urlsplit(local_uri).scheme.partition("+")[0] == "qemu":
+        if local_uri.partition(":")[0].partition("+")[0] == "qemu":
             return f"tcp://{host}:{port}" if port else f"tcp://{host}"
         return host
     if port:

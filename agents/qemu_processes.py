@@ -10,12 +10,18 @@ guests; a process whose namespace cannot be read counts (err on "running").
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
+
+from havirt.ocf.record import Record
 
 PROC = "/proc"
 
 
-class QemuProcess(NamedTuple):
+class QemuProcess(Record):
+    __slots__ = (
+        "pid",
+        "name",
+        "uuid",
+    )
     pid: int
     name: str | None
     uuid: str | None

@@ -9,19 +9,20 @@ guest exists, and verifies that a migration leaves exactly one copy.
 from __future__ import annotations
 
 import os
-import threading
 import time
-from typing import TYPE_CHECKING, NamedTuple
 
 from havirt.ocf.agent import ActionContext, ResourceAgent
 from havirt.ocf.errors import OcfError
 from havirt.ocf.exitcodes import OcfExit
 from havirt.ocf.params import Params
+from havirt.ocf.record import Record
 
 from . import domain_config, migration, qemu_processes
 from .domain_state import FAILED, RUNNING, STOPPED, DomainState, Verdict, judge
 from .resource_state import ResourceState
 from .virtual_domain_params import ACTIONS, PARAMETERS
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
 if TYPE_CHECKING:
     from .libvirt_boundary import Domain, Hypervisor
@@ -32,19 +33,32 @@ KILL_RESERVE = 1.5  # seconds kept to SIGKILL a QEMU that destroy did not end in
 DEFINITION_BACKUP_DIR = "/var/lib/havirt/definitions"
 
 
-class Identity(NamedTuple):
+class Identity(Record):
     """How to recognise the guest: its name and, when known, its UUID."""
+
+    __slots__ = (
+        "name",
+        "uuid",
+    )
 
     name: str
     uuid: str | None
 
 
-class Observation(NamedTuple):
+class Observation(Record):
+    __slots__ = (
+        "verdict",
+        "domain",
+        "state",
+        "pids",
+        "libvirt_reachable",
+    )
+    _defaults = {"domain": None, "state": None, "pids": (), "libvirt_reachable": True}
     verdict: Verdict
-    domain: Domain | None = None
-    state: DomainState | None = None
-    pids: tuple[int, ...] = ()
-    libvirt_reachable: bool = True
+    domain: Domain | None
+    state: DomainState | None
+    pids: tuple[int, ...]
+    libvirt_reachable: bool
 
     @property
     def outcome(self) -> str:
@@ -79,7 +93,11 @@ class VirtualDomain(ResourceAgent):
         return Hypervisor(ctx.params.get("hypervisor") or None, ctx.deadline, reserve)
 
     def _state(self, ctx: ActionContext) -> ResourceState:
-        return ResourceState(ctx.env.state_dir, self.name, ctx.env.resource)
+        state = ctx.notes.get("resource_state")
+        if state is None:  # one per action: the file is read once
+            state = ResourceState(ctx.env.state_dir, self.name, ctx.env.resource)
+            ctx.notes["resource_state"] = state
+        return state  # type: ignore[return-value]
 
     def _identity(self, ctx: ActionContext) -> Identity:
         config: domain_config.DomainConfig | None = ctx.notes.get("config")  # type: ignore[assignment]
@@ -159,7 +177,7 @@ class VirtualDomain(ResourceAgent):
     # -- validation ------------------------------------------------------------
     def validate(self, ctx: ActionContext) -> None:
         p = ctx.params
-        ctx.notes["config"] = domain_config.load(p.config)
+        ctx.notes["config"] = domain_config.load(p.config, cache=self._state(ctx))
         if p.hypervisor:
             problem = migration.check_uri(p.hypervisor, "hypervisor")
             if problem:
@@ -727,6 +745,8 @@ class VirtualDomain(ResourceAgent):
                 dom.migrate(dest_uri, data_uri, flags, speed, ctx.deadline.remaining())
             except BaseException as exc:
                 box["error"] = exc
+
+        import threading
 
         worker = threading.Thread(target=work, name="migrate", daemon=True)
         worker.start()

@@ -7,14 +7,19 @@ default differs and docs/migrating-from-heartbeat.md says why.
 
 from __future__ import annotations
 
-import re
-
 from havirt.ocf.agent import ActionSpec
 from havirt.ocf.params import Parameter
 
-from .migration import TRANSPORTS, USER_RE, MigrationConfigError, check_uri, parse_migrate_options
+from .migration import (
+    TRANSPORTS,
+    MigrationConfigError,
+    check_uri,
+    parse_migrate_options,
+    valid_user,
+)
 
 SHUTDOWN_MODE_NAMES = ("acpi", "agent", "initctl", "signal", "paravirt")
+_SUFFIX_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
 
 
 def _check_uri(what: str):
@@ -40,7 +45,7 @@ def _check_shutdown_mode(value: str) -> str | None:
 
 
 def _check_user(value: str) -> str | None:
-    if value and not USER_RE.match(value):
+    if value and not valid_user(value):
         return f"'{value}' is not a valid user name"
     return None
 
@@ -66,7 +71,7 @@ def _check_port(value: int) -> str | None:
 
 
 def _check_suffix(value: str) -> str | None:
-    if value and not re.fullmatch(r"[A-Za-z0-9-]+", value):
+    if value and not set(value) <= _SUFFIX_CHARS:
         return f"'{value}' is not a host name suffix (letters, digits and '-' only)"
     return None
 

@@ -2,29 +2,49 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, NamedTuple
-
 from .exitcodes import OcfExit
 from .params import Parameter, ParameterSet, Params
+from .record import Record
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
 if TYPE_CHECKING:
+    from typing import ClassVar
+
     from .environment import Deadline, OcfEnvironment
     from .errors import OcfError
     from .log import OcfLogger
     from .runner import CommandRunner
 
 
-class ActionSpec(NamedTuple):
+class ActionSpec(Record):
     """An action as advertised in meta-data; ``timeout`` is the default, in seconds."""
+
+    __slots__ = (
+        "name",
+        "timeout",
+        "interval",
+        "depth",
+        "role",
+        "since_ocf",
+        "until_ocf",
+    )
+    _defaults = {
+        "interval": None,
+        "depth": None,
+        "role": None,
+        "since_ocf": (1, 0),
+        "until_ocf": None,
+    }
 
     name: str
     timeout: int
-    interval: int | None = None
-    depth: int | None = None
-    role: str | None = None
+    interval: int | None
+    depth: int | None
+    role: str | None
     # Which OCF versions advertise it (reload-agent only exists from OCF 1.1 on).
-    since_ocf: tuple[int, int] = (1, 0)
-    until_ocf: tuple[int, int] | None = None  # first OCF version that no longer lists it
+    since_ocf: tuple[int, int]
+    until_ocf: tuple[int, int] | None  # first OCF version that no longer lists it
 
 
 class ActionContext:

@@ -15,11 +15,9 @@
 
 from __future__ import annotations
 
+import _thread  # not threading: its import costs every monitor
 import os
 import sys
-import threading
-from collections.abc import Callable, Mapping, Sequence
-from typing import TextIO
 
 from .agent import ActionContext, ResourceAgent
 from .environment import OcfEnvironment
@@ -28,6 +26,12 @@ from .exitcodes import OcfExit
 from .log import OcfLogger
 from .params import Params
 from .runner import CommandRunner
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+    from typing import TextIO
 
 # How long before Pacemaker's own timeout the watchdog answers for us.
 # At least a second, more for long actions: interpreter start-up already ate into it.
@@ -184,15 +188,20 @@ class _Watchdog:
     so a finished action's answer is never overwritten."""
 
     def __init__(self, action: str, seconds: float, err: TextIO) -> None:
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
+        self._disarmed = _thread.allocate_lock()
+        self._disarmed.acquire()
         self._armed = True
         self._action = action
         self._seconds = seconds
         self._err = err
         margin = max(WATCHDOG_MIN_MARGIN, seconds * WATCHDOG_SHARE)
-        self._timer = threading.Timer(max(0.1, seconds - margin), self._expire)
-        self._timer.daemon = True
-        self._timer.start()
+        self.delay = max(0.1, seconds - margin)
+        _thread.start_new_thread(self._wait, ())
+
+    def _wait(self) -> None:
+        if not self._disarmed.acquire(timeout=self.delay):
+            self._expire()
 
     def _expire(self) -> None:
         with self._lock:
@@ -207,8 +216,10 @@ class _Watchdog:
 
     def disarm(self) -> None:
         with self._lock:
+            if not self._armed:
+                return
             self._armed = False
-        self._timer.cancel()
+        self._disarmed.release()
 
 
 def main(agent_factory: Callable[[], ResourceAgent], argv: Sequence[str] | None = None) -> None:

@@ -13,8 +13,12 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Mapping
-from typing import TextIO
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import TextIO
 
 LEVELS = ("debug", "info", "notice", "warn", "err", "crit")
 _SYSLOG_PRIO = {"debug": 7, "info": 6, "notice": 5, "warn": 4, "err": 3, "crit": 2}

@@ -6,24 +6,45 @@ meta-data XML (``metadata.py``) and the parameter tables in the docs.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Literal, NamedTuple
-
 from .errors import configured
+from .record import Record
 
-ParamType = Literal["string", "integer", "boolean", "time"]
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
+    from typing import Any, Literal
+
+    ParamType = Literal["string", "integer", "boolean", "time"]
 
 # ocf_is_true() in resource-agents' shell library accepts these spellings.
 TRUE_WORDS = frozenset({"1", "yes", "true", "on", "ja", "y"})
 FALSE_WORDS = frozenset({"0", "no", "false", "off", "nein", "n", ""})
 
-# int() alone would also take "1_000" and non-ASCII digits.
-_INTEGER = re.compile(r"[+-]?[0-9]+")
-# A Pacemaker time: a number with an optional unit (seconds when none is given).
-_TIME = re.compile(r"[0-9]+(\.[0-9]+)?\s*(ms|msec|us|usec|s|sec|m|min|h|hr)?", re.IGNORECASE)
 # Set by Pacemaker for every agent as OCF_RESKEY_*, though no agent declares them.
 PACEMAKER_RESKEYS = frozenset({"crm_feature_set"})
+_DIGITS = frozenset("0123456789")
+_TIME_UNITS = frozenset({"", "ms", "msec", "us", "usec", "s", "sec", "m", "min", "h", "hr"})
+
+
+def _is_integer(text: str) -> bool:
+    """Plain ASCII digits with an optional sign (int() alone also takes "1_000", "٣")."""
+    digits = text[1:] if text[:1] in ("+", "-") else text
+    return bool(digits) and set(digits) <= _DIGITS
+
+
+def _is_time(text: str) -> bool:
+    """A Pacemaker time: a number with an optional unit (seconds when none is given)."""
+    end = len(text)
+    while end and text[end - 1].isalpha():
+        end -= 1
+    number, unit = text[:end].rstrip(), text[end:].lower()
+    if unit not in _TIME_UNITS:
+        return False
+    whole, dot, fraction = number.partition(".")
+    if not whole or not set(whole) <= _DIGITS:
+        return False
+    return not dot or (bool(fraction) and set(fraction) <= _DIGITS)
 
 
 def parse_bool(text: str) -> bool | None:
@@ -36,29 +57,62 @@ def parse_bool(text: str) -> bool | None:
     return None
 
 
-class Deprecation(NamedTuple):
+class Deprecation(Record):
     """Marks a parameter as deprecated; ``replaced_with`` names its successor."""
 
+    __slots__ = (
+        "desc",
+        "replaced_with",
+    )
+    _defaults = {"replaced_with": None}
+
     desc: str
-    replaced_with: str | None = None
+    replaced_with: str | None
 
 
-class Parameter(NamedTuple):
+class Parameter(Record):
+    __slots__ = (
+        "name",
+        "shortdesc",
+        "longdesc",
+        "type",
+        "default",
+        "required",
+        "unique",
+        "reloadable",
+        "deprecated",
+        "choices",
+        "minimum",
+        "check",
+        "unit",
+    )
+    _defaults = {
+        "type": "string",
+        "default": None,
+        "required": False,
+        "unique": False,
+        "reloadable": False,
+        "deprecated": None,
+        "choices": None,
+        "minimum": None,
+        "check": None,
+        "unit": None,
+    }
     name: str
     shortdesc: str
     longdesc: str
-    type: ParamType = "string"
-    default: str | None = None  # as the OCF text Pacemaker would pass
-    required: bool = False
-    unique: bool = False
-    reloadable: bool = False
-    deprecated: Deprecation | None = None
-    choices: tuple[str, ...] | None = None  # allowed values of a string parameter
-    minimum: int | None = None  # for integers
+    type: ParamType
+    default: str | None  # as the OCF text Pacemaker would pass
+    required: bool
+    unique: bool
+    reloadable: bool
+    deprecated: Deprecation | None
+    choices: tuple[str, ...] | None  # allowed values of a string parameter
+    minimum: int | None  # for integers
     # Extra check of the parsed value; returns an error text (naming the fix) or None.
-    check: Callable[[Any], str | None] | None = None
+    check: Callable[[Any], str | None] | None
     # A word for the unit in error messages and docs ("MiB/s", "ms").
-    unit: str | None = None
+    unit: str | None
 
     def parse(self, raw: str | None) -> Any:
         """Turn the raw environment text into a typed value; raise OcfError if malformed."""
@@ -81,7 +135,7 @@ class Parameter(NamedTuple):
                 )
         elif self.type == "integer":
             try:
-                if not _INTEGER.fullmatch(raw.strip()):
+                if not _is_integer(raw.strip()):
                     raise ValueError(raw)
                 value = int(raw.strip(), 10)
             except ValueError:
@@ -93,7 +147,7 @@ class Parameter(NamedTuple):
                 raise configured(
                     f"parameter '{self.name}': {value} is below the minimum {self.minimum}"
                 )
-        elif self.type == "time" and not _TIME.fullmatch(raw.strip()):
+        elif self.type == "time" and not _is_time(raw.strip()):
             raise configured(
                 f"parameter '{self.name}': '{raw}' is not a time "
                 "(use a number with an optional unit: ms, s, min, h; e.g. 30s)"
@@ -117,7 +171,7 @@ class Parameter(NamedTuple):
         return value
 
 
-class Params(dict[str, Any]):
+class Params(dict):  # dict[str, Any]
     """Parsed parameter values, readable as attributes (``params.config``)."""
 
     def __getattr__(self, name: str) -> Any:

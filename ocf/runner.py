@@ -7,21 +7,32 @@ when it runs out. Tests replace this object, never ``subprocess`` itself.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+
+from .record import Record
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 TIMEOUT_RC = 124  # what timeout(1) and `crm_resource --wait` use for "timed out"
 
 
-class CommandResult(NamedTuple):
+class CommandResult(Record):
+    __slots__ = (
+        "argv",
+        "returncode",
+        "stdout",
+        "stderr",
+        "timed_out",
+    )
+    _defaults = {"timed_out": False}
     argv: tuple[str, ...]
     returncode: int
     stdout: str
     stderr: str
-    timed_out: bool = False
+    timed_out: bool
 
     @property
     def ok(self) -> bool:
@@ -72,8 +83,12 @@ class CommandRunner:
         try:
             out, err = proc.communicate(stdin, timeout=max(timeout, 0.001))
         except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
+            import signal  # only on this path: signal imports enum
+
+            try:
                 os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             out, err = proc.communicate()
             return CommandResult(argv, TIMEOUT_RC, out or "", err or "", timed_out=True)
         return CommandResult(argv, proc.returncode, out, err)

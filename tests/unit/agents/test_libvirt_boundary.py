@@ -210,6 +210,8 @@ def test_ctypes_state_query_on_libvirts_test_driver():
         assert name == "test" and len(uuid) == 36
         assert libvirt_c.lookup(lib, conn, uuid, None) is not None
         assert libvirt_c.lookup(lib, conn, None, "no-such-guest") is None
+        vcpus, memory_kib = libvirt_c.vcpus_and_memory(lib, dom)
+        assert vcpus >= 1 and memory_kib > 0
         libvirt_c.free(lib, dom)
     finally:
         libvirt_c.close(lib, conn)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-import json
+import marshal
 import os
 
 from havirt.agents import utilization
@@ -26,11 +26,11 @@ def test_resource_names_are_made_safe_for_a_file_name(tmp_path):
 def test_a_corrupt_file_counts_as_empty(tmp_path):
     state = ResourceState(str(tmp_path), "VirtualDomain", "vm1")
     with open(state.path, "w") as handle:
-        handle.write("{not json")
+        handle.write("{not marshal data")
     assert state.get("name") is None
     state.update(name="vm1")
-    with open(state.path) as handle:
-        assert json.load(handle) == {"name": "vm1"}
+    with open(state.path, "rb") as handle:
+        assert marshal.load(handle) == {"name": "vm1"}
 
 
 def test_an_unwritable_state_dir_costs_nothing(tmp_path):

@@ -499,7 +499,7 @@ def test_disarmed_watchdog_never_answers(mocker):
 
 def test_watchdog_is_cancelled_when_the_action_finishes(mocker, toy):
     fake_exit = mocker.patch.object(dispatcher.os, "_exit")
-    timer_cls = mocker.spy(dispatcher.threading, "Timer")
+    guard_cls = mocker.spy(dispatcher, "_Watchdog")
     out = io.StringIO()
     rc = dispatcher.run(
         toy,
@@ -510,15 +510,15 @@ def test_watchdog_is_cancelled_when_the_action_finishes(mocker, toy):
         watchdog=True,
     )
     assert rc == 0
-    assert timer_cls.call_count == 1
-    assert timer_cls.call_args.args[0] == pytest.approx(0.1)
+    assert guard_cls.call_count == 1
+    assert guard_cls.spy_return.delay == pytest.approx(0.1)
     time.sleep(0.3)
     fake_exit.assert_not_called()
     assert REASON_PREFIX not in out.getvalue()
 
 
 def test_watchdog_fires_before_pacemakers_timeout(mocker):
-    timer_cls = mocker.spy(dispatcher.threading, "Timer")
+    guard_cls = mocker.spy(dispatcher, "_Watchdog")
     mocker.patch.object(dispatcher.os, "_exit")
     out = io.StringIO()
     dispatcher.run(
@@ -529,7 +529,7 @@ def test_watchdog_fires_before_pacemakers_timeout(mocker):
         stderr=out,
         watchdog=True,
     )
-    delay = timer_cls.call_args.args[0]
+    delay = guard_cls.spy_return.delay
     # margin: max(1 s, 5% of the timeout) = 1.5 s
     assert delay == pytest.approx(28.5, abs=0.2)
 
