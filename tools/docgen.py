@@ -47,8 +47,13 @@ def parameters_markdown(agent: type[ResourceAgent]) -> str:
             f"| `{p.name}` | {p.type} | {default} | {'yes' if p.required else ''} "
             f"| {'yes' if p.reloadable else ''} | {_cell(' '.join([p.longdesc, *extra]))} |"
         )
-    lines += ["", "## Actions", "", "| action | default timeout | interval | depth |",
-              "| --- | --- | --- | --- |"]
+    lines += [
+        "",
+        "## Actions",
+        "",
+        "| action | default timeout | interval | depth |",
+        "| --- | --- | --- | --- |",
+    ]
     for a in agent.actions:
         lines.append(
             f"| {a.name} | {a.timeout}s | {f'{a.interval}s' if a.interval else ''} "
@@ -68,7 +73,7 @@ def state_table_markdown() -> str:
         "any reason. A state libvirt adds in the future is treated as running, never as",
         "stopped. When libvirt says stopped (or does not know the guest) but a QEMU process",
         "of the guest exists in /proc, the answer is *failed* instead: a probe never says",
-        "\"not running\" while QEMU runs. When libvirtd is down or does not answer within",
+        '"not running" while QEMU runs. When libvirtd is down or does not answer within',
         "the operation timeout, the QEMU process alone decides: present means running",
         "(with a warning), absent means not running.",
         "",
