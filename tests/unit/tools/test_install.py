@@ -1,0 +1,97 @@
+"""havirt install-agents: writes launchers where Pacemaker looks, removes exactly those."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+
+import pytest
+from click.testing import CliRunner
+from havirt.tools import install
+from havirt.tools.cli import main
+from havirt.tools.errors import HavirtError
+
+
+@pytest.fixture
+def roots(tmp_path):
+    ocf_root = tmp_path / "ocf"
+    ocf_root.mkdir()
+    fence_dir = tmp_path / "sbin"
+    fence_dir.mkdir()
+    return ocf_root, fence_dir
+
+
+def test_install_writes_executable_launchers_and_a_manifest(roots) -> None:
+    ocf_root, fence_dir = roots
+    report = install.install(str(ocf_root), str(fence_dir))
+    agent = ocf_root / "resource.d" / "havirt" / "VirtualDomain"
+    assert [f.path for f in report.written] == [str(agent)]
+    assert stat.S_IMODE(agent.stat().st_mode) == 0o755
+    text = agent.read_text()
+    assert text.startswith("#!") and " -IS\n" in text.splitlines()[0] + "\n"
+    manifest = json.loads((agent.parent / install.MANIFEST).read_text())
+    assert manifest[0]["path"] == str(agent)
+
+
+def test_installed_launcher_runs_meta_data(roots) -> None:
+    ocf_root, fence_dir = roots
+    install.install(str(ocf_root), str(fence_dir))
+    agent = ocf_root / "resource.d" / "havirt" / "VirtualDomain"
+    proc = subprocess.run(
+        [str(agent), "meta-data"], capture_output=True, text=True, timeout=30, env={}
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert '<resource-agent name="VirtualDomain"' in proc.stdout
+
+
+def test_uninstall_removes_exactly_what_was_written(roots) -> None:
+    ocf_root, fence_dir = roots
+    install.install(str(ocf_root), str(fence_dir))
+    provider = ocf_root / "resource.d" / "havirt"
+    other = provider / "SomethingOfTheAdmins"
+    other.write_text("#!/bin/sh\n")
+    report = install.uninstall(str(ocf_root))
+    assert report.removed == (str(provider / "VirtualDomain"),)
+    assert other.exists() and not (provider / "VirtualDomain").exists()
+    assert not (provider / install.MANIFEST).exists()
+
+
+def test_uninstall_keeps_a_file_changed_since(roots) -> None:
+    ocf_root, fence_dir = roots
+    install.install(str(ocf_root), str(fence_dir))
+    agent = ocf_root / "resource.d" / "havirt" / "VirtualDomain"
+    agent.write_text(agent.read_text() + "# local change\n")
+    report = install.uninstall(str(ocf_root))
+    assert report.kept == (str(agent),) and agent.exists()
+
+
+def test_uninstall_of_nothing_is_fine_and_reinstall_is_idempotent(roots) -> None:
+    ocf_root, fence_dir = roots
+    assert install.uninstall(str(ocf_root)).removed == ()
+    install.install(str(ocf_root), str(fence_dir))
+    install.install(str(ocf_root), str(fence_dir))
+    assert install.uninstall(str(ocf_root)).removed
+    assert not (ocf_root / "resource.d" / "havirt").exists()
+
+
+def test_missing_ocf_root_is_a_clear_error(tmp_path) -> None:
+    with pytest.raises(HavirtError) as info:
+        install.install(str(tmp_path / "nope"), str(tmp_path))
+    assert "resource-agents" in str(info.value)
+
+
+def test_cli_json_and_error_exit_code(roots, tmp_path) -> None:
+    ocf_root, fence_dir = roots
+    runner = CliRunner()
+    result = runner.invoke(
+        main,
+        ["install-agents", "--ocf-root", str(ocf_root), "--fence-dir", str(fence_dir), "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["written"]
+    result = runner.invoke(main, ["install-agents", "--ocf-root", str(tmp_path / "missing")])
+    assert result.exit_code != 0
+    assert "does not exist" in result.output
+    assert os.path.isdir(ocf_root)
