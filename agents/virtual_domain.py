@@ -669,14 +669,7 @@ class VirtualDomain(ResourceAgent):
             dom = obs.domain
             local_uri = hv.actual_uri
             options = migration.parse_migrate_options(p.migrate_options)
-            dest_uri = migration.remote_uri(
-                local_uri,
-                target,
-                remoteuri=p.remoteuri,
-                transport=p.migration_transport,
-                user=p.migration_user,
-                network_suffix=p.migration_network_suffix,
-            )
+            dest_uri = self._remote_uri(ctx, local_uri, target)
             data_uri = migration.migrate_uri(
                 local_uri,
                 target,
@@ -721,6 +714,18 @@ class VirtualDomain(ResourceAgent):
             raise OcfError(OcfExit.ERR_GENERIC, f"{ident.name}: migration to {target} {outcome}")
         ctx.log.info(f"{ident.name}: live migration to {target} succeeded")
         return OcfExit.SUCCESS
+
+    def _remote_uri(self, ctx: ActionContext, local_uri: str, node: str) -> str:
+        """The libvirt URI of another node's hypervisor, as the migration parameters say."""
+        p = ctx.params
+        return migration.remote_uri(
+            local_uri,
+            node,
+            remoteuri=p.remoteuri,
+            transport=p.migration_transport,
+            user=p.migration_user,
+            network_suffix=p.migration_network_suffix,
+        )
 
     def _run_migration(
         self,
@@ -797,7 +802,6 @@ class VirtualDomain(ResourceAgent):
     def migrate_from(self, ctx: ActionContext) -> OcfExit:
         from .libvirt_boundary import HypervisorUnavailable
 
-        p = ctx.params
         hv = self._hypervisor(ctx)
         ident = self._identity(ctx)
         source = ctx.env.migrate_source
@@ -826,7 +830,6 @@ class VirtualDomain(ResourceAgent):
             raise OcfError(OcfExit.ERR_GENERIC, f"{ident.name}: migrate_from: {exc}") from None
         self._remember(ctx, obs.domain)
         self._sync_utilization(ctx, obs.domain)
-        del p
         return OcfExit.SUCCESS
 
     def _verify_gone_from_source(
@@ -836,15 +839,7 @@ class VirtualDomain(ResourceAgent):
         from .libvirt_boundary import Hypervisor as HypervisorClass
         from .libvirt_boundary import HypervisorError
 
-        p = ctx.params
-        src_uri = migration.remote_uri(
-            hv.actual_uri,
-            source,
-            remoteuri=p.remoteuri,
-            transport=p.migration_transport,
-            user=p.migration_user,
-            network_suffix=p.migration_network_suffix,
-        )
+        src_uri = self._remote_uri(ctx, hv.actual_uri, source)
         remote = HypervisorClass(src_uri, ctx.deadline.within(10.0))
         try:
             other = remote.lookup(name=dom.name, uuid=dom.uuid)
