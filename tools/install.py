@@ -55,13 +55,13 @@ def default_ocf_root(runner: CommandRunner | None = None) -> str:
 
 
 def _import_roots() -> tuple[str, str]:
-    """(directory holding havirt's packages, site-packages with libvirt and lxml)."""
+    """(directory holding havirt's packages, this environment's site-packages)."""
+    import sysconfig
+
     import havirt.ocf
-    import libvirt  # noqa: F401 - located, not used
 
     package_parent = os.path.dirname(os.path.abspath(havirt.ocf.__path__[0]))
-    site = os.path.dirname(os.path.abspath(sys.modules["libvirt"].__file__ or ""))
-    return package_parent, site
+    return package_parent, sysconfig.get_paths()["purelib"]
 
 
 def launcher(module: str, python: str | None = None) -> str:

@@ -6,7 +6,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import libvirt
 import pytest
 from havirt.tools.lab import Lab, LabGuest
 from lxml import etree
@@ -50,6 +49,7 @@ def test_node_state_is_private_and_the_shared_dir_is_shared(lab: Lab) -> None:
 
 
 def test_host_side_client_uses_the_node_socket(lab: Lab) -> None:
+    libvirt = pytest.importorskip("libvirt")
     conn = libvirt.open(lab.nodes["node2"].uri_host)
     try:
         assert conn.getHostname() == "node2"

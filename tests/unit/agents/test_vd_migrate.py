@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-import libvirt
 import pytest
 from havirt.agents import libvirt_boundary
 from havirt.agents.libvirt_boundary import MIGRATE_FLAG_NAMES, HypervisorError
 from havirt.ocf.exitcodes import OcfExit
 from vd_fakes import UUID, FakeHypervisor, FakeProcs
+
+libvirt = pytest.importorskip("libvirt", reason="libvirt-python is not installed")
 
 MIGRATE_FLAGS = {k: getattr(libvirt, v) for k, v in MIGRATE_FLAG_NAMES.items()}
 SUCCESS, GENERIC = OcfExit.SUCCESS, OcfExit.ERR_GENERIC
