@@ -61,6 +61,7 @@ class CommandRunner:
         timeout: float,
         stdin: str | None = None,
         env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
     ) -> CommandResult:
         import subprocess  # only the actions that run commands pay for it
 
@@ -75,7 +76,9 @@ class CommandRunner:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 env=run_env,
+                cwd=cwd,
                 text=True,
+                errors="replace",  # a tool printing invalid UTF-8 must not fail the action
                 start_new_session=True,  # its own process group, so a timeout kills all of it
             )
         except OSError as exc:

@@ -34,7 +34,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ipaddress
-import itertools
 import json
 import os
 import re
@@ -48,8 +47,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from havirt.agents import qemu_processes
+
 from . import nsutil
-from .proc import LabError, Result, run, spawn
+from .proc import LabError, Result, checked, run, spawn
 
 DEFAULT_BASE_DIR = Path("/var/lib/havirt-lab")
 DEFAULT_CACHE_DIR = Path("/var/cache/havirt-lab")
@@ -221,10 +222,9 @@ class LibvirtNode:
         """QEMU processes in the node; only ``domain``'s if a name is given."""
         found = []
         for pid in self.pids():
-            argv = nsutil.process_cmdline(pid)
-            if not argv or not os.path.basename(argv[0]).startswith("qemu-system"):
-                continue
-            if domain is None or _qemu_guest_name(argv) == domain:
+            # The guest agent's own parser: the lab sees QEMU exactly as the agent does.
+            parsed = qemu_processes.parse_cmdline(nsutil.process_cmdline(pid) or [])
+            if parsed is not None and (domain is None or parsed[0] == domain):
                 found.append(pid)
         return found
 
@@ -357,16 +357,16 @@ class LibvirtNode:
         # Copies of other namespaces' /run/netns mounts would keep them alive.
         inside("umount", "--recursive", "--lazy", "/run/netns")
         for rel, target in [*PRIVATE_DIRS, *PRIVATE_FILES]:
-            inside("mount", "--bind", str(self.dir / rel), target).check()
-        inside("mount", "-t", "tmpfs", "-o", "mode=1777,size=64m", "tmpfs", "/dev/shm").check()
+            checked(inside("mount", "--bind", str(self.dir / rel), target))
+        checked(inside("mount", "-t", "tmpfs", "-o", "mode=1777,size=64m", "tmpfs", "/dev/shm"))
         if os.path.exists("/dev/kvm"):
             # Read-only too: root passes access(W_OK) on a mode-000 file, not on EROFS,
             # and libvirt (QEMU runs as root here) re-probes QEMU on every define
             # while it believes KVM is usable.
-            inside("mount", "--bind", str(self.dir / "kvm-hidden"), "/dev/kvm").check()
-            inside("mount", "-o", "remount,bind,ro", "/dev/kvm").check()
-        inside("mount", "--bind", str(shared_dir), shared_mount).check()
-        inside("hostname", self.name).check()
+            checked(inside("mount", "--bind", str(self.dir / "kvm-hidden"), "/dev/kvm"))
+            checked(inside("mount", "-o", "remount,bind,ro", "/dev/kvm"))
+        checked(inside("mount", "--bind", str(shared_dir), shared_mount))
+        checked(inside("hostname", self.name))
 
     def _attach(self, holder_pid: int) -> None:
         """Adopt a holder started by another process (from the lab state file)."""
@@ -393,16 +393,6 @@ def missing_requirements() -> list[str]:
         if not probe.ok:
             problems.append(f"cannot create namespaces: {probe.describe()}")
     return problems
-
-
-def _qemu_guest_name(argv: Sequence[str]) -> str | None:
-    for flag, value in itertools.pairwise(argv):
-        if flag == "-name":
-            for part in value.split(","):
-                if part.startswith("guest="):
-                    return part.removeprefix("guest=")
-            return value.split(",")[0]
-    return None
 
 
 class Lab:
