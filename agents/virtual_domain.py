@@ -14,7 +14,6 @@ import time
 from havirt.ocf.agent import ActionContext, ResourceAgent
 from havirt.ocf.errors import OcfError
 from havirt.ocf.exitcodes import OcfExit
-from havirt.ocf.params import Params
 from havirt.ocf.record import Record
 
 from . import domain_config, migration, qemu_processes
@@ -226,12 +225,7 @@ class VirtualDomain(ResourceAgent):
 
     def _lenient_params(self, ctx: ActionContext) -> None:
         """Parameters one by one, defaults for the malformed ones (for stop and probe)."""
-        values = Params()
-        for param in self.parameter_set():
-            try:
-                values[param.name] = param.parse(ctx.env.reskeys.get(param.name))
-            except OcfError:
-                values[param.name] = param.parse(None) if not param.required else None
+        values = self.parameter_set().parse_lenient(ctx.env.reskeys)
         ctx.params = values
         if "config" not in ctx.notes and values.get("config"):
             try:

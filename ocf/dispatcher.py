@@ -37,12 +37,12 @@ if TYPE_CHECKING:
 # At least a second, more for long actions: interpreter start-up already ate into it.
 WATCHDOG_MIN_MARGIN = 1.0
 WATCHDOG_SHARE = 0.05
-ALIASES = {"status": "monitor", "reload": "reload_agent"}
-NO_ENV_ACTIONS = ("meta-data", "usage", "help", "--help", "-h")
+# Old names: "status" is monitor; OCF 1.0's "reload" is served by reload-agent.
+ALIASES = {"status": "monitor", "reload": "reload-agent"}
 
 
 def _handler_name(action: str) -> str:
-    return ALIASES.get(action, action.replace("-", "_"))
+    return ALIASES.get(action, action).replace("-", "_")
 
 
 def write_exit_reason(stream: TextIO, reason: str) -> None:
@@ -84,11 +84,7 @@ def run(
         return OcfExit.ERR_ARGS
 
     handler_name = _handler_name(action)
-    spec = type(agent).action_spec(action) or type(agent).action_spec(
-        "monitor" if action == "status" else action
-    )
-    if action == "reload" and spec is None:
-        spec = type(agent).action_spec("reload-agent")
+    spec = type(agent).action_spec(action) or type(agent).action_spec(ALIASES.get(action, ""))
     handler = getattr(agent, handler_name, None) if spec is not None else None
     if handler is None and action != "validate-all":
         write_exit_reason(err, f"action '{action}' is not implemented by {agent.name}")

@@ -6,7 +6,7 @@ meta-data XML (``metadata.py``) and the parameter tables in the docs.
 
 from __future__ import annotations
 
-from .errors import configured
+from .errors import OcfError, configured
 from .record import Record
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
@@ -195,6 +195,19 @@ class ParameterSet:
     def parse(self, reskeys: Mapping[str, str]) -> Params:
         """Parse every declared parameter from the OCF_RESKEY_* values (without prefix)."""
         return Params((p.name, p.parse(reskeys.get(p.name))) for p in self.parameters)
+
+    def parse_lenient(self, reskeys: Mapping[str, str]) -> Params:
+        """Like parse, but a malformed value falls back to its default (None if required).
+
+        For stop and probe under an invalid configuration: they must still find and
+        handle what may be running."""
+        values = Params()
+        for param in self.parameters:
+            try:
+                values[param.name] = param.parse(reskeys.get(param.name))
+            except OcfError:
+                values[param.name] = None if param.required else param.parse(None)
+        return values
 
     def unknown(self, reskeys: Mapping[str, str]) -> list[str]:
         """Names given to the agent that it does not declare (typos, other agents' names)."""
