@@ -141,6 +141,10 @@ def hosts_file(addresses: Mapping[str, str]) -> str:
 class LibvirtNode:
     """One simulated hypervisor host. Created by :class:`Lab`, not directly."""
 
+    # Subclasses (e.g. cluster nodes) add their own node-private directories.
+    private_dirs: tuple[tuple[str, str], ...] = PRIVATE_DIRS
+    skeleton: tuple[str, ...] = SKELETON
+
     def __init__(self, lab: Lab, name: str, address: str, prefixlen: int) -> None:
         self.lab = lab
         self.name = name
@@ -213,7 +217,20 @@ class LibvirtNode:
 
     def pids(self) -> list[int]:
         """Every live process in the node (its network namespace), the holder included."""
-        return nsutil.pids_in_netns(self.netns_file)
+        return nsutil.pids_in_netns(self._netns_ref())
+
+    def _netns_ref(self) -> Path:
+        """A file naming the node's network namespace, from wherever we run.
+
+        Inside another node (the lab fence agent runs there) /run is private and the
+        named netns files are not visible; the holder's /proc entry is.
+        """
+        if self.netns_file.exists():
+            return self.netns_file
+        pid = self._holder_pid
+        if pid is not None and nsutil.process_cmdline(pid)[:2] == ["sleep", "infinity"]:
+            return Path(f"/proc/{pid}/ns/net")
+        return self.netns_file
 
     def _pids_named(self, comm: str) -> list[int]:
         return [pid for pid in self.pids() if nsutil.process_comm(pid) == comm]
@@ -295,7 +312,7 @@ class LibvirtNode:
                 shutil.rmtree(child)
             else:
                 child.unlink()
-        for rel in SKELETON:
+        for rel in self.skeleton:
             if rel.startswith("run/"):
                 (self.dir / rel).mkdir(parents=True, exist_ok=True)
         self.exec(["find", "/dev/shm", "-mindepth", "1", "-delete"], timeout=15, check=True)
@@ -308,7 +325,7 @@ class LibvirtNode:
     # ------------------------------------------------------------ bring-up (by Lab)
 
     def _prepare_files(self, hosts: str, caps_seed: Path | None) -> None:
-        for rel in SKELETON:
+        for rel in self.skeleton:
             (self.dir / rel).mkdir(parents=True, exist_ok=True)
         if caps_seed is not None and caps_seed.is_dir():
             # libvirt validates each entry and re-probes QEMU if it is stale.
@@ -356,7 +373,7 @@ class LibvirtNode:
 
         # Copies of other namespaces' /run/netns mounts would keep them alive.
         inside("umount", "--recursive", "--lazy", "/run/netns")
-        for rel, target in [*PRIVATE_DIRS, *PRIVATE_FILES]:
+        for rel, target in [*self.private_dirs, *PRIVATE_FILES]:
             checked(inside("mount", "--bind", str(self.dir / rel), target))
         checked(inside("mount", "-t", "tmpfs", "-o", "mode=1777,size=64m", "tmpfs", "/dev/shm"))
         if os.path.exists("/dev/kvm"):
@@ -403,6 +420,8 @@ class Lab:
     (``with Lab(...) as lab:``) or call :meth:`up` / :meth:`down`.
     """
 
+    node_class: type[LibvirtNode] = LibvirtNode
+
     def __init__(
         self,
         name: str = "lab",
@@ -433,7 +452,7 @@ class Lab:
         self.switch_netns = f"{NETNS_PREFIX}{name}-sw"
         self.bridge = "br0"
         self.nodes: dict[str, LibvirtNode] = {
-            node: LibvirtNode(self, node, str(network[11 + i]), network.prefixlen)
+            node: self.node_class(self, node, str(network[11 + i]), network.prefixlen)
             for i, node in enumerate(names)
         }
         self._atexit_registered = False
@@ -566,7 +585,7 @@ class Lab:
             self._write_state()
             node._mount_all(self.shared_dir, self.shared_mount)
         with ThreadPoolExecutor(max_workers=len(self.nodes)) as pool:
-            list(pool.map(LibvirtNode.power_on, self.nodes.values()))
+            list(pool.map(lambda node: node.power_on(), self.nodes.values()))
         self._save_caps_seed()
 
     def _save_caps_seed(self) -> None:
