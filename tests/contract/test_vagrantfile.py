@@ -136,7 +136,7 @@ def test_virsh_info_reads_one_field() -> None:
 
 
 @pytest.fixture(scope="module")
-def vagrant() -> None:
+def vagrant(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Skips unless vagrant and its libvirt provider are installed."""
     if not shutil.which("vagrant"):
         pytest.skip("vagrant not installed (apt-get install vagrant vagrant-libvirt)")
@@ -145,7 +145,11 @@ def vagrant() -> None:
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, "VAGRANT_CHECKPOINT_DISABLE": "1"},
+        env={
+            **os.environ,
+            "VAGRANT_HOME": str(tmp_path_factory.mktemp("vagrant.d")),
+            "VAGRANT_CHECKPOINT_DISABLE": "1",
+        },
     )
     if "vagrant-libvirt" not in plugins.stdout:
         pytest.skip("the vagrant-libvirt plugin is not installed (apt-get install vagrant-libvirt)")
