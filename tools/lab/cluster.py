@@ -25,13 +25,16 @@ import os
 import pwd
 import secrets
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lxml import etree
 
+from .. import install
+from .guest import LabGuest, create_guest
+from .guest_image import GuestAssets, build_guest_assets
 from .node import DEFAULT_BASE_DIR, Lab, LibvirtNode
 from .proc import LabError, Result, checked, run
 
@@ -47,6 +50,7 @@ CLUSTER_TOOLS = ("corosync", "pacemakerd", "crm_mon", "cibadmin", "crm_resource"
 PACEMAKER_DIRS = ("cib", "pengine", "blackbox", "cores")
 DAEMON_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 CRM_MON_TIMEOUT = 15.0
+OCF_ROOT = install.DEFAULT_OCF_ROOT
 
 
 def corosync_conf(
@@ -180,6 +184,7 @@ class ClusterNode(LibvirtNode):
         *(f"var-lib-pacemaker/{sub}" for sub in PACEMAKER_DIRS),
         "usr-sbin/upper",
         "usr-sbin/work",
+        "ocf-work",
     )
 
     # ------------------------------------------------------------ processes
@@ -267,13 +272,20 @@ class ClusterNode(LibvirtNode):
         launcher = self.dir / "usr-sbin/upper" / FENCE_AGENT
         launcher.write_text(self.lab.fence_launcher)
         launcher.chmod(0o755)
+        # The product's own installer, into node-private overlays: the lab runs the agents
+        # of the tree that built it, whatever the host has installed.
+        (self.dir / "ocf").mkdir(exist_ok=True)
+        install.install(str(self.dir / "ocf"), str(self.dir / "usr-sbin/upper"))
 
     def _mount_all(self, shared_dir: Path, shared_mount: str) -> None:
         super()._mount_all(shared_dir, shared_mount)
-        upper, work = self.dir / "usr-sbin/upper", self.dir / "usr-sbin/work"
-        options = f"lowerdir=/usr/sbin,upperdir={upper},workdir={work}"
         command = ["nsenter", "-t", str(self.holder_pid), "-m", "--"]
-        checked(run([*command, "mount", "-t", "overlay", "overlay", "-o", options, "/usr/sbin"]))
+        for lower, upper, work in (
+            ("/usr/sbin", "usr-sbin/upper", "usr-sbin/work"),
+            (f"{OCF_ROOT}/resource.d", "ocf/resource.d", "ocf-work"),
+        ):
+            options = f"lowerdir={lower},upperdir={self.dir / upper},workdir={self.dir / work}"
+            checked(run([*command, "mount", "-t", "overlay", "overlay", "-o", options, lower]))
 
 
 # ---------------------------------------------------------------- the lab
@@ -296,23 +308,68 @@ class ClusterLab(Lab):
         nodes: Iterable[str] = ("node1", "node2", "node3"),
         *,
         token_ms: int = LAB_TOKEN_MS,
+        guests: int | Sequence[str] = 3,
+        guest_assets: GuestAssets | None = None,
         seed_cib: str | None = None,
         **options: Any,
     ) -> None:
         super().__init__(name, base_dir, nodes=nodes, **options)
+        self.guest_names = (
+            [f"vm{i}" for i in range(1, guests + 1)] if isinstance(guests, int) else list(guests)
+        )
+        self._guest_assets = guest_assets
+        self.guests: dict[str, LabGuest] = {}
         self.token_ms = token_ms
         self.corosync_conf = corosync_conf(
             CLUSTER_NAME, {n.name: n.address for n in self.nodes.values()}, token_ms
         )
         self.authkey = secrets.token_bytes(256)
         self._seed_cib = seed_cib
-        from ..install import launcher  # the same launcher Pacemaker's real agents get
-
-        self.fence_launcher = launcher(FENCE_MODULE)
+        self.fence_launcher = install.launcher(FENCE_MODULE)
 
     @property
     def seed_cib(self) -> str:
-        return self._seed_cib if self._seed_cib is not None else seed_cib(self)
+        if self._seed_cib is None:
+            self._seed_cib = seed_cib(self, self.guest_resources())
+        return self._seed_cib
+
+    def guest_resources(self) -> list[GuestResource]:
+        return [
+            GuestResource(name, f"{self.shared_mount}/guests/{name}/domain.xml")
+            for name in self.guest_names
+        ]
+
+    def _before_power_on(self) -> None:
+        # The guests' files, before any Pacemaker starts the resources that use them.
+        assets = self._guest_assets or build_guest_assets()
+        for name in self.guest_names:
+            self.guests[name] = create_guest(self, name, assets=assets)
+
+    def _up(self) -> None:
+        super()._up()
+        self.wait_online()
+        self.wait_started(self.guest_names)
+
+    def wait_started(self, resources: Iterable[str], timeout: float = 120.0) -> ClusterStatus:
+        """Wait until each of ``resources`` is Started on exactly one node."""
+        want = list(resources)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                status = self.status()
+            except LabError:
+                status = None
+            if status is not None and all(
+                status.resources.get(r) is not None
+                and status.resources[r].role == "Started"
+                and len(status.resources[r].nodes) == 1
+                for r in want
+            ):
+                return status
+            if time.monotonic() >= deadline:
+                seen = {r: status.resources.get(r) for r in want} if status else "no status"
+                raise LabError(f"resources not started after {timeout:.0f} s: {seen}")
+            time.sleep(0.25)
 
     def first_node(self) -> ClusterNode:
         return next(iter(self.nodes.values()))
@@ -347,15 +404,54 @@ class ClusterLab(Lab):
 # ---------------------------------------------------------------- the seeded CIB
 
 
-def seed_cib(lab: Lab, properties: Mapping[str, str] | None = None) -> str:
-    """An empty cluster's CIB with the lab's options and one fence device per node."""
+@dataclass(frozen=True)
+class GuestResource:
+    """A guest as the seeded CIB declares it: an ocf:<provider>:VirtualDomain resource."""
+
+    name: str
+    config: str  # the domain XML's path on the nodes
+    provider: str = "havirt"
+
+
+# The lab's shared directory is no file system libvirt knows to be shared: --unsafe.
+GUEST_PARAMS = {
+    "hypervisor": "qemu:///system",
+    "migration_transport": "tcp",
+    "migrate_options": "--unsafe",
+}
+GUEST_OPS = (
+    ("monitor", "10s", "30s"),
+    ("start", "0s", "60s"),
+    ("stop", "0s", "60s"),
+    ("migrate_to", "0s", "60s"),
+    ("migrate_from", "0s", "60s"),
+)
+
+
+def _nvpairs(parent: etree._Element, tag: str, set_id: str, pairs: Mapping[str, str]) -> None:
+    block = etree.SubElement(parent, tag, {"id": set_id})
+    for key, value in pairs.items():
+        etree.SubElement(block, "nvpair", {"id": f"{set_id}-{key}", "name": key, "value": value})
+
+
+def _operations(primitive: etree._Element, rid: str, ops: Iterable[tuple[str, str, str]]) -> None:
+    block = etree.SubElement(primitive, "operations")
+    for name, interval, timeout in ops:
+        attrs = {"id": f"{rid}-{name}-{interval}", "name": name, "interval": interval}
+        etree.SubElement(block, "op", {**attrs, "timeout": timeout})
+
+
+def seed_cib(
+    lab: Lab,
+    guests: Iterable[GuestResource] = (),
+    properties: Mapping[str, str] | None = None,
+) -> str:
+    """The CIB every lab node starts with: options, a fence device per node, the guests."""
     # The installed Pacemaker's own empty CIB: its schema and feature set (a CIB with a
     # newer feature set than the daemons' is refused).
     empty = checked(run(["cibadmin", "--empty"], timeout=15)).stdout
     cib = etree.fromstring(empty.encode(), etree.XMLParser(remove_blank_text=True))
     configuration = cib.find("configuration")
-    crm_config = configuration.find("crm_config")
-    options = etree.SubElement(crm_config, "cluster_property_set", {"id": "cib-bootstrap-options"})
     settings = {
         "stonith-enabled": "true",
         # All nodes start together here: electing a DC need not wait 20 s for stragglers.
@@ -365,10 +461,9 @@ def seed_cib(lab: Lab, properties: Mapping[str, str] | None = None) -> str:
         "cluster-name": CLUSTER_NAME,
         **(properties or {}),
     }
-    for key, value in settings.items():
-        etree.SubElement(
-            options, "nvpair", {"id": f"cib-bootstrap-options-{key}", "name": key, "value": value}
-        )
+    _nvpairs(
+        configuration.find("crm_config"), "cluster_property_set", "cib-bootstrap-options", settings
+    )
     resources = configuration.find("resources")
     constraints = configuration.find("constraints")
     for node in lab.nodes.values():
@@ -376,27 +471,27 @@ def seed_cib(lab: Lab, properties: Mapping[str, str] | None = None) -> str:
         primitive = etree.SubElement(
             resources, "primitive", {"id": rid, "class": "stonith", "type": FENCE_AGENT}
         )
-        attrs = etree.SubElement(primitive, "instance_attributes", {"id": f"{rid}-ia"})
-        for key, value in {"lab": lab.name, "pcmk_host_list": node.name}.items():
-            etree.SubElement(
-                attrs, "nvpair", {"id": f"{rid}-ia-{key}", "name": key, "value": value}
-            )
-        ops = etree.SubElement(primitive, "operations")
-        etree.SubElement(
-            ops,
-            "op",
-            {"id": f"{rid}-monitor", "name": "monitor", "interval": "60s", "timeout": "20s"},
+        _nvpairs(
+            primitive,
+            "instance_attributes",
+            f"{rid}-ia",
+            {"lab": lab.name, "pcmk_host_list": node.name},
         )
-        etree.SubElement(
-            constraints,
-            "rsc_location",
-            {"id": f"location-{rid}", "rsc": rid, "node": node.name, "score": "-INFINITY"},
+        _operations(primitive, rid, [("monitor", "60s", "20s")])
+        # A node never runs the device that fences it.
+        location = {"id": f"location-{rid}", "rsc": rid, "node": node.name, "score": "-INFINITY"}
+        etree.SubElement(constraints, "rsc_location", location)
+    for guest in guests:
+        primitive = etree.SubElement(
+            resources,
+            "primitive",
+            {"id": guest.name, "class": "ocf", "provider": guest.provider, "type": "VirtualDomain"},
         )
+        params = {"config": guest.config, **GUEST_PARAMS}
+        _nvpairs(primitive, "instance_attributes", f"{guest.name}-ia", params)
+        _nvpairs(primitive, "meta_attributes", f"{guest.name}-meta", {"allow-migrate": "true"})
+        _operations(primitive, guest.name, GUEST_OPS)
     rsc_defaults = etree.SubElement(configuration, "rsc_defaults")
-    meta = etree.SubElement(rsc_defaults, "meta_attributes", {"id": "rsc-options"})
-    etree.SubElement(
-        meta,
-        "nvpair",
-        {"id": "rsc-options-resource-stickiness", "name": "resource-stickiness", "value": "100"},
-    )
+    # Stickiness: when a node fails, healthy guests elsewhere stay where they are.
+    _nvpairs(rsc_defaults, "meta_attributes", "rsc-options", {"resource-stickiness": "100"})
     return etree.tostring(cib, pretty_print=True, encoding="unicode")

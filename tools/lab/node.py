@@ -584,9 +584,13 @@ class Lab:
             node._start_holder()
             self._write_state()
             node._mount_all(self.shared_dir, self.shared_mount)
+        self._before_power_on()
         with ThreadPoolExecutor(max_workers=len(self.nodes)) as pool:
             list(pool.map(lambda node: node.power_on(), self.nodes.values()))
         self._save_caps_seed()
+
+    def _before_power_on(self) -> None:
+        """Hook for subclasses: files every node needs before its daemons start."""
 
     def _save_caps_seed(self) -> None:
         """Keep the first node's QEMU capability cache for the next lab (saves ~3 s)."""
