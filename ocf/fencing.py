@@ -192,7 +192,7 @@ COMMON_OPTIONS: tuple[FenceOption, ...] = (
         "login_timeout",
         "Give up connecting to the device after this many seconds",
         type="second",
-        default="10",
+        default="5",
         metavar="seconds",
     ),
     FenceOption(

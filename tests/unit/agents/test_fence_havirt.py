@@ -240,7 +240,7 @@ def test_status_takes_the_fast_path_without_connecting_libvirt_python(hv: FakeHv
     hv.add("node1")
     agent("-o", "status", "-n", "node1", f"--uri={URI}")
     assert ("connect",) not in hv.calls
-    assert hv.made == [{"uri": URI, "credentials": None, "connect_timeout": 10.0}]
+    assert hv.made == [{"uri": URI, "credentials": None, "connect_timeout": 5.0}]
 
 
 def test_off_destroys_hard_and_verifies(hv: FakeHv) -> None:

@@ -521,3 +521,9 @@ def test_a_hung_agent_is_answered_with_exit_1_when_its_bound_runs_out() -> None:
     # bound: 2 x login_timeout + 1 s, plus the watchdog's 1 s slack
     assert elapsed < 10, f"answered after {elapsed:.1f}s"
     assert "ERROR: fence_toy did not finish within 2s; giving up" in done.stderr
+
+
+def test_with_the_defaults_a_reboot_is_bounded_below_pacemakers_default_timeout() -> None:
+    raw = ToyFence.option_table().parse_stdin("action=reboot\nplug=vm1\n")
+    options = ToyFence.option_table().convert(raw)
+    assert fencing.run_bound(options, "reboot") < 60  # stonith-timeout's default
