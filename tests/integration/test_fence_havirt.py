@@ -16,11 +16,11 @@ cluster lab and is tested there.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from havirt.tools.lab import Lab, LabGuest
@@ -80,52 +80,6 @@ def boot(guest: LabGuest, lab: Lab, node: str = "node1") -> list[int]:
     return pids
 
 
-class EventLog:
-    """What ``virsh event --loop --event lifecycle`` on node1 printed after it was ready."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.ready_at = 0  # byte offset of the first event that counts
-
-    def power_events(self, guest: LabGuest) -> list[str]:
-        """The guest's 'Stopped ...' and 'Started ...' events, in order."""
-        with self.path.open("rb") as handle:
-            handle.seek(self.ready_at)
-            text = handle.read().decode(errors="replace")
-        events = [
-            line.rsplit(":", 1)[1].strip()
-            for line in text.splitlines()
-            if f"'{guest.name}'" in line
-        ]
-        return [e for e in events if e.startswith(("Stopped", "Started"))]
-
-
-@pytest.fixture
-def lifecycle_events(lab: Lab, tmp_path: Path) -> Iterator[Callable[[LabGuest], EventLog]]:
-    """watch(guest) starts ``virsh event --loop`` on node1 and returns its EventLog."""
-    started: list[subprocess.Popen[bytes]] = []
-
-    def watch(guest: LabGuest) -> EventLog:
-        node1 = lab.nodes["node1"]
-        log = EventLog(tmp_path / "events.log")
-        argv = ["virsh", "-c", "qemu:///system", "event", "--loop", "--event", "lifecycle"]
-        started.append(node1.popen(argv, log=log.path))
-        # Ready once it reports events: pause and resume the guest until it has one.
-        deadline = time.monotonic() + 20
-        while "Resumed" not in log.path.read_text(errors="replace"):
-            assert time.monotonic() < deadline, "virsh event never reported an event"
-            node1.virsh("suspend", guest.name)
-            node1.virsh("resume", guest.name)
-            time.sleep(0.3)
-        log.ready_at = log.path.stat().st_size
-        return log
-
-    yield watch
-    for proc in started:
-        os.killpg(proc.pid, signal.SIGTERM)  # our own process group (start_new_session)
-        proc.wait(timeout=10)
-
-
 # -- a node fenced from another node, over the network ---------------------------------------
 
 
@@ -133,7 +87,7 @@ def test_reboot_off_status_on_from_another_node_over_tcp(
     lab: Lab,
     agent: str,
     make_guest: MakeGuest,
-    lifecycle_events: Callable[[LabGuest], EventLog],
+    lifecycle_events: Callable[[LabGuest], Any],  # -> conftest.EventLog
     timings: dict[str, float],
 ) -> None:
     node1 = lab.nodes["node1"]
