@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import TypeVar
 
-    from havirt.ocf.fencing import Params
+    from havirt.ocf.params import Params
 
     from .libvirt_boundary import Domain, Hypervisor
 

@@ -32,7 +32,7 @@ import time
 
 from .environment import Deadline
 from .log import OcfLogger
-from .params import _is_integer, parse_bool
+from .params import Params, _is_integer, is_decimal, parse_bool
 from .record import Record
 from .watchdog import Watchdog
 
@@ -70,7 +70,6 @@ PLUG_ACTIONS = (*POWER_ACTIONS, "status")  # those that act on one plug
 SILENT_NAMES = frozenset({"nodename", "nodeid", "agent"})
 POLL_INTERVAL = 0.5  # seconds between status queries while waiting for a change
 WATCHDOG_SLACK = 1.0  # seconds past the computed bound before the watchdog answers
-_DIGITS = frozenset("0123456789")
 
 
 class FenceError(Exception):
@@ -128,17 +127,6 @@ class FenceOption(Record):
         value = "" if self.type == "boolean" else f"=[{self.metavar}]"
         prefix = f"-{self.short}, " if self.short else ""
         return f"{prefix}--{self.longopt}{value}"
-
-
-def _is_seconds(text: str) -> bool:
-    whole, dot, fraction = text.partition(".")
-    if not whole or not set(whole) <= _DIGITS:
-        return False
-    return not dot or (bool(fraction) and set(fraction) <= _DIGITS)
-
-
-def _not_negative_integer(value: int) -> str | None:
-    return None if value >= 0 else "must not be negative"
 
 
 def _separator(value: str) -> str | None:
@@ -246,16 +234,6 @@ class Plug(Record):
     id: str
     alias: str
     status: str | None
-
-
-class Params(dict):  # dict[str, Any]
-    """Parsed option values, readable as attributes (``options.plug``)."""
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
 
 
 class RawOptions:
@@ -418,7 +396,7 @@ def _typed(opt: FenceOption, spelled: str, text: str) -> Any:
             raise FenceError(f"option {spelled}: {shown} is not a whole number")
         value = int(text.strip(), 10)
     elif opt.type == "second":
-        if not _is_seconds(text.strip()):
+        if not is_decimal(text.strip()):
             raise FenceError(
                 f"option {spelled}: {shown} is not a number of seconds (e.g. 5 or 2.5)"
             )
@@ -525,8 +503,11 @@ def usage(agent: type[FenceAgent]) -> str:
             continue
         default = f" (default: {opt.default})" if opt.default not in (None, "") else ""
         lines.append(f"  {opt.spelled():<34} {opt.shortdesc}{default}")
-    lines += ["", f"Exit codes: {EXIT_OK} success (status: on), {EXIT_OFF} status: off, "]
-    lines[-1] += f"{EXIT_ERROR} failure."
+    lines += [
+        "",
+        f"Exit codes: {EXIT_OK} success (status: on), {EXIT_OFF} status: off, "
+        f"{EXIT_ERROR} any failure.",
+    ]
     return "\n".join(lines) + "\n"
 
 

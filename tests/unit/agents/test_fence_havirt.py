@@ -13,7 +13,8 @@ from havirt.agents import libvirt_boundary as lb
 from havirt.agents.domain_state import DomainState
 from havirt.agents.fence_havirt import FenceHavirt, connection_uri, looks_like_uuid
 from havirt.ocf import fencing
-from havirt.ocf.fencing import EXIT_ERROR, EXIT_OFF, EXIT_OK, FenceError, Params
+from havirt.ocf.fencing import EXIT_ERROR, EXIT_OFF, EXIT_OK, FenceError
+from havirt.ocf.params import Params
 
 UUID = "6f1b8c2e-52a4-4d3e-9a0b-0123456789ab"
 
