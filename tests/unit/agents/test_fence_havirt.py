@@ -426,3 +426,51 @@ def test_the_agent_module_imports_only_the_lean_protocol_layer() -> None:
 
 def test_fh_module_exports() -> None:
     assert fh.OPTIONS and FenceHavirt.option_table().by_name["uri"]
+
+
+def test_libvirt_runs_ssh_in_batch_mode_with_the_key_and_the_host_key_check_on(tmp_path) -> None:
+    """What libvirt's ssh transport really runs for our URI (a stand-in ssh records it)."""
+    pytest.importorskip("libvirt", reason="libvirt-python is not installed")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    record = tmp_path / "ssh-argv"
+    fake_ssh = bin_dir / "ssh"
+    fake_ssh.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {record}\nexit 255\n')
+    fake_ssh.chmod(0o755)
+    key = tmp_path / "fence key"
+    key.write_text("not a real key")
+    uri = "qemu+ssh://fence@hv1.invalid:2222/system"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "havirt.agents.fence_havirt",
+            "-o",
+            "list",
+            f"--uri={uri}",
+            "-k",
+            key,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"},
+    )
+    assert done.returncode == EXIT_ERROR
+    assert f"cannot reach libvirt at {uri}?no_tty=1&keyfile=" in done.stderr
+    argv = record.read_text().splitlines()
+    assert argv[: argv.index("--")] == [
+        "-p",
+        "2222",
+        "-l",
+        "fence",
+        "-i",
+        str(key),
+        "-T",
+        "-e",
+        "none",
+        "-o",
+        "BatchMode=yes",  # an unknown host key fails instead of asking; no password prompt
+    ]
+    assert not any("StrictHostKeyChecking" in arg for arg in argv)
+    assert argv[argv.index("--") + 1] == "hv1.invalid"
