@@ -169,6 +169,66 @@ def _classify(code: int | None, message: str, what: str) -> HypervisorError:
     return HypervisorError(f"{what}: {message}", code)
 
 
+class Credentials:
+    """What libvirt may ask for while connecting (SASL, libssh): a user name and a password.
+
+    Not a Record: its repr must never show the password (tracebacks, logs)."""
+
+    __slots__ = ("password", "refused", "username")
+
+    def __init__(self, username: str | None = None, password: str | None = None) -> None:
+        self.username = username or None
+        self.password = password
+        self.refused: list[str] = []  # prompts we did not answer, for the error message
+
+    def __repr__(self) -> str:
+        return f"Credentials(username={self.username!r}, password=(hidden))"
+
+    def answer(self, creds: list[list[Any]], _data: object = None) -> int:
+        """libvirt's auth callback: fill each [type, prompt, challenge, default, result].
+
+        Only a user name and a password are ever given; any other question (such as
+        libssh's "accept this unknown host key?") is refused, so the connection fails."""
+        lv = libvirt_module()
+        for cred in creds:
+            kind, prompt = cred[0], cred[1]
+            if kind == lv.VIR_CRED_AUTHNAME:
+                cred[4] = self.username or cred[3] or ""
+            elif kind in (lv.VIR_CRED_PASSPHRASE, lv.VIR_CRED_NOECHOPROMPT):
+                if self.password is None:
+                    self.refused.append(f"a password ({prompt})")
+                    return -1
+                cred[4] = self.password
+            else:
+                self.refused.append(f"'{prompt}'")
+                return -1
+        return 0
+
+    def explain(self, error: HypervisorError) -> HypervisorError:
+        """The connection error, saying which question libvirt asked that we refused."""
+        if not self.refused:
+            return error
+        asked = "; ".join(self.refused)
+        return type(error)(
+            f"{error} (libvirt asked for {asked}, which was refused: only a user name and "
+            "a password are ever given, never a yes to an unknown host key)",
+            error.code,
+        )
+
+
+class DomainInfo(Record):
+    """One domain of a listing."""
+
+    __slots__ = (
+        "name",
+        "uuid",
+        "state",
+    )
+    name: str
+    uuid: str
+    state: DomainState
+
+
 class JobProgress(Record):
     __slots__ = (
         "active",
@@ -336,12 +396,22 @@ class Domain:
 class Hypervisor:
     """Lazily opened connections whose every call is bounded by ``deadline``."""
 
-    def __init__(self, uri: str | None, deadline: Deadline, budget: float | None = None) -> None:
+    def __init__(
+        self,
+        uri: str | None,
+        deadline: Deadline,
+        budget: float | None = None,
+        credentials: Credentials | None = None,
+        connect_timeout: float | None = None,
+    ) -> None:
         self.uri = uri or None
         self.deadline = deadline
         # Calls may use the deadline minus this reserve, so the agent still has
         # time to act on the answer (fall back to /proc, destroy, ...).
         self.reserve = budget or 0.0
+        # With credentials, connections go through virConnectOpenAuth (libvirt-python).
+        self.credentials = credentials
+        self.connect_timeout = connect_timeout
         self._conn: Any = None  # libvirt-python
         self._cconn: int | None = None  # libvirt.so.0 through ctypes
         self.clib: Any = None
@@ -356,23 +426,45 @@ class Hypervisor:
     def call_c(self, fn: Callable[[], T], what: str) -> T:
         return _bounded(fn, self._budget(), what)
 
+    def _connect_budget(self) -> float:
+        budget = self._budget()
+        return budget if self.connect_timeout is None else min(budget, self.connect_timeout)
+
     def connect(self) -> None:
         if self._conn is not None:
             return
         lv = libvirt_module()
-        uri = self.uri
-        self._conn = _bounded(lambda: lv.open(uri), self._budget(), "connect")
+        uri, creds = self.uri, self.credentials
+        if creds is None:
+            self._conn = _bounded(lambda: lv.open(uri), self._connect_budget(), "connect")
+            return
+        kinds = [
+            lv.VIR_CRED_AUTHNAME,
+            lv.VIR_CRED_PASSPHRASE,
+            lv.VIR_CRED_NOECHOPROMPT,
+            lv.VIR_CRED_ECHOPROMPT,
+        ]
+        auth = [kinds, creds.answer, None]
+        try:
+            self._conn = _bounded(
+                lambda: lv.openAuth(uri, auth, 0), self._connect_budget(), "connect"
+            )
+        except HypervisorError as exc:
+            raise creds.explain(exc) from exc
 
     def _connect_c(self) -> bool:
-        """Open the ctypes connection; False when libvirt.so.0 cannot be loaded."""
+        """Open the ctypes connection; False when libvirt.so.0 cannot be loaded, or
+        when credentials need libvirt-python's auth callback."""
         if self._cconn is not None:
             return True
+        if self.credentials is not None:
+            return False
         lib = libvirt_c.load()
         if lib is None:
             return False
         uri = self.uri
         self._cconn = _bounded(
-            lambda: libvirt_c.open_connection(lib, uri), self._budget(), "connect"
+            lambda: libvirt_c.open_connection(lib, uri), self._connect_budget(), "connect"
         )
         self.clib = lib
         return True
@@ -415,6 +507,20 @@ class Hypervisor:
                 raise
             return Domain(self, dom)
         return None
+
+    def domains(self) -> list[DomainInfo]:
+        """Every domain (running or defined) with its state, in one round trip."""
+        self.connect()
+        lv = libvirt_module()
+        conn = self._conn
+        records = self.call(
+            lambda: conn.getAllDomainStats(lv.VIR_DOMAIN_STATS_STATE, 0), "list domains"
+        )
+        found = []
+        for dom, stats in records:  # name and UUID are known locally: no further calls
+            state = state_names(int(stats.get("state.state", 0)), int(stats.get("state.reason", 0)))
+            found.append(DomainInfo(dom.name(), dom.UUIDString(), state))
+        return found
 
     def py_lookup_uuid(self, uuid: str) -> Any:
         """libvirt-python's object of a domain found through the ctypes path."""

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import _thread  # not threading: its import costs every monitor
 import os
 import sys
 
@@ -26,6 +25,7 @@ from .exitcodes import OcfExit
 from .log import OcfLogger
 from .params import Params
 from .runner import CommandRunner
+from .watchdog import Watchdog
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
@@ -177,45 +177,17 @@ def _apply_protocol_rules(
     return rc
 
 
-class _Watchdog:
-    """Answers ERR_GENERIC with a reason just before Pacemaker's timeout would hit.
-
-    A lock decides the race between the action finishing and the watchdog firing,
-    so a finished action's answer is never overwritten."""
+class _Watchdog(Watchdog):
+    """Answers ERR_GENERIC with a reason just before Pacemaker's timeout would hit."""
 
     def __init__(self, action: str, seconds: float, err: TextIO) -> None:
-        self._lock = _thread.allocate_lock()
-        self._disarmed = _thread.allocate_lock()
-        self._disarmed.acquire()
-        self._armed = True
-        self._action = action
-        self._seconds = seconds
-        self._err = err
-        margin = max(WATCHDOG_MIN_MARGIN, seconds * WATCHDOG_SHARE)
-        self.delay = max(0.1, seconds - margin)
-        _thread.start_new_thread(self._wait, ())
-
-    def _wait(self) -> None:
-        if not self._disarmed.acquire(timeout=self.delay):
-            self._expire()
-
-    def _expire(self) -> None:
-        with self._lock:
-            if not self._armed:
-                return
+        def answer() -> None:
             write_exit_reason(
-                self._err,
-                f"{self._action} did not finish within its timeout of {self._seconds:.0f}s; "
-                "giving up",
+                err, f"{action} did not finish within its timeout of {seconds:.0f}s; giving up"
             )
-            os._exit(OcfExit.ERR_GENERIC)
 
-    def disarm(self) -> None:
-        with self._lock:
-            if not self._armed:
-                return
-            self._armed = False
-        self._disarmed.release()
+        margin = max(WATCHDOG_MIN_MARGIN, seconds * WATCHDOG_SHARE)
+        super().__init__(seconds - margin, answer, OcfExit.ERR_GENERIC)
 
 
 def main(agent_factory: Callable[[], ResourceAgent], argv: Sequence[str] | None = None) -> None:

@@ -39,9 +39,12 @@ def _is_time(text: str) -> bool:
     while end and text[end - 1].isalpha():
         end -= 1
     number, unit = text[:end].rstrip(), text[end:].lower()
-    if unit not in _TIME_UNITS:
-        return False
-    whole, dot, fraction = number.partition(".")
+    return unit in _TIME_UNITS and is_decimal(number)
+
+
+def is_decimal(text: str) -> bool:
+    """Plain ASCII digits with an optional fraction ("5", "2.5"); no sign, no exponent."""
+    whole, dot, fraction = text.partition(".")
     if not whole or not set(whole) <= _DIGITS:
         return False
     return not dot or (bool(fraction) and set(fraction) <= _DIGITS)

@@ -1,7 +1,9 @@
 """Reference docs generated from the agents' own declarations.
 
-``python -m havirt.tools.docgen`` rewrites docs/reference/; ``--check`` fails
-when the committed files are out of date (the tests run it).
+``python -m havirt.tools.docgen`` rewrites docs/reference/ and the generated
+sections of hand-written pages (between ``<!-- BEGIN generated ... -->`` and
+``<!-- END generated ... -->``); ``--check`` fails when the committed files are
+out of date (the tests run it).
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import os
 import sys
 
 from havirt.agents.domain_state import STATE_TABLE
+from havirt.agents.fence_havirt import FenceHavirt
 from havirt.agents.virtual_domain import VirtualDomain
 from havirt.ocf.agent import ResourceAgent
+from havirt.ocf.fencing import FenceAgent
 
 OUTCOME_WORDS = {
     "running": "running (0)",
@@ -85,11 +89,47 @@ def state_table_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
+def fence_options_markdown(agent: type[FenceAgent]) -> str:
+    """The option table of a fence agent: stdin name, command line, type, default."""
+    lines = [
+        "| name (standard input) | command line | type | default | description |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for opt in agent.option_table():
+        if opt.secret:
+            spelled = "refused (standard input only)"
+        else:
+            spelled = f"`{opt.spelled()}`"
+        default = f"`{opt.default}`" if opt.default not in (None, "") else ""
+        lines.append(
+            f"| `{opt.name}` | {_cell(spelled)} | {opt.type} | {default} | {_cell(opt.shortdesc)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def splice(text: str, section: str, body: str) -> str:
+    """``text`` with the lines between the markers of ``section`` replaced by ``body``."""
+    begin = f"<!-- BEGIN generated {section} by `python -m havirt.tools.docgen` -->\n"
+    end = f"<!-- END generated {section} -->"
+    head, found, rest = text.partition(begin)
+    _old, found_end, tail = rest.partition(end)
+    if not found or not found_end:
+        raise ValueError(f"markers of the generated section '{section}' are missing")
+    return f"{head}{begin}{body}{end}{tail}"
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
+
+
 def generated_files(root: str) -> dict[str, str]:
     ref = os.path.join(root, "docs", "reference")
+    fence_page = os.path.join(root, "docs", "fence_havirt.md")
     return {
         os.path.join(ref, "VirtualDomain-parameters.md"): parameters_markdown(VirtualDomain),
         os.path.join(ref, "VirtualDomain-states.md"): state_table_markdown(),
+        fence_page: splice(_read(fence_page), "options", fence_options_markdown(FenceHavirt)),
     }
 
 

@@ -10,6 +10,12 @@
   guest is destroyed and undefined on every node and its files are removed.
 * ``timings`` (session): a dict test code fills with ``{what: seconds}``;
   printed in the terminal summary.
+* ``installed_agents`` (session): ``{name: path}`` of every agent, written by
+  the product's own installer into a private, world-readable directory.
+* ``lifecycle_events`` (function): ``watch(guest) -> EventLog`` runs ``virsh
+  event --loop`` on node1; ``EventLog.power_events(guest)`` is what libvirt saw
+  happen to the guest since (e.g. ``["Stopped Destroyed", "Started Booted"]``:
+  a power cycle, off before on), for fencing tests.
 
 The whole directory is skipped, with the reason, when the machine cannot host
 a lab at all (not root, no namespace tools).
@@ -19,12 +25,17 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import signal
+import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from havirt.tools import install
 from havirt.tools.lab import GuestAssets, Lab, LabGuest, build_guest_assets, create_guest
 from havirt.tools.lab.node import DEFAULT_CACHE_DIR, missing_requirements
 
@@ -47,6 +58,21 @@ def guest_assets(lab_requirements: None) -> GuestAssets:
 @pytest.fixture(scope="session")
 def timings() -> dict[str, float]:
     return TIMINGS
+
+
+@pytest.fixture(scope="session")
+def installed_agents() -> Iterator[dict[str, str]]:
+    """Every agent installed by ``havirt install-agents``' code into a private root.
+
+    World-readable, as ocf-tester runs meta-data as the user nobody; not the shared
+    /usr/lib/ocf and /usr/sbin, which other checkouts on this machine also write."""
+    root = tempfile.mkdtemp(prefix="havirt-ocf-root-", dir="/var/tmp")
+    os.chmod(root, 0o755)
+    os.makedirs(os.path.join(root, "sbin"))
+    report = install.install(root, os.path.join(root, "sbin"))
+    yield {os.path.basename(f.path): f.path for f in report.written}
+    install.uninstall(root)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -88,6 +114,52 @@ def make_guest(
     yield factory
     for guest in made:
         guest.remove()
+
+
+class EventLog:
+    """What ``virsh event --loop --event lifecycle`` on node1 printed after it was ready."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.ready_at = 0  # byte offset of the first event that counts
+
+    def power_events(self, guest: LabGuest) -> list[str]:
+        """The guest's 'Stopped ...' and 'Started ...' events, in order."""
+        with self.path.open("rb") as handle:
+            handle.seek(self.ready_at)
+            text = handle.read().decode(errors="replace")
+        events = [
+            line.rsplit(":", 1)[1].strip()
+            for line in text.splitlines()
+            if f"'{guest.name}'" in line
+        ]
+        return [e for e in events if e.startswith(("Stopped", "Started"))]
+
+
+@pytest.fixture
+def lifecycle_events(lab: Lab, tmp_path: Path) -> Iterator[Callable[[LabGuest], EventLog]]:
+    """watch(guest) starts ``virsh event --loop`` on node1 and returns its EventLog."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def watch(guest: LabGuest) -> EventLog:
+        node1 = lab.nodes["node1"]
+        log = EventLog(tmp_path / "events.log")
+        argv = ["virsh", "-c", "qemu:///system", "event", "--loop", "--event", "lifecycle"]
+        started.append(node1.popen(argv, log=log.path))
+        # Ready once it reports events: pause and resume the guest until it has one.
+        deadline = time.monotonic() + 20
+        while "Resumed" not in log.path.read_text(errors="replace"):
+            assert time.monotonic() < deadline, "virsh event never reported an event"
+            node1.virsh("suspend", guest.name)
+            node1.virsh("resume", guest.name)
+            time.sleep(0.3)
+        log.ready_at = log.path.stat().st_size
+        return log
+
+    yield watch
+    for proc in started:
+        os.killpg(proc.pid, signal.SIGTERM)  # our own process group (start_new_session)
+        proc.wait(timeout=10)
 
 
 def _timed(action: Callable[[], object]) -> float:

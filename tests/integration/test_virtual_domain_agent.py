@@ -7,15 +7,11 @@ network), exactly as Pacemaker would run it there.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from havirt.tools import install
 from havirt.tools.lab import Lab, LabGuest
 
 pytestmark = pytest.mark.integration
@@ -24,18 +20,8 @@ SUCCESS, GENERIC, NOT_RUNNING = 0, 1, 7
 
 
 @pytest.fixture(scope="session")
-def agent_path() -> Iterator[str]:
-    """The agent installed by the product's own installer into a private OCF root.
-
-    World-readable, as ocf-tester runs meta-data as the user nobody."""
-    root = tempfile.mkdtemp(prefix="havirt-ocf-root-", dir="/var/tmp")
-    os.chmod(root, 0o755)
-    os.makedirs(os.path.join(root, "sbin"))
-    report = install.install(root, os.path.join(root, "sbin"))
-    (path,) = [f.path for f in report.written if f.path.endswith("/VirtualDomain")]
-    yield path
-    install.uninstall(root)
-    shutil.rmtree(root, ignore_errors=True)
+def agent_path(installed_agents: dict[str, str]) -> str:
+    return installed_agents["VirtualDomain"]
 
 
 class AgentRun:

@@ -229,3 +229,104 @@ def test_ctypes_connect_failure_is_reported_with_libvirts_code():
         libvirt_c.open_connection(lib, "qemu+unix:///system?socket=/nonexistent/sock")
     assert info.value.code == libvirt.VIR_ERR_SYSTEM_ERROR
     assert "nonexistent" in str(info.value)
+
+
+# -- what fence_havirt needs: credentials, listings, connect timeouts
+
+
+def test_credentials_answer_only_a_user_name_and_a_password():
+    creds = lb.Credentials("fence", "s3cret")
+    asked = [
+        [libvirt.VIR_CRED_AUTHNAME, "Username", None, "root", None],
+        [libvirt.VIR_CRED_PASSPHRASE, "Password", None, None, None],
+        [libvirt.VIR_CRED_NOECHOPROMPT, "Key passphrase", None, None, None],
+    ]
+    assert creds.answer(asked) == 0
+    assert [c[4] for c in asked] == ["fence", "s3cret", "s3cret"]
+    assert "s3cret" not in repr(creds)
+    host_key = [[libvirt.VIR_CRED_ECHOPROMPT, "Accept SSH host key?", None, "n", None]]
+    assert creds.answer(host_key) == -1
+    assert host_key[0][4] is None
+    explained = creds.explain(lb.HypervisorError("connect: authentication failed", 45))
+    assert "'Accept SSH host key?'" in str(explained) and explained.code == 45
+
+
+def test_credentials_without_a_password_refuse_a_password_question():
+    creds = lb.Credentials(None, None)
+    asked = [[libvirt.VIR_CRED_AUTHNAME, "Username", None, "root", None]]
+    assert creds.answer(asked) == 0 and asked[0][4] == "root"  # libvirt's default
+    assert creds.answer([[libvirt.VIR_CRED_PASSPHRASE, "Password", None, None, None]]) == -1
+    assert "a password (Password)" in str(creds.explain(lb.HypervisorError("x", 45)))
+
+
+def test_with_credentials_the_connection_goes_through_open_auth(monkeypatch):
+    seen = {}
+
+    def open_auth(uri, auth, flags):
+        kinds, callback, _ = auth
+        cred = [libvirt.VIR_CRED_PASSPHRASE, "Password", None, None, None]
+        seen.update(uri=uri, kinds=kinds, answered=callback([cred], None), value=cred[4])
+        return RawConnection()
+
+    monkeypatch.setattr(libvirt, "openAuth", open_auth)
+    monkeypatch.setattr(libvirt, "open", lambda uri: pytest.fail("open without auth"))
+    hv = lb.Hypervisor("qemu+tcp://hv/system", Deadline(5), credentials=lb.Credentials("u", "p"))
+    assert hv._connect_c() is False  # the C fast path has no auth callback
+    hv.connect()
+    assert seen["uri"] == "qemu+tcp://hv/system"
+    assert libvirt.VIR_CRED_PASSPHRASE in seen["kinds"]
+    assert (seen["answered"], seen["value"]) == (0, "p")
+
+
+def test_a_refused_question_is_named_in_the_connection_error(monkeypatch):
+    def open_auth(uri, auth, flags):
+        cred = [libvirt.VIR_CRED_ECHOPROMPT, "Accept host key?", None, None, None]
+        auth[1]([cred], None)
+        raise libvirt_error(libvirt.VIR_ERR_AUTH_FAILED, "authentication failed")
+
+    monkeypatch.setattr(libvirt, "openAuth", open_auth)
+    hv = lb.Hypervisor("qemu+libssh://hv/system", Deadline(5), credentials=lb.Credentials())
+    with pytest.raises(lb.HypervisorUnavailable, match=r"'Accept host key\?'.*which was refused"):
+        hv.connect()
+
+
+def test_connecting_is_bounded_by_the_connect_timeout(monkeypatch):
+    release = threading.Event()
+    monkeypatch.setattr(libvirt, "open", lambda uri: release.wait(5))
+    hv = lb.Hypervisor("qemu+tcp://hv/system", Deadline(30), connect_timeout=0.2)
+    try:
+        with pytest.raises(lb.HypervisorTimeout, match=r"within 0\.2s"):
+            hv.connect()
+    finally:
+        release.set()
+
+
+def test_domains_list_names_uuids_and_states_in_one_call():
+    class Stats(RawConnection):
+        calls = 0
+
+        def getAllDomainStats(self, stats, flags):
+            assert stats == libvirt.VIR_DOMAIN_STATS_STATE
+            Stats.calls += 1
+            off = {"state.state": libvirt.VIR_DOMAIN_SHUTOFF, "state.reason": 2}
+            return [(RawDomain(), {"state.state": 1, "state.reason": 1}), (RawDomain(), off)]
+
+    hv = hypervisor(Stats())
+    found = hv.domains()
+    assert Stats.calls == 1
+    assert found[0] == lb.DomainInfo("vm1", UUID, DomainState("running", "booted"))
+    assert found[1].state == DomainState("shutoff", "destroyed")
+
+
+def test_open_auth_and_listing_on_libvirts_test_driver():
+    hv = lb.Hypervisor("test:///default", Deadline(10), credentials=lb.Credentials("u", "p"))
+    try:
+        (only,) = hv.domains()
+        assert only.name == "test" and only.state.state == "running"
+        dom = hv.lookup(name="test")
+        dom.destroy()
+        assert dom.state().state == "shutoff"
+        dom.start()
+        assert dom.state().state == "running"
+    finally:
+        hv.close()

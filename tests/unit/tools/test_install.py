@@ -27,12 +27,17 @@ def test_install_writes_executable_launchers_and_a_manifest(roots) -> None:
     ocf_root, fence_dir = roots
     report = install.install(str(ocf_root), str(fence_dir))
     agent = ocf_root / "resource.d" / "havirt" / "VirtualDomain"
-    assert [f.path for f in report.written] == [str(agent)]
-    assert stat.S_IMODE(agent.stat().st_mode) == 0o755
-    text = agent.read_text()
-    assert text.startswith("#!") and " -IS\n" in text.splitlines()[0] + "\n"
+    fence_agent = fence_dir / "fence_havirt"  # Pacemaker finds only regular files fence_*
+    assert [f.path for f in report.written] == [str(agent), str(fence_agent)]
+    assert [f.kind for f in report.written] == ["ocf", "fence"]
+    for path in (agent, fence_agent):
+        assert stat.S_ISREG(path.lstat().st_mode)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o755
+        text = path.read_text()
+        assert text.startswith("#!") and " -IS\n" in text.splitlines()[0] + "\n"
+    assert "from havirt.agents.fence_havirt import main" in fence_agent.read_text()
     manifest = json.loads((agent.parent / install.MANIFEST).read_text())
-    assert manifest[0]["path"] == str(agent)
+    assert [m["path"] for m in manifest] == [str(agent), str(fence_agent)]
 
 
 def test_installed_launcher_runs_meta_data(roots) -> None:
@@ -46,6 +51,21 @@ def test_installed_launcher_runs_meta_data(roots) -> None:
     assert '<resource-agent name="VirtualDomain"' in proc.stdout
 
 
+def test_installed_fence_launcher_runs_metadata_from_stdin(roots) -> None:
+    ocf_root, fence_dir = roots
+    install.install(str(ocf_root), str(fence_dir))
+    proc = subprocess.run(
+        [str(fence_dir / "fence_havirt")],
+        input="action=metadata\n",
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert '<resource-agent name="fence_havirt"' in proc.stdout
+
+
 def test_uninstall_removes_exactly_what_was_written(roots) -> None:
     ocf_root, fence_dir = roots
     install.install(str(ocf_root), str(fence_dir))
@@ -53,8 +73,9 @@ def test_uninstall_removes_exactly_what_was_written(roots) -> None:
     other = provider / "SomethingOfTheAdmins"
     other.write_text("#!/bin/sh\n")
     report = install.uninstall(str(ocf_root))
-    assert report.removed == (str(provider / "VirtualDomain"),)
+    assert report.removed == (str(provider / "VirtualDomain"), str(fence_dir / "fence_havirt"))
     assert other.exists() and not (provider / "VirtualDomain").exists()
+    assert not (fence_dir / "fence_havirt").exists()
     assert not (provider / install.MANIFEST).exists()
 
 
