@@ -447,12 +447,27 @@ class VirtualDomain(ResourceAgent):
         return self._stop(ctx, ident)
 
     def probe_unconfigured(self, ctx: ActionContext, error: OcfError) -> OcfExit:
+        return self._monitor_unconfigured(ctx, error, OcfExit.NOT_RUNNING)
+
+    def monitor_unconfigured(self, ctx: ActionContext, error: OcfError) -> OcfExit:
+        # A guest that runs well stays running even if its configuration file vanished
+        # (an NFS hiccup, an admin's slip): restarting it elsewhere is an outage for
+        # nothing. Without a running copy the configuration error stands (a hard error:
+        # Pacemaker starts the guest where the configuration is fine). A malformed
+        # parameter is wrong on every node: that error stands as it is.
+        if error.code != OcfExit.ERR_INSTALLED:
+            return error.code
+        return self._monitor_unconfigured(ctx, error, error.code)
+
+    def _monitor_unconfigured(
+        self, ctx: ActionContext, error: OcfError, stopped: OcfExit
+    ) -> OcfExit:
         self._lenient_params(ctx)
         ident = self._identity(ctx)
         obs = self.observe(ctx, self._hypervisor(ctx, _margin(ctx.deadline.total)), ident)
         if obs.outcome == STOPPED:
-            return OcfExit.NOT_RUNNING
-        # Tell the truth about a copy that runs; monitors will fail on the configuration.
+            return stopped
+        # Tell the truth about a copy that runs, and say what is wrong.
         ctx.log.warn(f"{error.reason}; but {ident.name} runs here: {obs.verdict.explanation}")
         if obs.outcome == RUNNING:
             return OcfExit.SUCCESS

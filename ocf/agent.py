@@ -121,6 +121,14 @@ class ResourceAgent:
         ctx.log.info(f"probe with invalid configuration ({error.reason}): not running")
         return OcfExit.NOT_RUNNING
 
+    def monitor_unconfigured(self, ctx: ActionContext, error: OcfError) -> OcfExit:
+        """A recurring monitor with an invalid configuration: by default the error itself.
+
+        Override to keep a healthy running copy running: a configuration file that
+        vanished must not make Pacemaker restart a guest that is fine.
+        """
+        return error.code
+
     def usage(self) -> str:
         names = "|".join(a.name for a in self.actions)
         return f"usage: {self.name} {{{names}}}"

@@ -4,7 +4,8 @@
 - Parameters are parsed and the agent's ``validate`` runs before any action.
   When that fails: ``stop`` asks the agent whether anything could still be
   running (default: success), a probe answers "not running" only through the
-  agent's ``probe_unconfigured`` hook, everything else returns the error.
+  agent's ``probe_unconfigured`` hook, a recurring monitor through
+  ``monitor_unconfigured`` (default: the error), everything else returns the error.
 - ``stop`` never returns 7 (not running means stopped: success); only monitor
   may return 7.
 - Every failure writes one ``ocf-exit-reason:`` line to stderr.
@@ -129,6 +130,10 @@ def _run_action(
             rc = _guarded(lambda: agent.stop_unconfigured(ctx, problem), ctx, action)
         elif env.is_probe:
             rc = _guarded(lambda: agent.probe_unconfigured(ctx, problem), ctx, action)
+        elif action == "monitor":
+            rc = _guarded(lambda: agent.monitor_unconfigured(ctx, problem), ctx, action)
+            if rc == OcfExit.NOT_RUNNING and not ctx.exit_reason:
+                ctx.exit_reason = problem.reason  # a recurring monitor's 7 is a failure
         else:
             ctx.exit_reason = problem.reason
             return problem.code

@@ -196,11 +196,19 @@ def test_probe_with_a_malformed_parameter_tells_the_truth(h):
     assert h.probe(migrateport="99999").rc == NOT_RUNNING
 
 
-def test_recurring_monitor_with_missing_config_is_err_installed(h):
+def test_recurring_monitor_with_missing_config_keeps_a_running_guest(h):
     h.hv.add()
     h.config.unlink()
     out = h.run("monitor")
+    assert out.rc == SUCCESS, out
+    assert "does not exist" in out.stderr  # warned, not silent
+
+
+def test_recurring_monitor_with_missing_config_and_no_guest_is_err_installed(h):
+    h.config.unlink()
+    out = h.run("monitor")
     assert out.rc == OcfExit.ERR_INSTALLED, out
+    assert "does not exist" in out.reason
 
 
 # -- deep checks
