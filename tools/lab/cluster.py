@@ -24,6 +24,7 @@ import grp
 import os
 import pwd
 import secrets
+import shutil
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from lxml import etree
 from .. import install
 from .guest import LabGuest, create_guest
 from .guest_image import GuestAssets, build_guest_assets
-from .node import DEFAULT_BASE_DIR, Lab, LibvirtNode
+from .node import DEFAULT_BASE_DIR, Lab, LibvirtNode, missing_requirements
 from .proc import LabError, Result, checked, run
 
 FENCE_AGENT = "fence_havirt_lab"
@@ -205,7 +206,8 @@ class ClusterNode(LibvirtNode):
         started: a fence "on" is done when the power is on, not when the host is up.
         """
         self.start_daemons()
-        self.start_cluster_stack()
+        if self.lab.start_cluster:
+            self.start_cluster_stack()
         if wait:
             self.wait_libvirtd()
 
@@ -311,9 +313,13 @@ class ClusterLab(Lab):
         guests: int | Sequence[str] = 3,
         guest_assets: GuestAssets | None = None,
         seed_cib: str | None = None,
+        start_cluster: bool = True,
         **options: Any,
     ) -> None:
         super().__init__(name, base_dir, nodes=nodes, **options)
+        # False: nodes come up with libvirt only; start_cluster_stack() starts the cluster
+        # (a cluster start with guests already running, for instance).
+        self.start_cluster = start_cluster
         self.guest_names = (
             [f"vm{i}" for i in range(1, guests + 1)] if isinstance(guests, int) else list(guests)
         )
@@ -347,8 +353,39 @@ class ClusterLab(Lab):
 
     def _up(self) -> None:
         super()._up()
-        self.wait_online()
-        self.wait_started(self.guest_names)
+        if self.start_cluster:
+            self.wait_online()
+            self.wait_started(self.guest_names)
+
+    def start_cluster_stack(self) -> None:
+        """Start Corosync and Pacemaker on every node (after ``start_cluster=False``)."""
+        self.start_cluster = True
+        for node in self.nodes.values():
+            node.start_cluster_stack()
+
+    # ------------------------------------------------------------ faults
+
+    def partition(self, node: str) -> None:
+        """Cut ``node`` off the lab network (its switch port goes down)."""
+        checked(run(["ip", "-n", self.switch_netns, "link", "set", self.nodes[node].name, "down"]))
+
+    def heal(self, node: str) -> None:
+        checked(run(["ip", "-n", self.switch_netns, "link", "set", self.nodes[node].name, "up"]))
+
+    def restore(self, timeout: float = 120.0) -> ClusterStatus:
+        """Back to a healthy cluster after a scenario: every node on, linked, online and
+        active, no failures or leftover move constraints, every guest started."""
+        for name, node in self.nodes.items():
+            self.heal(name)
+            node.resume_libvirtd()
+            node.power_on()
+        self.wait_online(timeout)
+        admin = self.first_node()
+        admin.pcs("node", "unstandby", "--all")
+        for guest in self.guest_names:  # leftover move constraints of a failed scenario
+            admin.exec(["crm_resource", "--clear", "-r", guest], timeout=30)
+        checked(admin.exec(["crm_resource", "--cleanup"], timeout=60))
+        return self.wait_started(self.guest_names, timeout)
 
     def wait_started(self, resources: Iterable[str], timeout: float = 120.0) -> ClusterStatus:
         """Wait until each of ``resources`` is Started on exactly one node."""
@@ -399,6 +436,19 @@ class ClusterLab(Lab):
             time.sleep(0.25)
         online = last.online if last else []
         raise LabError(f"nodes {sorted(want)} not all online after {timeout:.0f} s: {online}")
+
+
+def cluster_missing_requirements() -> list[str]:
+    """Why this machine cannot run a cluster lab (empty if it can)."""
+    problems = missing_requirements()
+    problems += [f"{tool} not found in PATH" for tool in CLUSTER_TOOLS if not shutil.which(tool)]
+    try:
+        pwd.getpwnam("hacluster")
+    except KeyError:
+        problems.append("no hacluster user (install pacemaker)")
+    if not os.path.isdir(f"{OCF_ROOT}/resource.d"):
+        problems.append(f"no {OCF_ROOT}/resource.d (install resource-agents)")
+    return problems
 
 
 # ---------------------------------------------------------------- the seeded CIB

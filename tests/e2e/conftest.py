@@ -1,0 +1,95 @@
+"""End-to-end scenarios on a real 3-node Pacemaker/Corosync cluster in the lab.
+
+* ``cluster`` (session): a :class:`ClusterLab` of 3 nodes with fencing on
+  (``fence_havirt_lab`` powers nodes off and on for real) and
+  :data:`GUESTS` TCG guests as ``ocf:havirt:VirtualDomain`` resources. Torn
+  down at the end of the session, and at exit if the session crashes.
+* ``auditor`` (function): an :class:`Auditor` sampling every node's QEMU
+  processes (not Pacemaker's view) during the test; the test fails the moment a
+  guest runs twice or is lost. Before each test the cluster is restored to
+  health (nodes on and online, no standby, no failures, guests started).
+
+The whole directory is skipped, with the reason, where the lab cannot run.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from havirt.tools.lab import Lab, build_guest_assets
+from havirt.tools.lab.auditor import Auditor
+from havirt.tools.lab.cluster import ClusterLab, cluster_missing_requirements
+from havirt.tools.lab.node import DEFAULT_CACHE_DIR
+
+CACHE_DIR = Path(os.environ.get("HAVIRT_LAB_CACHE", DEFAULT_CACHE_DIR))
+GUESTS = 4
+TIMINGS: dict[str, float] = {}
+
+pytestmark = pytest.mark.e2e
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+def new_cluster(prefix: str, **options: Any) -> ClusterLab:
+    """A cluster lab (not up yet) with this machine's guest image; skips where impossible."""
+    problems = cluster_missing_requirements()
+    if problems:
+        pytest.skip("the lab cluster cannot run on this machine: " + "; ".join(problems))
+    Lab.cleanup_stale()
+    return ClusterLab(
+        f"{prefix}{os.getpid()}",
+        guest_assets=build_guest_assets(CACHE_DIR / "guest"),
+        cache_dir=CACHE_DIR,
+        **options,
+    )
+
+
+@pytest.fixture(scope="session")
+def cluster(request: pytest.FixtureRequest) -> Iterator[ClusterLab]:
+    lab = new_cluster("e2e", guests=GUESTS)
+    request.addfinalizer(lab.down)
+    start = time.monotonic()
+    lab.up()
+    TIMINGS["cluster up (3 nodes, 4 guests started)"] = time.monotonic() - start
+    yield lab
+
+
+@pytest.fixture
+def make_cluster(request: pytest.FixtureRequest) -> Callable[..., ClusterLab]:
+    """``make_cluster(prefix, **ClusterLab options)``: a further lab, down after the test."""
+
+    def factory(prefix: str, **options: Any) -> ClusterLab:
+        lab = new_cluster(prefix, **options)
+        request.addfinalizer(lab.down)
+        return lab
+
+    return factory
+
+
+@pytest.fixture(scope="session")
+def timings() -> dict[str, float]:
+    return TIMINGS
+
+
+@pytest.fixture
+def auditor(cluster: ClusterLab) -> Iterator[Auditor]:
+    cluster.restore()
+    with Auditor(cluster, cluster.guest_names) as the_auditor:
+        yield the_auditor
+        the_auditor.check()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if TIMINGS:
+        terminalreporter.section("havirt e2e timings")
+        for what, seconds in TIMINGS.items():
+            terminalreporter.write_line(f"{what:<50} {seconds:7.2f} s")

@@ -1,0 +1,254 @@
+"""An independent auditor of where guests really run in a lab.
+
+It does not ask Pacemaker or libvirt: it samples every lab node's QEMU
+processes straight from /proc, many times a second, in a background thread,
+and records a violation the moment
+
+* one guest runs on two nodes, or twice on one node (a *double start*), or
+* a guest has no QEMU anywhere for longer than the scenario allows (*lost*).
+
+Live migration legitimately shows two QEMU processes for a while: the
+destination is started with ``-incoming`` after the source. A second copy is
+therefore accepted only if it was started later than the first, with
+``-incoming``, and only for :attr:`Auditor.max_migration` seconds. A copy
+started later *without* ``-incoming`` while another runs is a double start,
+whatever the cluster thinks.
+
+Use as a context manager; :meth:`Auditor.check` raises :class:`AuditError`
+with every violation, :meth:`Auditor.wait_for` polls a condition and fails
+as soon as a violation is recorded.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from havirt.agents import qemu_processes
+
+from . import nsutil
+from .node import Lab
+
+T = TypeVar("T")
+
+
+class AuditError(AssertionError):
+    """The auditor saw something that must never happen."""
+
+
+@dataclass(frozen=True)
+class QemuCopy:
+    node: str
+    pid: int
+    started: int  # clock ticks since boot: tells which copy came first
+    incoming: bool  # started as a migration destination
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A change in where a guest runs: at ``at`` (monotonic seconds), on ``nodes``."""
+
+    at: float
+    guest: str
+    nodes: tuple[str, ...]
+    pids: tuple[int, ...]
+
+
+def scan(netns_by_node: Mapping[str, tuple[int, int]]) -> dict[str, list[QemuCopy]]:
+    """Every QEMU process of the lab nodes, by guest name (one pass over /proc)."""
+    node_of = {ns: node for node, ns in netns_by_node.items()}
+    found: dict[str, list[QemuCopy]] = {}
+    for pid in nsutil.all_pids():
+        if not nsutil.process_comm(pid).startswith("qemu"):
+            continue
+        node = node_of.get(nsutil.ns_id(f"/proc/{pid}/ns/net"))  # type: ignore[arg-type]
+        argv = nsutil.process_cmdline(pid)
+        parsed = qemu_processes.parse_cmdline(argv)
+        started = nsutil.process_start_time(pid)
+        if node is None or parsed is None or parsed[0] is None or started is None:
+            continue
+        copy = QemuCopy(node, pid, started, "-incoming" in argv)
+        found.setdefault(parsed[0], []).append(copy)
+    return found
+
+
+def judge(guest: str, copies: list[QemuCopy]) -> str | None:
+    """Why these copies of one guest are a double start (None if they are not)."""
+    if len(copies) < 2:
+        return None
+    _first, *later = sorted(copies, key=lambda c: (c.started, c.pid))
+    where = ", ".join(
+        f"{c.node} (pid {c.pid}{', -incoming' if c.incoming else ''})" for c in copies
+    )
+    if len(later) > 1:
+        return f"{guest} runs {len(copies)} times: {where}"
+    if not later[0].incoming:
+        return f"{guest} started again while it runs: {where}"
+    return None  # a migration in progress, bounded by the caller
+
+
+class Auditor:
+    """Samples the lab's QEMU processes and records violations (see the module doc).
+
+    ``max_outage``: how long a guest may have no QEMU at all (None: any time; 0:
+    never, as during a drain by live migration). Change it between phases of a
+    scenario with :meth:`allow_outage`.
+    """
+
+    def __init__(
+        self,
+        lab: Lab,
+        guests: Iterable[str],
+        *,
+        interval: float = 0.05,
+        max_outage: float | None = 0.0,
+        max_migration: float = 60.0,
+    ) -> None:
+        self.lab = lab
+        self.guests = list(guests)
+        self.interval = interval
+        self.max_outage = max_outage
+        self.max_migration = max_migration
+        self.violations: list[str] = []
+        self.timeline: list[Placement] = []
+        self.samples = 0
+        self._current: dict[str, list[QemuCopy]] = {}
+        self._missing_since: dict[str, float] = {}
+        self._migrating_since: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------ life cycle
+
+    def __enter__(self) -> Auditor:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self.sample()  # the first picture before anything happens
+        self._thread = threading.Thread(target=self._run, name="havirt-auditor", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.sample()
+            except Exception as exc:  # the auditor must not die silently
+                with self._lock:
+                    self.violations.append(f"auditor failed: {exc!r}")
+                return
+
+    # ------------------------------------------------------------ sampling
+
+    def _netns_ids(self) -> dict[str, tuple[int, int]]:
+        ids = {}
+        for name, node in self.lab.nodes.items():
+            ns = nsutil.ns_id(node._netns_ref())
+            if ns is not None:
+                ids[name] = ns
+        return ids
+
+    def sample(self) -> dict[str, list[QemuCopy]]:
+        """Take one sample now (the thread does this every ``interval``)."""
+        found = scan(self._netns_ids())
+        now = time.monotonic()
+        with self._lock:
+            self.samples += 1
+            for guest in self.guests:
+                copies = found.get(guest, [])
+                self._note_placement(now, guest, copies)
+                self._check_copies(now, guest, copies)
+            self._current = found
+        return found
+
+    def _note_placement(self, now: float, guest: str, copies: list[QemuCopy]) -> None:
+        pids = tuple(sorted(c.pid for c in copies))
+        last = next((p for p in reversed(self.timeline) if p.guest == guest), None)
+        if last is None or last.pids != pids:
+            nodes = tuple(c.node for c in sorted(copies, key=lambda c: c.pid))
+            self.timeline.append(Placement(now, guest, nodes, pids))
+
+    def _check_copies(self, now: float, guest: str, copies: list[QemuCopy]) -> None:
+        reason = judge(guest, copies)
+        if reason:
+            self._violate(reason)
+        if len(copies) >= 2 and reason is None:
+            since = self._migrating_since.setdefault(guest, now)
+            if now - since > self.max_migration:
+                self._violate(f"{guest}: two copies for over {self.max_migration:.0f} s")
+        else:
+            self._migrating_since.pop(guest, None)
+        if copies:
+            self._missing_since.pop(guest, None)
+            return
+        since = self._missing_since.setdefault(guest, now)
+        if self.max_outage is not None and now - since > self.max_outage:
+            self._violate(f"{guest} lost: no QEMU on any node for {now - since:.1f} s")
+
+    def _violate(self, message: str) -> None:
+        if message.split(":")[0] not in {v.split(":")[0] for v in self.violations}:
+            self.violations.append(message)
+
+    # ------------------------------------------------------------ for tests
+
+    def allow_outage(self, seconds: float | None) -> None:
+        """From now on a guest may be without QEMU this long (None: any time)."""
+        with self._lock:
+            self.max_outage = seconds
+            self._missing_since = {g: time.monotonic() for g in self._missing_since}
+
+    def current(self) -> dict[str, list[QemuCopy]]:
+        with self._lock:
+            return {g: list(c) for g, c in self._current.items()}
+
+    def where(self, guest: str) -> list[str]:
+        return [c.node for c in self.current().get(guest, [])]
+
+    def check(self) -> None:
+        """Raise :class:`AuditError` if anything was seen that must never happen."""
+        with self._lock:
+            violations = list(self.violations)
+        if violations:
+            raise AuditError("auditor: " + "; ".join(violations))
+
+    def wait_for(
+        self, condition: Callable[[], T], timeout: float, what: str, poll: float = 0.1
+    ) -> T:
+        """Poll ``condition`` until it returns something true; fail at once on a violation."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.check()
+            result = condition()
+            if result:
+                return result
+            if time.monotonic() >= deadline:
+                self.check()
+                raise AuditError(f"timed out after {timeout:.0f} s waiting for {what}")
+            time.sleep(poll)
+
+    def first_seen(
+        self, guest: str, after: float, on_other_than: str | None = None
+    ) -> float | None:
+        """When ``guest`` was first seen running after ``after`` (optionally on another node)."""
+        for placement in self.timeline:
+            if placement.guest != guest or placement.at < after or not placement.nodes:
+                continue
+            if on_other_than is None or any(n != on_other_than for n in placement.nodes):
+                return placement.at
+        return None
+
+
+__all__ = ["AuditError", "Auditor", "Placement", "QemuCopy", "judge", "scan"]
