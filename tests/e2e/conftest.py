@@ -39,11 +39,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
-def new_cluster(prefix: str, **options: Any) -> ClusterLab:
-    """A cluster lab (not up yet) with this machine's guest image; skips where impossible."""
+def skip_unless_cluster_possible() -> None:
     problems = cluster_missing_requirements()
     if problems:
         pytest.skip("the lab cluster cannot run on this machine: " + "; ".join(problems))
+
+
+@pytest.fixture
+def cluster_possible() -> None:
+    skip_unless_cluster_possible()
+
+
+def new_cluster(prefix: str, **options: Any) -> ClusterLab:
+    """A cluster lab (not up yet) with this machine's guest image; skips where impossible."""
+    skip_unless_cluster_possible()
     Lab.cleanup_stale()
     return ClusterLab(
         f"{prefix}{os.getpid()}",
