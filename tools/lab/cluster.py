@@ -314,12 +314,14 @@ class ClusterLab(Lab):
         guest_assets: GuestAssets | None = None,
         seed_cib: str | None = None,
         start_cluster: bool = True,
+        provider: str = "havirt",
         **options: Any,
     ) -> None:
         super().__init__(name, base_dir, nodes=nodes, **options)
         # False: nodes come up with libvirt only; start_cluster_stack() starts the cluster
         # (a cluster start with guests already running, for instance).
         self.start_cluster = start_cluster
+        self.provider = provider  # of the guests' VirtualDomain agent ("heartbeat": stock)
         self.guest_names = (
             [f"vm{i}" for i in range(1, guests + 1)] if isinstance(guests, int) else list(guests)
         )
@@ -341,7 +343,7 @@ class ClusterLab(Lab):
 
     def guest_resources(self) -> list[GuestResource]:
         return [
-            GuestResource(name, f"{self.shared_mount}/guests/{name}/domain.xml")
+            GuestResource(name, f"{self.shared_mount}/guests/{name}/domain.xml", self.provider)
             for name in self.guest_names
         ]
 
