@@ -27,6 +27,7 @@ DEFAULT_FENCE_DIR = "/usr/sbin"
 # executable name -> (kind, module with a main())
 AGENTS: dict[str, tuple[str, str]] = {
     "VirtualDomain": ("ocf", "havirt.agents.virtual_domain"),
+    "StoragePool": ("ocf", "havirt.agents.storage_pool"),
 }
 
 
