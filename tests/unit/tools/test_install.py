@@ -26,8 +26,10 @@ def roots(tmp_path):
 def test_install_writes_executable_launchers_and_a_manifest(roots) -> None:
     ocf_root, fence_dir = roots
     report = install.install(str(ocf_root), str(fence_dir))
-    agent = ocf_root / "resource.d" / "havirt" / "VirtualDomain"
-    assert [f.path for f in report.written] == [str(agent)]
+    provider = ocf_root / "resource.d" / "havirt"
+    agent = provider / "VirtualDomain"
+    assert [f.path for f in report.written] == [str(provider / n) for n in install.AGENTS]
+    assert "StoragePool" in install.AGENTS
     assert stat.S_IMODE(agent.stat().st_mode) == 0o755
     text = agent.read_text()
     assert text.startswith("#!") and " -IS\n" in text.splitlines()[0] + "\n"
@@ -35,15 +37,16 @@ def test_install_writes_executable_launchers_and_a_manifest(roots) -> None:
     assert manifest[0]["path"] == str(agent)
 
 
-def test_installed_launcher_runs_meta_data(roots) -> None:
+@pytest.mark.parametrize("name", list(install.AGENTS))
+def test_installed_launcher_runs_meta_data(roots, name) -> None:
     ocf_root, fence_dir = roots
     install.install(str(ocf_root), str(fence_dir))
-    agent = ocf_root / "resource.d" / "havirt" / "VirtualDomain"
+    agent = ocf_root / "resource.d" / "havirt" / name
     proc = subprocess.run(
         [str(agent), "meta-data"], capture_output=True, text=True, timeout=30, env={}
     )
     assert proc.returncode == 0, proc.stderr
-    assert '<resource-agent name="VirtualDomain"' in proc.stdout
+    assert f'<resource-agent name="{name}"' in proc.stdout
 
 
 def test_uninstall_removes_exactly_what_was_written(roots) -> None:
@@ -53,7 +56,7 @@ def test_uninstall_removes_exactly_what_was_written(roots) -> None:
     other = provider / "SomethingOfTheAdmins"
     other.write_text("#!/bin/sh\n")
     report = install.uninstall(str(ocf_root))
-    assert report.removed == (str(provider / "VirtualDomain"),)
+    assert report.removed == tuple(str(provider / n) for n in install.AGENTS)
     assert other.exists() and not (provider / "VirtualDomain").exists()
     assert not (provider / install.MANIFEST).exists()
 
