@@ -169,8 +169,9 @@ PARAMETERS: tuple[Parameter, ...] = (
         "Depth a recurring monitor checks at least, whatever its OCF_CHECK_LEVEL: 0 = the "
         "pool is active and its target mounted (from /proc/self/mountinfo; for dir and "
         "logical: the target exists); 10 = also stat and statfs the target in a child "
-        "process bounded by the timeout; 20 = also write, fsync, read back and remove a "
-        "per-node status file in the target. Probes always check depth 0.",
+        "process bounded by the timeout; 20 = write, fsync, read back and remove a "
+        "per-node status file in the target instead (which answers all the stat would, and "
+        "more). Probes always check depth 0.",
         type="integer",
         default="0",
         check=_check_depth,

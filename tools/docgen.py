@@ -11,8 +11,12 @@ import os
 import sys
 
 from havirt.agents.domain_state import STATE_TABLE
+from havirt.agents.storage_pool import StoragePool
 from havirt.agents.virtual_domain import VirtualDomain
 from havirt.ocf.agent import ResourceAgent
+
+# Every OCF agent gets docs/reference/<name>-parameters.md.
+AGENTS: tuple[type[ResourceAgent], ...] = (VirtualDomain, StoragePool)
 
 OUTCOME_WORDS = {
     "running": "running (0)",
@@ -39,6 +43,8 @@ def parameters_markdown(agent: type[ResourceAgent]) -> str:
     for p in agent.parameters:
         default = f"`{p.default}`" if p.default not in (None, "") else ""
         extra = []
+        if p.choices:
+            extra.append("Allowed values: " + ", ".join(f"`{c}`" for c in p.choices if c) + ".")
         if p.unit:
             extra.append(f"Unit: {p.unit}.")
         if p.deprecated:
@@ -87,10 +93,12 @@ def state_table_markdown() -> str:
 
 def generated_files(root: str) -> dict[str, str]:
     ref = os.path.join(root, "docs", "reference")
-    return {
-        os.path.join(ref, "VirtualDomain-parameters.md"): parameters_markdown(VirtualDomain),
-        os.path.join(ref, "VirtualDomain-states.md"): state_table_markdown(),
+    files = {
+        os.path.join(ref, f"{agent.name}-parameters.md"): parameters_markdown(agent)
+        for agent in AGENTS
     }
+    files[os.path.join(ref, "VirtualDomain-states.md")] = state_table_markdown()
+    return files
 
 
 def main(argv: list[str] | None = None) -> int:
