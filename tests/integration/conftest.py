@@ -10,6 +10,9 @@
   guest is destroyed and undefined on every node and its files are removed.
 * ``timings`` (session): a dict test code fills with ``{what: seconds}``;
   printed in the terminal summary.
+* ``installed_agents`` (session): ``{name: path}`` of every OCF agent, installed
+  by the product's own installer into a private OCF root (run them with
+  ``agent_helpers.run_ocf``).
 
 The whole directory is skipped, with the reason, when the machine cannot host
 a lab at all (not root, no namespace tools).
@@ -19,12 +22,15 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from havirt.tools import install
 from havirt.tools.lab import GuestAssets, Lab, LabGuest, build_guest_assets, create_guest
 from havirt.tools.lab.node import DEFAULT_CACHE_DIR, missing_requirements
 
@@ -47,6 +53,20 @@ def guest_assets(lab_requirements: None) -> GuestAssets:
 @pytest.fixture(scope="session")
 def timings() -> dict[str, float]:
     return TIMINGS
+
+
+@pytest.fixture(scope="session")
+def installed_agents() -> Iterator[dict[str, str]]:
+    """The agents installed by the product's own installer into a private OCF root.
+
+    World-readable, as ocf-tester runs meta-data as the user nobody."""
+    root = tempfile.mkdtemp(prefix="havirt-ocf-root-", dir="/var/tmp")
+    os.chmod(root, 0o755)
+    os.makedirs(os.path.join(root, "sbin"))
+    report = install.install(root, os.path.join(root, "sbin"))
+    yield {os.path.basename(f.path): f.path for f in report.written if f.kind == "ocf"}
+    install.uninstall(root)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
