@@ -83,9 +83,9 @@ PARAMETERS: tuple[Parameter, ...] = (
         "pool_xml",
         "Pool definition file",
         "Absolute path of a libvirt pool XML definition (as 'virsh pool-dumpxml' prints it) "
-        "present on every node. Its <name> must equal 'pool'. Use it instead of 'type' and "
-        "the source/target fields; leave both unset when the pool is already defined in "
-        "libvirt on every node.",
+        "present on every node; the pool name in it must equal 'pool'. Use it instead of "
+        "'type' and the source/target fields; leave both unset when the pool is already "
+        "defined in libvirt on every node.",
         check=_check_absolute,
     ),
     Parameter(
@@ -107,9 +107,9 @@ PARAMETERS: tuple[Parameter, ...] = (
         "source_path",
         "Source path or device",
         "netfs: the exported directory on the server (e.g. /export/images). fs: the block "
-        "device holding the filesystem (e.g. /dev/disk/by-id/...). A loop device works; an "
-        "image file does not (libvirt then cannot tell that it mounted it, and never "
-        "unmounts it).",
+        "device holding the filesystem (e.g. /dev/disk/by-id/...; a loop device works). Avoid "
+        "an image file: libvirt does not recognise its own mount of one and leaves it mounted "
+        "on stop (the agent then unmounts it itself).",
     ),
     Parameter(
         "source_name",
