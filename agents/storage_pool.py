@@ -52,7 +52,7 @@ SBIN_PATH = "/usr/local/sbin:/usr/sbin:/sbin:/usr/local/bin:/usr/bin:/bin"
 def _reserve(total: float) -> float:
     """Time kept back after a filesystem check: to kill the child, report, and stay
     clear of the dispatcher's watchdog (which answers at the very end)."""
-    return max(1.5, total * 0.1) + KILL_WAIT
+    return max(2.0, total * 0.15) + KILL_WAIT
 
 
 class StoragePool(ResourceAgent):

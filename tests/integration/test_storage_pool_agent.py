@@ -343,8 +343,10 @@ def test_hung_mount_under_a_dir_pool(make_pool, fuse_mount, timings: dict[str, f
     timings["pool: check in D state, depth 20 (6 s)"] = monitor.seconds
     stop = pool.run("stop", timeout_ms=20000)
     assert stop.rc == SUCCESS, stop
+    assert f"pool {pool.name} stopped" in stop.stderr, stop
     _under(stop, 20000)
     timings["pool: stop, hung dir pool (20 s)"] = stop.seconds
+    assert "inactive" in pool.virsh("pool-info", pool.name)
 
 
 def test_hung_mount_on_an_fs_pool(
