@@ -83,7 +83,7 @@ class Pool:
 @pytest.fixture
 def make_pool(request: pytest.FixtureRequest, lab: Lab, agent: str) -> Iterator[Callable]:
     """make_pool(**reskeys) -> Pool; at teardown the pool is stopped, unmounted and
-    undefined on every node, and its target removed."""
+    undefined on every node, and its target (with its .src and .xml siblings) removed."""
     made: list[Pool] = []
     stem = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[-24:]
 
@@ -99,7 +99,8 @@ def make_pool(request: pytest.FixtureRequest, lab: Lab, agent: str) -> Iterator[
             node.virsh("pool-undefine", pool.name, check=False)
             for _ in pool.mounts(node.name):
                 node.exec(["umount", "--lazy", pool.target])
-            node.exec(["rm", "-rf", pool.target])
+            # The target, and what tests keep beside it (a FUSE source, a definition file).
+            node.exec(["rm", "-rf", pool.target, f"{pool.target}.src", f"{pool.target}.xml"])
 
 
 @pytest.fixture
@@ -238,6 +239,33 @@ def test_dir_pool_start_monitor_stop(make_pool) -> None:
         assert pool.run("stop").rc == SUCCESS
     assert pool.run("monitor").rc == NOT_RUNNING
     assert "inactive" in pool.virsh("pool-info", pool.name)  # never undefined
+
+
+def test_definition_from_a_file_or_from_libvirt(lab: Lab, make_pool) -> None:
+    node = lab.nodes["node1"]
+    # pool_xml: a definition file on the node (its /var/lib/libvirt is node-private).
+    from_file = make_pool()
+    path = f"{from_file.target}.xml"
+    host_path = node.dir / "var-lib-libvirt" / Path(path).relative_to("/var/lib/libvirt")
+    host_path.parent.mkdir(parents=True, exist_ok=True)
+    host_path.write_text(
+        f"<pool type='dir'><name>{from_file.name}</name>"
+        f"<target><path>{from_file.target}</path></target></pool>\n"
+    )
+    del from_file.reskeys["target_path"]
+    from_file.reskeys["pool_xml"] = path
+    assert from_file.run("start").rc == SUCCESS
+    assert from_file.run("monitor", depth=20).rc == SUCCESS
+    assert from_file.run("stop").rc == SUCCESS
+    # Neither: the admin defined the pool in libvirt (as the runbooks do with pool-define-as).
+    admins = make_pool()
+    admins.virsh("pool-define-as", admins.name, "dir", "--target", admins.target)
+    admins.virsh("pool-build", admins.name)
+    del admins.reskeys["target_path"]
+    assert admins.run("start").rc == SUCCESS
+    assert admins.run("monitor", depth=10).rc == SUCCESS
+    assert admins.run("stop").rc == SUCCESS
+    assert re.search(r"Persistent:\s+yes", admins.virsh("pool-info", admins.name))
 
 
 def test_fs_pool_on_a_loop_device(loop_device: str, make_pool) -> None:
