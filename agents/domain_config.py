@@ -7,6 +7,7 @@ import os
 
 from havirt.ocf.errors import OcfError
 from havirt.ocf.exitcodes import OcfExit
+from havirt.ocf.files import read_text
 from havirt.ocf.record import Record
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
@@ -140,26 +141,7 @@ def load(path: str, cache: ResourceState | None = None) -> DomainConfig:
         raise OcfError(
             OcfExit.ERR_CONFIGURED, f"parameter 'config': '{path}' is not an absolute path"
         )
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except FileNotFoundError:
-        raise OcfError(
-            OcfExit.ERR_INSTALLED,
-            f"config file {path} does not exist on this node: copy it here or put it on "
-            "shared storage",
-        ) from None
-    except IsADirectoryError:
-        raise OcfError(
-            OcfExit.ERR_CONFIGURED, f"config {path} is a directory, not a file"
-        ) from None
-    except OSError as exc:
-        raise OcfError(OcfExit.ERR_PERM, f"cannot read config {path}: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise OcfError(
-            OcfExit.ERR_CONFIGURED,
-            f"config {path} is not UTF-8 text (byte {exc.start}): fix the file",
-        ) from None
+    text = read_text(path, "config file")
     key = (path, len(text), binascii.crc32(text.encode("utf-8")))
     if cache is not None:
         entry = cache.get("parsed_config")

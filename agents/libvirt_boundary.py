@@ -67,6 +67,7 @@ MIGRATE_FLAG_NAMES = {
 
 NO_DOMAIN = libvirt_c.ERR_NO_DOMAIN
 OPERATION_INVALID = libvirt_c.ERR_OPERATION_INVALID
+NO_STORAGE_POOL = 49  # VIR_ERR_NO_STORAGE_POOL
 
 _libvirt: Any = None
 
@@ -393,6 +394,52 @@ class Domain:
         )
 
 
+class StoragePool:
+    """One storage pool, seen through one connection. Every method is deadline-bounded.
+
+    None of these calls makes libvirtd touch the pool's filesystem except ``start``,
+    ``build`` and ``destroy`` (mount, mkdir, unmount)."""
+
+    def __init__(self, hv: Hypervisor, pool: Any) -> None:
+        self._hv = hv
+        self._pool = pool
+        self.name: str = pool.name()  # kept by the client library: no call to libvirtd
+
+    @property
+    def uuid(self) -> str:
+        return self._pool.UUIDString()  # kept by the client library too
+
+    def is_active(self) -> bool:
+        return bool(self._hv.call(self._pool.isActive, "pool isActive"))
+
+    def is_persistent(self) -> bool:
+        return bool(self._hv.call(self._pool.isPersistent, "pool isPersistent"))
+
+    def autostart(self) -> bool:
+        return bool(self._hv.call(self._pool.autostart, "pool autostart"))
+
+    def xml(self, inactive: bool = False) -> str:
+        flags = libvirt_module().VIR_STORAGE_XML_INACTIVE if inactive else 0
+        return self._hv.call(lambda: self._pool.XMLDesc(flags), "pool XMLDesc")
+
+    def build(self) -> None:
+        """Create the target directory (no flags: never formats or overwrites anything)."""
+        self._hv.call(lambda: self._pool.build(0), f"build pool {self.name}")
+
+    def start(self) -> None:
+        self._hv.call(lambda: self._pool.create(0), f"start pool {self.name}")
+
+    def destroy(self) -> None:
+        self._hv.call(self._pool.destroy, f"stop pool {self.name}")
+
+    def volume_paths(self) -> list[str]:
+        """Paths of the volumes libvirt knows in the pool (from its last refresh)."""
+        pool = self._pool
+        return self._hv.call(
+            lambda: [vol.path() for vol in pool.listAllVolumes(0)], "pool listAllVolumes"
+        )
+
+
 class Hypervisor:
     """Lazily opened connections whose every call is bounded by ``deadline``."""
 
@@ -538,11 +585,38 @@ class Hypervisor:
 
     def ensure_pool_active(self, name: str) -> bool:
         """Start the storage pool if inactive; True when it had to be started."""
-        pool = self.call(lambda: self._conn.storagePoolLookupByName(name), "pool lookup")
-        if self.call(pool.isActive, "pool isActive"):
+        pool = self.lookup_pool(name)
+        if pool is None:
+            raise HypervisorError(f"pool lookup: storage pool {name} not found", NO_STORAGE_POOL)
+        if pool.is_active():
             return False
-        self.call(lambda: pool.create(0), f"start pool {name}")
+        pool.start()
         return True
+
+    def lookup_pool(self, name: str) -> StoragePool | None:
+        """The storage pool with this name; None when libvirt does not know it."""
+        self.connect()
+        try:
+            pool = self.call(lambda: self._conn.storagePoolLookupByName(name), "pool lookup")
+        except HypervisorError as exc:
+            if exc.code == NO_STORAGE_POOL:
+                return None
+            raise
+        return StoragePool(self, pool)
+
+    def define_pool(self, xml: str) -> StoragePool:
+        """Define (persistently) or redefine a storage pool; it stays inactive."""
+        self.connect()
+        return StoragePool(
+            self, self.call(lambda: self._conn.storagePoolDefineXML(xml, 0), "pool define")
+        )
+
+    def running_domains(self) -> list[Domain]:
+        """The guests running (or paused) on this host."""
+        self.connect()
+        flags = libvirt_module().VIR_CONNECT_LIST_DOMAINS_ACTIVE
+        found = self.call(lambda: self._conn.listAllDomains(flags), "listAllDomains")
+        return [Domain(self, dom) for dom in found]
 
     def ensure_network_active(self, name: str) -> bool:
         net = self.call(lambda: self._conn.networkLookupByName(name), "network lookup")

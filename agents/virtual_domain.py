@@ -16,7 +16,7 @@ from havirt.ocf.errors import OcfError
 from havirt.ocf.exitcodes import OcfExit
 from havirt.ocf.record import Record
 
-from . import domain_config, migration, qemu_processes
+from . import definitions, domain_config, migration, qemu_processes
 from .domain_state import FAILED, RUNNING, STOPPED, DomainState, Verdict, judge
 from .resource_state import ResourceState
 from .virtual_domain_params import ACTIONS, PARAMETERS
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 POLL = 0.25  # seconds between state polls while waiting for a change
 SHUTDOWN_REPEAT = 5.0  # seconds between graceful shutdown requests during stop
 KILL_RESERVE = 1.5  # seconds kept to SIGKILL a QEMU that destroy did not end in time
-DEFINITION_BACKUP_DIR = "/var/lib/havirt/definitions"
+DEFINITION_BACKUP_DIR = definitions.BACKUP_DIR
 
 
 class Identity(Record):
@@ -354,13 +354,7 @@ class VirtualDomain(ResourceAgent):
     def _undefine_keeping_backup(self, ctx: ActionContext, dom: Domain) -> None:
         """A persistent definition lets libvirt autostart the guest outside Pacemaker:
         remove it, but keep its XML so no definition is ever lost."""
-        xml = dom.xml(inactive=True)
-        os.makedirs(DEFINITION_BACKUP_DIR, exist_ok=True)
-        backup = os.path.join(
-            DEFINITION_BACKUP_DIR, f"{dom.name}.{time.strftime('%Y%m%dT%H%M%S')}.xml"
-        )
-        with open(backup, "w", encoding="utf-8") as handle:
-            handle.write(xml)
+        backup = definitions.keep(DEFINITION_BACKUP_DIR, dom.name, dom.xml(inactive=True))
         ctx.log.warn(
             f"{dom.name} was defined persistently in libvirt; undefining it so only Pacemaker "
             f"starts it (definition kept in {backup})"

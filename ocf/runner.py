@@ -2,7 +2,11 @@
 
 argv lists only (no shell), ``LC_ALL=C`` so output does not depend on the
 admin's locale, a timeout on every call, and the whole process group killed
-when it runs out. Tests replace this object, never ``subprocess`` itself.
+when it runs out. A command that SIGKILL cannot end at once (a process in
+uninterruptible sleep on a hung mount, or one outside the group holding our
+pipes) is given up on after a short wait instead of being waited for: the
+caller gets its answer in time, the process is left behind. Tests replace this
+object, never ``subprocess`` itself.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
 TIMEOUT_RC = 124  # what timeout(1) and `crm_resource --wait` use for "timed out"
+KILL_WAIT = 1.0  # seconds to wait for a SIGKILLed command to end before giving up on it
 
 
 class CommandResult(Record):
@@ -26,13 +31,15 @@ class CommandResult(Record):
         "stdout",
         "stderr",
         "timed_out",
+        "stuck",
     )
-    _defaults = {"timed_out": False}
+    _defaults = {"timed_out": False, "stuck": False}
     argv: tuple[str, ...]
     returncode: int
     stdout: str
     stderr: str
     timed_out: bool
+    stuck: bool  # timed out and did not end when killed: left behind, not waited for
 
     @property
     def ok(self) -> bool:
@@ -41,6 +48,8 @@ class CommandResult(Record):
     def describe(self) -> str:
         """One line for an error message: the command and what it said."""
         what = " ".join(self.argv)
+        if self.stuck:
+            return f"'{what}' timed out and could not be killed (stuck in the kernel)"
         if self.timed_out:
             return f"'{what}' timed out"
         detail = (self.stderr.strip() or self.stdout.strip()).splitlines()
@@ -92,6 +101,14 @@ class CommandRunner:
                 os.killpg(proc.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-            out, err = proc.communicate()
+            try:
+                out, err = proc.communicate(timeout=KILL_WAIT)
+            except subprocess.TimeoutExpired:
+                # Still alive after SIGKILL (uninterruptible sleep, e.g. on a hung mount),
+                # or the pipes are held elsewhere: waiting could take forever.
+                for stream in (proc.stdout, proc.stderr):
+                    if stream is not None:
+                        stream.close()
+                return CommandResult(argv, TIMEOUT_RC, "", "", timed_out=True, stuck=True)
             return CommandResult(argv, TIMEOUT_RC, out or "", err or "", timed_out=True)
         return CommandResult(argv, proc.returncode, out, err)

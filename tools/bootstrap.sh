@@ -19,12 +19,13 @@ JOB=${1:-setup}
 SYSTEM=${HAVIRT_SYSTEM_PACKAGES:-install}
 
 # Debian packages: libvirt + QEMU (TCG is enough), the cluster stack, the tools the
-# tests drive for real (ocf-tester, crm_resource, pcs, stonith_admin, xmllint).
+# tests drive for real (ocf-tester, crm_resource, pcs, stonith_admin, xmllint), and
+# bindfs (a FUSE filesystem the storage pool tests hang on purpose).
 PACKAGES=(
     libvirt-daemon-system libvirt-clients libvirt-dev pkg-config gcc python3-dev python3-venv
     qemu-system-x86 qemu-utils busybox-static iproute2 util-linux openssh-server openssh-client
     resource-agents pacemaker pacemaker-cli-utils corosync pcs fence-agents libxml2-utils
-    cpio kmod
+    cpio kmod bindfs
 )
 if [ "$SYSTEM" != skip ]; then
     if [ "$(id -u)" -ne 0 ]; then

@@ -28,6 +28,7 @@ DEFAULT_FENCE_DIR = "/usr/sbin"
 AGENTS: dict[str, tuple[str, str]] = {
     "VirtualDomain": ("ocf", "havirt.agents.virtual_domain"),
     "fence_havirt": ("fence", "havirt.agents.fence_havirt"),
+    "StoragePool": ("ocf", "havirt.agents.storage_pool"),
 }
 
 

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from agent_helpers import AgentRun, run_ocf, wait_until
 from havirt.tools.lab import Lab, LabGuest
 
 pytestmark = pytest.mark.integration
@@ -24,21 +25,6 @@ def agent_path(installed_agents: dict[str, str]) -> str:
     return installed_agents["VirtualDomain"]
 
 
-class AgentRun:
-    def __init__(self, rc: int, stderr: str, seconds: float) -> None:
-        self.rc = rc
-        self.stderr = stderr
-        self.seconds = seconds
-
-    @property
-    def reason(self) -> str | None:
-        lines = [x for x in self.stderr.splitlines() if x.startswith("ocf-exit-reason:")]
-        return lines[-1].split(":", 1)[1] if lines else None
-
-    def __repr__(self) -> str:
-        return f"<rc={self.rc} {self.seconds:.1f}s stderr={self.stderr[-800:]!r}>"
-
-
 def run_agent(
     lab: Lab,
     node: str,
@@ -49,29 +35,16 @@ def run_agent(
     interval_ms: int = 0,
     **reskeys: str,
 ) -> AgentRun:
-    env = {
-        "OCF_ROOT": "/usr/lib/ocf",
-        "OCF_RESOURCE_INSTANCE": guest.name,
-        "OCF_RESKEY_config": guest.node_xml_path,
-        "OCF_RESKEY_CRM_meta_timeout": str(timeout_ms),
-        "OCF_RESKEY_CRM_meta_interval": str(interval_ms),
-        "HA_RSCTMP": "/run/resource-agents",
-        "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
-    }
-    for key, value in reskeys.items():
-        env[f"OCF_RESKEY_{key}"] = value
-    start = time.monotonic()
-    result = lab.nodes[node].exec([agent, action], env=env, timeout=timeout_ms / 1000 + 30)
-    return AgentRun(result.returncode, result.stderr, time.monotonic() - start)
-
-
-def wait_until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    return run_ocf(
+        lab,
+        node,
+        agent,
+        action,
+        guest.name,
+        {"config": guest.node_xml_path, **reskeys},
+        timeout_ms=timeout_ms,
+        interval_ms=interval_ms,
+    )
 
 
 def started(lab: Lab, agent: str, guest: LabGuest, node: str = "node1", **reskeys: str) -> None:

@@ -12,6 +12,8 @@ import signal
 import time
 from pathlib import Path
 
+from havirt.agents import mountinfo
+
 from .proc import LabError, Result, run
 
 NETNS_DIR = Path("/run/netns")
@@ -55,10 +57,11 @@ def release_netns_dir() -> None:
         run(["umount", str(NETNS_DIR)], timeout=15)
 
 
-def mount_points(mountinfo: str = "/proc/self/mountinfo") -> list[str]:
-    """Mount points in our mount namespace (bind mounts of a directory onto itself too)."""
-    with open(mountinfo) as lines:
-        return [line.split()[4].replace("\\040", " ") for line in lines]
+def mount_points(path: str = mountinfo.MOUNTINFO) -> list[str]:
+    """Mount points in our mount namespace (bind mounts of a directory onto itself too).
+
+    Parsed by the pool agent's own reader (all of the kernel's escapes undone)."""
+    return [mount.mount_point for mount in mountinfo.read(path)]
 
 
 def ns_id(path: str | Path) -> tuple[int, int] | None:

@@ -10,6 +10,7 @@ from havirt.agents import virtual_domain as vd_module
 from havirt.agents.resource_state import ResourceState
 from havirt.agents.virtual_domain import VirtualDomain
 from havirt.ocf.environment import Deadline, OcfEnvironment
+from pool_fakes import PoolHarness
 from vd_fakes import (
     FakeClock,
     FakeHypervisor,
@@ -118,3 +119,9 @@ class Harness:
 @pytest.fixture
 def h(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Harness:
     return Harness(tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def sp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PoolHarness:
+    """One node for ocf:havirt:StoragePool (see pool_fakes.PoolHarness)."""
+    return PoolHarness(tmp_path, monkeypatch)

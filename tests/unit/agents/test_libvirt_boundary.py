@@ -330,3 +330,45 @@ def test_open_auth_and_listing_on_libvirts_test_driver():
         assert dom.state().state == "running"
     finally:
         hv.close()
+
+
+# -- storage pools, on libvirt's own test driver -------------------------------------------
+
+
+def test_pools_on_libvirts_test_driver():
+    from havirt.agents.pool_definition import PoolSpec, from_xml, to_xml, with_uuid
+
+    hv = lb.Hypervisor("test:///default", Deadline(30.0))
+    assert hv.lookup_pool("havirt-no-such-pool") is None
+    spec = PoolSpec(name=f"havirt-unit-{id(hv)}", type="dir", target="/havirt-unit-pool")
+    pool = hv.define_pool(to_xml(spec))
+    try:
+        assert pool.name == spec.name and len(pool.uuid) == 36
+        assert not pool.is_active() and pool.is_persistent() and not pool.autostart()
+        assert from_xml(pool.xml()).target == "/havirt-unit-pool"  # (no INACTIVE flag here)
+        pool.start()
+        assert hv.lookup_pool(spec.name).is_active()
+        assert isinstance(pool.volume_paths(), list)
+        pool.destroy()
+        assert not pool.is_active()
+        # Redefined under the same UUID: the same pool, a new target.
+        moved = spec._replace(target="/havirt-unit-pool2")
+        again = hv.define_pool(with_uuid(to_xml(moved), pool.uuid))
+        assert again.uuid == pool.uuid and from_xml(again.xml()).target == "/havirt-unit-pool2"
+    finally:
+        pool._pool.undefine()
+    assert hv.lookup_pool(spec.name) is None
+
+
+def test_running_domains_on_libvirts_test_driver():
+    hv = lb.Hypervisor("test:///default", Deadline(30.0))
+    running = hv.running_domains()
+    assert "test" in [dom.name for dom in running]  # the test driver's own running guest
+    assert "<domain" in running[0].xml(secure=False)
+
+
+def test_ensure_pool_active_of_an_unknown_pool_is_an_error():
+    hv = lb.Hypervisor("test:///default", Deadline(30.0))
+    with pytest.raises(lb.HypervisorError) as info:
+        hv.ensure_pool_active("havirt-no-such-pool")
+    assert info.value.code == lb.NO_STORAGE_POOL

@@ -7,7 +7,7 @@ import sys
 import time
 
 import pytest
-from havirt.ocf.runner import TIMEOUT_RC, CommandResult, CommandRunner
+from havirt.ocf.runner import KILL_WAIT, TIMEOUT_RC, CommandResult, CommandRunner
 
 PATH = os.environ.get("PATH", "/usr/bin:/bin")
 
@@ -159,3 +159,21 @@ def test_zero_or_negative_timeout_still_runs_the_check(runner):
 def test_child_runs_in_its_own_session(runner):
     result = runner.run([sys.executable, "-c", "import os; print(os.getsid(0) == os.getpid())"], 5)
     assert result.stdout == "True\n"
+
+
+def test_a_command_that_outlives_sigkill_is_given_up_on_not_waited_for(runner, tmp_path):
+    # A process that escaped the group (setsid) holds our pipes, as a process stuck in
+    # uninterruptible sleep on a hung mount would: the caller must still get its answer.
+    pidfile = tmp_path / "pid"
+    script = f"setsid sh -c 'echo $$ > {pidfile}; exec sleep 30' & wait"
+    started = time.monotonic()
+    result = runner.run(["sh", "-c", script], timeout=0.3)
+    elapsed = time.monotonic() - started
+    try:
+        assert result.timed_out and result.stuck
+        assert result.returncode == TIMEOUT_RC and not result.ok
+        assert "could not be killed" in result.describe()
+        assert elapsed < 0.3 + KILL_WAIT + 1.0
+    finally:
+        with contextlib.suppress(FileNotFoundError, ValueError, ProcessLookupError):
+            os.kill(int(pidfile.read_text()), signal.SIGKILL)

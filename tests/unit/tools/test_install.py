@@ -6,6 +6,7 @@ import json
 import os
 import stat
 import subprocess
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -23,32 +24,40 @@ def roots(tmp_path):
     return ocf_root, fence_dir
 
 
+def _path(ocf_root: Path, fence_dir: Path, name: str) -> Path:
+    kind, _module = install.AGENTS[name]
+    return ocf_root / "resource.d" / "havirt" / name if kind == "ocf" else fence_dir / name
+
+
 def test_install_writes_executable_launchers_and_a_manifest(roots) -> None:
     ocf_root, fence_dir = roots
     report = install.install(str(ocf_root), str(fence_dir))
-    agent = ocf_root / "resource.d" / "havirt" / "VirtualDomain"
+    provider = ocf_root / "resource.d" / "havirt"
+    agent = provider / "VirtualDomain"
     fence_agent = fence_dir / "fence_havirt"  # Pacemaker finds only regular files fence_*
-    assert [f.path for f in report.written] == [str(agent), str(fence_agent)]
-    assert [f.kind for f in report.written] == ["ocf", "fence"]
-    for path in (agent, fence_agent):
+    expected = [str(_path(ocf_root, fence_dir, name)) for name in install.AGENTS]
+    assert [f.path for f in report.written] == expected
+    assert {"StoragePool", "fence_havirt"} <= set(install.AGENTS)
+    for path in map(Path, expected):
         assert stat.S_ISREG(path.lstat().st_mode)
         assert stat.S_IMODE(path.stat().st_mode) == 0o755
         text = path.read_text()
         assert text.startswith("#!") and " -IS\n" in text.splitlines()[0] + "\n"
     assert "from havirt.agents.fence_havirt import main" in fence_agent.read_text()
     manifest = json.loads((agent.parent / install.MANIFEST).read_text())
-    assert [m["path"] for m in manifest] == [str(agent), str(fence_agent)]
+    assert [m["path"] for m in manifest] == expected
 
 
-def test_installed_launcher_runs_meta_data(roots) -> None:
+@pytest.mark.parametrize("name", [n for n, (kind, _) in install.AGENTS.items() if kind == "ocf"])
+def test_installed_launcher_runs_meta_data(roots, name) -> None:
     ocf_root, fence_dir = roots
     install.install(str(ocf_root), str(fence_dir))
-    agent = ocf_root / "resource.d" / "havirt" / "VirtualDomain"
+    agent = _path(ocf_root, fence_dir, name)
     proc = subprocess.run(
         [str(agent), "meta-data"], capture_output=True, text=True, timeout=30, env={}
     )
     assert proc.returncode == 0, proc.stderr
-    assert '<resource-agent name="VirtualDomain"' in proc.stdout
+    assert f'<resource-agent name="{name}"' in proc.stdout
 
 
 def test_installed_fence_launcher_runs_metadata_from_stdin(roots) -> None:
@@ -73,7 +82,7 @@ def test_uninstall_removes_exactly_what_was_written(roots) -> None:
     other = provider / "SomethingOfTheAdmins"
     other.write_text("#!/bin/sh\n")
     report = install.uninstall(str(ocf_root))
-    assert report.removed == (str(provider / "VirtualDomain"), str(fence_dir / "fence_havirt"))
+    assert report.removed == tuple(str(_path(ocf_root, fence_dir, n)) for n in install.AGENTS)
     assert other.exists() and not (provider / "VirtualDomain").exists()
     assert not (fence_dir / "fence_havirt").exists()
     assert not (provider / install.MANIFEST).exists()

@@ -1,0 +1,18 @@
+"""Where agents keep a copy of a libvirt definition before they undefine or replace it,
+so an admin's definition is never lost."""
+
+from __future__ import annotations
+
+import os
+import time
+
+BACKUP_DIR = "/var/lib/havirt/definitions"
+
+
+def keep(directory: str, stem: str, xml: str) -> str:
+    """Write ``xml`` to ``directory/stem.TIMESTAMP.xml`` and return that path."""
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, f"{stem}.{time.strftime('%Y%m%dT%H%M%S')}.xml")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(xml)
+    return path
