@@ -200,3 +200,12 @@ def demo_command(
         raise error
     if not as_json:
         click.echo("\nevery step behaved as expected")
+
+
+# -- inventory, generate, apply (tools/inventory_cli.py) ----------------------------------
+
+from .inventory_cli import apply_command, generate_command, inventory_group  # noqa: E402
+
+main.add_command(inventory_group)
+main.add_command(generate_command)
+main.add_command(apply_command)
