@@ -443,8 +443,10 @@ class Pacemaker:
     # -- checking -------------------------------------------------------------------------
 
     def verify(self, xml_file: str | None = None, *, timeout: float | None = None) -> VerifyResult:
-        """``crm_verify`` on a CIB file (or on the live CIB): errors and warnings."""
-        argv = ["crm_verify", "-V"] + (["--xml-file", xml_file] if xml_file else ["--live-check"])
+        """``crm_verify`` on a CIB file (or on the live CIB): errors and warnings.
+
+        ``ok`` means no errors: crm_verify exits 78 for warnings alone too."""
+        argv = ["crm_verify", "-VV"] + (["--xml-file", xml_file] if xml_file else ["--live-check"])
         result = self.run(
             argv,
             timeout=timeout,
@@ -461,9 +463,9 @@ class Pacemaker:
                 errors.append(line.split("error:", 1)[1].strip())
             elif "warning:" in line:
                 warnings.append(line.split("warning:", 1)[1].strip())
-        if result.returncode != 0 and not errors:
+        if result.returncode != 0 and not errors and not warnings:
             errors.append(result.describe())
-        return VerifyResult(result.returncode == 0, tuple(errors), tuple(warnings))
+        return VerifyResult(not errors, tuple(errors), tuple(warnings))
 
     def simulate(
         self,

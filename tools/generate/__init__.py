@@ -142,9 +142,11 @@ def write(
         else:
             _write_atomic(path, text)
             report.written.append(rel)
+    # The live CIB an earlier --diff recorded no longer belongs to these files.
+    stale_live = os.path.join(directory, LIVE_CIB)
+    if os.path.exists(stale_live):
+        os.unlink(stale_live)
     old = set(previous.get("files", {}))
-    if previous.get("live_cib"):
-        old.add(previous["live_cib"]["file"])
     for rel in sorted(old - set(all_files)):
         path = os.path.join(directory, rel)
         if os.path.exists(path):

@@ -22,8 +22,8 @@ from ..inventory.model import duration_text
 
 # ocf:havirt:StoragePool's parameter names, in one place (that agent is written separately).
 STORAGE_POOL_PARAMS = {
-    "pool": "pool_name",
-    "type": "pool_type",
+    "pool": "pool",
+    "type": "type",
     "host": "source_host",
     "path": "source_path",
     "target": "target_path",
@@ -31,8 +31,14 @@ STORAGE_POOL_PARAMS = {
 }
 VALIDATE_WITH = "pacemaker-3.0"  # the oldest schema with everything used here (Pacemaker 2.0)
 FENCE_MONITOR = "60s"
-# by name, the order pcs writes them in
-POOL_OPS = (("monitor", "20s", "40s"), ("start", "0s", "60s"), ("stop", "0s", "60s"))
+# By name, the order pcs writes them in. The deeper monitor (OCF_CHECK_LEVEL 10) stats the
+# mounted target in a child process bounded by its timeout: a hung NFS server is noticed.
+POOL_OPS = (
+    ("monitor", "20s", "40s", None),
+    ("monitor", "60s", "60s", "10"),
+    ("start", "0s", "60s", None),
+    ("stop", "0s", "60s", None),
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,7 @@ class Op:
     name: str
     interval: str  # "0s" for non-recurring
     timeout: str | None = None
+    check_level: str | None = None  # OCF_CHECK_LEVEL of a deeper monitor
 
     @property
     def id_suffix(self) -> str:
@@ -234,7 +241,7 @@ def _pool_clone(storage: Storage) -> Clone:
         "havirt",
         "StoragePool",
         params=tuple(sorted(params.items())),
-        ops=tuple(Op(name, interval, timeout) for name, interval, timeout in POOL_OPS),
+        ops=tuple(Op(*op) for op in POOL_OPS),
     )
     # interleave: a clone ordered after this one waits only for the instance on its node.
     return Clone(storage.clone_id, primitive, meta=(("interleave", "true"),))
@@ -265,7 +272,10 @@ def primitive_xml(p: Primitive) -> etree._Element:
             attrs = {"id": f"{p.id}-{op.id_suffix}", "name": op.name, "interval": op.interval}
             if op.timeout:
                 attrs["timeout"] = op.timeout
-            etree.SubElement(ops, "op", attrs)
+            op_el = etree.SubElement(ops, "op", attrs)
+            if op.check_level is not None:
+                level = (("OCF_CHECK_LEVEL", op.check_level),)
+                _nvpairs(op_el, "instance_attributes", f"{attrs['id']}-instance_attributes", level)
     _nvpairs(el, "utilization", f"{p.id}-utilization", p.utilization)
     return el
 
@@ -372,6 +382,8 @@ def _op_words(ops: tuple[Op, ...]) -> list[str]:
         words += ["op", op.name, f"interval={op.interval}"]
         if op.timeout:
             words.append(f"timeout={op.timeout}")
+        if op.check_level is not None:
+            words.append(f"OCF_CHECK_LEVEL={op.check_level}")
     return words
 
 

@@ -40,7 +40,7 @@ def hosts(inv: Inventory) -> str:
 def dnsmasq_hosts(inv: Inventory) -> str:
     """dhcp-host lines for guests on networks whose DHCP libvirt does not serve."""
     libvirt_dhcp = {n.name for n in inv.networks if n.forward != "bridge"}
-    lines = [_header(inv, "dnsmasq DHCP host entries (dhcp-hostsfile or conf-file)")]
+    lines = [_header(inv, "dnsmasq dhcp-host lines (a conf-file or a file in conf-dir)")]
     for guest in inv.guests:
         if guest.mac is None or guest.network in libvirt_dhcp:
             continue

@@ -27,7 +27,7 @@ _DURATION_RE = re.compile(r"^(\d+)\s*(ms|s|min|m|h)$")
 _MAC_RE = re.compile(r"^[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}$")
 
 
-class Invalid(Exception):
+class Invalid(ValueError):
     """A value does not fit its kind; the message says what was expected."""
 
 
