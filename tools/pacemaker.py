@@ -21,7 +21,7 @@ result and its exit code as a :class:`CrmExit` when Pacemaker defines it;
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -350,6 +350,34 @@ def parse_simulation(xml: str) -> Simulation:
 
 
 # -- the adapter --------------------------------------------------------------------------
+
+
+class PrefixRunner(CommandRunner):
+    """Runs every command behind a fixed prefix, e.g. inside a lab node:
+    ``PrefixRunner(["nsenter", "--target", PID, "--mount", "--net", "--uts", "--"])``
+    (or ``["ssh", "root@node1", "--"]`` for a remote node). Files named in the
+    commands must be visible at the same path there."""
+
+    def __init__(self, prefix: Sequence[str], inner: CommandRunner | None = None) -> None:
+        super().__init__()
+        self.prefix = tuple(prefix)
+        self.inner = inner or CommandRunner()
+
+    def run(
+        self,
+        argv: Sequence[str],
+        timeout: float,
+        stdin: str | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+    ) -> CommandResult:
+        if env:
+            # An environment does not cross ssh (nor sudo): pass it as `env NAME=VALUE`.
+            argv = ["env", *(f"{k}={v}" for k, v in env.items()), *argv]
+        result = self.inner.run([*self.prefix, *argv], timeout, stdin=stdin, cwd=cwd)
+        return CommandResult(
+            tuple(argv), result.returncode, result.stdout, result.stderr, result.timed_out
+        )
 
 
 class Pacemaker:
