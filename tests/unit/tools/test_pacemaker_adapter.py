@@ -175,3 +175,17 @@ def test_cib_version_compares_configuration_only() -> None:
     a = CibVersion.of('<cib admin_epoch="0" epoch="5" num_updates="9"/>')
     b = CibVersion.of(b'<cib admin_epoch="0" epoch="5" num_updates="12"/>')
     assert a.configuration == b.configuration and a != b
+
+
+def test_prefix_runner_runs_behind_the_prefix(runner_queue) -> None:
+    from havirt.tools.pacemaker import PrefixRunner
+
+    runner_queue.expect(
+        ["nsenter", "-t", "42", "-m", "--", "env", "CIB_file=/x.xml", "cibadmin", "--query"],
+        stdout="<cib/>",
+    )
+    result = PrefixRunner(["nsenter", "-t", "42", "-m", "--"], runner_queue).run(
+        ["cibadmin", "--query"], timeout=5, env={"CIB_file": "/x.xml"}
+    )
+    assert result.argv == ("env", "CIB_file=/x.xml", "cibadmin", "--query")
+    assert result.ok and result.stdout == "<cib/>"
