@@ -246,22 +246,23 @@ def generate_command(
     summary = f"{directory}: {len(report.written)} written, {len(report.unchanged)} unchanged"
     if report.removed:
         summary += f", {len(report.removed)} removed"
-    human = [summary]
+    if not as_json:
+        click.echo(summary)  # before reading the cluster, which may fail
     if diff or and_apply:
         from .pacemaker import Pacemaker
 
         pacemaker = Pacemaker()
         cmp = record_live(directory, pacemaker)
         data["comparison"] = cmp.to_dict()
-        human.append(_comparison_text(cmp, verbose_diff=diff))
+        if not as_json:
+            click.echo(_comparison_text(cmp, verbose_diff=diff))
         if and_apply:
             applied = apply_directory(directory, pacemaker)
             data["apply"] = applied.to_dict()
-            human.append(_apply_text(applied))
+            if not as_json:
+                click.echo(_apply_text(applied))
     if as_json:
         _json(data)
-    else:
-        click.echo("\n".join(human))
 
 
 def _apply_text(report: Any) -> str:

@@ -349,6 +349,21 @@ def parse_simulation(xml: str) -> Simulation:
     return Simulation(actions, before, after)
 
 
+def _xml_errors(stdout: str) -> str | None:
+    """The status and errors of a tool's --output-as xml result, as one line."""
+    if "<pacemaker-result" not in stdout:
+        return None
+    try:
+        status = etree.fromstring(stdout.encode()).find("status")
+    except etree.XMLSyntaxError:
+        return None
+    if status is None:
+        return None
+    errors = [e.text.strip() for e in status.iterfind("errors/error") if e.text]
+    message = f"{status.get('message', '')} ({status.get('code', '?')})"
+    return "; ".join([message, *errors])
+
+
 # -- the adapter --------------------------------------------------------------------------
 
 
@@ -423,7 +438,14 @@ class Pacemaker:
                 f"{argv[0]} is not installed", result, hint=f"apt-get install {package}"
             )
         if result.returncode not in tuple(ok_codes):
-            raise PacemakerError(f"{what or argv[0]} failed: {result.describe()}", result)
+            detail = _xml_errors(result.stdout) or result.describe()
+            hint = None
+            if result.returncode == CrmExit.DISCONNECT:
+                hint = (
+                    "Pacemaker is not running here: run this on a cluster node, "
+                    "or set CIB_file=FILE to work on a CIB file"
+                )
+            raise PacemakerError(f"{what or argv[0]} failed: {detail}", result, hint=hint)
         return result
 
     def _pcs(self, args: Sequence[str]) -> list[str]:

@@ -189,3 +189,22 @@ def test_prefix_runner_runs_behind_the_prefix(runner_queue) -> None:
     )
     assert result.argv == ("env", "CIB_file=/x.xml", "cibadmin", "--query")
     assert result.ok and result.stdout == "<cib/>"
+
+
+def test_errors_from_xml_output_and_a_hint_when_not_on_a_cluster(runner_queue) -> None:
+    xml = """<pacemaker-result api-version="2.25" request="crm_mon --output-as xml -1">
+  <status code="102" message="Not connected">
+    <errors>
+      <error>crm_mon: Connection to cluster failed: Connection refused</error>
+    </errors>
+  </status>
+</pacemaker-result>
+"""
+    runner_queue.expect(CRM_MON, returncode=102, stdout=xml)
+    with pytest.raises(PacemakerError) as caught:
+        Pacemaker(runner_queue).status()
+    assert caught.value.message == (
+        "reading the cluster status failed: Not connected (102); "
+        "crm_mon: Connection to cluster failed: Connection refused"
+    )
+    assert "set CIB_file=FILE" in (caught.value.hint or "")
