@@ -230,14 +230,22 @@ def generate_command(
     """
     from . import generate
     from .generate.apply import apply_directory, record_live
-    from .inventory import load
+    from .inventory import InventoryError, check_file
 
-    inv = load(inventory)
+    checked = check_file(inventory)
+    if checked.inventory is None:
+        raise InventoryError(os.path.basename(inventory), checked.problems)
+    inv = checked.inventory
+    warnings = [str(p) for p in checked.problems]  # only warnings are left
+    if not as_json:
+        for warning in warnings:
+            click.echo(click.style(warning, fg="yellow"), err=True)
     with open(inventory, "rb") as handle:
         digest = generate.sha256(handle.read())
     files = generate.render(inv)
     report = generate.write(directory, files, generate.manifest(inv, digest, files))
     data: dict[str, Any] = {
+        "warnings": warnings,
         "directory": directory,
         "written": report.written,
         "unchanged": report.unchanged,
