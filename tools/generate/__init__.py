@@ -109,28 +109,31 @@ class WriteReport:
     removed: list[str] = field(default_factory=list)  # generated before, not any more
 
 
-def _write_atomic(path: str, text: str) -> None:
+# Files that carry the fence devices' options (possibly credentials), like the CIB itself.
+PRIVATE = frozenset({CIB_XML, CIB_PCS, LIVE_CIB})
+
+
+def write_file(directory: str, rel: str, text: str) -> None:
+    """Write one file atomically; the CIB files readable by their owner only."""
+    path = os.path.join(directory, rel)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as handle:
+    mode = 0o600 if rel in PRIVATE else 0o644
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        os.fchmod(fd, mode)  # whatever the umask
         handle.write(text)
     os.replace(tmp, path)
 
 
-def write(
-    directory: str,
-    files: dict[str, str],
-    manifest_data: dict[str, Any],
-    extra: dict[str, str] | None = None,
-) -> WriteReport:
+def write(directory: str, files: dict[str, str], manifest_data: dict[str, Any]) -> WriteReport:
     """Write the files and the manifest; remove what an earlier run wrote and this one
     does not. Refuse a non-empty directory that havirt did not write."""
     report = WriteReport(directory)
     previous: dict[str, Any] = {}
     if os.path.isdir(directory) and os.listdir(directory):
         previous = read_manifest(directory)  # raises for a foreign directory
-    all_files = {**files, **(extra or {})}
-    for rel, text in all_files.items():
+    for rel, text in files.items():
         path = os.path.join(directory, rel)
         try:
             with open(path, encoding="utf-8") as handle:
@@ -140,20 +143,20 @@ def write(
         if same:
             report.unchanged.append(rel)
         else:
-            _write_atomic(path, text)
+            write_file(directory, rel, text)
             report.written.append(rel)
     # The live CIB an earlier --diff recorded no longer belongs to these files.
     stale_live = os.path.join(directory, LIVE_CIB)
     if os.path.exists(stale_live):
         os.unlink(stale_live)
     old = set(previous.get("files", {}))
-    for rel in sorted(old - set(all_files)):
+    for rel in sorted(old - set(files)):
         path = os.path.join(directory, rel)
         if os.path.exists(path):
             os.unlink(path)
             report.removed.append(rel)
             _prune_empty(directory, os.path.dirname(path))
-    _write_atomic(os.path.join(directory, MANIFEST), manifest_text(manifest_data))
+    write_file(directory, MANIFEST, manifest_text(manifest_data))
     return report
 
 

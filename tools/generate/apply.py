@@ -34,7 +34,7 @@ from lxml import etree
 
 from ..errors import HavirtError
 from ..pacemaker import CibVersion, Pacemaker
-from . import CIB_XML, LIVE_CIB, MANIFEST, manifest_text, read_manifest, sha256
+from . import CIB_XML, LIVE_CIB, MANIFEST, manifest_text, read_manifest, sha256, write_file
 
 # Meta attributes pcs sets at run time (disable, unmanage, maintenance): never overwritten.
 RUNTIME_META = ("target-role", "is-managed", "maintenance")
@@ -296,16 +296,14 @@ def record_live(directory: str, pacemaker: Pacemaker) -> Comparison:
     generated = _checked_generated(directory, manifest)
     live_xml = pacemaker.cib_xml()
     version = CibVersion.of(live_xml)
-    with open(os.path.join(directory, LIVE_CIB), "w", encoding="utf-8") as handle:
-        handle.write(live_xml)
+    write_file(directory, LIVE_CIB, live_xml)
     manifest["live_cib"] = {
         "file": LIVE_CIB,
         "admin_epoch": version.admin_epoch,
         "epoch": version.epoch,
         "num_updates": version.num_updates,
     }
-    with open(os.path.join(directory, MANIFEST), "w", encoding="utf-8") as handle:
-        handle.write(manifest_text(manifest))
+    write_file(directory, MANIFEST, manifest_text(manifest))
     m = merge(live_xml, generated)
     return Comparison(version, m, unified_diff(live_xml, m))
 

@@ -1,13 +1,7 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from runner_queue import QueueRunner
-
-REPO = Path(__file__).resolve().parents[3]
-EXAMPLES = REPO / "cluster-templates"
-DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 
 import pytest
-from conftest import EXAMPLES
+from example_paths import EXAMPLES
 from havirt.tools.inventory import InventoryError, load_text
 from havirt.tools.inventory.cluster_conf import import_text, parse
 

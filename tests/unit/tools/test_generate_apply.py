@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES
+from example_paths import EXAMPLES
 from havirt.tools import generate
 from havirt.tools.errors import HavirtError
 from havirt.tools.generate.apply import LiveCibChanged, apply_directory, merge, parse, record_live

@@ -6,7 +6,7 @@ import json
 import os
 
 from click.testing import CliRunner
-from conftest import EXAMPLES
+from example_paths import EXAMPLES
 from havirt.tools.cli import main
 
 LAB = str(EXAMPLES / "lab.toml")
@@ -82,6 +82,10 @@ def test_generate_writes_files_and_a_manifest(tmp_path) -> None:
             "nodes/node3/pools/shared.xml",
         ]
     )
+    # The CIB files carry the fence devices' options (credentials): owner only.
+    assert (tmp_path / "out" / "cib.xml").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "out" / "cib.pcs").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "out" / "hosts").stat().st_mode & 0o777 == 0o644
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["cluster"] == "havirt-lab" and manifest["live_cib"] is None
     again = json.loads(run("generate", LAB, "-o", out, "--json").output)

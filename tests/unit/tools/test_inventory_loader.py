@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import EXAMPLES
+from example_paths import EXAMPLES
 from havirt.tools.inventory import InventoryError, check_text, load, load_text
 from havirt.tools.inventory.kinds import Size
 

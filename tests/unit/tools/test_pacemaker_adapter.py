@@ -4,7 +4,7 @@ named exit codes. (tests/contract/test_generate_pacemaker.py runs the real tools
 from __future__ import annotations
 
 import pytest
-from conftest import DATA
+from example_paths import DATA
 from havirt.tools.pacemaker import (
     CibVersion,
     CrmExit,
