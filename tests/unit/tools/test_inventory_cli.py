@@ -44,7 +44,7 @@ def test_show_json_has_defaults_filled_in() -> None:
     assert data["guests"][0]["config"] == "/srv/havirt-shared/guests/vm1.xml"
     assert data["nodes"][2]["fence"] == {
         "agent": "fence_havirt_lab",
-        "options": {"lab": "havirt-lab", "plug": "node3"},
+        "options": {"lab": "havirt", "plug": "node3"},
     }
     assert "node3" in run("inventory", "show", LAB).output
 
