@@ -298,3 +298,12 @@ def lab_exec(lab_name: str, node: str, command: tuple[str, ...]) -> None:
         command = command[1:]
     argv = control.command_in(lab_name, node, command)
     os.execvp(argv[0], argv)
+
+
+# -- inventory, generate, apply (tools/inventory_cli.py) ----------------------------------
+
+from .inventory_cli import apply_command, generate_command, inventory_group  # noqa: E402
+
+main.add_command(inventory_group)
+main.add_command(generate_command)
+main.add_command(apply_command)

@@ -1,0 +1,168 @@
+"""`havirt generate`: an inventory rendered into the files a cluster needs.
+
+:func:`render` returns every file's content (deterministic: the same inventory
+gives the same bytes); :func:`write` puts them into a directory together with
+``manifest.json`` (what was generated from what). :mod:`.apply` compares the
+generated CIB with the live one and pushes it as one transaction.
+
+Files (relative to the output directory):
+
+==============================  ===================================================
+corosync.conf                   /etc/corosync/corosync.conf for every node
+cib.xml                         the complete CIB: ``crm_verify -x cib.xml`` checks it,
+                                ``havirt apply`` merges it into the live CIB
+cib.pcs                         the same changes as one ``pcs -f`` script
+hosts                           /etc/hosts lines for nodes and guests
+dnsmasq-hosts.conf              dhcp-host lines for guests on bridged networks
+ssh_config                      Host entries for nodes and guests
+nodes/NODE/pools/NAME.xml       libvirt pool definition (``virsh pool-define``)
+nodes/NODE/networks/NAME.xml    libvirt network definition (``virsh net-define``)
+manifest.json                   inventory checksum and every file's checksum
+live-cib.xml                    with --diff/--apply: the live CIB compared against
+==============================  ===================================================
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import HavirtError
+from ..inventory import Inventory
+from . import cib, corosync, hostfiles, libvirt_xml
+
+MANIFEST = "manifest.json"
+CIB_XML = "cib.xml"
+CIB_PCS = "cib.pcs"
+LIVE_CIB = "live-cib.xml"
+MANIFEST_FORMAT = 1
+
+
+def render(inv: Inventory) -> dict[str, str]:
+    """Every generated file, by relative path, in a stable order (manifest excluded)."""
+    plan = cib.plan(inv)
+    files = {
+        "corosync.conf": corosync.render(inv),
+        CIB_XML: cib.to_xml(plan, inv.source),
+        CIB_PCS: cib.to_pcs(plan, inv.source),
+        "hosts": hostfiles.hosts(inv),
+        "dnsmasq-hosts.conf": hostfiles.dnsmasq_hosts(inv),
+        "ssh_config": hostfiles.ssh_config(inv),
+    }
+    pools = {s.name: libvirt_xml.pool_xml(s) for s in inv.storage}
+    networks = {n.name: libvirt_xml.network_xml(inv, n) for n in inv.networks}
+    for node in inv.nodes:
+        for name, xml in pools.items():
+            files[f"nodes/{node.name}/pools/{name}.xml"] = xml
+        for name, xml in networks.items():
+            files[f"nodes/{node.name}/networks/{name}.xml"] = xml
+    return files
+
+
+def sha256(data: str | bytes) -> str:
+    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
+
+
+def manifest(inv: Inventory, inventory_sha256: str, files: dict[str, str]) -> dict[str, Any]:
+    return {
+        "format": MANIFEST_FORMAT,
+        "generator": "havirt generate",
+        "cluster": inv.cluster.name,
+        "inventory": {"file": inv.source, "sha256": inventory_sha256},
+        "files": {path: sha256(text) for path, text in files.items()},
+        "live_cib": None,
+    }
+
+
+def manifest_text(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def read_manifest(directory: str) -> dict[str, Any]:
+    path = os.path.join(directory, MANIFEST)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except FileNotFoundError:
+        raise HavirtError(
+            f"{directory} has no {MANIFEST}: not a directory written by havirt generate",
+            hint="run 'havirt generate INVENTORY -o DIR' first",
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise HavirtError(f"cannot read {path}: {exc}") from None
+    if data.get("format") != MANIFEST_FORMAT:
+        raise HavirtError(
+            f"{path} has format {data.get('format')!r}, this havirt reads {MANIFEST_FORMAT}",
+            hint="generate the directory again with this havirt",
+        )
+    return data
+
+
+@dataclass
+class WriteReport:
+    directory: str
+    written: list[str] = field(default_factory=list)  # new or changed
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # generated before, not any more
+
+
+# Files that carry the fence devices' options (possibly credentials), like the CIB itself.
+PRIVATE = frozenset({CIB_XML, CIB_PCS, LIVE_CIB})
+
+
+def write_file(directory: str, rel: str, text: str) -> None:
+    """Write one file atomically; the CIB files readable by their owner only."""
+    path = os.path.join(directory, rel)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    mode = 0o600 if rel in PRIVATE else 0o644
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        os.fchmod(fd, mode)  # whatever the umask
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def write(directory: str, files: dict[str, str], manifest_data: dict[str, Any]) -> WriteReport:
+    """Write the files and the manifest; remove what an earlier run wrote and this one
+    does not. Refuse a non-empty directory that havirt did not write."""
+    report = WriteReport(directory)
+    previous: dict[str, Any] = {}
+    if os.path.isdir(directory) and os.listdir(directory):
+        previous = read_manifest(directory)  # raises for a foreign directory
+    for rel, text in files.items():
+        path = os.path.join(directory, rel)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                same = handle.read() == text
+        except (FileNotFoundError, UnicodeDecodeError):
+            same = False
+        if same:
+            report.unchanged.append(rel)
+        else:
+            write_file(directory, rel, text)
+            report.written.append(rel)
+    # The live CIB an earlier --diff recorded no longer belongs to these files.
+    stale_live = os.path.join(directory, LIVE_CIB)
+    if os.path.exists(stale_live):
+        os.unlink(stale_live)
+    old = set(previous.get("files", {}))
+    for rel in sorted(old - set(files)):
+        path = os.path.join(directory, rel)
+        if os.path.exists(path):
+            os.unlink(path)
+            report.removed.append(rel)
+            _prune_empty(directory, os.path.dirname(path))
+    write_file(directory, MANIFEST, manifest_text(manifest_data))
+    return report
+
+
+def _prune_empty(top: str, folder: str) -> None:
+    top = os.path.abspath(top)
+    folder = os.path.abspath(folder)
+    while folder != top and folder.startswith(top) and not os.listdir(folder):
+        os.rmdir(folder)
+        folder = os.path.dirname(folder)

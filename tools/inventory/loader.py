@@ -1,0 +1,475 @@
+"""Read an inventory file, check it against the schema and the cross-table rules,
+and return an :class:`Inventory` -- or every problem, each with its line.
+
+Two passes: first every value against its kind (wrong types, unknown keys,
+missing keys), then, on a well-typed document, the rules spanning tables
+(duplicate names/MACs/IPs, references to unknown nodes/networks/storage,
+guests larger than any node, clashing Pacemaker ids).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from havirt.ocf.errors import OcfError
+
+from ..errors import HavirtError
+from .kinds import Address, Problems, did_you_mean
+from .locate import Locations, Path, locate, render_path
+from .model import (
+    Cluster,
+    Disk,
+    Fence,
+    Guest,
+    Inventory,
+    Network,
+    Node,
+    Policies,
+    Storage,
+    size_text,
+)
+from .schema import INVENTORY
+
+# Set by havirt from the inventory itself; a guest's params may not override them.
+GENERATED_PARAMS = {
+    "config": "set config on the guest or in [guest_defaults]",
+    "hypervisor": "set hypervisor on the guest or in [guest_defaults]",
+    "migration_transport": "set migration_transport in [policies]",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding, with where it is."""
+
+    source: str
+    line: int | None
+    path: str
+    message: str
+    severity: str = "error"  # or "warning"
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line else self.source
+        what = f"{self.path}: {self.message}" if self.path else self.message
+        tag = "warning: " if self.severity == "warning" else ""
+        return f"{where}: {tag}{what}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.source,
+            "line": self.line,
+            "path": self.path,
+            "message": self.message,
+            "severity": self.severity,
+        }
+
+
+class InventoryError(HavirtError):
+    """The inventory has errors; ``problems`` lists them (warnings too), in line order."""
+
+    def __init__(self, source: str, problems: list[Problem]) -> None:
+        errors = [p for p in problems if p.severity == "error"]
+        noun = "error" if len(errors) == 1 else "errors"
+        lines = "\n".join(f"  {p}" for p in problems)
+        super().__init__(f"inventory {source} has {len(errors)} {noun}:\n{lines}")
+        self.source = source
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    inventory: Inventory | None  # None when there are errors
+    problems: list[Problem]
+
+    @property
+    def ok(self) -> bool:
+        return self.inventory is not None
+
+
+def load(path: str) -> Inventory:
+    """The checked inventory in ``path``; raise InventoryError listing every error."""
+    result = check_file(path)
+    if result.inventory is None:
+        raise InventoryError(os.path.basename(path), result.problems)
+    return result.inventory
+
+
+def check_file(path: str) -> CheckResult:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise HavirtError(f"cannot read inventory {path}: {exc.strerror}") from None
+    source = os.path.basename(path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return CheckResult(None, [Problem(source, line, "", "not valid UTF-8")])
+    return check_text(text, source)
+
+
+def load_text(text: str, source: str = "<inventory>") -> Inventory:
+    result = check_text(text, source)
+    if result.inventory is None:
+        raise InventoryError(source, result.problems)
+    return result.inventory
+
+
+def check_text(text: str, source: str = "<inventory>") -> CheckResult:
+    """Check an inventory's text; never raises for a bad inventory."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        return CheckResult(None, [_syntax_problem(source, str(exc))])
+    locations = locate(text)
+    problems = Problems()
+    values = INVENTORY.check(document, (), problems)
+    inventory = None
+    if not problems.has_errors:
+        inventory = _Builder(values, source, problems).build()
+    found = _problems(source, locations, problems.items)
+    if any(p.severity == "error" for p in found):
+        inventory = None
+    return CheckResult(inventory, found)
+
+
+def _syntax_problem(source: str, message: str) -> Problem:
+    # tomllib: "Invalid value (at line 14, column 10)"
+    match = re.search(r"\(at line (\d+), column (\d+)\)$", message)
+    if match:
+        what = message[: match.start()].rstrip()
+        return Problem(
+            source, int(match.group(1)), "", f"TOML syntax: {what} (column {match.group(2)})"
+        )
+    return Problem(source, None, "", f"TOML syntax: {message}")
+
+
+def _problems(
+    source: str, locations: Locations, items: Iterable[tuple[Path, str, str]]
+) -> list[Problem]:
+    found = [
+        Problem(source, locations.line(path), render_path(path), message, severity)
+        for path, message, severity in items
+    ]
+    return sorted(found, key=lambda p: (p.line or 0, p.severity != "error"))
+
+
+def _duplicates(
+    problems: Problems,
+    items: Iterable[tuple[Path, Any]],
+    what: str,
+) -> None:
+    """Report every value seen before, naming where it was first."""
+    seen: dict[Any, Path] = {}
+    for path, value in items:
+        if value is None:
+            continue
+        if value in seen:
+            problems.error(path, f"duplicate {what} {value} (also at {render_path(seen[value])})")
+        else:
+            seen[value] = path
+
+
+class _Builder:
+    """Turns the typed document into model objects, checking the cross-table rules."""
+
+    def __init__(self, values: dict[str, Any], source: str, problems: Problems) -> None:
+        self.v = values
+        self.source = source
+        self.problems = problems
+
+    def build(self) -> Inventory:
+        cluster = Cluster(**self.v["cluster"])
+        policies = Policies(**self.v["policies"])
+        nodes = self.nodes()
+        storage = self.storage()
+        networks = self.networks()
+        guests = self.guests(nodes, storage, networks)
+        self.capacity(nodes, guests)
+        self.ids(nodes, storage, guests)
+        return Inventory(self.source, cluster, policies, nodes, storage, networks, guests)
+
+    # -- nodes ---------------------------------------------------------------------------
+
+    def nodes(self) -> tuple[Node, ...]:
+        nodes = []
+        for i, raw in enumerate(self.v["nodes"]):
+            path = ("nodes", i)
+            fence = Fence(raw["fence"]["agent"], raw["fence"]["options"], (*path, "fence"))
+            nodes.append(
+                Node(
+                    raw["name"],
+                    i + 1,
+                    tuple(raw["addresses"]),
+                    raw["memory"],
+                    raw["vcpus"],
+                    fence,
+                    path,
+                )
+            )
+        _duplicates(self.problems, (((*n.path, "name"), n.name) for n in nodes), "node name")
+        links = len(nodes[0].addresses)
+        for node in nodes[1:]:
+            if len(node.addresses) != links:
+                self.problems.error(
+                    (*node.path, "addresses"),
+                    f"{len(node.addresses)} address(es) but {nodes[0].name} has {links}: "
+                    "every node needs one address per corosync link",
+                )
+        if len(nodes) == 1:
+            self.problems.warning(("nodes",), "one node only: nothing to fail over to")
+        return tuple(nodes)
+
+    # -- storage and networks ------------------------------------------------------------
+
+    def storage(self) -> tuple[Storage, ...]:
+        out = []
+        for i, raw in enumerate(self.v["storage"]):
+            path = ("storage", i)
+            if raw["type"] == "nfs":
+                for key in ("server", "export"):
+                    if raw[key] is None:
+                        self.problems.error(path, f"missing key '{key}': type nfs needs it")
+            else:
+                for key in ("server", "export"):
+                    if raw[key] is not None:
+                        self.problems.error((*path, key), f"'{key}' is only for type nfs")
+                if raw["mount_options"]:
+                    self.problems.error((*path, "mount_options"), "only for type nfs")
+            out.append(
+                Storage(
+                    raw["name"],
+                    raw["type"],
+                    raw["target"],
+                    raw["server"],
+                    raw["export"],
+                    tuple(raw["mount_options"]),
+                    raw["managed"],
+                    path,
+                )
+            )
+        _duplicates(self.problems, (((*s.path, "name"), s.name) for s in out), "storage name")
+        _duplicates(self.problems, (((*s.path, "target"), s.target) for s in out), "target")
+        return tuple(out)
+
+    def networks(self) -> tuple[Network, ...]:
+        out = []
+        for i, raw in enumerate(self.v["networks"]):
+            path = ("networks", i)
+            address: Address | None = raw["address"]
+            subnet = raw["subnet"]
+            if raw["forward"] == "bridge":
+                if address is not None:
+                    self.problems.error(
+                        (*path, "address"),
+                        "only for nat/route/isolated networks (the host's address on a "
+                        "bridge network is the host's own business)",
+                    )
+            elif address is None or address.prefix is None:
+                self.problems.error(
+                    path if address is None else (*path, "address"),
+                    f"a {raw['forward']} network needs address = 'HOST-IP/PREFIX'",
+                )
+            elif subnet is None:
+                subnet = address.network
+            elif address.ip not in subnet:
+                self.problems.error((*path, "address"), f"{address.ip} is not in {subnet}")
+            out.append(
+                Network(
+                    raw["name"], raw["bridge"], raw["forward"], address, subnet, raw["domain"], path
+                )
+            )
+        _duplicates(self.problems, (((*n.path, "name"), n.name) for n in out), "network name")
+        _duplicates(self.problems, (((*n.path, "bridge"), n.bridge) for n in out), "bridge")
+        return tuple(out)
+
+    # -- guests --------------------------------------------------------------------------
+
+    def guests(
+        self, nodes: tuple[Node, ...], storage: tuple[Storage, ...], networks: tuple[Network, ...]
+    ) -> tuple[Guest, ...]:
+        defaults = self.v["guest_defaults"]
+        template = defaults["config"]
+        if template is not None and "{name}" not in template and len(self.v["guests"]) > 1:
+            self.problems.error(
+                ("guest_defaults", "config"),
+                "needs {name} in it, or every guest would share one domain XML",
+            )
+        node_names = [n.name for n in nodes]
+        networks_by_name = {n.name: n for n in networks}
+        clustered = [s.name for s in storage if s.clustered]
+        storage_names = [s.name for s in storage]
+        out = []
+        for i, raw in enumerate(self.v["guests"]):
+            path = ("guests", i)
+            config = raw["config"]
+            if config is None and template is not None:
+                config = template.replace("{name}", raw["name"])
+            if config is None:
+                self.problems.error(
+                    path,
+                    "no domain XML: set config = '/path/NAME.xml' on the guest, or "
+                    "config = '/path/{name}.xml' in [guest_defaults]",
+                )
+            network = raw["network"]
+            if network is None and networks and (raw["mac"] or raw["ip"]):
+                network = networks[0].name
+            self.refs(path, "preferred_nodes", raw["preferred_nodes"], node_names, "node")
+            self.refs(path, "storage", raw["storage"], clustered, "managed NFS storage")
+            if network is not None and raw["network"] is not None:
+                self.refs(
+                    path, "network", [network], list(networks_by_name), "network", index=False
+                )
+            if raw["ip"] is not None and network in networks_by_name:
+                subnet = networks_by_name[network].subnet
+                if subnet is not None and raw["ip"].ip not in subnet:
+                    self.problems.error(
+                        (*path, "ip"), f"{raw['ip']} is not in network {network} ({subnet})"
+                    )
+            disk = None
+            if any(v is not None for v in raw["disk"].values()):
+                disk = Disk(**raw["disk"])
+                if disk.pool is not None:
+                    self.refs(
+                        (*path, "disk"), "pool", [disk.pool], storage_names, "storage", index=False
+                    )
+            self.params(path, raw["params"])
+            out.append(
+                Guest(
+                    name=raw["name"],
+                    vcpus=raw["vcpus"],
+                    memory=raw["memory"],
+                    config=config or "",
+                    hypervisor=raw["hypervisor"] or defaults["hypervisor"],
+                    disk=disk,
+                    mac=raw["mac"],
+                    ip=raw["ip"],
+                    network=network,
+                    hostgroups=tuple(raw["hostgroups"]),
+                    preferred_nodes=tuple(raw["preferred_nodes"]),
+                    anti_affinity=tuple(sorted(set(raw["anti_affinity"]))),
+                    storage=tuple(raw["storage"]) if raw["storage"] else tuple(clustered),
+                    migrate=raw["migrate"],
+                    params=raw["params"],
+                    path=path,
+                )
+            )
+        p = self.problems
+        _duplicates(p, (((*g.path, "name"), g.name) for g in out), "guest name")
+        _duplicates(p, (((*g.path, "mac"), g.mac) for g in out), "MAC")
+        _duplicates(p, (((*g.path, "config"), g.config or None) for g in out), "domain XML")
+        ips: list[tuple[Path, Any]] = [
+            ((*n.path, "addresses", j), a.ip) for n in nodes for j, a in enumerate(n.addresses)
+        ]
+        ips += [((*n.path, "address"), n.address.ip) for n in networks if n.address]
+        ips += [((*g.path, "ip"), g.ip.ip if g.ip else None) for g in out]
+        _duplicates(p, ips, "IP address")  # nodes, networks and guests share one space
+        for group, members in self.groups(out).items():
+            if len(members) == 1:
+                p.error(
+                    (*members[0].path, "anti_affinity"),
+                    f"anti-affinity group '{group}' has only this guest: a typo? "
+                    "(a group keeps its guests on different nodes)",
+                )
+        return tuple(out)
+
+    @staticmethod
+    def groups(guests: list[Guest]) -> dict[str, list[Guest]]:
+        groups: dict[str, list[Guest]] = {}
+        for guest in guests:
+            for group in guest.anti_affinity:
+                groups.setdefault(group, []).append(guest)
+        return groups
+
+    def refs(
+        self,
+        path: Path,
+        key: str,
+        names: Iterable[str],
+        known: list[str],
+        what: str,
+        index: bool = True,
+    ) -> None:
+        for j, name in enumerate(names):
+            if name not in known:
+                where = (*path, key, j) if index else (*path, key)
+                choices = ", ".join(known) or "none"
+                self.problems.error(
+                    where,
+                    f"unknown {what} '{name}'{did_you_mean(name, known)} (known: {choices})",
+                )
+
+    def params(self, path: Path, params: dict[str, str]) -> None:
+        from havirt.agents.virtual_domain_params import PARAMETERS
+
+        by_name = {p.name: p for p in PARAMETERS}
+        for name, value in params.items():
+            where = (*path, "params", name)
+            if name in GENERATED_PARAMS:
+                self.problems.error(where, f"set by havirt: {GENERATED_PARAMS[name]}")
+            elif name not in by_name:
+                self.problems.error(
+                    where,
+                    f"ocf:havirt:VirtualDomain has no parameter '{name}'"
+                    f"{did_you_mean(name, list(by_name))}",
+                )
+            else:
+                try:
+                    by_name[name].parse(value)
+                except OcfError as exc:
+                    self.problems.error(where, str(exc))
+
+    # -- whole-cluster rules ---------------------------------------------------------------
+
+    def capacity(self, nodes: tuple[Node, ...], guests: tuple[Guest, ...]) -> None:
+        biggest_memory = max(nodes, key=lambda n: n.memory)
+        biggest_cpus = max(nodes, key=lambda n: n.vcpus)
+        for guest in guests:
+            if guest.memory > biggest_memory.memory:
+                self.problems.error(
+                    (*guest.path, "memory"),
+                    f"{size_text(guest.memory)} is more than any node offers "
+                    f"(largest: {biggest_memory.name} with {size_text(biggest_memory.memory)})",
+                )
+            if guest.vcpus > biggest_cpus.vcpus:
+                self.problems.error(
+                    (*guest.path, "vcpus"),
+                    f"{guest.vcpus} vCPUs are more than any node offers "
+                    f"(largest: {biggest_cpus.name} with {biggest_cpus.vcpus})",
+                )
+        if len(nodes) < 2 or not guests:
+            return
+        need = sum(g.memory for g in guests)
+        left = sum(n.memory for n in nodes) - biggest_memory.memory
+        if need > left:
+            self.problems.warning(
+                ("guests",),
+                f"the guests need {size_text(need)} but with {biggest_memory.name} down "
+                f"the other nodes offer {size_text(left)}: not every guest can run after "
+                "a node failure",
+            )
+
+    def ids(
+        self, nodes: tuple[Node, ...], storage: tuple[Storage, ...], guests: tuple[Guest, ...]
+    ) -> None:
+        """Pacemaker ids must be unique across guests, fence devices and pool clones."""
+        taken: dict[str, str] = {}
+        for node in nodes:
+            taken[node.fence_id] = f"the fence device of node {node.name}"
+        for s in storage:
+            if s.clustered:
+                taken[s.resource_id] = f"the pool resource of storage {s.name}"
+                taken[s.clone_id] = f"the pool clone of storage {s.name}"
+        for guest in guests:
+            if guest.resource_id in taken:
+                self.problems.error(
+                    (*guest.path, "name"),
+                    f"'{guest.name}' is the Pacemaker id of {taken[guest.resource_id]}: "
+                    "rename the guest",
+                )

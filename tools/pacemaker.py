@@ -1,0 +1,604 @@
+"""The one place the havirt CLI runs Pacemaker's tools and pcs.
+
+Every call goes through :class:`havirt.ocf.runner.CommandRunner` (argv lists,
+no shell, ``LC_ALL=C``, a timeout on each call) and asks for machine-readable
+output: ``crm_mon --output-as xml``, ``crm_simulate --output-as xml``,
+``pcs ... --output-format=json``, CIB XML from ``cibadmin``. The XML is parsed
+with lxml into the small immutable values below; callers never see tool text.
+
+Work on a CIB file instead of the live cluster: ``Pacemaker(cib_file=PATH)``
+sets ``CIB_file`` for the Pacemaker tools (and ``-f`` for pcs), which is how the
+tests exercise the real tools without a running cluster. To run inside a lab
+node, pass a runner that prefixes ``nsenter ...``.
+
+crmsh equivalents of each call are listed in docs/generate.md.
+
+Failures raise :class:`PacemakerError` (a HavirtError) carrying the tool's
+result and its exit code as a :class:`CrmExit` when Pacemaker defines it;
+``crm_resource --wait`` running out of time raises :class:`PacemakerTimeout`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+from havirt.ocf.runner import CommandResult, CommandRunner
+from lxml import etree
+
+from .errors import HavirtError
+
+DEFAULT_TIMEOUT = 30.0
+
+# Debian package providing each tool, for the "not installed" hint.
+PACKAGES = {
+    "crm_mon": "pacemaker-cli-utils",
+    "cibadmin": "pacemaker-cli-utils",
+    "crm_verify": "pacemaker-cli-utils",
+    "crm_simulate": "pacemaker-cli-utils",
+    "crm_resource": "pacemaker-cli-utils",
+    "crm_attribute": "pacemaker-cli-utils",
+    "pcs": "pcs",
+}
+
+
+class CrmExit(IntEnum):
+    """Pacemaker's exit codes (crm_exit_t, include/crm/common/results.h)."""
+
+    OK = 0
+    ERROR = 1
+    INVALID_PARAM = 2
+    UNIMPLEMENT_FEATURE = 3
+    INSUFFICIENT_PRIV = 4
+    NOT_INSTALLED = 5
+    NOT_CONFIGURED = 6
+    NOT_RUNNING = 7
+    USAGE = 64
+    DATAERR = 65
+    NOINPUT = 66
+    NOUSER = 67
+    NOHOST = 68
+    UNAVAILABLE = 69
+    SOFTWARE = 70
+    OSERR = 71
+    OSFILE = 72
+    CANTCREAT = 73
+    IOERR = 74
+    TEMPFAIL = 75
+    PROTOCOL = 76
+    NOPERM = 77
+    CONFIG = 78
+    FATAL = 100
+    PANIC = 101
+    DISCONNECT = 102
+    OLD = 103
+    DIGEST = 104
+    NOSUCH = 105
+    QUORUM = 106
+    UNSAFE = 107
+    EXISTS = 108
+    MULTIPLE = 109
+    EXPIRED = 110
+    NOT_YET_IN_EFFECT = 111
+    INDETERMINATE = 112
+    UNSATISFIED = 113
+    TIMEOUT = 124  # crm_resource --wait ran out of time
+    NOT_FOUND = 127  # not Pacemaker's: the runner could not start the tool
+
+
+def crm_exit(code: int) -> CrmExit | int:
+    try:
+        return CrmExit(code)
+    except ValueError:
+        return code
+
+
+class PacemakerError(HavirtError):
+    """A Pacemaker tool or pcs failed; ``result`` is what it said, ``code`` its exit code."""
+
+    def __init__(
+        self, message: str, result: CommandResult | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint)
+        self.result = result
+        self.code: CrmExit | int | None = crm_exit(result.returncode) if result else None
+
+
+class PacemakerTimeout(PacemakerError):
+    """The cluster did not settle within the time given (crm_resource --wait: 124)."""
+
+
+# -- values -------------------------------------------------------------------------------
+
+
+def _bool(el: etree._Element, name: str) -> bool:
+    return el.get(name) == "true"
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    name: str
+    id: str
+    online: bool
+    standby: bool
+    standby_onfail: bool
+    maintenance: bool
+    pending: bool
+    unclean: bool
+    shutdown: bool
+    is_dc: bool
+    resources_running: int
+    type: str  # member | remote | ping
+
+    @classmethod
+    def from_xml(cls, el: etree._Element) -> NodeStatus:
+        return cls(
+            name=el.get("name", ""),
+            id=el.get("id", ""),
+            online=_bool(el, "online"),
+            standby=_bool(el, "standby"),
+            standby_onfail=_bool(el, "standby_onfail"),
+            maintenance=_bool(el, "maintenance"),
+            pending=_bool(el, "pending"),
+            unclean=_bool(el, "unclean"),
+            shutdown=_bool(el, "shutdown"),
+            is_dc=_bool(el, "is_dc"),
+            resources_running=int(el.get("resources_running", "0")),
+            type=el.get("type", "member"),
+        )
+
+
+@dataclass(frozen=True)
+class ResourceStatus:
+    """One resource instance: a primitive, or one instance of a clone (``parent``)."""
+
+    id: str
+    agent: str  # ocf:havirt:VirtualDomain, stonith:fence_xvm
+    role: str  # Started, Stopped, Promoted, Unpromoted, Starting, Migrating, ...
+    active: bool
+    managed: bool
+    failed: bool
+    blocked: bool
+    orphaned: bool
+    nodes: tuple[str, ...]  # where it runs (more than one is a problem for a guest)
+    parent: str | None = None  # the clone or group it belongs to
+
+    @classmethod
+    def from_xml(cls, el: etree._Element, parent: str | None) -> ResourceStatus:
+        return cls(
+            id=el.get("id", ""),
+            agent=el.get("resource_agent", ""),
+            role=el.get("role", ""),
+            active=_bool(el, "active"),
+            managed=_bool(el, "managed"),
+            failed=_bool(el, "failed"),
+            blocked=_bool(el, "blocked"),
+            orphaned=_bool(el, "orphaned"),
+            nodes=tuple(n.get("name", "") for n in el.findall("node")),
+            parent=parent,
+        )
+
+
+@dataclass(frozen=True)
+class FailedAction:
+    resource: str
+    task: str  # start, stop, monitor, migrate_to, ...
+    node: str
+    interval_ms: int
+    exitcode: int
+    exitstatus: str  # "not running", "error", ...
+    exitreason: str
+    status: str  # complete, Timed Out, ...
+    last_rc_change: str
+
+    @classmethod
+    def from_xml(cls, el: etree._Element) -> FailedAction:
+        op_key = el.get("op_key", "")
+        task = el.get("task", "")
+        interval = int(el.get("interval", "0") or 0)
+        # op_key is RESOURCE_TASK_INTERVAL; resource ids may contain "_".
+        suffix = f"_{task}_{interval}"
+        resource = op_key[: -len(suffix)] if op_key.endswith(suffix) else op_key
+        return cls(
+            resource=resource,
+            task=task,
+            node=el.get("node", ""),
+            interval_ms=interval,
+            exitcode=int(el.get("exitcode", "0") or 0),
+            exitstatus=el.get("exitstatus", ""),
+            exitreason=el.get("exitreason", ""),
+            status=el.get("status", ""),
+            last_rc_change=el.get("last-rc-change", ""),
+        )
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    nodes: tuple[NodeStatus, ...]
+    resources: tuple[ResourceStatus, ...]
+    failed_actions: tuple[FailedAction, ...]
+    dc: str | None  # the designated controller's name, None when there is none
+    quorum: bool | None  # None when crm_mon does not say (no DC)
+    stonith_enabled: bool
+    maintenance_mode: bool
+
+    def node(self, name: str) -> NodeStatus | None:
+        return next((n for n in self.nodes if n.name == name), None)
+
+    def instances(self, resource_id: str) -> tuple[ResourceStatus, ...]:
+        """Every instance of a primitive or clone (by the primitive's or the clone's id)."""
+        return tuple(r for r in self.resources if resource_id in (r.id, r.parent))
+
+    def where(self, resource_id: str) -> tuple[str, ...]:
+        """The nodes a resource (every instance of it) is active on, sorted."""
+        nodes = {n for r in self.instances(resource_id) if r.active for n in r.nodes}
+        return tuple(sorted(nodes))
+
+    def running_on(self, node: str) -> tuple[ResourceStatus, ...]:
+        return tuple(r for r in self.resources if r.active and node in r.nodes)
+
+
+def _resources(parent_el: etree._Element) -> list[ResourceStatus]:
+    out: list[ResourceStatus] = []
+    for el in parent_el:
+        if el.tag == "resource":
+            out.append(ResourceStatus.from_xml(el, None))
+        elif el.tag in ("clone", "group", "bundle"):
+            out += [ResourceStatus.from_xml(r, el.get("id")) for r in el.iter("resource")]
+    return out
+
+
+def parse_status(xml: str) -> ClusterStatus:
+    """A ClusterStatus from ``crm_mon --output-as xml`` (or crm_simulate's cluster_status)."""
+    root = etree.fromstring(xml.encode())
+    return _status_from(root, root.find("summary"))
+
+
+def _status_from(section: etree._Element, summary: etree._Element | None) -> ClusterStatus:
+    dc = summary.find("current_dc") if summary is not None else None
+    options = summary.find("cluster_options") if summary is not None else None
+    nodes_el = section.find("nodes")
+    resources_el = section.find("resources")
+    failures_el = section.find("failures")
+    present = dc is not None and dc.get("present") == "true"
+    return ClusterStatus(
+        nodes=tuple(NodeStatus.from_xml(n) for n in (nodes_el if nodes_el is not None else [])),
+        resources=tuple(_resources(resources_el) if resources_el is not None else []),
+        failed_actions=tuple(
+            FailedAction.from_xml(f) for f in (failures_el if failures_el is not None else [])
+        ),
+        dc=dc.get("name") if present and dc is not None else None,
+        quorum=(dc.get("with_quorum") == "true") if present and dc is not None else None,
+        stonith_enabled=options is not None and options.get("stonith-enabled") == "true",
+        maintenance_mode=options is not None and options.get("maintenance-mode") == "true",
+    )
+
+
+@dataclass(frozen=True)
+class CibVersion:
+    """A CIB's version. (admin_epoch, epoch) changes with every configuration change;
+    num_updates only with status updates."""
+
+    admin_epoch: int
+    epoch: int
+    num_updates: int
+
+    @classmethod
+    def of(cls, cib_xml: str | bytes) -> CibVersion:
+        data = cib_xml.encode() if isinstance(cib_xml, str) else cib_xml
+        root = etree.fromstring(data)
+        return cls(
+            int(root.get("admin_epoch", "0")),
+            int(root.get("epoch", "0")),
+            int(root.get("num_updates", "0")),
+        )
+
+    @property
+    def configuration(self) -> tuple[int, int]:
+        return (self.admin_epoch, self.epoch)
+
+    def __str__(self) -> str:
+        return f"{self.admin_epoch}.{self.epoch}.{self.num_updates}"
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    errors: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PlannedAction:
+    """One action of a transition crm_simulate computed."""
+
+    action: str  # start, stop, migrate, move, recover, promote, ...
+    resource: str
+    node: str | None = None  # for start/stop/...
+    source: str | None = None  # for migrate/move
+    dest: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Simulation:
+    actions: tuple[PlannedAction, ...]
+    before: ClusterStatus
+    after: ClusterStatus | None  # with --simulate only
+
+
+def parse_simulation(xml: str) -> Simulation:
+    root = etree.fromstring(xml.encode())
+    actions = tuple(
+        PlannedAction(
+            action=a.get("action", ""),
+            resource=a.get("resource", ""),
+            node=a.get("node"),
+            source=a.get("source"),
+            dest=a.get("dest"),
+            reason=a.get("reason"),
+        )
+        for a in root.iterfind("actions/rsc_action")
+    )
+    before = _status_from(root.find("cluster_status"), None)
+    revised = root.find("revised_cluster_status")
+    after = _status_from(revised, None) if revised is not None else None
+    return Simulation(actions, before, after)
+
+
+def _xml_errors(stdout: str) -> str | None:
+    """The status and errors of a tool's --output-as xml result, as one line."""
+    if "<pacemaker-result" not in stdout:
+        return None
+    try:
+        status = etree.fromstring(stdout.encode()).find("status")
+    except etree.XMLSyntaxError:
+        return None
+    if status is None:
+        return None
+    errors = [e.text.strip() for e in status.iterfind("errors/error") if e.text]
+    message = f"{status.get('message', '')} ({status.get('code', '?')})"
+    return "; ".join([message, *errors])
+
+
+# -- the adapter --------------------------------------------------------------------------
+
+
+class PrefixRunner(CommandRunner):
+    """Runs every command behind a fixed prefix, e.g. inside a lab node:
+    ``PrefixRunner(["nsenter", "--target", PID, "--mount", "--net", "--uts", "--"])``
+    (or ``["ssh", "root@node1", "--"]`` for a remote node). Files named in the
+    commands must be visible at the same path there."""
+
+    def __init__(self, prefix: Sequence[str], inner: CommandRunner | None = None) -> None:
+        super().__init__()
+        self.prefix = tuple(prefix)
+        self.inner = inner or CommandRunner()
+
+    def run(
+        self,
+        argv: Sequence[str],
+        timeout: float,
+        stdin: str | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+    ) -> CommandResult:
+        if env:
+            # An environment does not cross ssh (nor sudo): pass it as `env NAME=VALUE`.
+            argv = ["env", *(f"{k}={v}" for k, v in env.items()), *argv]
+        result = self.inner.run([*self.prefix, *argv], timeout, stdin=stdin, cwd=cwd)
+        return CommandResult(
+            tuple(argv), result.returncode, result.stdout, result.stderr, result.timed_out
+        )
+
+
+class Pacemaker:
+    """Pacemaker and pcs, through one runner. See the module docstring."""
+
+    def __init__(
+        self,
+        runner: CommandRunner | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        cib_file: str | None = None,
+    ) -> None:
+        self.runner = runner or CommandRunner()
+        self.timeout = timeout
+        self.cib_file = cib_file
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _env(self) -> dict[str, str] | None:
+        return {"CIB_file": self.cib_file} if self.cib_file else None
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float | None = None,
+        ok_codes: Iterable[int] = (0,),
+        stdin: str | None = None,
+        what: str | None = None,
+    ) -> CommandResult:
+        """Run one tool; raise PacemakerError unless its exit code is in ``ok_codes``."""
+        result = self.runner.run(
+            list(argv), timeout=timeout or self.timeout, stdin=stdin, env=self._env()
+        )
+        if result.timed_out:
+            raise PacemakerError(
+                f"{what or argv[0]}: {result.describe()} (after {timeout or self.timeout:g} s)",
+                result,
+            )
+        if result.returncode == CrmExit.NOT_FOUND:
+            package = PACKAGES.get(argv[0], "pacemaker")
+            raise PacemakerError(
+                f"{argv[0]} is not installed", result, hint=f"apt-get install {package}"
+            )
+        if result.returncode not in tuple(ok_codes):
+            detail = _xml_errors(result.stdout) or result.describe()
+            hint = None
+            if result.returncode == CrmExit.DISCONNECT:
+                hint = (
+                    "Pacemaker is not running here: run this on a cluster node, "
+                    "or set CIB_file=FILE to work on a CIB file"
+                )
+            raise PacemakerError(f"{what or argv[0]} failed: {detail}", result, hint=hint)
+        return result
+
+    def _pcs(self, args: Sequence[str]) -> list[str]:
+        return ["pcs", *(["-f", self.cib_file] if self.cib_file else []), *args]
+
+    # -- reading state --------------------------------------------------------------------
+
+    def status(self, *, timeout: float | None = None) -> ClusterStatus:
+        """Nodes, every resource instance and failed actions (``crm_mon --output-as xml``)."""
+        result = self.run(
+            ["crm_mon", "--output-as", "xml", "--one-shot", "--inactive"],
+            timeout=timeout,
+            what="reading the cluster status",
+        )
+        return parse_status(result.stdout)
+
+    def cib_xml(self, scope: str | None = None, *, timeout: float | None = None) -> str:
+        """The CIB (or one section: configuration, resources, constraints, nodes, status)."""
+        argv = ["cibadmin", "--query"]
+        if scope:
+            argv += ["--scope", scope]
+        return self.run(argv, timeout=timeout, what="reading the CIB").stdout
+
+    def cib_version(self, *, timeout: float | None = None) -> CibVersion:
+        return CibVersion.of(self.cib_xml(timeout=timeout))
+
+    def pcs_json(self, *args: str, timeout: float | None = None) -> Any:
+        """``pcs ARGS --output-format=json``, parsed (pcs 0.11: resource/stonith config)."""
+        result = self.run(
+            self._pcs([*args, "--output-format=json"]),
+            timeout=timeout,
+            what=f"pcs {' '.join(args)}",
+        )
+        try:
+            return json.loads(result.stdout)
+        except ValueError as exc:
+            raise PacemakerError(
+                f"pcs {' '.join(args)}: output is not JSON ({exc})", result
+            ) from None
+
+    def resource_config(self, *, timeout: float | None = None) -> dict[str, Any]:
+        """Resources as pcs describes them: {"primitives": [...], "clones": [...], ...}."""
+        return self.pcs_json("resource", "config", timeout=timeout)
+
+    # -- checking -------------------------------------------------------------------------
+
+    def verify(self, xml_file: str | None = None, *, timeout: float | None = None) -> VerifyResult:
+        """``crm_verify`` on a CIB file (or on the live CIB): errors and warnings.
+
+        ``ok`` means no errors: crm_verify exits 78 for warnings alone too."""
+        argv = ["crm_verify", "-VV"] + (["--xml-file", xml_file] if xml_file else ["--live-check"])
+        result = self.run(
+            argv,
+            timeout=timeout,
+            ok_codes=(CrmExit.OK, CrmExit.CONFIG, CrmExit.DATAERR),
+            what="crm_verify",
+        )
+        errors: list[str] = []
+        warnings: list[str] = []
+        for line in (result.stderr + result.stdout).splitlines():
+            # "(unpack_resources) \terror: Resource start-up disabled since ..."
+            if line.startswith("crm_verify:") or "-V may provide" in line:
+                continue
+            if "error:" in line:
+                errors.append(line.split("error:", 1)[1].strip())
+            elif "warning:" in line:
+                warnings.append(line.split("warning:", 1)[1].strip())
+        if result.returncode != 0 and not errors and not warnings:
+            errors.append(result.describe())
+        return VerifyResult(not errors, tuple(errors), tuple(warnings))
+
+    def simulate(
+        self,
+        xml_file: str | None = None,
+        *,
+        node_up: Iterable[str] = (),
+        node_down: Iterable[str] = (),
+        node_fail: Iterable[str] = (),
+        op_inject: Iterable[str] = (),
+        quorum: bool | None = None,
+        run: bool = True,
+        save_output: str | None = None,
+        timeout: float | None = None,
+    ) -> Simulation:
+        """What the scheduler would do (``crm_simulate --output-as xml``) on a CIB file
+        (or the live CIB); ``run`` also simulates executing it (``--simulate``).
+        ``op_inject`` entries are crm_simulate OPSPECs: ``vm1_monitor_10000@node1=7``."""
+        argv = ["crm_simulate", "--output-as", "xml"]
+        argv += ["--xml-file", xml_file] if xml_file else ["--live-check"]
+        argv += ["--simulate"] if run else ["--run"]
+        for flag, values in (
+            ("--node-up", node_up),
+            ("--node-down", node_down),
+            ("--node-fail", node_fail),
+            ("--op-inject", op_inject),
+        ):
+            for value in values:
+                argv += [flag, value]
+        if quorum is not None:
+            argv += ["--quorum", "true" if quorum else "false"]
+        if save_output:
+            argv += ["--save-output", save_output]
+        result = self.run(argv, timeout=timeout, what="crm_simulate")
+        return parse_simulation(result.stdout)
+
+    # -- changing -------------------------------------------------------------------------
+
+    def push_cib(self, new_file: str, original_file: str, *, timeout: float | None = None) -> None:
+        """Push the difference between two CIB files as one transaction
+        (``pcs cluster cib-push NEW diff-against=ORIGINAL``)."""
+        self.run(
+            ["pcs", "cluster", "cib-push", new_file, f"diff-against={original_file}"],
+            timeout=timeout,
+            what="pushing the CIB",
+        )
+
+    def wait(self, timeout: float) -> None:
+        """Wait until the cluster has no pending actions (``crm_resource --wait``)."""
+        seconds = max(1, int(timeout))
+        result = self.run(
+            ["crm_resource", "--wait", f"--timeout={seconds}s"],
+            timeout=seconds + 10,
+            ok_codes=(CrmExit.OK, CrmExit.TIMEOUT),
+            what="waiting for the cluster",
+        )
+        if result.returncode == CrmExit.TIMEOUT:
+            raise PacemakerTimeout(
+                f"the cluster did not settle within {seconds} s",
+                result,
+                hint="see crm_mon for what is still pending",
+            )
+
+    def node_standby(self, node: str, standby: bool = True, *, wait: float | None = None) -> None:
+        """Put a node in standby (its resources move away) or take it out of it."""
+        args = ["node", "standby" if standby else "unstandby", node]
+        if wait is not None:
+            args.append(f"--wait={max(1, int(wait))}")
+        result = self.run(
+            self._pcs(args),
+            timeout=(wait or 0) + self.timeout,
+            ok_codes=(0, 1),
+            what=f"pcs node {args[1]} {node}",
+        )
+        if result.returncode != 0:
+            text = (result.stderr or result.stdout).strip()
+            if "timed out" in text.lower() or "wait" in text.lower():
+                raise PacemakerTimeout(f"node {node}: {text}", result)
+            raise PacemakerError(f"pcs node {args[1]} {node} failed: {result.describe()}", result)
+
+    def set_property(self, name: str, value: str, *, timeout: float | None = None) -> None:
+        """Set one cluster property (``pcs property set NAME=VALUE``)."""
+        self.run(self._pcs(["property", "set", f"{name}={value}"]), timeout=timeout)
+
+    def maintenance_mode(self, on: bool, *, timeout: float | None = None) -> None:
+        """Cluster-wide maintenance: Pacemaker stops managing (and monitoring) resources."""
+        self.set_property("maintenance-mode", "true" if on else "false", timeout=timeout)
