@@ -11,7 +11,7 @@ Bring-up is fast because nothing waits for a round trip it can avoid: every
 node starts with the same corosync.conf and the same seeded CIB (cluster
 options, fence devices, guests), so the first transition already places the
 guests. ``dc-deadtime`` and Corosync's ``token`` are tuned for a lab on one
-machine (see :data:`LAB_TOKEN_MS`).
+machine (see ``cluster-templates/lab.toml``).
 
 "Powering off" a node SIGKILLs every process of it (QEMU guests included);
 "powering on" starts its daemons again -- libvirt, Corosync, Pacemaker --
@@ -21,11 +21,13 @@ like a host whose cluster services start at boot.
 from __future__ import annotations
 
 import grp
+import json
 import os
 import pwd
 import secrets
 import shutil
 import time
+import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,59 +43,13 @@ from .proc import LabError, Result, checked, run
 
 FENCE_AGENT = "fence_havirt_lab"
 FENCE_MODULE = "havirt.tools.lab.fence_lab"
-CLUSTER_NAME = "havirt-lab"
-# Corosync's token on a lab of namespaces on one machine: the "network" is a bridge,
-# so a short token detects a crashed node fast; corosync runs with real-time priority,
-# so guests hogging both cores do not starve it. Effective token with N nodes is
-# token + (N - 2) * token_coefficient (650 ms).
-LAB_TOKEN_MS = 1000
+# The lab's configuration comes from this example inventory, through `havirt generate`.
+LAB_INVENTORY = Path(__file__).resolve().parents[2] / "cluster-templates" / "lab.toml"
 CLUSTER_TOOLS = ("corosync", "pacemakerd", "crm_mon", "cibadmin", "crm_resource", "pcs")
 PACEMAKER_DIRS = ("cib", "pengine", "blackbox", "cores")
 DAEMON_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 CRM_MON_TIMEOUT = 15.0
 OCF_ROOT = install.DEFAULT_OCF_ROOT
-
-
-def corosync_conf(
-    cluster_name: str, addresses: Mapping[str, str], token_ms: int = LAB_TOKEN_MS
-) -> str:
-    """A knet corosync.conf with one ring, encryption, votequorum (two_node for 2)."""
-    lines = [
-        "# Written by havirt.tools.lab.cluster.",
-        "totem {",
-        "    version: 2",
-        f"    cluster_name: {cluster_name}",
-        "    transport: knet",
-        f"    token: {token_ms}",
-        "    crypto_cipher: aes256",
-        "    crypto_hash: sha256",
-        "}",
-        "",
-        "nodelist {",
-    ]
-    for nodeid, (name, address) in enumerate(addresses.items(), start=1):
-        lines += [
-            "    node {",
-            f"        ring0_addr: {address}",
-            f"        name: {name}",
-            f"        nodeid: {nodeid}",
-            "    }",
-        ]
-    lines += ["}", "", "quorum {", "    provider: corosync_votequorum"]
-    if len(addresses) == 2:
-        lines.append("    two_node: 1")
-    lines += [
-        "}",
-        "",
-        "logging {",
-        "    to_logfile: yes",
-        "    logfile: /var/log/corosync/corosync.log",
-        "    to_syslog: no",
-        "    to_stderr: no",
-        "    timestamp: on",
-        "}",
-    ]
-    return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------- cluster status
@@ -309,7 +265,6 @@ class ClusterLab(Lab):
         base_dir: Path | str = DEFAULT_BASE_DIR,
         nodes: Iterable[str] = ("node1", "node2", "node3"),
         *,
-        token_ms: int = LAB_TOKEN_MS,
         guests: int | Sequence[str] = 3,
         guest_assets: GuestAssets | None = None,
         seed_cib: str | None = None,
@@ -327,25 +282,44 @@ class ClusterLab(Lab):
         )
         self._guest_assets = guest_assets
         self.guests: dict[str, LabGuest] = {}
-        self.token_ms = token_ms
-        self.corosync_conf = corosync_conf(
-            CLUSTER_NAME, {n.name: n.address for n in self.nodes.values()}, token_ms
-        )
         self.authkey = secrets.token_bytes(256)
         self._seed_cib = seed_cib
+        self._corosync_conf: str | None = None
         self.fence_launcher = install.launcher(FENCE_MODULE)
+
+    @property
+    def inventory(self) -> str:
+        """The lab's inventory (TOML): what ``havirt generate`` renders its configuration from."""
+        return lab_inventory(self, self.guest_names)
+
+    def _configure(self) -> None:
+        corosync, cib = generated_configuration(self.inventory, self.provider)
+        self._corosync_conf = corosync
+        if self._seed_cib is None:
+            self._seed_cib = cib
 
     @property
     def seed_cib(self) -> str:
         if self._seed_cib is None:
-            self._seed_cib = seed_cib(self, self.guest_resources())
+            self._configure()
+        assert self._seed_cib is not None
         return self._seed_cib
 
-    def guest_resources(self) -> list[GuestResource]:
-        return [
-            GuestResource(name, f"{self.shared_mount}/guests/{name}/domain.xml", self.provider)
-            for name in self.guest_names
-        ]
+    @property
+    def corosync_conf(self) -> str:
+        if self._corosync_conf is None:
+            self._configure()
+        assert self._corosync_conf is not None
+        return self._corosync_conf
+
+    @property
+    def token_ms(self) -> int:
+        """Corosync's token timeout, as the generated corosync.conf sets it."""
+        for line in self.corosync_conf.splitlines():
+            key, _, value = line.strip().partition(":")
+            if key == "token":
+                return int(value)
+        return 3000  # corosync's default
 
     def _before_power_on(self) -> None:
         # The guests' files, before any Pacemaker starts the resources that use them.
@@ -453,97 +427,82 @@ def cluster_missing_requirements() -> list[str]:
     return problems
 
 
-# ---------------------------------------------------------------- the seeded CIB
+# ---------------------------------------------------------------- configuration
 
 
-@dataclass(frozen=True)
-class GuestResource:
-    """A guest as the seeded CIB declares it: an ocf:<provider>:VirtualDomain resource."""
+def lab_inventory(lab: Lab, guests: Sequence[str]) -> str:
+    """The lab's inventory: ``cluster-templates/lab.toml`` fitted to this lab.
 
-    name: str
-    config: str  # the domain XML's path on the nodes
-    provider: str = "havirt"
-
-
-# The lab's shared directory is no file system libvirt knows to be shared: --unsafe.
-GUEST_PARAMS = {
-    "hypervisor": "qemu:///system",
-    "migration_transport": "tcp",
-    "migrate_options": "--unsafe",
-}
-GUEST_OPS = (
-    ("monitor", "10s", "30s"),
-    ("start", "0s", "60s"),
-    ("stop", "0s", "60s"),
-    ("migrate_to", "0s", "60s"),
-    ("migrate_from", "0s", "60s"),
-)
+    Its nodes, guests and fence options are the lab's own (names, addresses, the
+    lab's name); everything else (policies, token, properties) is the template's.
+    """
+    template = tomllib.loads(LAB_INVENTORY.read_text())
+    node_proto, guest_proto = template["nodes"][0], template["guests"][0]
+    fence = node_proto["fence"]
+    template["nodes"] = [
+        {
+            **node_proto,
+            "name": node.name,
+            "addresses": [f"{node.address}/{node.prefixlen}"],
+            "fence": {**fence, "options": {**fence["options"], "lab": lab.name, "plug": node.name}},
+        }
+        for node in lab.nodes.values()
+    ]
+    template["guests"] = [{**guest_proto, "name": name} for name in guests]
+    return toml_text(template)
 
 
-def _nvpairs(parent: etree._Element, tag: str, set_id: str, pairs: Mapping[str, str]) -> None:
-    block = etree.SubElement(parent, tag, {"id": set_id})
-    for key, value in pairs.items():
-        etree.SubElement(block, "nvpair", {"id": f"{set_id}-{key}", "name": key, "value": value})
+def generated_configuration(inventory_text: str, provider: str = "havirt") -> tuple[str, str]:
+    """(corosync.conf, the CIB every node starts with) by ``havirt generate``'s code.
 
+    The CIB is the installed Pacemaker's empty one (its schema and feature set: a newer
+    feature set is refused by the daemons) holding the generated configuration;
+    ``provider="heartbeat"`` swaps in the stock VirtualDomain agent, same parameters.
+    """
+    from ..generate import render
+    from ..inventory import loader
 
-def _operations(primitive: etree._Element, rid: str, ops: Iterable[tuple[str, str, str]]) -> None:
-    block = etree.SubElement(primitive, "operations")
-    for name, interval, timeout in ops:
-        attrs = {"id": f"{rid}-{name}-{interval}", "name": name, "interval": interval}
-        etree.SubElement(block, "op", {**attrs, "timeout": timeout})
-
-
-def seed_cib(
-    lab: Lab,
-    guests: Iterable[GuestResource] = (),
-    properties: Mapping[str, str] | None = None,
-) -> str:
-    """The CIB every lab node starts with: options, a fence device per node, the guests."""
-    # The installed Pacemaker's own empty CIB: its schema and feature set (a CIB with a
-    # newer feature set than the daemons' is refused).
+    files = render(loader.load_text(inventory_text, "lab inventory"))
+    generated = etree.fromstring(files["cib.xml"].encode())
+    configuration = generated.find("configuration")
+    for primitive in configuration.iterfind("resources//primitive[@type='VirtualDomain']"):
+        primitive.set("provider", provider)
     empty = checked(run(["cibadmin", "--empty"], timeout=15)).stdout
     cib = etree.fromstring(empty.encode(), etree.XMLParser(remove_blank_text=True))
-    configuration = cib.find("configuration")
-    settings = {
-        "stonith-enabled": "true",
-        # All nodes start together here: electing a DC need not wait 20 s for stragglers.
-        "dc-deadtime": "5s",
-        "stonith-timeout": "30s",
-        "cluster-recheck-interval": "1min",
-        "cluster-name": CLUSTER_NAME,
-        **(properties or {}),
-    }
-    _nvpairs(
-        configuration.find("crm_config"), "cluster_property_set", "cib-bootstrap-options", settings
-    )
-    resources = configuration.find("resources")
-    constraints = configuration.find("constraints")
-    for node in lab.nodes.values():
-        rid = f"fence-{node.name}"
-        primitive = etree.SubElement(
-            resources, "primitive", {"id": rid, "class": "stonith", "type": FENCE_AGENT}
-        )
-        _nvpairs(
-            primitive,
-            "instance_attributes",
-            f"{rid}-ia",
-            {"lab": lab.name, "pcmk_host_list": node.name},
-        )
-        _operations(primitive, rid, [("monitor", "60s", "20s")])
-        # A node never runs the device that fences it.
-        location = {"id": f"location-{rid}", "rsc": rid, "node": node.name, "score": "-INFINITY"}
-        etree.SubElement(constraints, "rsc_location", location)
-    for guest in guests:
-        primitive = etree.SubElement(
-            resources,
-            "primitive",
-            {"id": guest.name, "class": "ocf", "provider": guest.provider, "type": "VirtualDomain"},
-        )
-        params = {"config": guest.config, **GUEST_PARAMS}
-        _nvpairs(primitive, "instance_attributes", f"{guest.name}-ia", params)
-        _nvpairs(primitive, "meta_attributes", f"{guest.name}-meta", {"allow-migrate": "true"})
-        _operations(primitive, guest.name, GUEST_OPS)
-    rsc_defaults = etree.SubElement(configuration, "rsc_defaults")
-    # Stickiness: when a node fails, healthy guests elsewhere stay where they are.
-    _nvpairs(rsc_defaults, "meta_attributes", "rsc-options", {"resource-stickiness": "100"})
-    return etree.tostring(cib, pretty_print=True, encoding="unicode")
+    cib.replace(cib.find("configuration"), configuration)
+    return files["corosync.conf"], etree.tostring(cib, pretty_print=True, encoding="unicode")
+
+
+def toml_text(data: Mapping[str, Any]) -> str:
+    """TOML for an inventory-shaped document: top-level tables and arrays of tables,
+    everything below them as inline values."""
+    lines: list[str] = []
+    for key, value in data.items():
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            tables = [(f"[[{key}]]", item) for item in value]
+        elif isinstance(value, dict):
+            tables = [(f"[{key}]", value)]
+        else:
+            lines.insert(0, f"{_toml_key(key)} = {_toml_value(value)}")
+            continue
+        for header, table in tables:
+            lines += ["", header]
+            lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in table.items()]
+    return "\n".join(lines).lstrip() + "\n"
+
+
+def _toml_key(key: str) -> str:
+    return key if key.replace("-", "").replace("_", "").isalnum() else json.dumps(key)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        items = ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items())
+        return "{ " + items + " }"
+    return json.dumps(str(value))
