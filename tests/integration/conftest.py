@@ -8,6 +8,8 @@
   writes a guest (XML, disk, console log) into the lab's shared directory;
   options are those of :func:`havirt.tools.lab.create_guest`. At teardown the
   guest is destroyed and undefined on every node and its files are removed.
+* ``agent_path`` (session): the VirtualDomain agent installed by havirt's own
+  installer into a private OCF root (run it with ``guest_agent_calls.run_agent``).
 * ``timings`` (session): a dict test code fills with ``{what: seconds}``;
   printed in the terminal summary.
 
@@ -19,12 +21,15 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from havirt.tools import install
 from havirt.tools.lab import GuestAssets, Lab, LabGuest, build_guest_assets, create_guest
 from havirt.tools.lab.node import DEFAULT_CACHE_DIR, missing_requirements
 
@@ -88,6 +93,21 @@ def make_guest(
     yield factory
     for guest in made:
         guest.remove()
+
+
+@pytest.fixture(scope="session")
+def agent_path() -> Iterator[str]:
+    """The agent installed by the product's own installer into a private OCF root.
+
+    World-readable, as ocf-tester runs meta-data as the user nobody."""
+    root = tempfile.mkdtemp(prefix="havirt-ocf-root-", dir="/var/tmp")
+    os.chmod(root, 0o755)
+    os.makedirs(os.path.join(root, "sbin"))
+    report = install.install(root, os.path.join(root, "sbin"))
+    (path,) = [f.path for f in report.written if f.path.endswith("/VirtualDomain")]
+    yield path
+    install.uninstall(root)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def _timed(action: Callable[[], object]) -> float:
