@@ -870,6 +870,9 @@ class VirtualDomain(ResourceAgent):
         except HypervisorUnavailable as exc:
             raise OcfError(OcfExit.ERR_GENERIC, f"{ident.name}: migrate_from: {exc}") from None
         self._remember(ctx, obs.domain)
+        # libvirt migrates a guest from a host with a lock manager to one without
+        # (observed with libvirt 9.0): where leases are required, it must not stay here.
+        self._require_storage_lease(ctx, ctx.notes["config"])
         self._sync_utilization(ctx, obs.domain)
         return OcfExit.SUCCESS
 

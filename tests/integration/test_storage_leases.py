@@ -28,7 +28,8 @@ from pathlib import Path
 
 import pytest
 from guest_agent_calls import GENERIC, SUCCESS, run_agent
-from havirt.tools.lab import READY_MARKER, Lab, LabGuest
+from havirt.tools.lab import READY_MARKER, Lab, LabGuest, LibvirtNode
+from havirt.tools.lab.node import qemu_conf
 from havirt.tools.lab.proc import checked, run
 from lxml import etree
 
@@ -169,8 +170,9 @@ def test_agent_start_on_a_second_node_fails_and_the_first_copy_stays(
     assert guest.state(node1) == "running"
     assert agent(lab, agent_path, guest, "node1", "monitor", interval_ms=10000).rc == SUCCESS
 
-    # A clean stop releases the lease: the guest may now start on node2.
-    assert agent(lab, agent_path, guest, "node1", "stop").rc == SUCCESS
+    # A stop releases the lease (forced: the guest is still booting, it would ignore ACPI),
+    # and the guest may now start on node2.
+    assert agent(lab, agent_path, guest, "node1", "stop", force_stop="true").rc == SUCCESS
     again = agent(lab, agent_path, guest, "node2", "start")
     assert again.rc == SUCCESS, again
     only_copy(guest, "node2")
@@ -225,6 +227,52 @@ def test_agent_refuses_to_start_where_the_lock_daemon_is_down(
         # libvirtd set its lockspace up with the old virtlockd: restart the node's daemons.
         node2.power_off()
         node2.power_on()
+
+
+def _set_lock_manager(node: LibvirtNode, enabled: bool) -> None:
+    """Rewrite the node's qemu.conf and restart its libvirtd (read at start only)."""
+    node.stop_libvirtd()
+    (node.dir / "etc-libvirt" / "qemu.conf").write_text(qemu_conf(lock_manager=enabled))
+    node.start_libvirtd()
+
+
+@pytest.fixture
+def node2_without_lock_manager(lab: Lab) -> Iterator[LibvirtNode]:
+    """node2's libvirt without lock manager (its virtlockd keeps running, unused)."""
+    if not lab.lock_manager:
+        pytest.skip("the lab runs without libvirt's lock manager")
+    node = lab.nodes["node2"]
+    try:
+        _set_lock_manager(node, False)
+        yield node
+    finally:
+        _set_lock_manager(node, True)
+
+
+def test_a_node_without_lock_manager(
+    lab: Lab, agent_path: str, make_guest: Callable[..., LabGuest], node2_without_lock_manager
+) -> None:
+    guest = make_guest()
+    required = {"require_storage_lease": "true"}
+    refused = agent(lab, agent_path, guest, "node2", "start", **required)
+    assert refused.rc == 5, refused  # OCF_ERR_INSTALLED: Pacemaker moves away
+    assert "no lock manager" in (refused.reason or ""), refused
+    assert guest.qemu_pids() == {}
+    validate = agent(lab, agent_path, guest, "node2", "validate-all")  # auto: a warning only
+    assert validate.rc == SUCCESS and "no lock manager" in validate.stderr, validate
+
+    # libvirt live-migrates a guest from a node with leases to one without, without a
+    # word; where leases are required, the agent's migrate_from there fails it.
+    assert agent(lab, agent_path, guest, "node1", "start", **required).rc == SUCCESS
+    moves = {"CRM_meta_migrate_source": "node1", "CRM_meta_migrate_target": "node2"}
+    out = agent(lab, agent_path, guest, "node1", "migrate_to", **MIGRATION, **moves, **required)
+    assert out.rc == SUCCESS, out
+    only_copy(guest, "node2")
+    out = agent(lab, agent_path, guest, "node2", "migrate_from", **MIGRATION, **moves, **required)
+    assert out.rc == 5 and "no lock manager" in (out.reason or ""), out
+    # Pacemaker's recovery then stops it there; the agent knows what to stop.
+    assert agent(lab, agent_path, guest, "node2", "stop", force_stop="true").rc == SUCCESS
+    assert guest.qemu_pids() == {}
 
 
 def test_image_file_on_shared_storage_cannot_run_twice_either(

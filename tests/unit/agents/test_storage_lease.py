@@ -19,10 +19,11 @@ from pathlib import Path
 
 import havirt.agents as agents_package
 import pytest
-from havirt.agents import storage_lease
+from havirt.agents import libvirt_boundary, storage_lease
 from havirt.agents.libvirt_boundary import RESOURCE_BUSY, HypervisorError
 from havirt.agents.virtual_domain_params import lease_requirement
 from havirt.ocf.exitcodes import OcfExit
+from vd_fakes import FakeHypervisor, FakeProcs
 
 LOCKD = 'lock_manager = "lockd"\n'
 BUSY = (
@@ -359,3 +360,18 @@ def test_monitor_never_loads_the_lease_check(
     assert h.run("monitor").rc == OcfExit.SUCCESS
     assert h.run("monitor", interval=0).rc == OcfExit.SUCCESS
     assert "havirt.agents.storage_lease" not in sys.modules
+
+
+def test_migrate_from_to_a_node_without_lock_manager(h, lease_node, monkeypatch) -> None:
+    """libvirt does not refuse such a migration: the agent on the target does, when required."""
+    source = FakeHypervisor(FakeProcs())
+    monkeypatch.setattr(libvirt_boundary, "Hypervisor", lambda uri, deadline, budget=None: source)
+    migrated = {"CRM_meta_migrate_source": "node1", "CRM_meta_migrate_target": "node2"}
+    h.hv.add()
+    out = h.run("migrate_from", extra=migrated, require_storage_lease="true")
+    assert out.rc == OcfExit.ERR_INSTALLED, out
+    assert "no lock manager" in out.reason
+    assert h.state().get("name") == "vm1"  # known here, so stop finds and stops it
+    out = h.run("migrate_from", extra=migrated)
+    assert out.rc == OcfExit.SUCCESS, out
+    assert "runs without storage leases on this node" in out.stderr
