@@ -329,16 +329,17 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter(
         "require_storage_lease",
         "Refuse to start the guest without storage leases",
-        'Whether start requires libvirt\'s lock manager (virtlockd: lock_manager = "lockd" in '
-        "qemu.conf, with its lockspace on storage all nodes share) to hold a lease on the "
-        "guest's disks, so that a second copy of the guest on another node fails with "
-        "'resource busy' even if the cluster were wrong about where it runs. 'auto': "
-        "required on a node whose libvirt names a lock manager (start then also refuses "
-        "when the lock daemon is down or the guest's disks would get no lease), not "
-        "required elsewhere (validate-all warns). 'true': required on every node: start "
-        "fails with OCF_ERR_INSTALLED on a node without a working lock manager, so "
-        "Pacemaker moves the guest to a node that has one. 'false': not checked. Set it to "
-        "true once every node is set up (see docs/storage-leases.md).",
+        "Whether the guest may run only where libvirt's lock manager (virtlockd: "
+        'lock_manager = "lockd" in qemu.conf, its lockspace on storage all nodes share) '
+        "holds a lease on its disks, so that a second copy of the guest on another node "
+        "fails with 'resource busy' even if the cluster were wrong about where it runs. "
+        "'auto': required on a node whose libvirt names a lock manager (start then also "
+        "refuses when the lock daemon does not answer or the guest's disks would get no "
+        "lease), not required elsewhere (start and validate-all warn). 'true': required on "
+        "every node: start, and migrate_from after libvirt moved the guest to such a node, "
+        "fail with OCF_ERR_INSTALLED on a node without a working lock manager, so Pacemaker "
+        "moves the guest to a node that has one. 'false': not checked. Set it to true once "
+        "every node is set up (see havirt's docs/storage-leases.md).",
         default="auto",
         reloadable=True,
         check=_check_lease_requirement,

@@ -146,6 +146,21 @@ def test_second_start_on_another_node_is_refused_by_the_lease(
     only_copy(guest, "node2")
 
 
+def test_a_paused_guest_holds_no_lease_and_cannot_resume_once_it_is_taken(
+    lab: Lab, lun_guest: SharedLun
+) -> None:
+    """libvirt releases the leases when it stops a guest's CPUs and takes them again on
+    resume (that is how they move with a live migration)."""
+    node1, node2 = lab.nodes["node1"], lab.nodes["node2"]
+    guest = lun_guest.guest
+    node1.virsh("create", guest.node_xml_path, timeout=60)
+    node1.virsh("suspend", guest.name)
+    node2.virsh("create", guest.node_xml_path, timeout=60)  # the lease was free
+    resumed = node1.virsh("resume", guest.name, check=False)
+    assert not resumed.ok and "resource busy" in resumed.stderr, resumed.describe()
+    assert guest.state(node1) == "paused" and guest.state(node2) == "running"
+
+
 # -- through the agent ------------------------------------------------------------------------
 
 
