@@ -241,6 +241,11 @@ def test_unreadable_qemu_conf_is_a_problem_not_a_crash(node: Node) -> None:
 def libvirt_daemon(node: Node, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
     """A real process standing for the running libvirt daemon, with its pid file."""
     proc = subprocess.Popen(["sleep", "60"])
+    comm = Path(f"/proc/{proc.pid}/comm")
+    deadline = time.monotonic() + 10
+    while comm.read_text().strip() != "sleep":  # until the child has exec'd
+        assert time.monotonic() < deadline, "sleep did not start"
+        time.sleep(0.01)
     monkeypatch.setattr(storage_lease, "LIBVIRT_DAEMONS", (("sleep", "libvirtd.pid"),))
     (node.run / "libvirtd.pid").write_text(f"{proc.pid}\n")
     yield proc.pid
