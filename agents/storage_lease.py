@@ -119,7 +119,7 @@ def read_conf(path: str, names: Iterable[str]) -> dict[str, str | int]:
         if eq and name in wanted:
             parsed = _unquote(value)
             if parsed is not None:
-                found[name] = parsed  # the last one wins, as in libvirt
+                found.setdefault(name, parsed)  # libvirt reads the first of duplicates
     return found
 
 

@@ -96,8 +96,8 @@ def test_read_conf_takes_scalars_and_skips_comments_and_lists(tmp_path: Path) ->
         '    "/dev/null", "/dev/full",\n'
         "    lock_manager_is_not_a_key = 1,\n"
         "]\n"
+        'lock_manager = "lockd"   # libvirt takes the first of duplicates\n'
         "lock_manager = 'sanlock'\n"
-        'lock_manager = "lockd"   # the last one wins, as in libvirt\n'
         "auto_disk_leases = 0 # off\n"
         'file_lockspace_dir = "/srv/with # hash"\n'
         'broken = "no end quote\n'
