@@ -33,6 +33,8 @@ class DomainConfig(Record):
         "pools",
         "networks",
         "has_guest_agent",
+        "block_disks",
+        "has_leases",
     )
     _defaults = {
         "vcpus": None,
@@ -41,6 +43,8 @@ class DomainConfig(Record):
         "pools": (),
         "networks": (),
         "has_guest_agent": False,
+        "block_disks": (),
+        "has_leases": False,
     }
     path: str
     xml: str
@@ -53,6 +57,8 @@ class DomainConfig(Record):
     pools: tuple[str, ...]
     networks: tuple[str, ...]
     has_guest_agent: bool
+    block_disks: tuple[str, ...]  # writable, unshared block devices (for storage leases)
+    has_leases: bool  # the definition declares <lease> elements
 
 
 _UNITS = {
@@ -111,6 +117,15 @@ def parse(path: str, text: str) -> DomainConfig:
             disks.append(source.get("dev", ""))
         if source.get("pool"):
             pools.append(source.get("pool", ""))
+    block_disks = [
+        source.get("dev", "")
+        for disk in root.iterfind("devices/disk")
+        if disk.get("type") == "block"
+        and disk.find("readonly") is None
+        and disk.find("shareable") is None
+        and (source := disk.find("source")) is not None
+        and source.get("dev")
+    ]
     networks = [
         s.get("network", "") for s in root.iterfind("devices/interface/source") if s.get("network")
     ]
@@ -129,6 +144,8 @@ def parse(path: str, text: str) -> DomainConfig:
         pools=tuple(dict.fromkeys(pools)),
         networks=tuple(dict.fromkeys(networks)),
         has_guest_agent=has_agent,
+        block_disks=tuple(block_disks),
+        has_leases=root.find("devices/lease") is not None,
     )
 
 

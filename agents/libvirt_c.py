@@ -83,6 +83,7 @@ ERR_RPC = 39
 ERR_NO_DOMAIN = 42
 ERR_AUTH_FAILED = 45
 ERR_OPERATION_INVALID = 55
+ERR_RESOURCE_BUSY = 87  # e.g. a storage lease held by another host
 
 _VIR_UUID_STRING_BUFLEN = 37
 

@@ -19,12 +19,13 @@ from havirt.ocf.record import Record
 from . import definitions, domain_config, migration, qemu_processes
 from .domain_state import FAILED, RUNNING, STOPPED, DomainState, Verdict, judge
 from .resource_state import ResourceState
-from .virtual_domain_params import ACTIONS, PARAMETERS
+from .virtual_domain_params import ACTIONS, PARAMETERS, lease_requirement
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
 if TYPE_CHECKING:
     from .libvirt_boundary import Domain, Hypervisor
+    from .storage_lease import LeaseCheck
 
 POLL = 0.25  # seconds between state polls while waiting for a change
 SHUTDOWN_REPEAT = 5.0  # seconds between graceful shutdown requests during stop
@@ -221,7 +222,46 @@ class VirtualDomain(ResourceAgent):
         config = ctx.notes["config"]
         if config.domain_type == "kvm" and not os.path.exists("/dev/kvm"):
             ctx.log.warn(f"{config.name} is a KVM guest but /dev/kvm is missing on this node")
+        found = self._require_storage_lease(ctx, config)
+        if found is not None and found.protected:
+            ctx.log.info(f"{config.name}: {found.summary}")
         return OcfExit.SUCCESS
+
+    def _require_storage_lease(self, ctx: ActionContext, config) -> LeaseCheck | None:
+        """Raise ERR_INSTALLED when this node cannot give the guest's disks the storage
+        leases that require_storage_lease asks for; warn where they are optional and
+        missing. Returns what was found (None when not checked)."""
+        mode = lease_requirement(ctx.params.get("require_storage_lease"))
+        if mode == "false":
+            return None
+        from . import storage_lease
+
+        if not storage_lease.is_local_system_uri(ctx.params.get("hypervisor")):
+            if mode == "true":
+                raise OcfError(
+                    OcfExit.ERR_CONFIGURED,
+                    "require_storage_lease=true needs a local qemu:///system hypervisor: the "
+                    "lock manager is read from this node's libvirt configuration",
+                )
+            return None
+        found = storage_lease.inspect(
+            config.block_disks, config.has_leases, min(2.0, ctx.deadline.remaining() / 4)
+        )
+        for warning in found.warnings:
+            ctx.log.warn(warning)
+        if found.protected:
+            return found
+        if found.manager is None and mode == "auto":
+            ctx.log.warn(
+                f"{config.name} runs without storage leases on this node: {found.problem}; "
+                "a second copy on another node would not be refused by libvirt"
+            )
+            return found
+        why = "require_storage_lease=true" if mode == "true" else "this node uses a lock manager"
+        raise OcfError(
+            OcfExit.ERR_INSTALLED,
+            f"{config.name} needs storage leases on its disks ({why}), but {found.problem}",
+        )
 
     def _lenient_params(self, ctx: ActionContext) -> None:
         """Parameters one by one, defaults for the malformed ones (for stop and probe)."""
@@ -299,7 +339,7 @@ class VirtualDomain(ResourceAgent):
 
     # -- start ---------------------------------------------------------------------
     def start(self, ctx: ActionContext) -> OcfExit:
-        from .libvirt_boundary import HypervisorError, HypervisorUnavailable
+        from .libvirt_boundary import RESOURCE_BUSY, HypervisorError, HypervisorUnavailable
 
         config = ctx.notes["config"]
         hv = self._hypervisor(ctx)
@@ -319,11 +359,18 @@ class VirtualDomain(ResourceAgent):
                     OcfExit.ERR_GENERIC,
                     f"cannot start {config.name}: {obs.verdict.explanation}; stop it first",
                 )
+            self._require_storage_lease(ctx, config)
             dom = self._launch(ctx, hv, config, obs)
             self._wait_running(ctx, hv, Identity(dom.name, dom.uuid), "start")
         except HypervisorUnavailable as exc:
             raise OcfError(OcfExit.ERR_GENERIC, f"cannot start {config.name}: {exc}") from None
         except HypervisorError as exc:
+            if exc.code == RESOURCE_BUSY:
+                raise OcfError(
+                    OcfExit.ERR_GENERIC,
+                    f"refused to start {config.name}: another host holds the storage lease on "
+                    f"its disks, so it (or a guest sharing its disks) runs there: {exc}",
+                ) from None
             raise OcfError(OcfExit.ERR_GENERIC, f"failed to start {config.name}: {exc}") from None
         self._remember(ctx, dom)
         self._sync_utilization(ctx, dom)
@@ -832,6 +879,9 @@ class VirtualDomain(ResourceAgent):
         except HypervisorUnavailable as exc:
             raise OcfError(OcfExit.ERR_GENERIC, f"{ident.name}: migrate_from: {exc}") from None
         self._remember(ctx, obs.domain)
+        # libvirt migrates a guest from a host with a lock manager to one without
+        # (observed with libvirt 9.0): where leases are required, it must not stay here.
+        self._require_storage_lease(ctx, ctx.notes["config"])
         self._sync_utilization(ctx, obs.domain)
         return OcfExit.SUCCESS
 

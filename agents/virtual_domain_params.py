@@ -8,7 +8,7 @@ default differs and docs/migrating-from-heartbeat.md says why.
 from __future__ import annotations
 
 from havirt.ocf.agent import ActionSpec
-from havirt.ocf.params import Parameter
+from havirt.ocf.params import Parameter, parse_bool
 
 from .migration import (
     TRANSPORTS,
@@ -61,6 +61,21 @@ def _check_options(value: str) -> str | None:
         parse_migrate_options(value)
     except MigrationConfigError as exc:
         return str(exc)
+    return None
+
+
+def lease_requirement(value: str | None) -> str | None:
+    """require_storage_lease as "auto", "true" or "false"; None when malformed."""
+    word = (value or "").strip().lower()
+    if word in ("", "auto"):
+        return "auto"
+    flag = parse_bool(word)
+    return None if flag is None else str(flag).lower()
+
+
+def _check_lease_requirement(value: str) -> str | None:
+    if lease_requirement(value) is None:
+        return f"'{value}' is not auto, true or false"
     return None
 
 
@@ -310,6 +325,24 @@ PARAMETERS: tuple[Parameter, ...] = (
         default="",
         reloadable=True,
         check=_check_shutdown_mode,
+    ),
+    Parameter(
+        "require_storage_lease",
+        "Refuse to start the guest without storage leases",
+        "Whether the guest may run only where libvirt's lock manager (virtlockd: "
+        'lock_manager = "lockd" in qemu.conf, its lockspace on storage all nodes share) '
+        "holds a lease on its disks, so that a second copy of the guest on another node "
+        "fails with 'resource busy' even if the cluster were wrong about where it runs. "
+        "'auto': required on a node whose libvirt names a lock manager (start then also "
+        "refuses when the lock daemon does not answer or the guest's disks would get no "
+        "lease), not required elsewhere (start and validate-all warn). 'true': required on "
+        "every node: start, and migrate_from after libvirt moved the guest to such a node, "
+        "fail with OCF_ERR_INSTALLED on a node without a working lock manager, so Pacemaker "
+        "moves the guest to a node that has one. 'false': not checked. Set it to true once "
+        "every node is set up (see havirt's docs/storage-leases.md).",
+        default="auto",
+        reloadable=True,
+        check=_check_lease_requirement,
     ),
     Parameter(
         "start_resources",

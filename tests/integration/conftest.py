@@ -8,6 +8,8 @@
   writes a guest (XML, disk, console log) into the lab's shared directory;
   options are those of :func:`havirt.tools.lab.create_guest`. At teardown the
   guest is destroyed and undefined on every node and its files are removed.
+* ``agent_path`` (session): the VirtualDomain agent installed by havirt's own
+  installer into a private OCF root (run it with ``guest_agent_calls.run_agent``).
 * ``timings`` (session): a dict test code fills with ``{what: seconds}``;
   printed in the terminal summary.
 * ``installed_agents`` (session): ``{name: path}`` of every agent, written by
@@ -160,6 +162,12 @@ def lifecycle_events(lab: Lab, tmp_path: Path) -> Iterator[Callable[[LabGuest], 
     for proc in started:
         os.killpg(proc.pid, signal.SIGTERM)  # our own process group (start_new_session)
         proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def agent_path(installed_agents: dict[str, str]) -> str:
+    """The VirtualDomain agent of ``installed_agents``."""
+    return installed_agents["VirtualDomain"]
 
 
 def _timed(action: Callable[[], object]) -> float:

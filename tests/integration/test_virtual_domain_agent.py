@@ -12,46 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
-from agent_helpers import AgentRun, run_ocf, wait_until
-from havirt.tools.lab import Lab, LabGuest
+from guest_agent_calls import GENERIC, NOT_RUNNING, SUCCESS, run_agent, started, wait_until
+from havirt.tools.lab import Lab
 
 pytestmark = pytest.mark.integration
-
-SUCCESS, GENERIC, NOT_RUNNING = 0, 1, 7
-
-
-@pytest.fixture(scope="session")
-def agent_path(installed_agents: dict[str, str]) -> str:
-    return installed_agents["VirtualDomain"]
-
-
-def run_agent(
-    lab: Lab,
-    node: str,
-    agent: str,
-    action: str,
-    guest: LabGuest,
-    timeout_ms: int = 30000,
-    interval_ms: int = 0,
-    **reskeys: str,
-) -> AgentRun:
-    return run_ocf(
-        lab,
-        node,
-        agent,
-        action,
-        guest.name,
-        {"config": guest.node_xml_path, **reskeys},
-        timeout_ms=timeout_ms,
-        interval_ms=interval_ms,
-    )
-
-
-def started(lab: Lab, agent: str, guest: LabGuest, node: str = "node1", **reskeys: str) -> None:
-    run = run_agent(lab, node, agent, "start", guest, timeout_ms=60000, **reskeys)
-    assert run.rc == SUCCESS, run
-    guest.wait_console(timeout=60)
-
 
 # -- the protocol as resource-agents' own tester sees it ---------------------------------
 

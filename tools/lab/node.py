@@ -14,7 +14,17 @@ network namespace holding a bridge. Each node is:
   same path on every node;
 * ``virtlogd -d`` and ``libvirtd -d --listen`` (TCP without auth on the
   node's address only, a distinct ``host_uuid`` so that migration between
-  nodes is allowed).
+  nodes is allowed);
+* with ``Lab(lock_manager=True)`` (the default), libvirt's lock manager:
+  ``lock_manager = "lockd"`` in the node's qemu.conf, a qemu-lockd.conf with
+  automatic disk leases whose lockspace is ``lockspace/`` in the shared
+  directory, and ``virtlockd -d`` started before libvirtd. The nodes share one
+  kernel, so the fcntl locks the nodes' virtlockd daemons take on the
+  lockspace files conflict exactly as they would on NFS: a second start of a
+  running guest's disk on another node is refused ("resource busy"). (For
+  image files, QEMU's own image locks, which the nodes share too, refuse such
+  a start even earlier; leases are what guards block devices and storage
+  whose locks QEMU cannot see across hosts.)
 
 There is no PID namespace: a node's processes are those whose network
 namespace is the node's. Everything lives under ``<base_dir>/<lab name>``;
@@ -58,6 +68,8 @@ CAPS_SEED = "libvirt-qemu-capabilities"  # under the cache dir
 CAPS_DIR = "var-cache-libvirt/qemu/capabilities"  # under a node dir
 DEFAULT_SUBNET = "192.168.77.0/24"
 DEFAULT_SHARED_MOUNT = "/srv/havirt-shared"
+LOCKSPACE = "lockspace"  # under the shared dir: virtlockd's indirect lockspace
+VIRTLOCKD_SOCKET = "run/libvirt/virtlockd-sock"  # under a node dir
 NETNS_PREFIX = "hvl-"
 LAB_NAME_RE = re.compile(r"^[a-z0-9]{1,20}$")
 NODE_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,14}$")  # also the veth name in the switch
@@ -67,7 +79,7 @@ READY_TIMEOUT = 60.0
 HOLDER_ARGV = ("unshare", "--mount", "--uts", "--propagation", "private", "sleep", "infinity")
 
 REQUIRED_TOOLS = ("unshare", "nsenter", "ip", "mount", "umount", "find")
-REQUIRED_TOOLS += ("virsh", "libvirtd", "virtlogd", "qemu-system-x86_64", "qemu-img")
+REQUIRED_TOOLS += ("virsh", "libvirtd", "virtlogd", "virtlockd", "qemu-system-x86_64", "qemu-img")
 
 # (node-private directory name, mount point inside the node)
 PRIVATE_DIRS = (
@@ -119,15 +131,27 @@ def libvirtd_conf(address: str, host_uuid: str) -> str:
     )
 
 
-def qemu_conf() -> str:
+def qemu_conf(lock_manager: bool = False) -> str:
+    settings: dict[str, str | int | list[str]] = {
+        "namespaces": [],  # /dev/kvm is hidden: a per-guest /dev would fail to set up
+        "user": "root",
+        "group": "root",
+        "dynamic_ownership": 0,
+        "remember_owner": 0,
+        "security_driver": "none",
+    }
+    if lock_manager:
+        settings["lock_manager"] = "lockd"
+    return render_conf(settings)
+
+
+def qemu_lockd_conf(lockspace_dir: str) -> str:
+    """Leases for every disk, taken on hash-named files in a directory all nodes share."""
     return render_conf(
         {
-            "namespaces": [],  # /dev/kvm is hidden: a per-guest /dev would fail to set up
-            "user": "root",
-            "group": "root",
-            "dynamic_ownership": 0,
-            "remember_owner": 0,
-            "security_driver": "none",
+            "auto_disk_leases": 1,
+            "require_lease_for_disks": 1,
+            "file_lockspace_dir": lockspace_dir,
         }
     )
 
@@ -248,13 +272,30 @@ class LibvirtNode:
     def libvirtd_pids(self) -> list[int]:
         return self._pids_named("libvirtd")
 
+    def virtlockd_pids(self) -> list[int]:
+        return self._pids_named("virtlockd")
+
     # ------------------------------------------------------------ daemons
 
     def start_daemons(self) -> None:
-        """Start virtlogd and libvirtd (no wait; see :meth:`wait_libvirtd`)."""
+        """Start virtlogd, virtlockd and libvirtd (no wait; see :meth:`wait_libvirtd`)."""
         if not self._pids_named("virtlogd"):
             self.exec(["virtlogd", "-d"], timeout=30, check=True)
+        if self.lab.lock_manager and not self.virtlockd_pids():
+            self._start_virtlockd()
         self.start_libvirtd(wait=False)
+
+    def _start_virtlockd(self) -> None:
+        # libvirtd connects to virtlockd while it starts (to set up the lockspace):
+        # without the socket its QEMU driver would fail to load.
+        socket = self.dir / VIRTLOCKD_SOCKET
+        socket.unlink(missing_ok=True)  # left by a killed virtlockd: wait for the new one
+        self.exec(["virtlockd", "-d"], timeout=30, check=True)
+        deadline = time.monotonic() + 10
+        while not socket.is_socket():
+            if time.monotonic() >= deadline:
+                raise LabError(f"virtlockd on {self.name} made no socket {socket}")
+            time.sleep(0.05)
 
     def start_libvirtd(self, wait: bool = True) -> None:
         """Start ``libvirtd -d --listen`` unless it runs; wait until it answers."""
@@ -337,7 +378,9 @@ class LibvirtNode:
             stale.unlink()
         shutil.rmtree(etc / "qemu" / "autostart", ignore_errors=True)
         (etc / "libvirtd.conf").write_text(libvirtd_conf(self.address, self.host_uuid))
-        (etc / "qemu.conf").write_text(qemu_conf())
+        (etc / "qemu.conf").write_text(qemu_conf(self.lab.lock_manager))
+        if self.lab.lock_manager:
+            (etc / "qemu-lockd.conf").write_text(qemu_lockd_conf(self.lab.lockspace_node_path))
         (self.dir / "hostname").write_text(self.name + "\n")
         (self.dir / "hosts").write_text(hosts)
         kvm = self.dir / "kvm-hidden"
@@ -416,6 +459,8 @@ class Lab:
     """A set of lab nodes on a private subnet, with a shared directory.
 
     ``Lab(name, base_dir, nodes, subnet)``: nothing happens until :meth:`up`.
+    ``lock_manager`` (default on) protects guests' disks with virtlockd leases
+    in :attr:`lockspace_dir` (see the module docstring).
     ``lab.nodes["node1"]`` is a :class:`LibvirtNode`. Use as a context manager
     (``with Lab(...) as lab:``) or call :meth:`up` / :meth:`down`.
     """
@@ -430,6 +475,7 @@ class Lab:
         subnet: str = DEFAULT_SUBNET,
         shared_mount: str = DEFAULT_SHARED_MOUNT,
         cache_dir: Path | str | None = DEFAULT_CACHE_DIR,
+        lock_manager: bool = True,
     ) -> None:
         if not LAB_NAME_RE.match(name):
             raise ValueError(f"lab name {name!r} must match {LAB_NAME_RE.pattern}")
@@ -447,6 +493,8 @@ class Lab:
         self.dir = self.base_dir / name
         self.shared_dir = self.dir / "shared"
         self.shared_mount = shared_mount
+        self.lock_manager = lock_manager
+        self.lockspace_dir = self.shared_dir / LOCKSPACE
         self.caps_seed = Path(cache_dir) / CAPS_SEED if cache_dir is not None else None
         self.subnet = network
         self.switch_netns = f"{NETNS_PREFIX}{name}-sw"
@@ -481,6 +529,11 @@ class Lab:
         rel = Path(host_path).relative_to(self.shared_dir)
         return str(Path(self.shared_mount) / rel)
 
+    @property
+    def lockspace_node_path(self) -> str:
+        """The lockspace directory as the nodes' libvirt sees it."""
+        return self.node_path(self.lockspace_dir)
+
     def host_path(self, node_path: str) -> Path:
         """The host path of a file under the nodes' shared mount."""
         return self.shared_dir / Path(node_path).relative_to(self.shared_mount)
@@ -496,6 +549,7 @@ class Lab:
             "nodes": list(self.nodes),
             "subnet": str(self.subnet),
             "shared_mount": self.shared_mount,
+            "lock_manager": self.lock_manager,
             "mountpoint_created": self._mountpoint_created,
             "holders": {name: node._holder_pid for name, node in self.nodes.items()},
         }
@@ -532,7 +586,7 @@ class Lab:
             nodes=state.get("nodes") or list(state.get("holders") or ["node1"]),
             subnet=state.get("subnet") or DEFAULT_SUBNET,
             shared_mount=state.get("shared_mount") or DEFAULT_SHARED_MOUNT,
-            **options,
+            **{"lock_manager": bool(state.get("lock_manager", True)), **options},
         )
 
     def is_up(self) -> bool:
@@ -567,6 +621,8 @@ class Lab:
     def _up(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.shared_dir.mkdir(exist_ok=True)
+        if self.lock_manager:
+            self.lockspace_dir.mkdir(exist_ok=True)
         self._mountpoint_created = not os.path.isdir(self.shared_mount)
         os.makedirs(self.shared_mount, exist_ok=True)
         self._write_state()

@@ -5,7 +5,7 @@ import syslog
 from pathlib import Path
 
 import pytest
-from havirt.agents import libvirt_boundary, qemu_processes
+from havirt.agents import libvirt_boundary, qemu_processes, storage_lease
 from havirt.agents import virtual_domain as vd_module
 from havirt.agents.resource_state import ResourceState
 from havirt.agents.virtual_domain import VirtualDomain
@@ -47,6 +47,12 @@ class Harness:
         self.config.write_text(domain_xml(), encoding="utf-8")
         self.resource = "vm1"
         self.reserves: list[float] = []  # the reserve of each connection the agent opened
+        # This node's libvirt configuration and /run, as the storage lease check reads
+        # them: empty (no lock manager) unless a test writes them.
+        self.libvirt_etc = tmp_path / "etc-libvirt"
+        self.libvirt_etc.mkdir()
+        self.run_dir = tmp_path / "run"
+        self.run_dir.mkdir()
 
         def hypervisor(agent, ctx, reserve: float = 0.0):
             self.reserves.append(reserve)
@@ -67,6 +73,8 @@ class Harness:
         monkeypatch.setattr(vd_module, "DEFINITION_BACKUP_DIR", str(self.backups))
         monkeypatch.setattr(OcfEnvironment, "deadline", deadline)
         monkeypatch.setattr(os, "kill", self.procs.kill)
+        monkeypatch.setattr(storage_lease, "CONF_DIR", str(self.libvirt_etc))
+        monkeypatch.setattr(storage_lease, "RUN_DIR", str(self.run_dir))
 
     def environ(
         self,

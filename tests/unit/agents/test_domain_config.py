@@ -46,6 +46,24 @@ def test_parse_everything_the_agent_needs():
     assert config.pools == ("ssd", "hdd")
     assert config.networks == ("default", "storage")
     assert config.has_guest_agent is True
+    assert config.block_disks == ("/dev/vg0/web1-data",)
+    assert config.has_leases is False
+
+
+def test_what_storage_leases_need_to_know():
+    config = parse(
+        "/x.xml",
+        "<domain type='kvm'><name>db1</name><devices>"
+        "<disk type='block'><source dev='/dev/sdb'/></disk>"
+        "<disk type='block'><source dev='/dev/sdc'/><readonly/></disk>"
+        "<disk type='block'><source dev='/dev/sdd'/><shareable/></disk>"
+        "<disk type='block'><target dev='vdz'/></disk>"
+        "<lease><lockspace>db</lockspace><key>db1</key><target path='/srv/leases/db'/></lease>"
+        "</devices></domain>",
+    )
+    # read-only and shared disks get no exclusive lease, so they need no lockspace either
+    assert config.block_disks == ("/dev/sdb",)
+    assert config.has_leases is True
 
 
 def test_parse_a_minimal_definition():

@@ -85,7 +85,10 @@ def test_merge_lays_the_inventory_over_the_live_cib(lab_dir) -> None:
     assert node1.find("utilization/nvpair[@name='hv_memory']").get("value") == "2048"
     # replaced, with the admin's target-role kept: applying never starts a stopped guest
     vm1 = cib.find(".//primitive[@id='vm1']")
-    assert vm1.find(".//nvpair[@name='config']").get("value") == "/srv/havirt-shared/guests/vm1.xml"
+    assert (
+        vm1.find(".//nvpair[@name='config']").get("value")
+        == "/srv/havirt-shared/guests/vm1/domain.xml"
+    )
     meta = {p.get("name"): p.get("value") for p in vm1.findall("meta_attributes/nvpair")}
     assert meta == {"allow-migrate": "true", "target-role": "Stopped"}
     assert [el.tag for el in vm1] == [

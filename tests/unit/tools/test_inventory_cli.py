@@ -41,7 +41,7 @@ def test_check_reports_lines_and_exits_1(tmp_path) -> None:
 def test_show_json_has_defaults_filled_in() -> None:
     data = json.loads(run("inventory", "show", LAB, "--json").output)
     assert data["policies"]["stickiness"] == 100
-    assert data["guests"][0]["config"] == "/srv/havirt-shared/guests/vm1.xml"
+    assert data["guests"][0]["config"] == "/srv/havirt-shared/guests/vm1/domain.xml"
     assert data["nodes"][2]["fence"] == {
         "agent": "fence_havirt_lab",
         "options": {"lab": "havirt", "plug": "node3"},

@@ -1,0 +1,236 @@
+"""Is this node's libvirt set up to hold storage leases on a guest's disks?
+
+libvirt's lock manager (``lock_manager = "lockd"`` in qemu.conf, served by the
+virtlockd daemon) takes a lease on every writable disk before a guest's CPUs
+start and holds it while the guest runs; a second start of the same disks on
+another host sharing the lockspace then fails with "resource busy". libvirt
+has no API that tells whether a lock manager is active, so this module reads
+what the daemon reads and asks the lock daemon itself:
+
+* ``lock_manager`` in ``/etc/libvirt/qemu.conf`` (libvirtd and virtqemud read
+  that file when they start);
+* the lock manager's own file (``qemu-lockd.conf``, ``qemu-sanlock.conf``):
+  are disk leases automatic, or does the guest declare ``<lease>`` elements;
+  is there an indirect lockspace for block devices (locks on /dev nodes do not
+  reach other hosts);
+* the lock daemon's socket: it must accept a connection (a socket left behind
+  by a dead daemon refuses), within a short timeout;
+* a configuration file newer than the running libvirt daemon is reported: the
+  daemon still runs with the settings it read at its start.
+
+Used by start and validate-all only; monitor never imports it.
+"""
+
+from __future__ import annotations
+
+import os
+
+from havirt.ocf.record import Record
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: keep the agent's imports lean
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+CONF_DIR = "/etc/libvirt"
+RUN_DIR = "/run"
+
+
+class LockManager(Record):
+    __slots__ = (
+        "name",
+        "daemon",
+        "socket",
+        "auto_disk_leases",
+    )
+    name: str
+    daemon: str
+    socket: str  # under RUN_DIR
+    auto_disk_leases: bool  # libvirt's default when the manager's file does not say
+
+
+MANAGERS = {
+    "lockd": LockManager("lockd", "virtlockd", "libvirt/virtlockd-sock", True),
+    "sanlock": LockManager("sanlock", "sanlock", "sanlock/sanlock.sock", False),
+}
+# The daemons that read qemu.conf: the monolithic one, or the modular QEMU driver.
+LIBVIRT_DAEMONS = (("virtqemud", "virtqemud.pid"), ("libvirtd", "libvirtd.pid"))
+
+
+class LeaseCheck(Record):
+    """What the node offers: ``problem`` is None when the guest's disks get leases."""
+
+    __slots__ = (
+        "manager",
+        "problem",
+        "summary",
+        "warnings",
+    )
+    _defaults = {"warnings": ()}
+    manager: str | None  # the lock manager qemu.conf names (None: none, libvirt's "nop")
+    problem: str | None  # why the guest's disks would run without a lease
+    summary: str  # one line for the log when all is well
+    warnings: tuple[str, ...]
+
+    @property
+    def protected(self) -> bool:
+        return self.problem is None
+
+
+def is_local_system_uri(uri: str | None) -> bool:
+    """True for the URIs whose daemon reads this node's /etc/libvirt/qemu.conf."""
+    if not uri:
+        return True  # libvirt's default: the local system daemon, as Pacemaker runs us as root
+    scheme, sep, rest = uri.partition("://")
+    if not sep or scheme not in ("qemu", "qemu+unix"):
+        return False
+    authority, _, path = rest.partition("/")
+    host = authority.rpartition("@")[2]
+    return host in ("", "localhost") and path.split("?", 1)[0].rstrip("/") == "system"
+
+
+def _unquote(text: str) -> str | int | None:
+    text = text.strip()
+    if text[:1] in ('"', "'"):
+        end = text.find(text[0], 1)
+        return text[1:end] if end > 0 else None
+    word = text.split("#", 1)[0].strip()
+    try:
+        return int(word)
+    except ValueError:
+        return None
+
+
+def read_conf(path: str, names: Iterable[str]) -> dict[str, str | int]:
+    """The scalar settings ``names`` of a libvirt config file ({} if it does not exist).
+
+    libvirt's format is ``name = value`` lines, ``#`` comments, strings in
+    quotes, integers, and lists in brackets (which may span lines; skipped)."""
+    wanted = set(names)
+    found: dict[str, str | int] = {}
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            lines = handle.readlines()
+    except FileNotFoundError:
+        return found
+    for line in lines:
+        name, eq, value = line.partition("=")
+        name = name.strip()
+        if eq and name in wanted:
+            parsed = _unquote(value)
+            if parsed is not None:
+                found.setdefault(name, parsed)  # libvirt reads the first of duplicates
+    return found
+
+
+def _socket_problem(manager: LockManager, timeout: float) -> str | None:
+    import socket  # only start and validate-all get here
+
+    path = os.path.join(RUN_DIR, manager.socket)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(max(0.1, timeout))
+    try:
+        sock.connect(path)
+    except FileNotFoundError:
+        return f"{manager.daemon} is not running (no socket {path})"
+    except OSError as exc:
+        return f"{manager.daemon} does not answer on {path} ({exc.strerror or exc})"
+    finally:
+        sock.close()
+    return None
+
+
+def _started_at(pid: int) -> float | None:
+    """When a process started (seconds since the epoch), from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            fields = handle.read().rpartition(")")[2].split()
+        with open("/proc/stat", encoding="ascii") as handle:
+            boot = next(int(ln.split()[1]) for ln in handle if ln.startswith("btime "))
+        return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def _stale_daemon_warning(conf_paths: Iterable[str]) -> str | None:
+    """A libvirt daemon that started before its configuration last changed."""
+    for daemon, pidfile in LIBVIRT_DAEMONS:
+        try:
+            with open(os.path.join(RUN_DIR, pidfile), encoding="ascii") as handle:
+                pid = int(handle.read().split()[0])
+            with open(f"/proc/{pid}/comm", encoding="ascii") as handle:
+                if handle.read().strip() != daemon:
+                    continue  # a stale pid file
+        except (OSError, ValueError, IndexError):
+            continue
+        started = _started_at(pid)
+        if started is None:
+            return None
+        for path in conf_paths:
+            try:
+                changed = os.stat(path).st_mtime
+            except OSError:
+                continue
+            if changed > started + 1.0:
+                return (
+                    f"{path} changed after {daemon} (pid {pid}) started: it still runs with "
+                    f"the old lock manager settings; restart {daemon} to apply them"
+                )
+        return None
+    return None
+
+
+def inspect(
+    block_disks: Iterable[str] = (), has_leases: bool = False, timeout: float = 2.0
+) -> LeaseCheck:
+    """How this node's libvirt would protect a guest's disks.
+
+    ``block_disks``: the guest's writable block-device disks; ``has_leases``:
+    whether its definition declares ``<lease>`` elements; ``timeout``: for the
+    lock daemon to accept a connection."""
+    qemu_conf = os.path.join(CONF_DIR, "qemu.conf")
+    try:
+        name = read_conf(qemu_conf, ("lock_manager",)).get("lock_manager")
+    except OSError as exc:
+        return LeaseCheck(None, f"cannot read {qemu_conf}: {exc.strerror or exc}", "")
+    if name in (None, "", "nop"):
+        return LeaseCheck(
+            None,
+            f"this node's libvirt has no lock manager (lock_manager is not set in {qemu_conf})",
+            "",
+        )
+    manager = MANAGERS.get(str(name))
+    if manager is None:
+        return LeaseCheck(
+            str(name), f"{qemu_conf} names an unknown lock manager '{name}' (use lockd)", ""
+        )
+    manager_conf = os.path.join(CONF_DIR, f"qemu-{manager.name}.conf")
+    try:
+        settings = read_conf(
+            manager_conf,
+            ("auto_disk_leases", "file_lockspace_dir", "lvm_lockspace_dir", "scsi_lockspace_dir"),
+        )
+    except OSError as exc:
+        return LeaseCheck(manager.name, f"cannot read {manager_conf}: {exc.strerror or exc}", "")
+    warning = _stale_daemon_warning((qemu_conf, manager_conf))
+    warnings = (warning,) if warning else ()
+    problem = _socket_problem(manager, timeout)
+    auto = bool(settings.get("auto_disk_leases", int(manager.auto_disk_leases)))
+    lockspace = settings.get("file_lockspace_dir")
+    if problem is None and not auto and not has_leases:
+        problem = (
+            f"auto_disk_leases is off in {manager_conf} and the guest declares no <lease>: "
+            "its disks would get no lease"
+        )
+    if problem is None and manager.name == "lockd" and not lockspace:
+        direct = [d for d in block_disks if d.startswith("/dev/")]
+        if direct and not (settings.get("lvm_lockspace_dir") or settings.get("scsi_lockspace_dir")):
+            problem = (
+                f"disk {direct[0]} is a block device and {manager_conf} sets no "
+                "file_lockspace_dir: locks on /dev nodes do not reach other hosts"
+            )
+    if problem is not None:
+        return LeaseCheck(manager.name, problem, "", warnings)
+    where = f"lockspace {lockspace}" if lockspace else "locks on the disk files themselves"
+    summary = f"storage leases by {manager.name} ({manager.daemon} answers; {where})"
+    return LeaseCheck(manager.name, None, summary, warnings)
