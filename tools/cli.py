@@ -93,7 +93,9 @@ def render_demo_step(number: int, step: Step, quiet: bool = False) -> str:
         lines += [_demo_call_line(call) for call in step.calls]
     if step.note and not quiet:
         lines.append(click.style(f"    why it matters: {step.note}", dim=True))
-    if step.key == "keep":  # even when quiet: the only way to find the lab
+    if not quiet or step.key == "keep":  # the keep step: the only way to find the lab
+        lines += [f"      {line}" for line in step.facts.get("lines", [])]
+    if step.key == "keep" and "nodes" in step.facts:  # even when quiet
         facts = step.facts
         lines.append("    reach a node (then e.g. 'virsh list --all'):")
         lines += [f"      {name}: {node['enter']} bash" for name, node in facts["nodes"].items()]
@@ -120,6 +122,12 @@ def render_demo_timings(rows: list[tuple[str, float]]) -> str:
 @click.option("--keep", is_flag=True, help="Leave the lab up at the end and say how to reach it.")
 @click.option("--quiet", "-q", is_flag=True, help="One line per step and the table of times.")
 @click.option("--down", is_flag=True, help="Take down a lab left up by an earlier --keep.")
+@click.option(
+    "--agent",
+    "agent_only",
+    is_flag=True,
+    help="The guest agent alone on a 2-node lab, without Pacemaker (each OCF action shown).",
+)
 @click.option("--lab-name", default="demo", show_default=True, hidden=True)
 @click.option(
     "--cache-dir",
@@ -129,20 +137,31 @@ def render_demo_timings(rows: list[tuple[str, float]]) -> str:
     hidden=True,
 )
 def demo_command(
-    as_json: bool, keep: bool, quiet: bool, down: bool, lab_name: str, cache_dir: str
+    as_json: bool,
+    keep: bool,
+    quiet: bool,
+    down: bool,
+    agent_only: bool,
+    lab_name: str,
+    cache_dir: str,
 ) -> None:
-    """Show ocf:havirt:VirtualDomain at work on a local 2-node lab (needs root).
+    """Show havirt at work in a real 3-node cluster on this machine (needs root).
 
-    Starts two simulated hypervisor hosts on this machine (each with its own
-    libvirtd), boots a tiny real QEMU guest with the agent, live-migrates it,
-    stops libvirtd under it, crashes it, and prints what the agent answered
-    and how long each step took. The lab is taken down at the end.
+    Brings up three cluster nodes as namespaces (each with its own libvirtd,
+    Corosync and Pacemaker, fencing on) running three tiny real QEMU guests,
+    shows crm_mon, puts a node in standby and follows the live migrations,
+    crashes a node and follows fencing and recovery, and prints the measured
+    times and what an independent auditor of the QEMU processes saw. The lab is
+    taken down at the end. With --agent: the guest agent alone, without Pacemaker.
     """
     import contextlib
     import signal
     import time
 
-    from . import demo
+    from . import cluster_demo, demo
+
+    if not agent_only:
+        demo = cluster_demo  # type: ignore[assignment]  # same interface
 
     if down:
         gone = demo.take_down(lab_name)
@@ -167,6 +186,9 @@ def demo_command(
             click.echo(
                 "havirt demo: ocf:havirt:VirtualDomain on a 2-node lab "
                 "(a libvirtd per node, a real QEMU guest)\n"
+                if agent_only
+                else "havirt demo: a 3-node Pacemaker/Corosync cluster with fencing, "
+                "3 real QEMU guests (ocf:havirt:VirtualDomain)\n"
             )
         with contextlib.closing(run):
             for step in run:

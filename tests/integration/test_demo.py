@@ -37,7 +37,9 @@ STEPS = [
 
 
 def _run(*args: str) -> tuple[int, dict]:
-    result = CliRunner().invoke(main, ["demo", "--json", "--cache-dir", str(CACHE_DIR), *args])
+    result = CliRunner().invoke(
+        main, ["demo", "--agent", "--json", "--cache-dir", str(CACHE_DIR), *args]
+    )
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     try:
         return result.exit_code, json.loads(result.stdout)

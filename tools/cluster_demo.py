@@ -1,0 +1,286 @@
+"""The main demo: havirt in a real 3-node Pacemaker/Corosync cluster on this machine.
+
+:func:`run_demo` brings up the lab cluster (``havirt lab``), shows ``crm_mon``,
+puts the busiest node in standby and follows its guests' live migration,
+crashes a node and follows fencing and recovery, and reports what an
+independent auditor (QEMU processes on every node, sampled all along) saw. It
+yields one :class:`~.demo.Step` per step, like the agent demo, and prints
+nothing; the lab is taken down at the end unless ``keep`` is set.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from .demo import Progress, Step, _silent, _ticking, timings
+from .errors import HavirtError
+from .lab import LabError, build_guest_assets
+from .lab.auditor import AuditError, Auditor
+from .lab.cluster import ClusterLab, cluster_missing_requirements
+from .lab.node import DEFAULT_BASE_DIR, DEFAULT_CACHE_DIR, LAB_NAME_RE
+
+DEMO_LAB = "demo"
+WAIT = 120.0
+__all__ = ["run_demo", "take_down", "timings"]
+
+
+def take_down(lab_name: str = DEMO_LAB, base_dir: Path | str = DEFAULT_BASE_DIR) -> bool:
+    """Take down a demo lab left up by ``keep``; False if there was none."""
+    from .lab import control
+
+    return control.down(lab_name, base_dir=base_dir)
+
+
+class _ClusterDemo:
+    STEPS = (
+        ("image", "Build the guest image (cached)", "image", ""),
+        ("up", "Bring up a 3-node cluster with fencing and 3 guests", "up", "cluster up"),
+        ("crm_mon", "The cluster as crm_mon shows it", "crm_mon", ""),
+        ("standby", "Put the busiest node in standby", "standby", "standby drain"),
+        ("unstandby", "Bring it back: the guests stay where they are", "unstandby", ""),
+        ("crash", "Crash a node (every process killed at once)", "crash", "crash -> recovered"),
+        ("rejoin", "The fenced node reboots and rejoins", "rejoin", "fenced node online"),
+        ("audit", "What the independent auditor saw", "audit", ""),
+    )
+
+    def __init__(self, progress: Progress, keep: bool, name: str, cache: Path, base: Path):
+        self.progress = progress
+        self.keep = keep
+        self.name = name
+        self.cache = cache
+        self.base = base
+        self.lab: ClusterLab | None = None
+        self.auditor: Auditor | None = None
+        self.assets = None
+
+    # ------------------------------------------------------------ helpers
+
+    @property
+    def the_lab(self) -> ClusterLab:
+        assert self.lab is not None
+        return self.lab
+
+    @property
+    def the_auditor(self) -> Auditor:
+        assert self.auditor is not None
+        return self.auditor
+
+    def placement(self) -> dict[str, list[str]]:
+        by_node: dict[str, list[str]] = {n: [] for n in self.the_lab.nodes}
+        for guest, copies in self.the_auditor.current().items():
+            if guest in self.the_lab.guest_names and len(copies) == 1:
+                by_node[copies[0].node].append(guest)
+        return by_node
+
+    def busiest(self) -> tuple[str, list[str]]:
+        by_node = self.placement()
+        node = max(by_node, key=lambda n: len(by_node[n]))
+        return node, sorted(by_node[node])
+
+    def settled_elsewhere(self, guests: list[str], node: str) -> bool:
+        current = self.the_auditor.current()
+        return all(len(current.get(g, [])) == 1 and current[g][0].node != node for g in guests)
+
+    def wait(self, condition: Callable[[], object], what: str) -> float:
+        began = time.monotonic()
+        with _ticking(self.progress, what):
+            self.the_auditor.wait_for(condition, WAIT, what)
+        return time.monotonic() - began
+
+    def admin(self, avoid: str) -> str:
+        return next(n for n in self.the_lab.nodes if n != avoid)
+
+    # ------------------------------------------------------------ steps
+
+    def image(self, step: Step) -> None:
+        with _ticking(self.progress, "building the guest image"):
+            self.assets = build_guest_assets(self.cache / "guest")
+        step.summary = f"kernel + busybox initramfs in {self.cache / 'guest'}"
+
+    def up(self, step: Step) -> None:
+        self.lab = ClusterLab(
+            self.name, self.base, guests=3, guest_assets=self.assets, cache_dir=self.cache
+        )
+        began = time.monotonic()
+        with _ticking(self.progress, "starting libvirtd, Corosync and Pacemaker on 3 nodes"):
+            self.lab.up(detached=self.keep)
+        step.seconds = time.monotonic() - began
+        self.auditor = Auditor(self.lab, self.lab.guest_names)
+        self.auditor.start()
+        where = ", ".join(f"{n}: {', '.join(g) or '-'}" for n, g in self.placement().items())
+        step.summary = f"3 nodes online with quorum, guests started ({where})"
+        step.note = (
+            "configured by `havirt generate` from cluster-templates/lab.toml; fencing is on "
+            "(fence_havirt_lab kills every process of a node, then starts its services)"
+        )
+
+    def crm_mon(self, step: Step) -> None:
+        node = next(iter(self.the_lab.nodes.values()))
+        text = node.exec(["crm_mon", "-1"], timeout=30, check=True).stdout
+        step.facts["lines"] = [line for line in text.splitlines() if line.strip()]
+
+    def standby(self, step: Step) -> None:
+        node, guests = self.busiest()
+        admin = self.the_lab.nodes[self.admin(node)]
+        before = {g: self.the_auditor.current()[g][0].node for g in guests}
+        began = time.monotonic()
+        admin.exec(["crm_attribute", "-N", node, "-n", "standby", "-v", "on"], check=True)
+        self.wait(lambda: self.settled_elsewhere(guests, node), f"{node} draining")
+        step.seconds = time.monotonic() - began
+        current = self.the_auditor.current()
+        moves = [f"{g} {before[g]} -> {current[g][0].node}" for g in guests]
+        restarted = [g for g in guests if not current[g][0].incoming]
+        step.ok = not restarted
+        step.timed = f"standby drain ({len(guests)} guests)"
+        step.facts.update(node=node, moves=moves)
+        step.summary = f"{node} in standby; live-migrated: {'; '.join(moves)}" + (
+            f"; RESTARTED instead: {restarted}" if restarted else " (no restart, no outage)"
+        )
+
+    def unstandby(self, step: Step) -> None:
+        node = self.placement_node_in_standby()
+        before = {g: c[0].pid for g, c in self.the_auditor.current().items()}
+        admin = self.the_lab.nodes[self.admin(node)]
+        admin.exec(["crm_attribute", "-N", node, "-n", "standby", "-D"], check=True)
+        time.sleep(5)  # let the scheduler run: nothing must move back
+        after = {g: c[0].pid for g, c in self.the_auditor.current().items()}
+        step.ok = before == after
+        step.summary = f"{node} active again; " + (
+            "no guest moved (resource-stickiness 100)" if step.ok else "guests moved back"
+        )
+
+    def placement_node_in_standby(self) -> str:
+        status = self.the_lab.status()
+        return next(n.name for n in status.nodes.values() if n.standby)
+
+    def crash(self, step: Step) -> None:
+        node, victims = self.busiest()
+        healthy = {
+            g: c[0].pid
+            for g, c in self.the_auditor.current().items()
+            if g in self.the_lab.guest_names and g not in victims
+        }
+        self.the_auditor.allow_outage(WAIT)
+        began = time.monotonic()
+        self.the_lab.nodes[node].power_off()
+        self.wait(lambda: self.settled_elsewhere(victims, node), f"{node} crashed; recovering")
+        step.seconds = time.monotonic() - began
+        self.the_auditor.allow_outage(0)
+        current = self.the_auditor.current()
+        moved = [g for g, pid in healthy.items() if current[g][0].pid != pid]
+        step.ok = not moved
+        where = "; ".join(f"{g} now on {current[g][0].node}" for g in victims)
+        step.facts["node"] = node
+        step.summary = (
+            f"{node} lost, fenced (rebooted by fence_havirt_lab), its guests restarted: {where}; "
+            + (f"healthy guests moved: {moved}" if moved else "no healthy guest moved")
+        )
+        step.note = (
+            "Pacemaker starts the guests elsewhere only after fencing confirmed the node off"
+        )
+
+    def rejoin(self, step: Step) -> None:
+        with _ticking(self.progress, "waiting for the fenced node to rejoin"):
+            step.seconds = self.the_lab.wait_online(WAIT)
+        step.summary = "all 3 nodes online again"
+
+    def audit(self, step: Step) -> None:
+        auditor = self.the_auditor
+        try:
+            auditor.check()
+        except AuditError as exc:
+            step.ok = False
+            step.summary = str(exc)
+            return
+        step.summary = (
+            f"{auditor.samples} samples of every node's QEMU processes: "
+            "no guest ever ran twice, none was lost"
+        )
+
+    # ------------------------------------------------------------ running
+
+    def run_step(self, key: str, title: str, method: str, timed: str) -> Step:
+        step = Step(key=key, title=title, timed=timed)
+        try:
+            getattr(self, method)(step)
+        except (LabError, HavirtError, AuditError, OSError) as exc:
+            step.ok = False
+            step.summary = str(exc)
+        if step.seconds is not None:
+            step.seconds = round(step.seconds, 3)
+        return step
+
+    def run(self) -> Iterator[Step]:
+        failed: Step | None = None
+        for key, title, method, timed in self.STEPS:
+            step = self.run_step(key, title, method, timed)
+            yield step
+            if not step.ok:
+                failed = step
+                break
+        if self.keep and self.lab is not None:
+            step = Step(key="keep", title="The lab stays up")
+            step.facts["lines"] = [
+                f"havirt lab status --lab {self.name}",
+                f"havirt lab exec --lab {self.name} node1 -- crm_mon -1",
+                f"havirt lab down --lab {self.name}",
+            ]
+            yield step
+            self.stop_auditor()
+            self.lab = None
+        elif self.lab is not None:
+            began = time.monotonic()
+            self.abandon()
+            yield Step(
+                key="down",
+                title="Tear the lab down",
+                timed="lab down",
+                seconds=round(time.monotonic() - began, 3),
+            )
+        if failed is not None:
+            raise HavirtError(
+                f"step '{failed.title}' failed: {failed.summary}",
+                "rerun with --keep to inspect the lab (havirt lab status, havirt lab exec)",
+            )
+
+    def stop_auditor(self) -> None:
+        if self.auditor is not None:
+            self.auditor.stop()
+            self.auditor = None
+
+    def abandon(self) -> None:
+        self.stop_auditor()
+        if self.lab is not None:
+            lab, self.lab = self.lab, None
+            self.progress("taking the lab down ...")
+            lab.down()
+
+
+def run_demo(
+    progress: Progress = _silent,
+    *,
+    keep: bool = False,
+    lab_name: str = DEMO_LAB,
+    cache_dir: Path | str = DEFAULT_CACHE_DIR,
+    base_dir: Path | str = DEFAULT_BASE_DIR,
+) -> Iterator[Step]:
+    """The cluster demo: an iterator yielding each step as it ends (see the module doc)."""
+    if not LAB_NAME_RE.match(lab_name):
+        raise HavirtError(f"lab name {lab_name!r} must match {LAB_NAME_RE.pattern}")
+    problems = cluster_missing_requirements()
+    if problems:
+        raise HavirtError(
+            "the demo cannot run on this machine: " + "; ".join(problems),
+            "run it as root on Debian 12: sudo tools/bootstrap.sh demo",
+        )
+    demo = _ClusterDemo(progress, keep, lab_name, Path(cache_dir), Path(base_dir))
+    return _run(demo)
+
+
+def _run(demo: _ClusterDemo) -> Iterator[Step]:
+    try:
+        yield from demo.run()
+    finally:
+        demo.abandon()
