@@ -280,7 +280,7 @@ class ClusterLab(Lab):
         self.guest_names = (
             [f"vm{i}" for i in range(1, guests + 1)] if isinstance(guests, int) else list(guests)
         )
-        self._guest_assets = guest_assets
+        self.guest_assets = guest_assets
         self.guests: dict[str, LabGuest] = {}
         self.authkey = secrets.token_bytes(256)
         self._seed_cib = seed_cib
@@ -323,7 +323,7 @@ class ClusterLab(Lab):
 
     def _before_power_on(self) -> None:
         # The guests' files, before any Pacemaker starts the resources that use them.
-        assets = self._guest_assets or build_guest_assets()
+        assets = self.guest_assets = self.guest_assets or build_guest_assets()
         for name in self.guest_names:
             self.guests[name] = create_guest(self, name, assets=assets)
 
