@@ -16,6 +16,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from .catalog import CATALOG
 from .facts import Cpu, NodeFacts, Trust
 from .findings import ERROR, WARNING, Finding
 from .targets import Target
@@ -747,72 +748,18 @@ class Check:
     run: Callable[[Context], list[Finding]] | None  # None: made by the engine (connect)
 
 
-CONNECT = "connect"
-CHECKS: tuple[Check, ...] = (
-    Check(
-        CONNECT,
-        "SSH connection",
-        "each node answers over SSH with a host key known in advance",
-        None,
-    ),
-    Check(
-        "networks",
-        "libvirt networks",
-        "name, bridge, forward mode, active, autostart",
-        check_networks,
-    ),
-    Check(
-        "pools",
-        "storage pools",
-        "name, type, source (host, dir, device, format, mount options), target path, "
-        "active, autostart",
-        check_pools,
-    ),
-    Check(
-        "ssh-trust",
-        "SSH trust between nodes",
-        "every node reaches every other as the migration user without a prompt "
-        "(virsh -c qemu+ssh://PEER/system; ssh -o BatchMode=yes when that fails)",
-        check_ssh_trust,
-    ),
-    Check(
-        "cpu",
-        "CPU compatibility",
-        "host CPU architecture, vendor, model and features (virsh capabilities)",
-        check_cpu,
-    ),
-    Check(
-        "versions",
-        "software versions",
-        "libvirt, QEMU, Pacemaker and Corosync versions",
-        check_versions,
-    ),
-    Check("host-uuid", "unique host UUIDs", "libvirt host UUIDs differ", check_host_uuid),
-    Check(
-        "hostnames",
-        "host names",
-        "each node's hostname is its name; every node resolves every node name to the "
-        "same, non-loopback addresses",
-        check_hostnames,
-    ),
-    Check(
-        "clock",
-        "time sync",
-        "clock offset of each node against the others' median",
-        check_clock,
-    ),
-    Check(
-        "lock-manager",
-        "lock manager",
-        "qemu.conf lock_manager and the lock driver's settings",
-        check_lock_manager,
-    ),
-    Check(
-        "memory",
-        "N+1 memory",
-        "the other nodes' available memory holds any one node's running guests",
-        check_memory,
-    ),
+_RUN: dict[str, Callable[[Context], list[Finding]]] = {
+    "networks": check_networks,
+    "pools": check_pools,
+    "ssh-trust": check_ssh_trust,
+    "cpu": check_cpu,
+    "versions": check_versions,
+    "host-uuid": check_host_uuid,
+    "hostnames": check_hostnames,
+    "clock": check_clock,
+    "lock-manager": check_lock_manager,
+    "memory": check_memory,
+}
+CHECKS: tuple[Check, ...] = tuple(
+    Check(info.id, info.title, info.compares, _RUN.get(info.id)) for info in CATALOG
 )
-CHECK_IDS = tuple(check.id for check in CHECKS)
-SKIPPABLE = tuple(i for i in CHECK_IDS if i != CONNECT)

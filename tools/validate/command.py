@@ -13,12 +13,12 @@ from pathlib import Path
 
 import click
 
-from .checks import CHECKS, SKIPPABLE
+from .catalog import CATALOG, SKIPPABLE
 from .targets import USAGE_EXIT
 
 _CHECK_LIST = "\n".join(
     textwrap.fill(c.compares, 78, initial_indent=f"  {c.id:<13} ", subsequent_indent=" " * 16)
-    for c in CHECKS
+    for c in CATALOG
 )
 
 

@@ -17,6 +17,7 @@ from typing import Protocol
 from havirt.tools.errors import HavirtError
 
 from . import checks as C
+from .catalog import CONNECT, SKIPPABLE
 from .facts import NodeFacts
 from .findings import ERROR, WARNING, CheckOutcome, Finding, NodeSummary, Report
 from .probe import Collector, ProbeOptions, Session, cpu_baseline
@@ -69,11 +70,11 @@ def validate(
     unreachable node (they carry ``kind``, ``message`` and ``fix``).
     """
     options = options or Options()
-    unknown = sorted(set(options.skip) - set(C.SKIPPABLE))
+    unknown = sorted(set(options.skip) - set(SKIPPABLE))
     if unknown:
         raise HavirtError(
             f"unknown check(s) to skip: {', '.join(unknown)}",
-            hint=f"one of: {', '.join(C.SKIPPABLE)}",
+            hint=f"one of: {', '.join(SKIPPABLE)}",
             exit_code=USAGE_EXIT,
         )
     everyone = [*targets, *([new_host] if new_host else [])]
@@ -140,7 +141,7 @@ def _in_parallel(work: Callable[[_Node], None], nodes: list[_Node], parallel: in
 
 def _connect_finding(target: Target, exc: ConnectFailure) -> Finding:
     return Finding(
-        C.CONNECT,
+        CONNECT,
         ERROR,
         target.name,
         f"ssh {target.describe()}",
@@ -175,7 +176,7 @@ def _run_checks(ctx: C.Context, nodes: list[_Node], skip: Iterable[str]) -> list
         if check.id in skip:
             outcomes.append(CheckOutcome(check.id, check.title, "skipped", note="--skip"))
             continue
-        if check.id == C.CONNECT:
+        if check.id == CONNECT:
             found = [n.failure for n in nodes if n.failure is not None]
         elif not ctx.facts:
             outcomes.append(
