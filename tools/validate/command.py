@@ -53,7 +53,12 @@ _CHECK_LIST = "\n".join(
     help="SSH user where a node names none (default: ssh_config's User, else your user "
     "name). Non-root works if the user is in the libvirt group.",
 )
-@click.option("--port", "-p", type=click.IntRange(1, 65535), default=22, show_default=True)
+@click.option(
+    "--port",
+    "-p",
+    type=click.IntRange(1, 65535),
+    help="SSH port where a node names none (default: ssh_config's Port, else 22).",
+)
 @click.option(
     "--identity",
     "-i",
@@ -127,7 +132,7 @@ def validate_command(
     inventory: Path | None,
     new_host: str | None,
     user: str | None,
-    port: int,
+    port: int | None,
     identities: tuple[str, ...],
     known_hosts: tuple[str, ...],
     ssh_config: str | None,

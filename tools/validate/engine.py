@@ -53,6 +53,7 @@ class _Node:
     facts: NodeFacts | None = None
     session: Session | None = None
     login_user: str | None = None
+    port: int | None = None  # the port the connection used
     failure: Finding | None = None
     seconds: float | None = None
 
@@ -101,6 +102,7 @@ def validate(
             node.failure = _connect_finding(node.target, exc)  # type: ignore[arg-type]
             return
         node.login_user = getattr(node.session, "user", None) or node.target.user
+        node.port = getattr(node.session, "port", None)
         node.facts = Collector(
             node.session, node.target, everyone, probe, node.login_user
         ).collect()
@@ -202,7 +204,7 @@ def _summary(node: _Node) -> NodeSummary:
         name=node.target.name,
         address=node.target.address,
         user=node.login_user or node.target.user,
-        port=node.target.port,
+        port=node.port or node.target.port,
         reachable=facts is not None,
         role=node.role,
         hostname=facts.hostname if facts else None,

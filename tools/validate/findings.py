@@ -57,7 +57,7 @@ class NodeSummary:
     name: str
     address: str
     user: str | None
-    port: int
+    port: int | None
     reachable: bool
     role: str  # "member" or "new-host"
     hostname: str | None = None

@@ -84,6 +84,10 @@ class FabricSession:
     def user(self) -> str:
         return str(self.connection.user)
 
+    @property
+    def port(self) -> int:
+        return int(self.connection.port)
+
     def run(self, command: str, timeout: float) -> CommandResult:
         argv = (command,)
         try:
@@ -148,14 +152,16 @@ class FabricConnector:
             connection.open()
         except Exception as exc:
             connection.close()
-            raise self.explain(target, str(connection.user), exc) from None
+            raise self.explain(target, str(connection.user), int(connection.port), exc) from None
         return FabricSession(connection)
 
-    def explain(self, target: Target, user: str, exc: BaseException) -> ConnectError:
+    def explain(
+        self, target: Target, user: str, port_number: int, exc: BaseException
+    ) -> ConnectError:
         """The reason a connection failed, with the fix, in the admin's words."""
-        where = f"{target.address}:{target.port}" if target.port != 22 else target.address
+        where = f"{target.address}:{port_number}" if port_number != 22 else target.address
         files = ", ".join(str(p) for p in self.options.known_hosts_files())
-        port = f"-p {target.port} " if target.port != 22 else ""
+        port = f"-p {port_number} " if port_number != 22 else ""
         if isinstance(exc, UnknownHostKey):
             return ConnectError(
                 "host-key-unknown",
@@ -191,13 +197,13 @@ class FabricConnector:
             return ConnectError(
                 "timeout",
                 f"no answer from {where} within {self.options.connect_timeout:g} s",
-                f"check that {target.name} is up and that port {target.port} is reachable",
+                f"check that {target.name} is up and that port {port_number} is reachable",
             )
         if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError | ConnectionError):
             return ConnectError(
                 "refused",
                 f"cannot connect to {where}: {exc}",
-                f"start sshd on {target.name} and check firewalls for port {target.port}",
+                f"start sshd on {target.name} and check firewalls for port {port_number}",
             )
         return ConnectError(
             "ssh",

@@ -26,14 +26,14 @@ _USER_RE = re.compile(r"^[a-z_][a-z0-9_.-]*\$?$", re.IGNORECASE)
 class Target:
     """One node: ``name`` as the cluster knows it, where to reach it over SSH and as whom.
 
-    ``user`` None lets the SSH configuration decide (ssh_config ``User``, else the
-    local user name), as ``ssh`` does.
+    ``user`` and ``port`` None let the SSH configuration decide (ssh_config
+    ``User``/``Port``, else the local user name and 22), as ``ssh`` does.
     """
 
     name: str
     address: str
     user: str | None = None
-    port: int = 22
+    port: int | None = None
 
     @property
     def name_is_address(self) -> bool:
@@ -43,7 +43,7 @@ class Target:
     def describe(self) -> str:
         who = f"{self.user}@" if self.user else ""
         host = f"[{self.address}]" if ":" in self.address else self.address
-        port = f":{self.port}" if self.port != 22 else ""
+        port = f":{self.port}" if self.port not in (None, 22) else ""
         return f"{who}{host}{port}"
 
 
@@ -64,7 +64,9 @@ def _bad(spec: str, why: str) -> HavirtError:
     )
 
 
-def parse_host(spec: str, default_user: str | None = None, default_port: int = 22) -> Target:
+def parse_host(
+    spec: str, default_user: str | None = None, default_port: int | None = None
+) -> Target:
     """``NAME[=[USER@]ADDRESS[:PORT]]`` -> :class:`Target` (raises HavirtError)."""
     name, sep, where = spec.partition("=")
     name = name.strip()
@@ -96,7 +98,7 @@ def parse_host(spec: str, default_user: str | None = None, default_port: int = 2
 
 
 def parse_hosts(
-    specs: Iterable[str], default_user: str | None = None, default_port: int = 22
+    specs: Iterable[str], default_user: str | None = None, default_port: int | None = None
 ) -> list[Target]:
     targets = [parse_host(spec, default_user, default_port) for spec in specs]
     check_distinct(targets)

@@ -76,7 +76,7 @@ def test_virsh_batch_markers_and_quoting_with_libvirts_test_driver(tmp_path: Pat
         ],
     )
     result = CommandRunner().run(["virsh", "-c", "test:///default", batch], timeout=30)
-    answers = probe.split_virsh_batch(boundary, result.stdout)
+    answers = probe.split_marked(boundary, result.stdout)
     assert "vb9" in answers["dump"]
     assert name in answers["names"].splitlines()
 

@@ -18,14 +18,14 @@ from havirt.tools.validate.targets import (
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
-        ("node1", Target("node1", "node1", None, 22)),
-        ("node1=10.0.0.1", Target("node1", "10.0.0.1", None, 22)),
-        ("node1=admin@10.0.0.1", Target("node1", "10.0.0.1", "admin", 22)),
+        ("node1", Target("node1", "node1", None, None)),
+        ("node1=10.0.0.1", Target("node1", "10.0.0.1", None, None)),
+        ("node1=admin@10.0.0.1", Target("node1", "10.0.0.1", "admin", None)),
         ("node1=admin@10.0.0.1:2222", Target("node1", "10.0.0.1", "admin", 2222)),
         ("node1=kvm1.example.org:22", Target("node1", "kvm1.example.org", None, 22)),
         ("node1=[fd00::1]:2200", Target("node1", "fd00::1", None, 2200)),
-        ("node1=fd00::1", Target("node1", "fd00::1", None, 22)),
-        ("10.0.0.9", Target("10.0.0.9", "10.0.0.9", None, 22)),
+        ("node1=fd00::1", Target("node1", "fd00::1", None, None)),
+        ("10.0.0.9", Target("10.0.0.9", "10.0.0.9", None, None)),
     ],
 )
 def test_host_specs(spec: str, expected: Target) -> None:

@@ -140,11 +140,16 @@ class FakeNode:
         if words[:3] == ["virsh", "-c", "qemu:///system"]:
             out, err = self.virsh_batch(words[3])
             return out, 0 if self.libvirt_up else 1, err
-        if words[:2] == ["getent", "ahosts"]:
-            address = self.hosts.get(words[2])
-            if address is None:
-                return "", 2, ""
-            return f"{address}      STREAM {words[2]}\n{address}      DGRAM\n", 0, ""
+        if text.startswith("for n in "):  # the resolution loop: getent ahosts per name
+            names = shlex.split(text.split(" in ", 1)[1].split("; do", 1)[0])
+            mark = shlex.split(text.split("echo ", 1)[1].split('"$n"', 1)[0])[0]
+            out = ""
+            for name in names:
+                out += f"{mark}{name}\n"
+                address = self.hosts.get(name)
+                if address is not None:
+                    out += f"{address}      STREAM {name}\n{address}      DGRAM\n"
+            return out, 0, ""
         if words[:2] == ["cat", "/proc/meminfo"]:
             total, available = self.meminfo_kib
             return f"MemTotal: {total} kB\nMemFree: 1 kB\nMemAvailable: {available} kB\n", 0, ""
@@ -194,6 +199,7 @@ class FakeSession:
     def __init__(self, node: FakeNode, user: str = "root", now=lambda: 1000.0) -> None:
         self.node = node
         self.user = user
+        self.port = 22
         self.now = now
         self.closed = False
 
