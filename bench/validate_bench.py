@@ -38,6 +38,8 @@ from benchlib import log, terminate_as_exit
 from havirt.ocf.runner import CommandRunner
 from havirt.tools.lab import Lab, LabError
 from havirt.tools.lab.node import DEFAULT_CACHE_DIR, missing_requirements
+from havirt.tools.validate import probe
+from havirt.tools.validate.targets import Target
 
 EXIT_OK, EXIT_ERROR, EXIT_VALIDATE_FAILED = 0, 1, 3
 HAVIRT = str(Path(sys.executable).with_name("havirt"))
@@ -109,9 +111,30 @@ def bench_size(count: int, options: argparse.Namespace) -> dict[str, Any]:
                 "runs": runs,
                 "failed_runs": sum(r["exit"] != 0 for r in runs),
             }
+        if count > 1:
+            row["trust_alone_s"] = time_trust_alone(lab)
         return row
     finally:
         lab.down()
+
+
+def time_trust_alone(lab: Lab) -> float:
+    """Wall time of one node's qemu+ssh probes to all its peers while the others idle:
+    what each node spends on SSH trust when it has its own CPUs, as real hosts do."""
+    node = next(iter(lab.nodes.values()))
+    peers = [Target(n.name, n.address) for n in lab.nodes.values() if n is not node]
+    boundary = probe.new_boundary()
+    script = probe.trust_script(boundary, peers, None, timeout=30)
+    start = time.monotonic()
+    result = node.exec(["sh", "-c", script], timeout=300)
+    wall = time.monotonic() - start
+    found = probe.parse_sections(boundary, result.stdout)
+    failed = [
+        p.name for i, p in enumerate(peers) if not found.get(f"v{i}", probe.Section("", 1, "")).ok
+    ]
+    if failed:
+        raise BenchError(f"trust probes from {node.name} failed for {failed}")
+    return round(wall, 3)
 
 
 def _median(values: list[float | None]) -> float | None:
@@ -196,6 +219,13 @@ def render(report: dict[str, Any]) -> str:
             f"{lean['median_s']:>11.2f}s  {lean['ratio_to_first']:>5.2f}  "
             f"{_pct(lean['cpu_busy_median']):>8}"
         )
+    alone = [
+        (row["nodes"], row["trust_alone_s"]) for row in report["sizes"] if "trust_alone_s" in row
+    ]
+    if alone:
+        out.append("")
+        out.append("one node's qemu+ssh probes to all its peers, the other nodes idle:")
+        out += [f"  {n - 1:>3} peers: {seconds:.2f} s" for n, seconds in alone]
     out.append("")
     for what, data in report["startup"].items():
         out.append(

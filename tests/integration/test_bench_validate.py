@@ -34,6 +34,7 @@ def test_bench_validate_reports_every_size_variant_and_startup(lab_requirements:
             assert data["median_s"] > 0 and data["ratio_to_first"] > 0
             assert data["runs"][0]["report_s"] is not None
     assert report["sizes"][0]["variants"]["full"]["ratio_to_first"] == 1.0
+    assert report["sizes"][1]["trust_alone_s"] > 0
     assert set(report["startup"]) == {"havirt --help", "havirt validate --help", "python -c pass"}
     assert report["failures"] == []
     assert not list(Path("/var/lib/havirt-lab").glob("bv*")), "a bench lab was left behind"

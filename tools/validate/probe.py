@@ -96,15 +96,23 @@ def new_boundary() -> str:
     return f"@@havirt-{secrets.token_hex(8)}"
 
 
-def sections_script(boundary: str, sections: Sequence[tuple[str, str]], timeout: float) -> str:
-    """A POSIX sh script running each (key, shell snippet), output framed by ``boundary``."""
-    t = max(1, round(timeout))
+def bounded(command: str, timeout: float) -> str:
+    """``command`` (shell text) killed after ``timeout`` seconds (exit code 124)."""
+    return f"timeout -k 2 {max(1, round(timeout))} {command}"
+
+
+def sections_script(boundary: str, sections: Sequence[tuple[str, str]]) -> str:
+    """A POSIX sh script running each (key, shell snippet), output framed by ``boundary``.
+
+    Snippets run in a subshell of the script (no process of their own); one that can
+    hang (virsh on a hung libvirtd, a resolver) must be :func:`bounded`.
+    """
     lines = [
         f"PATH=$PATH:{PATH}; export PATH; LC_ALL=C; export LC_ALL; unset LANGUAGE",
         f"b={shlex.quote(boundary)}",
         # stdout goes straight out (fd 3), stderr is kept to be printed after the end line.
         's() { printf \'%s out %s\\n\' "$b" "$1"; '
-        f'{{ e=$(timeout -k 2 {t} sh -c "$2" 2>&1 1>&3 3>&-); r=$?; }} 3>&1; '
+        '{ e=$(eval "$2" 2>&1 1>&3 3>&-); r=$?; } 3>&1; '
         'printf \'\\n%s end %s %s\\n\' "$b" "$1" "$r"; printf \'%s\\n\' "$e"; }',
     ]
     lines += [f"s {shlex.quote(key)} {shlex.quote(snippet)}" for key, snippet in sections]
@@ -212,7 +220,7 @@ class Collector:
 
     def run_sections(self, sections: Sequence[tuple[str, str]]) -> dict[str, Section] | None:
         boundary = new_boundary()
-        script = sections_script(boundary, sections, self.options.command_timeout)
+        script = sections_script(boundary, sections)
         budget = self.options.command_timeout * 2 + 10  # sections run one after another
         result = self.session.run(sh_command(script), timeout=budget * max(1, len(sections)))
         found = parse_sections(boundary, result.stdout)
@@ -251,14 +259,15 @@ class Collector:
     def collect_facts(self) -> None:
         boundary = new_boundary()
         batch = virsh_batch(boundary, VIRSH_BATCH)
-        sections = [("virsh", f"virsh -c {LOCAL_URI} {shlex.quote(batch)}")]
+        limit = self.options.command_timeout
+        sections = [("virsh", bounded(f"virsh -c {LOCAL_URI} {shlex.quote(batch)}", limit))]
         named = [t.name for t in self.everyone if not t.name_is_address]
         if named:
             # One section for all names (each answer after a marker): fewer processes.
             words = " ".join(shlex.quote(n) for n in named)
             mark = shlex.quote(boundary + ":")
             loop = f'for n in {words}; do echo {mark}"$n"; getent ahosts "$n"; done; true'
-            sections.append(("resolve", loop))
+            sections.append(("resolve", bounded(f"sh -c {shlex.quote(loop)}", limit)))
         sections.append(("meminfo", "cat /proc/meminfo"))
         for key, path in CONF.items():
             quoted = shlex.quote(path)
@@ -320,7 +329,8 @@ class Collector:
         commands = [(f"net{i}", f"net-dumpxml {virsh_word(n)}") for i, n in enumerate(nets)]
         commands += [(f"pool{i}", f"pool-dumpxml {virsh_word(p)}") for i, p in enumerate(pools)]
         batch = virsh_batch(boundary, commands)
-        found = self.run_sections([("dump", f"virsh -c {LOCAL_URI} {shlex.quote(batch)}")])
+        virsh = f"virsh -c {LOCAL_URI} {shlex.quote(batch)}"
+        found = self.run_sections([("dump", bounded(virsh, self.options.command_timeout))])
         section = (found or {}).get("dump")
         dumps = split_marked(boundary, section.stdout) if section else {}
         self.facts.networks = self.parse_each(

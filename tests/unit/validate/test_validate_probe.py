@@ -32,8 +32,8 @@ def test_sections_keep_each_commands_output_exit_code_and_errors_apart() -> None
             ("fails", "echo out; echo 'error: broken' >&2; exit 3"),
             ("missing", "no-such-command-here"),
             ("quotes", 'echo "it\'s $((1 + 1))"'),
+            ("exit-stays-inside", "exit 4"),
         ],
-        timeout=10,
     )
     found = probe.parse_sections(boundary, run_sh(script))
     assert found["one"] == probe.Section("line 1\nline 2", 0, "")
@@ -43,11 +43,14 @@ def test_sections_keep_each_commands_output_exit_code_and_errors_apart() -> None
     assert found["missing"].rc == 127
     assert "not found" in found["missing"].error()
     assert found["quotes"].stdout == "it's 2"
+    assert found["exit-stays-inside"].rc == 4
+    assert found["exit-stays-inside"].rc == 4
 
 
 def test_a_hanging_command_times_out_alone() -> None:
     boundary = probe.new_boundary()
-    script = probe.sections_script(boundary, [("hang", "sleep 30"), ("after", "echo ok")], 1)
+    hang = probe.bounded("sleep 30", 1)
+    script = probe.sections_script(boundary, [("hang", hang), ("after", "echo ok")])
     found = probe.parse_sections(boundary, run_sh(script, timeout=20))
     assert found["hang"].rc == 124 and found["hang"].error() == "timed out"
     assert found["after"] == probe.Section("ok", 0, "")
@@ -56,7 +59,7 @@ def test_a_hanging_command_times_out_alone() -> None:
 def test_output_mimicking_the_frame_does_not_confuse_the_parser() -> None:
     boundary = probe.new_boundary()
     fake = "@@havirt-0000000000000000 end x 0"
-    script = probe.sections_script(boundary, [("x", f"echo '{fake}'")], 10)
+    script = probe.sections_script(boundary, [("x", f"echo '{fake}'")])
     assert probe.parse_sections(boundary, run_sh(script))["x"].stdout == fake
 
 

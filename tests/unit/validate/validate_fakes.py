@@ -136,6 +136,10 @@ class FakeNode:
 
     def snippet(self, text: str) -> tuple[str, int, str]:
         """(stdout, rc, stderr) of one section's snippet."""
+        if text.startswith("timeout "):  # bounded(...): the command after the limit
+            text = text.split(" ", 4)[4]
+            if text.startswith("sh -c "):
+                text = shlex.split(text)[2]
         words = shlex.split(text)
         if words[:3] == ["virsh", "-c", "qemu:///system"]:
             out, err = self.virsh_batch(words[3])
