@@ -26,13 +26,14 @@ import shlex
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from havirt.ocf.runner import CommandResult
 
 from . import facts as F
 from .targets import Target
 
+T = TypeVar("T")
 LOCAL_URI = "qemu:///system"
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 TRUST_PARALLEL = 4  # probes at once from one node: stays under sshd's MaxStartups (10)
@@ -352,8 +353,18 @@ class Collector:
             F.parse_pool,
         )
 
-    def parse_each(self, check, kind, names, texts, active, autostart, parse):  # type: ignore[no-untyped-def]
-        parsed = {}
+    def parse_each(
+        self,
+        check: str,
+        kind: str,
+        names: list[str],
+        texts: list[str],
+        active: set[str],
+        autostart: set[str],
+        parse: Callable[[str, bool, bool], T],
+    ) -> dict[str, T]:
+        """Parse each object's XML; an unreadable one is a problem, not a crash."""
+        parsed: dict[str, T] = {}
         for name, text in zip(names, texts, strict=True):
             try:
                 parsed[name] = parse(text, name in active, name in autostart)

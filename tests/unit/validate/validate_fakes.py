@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shlex
 import threading
+import time
 from dataclasses import dataclass, field
 
 from havirt.ocf.runner import CommandResult
@@ -262,7 +263,8 @@ class FakeConnector:
             self.barrier.wait(timeout=10)
         if target.name in self.refuse:
             raise self.refuse[target.name]
-        session = FakeSession(self.nodes[target.name], target.user or self.user)
+        # The engine times the clock probe with the real clock: answer with it too.
+        session = FakeSession(self.nodes[target.name], target.user or self.user, time.time)
         self.sessions.append(session)
         return session
 
