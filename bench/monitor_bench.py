@@ -35,11 +35,12 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchlib import log, terminate_as_exit
 from havirt.tools import install
 from havirt.tools.lab import (
     READY_MARKER,
@@ -101,10 +102,6 @@ for line in sys.stdin:
 
 class BenchError(RuntimeError):
     """The benchmark could not run (not a timing result)."""
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------- agents and cases
@@ -369,21 +366,6 @@ def guest_size(node: LibvirtNode, name: str) -> dict[str, int]:
 
 
 # ---------------------------------------------------------------- the run
-
-
-@contextlib.contextmanager
-def terminate_as_exit() -> Iterator[None]:
-    """SIGTERM / SIGHUP end the run through the ``finally`` blocks (lab down)."""
-
-    def handler(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
 
 
 def run_benchmark(options: argparse.Namespace) -> dict[str, Any]:

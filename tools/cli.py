@@ -71,6 +71,13 @@ def install_agents(ocf_root: str | None, fence_dir: str, uninstall: bool, as_jso
     _emit(asdict(report), as_json, human)
 
 
+# -- validate (defined in tools/validate/command.py; heavy imports happen when it runs) -----
+
+from .validate.command import validate_command  # noqa: E402 - kept next to its registration
+
+main.add_command(validate_command)
+
+
 # -- demo ---------------------------------------------------------------------------------
 
 

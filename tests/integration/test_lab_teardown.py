@@ -54,7 +54,7 @@ def test_down_removes_everything_even_with_a_guest_running(
         assert lab.nodes["t1"].qemu_pids("doomed")
         lab.nodes["t2"].pause_libvirtd()  # a hung daemon must not stop the teardown
         owned = snapshot(lab)
-        assert len(owned["netns"]) == 3  # type: ignore[arg-type]
+        assert len(owned["netns"]) == 4  # type: ignore[arg-type]  # t1, t2, switch, controller
     finally:
         lab.down()
     assert_nothing_left(lab, owned)

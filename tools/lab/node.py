@@ -14,7 +14,7 @@ network namespace holding a bridge. Each node is:
   same path on every node;
 * ``virtlogd -d`` and ``libvirtd -d --listen`` (TCP without auth on the
   node's address only, a distinct ``host_uuid`` so that migration between
-  nodes is allowed);
+  nodes is allowed; the read-write socket open to the ``libvirt`` group);
 * with ``Lab(lock_manager=True)`` (the default), libvirt's lock manager:
   ``lock_manager = "lockd"`` in the node's qemu.conf, a qemu-lockd.conf with
   automatic disk leases whose lockspace is ``lockspace/`` in the shared
@@ -25,6 +25,11 @@ network namespace holding a bridge. Each node is:
   image files, QEMU's own image locks, which the nodes share too, refuse such
   a start even earlier; leases are what guards block devices and storage
   whose locks QEMU cannot see across hosts.)
+* an sshd on the node's address with its own host key, and node-private
+  /etc/ssh, /root/.ssh, /home, /etc/passwd, /etc/group, /etc/shadow so that
+  nodes trust each other as root and as a non-root ``havirt`` user (see
+  :mod:`.ssh`). The host reaches the nodes from ``lab.controller``, a network
+  namespace on the lab's switch; ``lab.ssh`` has the key and known_hosts paths.
 
 There is no PID namespace: a node's processes are those whose network
 namespace is the node's. Everything lives under ``<base_dir>/<lab name>``;
@@ -60,6 +65,7 @@ from typing import Any
 from havirt.agents import qemu_processes
 
 from . import nsutil
+from . import ssh as lab_ssh
 from .proc import LabError, Result, checked, run, spawn
 
 DEFAULT_BASE_DIR = Path("/var/lib/havirt-lab")
@@ -80,6 +86,8 @@ HOLDER_ARGV = ("unshare", "--mount", "--uts", "--propagation", "private", "sleep
 
 REQUIRED_TOOLS = ("unshare", "nsenter", "ip", "mount", "umount", "find")
 REQUIRED_TOOLS += ("virsh", "libvirtd", "virtlogd", "virtlockd", "qemu-system-x86_64", "qemu-img")
+REQUIRED_TOOLS += lab_ssh.REQUIRED_TOOLS
+RESERVED_NODE_NAMES = ("sw", lab_ssh.CONTROLLER)  # the switch's and the controller's netns
 
 # (node-private directory name, mount point inside the node)
 PRIVATE_DIRS = (
@@ -88,8 +96,12 @@ PRIVATE_DIRS = (
     ("etc-libvirt", "/etc/libvirt"),
     ("var-cache-libvirt", "/var/cache/libvirt"),
     ("var-log", "/var/log"),
+    ("etc-ssh", "/etc/ssh"),  # own host key and sshd_config (see .ssh)
+    ("root-ssh", "/root/.ssh"),
+    ("home", "/home"),
 )
 PRIVATE_FILES = (("hostname", "/etc/hostname"), ("hosts", "/etc/hosts"))
+PRIVATE_FILES += (("passwd", "/etc/passwd"), ("group", "/etc/group"), ("shadow", "/etc/shadow"))
 SKELETON = (
     "run/libvirt",
     "run/lock",
@@ -125,6 +137,9 @@ def libvirtd_conf(address: str, host_uuid: str) -> str:
             "auth_tcp": "none",
             "auth_unix_ro": "none",
             "auth_unix_rw": "none",
+            # A non-root user in the libvirt group manages libvirt, as on Debian hosts.
+            "unix_sock_group": lab_ssh.LIBVIRT_GROUP,
+            "unix_sock_rw_perms": "0770",
             "host_uuid": host_uuid,
             "log_outputs": "3:file:/var/log/libvirt/libvirtd.log",
         }
@@ -359,9 +374,14 @@ class LibvirtNode:
         self.exec(["find", "/dev/shm", "-mindepth", "1", "-delete"], timeout=15, check=True)
 
     def power_on(self) -> None:
-        """Start the daemons again after :meth:`power_off` and wait for libvirtd."""
+        """Start the daemons again after :meth:`power_off` and wait for libvirtd and sshd."""
         self.start_daemons()
+        self.start_sshd()
         self.wait_libvirtd()
+
+    def start_sshd(self) -> None:
+        """Start the node's sshd unless it runs; return once it listens."""
+        lab_ssh.start_sshd(self)
 
     # ------------------------------------------------------------ bring-up (by Lab)
 
@@ -448,6 +468,7 @@ def missing_requirements() -> list[str]:
     for tool in REQUIRED_TOOLS:
         if shutil.which(tool) is None:
             problems.append(f"{tool} not found in PATH")
+    problems += lab_ssh.missing_requirements()
     if not problems:
         probe = run(["unshare", "--net", "--mount", "--uts", "true"], timeout=15)
         if not probe.ok:
@@ -481,8 +502,11 @@ class Lab:
             raise ValueError(f"lab name {name!r} must match {LAB_NAME_RE.pattern}")
         names = list(nodes)
         for node in names:
-            if not NODE_NAME_RE.match(node):
-                raise ValueError(f"node name {node!r} must match {NODE_NAME_RE.pattern}")
+            if not NODE_NAME_RE.match(node) or node in RESERVED_NODE_NAMES:
+                raise ValueError(
+                    f"node name {node!r} must match {NODE_NAME_RE.pattern} "
+                    f"and not be one of {', '.join(RESERVED_NODE_NAMES)}"
+                )
         if len(set(names)) != len(names) or not names:
             raise ValueError("node names must be distinct and at least one")
         network = ipaddress.IPv4Network(subnet)
@@ -503,6 +527,8 @@ class Lab:
             node: self.node_class(self, node, str(network[11 + i]), network.prefixlen)
             for i, node in enumerate(names)
         }
+        self.ssh = lab_ssh.LabSSH(self)  # key and known_hosts paths for tests
+        self.controller = lab_ssh.LabController(self)  # the host's way into the lab network
         self._atexit_registered = False
         self._detached = False
         self._mountpoint_created = False
@@ -633,6 +659,8 @@ class Lab:
         nsutil.ip(f"-n {self.switch_netns} link set lo up")
         nsutil.ip(f"-n {self.switch_netns} link add {self.bridge} type bridge forward_delay 0")
         nsutil.ip(f"-n {self.switch_netns} link set {self.bridge} up")
+        self.controller.create()
+        self.ssh.prepare()
         hosts = hosts_file({name: node.address for name, node in self.nodes.items()})
         for node in self.nodes.values():
             node._prepare_files(hosts, self.caps_seed)

@@ -1,0 +1,130 @@
+"""Parsers of libvirt's XML and the other machine-readable answers."""
+
+from __future__ import annotations
+
+import pytest
+from havirt.tools.validate import facts as F
+from validate_fakes import caps_xml, net_xml, pool_xml
+
+
+def test_network_bridge_forward_and_flags() -> None:
+    net = F.parse_network(net_xml("lan", "br-lan", "bridge"), active=True, autostart=False)
+    assert net == F.Network("lan", "br-lan", "bridge", True, False)
+    nat = F.parse_network("<network><name>default</name><forward/></network>", False, True)
+    assert (nat.forward, nat.bridge) == ("nat", None)
+    isolated = F.parse_network("<network><name>iso</name><bridge name='v1'/></network>", 1, 1)
+    assert isolated.forward == "isolated"
+
+
+def test_netfs_pool_source_target_and_mount_options() -> None:
+    pool = F.parse_pool(pool_xml("shared", "/srv/p", "nfs1", ("vers=4", "soft")), True, True)
+    assert pool.type == "netfs"
+    assert pool.target == "/srv/p"
+    assert dict(pool.source) == {
+        "host": "nfs1",
+        "dir": "/export",
+        "format": "nfs",
+        "mount_opts": "vers=4,soft",
+    }
+
+
+def test_other_pool_sources() -> None:
+    logical = F.parse_pool(
+        "<pool type='logical'><name>vg</name><source><device path='/dev/sdb'/>"
+        "<device path='/dev/sdc'/><name>vg0</name></source>"
+        "<target><path>/dev/vg0</path></target></pool>",
+        True,
+        True,
+    )
+    assert dict(logical.source) == {"device": "/dev/sdb,/dev/sdc", "name": "vg0"}
+    directory = F.parse_pool("<pool type='dir'><name>d</name></pool>", False, False)
+    assert (directory.source, directory.target) == ((), None)
+
+
+def test_malformed_xml_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="malformed"):
+        F.parse_network("<network>", True, True)
+
+
+def test_entities_are_not_expanded() -> None:
+    evil = (
+        '<!DOCTYPE n [<!ENTITY x SYSTEM "file:///etc/passwd">]><network><name>&x;</name></network>'
+    )
+    assert "root:" not in F.parse_network(evil, True, True).name
+
+
+def test_capabilities_uuid_and_cpu() -> None:
+    uuid, cpu = F.parse_capabilities(caps_xml("abc", "Haswell", ("avx2", "vmx")))
+    assert uuid == "abc"
+    assert cpu is not None
+    assert (cpu.arch, cpu.vendor, cpu.model) == ("x86_64", "Intel", "Haswell")
+    assert cpu.features == {"avx2", "vmx"}
+    assert cpu.xml.startswith("<cpu>") and "Haswell" in cpu.xml
+
+
+def test_versions() -> None:
+    text = (
+        "Compiled against library: libvirt 9.0.0\nUsing library: libvirt 9.0.0\n"
+        "Using API: QEMU 9.0.0\nRunning hypervisor: QEMU 7.2.22\n"
+    )
+    assert F.parse_virsh_version(text) == {"libvirt": "9.0.0", "qemu": "7.2.22"}
+    assert F.parse_virsh_version("") == {"libvirt": None, "qemu": None}
+    xml = (
+        '<pacemaker-result api-version="2.25"><version program="Pacemaker" version="2.1.5" '
+        'build="a3f4"/><status code="0" message="OK"/></pacemaker-result>'
+    )
+    assert F.parse_pacemaker_version(xml) == "2.1.5"
+    assert F.parse_pacemaker_version("Pacemaker 2.0.1\nWritten by Andrew\n") == "2.0.1"
+    assert F.parse_corosync_version("Corosync Cluster Engine, version '3.1.7'\n") == "3.1.7"
+    assert F.parse_corosync_version("nonsense") is None
+
+
+def test_getent_ahosts_keeps_order_once_each() -> None:
+    text = (
+        "fd00::12        STREAM node2\nfd00::12        DGRAM\n"
+        "192.168.77.12   STREAM\n192.168.77.12   DGRAM\n"
+    )
+    assert F.parse_getent_ahosts(text) == ("fd00::12", "192.168.77.12")
+
+
+def test_meminfo_and_domstats() -> None:
+    assert F.parse_meminfo("MemTotal: 100 kB\nMemAvailable: 60 kB\n") == (100, 60)
+    with pytest.raises(ValueError):
+        F.parse_meminfo("MemTotal: 100 kB\n")
+    stats = "Domain: 'vm1'\n  balloon.current=131072\n  balloon.maximum=262144\n\nDomain: 'vm 2'\n"
+    stats += "  balloon.current=65536\n"
+    assert F.parse_domstats_balloon(stats) == (("vm1", 131072), ("vm 2", 65536))
+
+
+def test_libvirt_conf_settings() -> None:
+    text = """
+# lock_manager = "sanlock"
+lock_manager = "lockd"   # trailing comment
+user = "root"
+cgroup_device_acl = [
+    "/dev/null", "/dev/full",
+    "/dev/kvm"
+]
+max_files = 32768
+path = "with # hash"
+"""
+    settings = F.parse_libvirt_conf(text)
+    assert settings["lock_manager"] == "lockd"
+    assert settings["max_files"] == "32768"
+    assert settings["path"] == "with # hash"
+    assert (
+        settings["cgroup_device_acl"].startswith("[")
+        and "/dev/kvm" in settings["cgroup_device_acl"]
+    )
+    assert "sanlock" not in settings.values()
+
+
+def test_lock_config_reads_the_driver_settings_that_must_agree() -> None:
+    assert F.lock_config("", None) == F.LockConfig("none", ())
+    lockd = F.lock_config(
+        'lock_manager = "lockd"\n', 'file_lockspace_dir = "/srv/locks"\nauto_disk_leases = 1\n'
+    )
+    assert lockd.manager == "lockd"
+    assert dict(lockd.settings) == {"auto_disk_leases": "1", "file_lockspace_dir": "/srv/locks"}
+    sanlock = F.lock_config('lock_manager = "sanlock"', 'host_id = 3\ndisk_lease_dir = "/d"')
+    assert sanlock.host_id == "3" and dict(sanlock.settings) == {"disk_lease_dir": "/d"}

@@ -1,0 +1,337 @@
+"""What validate knows about one node, parsed from libvirt's XML and other
+machine-readable output (pure functions: text in, values out).
+
+A value that could not be read is None, and the reason is a :class:`Problem` in
+``NodeFacts.problems`` under the check it prevents; the checks skip None values.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+POOL_FS_NS = "http://libvirt.org/schemas/storagepool/fs/1.0"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something about a node that could not be read (becomes a finding of ``check``)."""
+
+    check: str
+    item: str
+    message: str
+    fix: str
+    severity: str = "error"
+
+
+@dataclass(frozen=True)
+class Network:
+    name: str
+    bridge: str | None
+    forward: str  # forward mode; "isolated" without <forward>
+    active: bool
+    autostart: bool
+
+
+@dataclass(frozen=True)
+class Pool:
+    name: str
+    type: str
+    source: tuple[tuple[str, str], ...]  # sorted (key, value) pairs
+    target: str | None
+    active: bool
+    autostart: bool
+
+
+@dataclass(frozen=True)
+class Cpu:
+    arch: str
+    vendor: str | None
+    model: str | None
+    features: frozenset[str]
+    xml: str  # the <cpu> element, for cpu-baseline
+
+    @property
+    def signature(self) -> tuple[Any, ...]:
+        return (self.arch, self.vendor, self.model, tuple(sorted(self.features)))
+
+
+@dataclass(frozen=True)
+class LockConfig:
+    manager: str  # "none" when qemu.conf sets no lock_manager
+    settings: tuple[tuple[str, str], ...]  # the lock driver's settings that must agree
+    host_id: str | None = None  # sanlock's, must differ per node
+
+
+@dataclass(frozen=True)
+class Memory:
+    total_kib: int
+    available_kib: int
+    guests_kib: tuple[tuple[str, int], ...]  # running guests' current memory
+
+    @property
+    def guests_total_kib(self) -> int:
+        return sum(kib for _, kib in self.guests_kib)
+
+
+@dataclass(frozen=True)
+class Trust:
+    """Whether this node reached ``peer`` non-interactively (qemu+ssh, then plain ssh)."""
+
+    peer: str
+    ok: bool
+    answered: str | None = None  # the hostname the peer's libvirt gave
+    libvirt_error: str | None = None
+    ssh_ok: bool | None = None  # None when not tried (libvirt over SSH worked)
+    ssh_error: str | None = None
+
+
+@dataclass
+class NodeFacts:
+    name: str
+    hostname: str | None = None
+    host_uuid: str | None = None
+    cpu: Cpu | None = None
+    networks: dict[str, Network] | None = None
+    pools: dict[str, Pool] | None = None
+    versions: dict[str, str | None] | None = None  # None value: not installed
+    resolution: dict[str, tuple[str, ...]] | None = None  # name -> addresses
+    clock_offset: float | None = None  # seconds, node clock minus the controller's
+    clock_uncertainty: float | None = None
+    lock: LockConfig | None = None
+    memory: Memory | None = None
+    trust: dict[str, Trust] | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- parsers
+
+
+def xml(text: str) -> Any:
+    """Parse libvirt's XML (no entities, no network) into an lxml element; raises ValueError."""
+    from lxml import etree  # here: `havirt --help` imports this module's types, not lxml
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    try:
+        return etree.fromstring(text.strip().encode(), parser)
+    except etree.XMLSyntaxError as exc:
+        raise ValueError(f"malformed XML: {exc}") from None
+
+
+def _tostring(element: Any) -> str:
+    from lxml import etree
+
+    return etree.tostring(element, encoding="unicode")
+
+
+def names(text: str) -> list[str]:
+    """Names printed one per line by ``virsh *-list --name``."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def parse_network(text: str, active: bool, autostart: bool) -> Network:
+    root = xml(text)
+    forward = root.find("forward")
+    mode = "isolated" if forward is None else forward.get("mode", "nat")
+    bridge = root.find("bridge")
+    return Network(
+        name=root.findtext("name", "").strip(),
+        bridge=bridge.get("name") if bridge is not None else None,
+        forward=mode,
+        active=active,
+        autostart=autostart,
+    )
+
+
+def parse_pool(text: str, active: bool, autostart: bool) -> Pool:
+    root = xml(text)
+    source: dict[str, str] = {}
+    src = root.find("source")
+    if src is not None:
+        hosts = [
+            h.get("name", "") + (f":{h.get('port')}" if h.get("port") else "")
+            for h in src.findall("host")
+        ]
+        if hosts:
+            source["host"] = ",".join(hosts)
+        devices = [d.get("path", "") for d in src.findall("device")]
+        if devices:
+            source["device"] = ",".join(devices)
+        for tag, attr in (("dir", "path"), ("format", "type"), ("protocol", "ver")):
+            element = src.find(tag)
+            if element is not None and element.get(attr):
+                source[tag if tag != "protocol" else "protocol_ver"] = element.get(attr)
+        if src.findtext("name"):
+            source["name"] = src.findtext("name").strip()
+        adapter = src.find("adapter")
+        if adapter is not None:
+            source["adapter"] = ",".join(f"{k}={v}" for k, v in sorted(adapter.attrib.items()))
+    options = root.findall(f"{{{POOL_FS_NS}}}mount_opts/{{{POOL_FS_NS}}}option")
+    if options:
+        source["mount_opts"] = ",".join(o.get("name", "") for o in options)
+    return Pool(
+        name=root.findtext("name", "").strip(),
+        type=root.get("type", ""),
+        source=tuple(sorted(source.items())),
+        target=(root.findtext("target/path") or "").strip() or None,
+        active=active,
+        autostart=autostart,
+    )
+
+
+def parse_capabilities(text: str) -> tuple[str | None, Cpu | None]:
+    """(host UUID, host CPU) from ``virsh capabilities``."""
+    root = xml(text)
+    uuid = (root.findtext("host/uuid") or "").strip() or None
+    cpu_el = root.find("host/cpu")
+    if cpu_el is None:
+        return uuid, None
+    cpu = Cpu(
+        arch=(cpu_el.findtext("arch") or "").strip(),
+        vendor=(cpu_el.findtext("vendor") or "").strip() or None,
+        model=(cpu_el.findtext("model") or "").strip() or None,
+        features=frozenset(f.get("name", "") for f in cpu_el.findall("feature")),
+        xml=_tostring(cpu_el),
+    )
+    return uuid, cpu
+
+
+_VIRSH_VERSION = {
+    "libvirt": re.compile(r"^Using library: libvirt (\S+)", re.MULTILINE),
+    "qemu": re.compile(r"^Running hypervisor: QEMU (\S+)", re.MULTILINE),
+}
+
+
+def parse_virsh_version(text: str) -> dict[str, str | None]:
+    """libvirt and QEMU versions from ``virsh version`` (fixed English lines, LC_ALL=C)."""
+    found = {}
+    for key, pattern in _VIRSH_VERSION.items():
+        match = pattern.search(text)
+        found[key] = match.group(1) if match else None
+    return found
+
+
+def parse_pacemaker_version(text: str) -> str | None:
+    """From ``pacemakerd --version --output-as=xml`` (or the plain text of older ones)."""
+    if text.lstrip().startswith("<"):
+        try:
+            root = xml(text)
+        except ValueError:
+            return None
+        element = root.find(".//version[@program='Pacemaker']")
+        return element.get("version") if element is not None else None
+    match = re.search(r"^Pacemaker (\S+)", text, re.MULTILINE)
+    return match.group(1) if match else None
+
+
+def parse_corosync_version(text: str) -> str | None:
+    match = re.search(r"version '([^']+)'", text)
+    return match.group(1) if match else None
+
+
+def parse_getent_ahosts(text: str) -> tuple[str, ...]:
+    """The addresses ``getent ahosts NAME`` printed, in order, each once."""
+    seen: list[str] = []
+    for line in text.splitlines():
+        fields = line.split()
+        if fields and fields[0] not in seen:
+            seen.append(fields[0])
+    return tuple(seen)
+
+
+def parse_meminfo(text: str) -> tuple[int, int]:
+    """(MemTotal, MemAvailable) in KiB from /proc/meminfo."""
+    values = {}
+    for line in text.splitlines():
+        key, _, rest = line.partition(":")
+        parts = rest.split()
+        if parts and parts[0].isdigit():
+            values[key.strip()] = int(parts[0])
+    if "MemTotal" not in values or "MemAvailable" not in values:
+        raise ValueError("no MemTotal/MemAvailable in /proc/meminfo")
+    return values["MemTotal"], values["MemAvailable"]
+
+
+def parse_domstats_balloon(text: str) -> tuple[tuple[str, int], ...]:
+    """Running guests' ``balloon.current`` (KiB) from ``virsh domstats --balloon``."""
+    guests: list[tuple[str, int]] = []
+    current: str | None = None
+    for line in text.splitlines():
+        line = line.strip()
+        match = re.match(r"^Domain: '(.*)'$", line)
+        if match:
+            current = match.group(1)
+        elif current is not None and line.startswith("balloon.current="):
+            value = line.partition("=")[2]
+            if value.isdigit():
+                guests.append((current, int(value)))
+    return tuple(guests)
+
+
+def parse_libvirt_conf(text: str) -> dict[str, str]:
+    """``key = value`` settings of a libvirt config file (qemu.conf and friends).
+
+    Strings lose their quotes; lists (possibly over several lines) are kept as
+    their text. Commented-out settings are not settings.
+    """
+    settings: dict[str, str] = {}
+    pending: tuple[str, list[str]] | None = None
+    for raw in text.splitlines():
+        line = _strip_comment(raw).strip()
+        if pending is not None:
+            pending[1].append(line)
+            if "]" in line:
+                settings[pending[0]] = " ".join(pending[1])
+                pending = None
+            continue
+        match = re.match(r"^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$", line)
+        if not match:
+            continue
+        key, value = match.groups()
+        if value.startswith("[") and "]" not in value:
+            pending = (key, [value])
+            continue
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        settings[key] = value
+    return settings
+
+
+def _strip_comment(line: str) -> str:
+    quoted = False
+    for i, char in enumerate(line):
+        if char == '"':
+            quoted = not quoted
+        elif char == "#" and not quoted:
+            return line[:i]
+    return line
+
+
+# Settings of each lock driver that every node must share (sanlock's host_id must not).
+LOCK_SETTINGS = {
+    "lockd": (
+        "auto_disk_leases",
+        "require_lease_for_disks",
+        "file_lockspace_dir",
+        "lvm_lockspace_dir",
+        "scsi_lockspace_dir",
+    ),
+    "sanlock": ("auto_disk_leases", "require_lease_for_disks", "disk_lease_dir", "user", "group"),
+}
+
+
+def lock_config(qemu_conf: str, driver_conf: str | None) -> LockConfig:
+    """The lock manager of qemu.conf and the settings of its driver's config file."""
+    manager = parse_libvirt_conf(qemu_conf).get("lock_manager", "") or "none"
+    driver = parse_libvirt_conf(driver_conf or "")
+    keys = LOCK_SETTINGS.get(manager, ())
+    settings = tuple((key, driver[key]) for key in keys if key in driver)
+    host_id = driver.get("host_id") if manager == "sanlock" else None
+    return LockConfig(manager, settings, host_id)
+
+
+def last_line(text: str) -> str:
+    """The last non-empty line of a command's error output (its message)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
