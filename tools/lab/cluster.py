@@ -156,12 +156,13 @@ class ClusterNode(LibvirtNode):
     # ------------------------------------------------------------ power
 
     def power_on(self, wait: bool = True) -> None:
-        """Start libvirt, Corosync and Pacemaker, as a host does at boot.
+        """Start libvirt, sshd, Corosync and Pacemaker, as a host does at boot.
 
         ``wait=False`` (what the lab fence agent does) returns once the daemons are
         started: a fence "on" is done when the power is on, not when the host is up.
         """
         self.start_daemons()
+        self.start_sshd()
         if self.lab.start_cluster:
             self.start_cluster_stack()
         if wait:

@@ -1,8 +1,8 @@
 """The nodes to validate: name, address, SSH user and port.
 
-A target comes from ``--host NAME[=[USER@]ADDRESS[:PORT]]`` today; once the
-inventory (``tools/inventory``) is merged, :func:`from_inventory` turns its node
-list into the same :class:`Target` objects and nothing else changes.
+A target comes from ``--host NAME[=[USER@]ADDRESS[:PORT]]`` or from the
+inventory (``--inventory FILE``): :func:`from_inventory` turns its node list
+into the same :class:`Target` objects.
 """
 
 from __future__ import annotations
@@ -118,16 +118,11 @@ def check_distinct(targets: list[Target]) -> None:
 
 
 def from_inventory(path: Path, default_user: str | None = None) -> list[Target]:
-    """The nodes of an inventory file, as targets.
+    """The nodes of an inventory file (``havirt inventory``), as targets: each node by
+    its name at its first address; the user is ``default_user`` (None: ssh decides).
 
-    Seam for the inventory (``havirt.tools.inventory``), built concurrently:
-    when it is merged, load the file with it and map each node to
-    ``Target(node.name, <its SSH/management address>, <its SSH user or default_user>,
-    <its SSH port or 22>)``. Until then it says so instead of guessing a format.
-    """
-    raise HavirtError(
-        f"cannot read the inventory {path}: inventory files are not supported by this "
-        "version of havirt yet",
-        hint="name the nodes with --host NAME=ADDRESS (once per node)",
-        exit_code=USAGE_EXIT,
-    )
+    An inventory with problems raises the inventory's own line-numbered error."""
+    from havirt.tools.inventory import loader
+
+    inventory = loader.load(str(path))
+    return [Target(node.name, str(node.addresses[0].ip), default_user) for node in inventory.nodes]

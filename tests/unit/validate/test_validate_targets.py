@@ -69,8 +69,18 @@ def test_name_is_address_and_describe() -> None:
     assert Target("n", "10.0.0.1").describe() == "10.0.0.1"
 
 
-def test_the_inventory_seam_says_it_is_not_there_yet(tmp_path: Path) -> None:
+def test_targets_come_from_an_inventory(tmp_path: Path) -> None:
+    lab = Path(__file__).resolve().parents[3] / "cluster-templates" / "lab.toml"
+    assert from_inventory(lab, "admin") == [
+        Target("node1", "192.168.77.11", "admin"),
+        Target("node2", "192.168.77.12", "admin"),
+        Target("node3", "192.168.77.13", "admin"),
+    ]
+
+
+def test_a_broken_inventory_is_a_line_numbered_error(tmp_path: Path) -> None:
+    broken = tmp_path / "cluster.toml"
+    broken.write_text('[cluster]\nname = "c"\n[[nodes]]\nname = 3\n')
     with pytest.raises(HavirtError) as raised:
-        from_inventory(tmp_path / "cluster.toml")
-    assert raised.value.exit_code == USAGE_EXIT
-    assert "--host" in (raised.value.hint or "")
+        from_inventory(broken)
+    assert "cluster.toml:4" in str(raised.value)
