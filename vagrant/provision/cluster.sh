@@ -5,7 +5,8 @@
 # "leader", HAVIRT_VAGRANT_LEADER) then waits for the others, runs `havirt validate`
 # against all of them, creates the test guests on the shared pool, starts Corosync and
 # Pacemaker everywhere, and pushes the generated CIB (guests, StoragePool clone,
-# fence_havirt devices against the outer host) as one transaction. Idempotent.
+# fence_havirt devices against the outer host) as one transaction (`havirt generate
+# --diff`, then `havirt apply`). Idempotent.
 set -euo pipefail
 # shellcheck source=common.sh
 source "${HAVIRT_SRC:?}/vagrant/provision/common.sh"
@@ -14,15 +15,9 @@ source "$HAVIRT_SRC/vagrant/provision/havirt-calls.sh"
 require_settings HAVIRT_VAGRANT_NODE HAVIRT_VAGRANT_LEADER
 node=$HAVIRT_VAGRANT_NODE
 keys=$HAVIRT_SRC/vagrant/.cluster
-inventory=$HAVIRT_ETC/inventory.toml
-generated=$HAVIRT_ETC/generated
 [ -f "$STATE_DIR/node-ready" ] || die "run kvm-host.sh first"
 
-render_inventory "$HAVIRT_SRC/vagrant/inventory.toml.in" "$inventory"
-rm -rf "$generated.new"
-havirt_generate "$inventory" "$generated.new"
-rm -rf "$generated"
-mv "$generated.new" "$generated"
+generate_lab_configuration
 
 # Debian's packages start a one-node cluster of their own on installation: its CIB
 # must not leak into the lab's cluster (wiped once, before this host ever joins).
@@ -32,8 +27,8 @@ if [ ! -f "$STATE_DIR/cluster-initialised" ]; then
     touch "$STATE_DIR/cluster-initialised"
 fi
 corosync_changed=no
-corosync_conf=$(generated_file "$generated" corosync.conf)
-install_file /etc/corosync/corosync.conf 0644 <"$corosync_conf" && corosync_changed=yes
+install_file /etc/corosync/corosync.conf 0644 <"$GENERATED/corosync.conf" \
+    && corosync_changed=yes
 install_file /etc/corosync/authkey 0400 <"$keys/corosync-authkey" && corosync_changed=yes
 if [ "$corosync_changed" = yes ] && systemctl -q is-active corosync; then
     corosync-cfgtool -R  # a running member reloads the new configuration
@@ -55,9 +50,9 @@ for host in "${KVM_HOSTS[@]}"; do
 done
 
 log "havirt validate"
-havirt_validate "$inventory"
+havirt_validate "$INVENTORY"
 
-"$HAVIRT_HOME/src/.venv/bin/python" "$HAVIRT_SRC/vagrant/provision/make_guests.py" "$inventory"
+"$HAVIRT_HOME/src/.venv/bin/python" "$HAVIRT_SRC/vagrant/provision/make_guests.py" "$INVENTORY"
 
 for host in "${KVM_HOSTS[@]}"; do
     ssh_batch "root@$host" systemctl enable --now corosync pacemaker
@@ -74,7 +69,7 @@ log "waiting for ${#KVM_HOSTS[@]} nodes online"
 wait_until 300 "${#KVM_HOSTS[@]} nodes online" all_nodes_online
 
 log "pushing the generated CIB"
-havirt_apply_cib "$generated"
+havirt_apply "$INVENTORY" "$GENERATED"
 crm_resource --wait --timeout=600s
 crm_mon -1 --inactive
 log "cluster ready: fence_havirt devices, the shared pool and the guests are started"

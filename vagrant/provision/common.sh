@@ -16,7 +16,11 @@ NFS_DISK_SERIAL=havirt-nfs         # serial of the storage host's extra disk
 LOCKSPACE_DIR=$POOL_TARGET/lockspace  # virtlockd's leases, on the shared pool
 STATE_DIR=/var/lib/havirt-vagrant  # stamps of this provisioning
 HAVIRT_ETC=/etc/havirt             # rendered inventory and generated configuration
+INVENTORY=$HAVIRT_ETC/inventory.toml  # the lab's inventory, rendered on every KVM host
+GENERATED=$HAVIRT_ETC/generated    # what `havirt generate` writes from it
 HAVIRT_HOME=/opt/havirt            # local copy of the checkout and its venv
+FENCE_KEY=/root/.ssh/havirt_fence  # fence_havirt's key for the outer host
+HOST_RESERVED_MIB=1024             # a KVM host's memory not offered to guests
 KVM_HOSTS=(hv1 hv2 hv3)            # fixed: the inventory names them
 
 log() { printf 'havirt-vagrant[%s]: %s\n' "${HAVIRT_VAGRANT_NODE:-?}" "$*"; }
@@ -138,7 +142,11 @@ wait_until() {
 render_inventory() {
     local template=$1 out=$2 text key left
     require_settings HAVIRT_VAGRANT_CLUSTER_NET HAVIRT_VAGRANT_GUEST_NET \
-        HAVIRT_VAGRANT_HOST_BRIDGE HAVIRT_VAGRANT_PREFIX HAVIRT_VAGRANT_OUTER_URI
+        HAVIRT_VAGRANT_HOST_BRIDGE HAVIRT_VAGRANT_PREFIX HAVIRT_VAGRANT_OUTER_URI \
+        HAVIRT_VAGRANT_HV_MEMORY HAVIRT_VAGRANT_HV_CPUS
+    [ "$HAVIRT_VAGRANT_HV_MEMORY" -gt "$HOST_RESERVED_MIB" ] \
+        || die "HAVIRT_VAGRANT_HV_MEMORY=$HAVIRT_VAGRANT_HV_MEMORY leaves no memory for" \
+            "guests (a KVM host keeps $HOST_RESERVED_MIB MiB for itself)"
     text=$(<"$template")
     declare -A values=(
         [CLUSTER_NET]=$HAVIRT_VAGRANT_CLUSTER_NET
@@ -146,6 +154,9 @@ render_inventory() {
         [HOST_BRIDGE]=$HAVIRT_VAGRANT_HOST_BRIDGE
         [PREFIX]=$HAVIRT_VAGRANT_PREFIX
         [OUTER_URI]=$HAVIRT_VAGRANT_OUTER_URI
+        [HV_GUEST_MEMORY]="$((HAVIRT_VAGRANT_HV_MEMORY - HOST_RESERVED_MIB))MiB"
+        [HV_CPUS]=$HAVIRT_VAGRANT_HV_CPUS
+        [FENCE_KEY]=$FENCE_KEY
         [POOL_NAME]=$POOL_NAME
         [POOL_TARGET]=$POOL_TARGET
         [NFS_EXPORT]=$NFS_EXPORT

@@ -1,10 +1,10 @@
 # shellcheck shell=bash
 # Every call of the havirt CLI made by the lab's provisioning, in one place (sourced).
 #
-# These follow the interface the issues describe (`havirt validate`, `havirt generate`
-# into a directory, fence_havirt with a libvirt URI and plug = domain name); the
-# commands were being written while this lab was. When their final options or output
-# file names differ, this is the file to adjust (docs/vagrant-lab.md lists what to check).
+# `havirt generate` and `havirt apply` as docs/generate.md describes them;
+# `havirt validate` as it is being written (docs/vagrant-lab.md, "Checking the
+# Vagrantfile"). tests/contract/test_vagrantfile.py runs these functions against the
+# real commands.
 
 HAVIRT=${HAVIRT:-/usr/local/bin/havirt}
 
@@ -13,25 +13,27 @@ havirt_validate() {
     "$HAVIRT" validate --inventory "$1"
 }
 
-# havirt_generate INVENTORY DIR: renders the cluster configuration into DIR.
+# havirt_generate INVENTORY DIR: renders the cluster configuration into DIR
+# (corosync.conf, cib.xml, ... at its top; a rerun rewrites only what changed).
 havirt_generate() {
-    "$HAVIRT" generate --inventory "$1" --output "$2"
+    "$HAVIRT" generate "$1" -o "$2"
 }
 
-# generated_file DIR NAME: the one file called NAME that `havirt generate` wrote under DIR.
-generated_file() {
-    local found
-    found=$(find "$1" -type f -name "$2")
-    [ "$(printf '%s' "$found" | grep -c .)" -eq 1 ] \
-        || die "expected exactly one $2 under $1 (found: ${found:-none})"
-    printf '%s\n' "$found"
+# havirt_apply INVENTORY DIR: compares DIR's CIB with the live one (printing the changes)
+# and pushes them as one transaction. apply refuses a DIR that was not compared just
+# before (or a live CIB changed since), so the comparison is made on every run; with
+# nothing to change, nothing is pushed.
+havirt_apply() {
+    "$HAVIRT" generate "$1" -o "$2" --diff
+    "$HAVIRT" apply "$2"
 }
 
-# havirt_apply_cib DIR: pushes the generated CIB as one transaction (the configuration
-# section replaced, after crm_verify accepted it).
-havirt_apply_cib() {
-    local cib
-    cib=$(generated_file "$1" cib.xml)
-    crm_verify --xml-file "$cib"
-    pcs cluster cib-push "$cib" --config
+# generate_lab_configuration: renders the lab's inventory to $INVENTORY and generates
+# its configuration into $GENERATED (common.sh's layout). Run by kvm-host.sh (which
+# defines the pool and network from it) and again by cluster.sh, so either picks up
+# changed settings.
+generate_lab_configuration() {
+    render_inventory "$HAVIRT_SRC/vagrant/inventory.toml.in" "$INVENTORY"
+    # Nothing is written when the inventory has errors; a rerun changes only what differs.
+    havirt_generate "$INVENTORY" "$GENERATED"
 }

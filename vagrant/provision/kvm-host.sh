@@ -1,12 +1,15 @@
 #!/bin/bash
 # A KVM host of the lab (hv1..hv3), prepared the way the seeds' runbooks prepare one:
 # havirt installed from the synced checkout (tools/bootstrap.sh setup), the guests'
-# bridge, the shared NFS pool at the same path everywhere, virtlockd leases on that
-# pool, SSH trust between the hosts for live migration, and the key fence_havirt uses
-# to reach the outer host. Idempotent; the cluster itself is cluster.sh's job.
+# bridge, the shared NFS pool at the same path everywhere (network and pool as `havirt
+# generate` writes them from the lab's inventory), virtlockd leases on that pool, SSH
+# trust between the hosts for live migration, and the key fence_havirt uses to reach
+# the outer host. Idempotent; the cluster itself is cluster.sh's job.
 set -euo pipefail
 # shellcheck source=common.sh
 source "${HAVIRT_SRC:?}/vagrant/provision/common.sh"
+# shellcheck source=havirt-calls.sh
+source "$HAVIRT_SRC/vagrant/provision/havirt-calls.sh"
 require_settings HAVIRT_VAGRANT_NODE HAVIRT_VAGRANT_CLUSTER_NET HAVIRT_VAGRANT_GUEST_NET \
     HAVIRT_VAGRANT_GUEST_MAC HAVIRT_VAGRANT_HOST_BRIDGE HAVIRT_VAGRANT_OUTER_ADDRESS \
     HAVIRT_VAGRANT_OUTER_USER
@@ -38,6 +41,12 @@ rsync -a --delete --exclude /.venv --exclude /.git --exclude '__pycache__' \
 bash "$HAVIRT_HOME/src/tools/bootstrap.sh" setup
 ln -sfn "$HAVIRT_HOME/src/.venv/bin/havirt" /usr/local/bin/havirt
 
+# The lab's inventory and what havirt generates from it: the guests' network and the
+# shared pool below are defined from the generated XML, so they are exactly what the
+# cluster's resources expect (the StoragePool agent refuses to take over an active pool
+# whose definition differs from its own).
+generate_lab_configuration
+
 # -- the guests' bridge -------------------------------------------------------------
 nic=$(ip -o link | awk -v mac="${HAVIRT_VAGRANT_GUEST_MAC,,}" -v br="$bridge:" \
     '$2 != br && tolower($0) ~ ("link/ether " mac) {sub(":$", "", $2); print $2; exit}')
@@ -60,16 +69,7 @@ ip link show "$bridge" up | grep -q . || ifup "$bridge"
 
 # The same bridge as a libvirt network, so guests name it alike on every host.
 if [ -z "$(virsh_info net "$GUEST_NETWORK" Name)" ]; then
-    net_xml=$(mktemp)
-    cat >"$net_xml" <<EOF
-<network>
-  <name>$GUEST_NETWORK</name>
-  <forward mode='bridge'/>
-  <bridge name='$bridge'/>
-</network>
-EOF
-    virsh -q net-define "$net_xml"
-    rm -f "$net_xml"
+    virsh -q net-define "$GENERATED/nodes/$node/networks/$GUEST_NETWORK.xml"
 fi
 virsh -q net-autostart "$GUEST_NETWORK"
 [ "$(virsh_info net "$GUEST_NETWORK" Active)" = yes ] || virsh -q net-start "$GUEST_NETWORK"
@@ -78,7 +78,7 @@ virsh -q net-autostart "$GUEST_NETWORK"
 install -d -m 0700 /root/.ssh
 install -m 0600 "$keys/$node/id_ed25519" /root/.ssh/id_ed25519
 install -m 0644 "$keys/$node/id_ed25519.pub" /root/.ssh/id_ed25519.pub
-install -m 0600 "$keys/fence_key" /root/.ssh/havirt_fence
+install -m 0600 "$keys/fence_key" "$FENCE_KEY"
 host_key_changed=no
 install_file /etc/ssh/ssh_host_ed25519_key 0600 <"$keys/$node/ssh_host_ed25519_key" \
     && host_key_changed=yes
@@ -110,7 +110,7 @@ Host ${KVM_HOSTS[*]} $HAVIRT_VAGRANT_CLUSTER_NET.*
     StrictHostKeyChecking yes
 Host $HAVIRT_VAGRANT_OUTER_ADDRESS
     User $HAVIRT_VAGRANT_OUTER_USER
-    IdentityFile /root/.ssh/havirt_fence
+    IdentityFile $FENCE_KEY
     IdentitiesOnly yes
     StrictHostKeyChecking yes
 EOF
@@ -121,26 +121,7 @@ log "waiting for the NFS export on $storage"
 wait_until 1200 "the NFS export $storage:$NFS_EXPORT" \
     sh -c "timeout 10 showmount -e $storage | grep -q '^$NFS_EXPORT '"
 if [ -z "$(virsh_info pool "$POOL_NAME" Name)" ]; then
-    pool_xml=$(mktemp)
-    cat >"$pool_xml" <<EOF
-<pool type='netfs' xmlns:fs='http://libvirt.org/schemas/storagepool/fs/1.0'>
-  <name>$POOL_NAME</name>
-  <source>
-    <host name='$storage'/>
-    <dir path='$NFS_EXPORT'/>
-    <format type='nfs'/>
-  </source>
-  <target>
-    <path>$POOL_TARGET</path>
-  </target>
-  <fs:mount_opts>
-    <fs:option name='nfsvers=4.2'/>
-    <fs:option name='hard'/>
-  </fs:mount_opts>
-</pool>
-EOF
-    virsh -q pool-define "$pool_xml"
-    rm -f "$pool_xml"
+    virsh -q pool-define "$GENERATED/nodes/$node/pools/$POOL_NAME.xml"
 fi
 mkdir -p "$POOL_TARGET"
 # Not autostarted: once the cluster runs, its StoragePool clone mounts it.

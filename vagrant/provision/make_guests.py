@@ -2,23 +2,25 @@
 
 usage: make_guests.py INVENTORY
 
-For each ``[[guests]]`` entry of the rendered inventory whose domain XML (``config``)
-does not exist yet: the project's lab guest (a Debian kernel + busybox initramfs, see
-havirt.tools.lab.guest_image), a qcow2 disk at ``disk``, a console log beside the XML,
-and the XML itself, which differs from the namespace lab's in two ways: the domain
+The inventory is read with havirt's own loader (the checked model, defaults filled
+in). For each guest whose domain XML (``config``) does not exist yet: the project's lab
+guest (a Debian kernel + busybox initramfs, see havirt.tools.lab.guest_image), and in
+the XML's folder a qcow2 disk ``disk.qcow2`` of the guest's ``disk.size``, a console
+log, and the XML itself, which differs from the namespace lab's in two ways: the domain
 runs under KVM when the host has it (nested KVM), and it has a NIC with the guest's
-MAC on the guests' network. Existing guests are left alone, so it is idempotent.
+MAC on its network. The kernel and initramfs are shared by all guests, in ``.assets``
+beside the guests' folders. Existing guests are left alone, so it is idempotent.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import tomllib
 import uuid
 from pathlib import Path
-from typing import Any
 
+from havirt.tools.inventory import Guest, load
+from havirt.tools.inventory.model import MIB
 from havirt.tools.lab.guest_image import (
     build_guest_assets,
     create_disk,
@@ -46,31 +48,28 @@ def lab_domain_xml(base_xml: str, *, vcpus: int, mac: str, network: str, kvm: bo
     return etree.tostring(domain, pretty_print=True, encoding="unicode")
 
 
-def make_guest(guest: dict[str, Any], assets_dir: Path, kvm: bool) -> bool:
+def make_guest(guest: Guest, kvm: bool) -> bool:
     """Write one guest's files; False when its XML already exists."""
-    config = Path(guest["config"])
+    config = Path(guest.config)
     if config.exists():
         return False
-    assets = build_guest_assets(assets_dir)
-    disk = create_disk(guest["disk"])
+    if guest.mac is None or guest.network is None:
+        raise SystemExit(f"make_guests: {guest.name}: the lab's guests need a mac and a network")
+    assets = build_guest_assets(config.parent.parent / ".assets")
+    size = guest.disk.size if guest.disk and guest.disk.size else 64 * MIB
+    disk = create_disk(config.parent / "disk.qcow2", size_mib=-(-size // MIB))
     console_log = config.parent / "console.log"
     console_log.touch()
     base = domain_xml(
-        name=guest["name"],
+        name=guest.name,
         uuid=str(uuid.uuid4()),
         assets=assets,
         disk=disk,
         console_log=console_log,
-        cmdline=guest_cmdline(guest["name"]),
-        memory_mib=int(guest["memory"]),
+        cmdline=guest_cmdline(guest.name),
+        memory_mib=guest.memory_mib,
     )
-    xml = lab_domain_xml(
-        base,
-        vcpus=int(guest.get("vcpus", 1)),
-        mac=guest["mac"],
-        network=guest["network"],
-        kvm=kvm,
-    )
+    xml = lab_domain_xml(base, vcpus=guest.vcpus, mac=guest.mac, network=guest.network, kvm=kvm)
     tmp = config.with_name(config.name + ".tmp")
     tmp.write_text(xml)
     tmp.replace(config)
@@ -81,13 +80,10 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return 2
-    inventory = tomllib.loads(Path(argv[1]).read_text())
-    assets_dir = Path(inventory["storage"]["target"]) / "guests" / ".assets"
     kvm = kvm_usable()
-    for guest in inventory.get("guests", []):
-        created = make_guest(guest, assets_dir, kvm)
-        state = "created" if created else "exists"
-        print(f"make_guests: {guest['name']}: {state} ({guest['config']})")
+    for guest in load(argv[1]).guests:
+        state = "created" if make_guest(guest, kvm) else "exists"
+        print(f"make_guests: {guest.name}: {state} ({guest.config})")
     return 0
 
 
