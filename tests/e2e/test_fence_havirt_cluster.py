@@ -23,7 +23,7 @@ def test_stonith_admin_reboot_power_cycles_the_guest_standing_for_a_node(
         guest.define(hypervisor)
         guest.start(hypervisor)
         [before] = hypervisor.qemu_pids(guest.name)
-        argv = ["virsh", "-c", "qemu:///system", "event", "--all", "--loop", "--event", "lifecycle"]
+        argv = ["virsh", "-c", "qemu:///system", "event", "--loop", "--event", "lifecycle"]
         watcher = hypervisor.popen(argv, log=events)
         time.sleep(1.0)  # virsh registers its callback
         admin.pcs(
