@@ -468,10 +468,31 @@ def generated_configuration(inventory_text: str, provider: str = "havirt") -> tu
     configuration = generated.find("configuration")
     for primitive in configuration.iterfind("resources//primitive[@type='VirtualDomain']"):
         primitive.set("provider", provider)
+        if provider == "heartbeat":
+            _stock_without_autoset(primitive)
     empty = checked(run(["cibadmin", "--empty"], timeout=15)).stdout
     cib = etree.fromstring(empty.encode(), etree.XMLParser(remove_blank_text=True))
     cib.replace(cib.find("configuration"), configuration)
     return files["corosync.conf"], etree.tostring(cib, pretty_print=True, encoding="unicode")
+
+
+# The stock agent sets utilization from the guest by default (resource-agents#1220),
+# host_memory included, which the nodes do not declare: with placement-strategy=balanced
+# Pacemaker then finds no node for the guest and stops it.
+STOCK_AUTOSET = (
+    "autoset_utilization_cpu",
+    "autoset_utilization_hv_memory",
+    "autoset_utilization_host_memory",
+)
+
+
+def _stock_without_autoset(primitive: etree._Element) -> None:
+    attrs = primitive.find("instance_attributes")
+    set_id = attrs.get("id")
+    for name in STOCK_AUTOSET:
+        etree.SubElement(
+            attrs, "nvpair", {"id": f"{set_id}-{name}", "name": name, "value": "false"}
+        )
 
 
 def toml_text(data: Mapping[str, Any]) -> str:
