@@ -14,12 +14,12 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .demo import Progress, Step, _silent, _ticking, timings
+from .demo import Progress, Step, _run, _silent, _ticking, check_lab_name, perform_step, timings
 from .errors import HavirtError
 from .lab import LabError, build_guest_assets
 from .lab.auditor import AuditError, Auditor
 from .lab.cluster import ClusterLab, cluster_missing_requirements
-from .lab.node import DEFAULT_BASE_DIR, DEFAULT_CACHE_DIR, LAB_NAME_RE
+from .lab.node import DEFAULT_BASE_DIR, DEFAULT_CACHE_DIR
 
 DEMO_LAB = "demo"
 WAIT = 120.0
@@ -202,15 +202,8 @@ class _ClusterDemo:
     # ------------------------------------------------------------ running
 
     def run_step(self, key: str, title: str, method: str, timed: str) -> Step:
-        step = Step(key=key, title=title, timed=timed)
-        try:
-            getattr(self, method)(step)
-        except (LabError, HavirtError, AuditError, OSError) as exc:
-            step.ok = False
-            step.summary = str(exc)
-        if step.seconds is not None:
-            step.seconds = round(step.seconds, 3)
-        return step
+        errors = (LabError, HavirtError, AuditError, OSError)
+        return perform_step(self, key, title, method, timed, errors)
 
     def run(self) -> Iterator[Step]:
         failed: Step | None = None
@@ -267,8 +260,7 @@ def run_demo(
     base_dir: Path | str = DEFAULT_BASE_DIR,
 ) -> Iterator[Step]:
     """The cluster demo: an iterator yielding each step as it ends (see the module doc)."""
-    if not LAB_NAME_RE.match(lab_name):
-        raise HavirtError(f"lab name {lab_name!r} must match {LAB_NAME_RE.pattern}")
+    check_lab_name(lab_name)
     problems = cluster_missing_requirements()
     if problems:
         raise HavirtError(
@@ -277,10 +269,3 @@ def run_demo(
         )
     demo = _ClusterDemo(progress, keep, lab_name, Path(cache_dir), Path(base_dir))
     return _run(demo)
-
-
-def _run(demo: _ClusterDemo) -> Iterator[Step]:
-    try:
-        yield from demo.run()
-    finally:
-        demo.abandon()

@@ -580,17 +580,7 @@ class _Demo:
     )
 
     def run_step(self, key: str, title: str, method: str, timed: str) -> Step:
-        step = Step(key=key, title=title, timed=timed)
-        try:
-            getattr(self, method)(step)
-        except (LabError, HavirtError, OSError) as exc:
-            step.ok = False
-            step.summary = str(exc)
-        if step.seconds is not None:
-            step.seconds = round(step.seconds, 3)
-        if not step.ok:
-            step.note = ""
-        return step
+        return perform_step(self, key, title, method, timed)
 
     def run(self) -> Iterator[Step]:
         failed: Step | None = None
@@ -620,6 +610,33 @@ class _Demo:
             lab.down()
 
 
+def perform_step(
+    demo: object,
+    key: str,
+    title: str,
+    method: str,
+    timed: str,
+    errors: tuple[type[BaseException], ...] = (LabError, HavirtError, OSError),
+) -> Step:
+    """Run ``demo.<method>(step)``; an expected error makes the step fail with its text."""
+    step = Step(key=key, title=title, timed=timed)
+    try:
+        getattr(demo, method)(step)
+    except errors as exc:
+        step.ok = False
+        step.summary = str(exc)
+    if step.seconds is not None:
+        step.seconds = round(step.seconds, 3)
+    if not step.ok:
+        step.note = ""
+    return step
+
+
+def check_lab_name(lab_name: str) -> None:
+    if not LAB_NAME_RE.match(lab_name):
+        raise HavirtError(f"lab name {lab_name!r} must match {LAB_NAME_RE.pattern}")
+
+
 def run_demo(
     progress: Progress = _silent,
     *,
@@ -635,8 +652,7 @@ def run_demo(
     teardown). The lab is taken down in every case, including Ctrl-C and
     closing the iterator early, unless ``keep`` is set and the run reached its
     end (a failed step included)."""
-    if not LAB_NAME_RE.match(lab_name):
-        raise HavirtError(f"lab name {lab_name!r} must match {LAB_NAME_RE.pattern}")
+    check_lab_name(lab_name)
     problems = missing_requirements()
     if problems:
         raise HavirtError(
@@ -646,7 +662,8 @@ def run_demo(
     return _run(_Demo(progress, keep, lab_name, Path(cache_dir), Path(base_dir)))
 
 
-def _run(demo: _Demo) -> Iterator[Step]:
+def _run(demo: Any) -> Iterator[Step]:
+    """``demo.run()``'s steps; ``demo.abandon()`` in every case (the lab goes down)."""
     try:
         yield from demo.run()
     finally:
