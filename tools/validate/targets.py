@@ -124,5 +124,8 @@ def from_inventory(path: Path, default_user: str | None = None) -> list[Target]:
     An inventory with problems raises the inventory's own line-numbered error."""
     from havirt.tools.inventory import loader
 
-    inventory = loader.load(str(path))
+    try:
+        inventory = loader.load(str(path))
+    except HavirtError as exc:  # validate could not run: its usage exit code
+        raise HavirtError(exc.message, exc.hint, exit_code=USAGE_EXIT) from None
     return [Target(node.name, str(node.addresses[0].ip), default_user) for node in inventory.nodes]

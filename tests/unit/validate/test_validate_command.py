@@ -94,7 +94,7 @@ def test_new_host_mode(fake_nodes) -> None:
         ((), "no nodes to validate"),
         (("--host", "a b"), "invalid host"),
         (("--host", "n1", "--host", "n1"), "given twice"),
-        (("--inventory", "/nonexistent/cluster.toml"), "inventory files are not supported"),
+        (("--inventory", "/nonexistent/cluster.toml"), "/nonexistent/cluster.toml"),
     ],
 )
 def test_usage_errors_exit_2(fake_nodes, args, message) -> None:
