@@ -203,7 +203,8 @@ def test_ssh_trust_broken_by_a_removed_authorized_key_and_an_unknown_host_key(
     assert f"ssh-copy-id {LAB_USER}@node2" in denied["fix"]
     unknown = found["node1 -> node3"]
     assert "Host key verification failed" in unknown["message"]
-    assert "ssh-keyscan node3 >> ~/.ssh/known_hosts" in unknown["fix"]
+    assert "/etc/ssh/ssh_host_ed25519_key.pub on node3" in unknown["fix"]
+    assert "'node3 <type> <key>'" in unknown["fix"]
     assert [f["check"] for f in only_errors(report)] == ["ssh-trust"] * 3
 
 
@@ -302,7 +303,14 @@ def test_an_unknown_host_key_is_refused_and_known_hosts_is_left_alone(
         .stdout.split()[1]
     )
     assert fingerprint in refused["message"]  # what to compare out of band
-    assert "ssh-keyscan" in refused["fix"]
+    key_type, key_data = (
+        vlab.nodes["node2"]
+        .exec(["cat", "/etc/ssh/ssh_host_ed25519_key.pub"], check=True)
+        .stdout.split()[:2]
+    )
+    # The fix adds exactly the key compared, never one fetched again (ssh-keyscan).
+    assert f"{vlab.nodes['node2'].address} {key_type} {key_data}" in refused["fix"]
+    assert "ssh-keyscan" not in refused["fix"]
     assert known.read_text() == before  # never accepted, never written
     assert [n["reachable"] for n in report["nodes"]] == [True, False, True]
     assert only_errors(report) == [refused]  # the two others were still compared

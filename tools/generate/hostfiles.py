@@ -53,12 +53,13 @@ def ssh_config(inv: Inventory) -> str:
     lines = [
         _header(inv, "ssh_config"),
         "# Install as ~/.ssh/config of the migration user on every node (or Include it).\n",
-        "# Host keys are checked as usual: accept each node's key once, on purpose.\n",
+        "# Host keys are verified, never accepted on first use: put each node's key, copied\n",
+        "# from its /etc/ssh/ssh_host_ed25519_key.pub, into /etc/ssh/ssh_known_hosts first.\n",
     ]
     for node in inv.nodes:
         lines.append(
             f"\nHost {node.name}\n    HostName {node.addresses[0].ip}\n"
-            f"    User {inv.policies.ssh_user}\n"
+            f"    User {inv.policies.ssh_user}\n    StrictHostKeyChecking yes\n"
         )
     for guest in inv.guests:
         if guest.ip is not None:

@@ -286,9 +286,9 @@ def _trust_fix(ctx: Context, node: str, peer: str, trust: Trust) -> tuple[str, s
         lowered = error.lower()
         if "host key verification failed" in lowered or "host key for" in lowered:
             return error, (
-                f"on {node}, as {login}: check {peer}'s host key fingerprint (ssh-keygen -lf "
-                f"/etc/ssh/ssh_host_ed25519_key.pub on {peer}), then ssh-keyscan {peer} >> "
-                "~/.ssh/known_hosts"
+                f"on {node}, as {login}: add {peer}'s host key as {peer} itself has it "
+                f"(/etc/ssh/ssh_host_ed25519_key.pub on {peer}, copied over a trusted channel, "
+                f"never fetched with ssh-keyscan) to ~/.ssh/known_hosts, as '{peer} <type> <key>'"
             )
         if "permission denied" in lowered:
             return error, (

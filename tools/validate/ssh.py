@@ -43,6 +43,11 @@ class UnknownHostKey(paramiko.SSHException):
         self.key = key
 
 
+def _known_hosts_name(address: str, port: int) -> str:
+    """How known_hosts names a host: ``addr``, or ``[addr]:port`` off port 22."""
+    return address if port == 22 else f"[{address}]:{port}"
+
+
 class RefuseUnknownHost(paramiko.RejectPolicy):
     """paramiko's RejectPolicy, raising an error that carries the offered key."""
 
@@ -168,8 +173,9 @@ class FabricConnector:
                 f"host key of {where} ({exc.key.get_name()} {fingerprint(exc.key)}) is not in "
                 f"known_hosts ({files}): refused, havirt never accepts an unknown host key",
                 "compare that fingerprint with `ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub` run "
-                f"on {target.name} itself, then add the key: ssh-keyscan {port}{target.address} "
-                f">> ~/.ssh/known_hosts (or pass --known-hosts FILE)",
+                f"on {target.name} itself; only if they match, add exactly the key compared: "
+                f"echo '{_known_hosts_name(target.address, port_number)} {exc.key.get_name()} "
+                f"{exc.key.get_base64()}' >> ~/.ssh/known_hosts (or pass --known-hosts FILE)",
             )
         if isinstance(exc, paramiko.BadHostKeyException):
             return ConnectError(

@@ -133,7 +133,8 @@ def test_ssh_trust_host_key_and_libvirt_failures_have_their_own_fix() -> None:
     nodes["node1"].unreachable_peers["node3"] = "Host key verification failed."
     nodes["node2"].libvirt_only_fails.add("node1")
     found = {f.item: f for f in errors(run(targets, nodes, migration_user="migrate"), "ssh-trust")}
-    assert "ssh-keyscan node3 >> ~/.ssh/known_hosts" in found["node1 -> node3"].fix
+    fix = found["node1 -> node3"].fix
+    assert "/etc/ssh/ssh_host_ed25519_key.pub on node3" in fix and "'node3 <type> <key>'" in fix
     libvirt = found["node2 -> node1"]
     assert "SSH works, libvirt over SSH does not" in libvirt.message
     assert "migrate may use qemu:///system" in libvirt.fix

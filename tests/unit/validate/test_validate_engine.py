@@ -32,13 +32,13 @@ def test_an_unreachable_node_is_a_finding_and_the_others_are_still_compared() ->
     del nodes["node1"].networks["lan"]
     connector = FakeConnector(nodes)
     connector.refuse["node3"] = ConnectFailed(
-        "host-key-unknown", "host key of 10.0.0.13 is not in known_hosts: refused", "ssh-keyscan"
+        "host-key-unknown", "host key of 10.0.0.13 is not in known_hosts: refused", "add the key"
     )
     report = validate(targets, connector)
     (refused,) = [f for f in report.findings if f.check == "connect"]
     assert (refused.node, refused.severity, refused.actual) == ("node3", ERROR, "host-key-unknown")
     assert refused.item == "ssh root@10.0.0.13"
-    assert "refused" in refused.message and refused.fix == "ssh-keyscan"
+    assert "refused" in refused.message and refused.fix == "add the key"
     assert [n.reachable for n in report.nodes] == [True, True, False]
     networks = [f for f in report.findings if f.check == "networks"]
     assert [(f.node, f.item) for f in networks] == [("node1", "network 'lan'")]
