@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from havirt.agents import fs_check, libvirt_boundary, mountinfo
+from havirt.agents import fs_check, mountinfo
 from havirt.agents import storage_pool as sp_module
 from havirt.agents.libvirt_boundary import (
     NO_STORAGE_POOL,
@@ -22,9 +22,8 @@ from havirt.agents.libvirt_boundary import (
 )
 from havirt.agents.mountinfo import Mount
 from havirt.agents.storage_pool import StoragePool
-from havirt.ocf.environment import Deadline, OcfEnvironment
 from havirt.ocf.runner import KILL_WAIT, TIMEOUT_RC, CommandResult
-from vd_fakes import FakeClock, FakeRunner, Outcome, run_agent
+from vd_fakes import AgentHarness, FakeClock, Outcome
 
 POOL_UUID = "3c1e4f0a-7b2d-4e9a-8c5f-0123456789ab"
 NFS = {
@@ -251,84 +250,28 @@ class FakePoolHypervisor:
         pass
 
 
-class PoolHarness:
+class PoolHarness(AgentHarness):
     """One node for the storage pool agent: fake libvirtd, mounts, filesystem and clock."""
 
+    agent_class = StoragePool
+    resource = "images"
+    extra_env = {"OCF_RESKEY_CRM_meta_on_node": "node1"}
+
     def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.tmp = tmp_path
-        self.hv = FakePoolHypervisor()
-        self.runner = FakeRunner()
+        super().__init__(tmp_path, monkeypatch, FakePoolHypervisor())
         self.runner.results["umount"] = self._umount
         self.umount_works = True
-        self.clock = FakeClock()
         self.hv.fs.clock = self.clock
-        self.rsctmp = tmp_path / "rsctmp"
-        self.rsctmp.mkdir()
-        self.backups = tmp_path / "definitions"
-        self.resource = "images"
-        self.reserves: list[float] = []
-
-        def hypervisor(agent, ctx, reserve: float = 0.0):
-            self.reserves.append(reserve)
-            return self.hv
-
-        def real_hypervisor(*args, **kwargs):
-            raise AssertionError("a test reached the real libvirt boundary")
-
-        original_deadline = OcfEnvironment.deadline
-
-        def deadline(env: OcfEnvironment, default_seconds: float) -> Deadline:
-            return Deadline(original_deadline(env, default_seconds).total, self.clock.monotonic)
-
-        monkeypatch.setattr(StoragePool, "_hypervisor", hypervisor)
-        monkeypatch.setattr(libvirt_boundary, "Hypervisor", real_hypervisor)
         monkeypatch.setattr(mountinfo, "read", lambda path=None: list(self.hv.mounts))
         monkeypatch.setattr(fs_check, "_run", self.hv.fs.run)
         monkeypatch.setattr(sp_module, "time", self.clock)
         monkeypatch.setattr(sp_module, "DEFINITION_BACKUP_DIR", str(self.backups))
-        monkeypatch.setattr(OcfEnvironment, "deadline", deadline)
 
     def _umount(self, argv: tuple[str, ...]) -> CommandResult:
         if not self.umount_works:
             return CommandResult(argv, 32, "", f"umount: {argv[-1]}: target is busy.")
         self.hv.unmount(argv[-1])
         return CommandResult(argv, 0, "", "")
-
-    def environ(
-        self,
-        *,
-        interval: int = 0,
-        timeout: int = 20000,
-        extra: dict[str, str] | None = None,
-        **reskeys: str | None,
-    ) -> dict[str, str]:
-        environ = {
-            "HA_RSCTMP": str(self.rsctmp),
-            "HA_LOGFACILITY": "none",
-            "OCF_ROOT": "/usr/lib/ocf",
-            "OCF_RESOURCE_INSTANCE": self.resource,
-            "OCF_RESKEY_CRM_meta_timeout": str(timeout),
-            "OCF_RESKEY_CRM_meta_interval": str(interval),
-            "OCF_RESKEY_CRM_meta_on_node": "node1",
-        }
-        environ.update({f"OCF_RESKEY_{k}": v for k, v in reskeys.items() if v is not None})
-        environ.update(extra or {})
-        return environ
-
-    def run(
-        self,
-        action: str,
-        *,
-        interval: int | None = None,
-        timeout: int = 20000,
-        extra: dict[str, str] | None = None,
-        **reskeys: str | None,
-    ) -> Outcome:
-        """Run one action; ``monitor`` is a recurring monitor unless ``interval=0``."""
-        if interval is None:
-            interval = 10000 if action == "monitor" else 0
-        environ = self.environ(interval=interval, timeout=timeout, extra=extra, **reskeys)
-        return run_agent(StoragePool(), action, environ, self.runner)
 
     def nfs(self, action: str, **kwargs) -> Outcome:
         """An action on the NFS pool the parameters define (NFS, overridable)."""

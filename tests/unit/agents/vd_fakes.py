@@ -423,3 +423,86 @@ def run_agent(agent, action: str, environ: dict[str, str], runner: FakeRunner) -
 
 SIGTERM = signal.SIGTERM
 SIGKILL = signal.SIGKILL
+
+
+class AgentHarness:
+    """What every agent's test harness shares: one node with a fake clock and command
+    runner, its HA_RSCTMP, the agent's libvirt seam answered by ``hv`` (the real
+    boundary is off limits), deadlines on the fake clock, and running one action as
+    pacemaker-execd would. Subclasses add their own fakes and default parameters."""
+
+    agent_class: type
+    resource = "rsc"
+    extra_env: dict[str, str] = {}
+
+    def __init__(self, tmp_path, monkeypatch, hv) -> None:  # type: ignore[no-untyped-def]
+        from havirt.agents import libvirt_boundary
+        from havirt.ocf.environment import Deadline, OcfEnvironment
+
+        self.tmp = tmp_path
+        self.hv = hv
+        self.runner = FakeRunner()
+        self.clock = FakeClock()
+        self.rsctmp = tmp_path / "rsctmp"
+        self.rsctmp.mkdir()
+        self.backups = tmp_path / "definitions"
+        self.reserves: list[float] = []  # the reserve of each connection the agent opened
+
+        def hypervisor(agent, ctx, reserve: float = 0.0):  # type: ignore[no-untyped-def]
+            self.reserves.append(reserve)
+            return self.hv
+
+        def real_hypervisor(*args, **kwargs):  # type: ignore[no-untyped-def]
+            raise AssertionError("a test reached the real libvirt boundary")
+
+        original_deadline = OcfEnvironment.deadline
+
+        def deadline(env: OcfEnvironment, default_seconds: float) -> Deadline:
+            return Deadline(original_deadline(env, default_seconds).total, self.clock.monotonic)
+
+        monkeypatch.setattr(self.agent_class, "_hypervisor", hypervisor)
+        monkeypatch.setattr(libvirt_boundary, "Hypervisor", real_hypervisor)
+        monkeypatch.setattr(OcfEnvironment, "deadline", deadline)
+
+    def default_reskeys(self) -> dict[str, str | None]:
+        return {}
+
+    def environ(
+        self,
+        *,
+        interval: int = 0,
+        timeout: int = 20000,
+        extra: dict[str, str] | None = None,
+        **reskeys: str | None,
+    ) -> dict[str, str]:
+        values = {**self.default_reskeys(), **reskeys}
+        environ = {
+            "HA_RSCTMP": str(self.rsctmp),
+            "HA_LOGFACILITY": "none",
+            "OCF_ROOT": "/usr/lib/ocf",
+            "OCF_RESOURCE_INSTANCE": self.resource,
+            "OCF_RESKEY_CRM_meta_timeout": str(timeout),
+            "OCF_RESKEY_CRM_meta_interval": str(interval),
+            **self.extra_env,
+        }
+        environ.update({f"OCF_RESKEY_{k}": v for k, v in values.items() if v is not None})
+        environ.update(extra or {})
+        return environ
+
+    def run(
+        self,
+        action: str,
+        *,
+        interval: int | None = None,
+        timeout: int = 20000,
+        extra: dict[str, str] | None = None,
+        **reskeys: str | None,
+    ) -> Outcome:
+        """Run one action; ``monitor`` is a recurring monitor unless ``interval=0``."""
+        if interval is None:
+            interval = 10000 if action == "monitor" else 0
+        environ = self.environ(interval=interval, timeout=timeout, extra=extra, **reskeys)
+        return run_agent(self.agent_class(), action, environ, self.runner)
+
+    def probe(self, **kwargs) -> Outcome:  # type: ignore[no-untyped-def]
+        return self.run("monitor", interval=0, **kwargs)
