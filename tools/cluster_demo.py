@@ -14,7 +14,16 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .demo import Progress, Step, _run, _silent, _ticking, check_lab_name, perform_step, timings
+from .demo import (
+    Progress,
+    Step,
+    StepRunner,
+    _run,
+    _silent,
+    _ticking,
+    check_lab_name,
+    timings,
+)
 from .errors import HavirtError
 from .lab import LabError, build_guest_assets
 from .lab.auditor import AuditError, Auditor
@@ -33,7 +42,7 @@ def take_down(lab_name: str = DEMO_LAB, base_dir: Path | str = DEFAULT_BASE_DIR)
     return control.down(lab_name, base_dir=base_dir)
 
 
-class _ClusterDemo:
+class _ClusterDemo(StepRunner):
     STEPS = (
         ("image", "Build the guest image (cached)", "image", ""),
         ("up", "Bring up a 3-node cluster with fencing and 3 guests", "up", "cluster up"),
@@ -44,6 +53,8 @@ class _ClusterDemo:
         ("rejoin", "The fenced node reboots and rejoins", "rejoin", "fenced node online"),
         ("audit", "What the independent auditor saw", "audit", ""),
     )
+    ERRORS = (LabError, HavirtError, AuditError, OSError)
+    FAILURE_HINT = "rerun with --keep to inspect the lab (havirt lab status, havirt lab exec)"
 
     def __init__(self, progress: Progress, keep: bool, name: str, cache: Path, base: Path):
         self.progress = progress
@@ -201,18 +212,7 @@ class _ClusterDemo:
 
     # ------------------------------------------------------------ running
 
-    def run_step(self, key: str, title: str, method: str, timed: str) -> Step:
-        errors = (LabError, HavirtError, AuditError, OSError)
-        return perform_step(self, key, title, method, timed, errors)
-
-    def run(self) -> Iterator[Step]:
-        failed: Step | None = None
-        for key, title, method, timed in self.STEPS:
-            step = self.run_step(key, title, method, timed)
-            yield step
-            if not step.ok:
-                failed = step
-                break
+    def finish(self) -> Iterator[Step]:
         if self.keep and self.lab is not None:
             step = Step(key="keep", title="The lab stays up")
             step.facts["lines"] = [
@@ -231,11 +231,6 @@ class _ClusterDemo:
                 title="Tear the lab down",
                 timed="lab down",
                 seconds=round(time.monotonic() - began, 3),
-            )
-        if failed is not None:
-            raise HavirtError(
-                f"step '{failed.title}' failed: {failed.summary}",
-                "rerun with --keep to inspect the lab (havirt lab status, havirt lab exec)",
             )
 
     def stop_auditor(self) -> None:

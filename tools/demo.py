@@ -150,7 +150,35 @@ def take_down(lab_name: str = DEMO_LAB, base_dir: Path | str = DEFAULT_BASE_DIR)
     return True
 
 
-class _Demo:
+class StepRunner:
+    """A demo's sequence of steps: each ``STEPS`` entry (key, title, method, timed label)
+    runs ``self.<method>(step)``; the first failed step ends the sequence, ``finish()``
+    yields the closing steps (keep the lab, or take it down), then the failure is raised."""
+
+    STEPS: tuple[tuple[str, str, str, str], ...] = ()
+    ERRORS: tuple[type[BaseException], ...] = (LabError, HavirtError, OSError)
+    FAILURE_HINT = "rerun with --keep to inspect the lab (logs under /var/log inside each node)"
+
+    def run_step(self, key: str, title: str, method: str, timed: str) -> Step:
+        return perform_step(self, key, title, method, timed, self.ERRORS)
+
+    def finish(self) -> Iterator[Step]:
+        return iter(())
+
+    def run(self) -> Iterator[Step]:
+        failed: Step | None = None
+        for key, title, method, timed in self.STEPS:
+            step = self.run_step(key, title, method, timed)
+            yield step
+            if not step.ok:
+                failed = step
+                break
+        yield from self.finish()
+        if failed is not None:
+            raise HavirtError(f"step '{failed.title}' failed: {failed.summary}", self.FAILURE_HINT)
+
+
+class _Demo(StepRunner):
     """The demo's state between steps; each step method fills in its :class:`Step`."""
 
     def __init__(
@@ -579,28 +607,13 @@ class _Demo:
         ("stop", "Stop after the crash", "stop", "stop (already stopped)"),
     )
 
-    def run_step(self, key: str, title: str, method: str, timed: str) -> Step:
-        return perform_step(self, key, title, method, timed)
-
-    def run(self) -> Iterator[Step]:
-        failed: Step | None = None
-        for key, title, method, timed in self.STEPS:
-            step = self.run_step(key, title, method, timed)
-            yield step
-            if not step.ok:
-                failed = step
-                break
+    def finish(self) -> Iterator[Step]:
         if self.lab is not None:
             if self.keep and self.guest is not None:
                 yield self.run_step("keep", "The lab stays up", "keep_up", "")
                 self.lab = None  # not ours to take down any more
             else:
                 yield self.run_step("lab-down", "Tear the lab down", "lab_down", "lab down")
-        if failed is not None:
-            raise HavirtError(
-                f"step '{failed.title}' failed: {failed.summary}",
-                "rerun with --keep to inspect the lab (logs under /var/log inside each node)",
-            )
 
     def abandon(self) -> None:
         """Take the lab down after an interruption or an unexpected error."""
