@@ -8,8 +8,9 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 VENV_PYTHON = BENCH_DIR.parent / ".venv" / "bin" / "python"
@@ -44,3 +45,20 @@ def terminate_as_exit() -> Iterator[None]:
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
+
+
+class BenchError(RuntimeError):
+    """The benchmark could not run (not a timing result)."""
+
+
+def run_report(name: str, run: Callable[[Any], dict[str, Any]], options: Any) -> dict | None:
+    """``run(options)``, SIGTERM/SIGHUP unwinding its labs; a failure that stops the
+    benchmark is printed as ``NAME: error: ...`` and gives None."""
+    from havirt.tools.lab import LabError
+
+    try:
+        with terminate_as_exit():
+            return run(options)
+    except (BenchError, LabError) as exc:
+        print(f"{name}: error: {exc}", file=sys.stderr)
+        return None

@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from benchlib import log, run_report
 from havirt.tools.lab import build_guest_assets
 from havirt.tools.lab.auditor import Auditor
 from havirt.tools.lab.cluster import ClusterLab, cluster_missing_requirements
@@ -240,8 +241,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "agents": {},
     }
     for agent in agents:
-        print(f"bench/failover: {agent} ...", file=sys.stderr, flush=True)
-        report["agents"][agent] = run_agent(agent, options)
-        report["token_ms"] = report["agents"][agent].pop("token_ms")
+        log(f"bench/failover: {agent} ...")
+        result = run_report("bench/failover", lambda o, a=agent: run_agent(a, o), options)
+        if result is None:
+            return 1
+        report["token_ms"] = result.pop("token_ms")
+        report["agents"][agent] = result
     print(json.dumps(report, indent=2) if options.json else render(report))
     return 0

@@ -40,12 +40,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchlib import log, terminate_as_exit
+from benchlib import BenchError, log, run_report
 from havirt.tools import install
 from havirt.tools.lab import (
     READY_MARKER,
     Lab,
-    LabError,
     LabGuest,
     build_guest_assets,
     create_guest,
@@ -98,10 +97,6 @@ for line in sys.stdin:
     sys.stdout.write(json.dumps(answer) + "\n")
     sys.stdout.flush()
 """
-
-
-class BenchError(RuntimeError):
-    """The benchmark could not run (not a timing result)."""
 
 
 # ---------------------------------------------------------------- agents and cases
@@ -712,11 +707,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(argv)
-    try:
-        with terminate_as_exit():
-            report = run_benchmark(options)
-    except (BenchError, LabError) as exc:
-        print(f"bench/monitor: error: {exc}", file=sys.stderr)
+    report = run_report("bench/monitor", run_benchmark, options)
+    if report is None:
         return EXIT_ERROR
     if options.json:
         print(json.dumps(report, indent=2))

@@ -35,9 +35,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchlib import log, terminate_as_exit
+from benchlib import BenchError, log, run_report
 from havirt.ocf.runner import CommandRunner
-from havirt.tools.lab import Lab, LabError
+from havirt.tools.lab import Lab
 from havirt.tools.lab.node import DEFAULT_CACHE_DIR, missing_requirements
 from havirt.tools.validate import probe
 from havirt.tools.validate.targets import Target
@@ -45,10 +45,6 @@ from havirt.tools.validate.targets import Target
 EXIT_OK, EXIT_ERROR, EXIT_VALIDATE_FAILED = 0, 1, 3
 HAVIRT = str(Path(sys.executable).with_name("havirt"))
 VARIANTS = {"full": (), "no-trust": ("--skip", "ssh-trust")}
-
-
-class BenchError(RuntimeError):
-    """The benchmark could not run (not a timing result)."""
 
 
 def busy_jiffies() -> int:
@@ -294,11 +290,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(argv)
-    try:
-        with terminate_as_exit():
-            report = run_benchmark(options)
-    except (BenchError, LabError) as exc:
-        print(f"bench/validate: error: {exc}", file=sys.stderr)
+    report = run_report("bench/validate", run_benchmark, options)
+    if report is None:
         return EXIT_ERROR
     print(json.dumps(report, indent=2) if options.json else render(report))
     if report["failures"]:
