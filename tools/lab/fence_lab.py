@@ -1,4 +1,4 @@
-"""``fence_havirt_lab``: the lab's fence agent (FenceAgentAPI), for lab nodes only.
+"""``fence_havirt_lab``: the lab's fence agent, for lab nodes only.
 
 It powers a lab node off and on for real: "off" SIGKILLs every process of the
 node (its QEMU guests, libvirtd, Corosync, Pacemaker), "on" starts its daemons
@@ -7,129 +7,88 @@ again. Pacemaker runs it inside a *surviving* node; the lab's state file under
 their private directories), and entering the target node's namespaces needs no
 more than its namespace holder's PID.
 
-Options come as ``name=value`` lines on stdin (as Pacemaker passes them) or as
-``--name=value`` arguments: ``action`` (on, off, reboot, status, list, monitor,
-metadata, validate-all), ``plug`` (or ``port``/``nodename``: the node), ``lab``
-(the lab's name), ``lab_dir`` (default /var/lib/havirt-lab).
+The protocol (options on stdin or argv, actions, meta-data, verifying the power
+state after every change, timeouts) is havirt's fencing framework
+(:mod:`havirt.ocf.fencing`), as for ``fence_havirt``: this agent supplies only the
+power callbacks. The plug is the node's name; ``lab`` names the lab.
 """
 
 from __future__ import annotations
 
-import sys
-import time
+from typing import TYPE_CHECKING
 
-EXIT_OK, EXIT_ERROR, EXIT_OFF = 0, 1, 2
-ACTIONS = ("on", "off", "reboot", "status", "list", "list-status", "monitor")
-ACTIONS += ("metadata", "validate-all")
-OPTIONS = {
-    "action": "Fencing action (default reboot)",
-    "plug": "The lab node to fence",
-    "port": "The lab node to fence (old name of plug)",
-    "lab": "The lab's name",
-    "lab_dir": "Where labs keep their state (default /var/lib/havirt-lab)",
-}
+from havirt.ocf.fencing import OFF, ON, FenceAgent, FenceContext, FenceError, FenceOption, Plug
 
-METADATA = """<?xml version="1.0" ?>
-<resource-agent name="fence_havirt_lab" shortdesc="Fence agent for havirt's local test lab">
-<longdesc>Powers a node of havirt's local lab off (kills all its processes) and on (starts its
-daemons). For the lab only: it has no effect on real hosts.</longdesc>
-<vendor-url>https://github.com/havirt/havirt</vendor-url>
-<parameters>
-{parameters}
-</parameters>
-<actions>
-{actions}
-</actions>
-</resource-agent>
-"""
+if TYPE_CHECKING:
+    from .cluster import ClusterLab, ClusterNode
+
+LAB_DIR = "/var/lib/havirt-lab"
 
 
-def metadata() -> str:
-    parameters = []
-    for name, text in OPTIONS.items():
-        required = "1" if name in ("plug", "lab") else "0"
-        extra = ' deprecated="1"' if name == "port" else ""
-        parameters.append(
-            f'\t<parameter name="{name}" unique="0" required="{required}"{extra}>\n'
-            f'\t\t<getopt mixed="--{name}=[value]" />\n'
-            f'\t\t<content type="string" />\n'
-            f'\t\t<shortdesc lang="en">{text}</shortdesc>\n'
-            "\t</parameter>"
-        )
-    on_attrs = ' on_target="0" automatic="0"'
-    actions = [
-        f'\t<action name="{action}"{on_attrs if action == "on" else ""} />' for action in ACTIONS
-    ]
-    return METADATA.format(parameters="\n".join(parameters), actions="\n".join(actions))
+def _lab_name(value: str) -> str | None:
+    from .node import LAB_NAME_RE
+
+    return None if LAB_NAME_RE.match(value) else f"'{value}' is no lab name (letters, digits)"
 
 
-def parse_options(argv: list[str], stdin_text: str | None) -> dict[str, str]:
-    options: dict[str, str] = {}
-    if argv:
-        for arg in argv:
-            name, _, value = arg.lstrip("-").partition("=")
-            options[name.replace("-", "_")] = value
-    elif stdin_text:
-        for line in stdin_text.splitlines():
-            line = line.strip()
-            if line and not line.startswith("#") and "=" in line:
-                name, _, value = line.partition("=")
-                options[name.strip()] = value.strip()
-    for name in list(options):
-        if name not in OPTIONS and name not in ("nodename", "help"):
-            print(f"fence_havirt_lab: warning: unknown option {name!r} ignored", file=sys.stderr)
-    return options
+class FenceHavirtLab(FenceAgent):
+    name = "fence_havirt_lab"
+    shortdesc = "Fence agent for havirt's local test lab"
+    longdesc = (
+        "Powers a node of havirt's local lab off (kills all its processes, its guests "
+        "included) and on (starts its daemons). For the lab only: it has no effect on real "
+        "hosts. The plug is the node's name."
+    )
+    options = (
+        FenceOption(
+            "lab", "The lab's name (havirt lab up --lab NAME)", required=True, check=_lab_name
+        ),
+        FenceOption("lab_dir", "Where labs keep their state", default=LAB_DIR, metavar="path"),
+    )
 
+    def connect(self, ctx: FenceContext) -> ClusterLab:
+        from .cluster import ClusterLab
+        from .proc import LabError
 
-def run(options: dict[str, str]) -> int:
-    from .cluster import ClusterLab
-    from .node import DEFAULT_BASE_DIR
+        try:
+            lab = ClusterLab.attach(ctx.options.lab, ctx.options.lab_dir, cache_dir=None)
+        except LabError as exc:
+            raise FenceError(str(exc)) from None
+        if not lab.is_up():
+            raise FenceError(f"lab {ctx.options.lab} is not up")
+        return lab
 
-    action = options.get("action") or options.get("option") or "reboot"
-    if action == "metadata":
-        print(metadata())
-        return EXIT_OK
-    if action not in ACTIONS:
-        print(f"fence_havirt_lab: unknown action {action!r}", file=sys.stderr)
-        return EXIT_ERROR
-    lab_name = options.get("lab")
-    if not lab_name:
-        print("fence_havirt_lab: option 'lab' (the lab's name) is required", file=sys.stderr)
-        return EXIT_ERROR
-    try:
-        lab = ClusterLab.attach(lab_name, options.get("lab_dir") or DEFAULT_BASE_DIR)
-    except Exception as exc:  # any failure to find the lab is a fencing error
-        print(f"fence_havirt_lab: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    if action in ("list", "list-status"):
-        for name, node in lab.nodes.items():
-            state = "on" if node.is_powered_on() else "off"
-            print(f"{name},{state}" if action == "list-status" else f"{name},")
-        return EXIT_OK
-    if action in ("monitor", "validate-all"):
-        return EXIT_OK
-    plug = options.get("plug") or options.get("port") or options.get("nodename")
-    node = lab.nodes.get(plug or "")
-    if node is None:
-        print(f"fence_havirt_lab: no node {plug!r} in lab {lab_name}", file=sys.stderr)
-        return EXIT_ERROR
-    if action == "status":
-        return EXIT_OK if node.is_powered_on() else EXIT_OFF
-    if action in ("off", "reboot"):
-        node.power_off()
-        if node.is_powered_on():
-            print(f"fence_havirt_lab: {plug} is still on after power off", file=sys.stderr)
-            return EXIT_ERROR
-    if action in ("on", "reboot"):
-        time.sleep(0.2)  # a real power cycle is not instantaneous either
-        node.power_on(wait=False)
-    return EXIT_OK
+    @staticmethod
+    def _node(lab: ClusterLab, plug: str) -> ClusterNode:
+        node = lab.nodes.get(plug)
+        if node is None:
+            raise FenceError(f"lab {lab.name} has no node {plug!r}; nodes: {', '.join(lab.nodes)}")
+        return node
+
+    def get_power_status(self, ctx: FenceContext, session: ClusterLab, plug: str) -> str:
+        return ON if self._node(session, plug).is_powered_on() else OFF
+
+    def set_power_status(
+        self, ctx: FenceContext, session: ClusterLab, plug: str, state: str
+    ) -> None:
+        node = self._node(session, plug)
+        if state == OFF:
+            node.power_off()
+        else:
+            # A fence "on" is done when the power is on, not when the host has booted.
+            node.power_on(wait=False)
+
+    def list_plugs(self, ctx: FenceContext, session: ClusterLab) -> list[Plug]:
+        return [
+            Plug(name, "", ON if node.is_powered_on() else OFF)
+            for name, node in session.nodes.items()
+        ]
 
 
 def main() -> None:
-    argv = sys.argv[1:]
-    stdin_text = None if argv or sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
-    sys.exit(run(parse_options(argv, stdin_text)))
+    from havirt.ocf.fencing import main as run
+
+    run(FenceHavirtLab)
 
 
 if __name__ == "__main__":
