@@ -164,7 +164,7 @@ class _ClusterDemo(StepRunner):
 
     def placement_node_in_standby(self) -> str:
         status = self.the_lab.status()
-        return next(n.name for n in status.nodes.values() if n.standby)
+        return next(n.name for n in status.nodes if n.standby)
 
     def crash(self, step: Step) -> None:
         node, victims = self.busiest()

@@ -228,6 +228,15 @@ class ClusterStatus:
     def node(self, name: str) -> NodeStatus | None:
         return next((n for n in self.nodes if n.name == name), None)
 
+    @property
+    def online(self) -> tuple[str, ...]:
+        """The names of the nodes online."""
+        return tuple(n.name for n in self.nodes if n.online)
+
+    def resource(self, resource_id: str) -> ResourceStatus | None:
+        """A primitive's status (its first instance), None if crm_mon does not list it."""
+        return next(iter(self.instances(resource_id)), None)
+
     def instances(self, resource_id: str) -> tuple[ResourceStatus, ...]:
         """Every instance of a primitive or clone (by the primitive's or the clone's id)."""
         return tuple(r for r in self.resources if resource_id in (r.id, r.parent))

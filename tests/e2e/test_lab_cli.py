@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from havirt.tools.lab import nsutil
-from havirt.tools.lab.cluster import ClusterStatus
 from havirt.tools.lab.node import DEFAULT_BASE_DIR, NETNS_PREFIX
+from havirt.tools.pacemaker import parse_status
 
 HAVIRT = [str(Path(sys.executable).with_name("havirt"))]
 
@@ -34,9 +34,9 @@ def test_lab_up_crm_mon_and_down_leaves_nothing(
             "lab", "exec", "--lab", name, "node1", "--", "crm_mon", "-1", "--output-as", "xml"
         )
         assert crm_mon.returncode == 0, crm_mon.stderr
-        status = ClusterStatus.from_xml(crm_mon.stdout)
+        status = parse_status(crm_mon.stdout)
         assert sorted(status.online) == ["node1", "node2", "node3"]
-        assert all(status.resources[g].role == "Started" for g in ("vm1", "vm2", "vm3"))
+        assert all(status.resource(g).role == "Started" for g in ("vm1", "vm2", "vm3"))
         again = havirt("lab", "up", "--lab", name, "--json")  # idempotent: nothing rebuilt
         assert again.returncode == 0 and json.loads(again.stdout)["seconds"] is None
     finally:

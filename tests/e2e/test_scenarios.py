@@ -139,13 +139,13 @@ def test_libvirtd_stopped_causes_no_false_stop_and_no_recovery(
         time.sleep(25)  # two and a half monitor intervals without libvirtd
         status = cluster.status()
         for guest in guests:
-            rsc = status.resources[guest]
+            rsc = status.resource(guest)
             assert (rsc.role, rsc.nodes, rsc.failed) == ("Started", (node,), False), rsc
     finally:
         cluster.nodes[node].start_libvirtd()
     time.sleep(12)  # monitors run against the restarted libvirtd
     assert _pids(auditor, cluster.guest_names) == before, "a guest was restarted or moved"
-    assert not any(r.failed for r in cluster.status().resources.values())
+    assert not any(r.failed for r in cluster.status().resources)
 
 
 def test_partitioned_node_is_fenced_and_survivors_keep_quorum(
@@ -164,7 +164,7 @@ def test_partitioned_node_is_fenced_and_survivors_keep_quorum(
         )
         timings["partition -> guests running on the majority"] = time.monotonic() - start
         status = cluster.status(via=survivor)
-        assert status.quorate, "the two survivors must keep quorum"
+        assert status.quorum, "the two survivors must keep quorum"
         events = _fence_history(cluster, survivor, node)
         assert any(e.get("status") == "success" for e in events), events
     finally:
@@ -222,7 +222,7 @@ def test_domain_xml_missing_on_nodes_causes_no_double_start(
         cluster.nodes[running_on].exec(["crm_resource", "--refresh"], timeout=60, check=True)
         time.sleep(15)
         status = cluster.status()
-        assert status.resources[guest].nodes == (running_on,), status.resources[guest]
+        assert status.resource(guest).nodes == (running_on,), status.resource(guest)
     finally:
         for name in hidden:
             cluster.nodes[name].exec(["umount", guest_dir], check=False)

@@ -29,13 +29,13 @@ import shutil
 import time
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lxml import etree
 
 from .. import install
+from ..pacemaker import ClusterStatus, ResourceStatus, parse_status
 from .guest import LabGuest, create_guest
 from .guest_image import GuestAssets, build_guest_assets
 from .node import DEFAULT_BASE_DIR, Lab, LibvirtNode, missing_requirements
@@ -50,71 +50,6 @@ PACEMAKER_DIRS = ("cib", "pengine", "blackbox", "cores")
 DAEMON_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 CRM_MON_TIMEOUT = 15.0
 OCF_ROOT = install.DEFAULT_OCF_ROOT
-
-
-# ---------------------------------------------------------------- cluster status
-
-
-@dataclass(frozen=True)
-class NodeStatus:
-    name: str
-    online: bool
-    standby: bool
-    unclean: bool
-    is_dc: bool
-
-
-@dataclass(frozen=True)
-class ResourceStatus:
-    id: str
-    agent: str
-    role: str
-    nodes: tuple[str, ...]
-    failed: bool
-
-
-@dataclass(frozen=True)
-class ClusterStatus:
-    """What ``crm_mon --output-as xml`` says, reduced to what the lab needs."""
-
-    quorate: bool
-    nodes: dict[str, NodeStatus] = field(default_factory=dict)
-    resources: dict[str, ResourceStatus] = field(default_factory=dict)
-
-    @property
-    def online(self) -> list[str]:
-        return [n.name for n in self.nodes.values() if n.online]
-
-    def where(self, resource: str) -> tuple[str, ...]:
-        found = self.resources.get(resource)
-        return found.nodes if found else ()
-
-    @classmethod
-    def from_xml(cls, text: str) -> ClusterStatus:
-        root = etree.fromstring(text.encode())
-        summary = root.find("summary/current_dc")
-        quorate = summary is not None and summary.get("with_quorum") == "true"
-        nodes = {}
-        for node in root.iterfind("nodes/node"):
-            name = node.get("name", "")
-            nodes[name] = NodeStatus(
-                name=name,
-                online=node.get("online") == "true",
-                standby=node.get("standby") == "true",
-                unclean=node.get("unclean") == "true",
-                is_dc=node.get("is_dc") == "true",
-            )
-        resources = {}
-        for rsc in root.iterfind("resources//resource"):
-            rid = rsc.get("id", "")
-            resources[rid] = ResourceStatus(
-                id=rid,
-                agent=rsc.get("resource_agent", ""),
-                role=rsc.get("role", ""),
-                nodes=tuple(n.get("name", "") for n in rsc.iterfind("node")),
-                failed=rsc.get("failed") == "true",
-            )
-        return cls(quorate=quorate, nodes=nodes, resources=resources)
 
 
 # ---------------------------------------------------------------- nodes
@@ -194,14 +129,14 @@ class ClusterNode(LibvirtNode):
     def crm_mon(self, timeout: float = CRM_MON_TIMEOUT) -> ClusterStatus:
         """The cluster as this node's Pacemaker sees it (raises if it does not answer)."""
         result = checked(self.exec(["crm_mon", "-1", "--output-as", "xml"], timeout=timeout))
-        return ClusterStatus.from_xml(result.stdout)
+        return parse_status(result.stdout)
 
     def try_crm_mon(self) -> ClusterStatus | None:
         result = self.exec(["crm_mon", "-1", "--output-as", "xml"], timeout=CRM_MON_TIMEOUT)
         if not result.ok:
             return None
         try:
-            return ClusterStatus.from_xml(result.stdout)
+            return parse_status(result.stdout)
         except etree.XMLSyntaxError:
             return None
 
@@ -373,15 +308,10 @@ class ClusterLab(Lab):
                 status = self.status()
             except LabError:
                 status = None
-            if status is not None and all(
-                status.resources.get(r) is not None
-                and status.resources[r].role == "Started"
-                and len(status.resources[r].nodes) == 1
-                for r in want
-            ):
+            if status is not None and all(_started_once(status.resource(r)) for r in want):
                 return status
             if time.monotonic() >= deadline:
-                seen = {r: status.resources.get(r) for r in want} if status else "no status"
+                seen = {r: status.resource(r) for r in want} if status else "no status"
                 raise LabError(f"resources not started after {timeout:.0f} s: {seen}")
             time.sleep(0.25)
 
@@ -408,11 +338,15 @@ class ClusterLab(Lab):
                 last = self.status()
             except LabError:
                 last = None
-            if last is not None and last.quorate and want <= set(last.online):
+            if last is not None and last.quorum and want <= set(last.online):
                 return time.monotonic() - start
             time.sleep(0.25)
-        online = last.online if last else []
+        online = list(last.online) if last else []
         raise LabError(f"nodes {sorted(want)} not all online after {timeout:.0f} s: {online}")
+
+
+def _started_once(resource: ResourceStatus | None) -> bool:
+    return resource is not None and resource.role == "Started" and len(resource.nodes) == 1
 
 
 def cluster_missing_requirements() -> list[str]:

@@ -130,9 +130,9 @@ def status(name: str = DEFAULT_LAB, *, base_dir: Path | str = DEFAULT_BASE_DIR) 
         cluster = None
     netns = {n: ns for n, node in lab.nodes.items() if (ns := _ns(node)) is not None}
     qemu = scan(netns)
-    view = LabView(name, up=True, quorate=bool(cluster and cluster.quorate))
+    view = LabView(name, up=True, quorate=bool(cluster and cluster.quorum))
     for node_name, node in lab.nodes.items():
-        seen = cluster.nodes.get(node_name) if cluster else None
+        seen = cluster.node(node_name) if cluster else None
         view.nodes.append(
             NodeView(
                 name=node_name,
@@ -144,10 +144,10 @@ def status(name: str = DEFAULT_LAB, *, base_dir: Path | str = DEFAULT_BASE_DIR) 
                 enter=f"havirt lab exec --lab {name} {node_name} -- COMMAND",
             )
         )
-    known = [r.id for r in cluster.resources.values() if r.agent.endswith(":VirtualDomain")]
+    known = [r.id for r in cluster.resources if r.agent.endswith(":VirtualDomain")]
     names = sorted(set(known) | set(qemu)) if cluster else sorted(qemu)
     for guest in names:
-        rsc = cluster.resources.get(guest) if cluster else None
+        rsc = cluster.resource(guest) if cluster else None
         view.guests.append(
             GuestView(
                 name=guest,

@@ -45,6 +45,13 @@ def test_status_parses_crm_mon_xml(runner_queue) -> None:
     assert (failure.exitcode, failure.exitstatus) == (7, "not running")
 
 
+def test_online_nodes_and_one_resource_by_id() -> None:
+    status = parse_status((DATA / "crm_mon-failed.xml").read_text())
+    assert status.online == tuple(n.name for n in status.nodes if n.online)
+    assert status.resource("vm1") == status.instances("vm1")[0]
+    assert status.resource("no-such-resource") is None
+
+
 def test_simulation_parses_planned_actions() -> None:
     sim = parse_simulation((DATA / "crm_simulate-standby.xml").read_text())
     migrate = next(a for a in sim.actions if a.action == "migrate")
