@@ -75,6 +75,16 @@ def scan(netns_by_node: Mapping[str, tuple[int, int]]) -> dict[str, list[QemuCop
     return found
 
 
+def netns_ids(lab: Lab) -> dict[str, tuple[int, int]]:
+    """Each up node's network namespace id (what :func:`scan` maps processes by)."""
+    ids = {}
+    for name, node in lab.nodes.items():
+        ns = nsutil.ns_id(node._netns_ref())
+        if ns is not None:
+            ids[name] = ns
+    return ids
+
+
 def judge(guest: str, copies: list[QemuCopy]) -> str | None:
     """Why these copies of one guest are a double start (None if they are not)."""
     if len(copies) < 2:
@@ -153,17 +163,9 @@ class Auditor:
 
     # ------------------------------------------------------------ sampling
 
-    def _netns_ids(self) -> dict[str, tuple[int, int]]:
-        ids = {}
-        for name, node in self.lab.nodes.items():
-            ns = nsutil.ns_id(node._netns_ref())
-            if ns is not None:
-                ids[name] = ns
-        return ids
-
     def sample(self) -> dict[str, list[QemuCopy]]:
         """Take one sample now (the thread does this every ``interval``)."""
-        found = scan(self._netns_ids())
+        found = scan(netns_ids(self.lab))
         now = time.monotonic()
         with self._lock:
             self.samples += 1
@@ -251,4 +253,4 @@ class Auditor:
         return None
 
 
-__all__ = ["AuditError", "Auditor", "Placement", "QemuCopy", "judge", "scan"]
+__all__ = ["AuditError", "Auditor", "Placement", "QemuCopy", "judge", "netns_ids", "scan"]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import HavirtError
-from .auditor import scan
+from .auditor import netns_ids, scan
 from .cluster import ClusterLab, cluster_missing_requirements
 from .guest_image import build_guest_assets
 from .node import DEFAULT_BASE_DIR, DEFAULT_CACHE_DIR, LAB_NAME_RE, Lab
@@ -128,8 +128,7 @@ def status(name: str = DEFAULT_LAB, *, base_dir: Path | str = DEFAULT_BASE_DIR) 
         cluster = lab.status()
     except LabError:
         cluster = None
-    netns = {n: ns for n, node in lab.nodes.items() if (ns := _ns(node)) is not None}
-    qemu = scan(netns)
+    qemu = scan(netns_ids(lab))
     view = LabView(name, up=True, quorate=bool(cluster and cluster.quorum))
     for node_name, node in lab.nodes.items():
         seen = cluster.node(node_name) if cluster else None
@@ -157,12 +156,6 @@ def status(name: str = DEFAULT_LAB, *, base_dir: Path | str = DEFAULT_BASE_DIR) 
             )
         )
     return view
-
-
-def _ns(node: Any) -> tuple[int, int] | None:
-    from . import nsutil
-
-    return nsutil.ns_id(node._netns_ref())
 
 
 def down(name: str = DEFAULT_LAB, *, base_dir: Path | str = DEFAULT_BASE_DIR) -> bool:
