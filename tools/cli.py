@@ -336,3 +336,19 @@ from .inventory_cli import apply_command, generate_command, inventory_group  # n
 main.add_command(inventory_group)
 main.add_command(generate_command)
 main.add_command(apply_command)
+
+
+# -- node, cluster: maintenance (tools/maintenance_cli.py) --------------------------------
+
+from .maintenance_cli import cluster_group, node_group  # noqa: E402
+
+main.add_command(node_group)
+main.add_command(cluster_group)
+
+
+# -- balance, place (tools/placement_cli.py) ----------------------------------------------
+
+from .placement_cli import balance_command, place_command  # noqa: E402
+
+main.add_command(balance_command)
+main.add_command(place_command)

@@ -165,6 +165,7 @@ class ResourceStatus:
     orphaned: bool
     nodes: tuple[str, ...]  # where it runs (more than one is a problem for a guest)
     parent: str | None = None  # the clone or group it belongs to
+    pending: str | None = None  # an action in flight (record-pending): Migrating, Starting, ...
 
     @classmethod
     def from_xml(cls, el: etree._Element, parent: str | None) -> ResourceStatus:
@@ -179,6 +180,7 @@ class ResourceStatus:
             orphaned=_bool(el, "orphaned"),
             nodes=tuple(n.get("name", "") for n in el.findall("node")),
             parent=parent,
+            pending=el.get("pending") or None,
         )
 
 
@@ -611,3 +613,54 @@ class Pacemaker:
     def maintenance_mode(self, on: bool, *, timeout: float | None = None) -> None:
         """Cluster-wide maintenance: Pacemaker stops managing (and monitoring) resources."""
         self.set_property("maintenance-mode", "true" if on else "false", timeout=timeout)
+
+    def node_attribute(self, node: str, name: str, *, timeout: float | None = None) -> str | None:
+        """A permanent node attribute (``crm_attribute --query``); None when it is not set."""
+        result = self.run(
+            ["crm_attribute", "--node", node, "--name", name, "--query", "--quiet"],
+            timeout=timeout,
+            ok_codes=(CrmExit.OK, CrmExit.NOSUCH),
+            what=f"reading attribute {name} of node {node}",
+        )
+        return result.stdout.strip() if result.returncode == CrmExit.OK else None
+
+    def set_node_attribute(
+        self, node: str, name: str, value: str | None, *, timeout: float | None = None
+    ) -> None:
+        """Set a permanent node attribute, or delete it (``value`` None; absent is fine).
+        ``standby`` is one: ``crm_attribute`` is what ``pcs node standby`` runs."""
+        change = ["--update", value] if value is not None else ["--delete"]
+        self.run(
+            ["crm_attribute", "--node", node, "--name", name, *change],
+            timeout=timeout,
+            what=f"{'setting' if value is not None else 'deleting'} attribute {name} of {node}",
+        )
+
+    def add_constraints(self, constraints_xml: str, *, timeout: float | None = None) -> None:
+        """Add every constraint of a ``<constraints>`` fragment in one CIB transaction."""
+        modify = ["cibadmin", "--modify", "--allow-create", "--scope", "constraints"]
+        self.run(
+            [*modify, "--xml-text", constraints_xml],
+            timeout=timeout,
+            what="adding constraints",
+        )
+
+    def delete_constraints(self, ids: Iterable[str], *, timeout: float | None = None) -> None:
+        """Delete the constraints with these ids in one CIB transaction (absent ones are fine)."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return
+        for cid in wanted:
+            if "'" in cid:
+                raise PacemakerError(f"constraint id {cid!r} cannot be quoted in XPath")
+        match = " or ".join(f"@id='{cid}'" for cid in wanted)
+        self.run(
+            ["cibadmin", "--delete-all", "--force", "--xpath", f"//constraints/*[{match}]"],
+            timeout=timeout,
+            what="deleting constraints",
+        )
+
+    def refresh(self, *, timeout: float | None = None) -> None:
+        """Forget the recorded state of every resource and re-probe it on every node
+        (``crm_resource --refresh``): Pacemaker learns what really runs where."""
+        self.run(["crm_resource", "--refresh"], timeout=timeout, what="re-probing the resources")

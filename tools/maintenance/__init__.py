@@ -1,0 +1,1 @@
+"""Maintenance: drain a node (standby) and bring it back, cluster maintenance mode."""

@@ -1,0 +1,248 @@
+"""`havirt node standby|unstandby` and `havirt cluster maintenance`: parse and render only.
+
+The decisions are in havirt.tools.maintenance (imported inside the commands, so
+`havirt --help` stays fast); progress lines go to stderr as each guest's state
+changes, the result to stdout (or JSON with --json).
+
+Exit codes: 0 done; 1 a guest did not arrive (failed, timed out) or a tool
+failed; 2 refused, nothing changed (unknown node, no room, no quorum, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from .maintenance.standby import StandbyReport
+    from .placement.moves import GuestMove
+
+TIMEOUT_OPTION = click.option(
+    "--timeout",
+    default=300.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for the guests to arrive.",
+)
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
+DRY_RUN_OPTION = click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Say what would happen (Pacemaker's own prediction); change nothing.",
+)
+
+
+def move_line(move: GuestMove) -> str:
+    """One guest's state: ``vm1   node1 -> node2   done (1.1 s)``."""
+    target = move.node or move.target or "?"
+    route = f"{move.source or '-'} -> {target}"
+    color = {"done": "green", "failed": "red", "stopped": "red", "timed out": "red"}.get(move.state)
+    state = click.style(move.state, fg=color) if color else move.state
+    extra = [f"{move.seconds:.1f} s"] if move.seconds is not None else []
+    extra += [move.detail] if move.detail else []
+    return f"  {move.guest:<14} {route:<22} {state}" + (f" ({'; '.join(extra)})" if extra else "")
+
+
+def progress_printer(quiet: bool) -> Callable[[GuestMove], None]:
+    def show(move: GuestMove) -> None:
+        if not quiet:
+            click.echo(move_line(move), err=True)
+
+    return show
+
+
+@contextmanager
+def sigterm_unwinds() -> Iterator[None]:
+    """SIGTERM unwinds like Ctrl-C, so temporary constraints are removed on the way out."""
+
+    def raise_interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, raise_interrupt)
+    try:
+        yield
+    except KeyboardInterrupt:
+        click.echo("havirt: interrupted; temporary constraints were removed", err=True)
+        sys.exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def finish(report: Any, as_json: bool, human: str) -> None:
+    """Print the result; exit 1 when a guest did not arrive."""
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2, sort_keys=True))
+    else:
+        click.echo(human)
+    if not report.ok:
+        sys.exit(1)
+
+
+def pacemaker_adapter() -> Any:
+    from .pacemaker import Pacemaker
+
+    return Pacemaker()
+
+
+def _standby_text(report: StandbyReport, verb: str, dry_run: bool) -> str:
+    lines = []
+    if dry_run:
+        lines.append(
+            f"{report.node}: {verb} would move:"
+            if report.guests
+            else f"{report.node}: nothing to move"
+        )
+    elif not report.changed:
+        lines.append(f"{report.node}: already {'in standby' if verb == 'standby' else 'active'}")
+    else:
+        lines.append(f"{report.node}: {verb} set")
+    lines += [move_line(m) for m in report.guests]
+    lines += [f"  note: {n}" for n in report.notes]
+    if not dry_run and report.guests:
+        ok = sum(m.ok for m in report.guests)
+        lines.append(f"{ok} of {len(report.guests)} guests arrived in {report.seconds:.1f} s")
+    return "\n".join(lines)
+
+
+@click.group("node")
+def node_group() -> None:
+    """Cluster nodes: list them, drain them for maintenance, bring them back."""
+
+
+@node_group.command("standby")
+@click.argument("node")
+@TIMEOUT_OPTION
+@click.option(
+    "--force", is_flag=True, help="Go to standby even if some guests must stop (no room)."
+)
+@DRY_RUN_OPTION
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
+@JSON_OPTION
+def standby_command(
+    node: str, timeout: float, force: bool, dry_run: bool, quiet: bool, as_json: bool
+) -> None:
+    """Put NODE in standby: its guests live-migrate away, each one followed.
+
+    Refuses (exit 2, nothing changed) when Pacemaker, asked beforehand with
+    crm_simulate, would have to stop a guest for want of room or of an allowed
+    node, and says what each stranded guest needs and what the other nodes have
+    free. The guests that ran on NODE are remembered in the CIB (node attribute
+    havirt-drained-guests) for 'havirt node unstandby --return'.
+
+    Like 'pcs node standby NODE --wait' (crmsh: 'crm node standby NODE'), plus
+    the check, the progress and the memory of where the guests came from.
+    """
+    from .maintenance.standby import standby
+
+    with sigterm_unwinds():
+        report = standby(
+            pacemaker_adapter(),
+            node,
+            timeout=timeout,
+            force=force,
+            dry_run=dry_run,
+            progress=progress_printer(quiet or as_json or dry_run),
+        )
+    finish(report, as_json, _standby_text(report, "standby", dry_run))
+
+
+@node_group.command("unstandby")
+@click.argument("node")
+@click.option(
+    "--return",
+    "return_guests",
+    is_flag=True,
+    help="Move the guests the last standby took off NODE back to it.",
+)
+@TIMEOUT_OPTION
+@DRY_RUN_OPTION
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
+@JSON_OPTION
+def unstandby_command(
+    node: str, return_guests: bool, timeout: float, dry_run: bool, quiet: bool, as_json: bool
+) -> None:
+    """Take NODE out of standby; with --return, bring its guests back.
+
+    Without --return the guests stay where they are (stickiness), and the record
+    of where they came from is dropped. With --return each recorded guest is
+    live-migrated back with a temporary constraint that is removed afterwards in
+    every case (a failed move, a timeout, Ctrl-C). Guests Pacemaker would not put
+    back (no room, constraints) are skipped with the reason.
+    """
+    from .maintenance.standby import unstandby
+
+    with sigterm_unwinds():
+        report = unstandby(
+            pacemaker_adapter(),
+            node,
+            return_guests=return_guests,
+            timeout=timeout,
+            dry_run=dry_run,
+            progress=progress_printer(quiet or as_json or dry_run),
+        )
+    text = _standby_text(report, "unstandby", dry_run)
+    text += "".join(f"\n  {g}: not returned, {why}" for g, why in sorted(report.skipped.items()))
+    if report.forgotten:
+        text += (
+            f"\n  the guests drained from {node} stay where they are: "
+            f"{', '.join(report.forgotten)} (use --return to move them back)"
+        )
+    finish(report, as_json, text)
+
+
+@click.group("cluster")
+def cluster_group() -> None:
+    """The whole cluster: maintenance mode."""
+
+
+@cluster_group.command("maintenance")
+@click.argument("state", type=click.Choice(["on", "off"]))
+@click.option(
+    "--no-refresh",
+    is_flag=True,
+    help="Leave maintenance without re-probing the resources first (not recommended).",
+)
+@DRY_RUN_OPTION
+@click.option(
+    "--timeout", default=120.0, show_default=True, metavar="SECONDS", help="For the probes."
+)
+@JSON_OPTION
+def maintenance_command(
+    state: str, no_refresh: bool, dry_run: bool, timeout: float, as_json: bool
+) -> None:
+    """Turn the cluster's maintenance mode on or off.
+
+    on: Pacemaker stops starting, stopping and monitoring anything; work on the
+    guests by hand. off: every resource is re-probed first (crm_resource
+    --refresh) so Pacemaker knows what really runs where, then the scheduler's
+    plan for leaving maintenance is shown, and maintenance-mode is set to false.
+
+    Like 'pcs property set maintenance-mode=true|false' (crmsh: 'crm
+    maintenance on|off'), with the re-probe before leaving.
+    """
+    from .maintenance.cluster import maintenance
+
+    report = maintenance(
+        pacemaker_adapter(), state == "on", refresh=not no_refresh, dry_run=dry_run, timeout=timeout
+    )
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2, sort_keys=True))
+        return
+    if not report.changed:
+        click.echo(f"maintenance mode is already {state}")
+        return
+    verb = "would be" if dry_run else "is now"
+    lines = [f"maintenance mode {verb} {state}"]
+    if report.refreshed:
+        lines.append("  every resource was re-probed first")
+    if state == "off":
+        lines += [f"  the cluster {'would' if dry_run else 'will'}: {a}" for a in report.actions]
+        if not report.actions:
+            lines.append("  the cluster has nothing to do: every guest is where Pacemaker expects")
+    click.echo("\n".join(lines))

@@ -1,0 +1,265 @@
+"""``havirt place GUEST --prefer NODE | --avoid NODE | --apart GUEST2 | --clear``.
+
+Lasting placement wishes, as Pacemaker constraints with ids havirt can find
+again (``havirt-prefer-GUEST-NODE``, ``havirt-avoid-GUEST-NODE``,
+``havirt-apart-A-B``; see constraints.py). Scores default to what pcs uses for
+``prefers``/``avoids`` (INFINITY / -INFINITY); an INFINITY preference still lets
+the guest fail over when its node is down. Anti-affinity is a colocation of
+-INFINITY: the two guests never share a node (a softer ``--score`` lets them
+share when there is no other way).
+
+Before anything is written, the scheduler is asked on a copy of the CIB: a wish
+that would stop a guest is refused unless forced, and the moves it would cause
+are reported. Each change is one CIB transaction; a wish contradicting an
+existing one of havirt's is refused with the id to clear.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from lxml import etree
+
+from ..errors import HavirtError
+from ..pacemaker import Pacemaker
+from .constraints import MOVE_PREFIX, PLACE_PREFIXES, to_text
+from .model import Layout, layout_from
+from .moves import GuestMove, Progress, watch
+from .predict import predict
+
+INFINITY = "INFINITY"
+
+
+@dataclass(frozen=True)
+class PlacementConstraint:
+    """A constraint naming a guest, as shown to the admin."""
+
+    id: str
+    kind: str  # prefer, avoid, apart, together, move (temporary), rule
+    score: str
+    other: str  # the node, or the other guest
+    by_havirt: bool
+
+    def describe(self) -> str:
+        origin = "havirt place" if self.by_havirt else "configuration"
+        if self.id.startswith(MOVE_PREFIX):
+            origin = "temporary (a havirt move)"
+        return f"{self.kind} {self.other} (score {self.score}; {self.id}, {origin})"
+
+
+def _score(value: str | None) -> str:
+    return value or "0"
+
+
+def _kind(score: str, positive: str, negative: str) -> str:
+    return negative if score.startswith("-") else positive
+
+
+def constraints_of(cib_xml: str, guest: str) -> list[PlacementConstraint]:
+    """Every location and colocation constraint naming ``guest``."""
+    root = etree.fromstring(cib_xml.encode())
+    out = []
+    for loc in root.iter("rsc_location"):
+        if loc.get("rsc") != guest:
+            continue
+        cid = loc.get("id", "")
+        ours = cid.startswith(PLACE_PREFIXES) or cid.startswith(MOVE_PREFIX)
+        if loc.get("node"):
+            score = _score(loc.get("score"))
+            out.append(
+                PlacementConstraint(
+                    cid, _kind(score, "prefer", "avoid"), score, loc.get("node", ""), ours
+                )
+            )
+        else:
+            rule = loc.find("rule")
+            score = _score(rule.get("score") if rule is not None else None)
+            expr = loc.find("rule/expression")
+            node = expr.get("value", "") if expr is not None else "a rule"
+            kind = "move" if cid.startswith(MOVE_PREFIX) else _kind(score, "prefer", "avoid")
+            out.append(PlacementConstraint(cid, kind, score, node, ours))
+    for col in root.iter("rsc_colocation"):
+        pair = (col.get("rsc"), col.get("with-rsc"))
+        if guest not in pair:
+            continue
+        other = pair[1] if pair[0] == guest else pair[0]
+        score = _score(col.get("score"))
+        out.append(
+            PlacementConstraint(
+                col.get("id", ""),
+                _kind(score, "together", "apart"),
+                score,
+                other or "",
+                col.get("id", "").startswith(PLACE_PREFIXES),
+            )
+        )
+    return sorted(out, key=lambda c: c.id)
+
+
+@dataclass
+class PlaceReport:
+    guest: str
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    constraints: list[PlacementConstraint] = field(default_factory=list)  # afterwards
+    moves: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)  # predicted
+    guests: list[GuestMove] = field(default_factory=list)  # followed with wait
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.dry_run or all(g.ok for g in self.guests)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ok"] = self.ok
+        data["constraints"] = [asdict(c) for c in self.constraints]
+        return data
+
+
+def _check_node(layout: Layout, node: str) -> None:
+    if layout.host(node) is None:
+        names = ", ".join(h.name for h in layout.hosts)
+        raise HavirtError(f"no node {node!r} in the cluster", f"nodes: {names}", exit_code=2)
+
+
+def _check_guest(layout: Layout, guest: str, option: str = "GUEST") -> None:
+    if layout.guest(guest) is None:
+        names = ", ".join(g.id for g in layout.guests) or "none"
+        raise HavirtError(
+            f"{option}: no guest {guest!r} in the cluster", f"guests: {names}", exit_code=2
+        )
+
+
+def _new_constraint(
+    guest: str, prefer: str | None, avoid: str | None, apart: str | None, score: str | None
+) -> etree._Element:
+    root = etree.Element("constraints")
+    if prefer or avoid:
+        node = prefer or avoid
+        kind = "prefer" if prefer else "avoid"
+        default = INFINITY if prefer else f"-{INFINITY}"
+        etree.SubElement(
+            root,
+            "rsc_location",
+            id=f"havirt-{kind}-{guest}-{node}",
+            rsc=guest,
+            node=node or "",
+            score=score or default,
+        )
+    elif apart:
+        first, second = sorted((guest, apart))
+        col = etree.SubElement(root, "rsc_colocation", id=f"havirt-apart-{first}-{second}")
+        col.set("rsc", first)
+        col.set("with-rsc", second)
+        col.set("score", score or f"-{INFINITY}")
+    return root
+
+
+def _check_score(score: str | None, apart: bool) -> None:
+    if score is None:
+        return
+    text = score.lstrip("+-")
+    if text not in (INFINITY, "inf") and not text.isdigit():
+        raise HavirtError(
+            f"--score {score!r} is not a score",
+            "an integer or (-)INFINITY, e.g. --score 50",
+            exit_code=2,
+        )
+    if apart and not score.startswith("-"):
+        raise HavirtError(
+            f"--apart with --score {score}: keeping guests apart needs a negative score",
+            "e.g. --score -100 (or leave it out for -INFINITY: never on the same node)",
+            exit_code=2,
+        )
+
+
+def place(
+    pm: Pacemaker,
+    guest: str,
+    *,
+    prefer: str | None = None,
+    avoid: str | None = None,
+    apart: str | None = None,
+    score: str | None = None,
+    clear: bool = False,
+    force: bool = False,
+    dry_run: bool = False,
+    wait: float | None = None,
+    progress: Progress = lambda move: None,
+) -> PlaceReport:
+    """Add (or with ``clear`` remove) one placement wish; with none given, list them."""
+    chosen = [x for x in (prefer, avoid, apart) if x]
+    if len(chosen) > 1:
+        raise HavirtError("give one of --prefer, --avoid, --apart at a time", exit_code=2)
+    _check_score(score, bool(apart))
+    status = pm.status()
+    cib = pm.cib_xml()
+    layout = layout_from(status, cib)
+    _check_guest(layout, guest)
+    for node in (prefer, avoid):
+        if node:
+            _check_node(layout, node)
+    if apart:
+        _check_guest(layout, apart, "--apart")
+        if apart == guest:
+            raise HavirtError("--apart: a guest cannot be kept apart from itself", exit_code=2)
+    report = PlaceReport(guest, dry_run=dry_run)
+    existing = constraints_of(cib, guest)
+    if clear:
+        wanted = _new_constraint(guest, prefer, avoid, apart, None)
+        ids = (
+            {c.get("id") for c in wanted}
+            if chosen
+            else {c.id for c in existing if c.by_havirt and not c.id.startswith(MOVE_PREFIX)}
+        )
+        report.removed = sorted(i for i in ids if any(c.id == i for c in existing))
+        if report.removed and not dry_run:
+            pm.delete_constraints(report.removed)
+    elif chosen:
+        fragment = _new_constraint(guest, prefer, avoid, apart, score)
+        new = fragment[0]
+        _check_conflict(existing, new, guest)
+        same = next((c for c in existing if c.id == new.get("id")), None)
+        if same is None or same.score != new.get("score"):
+            prediction = predict(
+                pm, [g.id for g in layout.guests], constraints=fragment, cib_xml=cib
+            )
+            if prediction.stopped() and not force:
+                raise HavirtError(
+                    f"{new.get('id')}: Pacemaker would stop {', '.join(prediction.stopped())} "
+                    "(no node left that this allows); nothing was changed",
+                    "use a softer --score, or --force to accept it",
+                    exit_code=2,
+                )
+            report.moves = prediction.moved()
+            report.added = [new.get("id", "")]
+            if not dry_run:
+                if same is not None:
+                    pm.delete_constraints([same.id])  # a new score: replace it
+                pm.add_constraints(to_text(fragment))
+    if not dry_run and (report.added or report.removed):
+        cib = pm.cib_xml()
+    report.constraints = constraints_of(cib, guest)
+    if wait and report.moves and not dry_run:
+        report.guests = [GuestMove(g, src, dst) for g, (src, dst) in report.moves.items()]
+        for move in report.guests:
+            progress(move)
+        watch(pm, report.guests, timeout=wait, progress=progress, baseline=status)
+    return report
+
+
+def _check_conflict(existing: list[PlacementConstraint], new: etree._Element, guest: str) -> None:
+    """A prefer and an avoid of havirt's for the same guest and node contradict each other."""
+    cid = new.get("id", "")
+    for kind, other in (("prefer", "avoid"), ("avoid", "prefer")):
+        if cid.startswith(f"havirt-{kind}-"):
+            opposite = f"havirt-{other}-" + cid.removeprefix(f"havirt-{kind}-")
+            if any(c.id == opposite for c in existing):
+                node = new.get("node")
+                raise HavirtError(
+                    f"{guest} already has --{other} {node} ({opposite}); nothing was changed",
+                    f"clear it first: havirt place {guest} --clear --{other} {node}",
+                    exit_code=2,
+                )

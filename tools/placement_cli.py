@@ -1,0 +1,177 @@
+"""`havirt balance` and `havirt place`: parse and render only (havirt.tools.placement decides).
+
+Exit codes as for `havirt node standby`: 0 done; 1 a guest did not arrive or a
+tool failed; 2 refused, nothing changed.
+"""
+
+from __future__ import annotations
+
+import click
+
+from .errors import HavirtError
+from .maintenance_cli import (
+    DRY_RUN_OPTION,
+    JSON_OPTION,
+    TIMEOUT_OPTION,
+    pacemaker_adapter,
+    finish,
+    move_line,
+    progress_printer,
+    sigterm_unwinds,
+)
+
+
+@click.command("balance")
+@DRY_RUN_OPTION
+@click.option(
+    "--threshold",
+    default=0.15,
+    show_default=True,
+    help="Spread of node loads (busiest minus idlest, 0-1) left alone.",
+)
+@click.option(
+    "--min-gain",
+    default=0.02,
+    show_default=True,
+    help="Least cut of the imbalance (std. deviation of loads) a move must bring.",
+)
+@click.option("--max-moves", default=5, show_default=True, help="Moves per run, at most.")
+@TIMEOUT_OPTION
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
+@JSON_OPTION
+def balance_command(
+    dry_run: bool,
+    threshold: float,
+    min_gain: float,
+    max_moves: int,
+    timeout: float,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Even out the nodes' load by live-migrating a few guests.
+
+    A node's load is its busiest utilization dimension (cpu, hv_memory) as a
+    share of its capacity, from the CIB. The plan is checked with Pacemaker's
+    scheduler (crm_simulate) before anything moves: it must stop or restart no
+    guest, move no other guest, and hold once its temporary constraints
+    (havirt-move-GUEST, with a lifetime) are removed, which they always are,
+    also when a move fails. Run it twice and the second run moves nothing.
+    """
+    from .placement.balance import BalancePolicy, balance
+
+    policy = BalancePolicy(threshold=threshold, min_gain=min_gain, max_moves=max_moves)
+    with sigterm_unwinds():
+        report = balance(
+            pacemaker_adapter(),
+            policy,
+            dry_run=dry_run,
+            timeout=timeout,
+            progress=progress_printer(quiet or as_json or dry_run),
+        )
+    plan = report.plan
+    loads = ", ".join(
+        f"{n} {plan.loads_before[n]:.0%}->{plan.loads_after[n]:.0%}" for n in plan.loads_before
+    )
+    lines = [f"loads: {loads}", f"spread {plan.spread_before:.0%} -> {plan.spread_after:.0%}"]
+    if not plan.moves:
+        lines.append(f"nothing to move: {plan.reason}")
+    else:
+        lines.append(f"{'would move' if dry_run else 'moved'} ({plan.reason}):")
+        lines += [move_line(m) for m in report.guests]
+    lines += [f"  skipped {move}: {why}" for move, why in sorted(report.dropped.items())]
+    finish(report, as_json, "\n".join(lines))
+
+
+@click.command("place")
+@click.argument("guest", required=False)
+@click.option("--prefer", metavar="NODE", help="Run GUEST on NODE whenever NODE can.")
+@click.option("--avoid", metavar="NODE", help="Never run GUEST on NODE.")
+@click.option("--apart", metavar="GUEST2", help="Never run GUEST and GUEST2 on the same node.")
+@click.option(
+    "--score",
+    metavar="SCORE",
+    help="Make the wish softer: e.g. 50 for --prefer, -100 for --avoid/--apart.",
+)
+@click.option(
+    "--clear", is_flag=True, help="Remove havirt's wishes for GUEST (or just the one given)."
+)
+@click.option(
+    "--clear-moves",
+    is_flag=True,
+    help="Remove every temporary havirt-move-* constraint (left by a havirt run that was killed).",
+)
+@click.option("--force", is_flag=True, help="Accept a wish even if Pacemaker must stop a guest.")
+@DRY_RUN_OPTION
+@click.option(
+    "--wait",
+    "wait",
+    type=float,
+    metavar="SECONDS",
+    help="Follow the moves the wish causes, up to SECONDS.",
+)
+@JSON_OPTION
+def place_command(
+    guest: str | None,
+    prefer: str | None,
+    avoid: str | None,
+    apart: str | None,
+    score: str | None,
+    clear: bool,
+    clear_moves: bool,
+    force: bool,
+    dry_run: bool,
+    wait: float | None,
+    as_json: bool,
+) -> None:
+    """Where GUEST may run: prefer or avoid a node, or keep it apart from GUEST2.
+
+    Without an option, lists the location and colocation constraints naming
+    GUEST. Scores default to pcs's: INFINITY for --prefer (it still fails over
+    when NODE is down), -INFINITY for --avoid and --apart. Pacemaker's scheduler
+    is asked first: a wish that would stop a guest is refused unless --force,
+    and the moves it causes are shown.
+
+    pcs: 'pcs constraint location GUEST prefers|avoids NODE', 'pcs constraint
+    colocation add GUEST with GUEST2 -INFINITY'; crmsh: 'crm configure location'
+    and 'crm configure colocation'.
+    """
+    import json
+
+    from .placement.moves import clear_moves as clear_all_moves
+    from .placement.place import place
+
+    if clear_moves:
+        ids = clear_all_moves(pacemaker_adapter()) if not dry_run else []
+        click.echo(
+            json.dumps({"removed": ids}) if as_json else f"removed: {', '.join(ids) or 'none'}"
+        )
+        return
+    if not guest:
+        raise HavirtError("GUEST is missing", "e.g. havirt place vm1 --avoid node2", exit_code=2)
+    with sigterm_unwinds():
+        report = place(
+            pacemaker_adapter(),
+            guest,
+            prefer=prefer,
+            avoid=avoid,
+            apart=apart,
+            score=score,
+            clear=clear,
+            force=force,
+            dry_run=dry_run,
+            wait=wait,
+            progress=progress_printer(as_json),
+        )
+    verb = "would " if dry_run else ""
+    lines = [f"{verb}add {cid}" for cid in report.added]
+    lines += [f"{verb}remove {cid}" for cid in report.removed]
+    lines += [
+        f"  {g} {verb or 'will '}move: {src} -> {dst}"
+        for g, (src, dst) in sorted(report.moves.items())
+    ]
+    lines.append(
+        f"{guest}: " + ("no placement constraints" if not report.constraints else "constraints:")
+    )
+    lines += [f"  {c.describe()}" for c in report.constraints]
+    lines += [move_line(m) for m in report.guests]
+    finish(report, as_json, "\n".join(lines))
