@@ -40,7 +40,7 @@ DRY_RUN_OPTION = click.option(
 
 def move_line(move: GuestMove) -> str:
     """One guest's state: ``vm1   node1 -> node2   done (1.1 s)``."""
-    target = move.node or move.target or "?"
+    target = move.target or move.node or "?"
     route = f"{move.source or '-'} -> {target}"
     color = {"done": "green", "failed": "red", "stopped": "red", "timed out": "red"}.get(move.state)
     state = click.style(move.state, fg=color) if color else move.state

@@ -20,6 +20,7 @@ result and its exit code as a :class:`CrmExit` when Pacemaker defines it;
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -211,7 +212,7 @@ class FailedAction:
             interval_ms=interval,
             exitcode=int(el.get("exitcode", "0") or 0),
             exitstatus=el.get("exitstatus", ""),
-            exitreason=el.get("exitreason", ""),
+            exitreason=html.unescape(el.get("exitreason", "")),  # crm_mon escapes it twice
             status=el.get("status", ""),
             last_rc_change=el.get("last-rc-change", ""),
         )

@@ -13,9 +13,9 @@ from .maintenance_cli import (
     DRY_RUN_OPTION,
     JSON_OPTION,
     TIMEOUT_OPTION,
-    pacemaker_adapter,
     finish,
     move_line,
+    pacemaker_adapter,
     progress_printer,
     sigterm_unwinds,
 )

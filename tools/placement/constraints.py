@@ -15,8 +15,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from copy import deepcopy
 from collections.abc import Iterable, Sequence
+from copy import deepcopy
 from dataclasses import dataclass
 
 from lxml import etree

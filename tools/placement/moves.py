@@ -9,13 +9,14 @@ deletes them again in every case: success, a failed move, a timeout, Ctrl-C.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from ..errors import HavirtError
-from ..pacemaker import ClusterStatus, Pacemaker
+from ..pacemaker import ClusterStatus, Pacemaker, PacemakerError
 from .constraints import Move, move_constraints, move_constraints_in, move_id, to_text
 
 POLL_SECONDS = 0.3
@@ -76,63 +77,75 @@ def watch(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[GuestMove]:
-    """Follow ``moves`` until each is final (see the module doc); returns them."""
+    """Follow ``moves`` until each is final (see the module doc); returns them.
+
+    A guest whose move failed is final only once the cluster has recovered it
+    (``crm_resource --wait``): where it ends up is part of the answer."""
     start = clock()
     known = _failures(baseline) if baseline is not None else None
+    failed: set[str] = set()
     while True:
         status = pm.status()
         if known is None:
             known = _failures(status)
-        fresh = [
-            f
-            for f in status.failed_actions
-            if (f.resource, f.task, f.node, f.last_rc_change) not in known
-        ]
+        for f in status.failed_actions:
+            if (f.resource, f.task, f.node, f.last_rc_change) not in known:
+                known.add((f.resource, f.task, f.node, f.last_rc_change))
+                move = next((m for m in moves if m.guest == f.resource), None)
+                if move is not None and move.state not in FINAL:
+                    failed.add(move.guest)
+                    move.detail = f"{f.task} on {f.node} failed: {f.exitreason or f.exitstatus}"
         elapsed = round(clock() - start, 2)
         for move in moves:
-            if move.state in FINAL:
-                continue
-            _step(move, status, [f for f in fresh if f.resource == move.guest], elapsed, progress)
-        if all(m.state in FINAL for m in moves):
+            if move.state not in FINAL:
+                _step(move, status, elapsed, progress, judge=move.guest not in failed)
+        left = [m for m in moves if m.state not in FINAL]
+        if left and all(m.guest in failed for m in left):
+            # Only failed moves are left: let the cluster finish its recovery, then judge.
+            with contextlib.suppress(PacemakerError):
+                pm.wait(max(1.0, timeout - (clock() - start)))
+            status, elapsed = pm.status(), round(clock() - start, 2)
+            for move in left:
+                _step(move, status, elapsed, progress)
+                if move.state not in FINAL:
+                    _finish(move, status, FAILED, elapsed, progress)
+            return list(moves)
+        if not left:
             return list(moves)
         if clock() - start >= timeout:
-            for move in moves:
-                if move.state not in FINAL:
-                    where = status.where(move.guest)
-                    move.node = where[0] if len(where) == 1 else None
-                    move.state, move.seconds = TIMED_OUT, elapsed
-                    move.detail = move.detail or f"still on {', '.join(where) or 'no node'}"
-                    progress(move)
+            for move in left:
+                _finish(move, status, TIMED_OUT, elapsed, progress)
             return list(moves)
         sleep(poll)
 
 
-def _step(
-    move: GuestMove, status: ClusterStatus, failures: list, elapsed: float, progress: Progress
+def _finish(
+    move: GuestMove, status: ClusterStatus, state: str, elapsed: float, progress: Progress
 ) -> None:
+    where = status.where(move.guest)
+    move.node = where[0] if len(where) == 1 else None
+    move.state = state if where else STOPPED
+    move.seconds = elapsed
+    now = f"now on {', '.join(where)}" if where else "not running"
+    move.detail = f"{move.detail}; {now}" if move.detail else now
+    progress(move)
+
+
+def _step(
+    move: GuestMove, status: ClusterStatus, elapsed: float, progress: Progress, judge: bool = True
+) -> None:
+    """Update one guest's state; ``judge`` False while a failure is still being recovered
+    (crm_mon may list a guest on the target in the moment its start there failed)."""
     instances = status.instances(move.guest)
     where = status.where(move.guest)
-    pending = next((r.pending for r in instances if r.pending), None)
+    # A monitor in flight does not hold a guest up: it runs where it arrived.
+    pending = next((r.pending for r in instances if r.pending and r.pending != "Monitoring"), None)
+    healthy = not any(r.failed for r in instances if r.active)
     before = (move.state, move.detail)
-    if failures and not move.detail.startswith("failed"):
-        f = failures[-1]
-        move.detail = f"failed: {f.task} on {f.node}: {f.exitreason or f.exitstatus}"
-    settled = not pending and len(where) <= 1
-    if settled and where and move.arrived(where[0]):
+    if judge and healthy and not pending and len(where) == 1 and move.arrived(where[0]):
         move.state, move.node, move.seconds = DONE, where[0], elapsed
-        if failures:
-            move.detail = f"arrived after a failure ({move.detail.removeprefix('failed: ')})"
-    elif settled and where and failures:
-        move.state, move.node, move.seconds = FAILED, where[0], elapsed
-    elif settled and not where and failures and not any(r.active for r in instances):
-        # Failed and stopped: the scheduler may still start it elsewhere; keep watching
-        # unless it is blocked (no node allowed).
-        if any(r.blocked for r in instances):
-            move.state, move.seconds = STOPPED, elapsed
-    elif pending or len(where) > 1 or (move.state == WAITING and where and where[0] != move.source):
+    elif pending or len(where) > 1 or (where and where[0] != move.source):
         move.state = MOVING
-        if pending:
-            move.detail = move.detail if move.detail.startswith("failed") else pending.lower()
     if (move.state, move.detail) != before:
         progress(move)
 
