@@ -590,26 +590,14 @@ class Pacemaker:
                 hint="see crm_mon for what is still pending",
             )
 
-    def node_standby(self, node: str, standby: bool = True, *, wait: float | None = None) -> None:
-        """Put a node in standby (its resources move away) or take it out of it."""
-        args = ["node", "standby" if standby else "unstandby", node]
-        if wait is not None:
-            args.append(f"--wait={max(1, int(wait))}")
-        result = self.run(
-            self._pcs(args),
-            timeout=(wait or 0) + self.timeout,
-            ok_codes=(0, 1),
-            what=f"pcs node {args[1]} {node}",
-        )
-        if result.returncode != 0:
-            text = (result.stderr or result.stdout).strip()
-            if "timed out" in text.lower() or "wait" in text.lower():
-                raise PacemakerTimeout(f"node {node}: {text}", result)
-            raise PacemakerError(f"pcs node {args[1]} {node} failed: {result.describe()}", result)
-
     def set_property(self, name: str, value: str, *, timeout: float | None = None) -> None:
-        """Set one cluster property (``pcs property set NAME=VALUE``)."""
-        self.run(self._pcs(["property", "set", f"{name}={value}"]), timeout=timeout)
+        """Set one cluster property (what ``pcs property set NAME=VALUE`` does; crm_attribute
+        also honours CIB_file from the environment, and costs no pcs start-up)."""
+        self.run(
+            ["crm_attribute", "--type", "crm_config", "--name", name, "--update", value],
+            timeout=timeout,
+            what=f"setting the cluster property {name}",
+        )
 
     def maintenance_mode(self, on: bool, *, timeout: float | None = None) -> None:
         """Cluster-wide maintenance: Pacemaker stops managing (and monitoring) resources."""

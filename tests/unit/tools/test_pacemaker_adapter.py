@@ -153,21 +153,31 @@ def test_timeout_of_a_call(runner_queue) -> None:
         Pacemaker(runner_queue, timeout=5).status()
 
 
-def test_standby_and_maintenance(runner_queue) -> None:
-    runner_queue.expect(["pcs", "node", "standby", "node1", "--wait=60"])
-    runner_queue.expect(["pcs", "node", "unstandby", "node1"])
-    runner_queue.expect(["pcs", "property", "set", "maintenance-mode=true"])
+def test_node_attributes_properties_and_constraints(runner_queue) -> None:
+    attribute = ["crm_attribute", "--node", "node1", "--name", "standby"]
+    runner_queue.expect([*attribute, "--update", "on"])
+    runner_queue.expect([*attribute, "--delete"])
+    runner_queue.expect([*attribute, "--query", "--quiet"], stdout="on\n")
+    runner_queue.expect([*attribute, "--query", "--quiet"], returncode=105)
+    property_ = ["crm_attribute", "--type", "crm_config", "--name", "maintenance-mode"]
+    runner_queue.expect([*property_, "--update", "true"])
     runner_queue.expect(
-        ["pcs", "node", "standby", "node2", "--wait=5"],
-        returncode=1,
-        stderr="Error: Waiting timeout\n",
+        ["cibadmin", "--modify", "--allow-create", "--scope", "constraints", "--xml-text", "<c/>"]
+    )
+    runner_queue.expect(
+        ["cibadmin", "--delete-all", "--force", "--xpath", "//constraints/*[@id='a' or @id='b']"]
     )
     pm = Pacemaker(runner_queue)
-    pm.node_standby("node1", wait=60)
-    pm.node_standby("node1", False)
+    pm.set_node_attribute("node1", "standby", "on")
+    pm.set_node_attribute("node1", "standby", None)
+    assert pm.node_attribute("node1", "standby") == "on"
+    assert pm.node_attribute("node1", "standby") is None
     pm.maintenance_mode(True)
-    with pytest.raises(PacemakerTimeout):
-        pm.node_standby("node2", wait=5)
+    pm.add_constraints("<c/>")
+    pm.delete_constraints(["b", "a", "a"])
+    pm.delete_constraints([])  # nothing to do, no call
+    with pytest.raises(PacemakerError, match="cannot be quoted"):
+        pm.delete_constraints(["it's"])
 
 
 def test_status_of_a_crm_mon_without_dc() -> None:

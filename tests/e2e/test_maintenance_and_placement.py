@@ -1,0 +1,222 @@
+"""`havirt node standby|unstandby`, `havirt balance`, `havirt place` and
+`havirt cluster maintenance`, run as an admin would: the havirt CLI inside a
+node of the real lab cluster, against its real Pacemaker and real QEMU guests.
+
+Judged by the hypervisors' reality (the auditor: no guest ever runs twice, and
+none is without a QEMU where the scenario does not allow it) and by the CIB:
+no ``havirt-move-*`` constraint is ever left behind, also when a move fails.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from havirt.ocf.runner import CommandResult
+from havirt.tools.lab.auditor import Auditor
+from havirt.tools.lab.cluster import ClusterLab
+from lxml import etree
+
+HAVIRT = str(Path(sys.executable).with_name("havirt"))
+ADMIN = "node3"  # where the admin types; the guests are piled onto node1
+
+
+def havirt(cluster: ClusterLab, *args: str, timeout: float = 180.0) -> CommandResult:
+    return cluster.nodes[ADMIN].exec([HAVIRT, *args], timeout=timeout)
+
+
+def havirt_json(cluster: ClusterLab, *args: str, rc: int = 0) -> dict:
+    result = havirt(cluster, *args, "--json")
+    assert result.returncode == rc, result.describe()
+    return json.loads(result.stdout)
+
+
+def havirt_constraints(cluster: ClusterLab) -> list[str]:
+    xml = cluster.nodes[ADMIN].exec(["cibadmin", "--query", "--scope", "constraints"]).stdout
+    return [
+        el.get("id")
+        for el in etree.fromstring(xml.encode())
+        if el.get("id", "").startswith("havirt-")
+    ]
+
+
+def drained_record(cluster: ClusterLab, node: str) -> str | None:
+    result = cluster.nodes[ADMIN].exec(
+        ["crm_attribute", "--node", node, "--name", "havirt-drained-guests", "--query", "--quiet"]
+    )
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def where(auditor: Auditor, guest: str) -> str:
+    nodes = auditor.where(guest)
+    assert len(nodes) == 1, f"{guest} runs on {nodes}"
+    return nodes[0]
+
+
+def pile_onto(cluster: ClusterLab, node: str) -> None:
+    """Every guest onto ``node``: the other nodes drained and back (stickiness keeps them)."""
+    others = [n for n in cluster.nodes if n != node]
+    for other in others:
+        havirt_json(cluster, "node", "standby", other)
+    for other in others:
+        havirt_json(cluster, "node", "unstandby", other)
+
+
+@contextmanager
+def libvirtd_stopped(cluster: ClusterLab, node: str) -> Iterator[None]:
+    cluster.nodes[node].stop_libvirtd()
+    try:
+        yield
+    finally:
+        cluster.nodes[node].start_libvirtd()
+
+
+@pytest.fixture
+def tidy(cluster: ClusterLab) -> Iterator[None]:
+    """After each test: no havirt constraint or record left, utilization as generated."""
+    yield
+    leftovers = havirt_constraints(cluster)
+    admin = cluster.nodes[ADMIN]
+    admin.exec(
+        [
+            "cibadmin",
+            "--delete-all",
+            "--force",
+            "--xpath",
+            "//constraints/*[starts-with(@id,'havirt-')]",
+        ]
+    )
+    for node in cluster.nodes:
+        admin.exec(["crm_attribute", "--node", node, "--name", "havirt-drained-guests", "--delete"])
+    admin.exec(
+        ["crm_attribute", "--type", "crm_config", "--name", "maintenance-mode", "--update", "false"]
+    )
+    assert not leftovers, f"havirt left constraints behind: {leftovers}"
+
+
+def test_standby_drains_with_progress_and_unstandby_return_brings_guests_back(
+    cluster: ClusterLab, auditor: Auditor, tidy: None, timings: dict[str, float]
+) -> None:
+    node = where(auditor, cluster.guest_names[0])
+    on_node = sorted(g for g in cluster.guest_names if where(auditor, g) == node)
+
+    result = havirt(cluster, "node", "standby", node)
+    assert result.returncode == 0, result.describe()
+    for guest in on_node:  # a live progress line per guest, and its final state
+        assert f"{guest}" in result.stderr and "done" in result.stdout, result.describe()
+        copy = auditor.current()[guest][0]
+        assert copy.node != node and copy.incoming, f"{guest} was not live-migrated: {copy}"
+    assert drained_record(cluster, node) == " ".join(on_node)
+    assert cluster.status().node(node).standby
+
+    report = havirt_json(cluster, "node", "unstandby", node, "--return")
+    assert report["ok"] and sorted(g["guest"] for g in report["guests"]) == on_node
+    assert all(where(auditor, g) == node for g in on_node)
+    assert not cluster.status().node(node).standby
+    assert drained_record(cluster, node) is None
+    assert havirt_constraints(cluster) == []
+    timings["havirt node unstandby --return"] = report["seconds"]
+    # The auditor's max_outage=0: no guest was without a QEMU at any sample, none ran twice.
+
+
+def test_standby_is_refused_when_the_other_nodes_lack_room(
+    cluster: ClusterLab, auditor: Auditor, tidy: None
+) -> None:
+    node = where(auditor, cluster.guest_names[0])
+    admin = cluster.nodes[ADMIN]
+    others = [n for n in cluster.nodes if n != node]
+    for other in others:  # the other nodes just fit what they run now
+        used = sum(128 for g in cluster.guest_names if where(auditor, g) == other)
+        admin.exec(
+            ["crm_attribute", "-z", "--node", other, "--name", "hv_memory", "--update", str(used)],
+            check=True,
+        )
+    try:
+        result = havirt(cluster, "node", "standby", node)
+        assert result.returncode == 2, result.describe()
+        assert "cannot go to standby" in result.stderr and "hv_memory 0" in result.stderr
+        assert "--force" in result.stderr  # the fix is named
+        status = cluster.status()
+        assert not status.node(node).standby, "a refused standby changed the node"
+        assert drained_record(cluster, node) is None
+    finally:
+        for other in others:
+            admin.exec(
+                ["crm_attribute", "-z", "--node", other, "--name", "hv_memory", "--update", "2048"],
+                check=True,
+            )
+
+
+def test_balance_spreads_the_guests_and_a_second_run_moves_nothing(
+    cluster: ClusterLab, auditor: Auditor, tidy: None
+) -> None:
+    pile_onto(cluster, "node1")
+    assert all(where(auditor, g) == "node1" for g in cluster.guest_names)
+
+    plan = havirt_json(cluster, "balance", "--dry-run")
+    assert plan["moves"] and all(where(auditor, g) == "node1" for g in cluster.guest_names)
+
+    report = havirt_json(cluster, "balance")
+    assert report["moves"] == plan["moves"]  # the plan is deterministic
+    for move in report["moves"]:
+        assert where(auditor, move["guest"]) == move["target"]
+        assert auditor.current()[move["guest"]][0].incoming  # live-migrated
+    assert havirt_constraints(cluster) == []
+
+    again = havirt_json(cluster, "balance")
+    assert again["moves"] == [], again  # hysteresis: no oscillation
+
+
+def test_balance_whose_move_fails_leaves_no_constraint_behind(
+    cluster: ClusterLab, auditor: Auditor, tidy: None
+) -> None:
+    pile_onto(cluster, "node1")
+    plan = havirt_json(cluster, "balance", "--dry-run")
+    doomed = plan["moves"][0]
+    auditor.allow_outage(None)  # the failed guest is stopped and recovered elsewhere
+    with libvirtd_stopped(cluster, doomed["target"]):
+        result = havirt(cluster, "balance", "--json")
+        assert result.returncode == 1, result.describe()
+        report = json.loads(result.stdout)
+        failed = next(g for g in report["guests"] if g["guest"] == doomed["guest"])
+        assert failed["state"] == "failed" and "failed" in failed["detail"], failed
+        assert havirt_constraints(cluster) == [], "a failed move left its constraint"
+    cluster.wait_started([doomed["guest"]])
+    assert len(auditor.where(doomed["guest"])) == 1
+
+
+def test_place_avoid_moves_the_guest_and_clear_removes_the_wish(
+    cluster: ClusterLab, auditor: Auditor, tidy: None
+) -> None:
+    guest = cluster.guest_names[0]
+    node = where(auditor, guest)
+    report = havirt_json(cluster, "place", guest, "--avoid", node, "--wait", "120")
+    assert report["added"] == [f"havirt-avoid-{guest}-{node}"] and report["ok"]
+    assert where(auditor, guest) != node
+    assert havirt_constraints(cluster) == [f"havirt-avoid-{guest}-{node}"]
+
+    refused = havirt(cluster, "place", guest, "--prefer", node)
+    assert refused.returncode == 2 and "--clear --avoid" in refused.stderr
+
+    cleared = havirt_json(cluster, "place", guest, "--clear")
+    assert cleared["removed"] == [f"havirt-avoid-{guest}-{node}"]
+    assert havirt_json(cluster, "place", guest)["constraints"] == []
+    assert havirt_constraints(cluster) == []
+
+
+def test_cluster_maintenance_on_and_off_reprobes_and_moves_nothing(
+    cluster: ClusterLab, auditor: Auditor, tidy: None
+) -> None:
+    before = {g: where(auditor, g) for g in cluster.guest_names}
+    on = havirt_json(cluster, "cluster", "maintenance", "on")
+    assert on["changed"] and cluster.status().maintenance_mode
+    refused = havirt(cluster, "node", "standby", before[cluster.guest_names[0]])
+    assert refused.returncode == 2 and "maintenance" in refused.stderr
+    off = havirt_json(cluster, "cluster", "maintenance", "off")
+    assert off["changed"] and off["refreshed"] and off["actions"] == []
+    assert not cluster.status().maintenance_mode
+    assert {g: where(auditor, g) for g in cluster.guest_names} == before
