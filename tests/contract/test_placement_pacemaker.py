@@ -109,12 +109,15 @@ def test_place_writes_finds_and_clears_its_constraints(cib: Path) -> None:
     assert added["moves"] == {}  # a score of 50 does not beat the stickiness of 100
     moved = havirt(cib, "place", "vm3", "--prefer", "node2")  # INFINITY does
     assert moved["moves"] == {"vm3": ["node3", "node2"]}
+    havirt(cib, "place", "vm1", "--prefer", "node2", "--score", "50")  # the same: no change
     havirt(cib, "place", "vm1", "--apart", "vm2")
     listed = havirt(cib, "place", "vm1")["constraints"]
     assert [(c["kind"], c["other"], c["score"]) for c in listed] == [
         ("apart", "vm2", "-INFINITY"),
         ("prefer", "node2", "50"),
     ]
+    havirt(cib, "place", "vm1", "--prefer", "node2", "--score", "60")  # replaces the score
+    assert [c["score"] for c in havirt(cib, "place", "vm1")["constraints"]] == ["-INFINITY", "60"]
     cleared = havirt(cib, "place", "vm1", "--clear")
     assert cleared["removed"] == ["havirt-apart-vm1-vm2", "havirt-prefer-vm1-node2"]
     assert havirt(cib, "place", "vm1")["constraints"] == []

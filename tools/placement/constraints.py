@@ -108,10 +108,12 @@ def move_constraints_in(cib_xml: str) -> list[MoveConstraint]:
 
 
 def insert_constraints(cib: etree._Element, fragment: etree._Element) -> None:
-    """Add a ``<constraints>`` fragment's children to a whole CIB (for simulations)."""
+    """Add a ``<constraints>`` fragment's children to a whole CIB (for simulations),
+    replacing those with the same id as ``cibadmin --modify`` would."""
     section = cib.find("configuration/constraints")
     if section is None:
         section = etree.SubElement(cib.find("configuration"), "constraints")
+    remove_constraints(cib, [child.get("id", "") for child in fragment])
     for child in fragment:
         section.append(deepcopy(child))  # appending would move it out of the fragment
 

@@ -236,9 +236,7 @@ def place(
             report.moves = prediction.moved()
             report.added = [new.get("id", "")]
             if not dry_run:
-                if same is not None:
-                    pm.delete_constraints([same.id])  # a new score: replace it
-                pm.add_constraints(to_text(fragment))
+                pm.add_constraints(to_text(fragment))  # a new score replaces the old one
     if not dry_run and (report.added or report.removed):
         cib = pm.cib_xml()
     report.constraints = constraints_of(cib, guest)
