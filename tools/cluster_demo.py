@@ -1,7 +1,8 @@
 """The main demo: havirt in a real 3-node Pacemaker/Corosync cluster on this machine.
 
 :func:`run_demo` brings up the lab cluster (``havirt lab``), shows ``crm_mon``,
-puts the busiest node in standby and follows its guests' live migration,
+puts the busiest node in standby and brings it back with its guests (the
+admin's own ``havirt node standby`` / ``unstandby --return``, run inside a node),
 crashes a node and follows fencing and recovery, and reports what an
 independent auditor (QEMU processes on every node, sampled all along) saw. It
 yields one :class:`~.demo.Step` per step, like the agent demo, and prints
@@ -10,6 +11,8 @@ nothing; the lab is taken down at the end unless ``keep`` is set.
 
 from __future__ import annotations
 
+import json
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -47,8 +50,8 @@ class _ClusterDemo(StepRunner):
         ("image", "Build the guest image (cached)", "image", ""),
         ("up", "Bring up a 3-node cluster with fencing and 3 guests", "up", "cluster up"),
         ("crm_mon", "The cluster as crm_mon shows it", "crm_mon", ""),
-        ("standby", "Put the busiest node in standby", "standby", "standby drain"),
-        ("unstandby", "Bring it back: the guests stay where they are", "unstandby", ""),
+        ("standby", "Put the busiest node in standby", "standby", ""),
+        ("unstandby", "Bring it back with its guests", "unstandby", ""),
         ("crash", "Crash a node (every process killed at once)", "crash", "crash -> recovered"),
         ("rejoin", "The fenced node reboots and rejoins", "rejoin", "fenced node online"),
         ("audit", "What the independent auditor saw", "audit", ""),
@@ -132,34 +135,46 @@ class _ClusterDemo(StepRunner):
         text = node.exec(["crm_mon", "-1"], timeout=30, check=True).stdout
         step.facts["lines"] = [line for line in text.splitlines() if line.strip()]
 
+    def havirt(self, node: str, *args: str) -> dict:
+        """Run the havirt CLI inside a lab node, as an admin would; its --json result."""
+        havirt = str(Path(sys.executable).with_name("havirt"))
+        result = self.the_lab.nodes[node].exec([havirt, *args, "--json"], timeout=300)
+        if result.returncode != 0:
+            raise HavirtError(f"havirt {' '.join(args)}: {result.describe()}")
+        return json.loads(result.stdout)
+
     def standby(self, step: Step) -> None:
         node, guests = self.busiest()
-        admin = self.the_lab.nodes[self.admin(node)]
-        before = {g: self.the_auditor.current()[g][0].node for g in guests}
         began = time.monotonic()
-        admin.exec(["crm_attribute", "-N", node, "-n", "standby", "-v", "on"], check=True)
-        self.wait(lambda: self.settled_elsewhere(guests, node), f"{node} draining")
+        report = self.havirt(self.admin(node), "node", "standby", node)
         step.seconds = time.monotonic() - began
         current = self.the_auditor.current()
-        moves = [f"{g} {before[g]} -> {current[g][0].node}" for g in guests]
+        moves = [
+            f"{g['guest']} {g['source']} -> {g['node']} ({g['seconds']:.1f} s)"
+            for g in report["guests"]
+        ]
         restarted = [g for g in guests if not current[g][0].incoming]
-        step.ok = not restarted
-        step.timed = f"standby drain ({len(guests)} guests)"
+        step.ok = report["ok"] and not restarted and all(current[g][0].node != node for g in guests)
+        step.timed = f"havirt node standby ({len(guests)} guests)"
         step.facts.update(node=node, moves=moves)
-        step.summary = f"{node} in standby; live-migrated: {'; '.join(moves)}" + (
+        step.summary = f"havirt node standby {node}; live-migrated: {'; '.join(moves)}" + (
             f"; RESTARTED instead: {restarted}" if restarted else " (no restart, no outage)"
         )
 
     def unstandby(self, step: Step) -> None:
         node = self.placement_node_in_standby()
-        before = {g: c[0].pid for g, c in self.the_auditor.current().items()}
-        admin = self.the_lab.nodes[self.admin(node)]
-        admin.exec(["crm_attribute", "-N", node, "-n", "standby", "-D"], check=True)
-        time.sleep(5)  # let the scheduler run: nothing must move back
-        after = {g: c[0].pid for g, c in self.the_auditor.current().items()}
-        step.ok = before == after
-        step.summary = f"{node} active again; " + (
-            "no guest moved (resource-stickiness 100)" if step.ok else "guests moved back"
+        began = time.monotonic()
+        report = self.havirt(self.admin(node), "node", "unstandby", node, "--return")
+        step.seconds = time.monotonic() - began
+        current = self.the_auditor.current()
+        returned = [g["guest"] for g in report["guests"]]
+        step.ok = report["ok"] and all(
+            current[g][0].node == node and current[g][0].incoming for g in returned
+        )
+        step.timed = "havirt node unstandby --return"
+        step.summary = (
+            f"havirt node unstandby {node} --return; live-migrated back: {', '.join(returned)}"
+            " (the temporary constraints are gone again)"
         )
 
     def placement_node_in_standby(self) -> str:

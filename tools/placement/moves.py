@@ -140,12 +140,17 @@ def _step(
     where = status.where(move.guest)
     # A monitor in flight does not hold a guest up: it runs where it arrived.
     pending = next((r.pending for r in instances if r.pending and r.pending != "Monitoring"), None)
+    if any(r.role == "Migrating" for r in instances):  # crm_mon's role while migrate_to runs
+        pending = "Migrating"
     healthy = not any(r.failed for r in instances if r.active)
     before = (move.state, move.detail)
     if judge and healthy and not pending and len(where) == 1 and move.arrived(where[0]):
         move.state, move.node, move.seconds = DONE, where[0], elapsed
+        move.detail = "" if move.detail == "migrating" else move.detail
     elif pending or len(where) > 1 or (where and where[0] != move.source):
         move.state = MOVING
+        if pending and not move.detail:
+            move.detail = pending.lower()
     if (move.state, move.detail) != before:
         progress(move)
 
