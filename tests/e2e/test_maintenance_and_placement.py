@@ -220,3 +220,24 @@ def test_cluster_maintenance_on_and_off_reprobes_and_moves_nothing(
     assert off["changed"] and off["refreshed"] and off["actions"] == []
     assert not cluster.status().maintenance_mode
     assert {g: where(auditor, g) for g in cluster.guest_names} == before
+
+
+def test_unstandby_return_whose_move_fails_leaves_no_constraint_and_keeps_the_record(
+    cluster: ClusterLab, auditor: Auditor, tidy: None
+) -> None:
+    guest = cluster.guest_names[0]
+    node = where(auditor, guest)
+    havirt_json(cluster, "node", "standby", node)
+    drained = drained_record(cluster, node)
+    assert drained and guest in drained.split()
+    auditor.allow_outage(None)  # the failed guest is stopped and recovered elsewhere
+    with libvirtd_stopped(cluster, node):
+        result = havirt(cluster, "node", "unstandby", node, "--return", "--json")
+        assert result.returncode == 1, result.describe()
+        report = json.loads(result.stdout)
+        assert not report["ok"] and any(g["state"] == "failed" for g in report["guests"])
+        assert havirt_constraints(cluster) == [], "a failed return left its constraint"
+        # The guests that did not come back stay recorded, for another --return later.
+        assert guest in (drained_record(cluster, node) or "").split()
+    cluster.wait_started(cluster.guest_names)
+    assert all(len(auditor.where(g)) == 1 for g in cluster.guest_names)
