@@ -31,11 +31,19 @@ TIMEOUT_OPTION = click.option(
     help="How long to wait for the guests to arrive.",
 )
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
+QUIET_OPTION = click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
 DRY_RUN_OPTION = click.option(
     "--dry-run",
     is_flag=True,
     help="Say what would happen (Pacemaker's own prediction); change nothing.",
 )
+
+
+def moving_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--timeout, --dry-run, --quiet and --json: the options of every command that moves guests."""
+    for option in reversed((TIMEOUT_OPTION, DRY_RUN_OPTION, QUIET_OPTION, JSON_OPTION)):
+        command = option(command)
+    return command
 
 
 def move_line(move: GuestMove) -> str:
@@ -117,13 +125,10 @@ def node_group() -> None:
 
 @node_group.command("standby")
 @click.argument("node")
-@TIMEOUT_OPTION
 @click.option(
     "--force", is_flag=True, help="Go to standby even if some guests must stop (no room)."
 )
-@DRY_RUN_OPTION
-@click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
-@JSON_OPTION
+@moving_options
 def standby_command(
     node: str, timeout: float, force: bool, dry_run: bool, quiet: bool, as_json: bool
 ) -> None:
@@ -160,10 +165,7 @@ def standby_command(
     is_flag=True,
     help="Move the guests the last standby took off NODE back to it.",
 )
-@TIMEOUT_OPTION
-@DRY_RUN_OPTION
-@click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
-@JSON_OPTION
+@moving_options
 def unstandby_command(
     node: str, return_guests: bool, timeout: float, dry_run: bool, quiet: bool, as_json: bool
 ) -> None:

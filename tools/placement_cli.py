@@ -12,9 +12,9 @@ from .errors import HavirtError
 from .maintenance_cli import (
     DRY_RUN_OPTION,
     JSON_OPTION,
-    TIMEOUT_OPTION,
     finish,
     move_line,
+    moving_options,
     pacemaker_adapter,
     progress_printer,
     sigterm_unwinds,
@@ -22,7 +22,6 @@ from .maintenance_cli import (
 
 
 @click.command("balance")
-@DRY_RUN_OPTION
 @click.option(
     "--threshold",
     default=0.15,
@@ -36,9 +35,7 @@ from .maintenance_cli import (
     help="Least cut of the imbalance (std. deviation of loads) a move must bring.",
 )
 @click.option("--max-moves", default=5, show_default=True, help="Moves per run, at most.")
-@TIMEOUT_OPTION
-@click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
-@JSON_OPTION
+@moving_options
 def balance_command(
     dry_run: bool,
     threshold: float,
