@@ -7,11 +7,17 @@ uses :class:`RefuseUnknownHost`, a ``RejectPolicy``: a host missing from them is
 refused, and a host whose key differs from the known one is refused by paramiko
 (``BadHostKeyException``). Nothing is ever written to a known_hosts file.
 Connection failures become :class:`ConnectError` with the reason and the fix.
+
+The TCP connection is opened here, with ``TCP_NODELAY``, before the handshake:
+without it every small SSH packet (a channel request, a command) waits for the
+node's delayed ACK, about 40 ms per round trip on Linux, which made a trivial
+remote command take 50 ms instead of 5.
 """
 
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import os
 import socket
@@ -79,6 +85,23 @@ class SSHOptions:
         return [Path(os.path.expanduser(p)) for p in paths]
 
 
+def open_socket(host: str, port: int, timeout: float) -> socket.socket:
+    """A TCP connection to ``host``, small packets sent at once (``TCP_NODELAY``).
+
+    Failures are raised as paramiko raises them when it connects itself
+    (refused or unreachable: ``NoValidConnectionsError``), so that
+    :meth:`FabricConnector.explain` names them the same way.
+    """
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except OSError as exc:
+        if exc.errno in (errno.ECONNREFUSED, errno.EHOSTUNREACH):
+            raise paramiko.ssh_exception.NoValidConnectionsError({(host, port): exc}) from None
+        raise
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
 class FabricSession:
     """One open connection: ``run`` returns a CommandResult, like the local runner."""
 
@@ -128,6 +151,7 @@ class FabricConnector:
         else:
             self.config = Config(overrides=overrides)
         self.known_hosts = [p for p in options.known_hosts_files() if p.is_file()]
+        self.timeout = int(max(1, options.connect_timeout))
 
     def connect_kwargs(self) -> dict[str, Any]:
         if self.options.identities:
@@ -145,7 +169,7 @@ class FabricConnector:
             user=target.user,
             port=target.port,
             config=self.config,
-            connect_timeout=int(max(1, self.options.connect_timeout)),
+            connect_timeout=self.timeout,
             connect_kwargs=self.connect_kwargs(),
         )
         client = connection.client
@@ -153,10 +177,16 @@ class FabricConnector:
             # "system" host keys: read, never written back.
             client.load_system_host_keys(str(path))
         client.set_missing_host_key_policy(RefuseUnknownHost())
+        sock: socket.socket | None = None
         try:
+            if not connection.gateway:  # a ProxyJump/ProxyCommand brings its own channel
+                sock = open_socket(connection.host, int(connection.port), self.timeout)
+                connection.connect_kwargs["sock"] = sock
             connection.open()
         except Exception as exc:
             connection.close()
+            if sock is not None:
+                sock.close()
             raise self.explain(target, str(connection.user), int(connection.port), exc) from None
         return FabricSession(connection)
 
