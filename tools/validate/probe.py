@@ -6,11 +6,11 @@ returns many results (stdout, exit code, stderr of each). libvirt is asked in
 ``virsh`` batch mode (one process and one connection for many commands, each
 answer again framed by ``echo`` lines):
 
-1. the clock (``date``, alone, so that the round trip bounds the offset);
-2. facts: lists of networks and pools, capabilities, hostname, versions,
+1. facts: lists of networks and pools, capabilities, hostname, versions,
    running guests' memory (one virsh), name resolution of every node,
    /proc/meminfo, the lock manager's configuration, Pacemaker and Corosync;
-3. the XML of every network and pool (one virsh);
+2. the XML of every network and pool (one virsh);
+3. the clock (``date``, alone, so that the round trip bounds the offset);
 4. SSH trust: ``virsh -c qemu+ssh://PEER/system hostname`` to every other node,
    a few at a time, and ``ssh -o BatchMode=yes PEER true`` when it fails, to
    tell an SSH problem from a libvirt one.
@@ -230,8 +230,10 @@ class Collector:
         return found
 
     def collect(self) -> F.NodeFacts:
-        self.collect_clock()
         self.collect_facts()
+        # Not first: a connection's first channel waits ~40 ms for sshd's post-login
+        # messages to be acknowledged, which would widen the clock's round trip.
+        self.collect_clock()
         if self.options.trust and len(self.everyone) > 1:
             self.collect_trust()
         return self.facts
