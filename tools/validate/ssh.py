@@ -196,7 +196,9 @@ class FabricConnector:
             target.address,
             user=target.user,
             port=target.port,
-            config=self.config,
+            # Its own copy: a Connection writes into its config (inline_ssh_env), and
+            # invoke rebuilds a config on every write, under the other threads' reads.
+            config=self.config.clone(),
             connect_timeout=self.timeout,
             connect_kwargs=self.connect_kwargs(),
         )
@@ -209,7 +211,8 @@ class FabricConnector:
         try:
             if not connection.gateway:  # a ProxyJump/ProxyCommand brings its own channel
                 sock = open_socket(connection.host, int(connection.port), self.timeout)
-                connection.connect_kwargs["sock"] = sock
+                # A new dict: without --identity, connect_kwargs is the config's own.
+                connection.connect_kwargs = {**connection.connect_kwargs, "sock": sock}
             connection.open()
         except Exception as exc:
             connection.close()

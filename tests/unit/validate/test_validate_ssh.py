@@ -66,3 +66,6 @@ def test_a_server_that_is_not_ssh_is_an_ssh_failure_not_a_hang(listener: socket.
         connector.connect(Target("node1", "127.0.0.1", "root", port))
     server.join(timeout=10)
     assert caught.value.kind == "ssh"
+    # Without --identity fabric's connect_kwargs is the config's own: the socket of one
+    # connection must not end up there for the next ones.
+    assert "sock" not in connector.config.connect_kwargs
