@@ -8,7 +8,9 @@ Run through ``bench/validate`` (see bench/README.md). For each node count:
    namespace with the lab's key and known_hosts, ``--warmup`` times unmeasured,
    then ``--runs`` times; the median wall time (spawn to exit) is printed with
    its ratio to one node. Every run must exit 0 (alike nodes); the report's own
-   ``seconds`` and the machine's CPU busy share during the runs are kept too;
+   ``seconds``, the machine's CPU busy share during the runs, the CPU time of
+   the havirt process and the CPU time of the nodes' processes (sshd, the
+   commands validate runs there, libvirtd) are kept too;
 3. the same with ``--skip ssh-trust``: the trust check is the only one whose
    work grows with the square of the node count (each node opens a qemu+ssh
    connection to every other), so this column shows the scaling of the rest;
@@ -37,7 +39,7 @@ from typing import Any
 
 from benchlib import BenchError, log, run_report
 from havirt.ocf.runner import CommandRunner
-from havirt.tools.lab import Lab
+from havirt.tools.lab import Lab, nsutil
 from havirt.tools.lab.node import DEFAULT_CACHE_DIR, missing_requirements
 from havirt.tools.validate import probe
 from havirt.tools.validate.targets import Target
@@ -45,6 +47,7 @@ from havirt.tools.validate.targets import Target
 EXIT_OK, EXIT_ERROR, EXIT_VALIDATE_FAILED = 0, 1, 3
 HAVIRT = str(Path(sys.executable).with_name("havirt"))
 VARIANTS = {"full": (), "no-trust": ("--skip", "ssh-trust")}
+SETTLE_S = 0.2
 
 
 def busy_jiffies() -> int:
@@ -52,6 +55,24 @@ def busy_jiffies() -> int:
     fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in fields[:7])
     return user + nice + system + irq + softirq
+
+
+def nodes_cpu(lab: Lab) -> float:
+    """CPU seconds the lab's nodes have used: every process in their namespaces, with
+    the children each has reaped (an SSH session and what it ran end up in sshd's).
+
+    Unlike the machine's busy share, this leaves out whatever else runs on the
+    machine (other test suites): it is the nodes' share of a validation."""
+    ticks = 0
+    for node in lab.nodes.values():
+        for pid in nsutil.pids_in_netns(node.netns_file):
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                continue  # gone meanwhile: its parent has its time
+            fields = stat[stat.rindex(")") + 2 :].split()
+            ticks += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def validate_argv(lab: Lab, extra: Sequence[str]) -> list[str]:
@@ -67,10 +88,13 @@ def time_validate(lab: Lab, extra: Sequence[str]) -> dict[str, Any]:
     ticks = os.sysconf("SC_CLK_TCK")
     busy_before = busy_jiffies()
     own_before = _children_cpu()
+    nodes_before = nodes_cpu(lab)
     start = time.monotonic()
     result = lab.controller.exec(validate_argv(lab, extra), timeout=600)
     wall = time.monotonic() - start
     busy = (busy_jiffies() - busy_before) / ticks
+    time.sleep(SETTLE_S)  # the nodes' sshd reap the sessions validate just closed
+    nodes = nodes_cpu(lab) - nodes_before
     run: dict[str, Any] = {
         "wall_s": round(wall, 3),
         "exit": result.returncode,
@@ -78,6 +102,8 @@ def time_validate(lab: Lab, extra: Sequence[str]) -> dict[str, Any]:
         # The havirt process itself (nsenter execs it): the part a real cluster's
         # nodes do not take off the machine running validate.
         "controller_cpu_s": round(_children_cpu() - own_before, 3),
+        # What the nodes did for it: on real hosts each node's share runs on its own CPUs.
+        "nodes_cpu_s": round(nodes, 3),
     }
     try:
         report = json.loads(result.stdout)
@@ -115,6 +141,7 @@ def bench_size(count: int, options: argparse.Namespace) -> dict[str, Any]:
                 "report_median_s": _median([r["report_s"] for r in runs]),
                 "cpu_busy_median": _median([r["cpu_busy"] for r in runs]),
                 "controller_cpu_median_s": _median([r["controller_cpu_s"] for r in runs]),
+                "nodes_cpu_median_s": _median([r["nodes_cpu_s"] for r in runs]),
                 "runs": runs,
                 "failed_runs": sum(r["exit"] != 0 for r in runs),
             }
@@ -215,17 +242,21 @@ def render(report: dict[str, Any]) -> str:
         f"machine: {m['cpus']} CPUs, kernel {m['kernel']}, Python {m['python']}, load avg "
         f"{m['loadavg_start']:.2f} at start, {m['loadavg_end']:.2f} at end (1 min)",
         "",
-        f"{'nodes':>5}  {'lab up':>7}  {'validate':>9}  {'ratio':>5}  {'CPU busy':>8}  "
-        f"{'no ssh-trust':>12}  {'ratio':>5}  {'CPU busy':>8}  {'havirt CPU':>10}",
+        f"{'nodes':>5}  {'variant':<12}  {'lab up':>6}  {'wall':>6}  {'ratio':>5}  "
+        f"{'CPU busy':>8}  {'nodes CPU':>9}  {'havirt CPU':>10}  {'CPU floor':>9}",
     ]
+    cpus = m["cpus"] or 1
     for row in report["sizes"]:
-        full, lean = row["variants"]["full"], row["variants"]["no-trust"]
-        out.append(
-            f"{row['nodes']:>5}  {row['lab_up_s']:>6.1f}s  {full['median_s']:>8.2f}s  "
-            f"{full['ratio_to_first']:>5.2f}  {_pct(full['cpu_busy_median']):>8}  "
-            f"{lean['median_s']:>11.2f}s  {lean['ratio_to_first']:>5.2f}  "
-            f"{_pct(lean['cpu_busy_median']):>8}  {lean['controller_cpu_median_s']:>9.2f}s"
-        )
+        for variant, label in (("full", "all checks"), ("no-trust", "no ssh-trust")):
+            data = row["variants"][variant]
+            nodes, havirt = data["nodes_cpu_median_s"], data["controller_cpu_median_s"]
+            floor = (nodes + havirt) / cpus if nodes is not None and havirt is not None else None
+            out.append(
+                f"{row['nodes']:>5}  {label:<12}  {row['lab_up_s']:>5.1f}s  "
+                f"{data['median_s']:>5.2f}s  {data['ratio_to_first']:>5.2f}  "
+                f"{_pct(data['cpu_busy_median']):>8}  {_secs(nodes):>9}  {_secs(havirt):>10}  "
+                f"{_secs(floor):>9}"
+            )
     alone = [
         (row["nodes"], row["trust_alone_s"]) for row in report["sizes"] if "trust_alone_s" in row
     ]
@@ -242,12 +273,19 @@ def render(report: dict[str, Any]) -> str:
         "",
         "ratio: median / median of the first size. CPU busy: the whole machine's busy share "
         "during the runs",
-        "(all nodes share these CPUs; ssh-trust opens n*(n-1) SSH connections). havirt CPU: "
-        "the CPU time of",
-        "the havirt process itself (no ssh-trust), the part that stays on the machine running "
-        "validate.",
+        "(other load included). nodes CPU: CPU time of the nodes' processes (sshd, what "
+        "validate runs there,",
+        "libvirtd; ssh-trust: n*(n-1) qemu+ssh connections). havirt CPU: the havirt process "
+        "itself. CPU floor:",
+        f"(nodes CPU + havirt CPU) / {cpus} CPUs, the least wall time this work takes here, "
+        "where all nodes share",
+        "the machine's CPUs; on real hosts each node's share runs on its own.",
     ]
     return "\n".join(out)
+
+
+def _secs(value: float | None) -> str:
+    return f"{value:.2f}s" if value is not None else "-"
 
 
 def _pct(value: float | None) -> str:

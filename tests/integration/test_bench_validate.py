@@ -33,6 +33,7 @@ def test_bench_validate_reports_every_size_variant_and_startup(lab_requirements:
             assert data["failed_runs"] == 0, data
             assert data["median_s"] > 0 and data["ratio_to_first"] > 0
             assert data["runs"][0]["report_s"] is not None
+            assert data["nodes_cpu_median_s"] > 0  # at least the nodes' sshd did work
     assert report["sizes"][0]["variants"]["full"]["ratio_to_first"] == 1.0
     assert report["sizes"][1]["trust_alone_s"] > 0
     assert set(report["startup"]) == {"havirt --help", "havirt validate --help", "python -c pass"}

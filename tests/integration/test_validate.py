@@ -364,3 +364,40 @@ def test_the_human_report_names_node_item_and_fix(vlab: Lab) -> None:
     assert "bridge is 'br-other' on node2; node1, node3 have 'br-lan'" in text
     assert "fix: on node2: virsh net-edit lan" in text
     assert "validation failed: 1 error in" in text
+
+
+SESSION_PROBE = """
+import json, sys, time
+from havirt.tools.validate import ssh
+from havirt.tools.validate.targets import Target
+
+known_hosts, identity, address = sys.argv[1:4]
+session = ssh.make_connector([known_hosts], [identity], "/dev/null").connect(
+    Target("node1", address, "root")
+)
+found = {}
+r = session.run("echo out; echo err >&2; exit 3", 10)
+found["plain"] = [r.returncode, r.stdout, r.stderr, r.timed_out]
+start = time.monotonic()
+r = session.run("echo started; sleep 30", 1)
+found["slow"] = [r.returncode, r.stdout, r.timed_out, time.monotonic() - start]
+r = session.run("echo again", 10)
+found["after"] = [r.returncode, r.stdout]
+session.close()
+print(json.dumps(found))
+"""
+
+
+def test_a_session_keeps_output_apart_and_ends_a_slow_command_at_its_deadline(
+    vlab: Lab,
+) -> None:
+    node1 = vlab.nodes["node1"]
+    argv = [sys.executable, "-c", SESSION_PROBE, str(vlab.ssh.known_hosts)]
+    result = vlab.controller.exec([*argv, str(vlab.ssh.identity), node1.address], timeout=60)
+    assert result.returncode == 0, result.describe() + result.stderr[-2000:]
+    found = json.loads(result.stdout)
+    assert found["plain"] == [3, "out\n", "err\n", False]
+    code, out, timed_out, seconds = found["slow"]
+    assert (code, out, timed_out) == (124, "started\n", True)
+    assert seconds < 5  # its deadline was 1 s
+    assert found["after"] == [0, "again\n"]  # the connection still serves the next command

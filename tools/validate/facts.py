@@ -8,6 +8,7 @@ A value that could not be read is None, and the reason is a :class:`Problem` in
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -238,6 +239,46 @@ def parse_getent_ahosts(text: str) -> tuple[str, ...]:
         if fields and fields[0] not in seen:
             seen.append(fields[0])
     return tuple(seen)
+
+
+# Between the names given to one ``getent ahosts``: an address no host can have (0.0.0.0/8
+# is "this network"), numeric, so that it always answers without a lookup; on an
+# IPv6-only host getaddrinfo gives it back v4-mapped.
+GETENT_SEPARATOR = "0.0.0.1"
+_SEPARATOR_ANSWERS = (GETENT_SEPARATOR, "::ffff:" + GETENT_SEPARATOR)
+
+
+def getent_keys(names: Sequence[str]) -> list[str]:
+    """The keys of one ``getent ahosts`` resolving ``names``: each between separators."""
+    keys = [GETENT_SEPARATOR]
+    for name in names:
+        keys += [name, GETENT_SEPARATOR]
+    return keys
+
+
+def parse_getent_keys(text: str, names: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Each name's addresses from ``getent ahosts`` run on :func:`getent_keys`.
+
+    getent prints nothing for a name it cannot resolve, so the answers are told
+    apart by the separator's own answers around them: each starts with a line
+    naming it (``0.0.0.1  STREAM 0.0.0.1``, its canonical name). Raises
+    ValueError when the separators do not come back once per name plus one.
+    """
+    blocks: list[list[str]] = []  # what came after each separator
+    for line in text.splitlines():
+        fields = line.split()
+        if not fields:
+            continue
+        if fields[0] in _SEPARATOR_ANSWERS:
+            if len(fields) >= 3:  # the canonical name: the separator's answer starts
+                blocks.append([])
+            continue
+        if blocks:
+            blocks[-1].append(line)
+    if len(blocks) != len(names) + 1:
+        raise ValueError(f"getent gave {len(blocks)} separator answers for {len(names)} names")
+    answers = zip(names, blocks[:-1], strict=True)  # the last separator has nothing after it
+    return {name: parse_getent_ahosts("\n".join(block)) for name, block in answers}
 
 
 def parse_meminfo(text: str) -> tuple[int, int]:

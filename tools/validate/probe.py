@@ -6,11 +6,11 @@ returns many results (stdout, exit code, stderr of each). libvirt is asked in
 ``virsh`` batch mode (one process and one connection for many commands, each
 answer again framed by ``echo`` lines):
 
-1. the clock (``date``, alone, so that the round trip bounds the offset);
-2. facts: lists of networks and pools, capabilities, hostname, versions,
+1. facts: lists of networks and pools, capabilities, hostname, versions,
    running guests' memory (one virsh), name resolution of every node,
    /proc/meminfo, the lock manager's configuration, Pacemaker and Corosync;
-3. the XML of every network and pool (one virsh);
+2. the XML of every network and pool (one virsh);
+3. the clock (``date``, alone, so that the round trip bounds the offset);
 4. SSH trust: ``virsh -c qemu+ssh://PEER/system hostname`` to every other node,
    a few at a time, and ``ssh -o BatchMode=yes PEER true`` when it fails, to
    tell an SSH problem from a libvirt one.
@@ -230,8 +230,10 @@ class Collector:
         return found
 
     def collect(self) -> F.NodeFacts:
-        self.collect_clock()
         self.collect_facts()
+        # Not first: a connection's first channel waits ~40 ms for sshd's post-login
+        # messages to be acknowledged, which would widen the clock's round trip.
+        self.collect_clock()
         if self.options.trust and len(self.everyone) > 1:
             self.collect_trust()
         return self.facts
@@ -264,11 +266,9 @@ class Collector:
         sections = [("virsh", bounded(f"virsh -c {LOCAL_URI} {shlex.quote(batch)}", limit))]
         named = [t.name for t in self.everyone if not t.name_is_address]
         if named:
-            # One section for all names (each answer after a marker): fewer processes.
-            words = " ".join(shlex.quote(n) for n in named)
-            mark = shlex.quote(boundary + ":")
-            loop = f'for n in {words}; do echo {mark}"$n"; getent ahosts "$n"; done; true'
-            sections.append(("resolve", bounded(f"sh -c {shlex.quote(loop)}", limit)))
+            # One getent for all names, not one per name: n processes per node, not n².
+            keys = " ".join(shlex.quote(k) for k in F.getent_keys(named))
+            sections.append(("resolve", bounded(f"getent ahosts {keys}", limit)))
         sections.append(("meminfo", "cat /proc/meminfo"))
         for key, path in CONF.items():
             quoted = shlex.quote(path)
@@ -287,9 +287,7 @@ class Collector:
             )
             return
         self.parse_virsh(boundary, found.get("virsh"))
-        section = found.get("resolve")
-        answers = split_marked(boundary, section.stdout) if section else {}
-        self.facts.resolution = {n: F.parse_getent_ahosts(answers.get(n, "")) for n in named}
+        self.parse_resolution(found.get("resolve"), named)
         self.parse_memory(found.get("meminfo"))
         self.parse_lock(found)
         self.parse_cluster_versions(found)
@@ -376,6 +374,22 @@ class Collector:
                     libvirt_fix(self.target),
                 )
         return parsed
+
+    def parse_resolution(self, section: Section | None, named: list[str]) -> None:
+        if not named:
+            self.facts.resolution = {}
+            return
+        try:
+            if section is None or section.rc not in (0, 2):  # 2: some name not found
+                raise ValueError(section.error() if section else "no answer")
+            self.facts.resolution = F.parse_getent_keys(section.stdout, named)
+        except ValueError as exc:
+            self.problem(
+                "hostnames",
+                "name resolution",
+                f"could not resolve the node names: {exc}",
+                f"check that 'getent ahosts {named[0]}' answers on {self.target.name}",
+            )
 
     def parse_memory(self, section: Section | None) -> None:
         try:

@@ -87,6 +87,37 @@ def test_getent_ahosts_keeps_order_once_each() -> None:
     assert F.parse_getent_ahosts(text) == ("fd00::12", "192.168.77.12")
 
 
+def separator(mapped: bool = False) -> str:
+    address = ("::ffff:" if mapped else "") + F.GETENT_SEPARATOR
+    return f"{address} STREAM {F.GETENT_SEPARATOR}\n{address} DGRAM  \n{address} RAW    \n"
+
+
+def test_one_getent_for_all_names_is_split_at_the_separators() -> None:
+    assert F.getent_keys(["node1", "node2"]) == ["0.0.0.1", "node1", "0.0.0.1", "node2", "0.0.0.1"]
+    # node2 cannot be resolved: getent prints nothing for it; node3 has two addresses.
+    text = (
+        separator()
+        + "10.0.0.11 STREAM node1.example\n10.0.0.11 DGRAM\n"
+        + separator()
+        + separator()
+        + "fd00::13 STREAM node3\n10.0.0.13 STREAM\n"
+        + separator()
+    )
+    assert F.parse_getent_keys(text, ["node1", "node2", "node3"]) == {
+        "node1": ("10.0.0.11",),
+        "node2": (),
+        "node3": ("fd00::13", "10.0.0.13"),
+    }
+    # An IPv6-only host gives the separator back v4-mapped.
+    mapped = separator(True) + "fd00::11 STREAM node1\n" + separator(True)
+    assert F.parse_getent_keys(mapped, ["node1"]) == {"node1": ("fd00::11",)}
+
+
+def test_a_getent_answer_without_every_separator_is_an_error() -> None:
+    with pytest.raises(ValueError, match="1 separator answers for 2 names"):
+        F.parse_getent_keys(separator() + "10.0.0.11 STREAM node1\n", ["node1", "node2"])
+
+
 def test_meminfo_and_domstats() -> None:
     assert F.parse_meminfo("MemTotal: 100 kB\nMemAvailable: 60 kB\n") == (100, 60)
     with pytest.raises(ValueError):

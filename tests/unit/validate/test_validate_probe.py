@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from havirt.ocf.runner import CommandRunner
+from havirt.tools.validate import facts as F
 from havirt.tools.validate import probe
 from havirt.tools.validate.targets import Target
 from validate_fakes import FakeNode, FakeSession, cluster
@@ -82,6 +83,15 @@ def test_virsh_batch_markers_and_quoting_with_libvirts_test_driver(tmp_path: Pat
     answers = probe.split_marked(boundary, result.stdout)
     assert "vb9" in answers["dump"]
     assert name in answers["names"].splitlines()
+
+
+@pytest.mark.skipif(shutil.which("getent") is None, reason="getent (libc-bin) not installed")
+def test_one_real_getent_resolves_every_name_in_order() -> None:
+    # Names any host resolves without DNS: numeric ones, each its own answer.
+    names = ["127.0.0.2", "127.0.0.3"]
+    keys = " ".join(F.getent_keys(names))
+    answers = F.parse_getent_keys(run_sh(f"getent ahosts {keys}"), names)
+    assert answers == {"127.0.0.2": ("127.0.0.2",), "127.0.0.3": ("127.0.0.3",)}
 
 
 def test_trust_script_probes_every_peer_in_waves_and_asks_ssh_only_on_failure(
@@ -199,6 +209,18 @@ def test_unreadable_qemu_conf_is_a_warning_with_a_fix() -> None:
     assert (problem.check, problem.severity) == ("lock-manager", "warning")
     assert "Permission denied" in problem.message
     assert "run validate as root" in problem.fix
+
+
+def test_an_unknown_name_resolves_to_nothing_and_a_broken_getent_is_a_problem() -> None:
+    targets, nodes = cluster(3)
+    del nodes["node1"].hosts["node3"]
+    assert collect(nodes["node1"], targets).facts.resolution["node3"] == ()
+    nodes["node2"].hosts = {"node1": "0.0.0.1"}  # looks like the separator: cannot be read
+    facts = collect(nodes["node2"], targets).facts
+    assert facts.resolution is None
+    (problem,) = facts.problems
+    assert (problem.check, problem.item) == ("hostnames", "name resolution")
+    assert "getent ahosts node1" in problem.fix
 
 
 def test_missing_cluster_software_is_none_not_an_error() -> None:

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from havirt.ocf.runner import CommandResult
+from havirt.tools.validate.facts import GETENT_SEPARATOR
 from havirt.tools.validate.targets import Target
 
 CPU_XML = """<cpu>
@@ -145,16 +146,15 @@ class FakeNode:
         if words[:3] == ["virsh", "-c", "qemu:///system"]:
             out, err = self.virsh_batch(words[3])
             return out, 0 if self.libvirt_up else 1, err
-        if text.startswith("for n in "):  # the resolution loop: getent ahosts per name
-            names = shlex.split(text.split(" in ", 1)[1].split("; do", 1)[0])
-            mark = shlex.split(text.split("echo ", 1)[1].split('"$n"', 1)[0])[0]
-            out = ""
-            for name in names:
-                out += f"{mark}{name}\n"
-                address = self.hosts.get(name)
-                if address is not None:
-                    out += f"{address}      STREAM {name}\n{address}      DGRAM\n"
-            return out, 0, ""
+        if words[:2] == ["getent", "ahosts"]:  # as glibc's: nothing for an unknown name
+            out, rc = "", 0
+            for key in words[2:]:
+                address = key if key == GETENT_SEPARATOR else self.hosts.get(key)
+                if address is None:
+                    rc = 2
+                    continue
+                out += f"{address}      STREAM {key}\n{address}      DGRAM  \n"
+            return out, rc, ""
         if words[:2] == ["cat", "/proc/meminfo"]:
             total, available = self.meminfo_kib
             return f"MemTotal: {total} kB\nMemFree: 1 kB\nMemAvailable: {available} kB\n", 0, ""
