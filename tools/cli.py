@@ -336,3 +336,11 @@ from .inventory_cli import apply_command, generate_command, inventory_group  # n
 main.add_command(inventory_group)
 main.add_command(generate_command)
 main.add_command(apply_command)
+
+
+# -- node list, domain list|locate (tools/records_cli.py, which defines the node group) ---
+
+from .records_cli import domain_group, node_group  # noqa: E402
+
+main.add_command(node_group)
+main.add_command(domain_group)
