@@ -46,7 +46,7 @@ def identity(primitive: Primitive) -> GuestIdentity:
     try:
         parsed = domain_config.load(path)
     except OcfError as exc:
-        return GuestIdentity(primitive.id, primitive.id, config=path, problem=exc.message)
+        return GuestIdentity(primitive.id, primitive.id, config=path, problem=exc.reason)
     return GuestIdentity(primitive.id, parsed.name, parsed.uuid, path)
 
 
