@@ -85,6 +85,12 @@ def libvirt_module() -> Any:
     return _libvirt
 
 
+def preload() -> None:
+    """Load libvirt.so.0 for the C path ahead of the first connection (a command that
+    asks several hosts can do it while it waits for something else)."""
+    libvirt_c.load()
+
+
 def migrate_flags(switches: tuple[str, ...] | list[str]) -> int:
     """The libvirt flags of a live migration with these virsh switches."""
     lv = libvirt_module()

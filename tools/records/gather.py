@@ -13,25 +13,27 @@ from .join import GuestIdentity, RecordsError, Sources
 from .scan import DEFAULT_TIMEOUT, NodeScan, Scanner, local_node, node_uris
 
 
-def _both(first: Callable[[], Any], second: Callable[[], Any]) -> tuple[Any, Any]:
-    """Run two blocking reads at once (two tools, each waiting on Pacemaker's daemons)."""
-    box: dict[str, Any] = {}
+def _parallel(*calls: Callable[[], Any]) -> list[Any]:
+    """Run blocking calls at once (tools waiting on Pacemaker's daemons, loading
+    libvirt.so); the first failure is raised once all are done."""
+    results: list[Any] = [None] * len(calls)
+    errors: list[BaseException] = []
 
-    def run_second() -> None:
+    def run(index: int) -> None:
         try:
-            box["value"] = second()
+            results[index] = calls[index]()
         except BaseException as exc:  # handed to the caller's thread
-            box["error"] = exc
+            errors.append(exc)
 
-    thread = threading.Thread(target=run_second, daemon=True)
-    thread.start()
-    try:
-        value = first()
-    finally:
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(1, len(calls))]
+    for thread in threads:
+        thread.start()
+    run(0)
+    for thread in threads:
         thread.join()
-    if "error" in box:
-        raise box["error"]
-    return value, box["value"]
+    if errors:
+        raise errors[0]
+    return results
 
 
 def identity(primitive: Primitive) -> GuestIdentity:
@@ -63,7 +65,9 @@ def gather(
     ``all_nodes``; ``template`` overrides how a node's libvirt is reached."""
     if timeout <= 0:
         raise RecordsError(f"timeout must be more than 0 s (got {timeout:g})")
-    status, cib = _both(pacemaker.status, lambda: pacemaker.cib_xml("configuration"))
+    status, cib, _ = _parallel(
+        pacemaker.status, lambda: pacemaker.cib_xml("configuration"), scanner.prepare
+    )
     try:
         config = parse_config(cib)
     except ValueError as exc:  # lxml's XMLSyntaxError is a ValueError too

@@ -92,11 +92,19 @@ class NodeScan:
 class Scanner(Protocol):
     """Lists the domains of the nodes (node name -> URI), each within ``timeout`` s."""
 
+    def prepare(self) -> None:
+        """Get ready to scan (called while Pacemaker is being read)."""
+
     def scan(self, targets: Mapping[str, str], timeout: float) -> dict[str, NodeScan]: ...
 
 
 class LibvirtScanner:
     """The real one: every node in parallel, through the libvirt boundary."""
+
+    def prepare(self) -> None:
+        from havirt.agents.libvirt_boundary import preload
+
+        preload()  # loading libvirt.so takes as long as crm_mon: do both at once
 
     def scan(self, targets: Mapping[str, str], timeout: float) -> dict[str, NodeScan]:
         results: dict[str, NodeScan] = {}

@@ -217,6 +217,9 @@ class FakeScanner:
     domains: Mapping[str, Sequence[LibvirtDomain] | str]
     asked: list[tuple[dict[str, str], float]] = field(default_factory=list)
 
+    def prepare(self) -> None:
+        pass
+
     def scan(self, targets: Mapping[str, str], timeout: float) -> dict[str, NodeScan]:
         self.asked.append((dict(targets), timeout))
         out = {}
