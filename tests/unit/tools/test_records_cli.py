@@ -205,3 +205,21 @@ def test_help_documents_exit_codes_and_the_node_group_has_list() -> None:
     assert "--check" in result.output and "--connect-template" in result.output
     assert "HAVIRT_CONNECT_TEMPLATE" in result.output
     assert "list" in run("node", "--help").output
+
+
+def test_the_docs_describe_every_flag_option_and_exit_code() -> None:
+    from pathlib import Path
+
+    from havirt.tools.records import join
+
+    text = (Path(__file__).resolve().parents[3] / "docs" / "records.md").read_text()
+    flags = [v for k, v in vars(join).items() if k.isupper() and isinstance(v, str)]
+    for code in set(flags) - {join.ERROR, join.NOTE}:
+        assert f"`{code}`" in text, code
+    for command in (records_cli.domain_list, records_cli.domain_locate, records_cli.node_list):
+        for param in command.params:
+            for opt in param.opts:
+                if opt.startswith("--") and opt != "--help":
+                    assert f"`{opt}" in text, opt
+    for code in (records_cli.EXIT_FLAGGED, records_cli.EXIT_TROUBLE, records_cli.EXIT_INCOMPLETE):
+        assert f"| {code} |" in text
