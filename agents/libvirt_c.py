@@ -5,9 +5,10 @@ Importing libvirt-python costs ~25 ms (its large module and ``typing``); the
 same libvirt.so.0 loaded with ctypes answers a state query in a fraction of
 that. Only the stable public C API is used (virConnectOpen,
 virDomainLookupByUUIDString/ByName, virDomainGetState, virDomainGetName,
-virDomainGetUUIDString, virGetLastError), never libvirt's internal wire
-protocol. Used only by ``libvirt_boundary``; everything else goes through
-libvirt-python there.
+virDomainGetUUIDString, virConnectListAllDomains, virGetLastError), never
+libvirt's internal wire protocol. Used only by ``libvirt_boundary``; everything
+else goes through libvirt-python there. ``havirt domain list`` uses the listing
+for the same reason: it asks every node, and should start as fast as a monitor.
 """
 
 from __future__ import annotations
@@ -87,6 +88,10 @@ ERR_RESOURCE_BUSY = 87  # e.g. a storage lease held by another host
 
 _VIR_UUID_STRING_BUFLEN = 37
 
+# virConnectListAllDomainsFlags (public, stable).
+LIST_ACTIVE = 1
+LIST_PERSISTENT = 4
+
 
 class _VirErrorHead(ctypes.Structure):
     # The leading fields of virError (public, stable): int code, int domain, char *message.
@@ -135,6 +140,7 @@ def load() -> ctypes.CDLL | None:
         "virDomainGetUUIDString": ([vp, cp], ci),
         "virDomainFree": ([vp], ci),
         "virDomainGetInfo": ([vp, ctypes.POINTER(_VirDomainInfo)], ci),
+        "virConnectListAllDomains": ([vp, ctypes.POINTER(ctypes.POINTER(vp)), ctypes.c_uint], ci),
         "virGetLastError": ([], ctypes.POINTER(_VirErrorHead)),
         "virSetErrorFunc": ([vp, _ERROR_FUNC], None),
     }
@@ -202,6 +208,54 @@ def vcpus_and_memory(lib: ctypes.CDLL, dom: int) -> tuple[int, int]:
     if lib.virDomainGetInfo(dom, ctypes.byref(info)) < 0:
         raise _failure(lib, "info")
     return int(info.nrVirtCpu), int(info.maxMem)
+
+
+def list_all(lib: ctypes.CDLL, conn: int, flags: int) -> list[int]:
+    """Pointers to the domains matching ``flags`` (LIST_ACTIVE, LIST_PERSISTENT, 0 = all),
+    in one round trip; the caller frees each with :func:`free`."""
+    array = ctypes.POINTER(ctypes.c_void_p)()
+    count = lib.virConnectListAllDomains(conn, ctypes.byref(array), flags)
+    if count < 0:
+        raise _failure(lib, "list domains")
+    try:
+        return [array[i] for i in range(count)]
+    finally:
+        _libc_free(ctypes.cast(array, ctypes.c_void_p))
+
+
+def listing(lib: ctypes.CDLL, conn: int) -> list[tuple[str, str, int, int, bool]]:
+    """(name, UUID, state, reason, persistent) of every domain: the active ones with their
+    state, the inactive persistent ones as shut off. Two lists and one state query per
+    active domain; names and UUIDs are kept by the client library (no round trip)."""
+    found: dict[str, tuple[str, str, int, int, bool]] = {}
+    for dom in list_all(lib, conn, LIST_ACTIVE):
+        try:
+            name, uuid = identity(lib, dom)
+            try:
+                st, reason = state(lib, dom)
+            except CallFailed as exc:
+                if exc.code == ERR_NO_DOMAIN:
+                    continue  # gone since the list was made
+                raise
+            found[uuid] = (name, uuid, st, reason, False)
+        finally:
+            free(lib, dom)
+    for dom in list_all(lib, conn, LIST_PERSISTENT):
+        try:
+            name, uuid = identity(lib, dom)
+        finally:
+            free(lib, dom)
+        active = found.get(uuid)
+        found[uuid] = (*active[:4], True) if active else (name, uuid, 5, 0, True)
+    return list(found.values())
+
+
+def _libc_free(pointer: ctypes.c_void_p) -> None:
+    # libvirt allocates the array with malloc and leaves freeing it to the caller.
+    libc = ctypes.CDLL(None)
+    libc.free.argtypes = [ctypes.c_void_p]
+    libc.free.restype = None
+    libc.free(pointer)
 
 
 def free(lib: ctypes.CDLL, dom: int) -> None:

@@ -1,16 +1,22 @@
-"""What the benchmarks share: running under the repository's venv, logging, and
-turning SIGTERM/SIGHUP into a normal exit (so that ``finally`` takes the lab down)."""
+"""What the benchmarks share: running under the repository's venv, logging, turning
+SIGTERM/SIGHUP into a normal exit (so that ``finally`` takes the lab down), and
+timing whole processes inside a lab node (:class:`NodeTimer`)."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
+import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from havirt.tools.lab.node import LibvirtNode
 
 BENCH_DIR = Path(__file__).resolve().parent
 VENV_PYTHON = BENCH_DIR.parent / ".venv" / "bin" / "python"
@@ -62,3 +68,74 @@ def run_report(name: str, run: Callable[[Any], dict[str, Any]], options: Any) ->
     except (BenchError, LabError) as exc:
         print(f"{name}: error: {exc}", file=sys.stderr)
         return None
+
+
+# Runs inside the node, started once: reads one job per line on stdin
+# ({"argv", "env", "timeout"}), runs it with exactly that environment and
+# answers one line: wall time of the whole process (spawn -> exit and output
+# drained), exit code, and the tail of its output.
+TIMER_SOURCE = r"""
+import json, os, signal, subprocess, sys, time
+for line in sys.stdin:
+    job = json.loads(line)
+    began = time.perf_counter_ns()
+    proc = subprocess.Popen(job["argv"], env=job["env"], cwd="/", stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    timed_out = False
+    try:
+        out, err = proc.communicate(timeout=job["timeout"])
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        out, err = proc.communicate()
+    elapsed = time.perf_counter_ns() - began
+    answer = {"ns": elapsed, "rc": proc.returncode, "timed_out": timed_out,
+              "stdout": out[-1500:].decode(errors="replace"),
+              "stderr": err[-1500:].decode(errors="replace")}
+    sys.stdout.write(json.dumps(answer) + "\n")
+    sys.stdout.flush()
+"""
+
+
+class NodeTimer:
+    """A helper process inside the node that runs and times one command at a time."""
+
+    def __init__(self, node: LibvirtNode) -> None:
+        argv = node.command([sys.executable, "-I", "-S", "-c", TIMER_SOURCE])
+        self.proc = subprocess.Popen(  # argv list, no shell
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+
+    def run(self, argv: Sequence[str], env: Mapping[str, str], timeout: float) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        job = {"argv": list(argv), "env": dict(env), "timeout": timeout}
+        try:
+            self.proc.stdin.write(json.dumps(job) + "\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            raise BenchError("the timing helper in the node died") from None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise BenchError(f"the timing helper in the node died (exit {self.proc.poll()})")
+        return json.loads(line)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            if self.proc.stdin:
+                self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        if self.proc.stdout:
+            self.proc.stdout.close()

@@ -28,7 +28,6 @@ import platform
 import random
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -40,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchlib import BenchError, log, run_report
+from benchlib import BenchError, NodeTimer, log, run_report
 from havirt.tools import install
 from havirt.tools.lab import (
     READY_MARKER,
@@ -67,36 +66,6 @@ AUTOSET_KEYS = (
     "autoset_utilization_host_memory",
     "autoset_utilization_hv_memory",
 )
-
-# Runs inside the node, started once: reads one job per line on stdin
-# ({"argv", "env", "timeout"}), runs it with exactly that environment and
-# answers one line: wall time of the whole process (spawn -> exit and output
-# drained), exit code, and the tail of its output.
-TIMER_SOURCE = r"""
-import json, os, signal, subprocess, sys, time
-for line in sys.stdin:
-    job = json.loads(line)
-    began = time.perf_counter_ns()
-    proc = subprocess.Popen(job["argv"], env=job["env"], cwd="/", stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
-    timed_out = False
-    try:
-        out, err = proc.communicate(timeout=job["timeout"])
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        out, err = proc.communicate()
-    elapsed = time.perf_counter_ns() - began
-    answer = {"ns": elapsed, "rc": proc.returncode, "timed_out": timed_out,
-              "stdout": out[-1500:].decode(errors="replace"),
-              "stderr": err[-1500:].decode(errors="replace")}
-    sys.stdout.write(json.dumps(answer) + "\n")
-    sys.stdout.flush()
-"""
 
 
 # ---------------------------------------------------------------- agents and cases
@@ -242,49 +211,6 @@ def read_utilization(path: Path, resource: str) -> dict[str, str]:
             if block is not None:
                 return {p.get("name", ""): p.get("value", "") for p in block.iter("nvpair")}
     return {}
-
-
-# ---------------------------------------------------------------- timing in the node
-
-
-class NodeTimer:
-    """A helper process inside the node that runs and times one command at a time."""
-
-    def __init__(self, node: LibvirtNode) -> None:
-        argv = node.command([sys.executable, "-I", "-S", "-c", TIMER_SOURCE])
-        self.proc = subprocess.Popen(  # argv list, no shell
-            argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-
-    def run(self, argv: Sequence[str], env: Mapping[str, str], timeout: float) -> dict[str, Any]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        job = {"argv": list(argv), "env": dict(env), "timeout": timeout}
-        try:
-            self.proc.stdin.write(json.dumps(job) + "\n")
-            self.proc.stdin.flush()
-        except BrokenPipeError:
-            raise BenchError("the timing helper in the node died") from None
-        line = self.proc.stdout.readline()
-        if not line:
-            raise BenchError(f"the timing helper in the node died (exit {self.proc.poll()})")
-        return json.loads(line)
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            if self.proc.stdin:
-                self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-        if self.proc.stdout:
-            self.proc.stdout.close()
 
 
 def agent_env(guest: LabGuest, interval_ms: int, cib_file: Path | None) -> dict[str, str]:

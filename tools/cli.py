@@ -338,17 +338,17 @@ main.add_command(generate_command)
 main.add_command(apply_command)
 
 
-# -- node, cluster: maintenance (tools/maintenance_cli.py) --------------------------------
+# -- node, domain, cluster, balance, place --------------------------------------------------
+# node list, domain list|locate: tools/records_cli.py; node standby|unstandby, cluster
+# maintenance: tools/maintenance_cli.py; balance, place: tools/placement_cli.py.
 
 from .maintenance_cli import cluster_group, node_group  # noqa: E402
-
-main.add_command(node_group)
-main.add_command(cluster_group)
-
-
-# -- balance, place (tools/placement_cli.py) ----------------------------------------------
-
 from .placement_cli import balance_command, place_command  # noqa: E402
+from .records_cli import domain_group, node_list  # noqa: E402
 
+node_group.add_command(node_list)
+main.add_command(node_group)
+main.add_command(domain_group)
+main.add_command(cluster_group)
 main.add_command(balance_command)
 main.add_command(place_command)

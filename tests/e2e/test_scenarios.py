@@ -9,7 +9,6 @@ once). Fencing is on in every scenario.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import time
 from collections.abc import Callable
@@ -18,6 +17,7 @@ import pytest
 from havirt.tools.lab.auditor import AuditError, Auditor, QemuCopy
 from havirt.tools.lab.cluster import ClusterLab
 from lxml import etree
+from planting import planted_domain
 
 RECOVERY_TIMEOUT = 90.0
 STORM_GUESTS = 8
@@ -234,23 +234,13 @@ def test_auditor_catches_a_double_start_behind_pacemakers_back(
 ) -> None:
     guest = cluster.guest_names[3]
     running_on = _copy(auditor, guest).node
-    other = cluster.nodes[next(n for n in cluster.nodes if n != running_on)]
-    # The same guest with a copy of its disk: QEMU's own image locking would refuse
-    # the shared image itself (all lab nodes share one kernel), hiding what we test.
-    files = cluster.guests[guest].dir
-    shutil.copyfile(files / "disk.qcow2", files / "rogue.qcow2")
-    domain = etree.parse(str(files / "domain.xml"))
-    domain.find("devices/disk/source").set("file", cluster.node_path(files / "rogue.qcow2"))
-    domain.write(str(files / "rogue.xml"))
-    with Auditor(cluster, [guest]) as watcher:
-        other.virsh("create", cluster.node_path(files / "rogue.xml"))  # unknown to Pacemaker
-        try:
-            with pytest.raises(AuditError, match=f"{guest} started again while it runs"):
-                watcher.wait_for(lambda: False, 30, "the auditor to object")
-        finally:
-            other.virsh("destroy", guest, check=False)
-            for name in ("rogue.qcow2", "rogue.xml"):
-                (files / name).unlink()
+    other = next(n for n in cluster.nodes if n != running_on)
+    with (
+        Auditor(cluster, [guest]) as watcher,
+        planted_domain(cluster, other, guest),  # unknown to Pacemaker
+        pytest.raises(AuditError, match=f"{guest} started again while it runs"),
+    ):
+        watcher.wait_for(lambda: False, 30, "the auditor to object")
     # The test's own auditor saw the same: acknowledge it, the planted copy is gone.
     assert any(guest in v for v in auditor.violations)
     auditor.violations.clear()

@@ -1,0 +1,196 @@
+"""What the record keeping needs from the CIB's configuration section.
+
+Read from ``cibadmin --query --scope configuration`` (through the Pacemaker
+adapter): every primitive's agent, parameters, meta attributes and utilization
+(resource templates resolved), each node's capacity (its utilization), and the
+location constraints. Pure parsing: no I/O here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+GUEST_TYPE = "VirtualDomain"  # ocf:havirt:VirtualDomain, ocf:heartbeat:VirtualDomain
+# crm_resource --move / --ban (pcs resource move|ban, crm resource move|ban) name theirs so.
+MOVE_PREFIX = "cli-prefer-"
+BAN_PREFIX = "cli-ban-"
+
+
+@dataclass(frozen=True)
+class Primitive:
+    id: str
+    agent: str  # ocf:havirt:VirtualDomain, stonith:fence_xvm
+    type: str
+    params: Mapping[str, str] = field(default_factory=dict)
+    meta: Mapping[str, str] = field(default_factory=dict)
+    utilization: Mapping[str, str] = field(default_factory=dict)
+    parent: str | None = None  # the group, clone or bundle it is part of
+
+    @property
+    def is_guest(self) -> bool:
+        return self.type == GUEST_TYPE and self.agent.startswith("ocf:")
+
+
+@dataclass(frozen=True)
+class Location:
+    """One rsc_location constraint (or one rule of it) naming a resource."""
+
+    id: str
+    rsc: str  # the resource (or group/clone) it names; a pattern as /regex/
+    score: str  # "INFINITY", "-INFINITY", "100", or "attribute NAME" for score-attribute
+    node: str | None = None
+    rule: str | None = None  # the rule's expressions as text, when it has one
+    role: str | None = None
+
+    @property
+    def origin(self) -> str | None:
+        """Why it is there, when a tool left it: a move or a ban."""
+        if self.id.startswith(MOVE_PREFIX):
+            return "move"
+        if self.id.startswith(BAN_PREFIX):
+            return "ban"
+        return None
+
+    def names(self, resource: str, parent: str | None = None) -> bool:
+        """True when this constraint applies to ``resource`` (or to its ``parent``)."""
+        wanted = [r for r in (resource, parent) if r]
+        if self.rsc.startswith("/") and self.rsc.endswith("/") and len(self.rsc) > 1:
+            try:
+                return any(re.search(self.rsc[1:-1], r) for r in wanted)
+            except re.error:
+                return False
+        return self.rsc in wanted
+
+
+@dataclass(frozen=True)
+class CibConfig:
+    primitives: Mapping[str, Primitive]
+    node_capacity: Mapping[str, Mapping[str, str]]  # node name -> utilization
+    locations: tuple[Location, ...]
+
+    @property
+    def guests(self) -> tuple[Primitive, ...]:
+        """The VirtualDomain primitives (any provider), in CIB order."""
+        return tuple(p for p in self.primitives.values() if p.is_guest)
+
+    def locations_of(self, resource: str) -> tuple[Location, ...]:
+        primitive = self.primitives.get(resource)
+        parent = primitive.parent if primitive else None
+        return tuple(c for c in self.locations if c.names(resource, parent))
+
+
+def _nvpairs(el: etree._Element | None, tag: str) -> dict[str, str]:
+    """Name -> value of every ``tag`` set below ``el``; the first set naming a value wins
+    (sets with rules are taken as they come: the records show, they do not evaluate)."""
+    values: dict[str, str] = {}
+    if el is None:
+        return values
+    for block in el.findall(tag):
+        for pair in block.findall("nvpair"):
+            name = pair.get("name")
+            if name and name not in values:
+                values[name] = pair.get("value", "")
+    return values
+
+
+def _agent(el: etree._Element) -> tuple[str, str]:
+    standard, provider, kind = el.get("class", ""), el.get("provider"), el.get("type", "")
+    if standard == "stonith":
+        return f"stonith:{kind}", kind
+    return ":".join(p for p in (standard, provider, kind) if p), kind
+
+
+def _primitives(resources: etree._Element) -> dict[str, Primitive]:
+    templates = {t.get("id"): t for t in resources.iterfind("template")}
+    found: dict[str, Primitive] = {}
+    for el in resources.iter("primitive"):
+        parent = el.getparent()
+        owner = parent.get("id") if parent is not None and parent.tag != "resources" else None
+        if owner is not None and parent is not None and parent.tag == "group":
+            grand = parent.getparent()  # a cloned group: the clone is what constraints name
+            if grand is not None and grand.tag == "clone":
+                owner = grand.get("id")
+        template = templates.get(el.get("template")) if el.get("template") else None
+        agent, kind = _agent(template if template is not None else el)
+        values = {}
+        for tag in ("instance_attributes", "meta_attributes", "utilization"):
+            base = _nvpairs(template, tag) if template is not None else {}
+            values[tag] = {**base, **_nvpairs(el, tag)}
+        found[el.get("id", "")] = Primitive(
+            id=el.get("id", ""),
+            agent=agent,
+            type=kind,
+            params=values["instance_attributes"],
+            meta=values["meta_attributes"],
+            utilization=values["utilization"],
+            parent=owner,
+        )
+    return found
+
+
+def _rule_text(rule: etree._Element) -> str:
+    parts = []
+    for expr in rule:
+        if expr.tag == "expression":
+            value = expr.get("value")
+            parts.append(
+                " ".join(p for p in (expr.get("attribute"), expr.get("operation"), value) if p)
+            )
+        elif expr.tag == "date_expression":
+            parts.append(f"date {expr.get('operation', '')}".strip())
+        elif expr.tag == "rule":
+            parts.append(f"({_rule_text(expr)})")
+    return f" {rule.get('boolean-op', 'and')} ".join(parts)
+
+
+def _locations(constraints: etree._Element | None) -> tuple[Location, ...]:
+    found: list[Location] = []
+    if constraints is None:
+        return ()
+    for el in constraints.iterfind("rsc_location"):
+        cid = el.get("id", "")
+        pattern = el.get("rsc-pattern")
+        named = [el.get("rsc")] if el.get("rsc") else []
+        named += [ref.get("id") for ref in el.iterfind("resource_set/resource_ref")]
+        if pattern:
+            named.append(f"/{pattern}/")
+        rules = el.findall("rule")
+        for rsc in filter(None, named):
+            if not rules:
+                found.append(
+                    Location(cid, rsc, el.get("score", ""), el.get("node"), role=el.get("role"))
+                )
+            for rule in rules:
+                score = rule.get("score") or (
+                    f"attribute {rule.get('score-attribute')}"
+                    if rule.get("score-attribute")
+                    else ""
+                )
+                found.append(
+                    Location(cid, rsc, score, rule=_rule_text(rule), role=rule.get("role"))
+                )
+    return tuple(found)
+
+
+def parse_config(xml: str) -> CibConfig:
+    """A CibConfig from ``cibadmin --query`` (the whole CIB or its configuration scope)."""
+    root = etree.fromstring(xml.encode())
+    config = root if root.tag == "configuration" else root.find("configuration")
+    if config is None:
+        raise ValueError("no <configuration> in the CIB")
+    resources = config.find("resources")
+    nodes = config.find("nodes")
+    capacity = {
+        n.get("uname", ""): _nvpairs(n, "utilization")
+        for n in (nodes if nodes is not None else [])
+        if n.tag == "node"
+    }
+    return CibConfig(
+        primitives=_primitives(resources) if resources is not None else {},
+        node_capacity=capacity,
+        locations=_locations(config.find("constraints")),
+    )
