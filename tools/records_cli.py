@@ -265,9 +265,13 @@ def render_location(loc: GuestLocation) -> str:
         for c in loc.locations:
             target = c.node or (f"rule: {c.rule}" if c.rule else "-")
             note = ""
-            if c.origin:
+            if c.origin in ("move", "ban"):
                 what = "a move" if c.origin == "move" else "a ban"
                 note = f"left by {what}: 'pcs resource clear {g.resource}' removes it"
+            elif c.origin == "havirt-move":
+                note = "a havirt move's, temporary: 'havirt place --clear-moves' removes it"
+            elif c.origin == "havirt-place":
+                note = f"havirt place's: 'havirt place {g.resource} --clear' removes it"
             crows.append([f"  {c.id}", target, c.score, note])
         lines += _table(["  ID", "NODE", "SCORE", ""], crows)
     elif g.resource:

@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..cib import parse_config
 from ..pacemaker import Pacemaker
-from ..placement.model import GUEST_AGENT_TYPE
 from ..placement.predict import predict
 
 DEFAULT_TIMEOUT = 120.0
@@ -36,10 +36,7 @@ class MaintenanceReport:
 
 
 def _guests(pm: Pacemaker) -> list[str]:
-    from lxml import etree
-
-    config = etree.fromstring(pm.cib_xml("resources").encode())
-    return [p.get("id", "") for p in config.iter("primitive") if p.get("type") == GUEST_AGENT_TYPE]
+    return [p.id for p in parse_config(pm.cib_xml("configuration")).guests]
 
 
 def maintenance(

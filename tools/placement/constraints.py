@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-MOVE_PREFIX = "havirt-move-"
-PLACE_PREFIXES = ("havirt-prefer-", "havirt-avoid-", "havirt-apart-")
+from ..cib import HAVIRT_MOVE_PREFIX as MOVE_PREFIX
+
 INFINITY = "INFINITY"
 
 

@@ -4,7 +4,7 @@ Read from Pacemaker's own records, nothing else: the node and primitive
 ``utilization`` of the CIB configuration (the names ``havirt generate`` writes:
 ``cpu`` and ``hv_memory``, in vCPUs and MiB) and where crm_mon says each guest
 runs. A guest is a primitive of type ``VirtualDomain``, whatever its provider
-(``ocf:havirt:`` or the stock ``ocf:heartbeat:``).
+(``ocf:havirt:`` or the stock ``ocf:heartbeat:``), as tools/cib.py reads them.
 """
 
 from __future__ import annotations
@@ -12,22 +12,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from lxml import etree
-
+from ..cib import parse_config
 from ..pacemaker import ClusterStatus, Pacemaker
 
 DIMENSIONS = ("cpu", "hv_memory")  # what havirt generate declares, in this order
-GUEST_AGENT_TYPE = "VirtualDomain"
 
 
-def _utilization(el: etree._Element | None) -> dict[str, int]:
-    """The integer utilization nvpairs under ``el`` (Pacemaker ignores other values too)."""
-    if el is None:
-        return {}
-    out: dict[str, int] = {}
-    for nv in el.iterfind("utilization/nvpair"):
+def _integers(values: Mapping[str, str]) -> dict[str, int]:
+    """The integer utilization values (Pacemaker ignores the others too)."""
+    out = {}
+    for name, value in values.items():
         try:
-            out[nv.get("name", "")] = int(nv.get("value", ""))
+            out[name] = int(value)
         except ValueError:
             continue
     return out
@@ -120,12 +116,11 @@ class Layout:
 
 def layout_from(status: ClusterStatus, configuration_xml: str) -> Layout:
     """A Layout from crm_mon's status and the CIB's configuration section (or whole CIB)."""
-    root = etree.fromstring(configuration_xml.encode())
-    nodes_by_name = {n.get("uname"): n for n in root.iter("node") if n.get("uname")}
+    config = parse_config(configuration_xml)
     hosts = tuple(
         Host(
             name=n.name,
-            capacity=_utilization(nodes_by_name.get(n.name)),
+            capacity=_integers(config.node_capacity.get(n.name, {})),
             online=n.online,
             standby=n.standby,
             maintenance=n.maintenance,
@@ -133,31 +128,21 @@ def layout_from(status: ClusterStatus, configuration_xml: str) -> Layout:
         for n in status.nodes
         if n.type == "member"
     )
-    attributes = {
-        name: {
-            nv.get("name", ""): nv.get("value", "")
-            for nv in el.iterfind("instance_attributes/nvpair")
-        }
-        for name, el in nodes_by_name.items()
-    }
     guests = []
-    for prim in root.iter("primitive"):
-        if prim.get("type") != GUEST_AGENT_TYPE:
-            continue
-        rid = prim.get("id", "")
-        where = status.where(rid)
-        rsc = status.resource(rid)
+    for prim in config.guests:
+        where = status.where(prim.id)
+        rsc = status.resource(prim.id)
         guests.append(
             Guest(
-                id=rid,
-                utilization=_utilization(prim),
+                id=prim.id,
+                utilization=_integers(prim.utilization),
                 node=where[0] if len(where) == 1 else None,
                 nodes=where,
                 managed=rsc.managed if rsc else True,
-                failed=any(r.failed for r in status.instances(rid)),
+                failed=any(r.failed for r in status.instances(prim.id)),
             )
         )
-    return Layout(hosts, tuple(sorted(guests, key=lambda g: g.id)), attributes)
+    return Layout(hosts, tuple(sorted(guests, key=lambda g: g.id)), config.node_attributes)
 
 
 def read_layout(pm: Pacemaker) -> Layout:

@@ -21,9 +21,10 @@ from typing import Any
 
 from lxml import etree
 
+from ..cib import origin_of, parse_config
 from ..errors import HavirtError
 from ..pacemaker import Pacemaker
-from .constraints import MOVE_PREFIX, PLACE_PREFIXES, to_text
+from .constraints import MOVE_PREFIX, to_text
 from .model import Layout, layout_from
 from .moves import GuestMove, Progress, watch
 from .predict import predict
@@ -36,63 +37,37 @@ class PlacementConstraint:
     """A constraint naming a guest, as shown to the admin."""
 
     id: str
-    kind: str  # prefer, avoid, apart, together, move (temporary), rule
+    kind: str  # prefer, avoid, apart, together, move (a temporary havirt move)
     score: str
-    other: str  # the node, or the other guest
+    other: str  # the node, the other guest, or a rule as text
     by_havirt: bool
 
     def describe(self) -> str:
-        origin = "havirt place" if self.by_havirt else "configuration"
-        if self.id.startswith(MOVE_PREFIX):
-            origin = "temporary (a havirt move)"
+        origin = {
+            "havirt-place": "havirt place",
+            "havirt-move": "temporary (a havirt move)",
+            "move": "left by a move: pcs resource clear",
+            "ban": "left by a ban: pcs resource clear",
+        }.get(origin_of(self.id) or "", "configuration")
         return f"{self.kind} {self.other} (score {self.score}; {self.id}, {origin})"
 
 
-def _score(value: str | None) -> str:
-    return value or "0"
-
-
-def _kind(score: str, positive: str, negative: str) -> str:
-    return negative if score.startswith("-") else positive
-
-
 def constraints_of(cib_xml: str, guest: str) -> list[PlacementConstraint]:
-    """Every location and colocation constraint naming ``guest``."""
-    root = etree.fromstring(cib_xml.encode())
+    """Every location and (two-resource) colocation constraint naming ``guest``."""
+    config = parse_config(cib_xml)
     out = []
-    for loc in root.iter("rsc_location"):
-        if loc.get("rsc") != guest:
-            continue
-        cid = loc.get("id", "")
-        ours = cid.startswith(PLACE_PREFIXES) or cid.startswith(MOVE_PREFIX)
-        if loc.get("node"):
-            score = _score(loc.get("score"))
-            out.append(
-                PlacementConstraint(
-                    cid, _kind(score, "prefer", "avoid"), score, loc.get("node", ""), ours
-                )
-            )
-        else:
-            rule = loc.find("rule")
-            score = _score(rule.get("score") if rule is not None else None)
-            expr = loc.find("rule/expression")
-            node = expr.get("value", "") if expr is not None else "a rule"
-            kind = "move" if cid.startswith(MOVE_PREFIX) else _kind(score, "prefer", "avoid")
-            out.append(PlacementConstraint(cid, kind, score, node, ours))
-    for col in root.iter("rsc_colocation"):
-        pair = (col.get("rsc"), col.get("with-rsc"))
-        if guest not in pair:
-            continue
-        other = pair[1] if pair[0] == guest else pair[0]
-        score = _score(col.get("score"))
+    for loc in config.locations_of(guest):
+        kind = "avoid" if loc.score.startswith("-") else "prefer"
+        if loc.origin == "havirt-move":
+            kind = "move"
+        other = loc.node or (f"rule: {loc.rule}" if loc.rule else "-")
+        ours = loc.origin in ("havirt-move", "havirt-place")
+        out.append(PlacementConstraint(loc.id, kind, loc.score, other, ours))
+    for col in config.colocations_of(guest):
+        kind = "apart" if col.score.startswith("-") else "together"
+        other = col.with_rsc if col.rsc == guest else col.rsc
         out.append(
-            PlacementConstraint(
-                col.get("id", ""),
-                _kind(score, "together", "apart"),
-                score,
-                other or "",
-                col.get("id", "").startswith(PLACE_PREFIXES),
-            )
+            PlacementConstraint(col.id, kind, col.score, other, col.origin == "havirt-place")
         )
     return sorted(out, key=lambda c: c.id)
 

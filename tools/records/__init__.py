@@ -8,7 +8,7 @@ what is wrong (see :mod:`.join`). See docs/records.md.
 
 from __future__ import annotations
 
-from .cib import CibConfig, Location, Primitive, parse_config
+from ..cib import CibConfig, Location, Primitive, parse_config
 from .gather import gather, identity
 from .join import (
     DomainListing,

@@ -7,8 +7,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ..cib import Primitive, parse_config
 from ..pacemaker import Pacemaker
-from .cib import Primitive, parse_config
 from .join import GuestIdentity, RecordsError, Sources
 from .scan import DEFAULT_TIMEOUT, NodeScan, Scanner, local_node, node_uris
 

@@ -21,9 +21,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ..cib import CibConfig, Location
 from ..errors import HavirtError
 from ..pacemaker import ClusterStatus, NodeStatus, ResourceStatus
-from .cib import CibConfig, Location
 from .scan import LibvirtDomain, NodeScan
 
 ERROR, NOTE = "error", "note"

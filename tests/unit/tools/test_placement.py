@@ -259,3 +259,19 @@ def test_unexpired_moves_of_another_run_are_refused_and_expired_ones_swept() -> 
     with pytest.raises(HavirtError, match="another havirt run is moving guests"):
         carry_out(pm, [Move("vm1", "n1", "n2")], timeout=10)  # type: ignore[arg-type]
     assert "add" not in pm.calls
+
+
+@pytest.mark.parametrize(
+    "cid, origin",
+    [
+        ("cli-prefer-vm1", "move"),
+        ("cli-ban-vm1-on-node2", "ban"),
+        ("havirt-move-vm1", "havirt-move"),
+        ("havirt-apart-vm1-vm2", "havirt-place"),
+        ("location-vm1-node2-100", None),
+    ],
+)
+def test_who_left_a_constraint(cid: str, origin: str | None) -> None:
+    from havirt.tools.cib import origin_of
+
+    assert origin_of(cid) == origin

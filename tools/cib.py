@@ -1,9 +1,10 @@
-"""What the record keeping needs from the CIB's configuration section.
+"""The CIB's configuration section as values, for records and placement alike.
 
 Read from ``cibadmin --query --scope configuration`` (through the Pacemaker
 adapter): every primitive's agent, parameters, meta attributes and utilization
 (resource templates resolved), each node's capacity (its utilization), and the
-location constraints. Pure parsing: no I/O here.
+location and colocation constraints, with who left them where a tool did.
+Pure parsing: no I/O here. (The status side is tools/pacemaker.parse_status.)
 """
 
 from __future__ import annotations
@@ -16,8 +17,25 @@ from lxml import etree
 
 GUEST_TYPE = "VirtualDomain"  # ocf:havirt:VirtualDomain, ocf:heartbeat:VirtualDomain
 # crm_resource --move / --ban (pcs resource move|ban, crm resource move|ban) name theirs so.
-MOVE_PREFIX = "cli-prefer-"
-BAN_PREFIX = "cli-ban-"
+CLI_MOVE_PREFIX = "cli-prefer-"
+CLI_BAN_PREFIX = "cli-ban-"
+# havirt's own (tools/placement/constraints.py): temporary moves, and havirt place's wishes.
+HAVIRT_MOVE_PREFIX = "havirt-move-"
+HAVIRT_PLACE_PREFIXES = ("havirt-prefer-", "havirt-avoid-", "havirt-apart-")
+
+
+def origin_of(constraint_id: str) -> str | None:
+    """Who left a constraint, when a tool did: move, ban (crm_resource / pcs / crm),
+    havirt-move (a temporary one of a havirt move), havirt-place (havirt place)."""
+    if constraint_id.startswith(CLI_MOVE_PREFIX):
+        return "move"
+    if constraint_id.startswith(CLI_BAN_PREFIX):
+        return "ban"
+    if constraint_id.startswith(HAVIRT_MOVE_PREFIX):
+        return "havirt-move"
+    if constraint_id.startswith(HAVIRT_PLACE_PREFIXES):
+        return "havirt-place"
+    return None
 
 
 @dataclass(frozen=True)
@@ -48,12 +66,7 @@ class Location:
 
     @property
     def origin(self) -> str | None:
-        """Why it is there, when a tool left it: a move or a ban."""
-        if self.id.startswith(MOVE_PREFIX):
-            return "move"
-        if self.id.startswith(BAN_PREFIX):
-            return "ban"
-        return None
+        return origin_of(self.id)
 
     def names(self, resource: str, parent: str | None = None) -> bool:
         """True when this constraint applies to ``resource`` (or to its ``parent``)."""
@@ -67,10 +80,26 @@ class Location:
 
 
 @dataclass(frozen=True)
+class Colocation:
+    """One two-resource rsc_colocation (sets are not shown)."""
+
+    id: str
+    rsc: str
+    with_rsc: str
+    score: str
+
+    @property
+    def origin(self) -> str | None:
+        return origin_of(self.id)
+
+
+@dataclass(frozen=True)
 class CibConfig:
     primitives: Mapping[str, Primitive]
     node_capacity: Mapping[str, Mapping[str, str]]  # node name -> utilization
     locations: tuple[Location, ...]
+    colocations: tuple[Colocation, ...] = ()
+    node_attributes: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @property
     def guests(self) -> tuple[Primitive, ...]:
@@ -81,6 +110,9 @@ class CibConfig:
         primitive = self.primitives.get(resource)
         parent = primitive.parent if primitive else None
         return tuple(c for c in self.locations if c.names(resource, parent))
+
+    def colocations_of(self, resource: str) -> tuple[Colocation, ...]:
+        return tuple(c for c in self.colocations if resource in (c.rsc, c.with_rsc))
 
 
 def _nvpairs(el: etree._Element | None, tag: str) -> dict[str, str]:
@@ -189,8 +221,20 @@ def parse_config(xml: str) -> CibConfig:
         for n in (nodes if nodes is not None else [])
         if n.tag == "node"
     }
+    constraints = config.find("constraints")
+    colocations = tuple(
+        Colocation(el.get("id", ""), el.get("rsc", ""), el.get("with-rsc", ""), el.get("score", ""))
+        for el in (constraints.iterfind("rsc_colocation") if constraints is not None else [])
+        if el.get("rsc") and el.get("with-rsc")
+    )
     return CibConfig(
         primitives=_primitives(resources) if resources is not None else {},
         node_capacity=capacity,
-        locations=_locations(config.find("constraints")),
+        locations=_locations(constraints),
+        colocations=colocations,
+        node_attributes={
+            n.get("uname", ""): _nvpairs(n, "instance_attributes")
+            for n in (nodes if nodes is not None else [])
+            if n.tag == "node"
+        },
     )
