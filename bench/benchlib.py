@@ -70,6 +70,33 @@ def run_report(name: str, run: Callable[[Any], dict[str, Any]], options: Any) ->
         return None
 
 
+EXIT_OK, EXIT_ERROR, EXIT_RUNS_FAILED = 0, 1, 3
+
+
+def report_main(
+    name: str,
+    run: Callable[[Any], dict[str, Any]],
+    render: Callable[[dict[str, Any]], str],
+    options: Any,
+    failed_what: str,
+) -> int:
+    """The end of every benchmark's main: run, print the table (or JSON with --json),
+    and exit 0, 1 (could not run) or 3 (some measured runs did not exit 0: ``report
+    ["failures"]``, described as ``failed_what``)."""
+    report = run_report(name, run, options)
+    if report is None:
+        return EXIT_ERROR
+    print(json.dumps(report, indent=2) if options.json else render(report))
+    if report["failures"]:
+        print(
+            f"{name}: {len(report['failures'])} {failed_what} did not exit 0: "
+            f"{report['failures'][:3]}",
+            file=sys.stderr,
+        )
+        return EXIT_RUNS_FAILED
+    return EXIT_OK
+
+
 # Runs inside the node, started once: reads one job per line on stdin
 # ({"argv", "env", "timeout"}), runs it with exactly that environment and
 # answers one line: wall time of the whole process (spawn -> exit and output

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import math
 import os
 import platform
@@ -30,7 +29,6 @@ import re
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
@@ -39,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchlib import BenchError, NodeTimer, log, run_report
+from benchlib import BenchError, NodeTimer, log, report_main
 from havirt.tools import install
 from havirt.tools.lab import (
     READY_MARKER,
@@ -59,7 +57,6 @@ RECURRING_INTERVAL_MS = 10000
 AGENT_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 RSCTMP = "/run/resource-agents"  # node-private (/run is per node)
 
-EXIT_OK, EXIT_ERROR, EXIT_AGENT_FAILED = 0, 1, 3
 
 AUTOSET_KEYS = (
     "autoset_utilization_cpu",
@@ -632,19 +629,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    options = parse_args(argv)
-    report = run_report("bench/monitor", run_benchmark, options)
-    if report is None:
-        return EXIT_ERROR
-    if options.json:
-        print(json.dumps(report, indent=2))
-    else:
-        print(render(report))
-    if report["failures"]:
-        print(
-            f"bench/monitor: {len(report['failures'])} agent run(s) did not exit 0 "
-            "on the running guest",
-            file=sys.stderr,
-        )
-        return EXIT_AGENT_FAILED
-    return EXIT_OK
+    return report_main(
+        "bench/monitor",
+        run_benchmark,
+        render,
+        parse_args(argv),
+        "agent run(s) on the running guest",
+    )

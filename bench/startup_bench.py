@@ -25,7 +25,6 @@ Timings never change the exit status: 0 when it ran and every command exited 0,
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
@@ -36,12 +35,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchlib import BenchError, NodeTimer, log, run_report
+from benchlib import BenchError, NodeTimer, log, report_main
 from havirt.tools.lab import build_guest_assets
 from havirt.tools.lab.cluster import DAEMON_PATH, ClusterLab, cluster_missing_requirements
 from havirt.tools.lab.node import DEFAULT_CACHE_DIR
 
-EXIT_OK, EXIT_ERROR, EXIT_COMMAND_FAILED = 0, 1, 3
 HAVIRT = str(Path(sys.executable).with_name("havirt"))
 TIMEOUT = 120.0
 
@@ -245,16 +243,4 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    options = parse_args(argv)
-    report = run_report("bench/startup", run_benchmark, options)
-    if report is None:
-        return EXIT_ERROR
-    print(json.dumps(report, indent=2) if options.json else render(report))
-    if report["failures"]:
-        print(
-            f"bench/startup: {len(report['failures'])} command run(s) did not exit 0: "
-            f"{report['failures'][:3]}",
-            file=sys.stderr,
-        )
-        return EXIT_COMMAND_FAILED
-    return EXIT_OK
+    return report_main("bench/startup", run_benchmark, render, parse_args(argv), "command run(s)")

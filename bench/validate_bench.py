@@ -37,14 +37,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchlib import BenchError, log, run_report
+from benchlib import BenchError, log, report_main
 from havirt.ocf.runner import CommandRunner
 from havirt.tools.lab import Lab, nsutil
 from havirt.tools.lab.node import DEFAULT_CACHE_DIR, missing_requirements
 from havirt.tools.validate import probe
 from havirt.tools.validate.targets import Target
 
-EXIT_OK, EXIT_ERROR, EXIT_VALIDATE_FAILED = 0, 1, 3
 HAVIRT = str(Path(sys.executable).with_name("havirt"))
 VARIANTS = {"full": (), "no-trust": ("--skip", "ssh-trust")}
 SETTLE_S = 0.2
@@ -327,16 +326,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    options = parse_args(argv)
-    report = run_report("bench/validate", run_benchmark, options)
-    if report is None:
-        return EXIT_ERROR
-    print(json.dumps(report, indent=2) if options.json else render(report))
-    if report["failures"]:
-        print(
-            f"bench/validate: {len(report['failures'])} validate run(s) did not exit 0 "
-            f"on alike nodes: {report['failures'][:3]}",
-            file=sys.stderr,
-        )
-        return EXIT_VALIDATE_FAILED
-    return EXIT_OK
+    return report_main(
+        "bench/validate", run_benchmark, render, parse_args(argv), "validate run(s) on alike nodes"
+    )

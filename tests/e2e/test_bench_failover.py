@@ -5,23 +5,11 @@ No timing is judged here; the benchmark brings up (and takes down) its own lab.
 
 from __future__ import annotations
 
-import json
-import subprocess
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "failover"
+from bench_smoke import run_bench
 
 
 def test_bench_failover_reports_every_measure(cluster_possible: None) -> None:
-    result = subprocess.run(
-        [str(BENCH), "--rounds", "1", "--agents", "havirt", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout)
+    report = run_bench("failover", "--rounds", "1", "--agents", "havirt", timeout=900)
     havirt = report["agents"]["havirt"]
     assert havirt["standby"]["live_migrated"] and havirt["standby"]["guests"] >= 1
     (crash,) = havirt["crashes"]

@@ -5,23 +5,11 @@ No timing is judged here; the benchmark brings up (and takes down) its own lab.
 
 from __future__ import annotations
 
-import json
-import subprocess
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "startup"
+from bench_smoke import run_bench
 
 
 def test_bench_startup_times_havirt_next_to_the_stock_tools(cluster_possible: None) -> None:
-    result = subprocess.run(
-        [str(BENCH), "--runs", "1", "--warmup", "0", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout)
+    report = run_bench("startup", "--runs", "1", "--warmup", "0", timeout=600)
     assert report["failures"] == []
     timed = report["results"]
     for label in ("havirt --help", "havirt domain list", "havirt node list", "pcs --help"):

@@ -5,31 +5,20 @@ No timing is judged here; the benchmark brings up (and takes down) its own lab.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-from pathlib import Path
 
 import pytest
+from bench_smoke import run_bench
 
 pytestmark = pytest.mark.integration
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "monitor"
 STOCK_AGENT = "/usr/lib/ocf/resource.d/heartbeat/VirtualDomain"
 
 
 def test_bench_monitor_reports_every_case_for_both_agents(lab_requirements: None) -> None:
     if not os.access(STOCK_AGENT, os.X_OK):
         pytest.skip(f"{STOCK_AGENT} is not installed (resource-agents)")
-    result = subprocess.run(
-        [str(BENCH), "--iterations", "2", "--warmup", "1", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout)
+    report = run_bench("monitor", "--iterations", "2", "--warmup", "1", timeout=900)
 
     cases = {"probe/empty", "probe/1000", "monitor/empty", "monitor/1000"}
     assert set(report["cases"]) == cases

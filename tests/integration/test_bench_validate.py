@@ -3,28 +3,17 @@ figure. No timing is judged here; the benchmark brings up (and takes down) its l
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
 import pytest
+from bench_smoke import run_bench
 
 pytestmark = pytest.mark.integration
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "validate"
-
 
 def test_bench_validate_reports_every_size_variant_and_startup(lab_requirements: None) -> None:
-    tiny = ["--nodes", "1,2", "--runs", "1", "--warmup", "0", "--help-runs", "2", "--json"]
-    result = subprocess.run(
-        [str(BENCH), *tiny],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout)
+    tiny = ["--nodes", "1,2", "--runs", "1", "--warmup", "0", "--help-runs", "2"]
+    report = run_bench("validate", *tiny, timeout=600)
     assert [row["nodes"] for row in report["sizes"]] == [1, 2]
     for row in report["sizes"]:
         assert row["lab_up_s"] > 0
