@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from ..cib import Colocation  # the same value the CIB reader gives back
 from ..inventory import Guest, Inventory, Storage
 from ..inventory.model import duration_text
 
@@ -98,14 +99,6 @@ class Order:
     id: str
     first: str
     then: str
-
-
-@dataclass(frozen=True)
-class Colocation:
-    id: str
-    rsc: str
-    with_rsc: str
-    score: str
 
 
 Resource = Primitive | Clone
