@@ -77,6 +77,7 @@ def test_standby_without_room_is_refused_and_changes_nothing(cib: Path) -> None:
     assert cib.read_bytes() == before
     forced = havirt(cib, "node", "standby", "node1", "--force", "--dry-run")
     assert any("will be stopped" in note for note in forced["notes"])
+    assert forced["guests"] == []  # vm1 stops: there is nothing to follow
 
 
 def test_unknown_node_is_refused(cib: Path) -> None:

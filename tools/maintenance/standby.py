@@ -129,8 +129,11 @@ def standby(
             exit_code=2,
         )
     report.notes += _side_effects(prediction, on_node, stranded)
+    # Forced: the stranded guests stop (see the notes); the others are followed.
     report.guests = [
-        GuestMove(g.id, node, prediction.destination(g.id), required=False) for g in on_node
+        GuestMove(g.id, node, prediction.destination(g.id), required=False)
+        for g in on_node
+        if g not in stranded
     ]
     if dry_run:
         return report
