@@ -1,7 +1,8 @@
 """The SSH adapter: fabric connections whose host keys are checked, never trusted blindly.
 
 fabric's ``Connection`` accepts any host key by default (paramiko's
-``AutoAddPolicy``). Here every connection loads the known_hosts files given (or
+``AutoAddPolicy``), and so does each ProxyJump hop it builds. Here every
+connection, and every hop before it, loads the known_hosts files given (or
 ``~/.ssh/known_hosts`` and ``/etc/ssh/ssh_known_hosts``, as ``ssh`` does) and
 uses :class:`RefuseUnknownHost`, a ``RejectPolicy``: a host missing from them is
 refused, and a host whose key differs from the known one is refused by paramiko
@@ -202,11 +203,7 @@ class FabricConnector:
             connect_timeout=self.timeout,
             connect_kwargs=self.connect_kwargs(),
         )
-        client = connection.client
-        for path in self.known_hosts:
-            # "system" host keys: read, never written back.
-            client.load_system_host_keys(str(path))
-        client.set_missing_host_key_policy(RefuseUnknownHost())
+        self.verify_host_keys(connection)
         sock: socket.socket | None = None
         try:
             if not connection.gateway:  # a ProxyJump/ProxyCommand brings its own channel
@@ -220,6 +217,17 @@ class FabricConnector:
                 sock.close()
             raise self.explain(target, str(connection.user), int(connection.port), exc) from None
         return FabricSession(connection)
+
+    def verify_host_keys(self, connection: Connection) -> None:
+        """Check host keys on ``connection`` and on every ProxyJump hop before it: fabric
+        builds each hop as a Connection of its own, which would accept any key."""
+        hop: Any = connection
+        while isinstance(hop, Connection):
+            for path in self.known_hosts:
+                # "system" host keys: read, never written back.
+                hop.client.load_system_host_keys(str(path))
+            hop.client.set_missing_host_key_policy(RefuseUnknownHost())
+            hop = hop.gateway  # None, a ProxyCommand string (OpenSSH checks), or a hop
 
     def explain(
         self, target: Target, user: str, port_number: int, exc: BaseException

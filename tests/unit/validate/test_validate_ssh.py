@@ -69,3 +69,20 @@ def test_a_server_that_is_not_ssh_is_an_ssh_failure_not_a_hang(listener: socket.
     # Without --identity fabric's connect_kwargs is the config's own: the socket of one
     # connection must not end up there for the next ones.
     assert "sock" not in connector.config.connect_kwargs
+
+
+def test_host_keys_are_checked_on_every_proxyjump_hop_too(tmp_path) -> None:
+    config = tmp_path / "ssh_config"
+    config.write_text("Host node1\n    ProxyJump jump1,jump2\n")
+    connector = ssh.make_connector(known_hosts=["/dev/null"], ssh_config=str(config))
+    connection = ssh.Connection("node1", config=connector.config.clone())
+    hops = []
+    hop = connection
+    while isinstance(hop, ssh.Connection):
+        hops.append(hop)
+        hop = hop.gateway
+    assert sorted(h.host for h in hops) == ["jump1", "jump2", "node1"]
+    # fabric's default, which would accept any key, on every hop:
+    assert all(isinstance(h.client._policy, ssh.paramiko.AutoAddPolicy) for h in hops)
+    connector.verify_host_keys(connection)
+    assert all(isinstance(h.client._policy, ssh.RefuseUnknownHost) for h in hops)
