@@ -54,7 +54,8 @@ def ssh_config(inv: Inventory) -> str:
         _header(inv, "ssh_config"),
         "# Install as ~/.ssh/config of the migration user on every node (or Include it).\n",
         "# Host keys are verified, never accepted on first use: put each node's key, copied\n",
-        "# from its /etc/ssh/ssh_host_ed25519_key.pub, into /etc/ssh/ssh_known_hosts first.\n",
+        "# from its /etc/ssh/ssh_host_ed25519_key.pub, into /etc/ssh/ssh_known_hosts first\n",
+        "# (a guest's too: read it on the guest's console, e.g. virsh console GUEST).\n",
     ]
     for node in inv.nodes:
         lines.append(
@@ -63,5 +64,7 @@ def ssh_config(inv: Inventory) -> str:
         )
     for guest in inv.guests:
         if guest.ip is not None:
-            lines.append(f"\nHost {guest.name}\n    HostName {guest.ip.ip}\n")
+            lines.append(
+                f"\nHost {guest.name}\n    HostName {guest.ip.ip}\n    StrictHostKeyChecking yes\n"
+            )
     return "".join(lines)
