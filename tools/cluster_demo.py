@@ -45,7 +45,7 @@ def take_down(lab_name: str = DEMO_LAB, base_dir: Path | str = DEFAULT_BASE_DIR)
     return control.down(lab_name, base_dir=base_dir)
 
 
-class _ClusterDemo(StepRunner):
+class _ClusterDemo(StepRunner[ClusterLab]):
     STEPS = (
         ("image", "Build the guest image (cached)", "image", ""),
         ("up", "Bring up a 3-node cluster with fencing and 3 guests", "up", "cluster up"),
@@ -59,22 +59,13 @@ class _ClusterDemo(StepRunner):
     ERRORS = (LabError, HavirtError, AuditError, OSError)
     FAILURE_HINT = "rerun with --keep to inspect the lab (havirt lab status, havirt lab exec)"
 
-    def __init__(self, progress: Progress, keep: bool, name: str, cache: Path, base: Path):
-        self.progress = progress
-        self.keep = keep
-        self.name = name
-        self.cache = cache
-        self.base = base
-        self.lab: ClusterLab | None = None
+    def __init__(
+        self, progress: Progress, keep: bool, lab_name: str, cache_dir: Path, base_dir: Path
+    ) -> None:
+        super().__init__(progress, keep, lab_name, cache_dir, base_dir)
         self.auditor: Auditor | None = None
-        self.assets = None
 
     # ------------------------------------------------------------ helpers
-
-    @property
-    def the_lab(self) -> ClusterLab:
-        assert self.lab is not None
-        return self.lab
 
     @property
     def the_auditor(self) -> Auditor:
@@ -110,12 +101,16 @@ class _ClusterDemo(StepRunner):
 
     def image(self, step: Step) -> None:
         with _ticking(self.progress, "building the guest image"):
-            self.assets = build_guest_assets(self.cache / "guest")
-        step.summary = f"kernel + busybox initramfs in {self.cache / 'guest'}"
+            self.assets = build_guest_assets(self.cache_dir / "guest")
+        step.summary = f"kernel + busybox initramfs in {self.cache_dir / 'guest'}"
 
     def up(self, step: Step) -> None:
         self.lab = ClusterLab(
-            self.name, self.base, guests=3, guest_assets=self.assets, cache_dir=self.cache
+            self.lab_name,
+            self.base_dir,
+            guests=3,
+            guest_assets=self.assets,
+            cache_dir=self.cache_dir,
         )
         began = time.monotonic()
         with _ticking(self.progress, "starting libvirtd, Corosync and Pacemaker on 3 nodes"):
@@ -231,9 +226,9 @@ class _ClusterDemo(StepRunner):
         if self.keep and self.lab is not None:
             step = Step(key="keep", title="The lab stays up")
             step.facts["lines"] = [
-                f"havirt lab status --lab {self.name}",
-                f"havirt lab exec --lab {self.name} node1 -- crm_mon -1",
-                f"havirt lab down --lab {self.name}",
+                f"havirt lab status --lab {self.lab_name}",
+                f"havirt lab exec --lab {self.lab_name} node1 -- crm_mon -1",
+                f"havirt lab down --lab {self.lab_name}",
             ]
             yield step
             self.stop_auditor()

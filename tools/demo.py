@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from havirt.ocf.exitcodes import OcfExit
 
@@ -52,6 +52,7 @@ MONITOR_INTERVAL_MS = 10000
 TICK_SECONDS = 5.0
 
 Progress = Callable[[str], None]
+LabT = TypeVar("LabT", bound=Lab)
 
 
 def _silent(message: str) -> None:
@@ -150,7 +151,7 @@ def take_down(lab_name: str = DEMO_LAB, base_dir: Path | str = DEFAULT_BASE_DIR)
     return True
 
 
-class StepRunner:
+class StepRunner(Generic[LabT]):
     """A demo's sequence of steps: each ``STEPS`` entry (key, title, method, timed label)
     runs ``self.<method>(step)``; the first failed step ends the sequence, ``finish()``
     yields the closing steps (keep the lab, or take it down), then the failure is raised."""
@@ -158,6 +159,22 @@ class StepRunner:
     STEPS: tuple[tuple[str, str, str, str], ...] = ()
     ERRORS: tuple[type[BaseException], ...] = (LabError, HavirtError, OSError)
     FAILURE_HINT = "rerun with --keep to inspect the lab (logs under /var/log inside each node)"
+
+    def __init__(
+        self, progress: Progress, keep: bool, lab_name: str, cache_dir: Path, base_dir: Path
+    ) -> None:
+        self.progress = progress
+        self.keep = keep
+        self.lab_name = lab_name
+        self.cache_dir = cache_dir
+        self.base_dir = base_dir
+        self.assets: GuestAssets | None = None
+        self.lab: LabT | None = None
+
+    @property
+    def the_lab(self) -> LabT:
+        assert self.lab is not None
+        return self.lab
 
     def run_step(self, key: str, title: str, method: str, timed: str) -> Step:
         return perform_step(self, key, title, method, timed, self.ERRORS)
@@ -178,34 +195,18 @@ class StepRunner:
             raise HavirtError(f"step '{failed.title}' failed: {failed.summary}", self.FAILURE_HINT)
 
 
-class _Demo(StepRunner):
+class _Demo(StepRunner[Lab]):
     """The demo's state between steps; each step method fills in its :class:`Step`."""
 
     def __init__(
-        self,
-        progress: Progress,
-        keep: bool,
-        lab_name: str,
-        cache_dir: Path,
-        base_dir: Path,
+        self, progress: Progress, keep: bool, lab_name: str, cache_dir: Path, base_dir: Path
     ) -> None:
-        self.progress = progress
-        self.keep = keep
-        self.lab_name = lab_name
-        self.cache_dir = cache_dir
-        self.base_dir = base_dir
-        self.assets: GuestAssets | None = None
-        self.lab: Lab | None = None
+        super().__init__(progress, keep, lab_name, cache_dir, base_dir)
         self.guest: LabGuest | None = None
         self.agent = ""
         self.ocf_root = INSTALLED_OCF_ROOT
 
     # ------------------------------------------------------------ helpers
-
-    @property
-    def the_lab(self) -> Lab:
-        assert self.lab is not None
-        return self.lab
 
     @property
     def the_guest(self) -> LabGuest:
