@@ -164,41 +164,53 @@ class Choice(Kind):
 
 
 @dataclass(frozen=True)
-class Size(Kind):
+class Quantity(Kind):
+    """A number with a unit, as a quoted string; kept as a whole number of the base unit."""
+
+    def parse(self, value: Any) -> re.Match[str] | None:
+        raise NotImplementedError
+
+    def amount(self, match: re.Match[str]) -> int:
+        raise NotImplementedError
+
+    def convert(self, value: Any) -> int:
+        match = self.parse(value.strip()) if isinstance(value, str) else None
+        if match is None:
+            if isinstance(value, int) and not isinstance(value, bool):
+                raise Invalid(f"expected {self.what} (a quoted string with a unit), got {value}")
+            raise self.expected(value)
+        amount = self.amount(match)
+        if amount <= 0:
+            raise Invalid(f"expected {self.what} above zero, got {describe_value(value)}")
+        return amount
+
+
+@dataclass(frozen=True)
+class Size(Quantity):
     """A size with a binary unit: "2GiB", "512MiB", "1.5G" (G = GiB, as in qemu-img)."""
 
     what: str = "a size like 2GiB"
     type_name: str = "size"
 
-    def convert(self, value: Any) -> int:
-        match = _SIZE_RE.match(value.strip()) if isinstance(value, str) else None
-        if match is None:
-            if isinstance(value, int) and not isinstance(value, bool):
-                raise Invalid(f"expected {self.what} (a quoted string with a unit), got {value}")
-            raise self.expected(value)
-        size = int(float(match.group(1)) * SIZE_UNITS[match.group(2)])
-        if size <= 0:
-            raise Invalid(f"expected {self.what} above zero, got {describe_value(value)}")
-        return size
+    def parse(self, value: Any) -> re.Match[str] | None:
+        return _SIZE_RE.match(value)
+
+    def amount(self, match: re.Match[str]) -> int:
+        return int(float(match.group(1)) * SIZE_UNITS[match.group(2)])
 
 
 @dataclass(frozen=True)
-class Duration(Kind):
+class Duration(Quantity):
     """A time with a unit: "500ms", "10s", "2min", "1h"; kept in milliseconds."""
 
     what: str = "a duration like 30s"
     type_name: str = "duration"
 
-    def convert(self, value: Any) -> int:
-        match = _DURATION_RE.match(value.strip()) if isinstance(value, str) else None
-        if match is None:
-            if isinstance(value, int) and not isinstance(value, bool):
-                raise Invalid(f"expected {self.what} (a quoted string with a unit), got {value}")
-            raise self.expected(value)
-        ms = int(match.group(1)) * DURATION_UNITS[match.group(2)]
-        if ms <= 0:
-            raise Invalid(f"expected {self.what} above zero, got {describe_value(value)}")
-        return ms
+    def parse(self, value: Any) -> re.Match[str] | None:
+        return _DURATION_RE.match(value)
+
+    def amount(self, match: re.Match[str]) -> int:
+        return int(match.group(1)) * DURATION_UNITS[match.group(2)]
 
 
 @dataclass(frozen=True)
