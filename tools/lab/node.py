@@ -66,7 +66,7 @@ from havirt.agents import qemu_processes
 
 from . import nsutil
 from . import ssh as lab_ssh
-from .proc import LabError, Result, checked, run, spawn
+from .proc import LabError, Namespaced, Result, checked, run, spawn
 
 DEFAULT_BASE_DIR = Path("/var/lib/havirt-lab")
 DEFAULT_CACHE_DIR = Path("/var/cache/havirt-lab")
@@ -177,8 +177,10 @@ def hosts_file(addresses: Mapping[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-class LibvirtNode:
+class LibvirtNode(Namespaced):
     """One simulated hypervisor host. Created by :class:`Lab`, not directly."""
+
+    EXEC_ENV = {"LIBVIRT_DEFAULT_URI": LOCAL_URI}  # virsh inside a node: its own libvirtd
 
     # Subclasses (e.g. cluster nodes) add their own node-private directories.
     private_dirs: tuple[tuple[str, str], ...] = PRIVATE_DIRS
@@ -225,18 +227,6 @@ class LibvirtNode:
     def command(self, argv: Sequence[str]) -> list[str]:
         """``argv`` prefixed so that it runs inside all of the node's namespaces."""
         return ["nsenter", "-t", str(self.holder_pid), "-n", "-m", "-u", "--", *argv]
-
-    def exec(
-        self,
-        argv: Sequence[str],
-        env: Mapping[str, str] | None = None,
-        timeout: float = 60.0,
-        input: str | None = None,
-        check: bool = False,
-    ) -> Result:
-        """Run ``argv`` inside the node and wait for it; see :func:`proc.run`."""
-        full_env = {"LIBVIRT_DEFAULT_URI": LOCAL_URI, **(env or {})}
-        return run(self.command(argv), env=full_env, timeout=timeout, input=input, check=check)
 
     def popen(
         self, argv: Sequence[str], env: Mapping[str, str] | None = None, log: Path | None = None

@@ -61,6 +61,28 @@ def run(
     return checked(result) if check else result
 
 
+class Namespaced:
+    """Something that runs commands inside namespaces: ``command`` prefixes an argv
+    (nsenter ...), ``exec`` runs it to completion with ``EXEC_ENV`` added."""
+
+    EXEC_ENV: Mapping[str, str] = {}
+
+    def command(self, argv: Sequence[str]) -> list[str]:
+        raise NotImplementedError
+
+    def exec(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str] | None = None,
+        timeout: float = 60.0,
+        input: str | None = None,
+        check: bool = False,
+    ) -> Result:
+        """Run ``argv`` there and wait for it; see :func:`run`."""
+        full_env = {**self.EXEC_ENV, **(env or {})}
+        return run(self.command(argv), env=full_env, timeout=timeout, input=input, check=check)
+
+
 def spawn(
     argv: Sequence[str],
     *,

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import nsutil
-from .proc import LabError, Result, run
+from .proc import LabError, Namespaced, Result, run
 
 if TYPE_CHECKING:
     from .node import Lab, LibvirtNode
@@ -273,7 +273,7 @@ def start_sshd(node: LibvirtNode, timeout: float = SSHD_READY_TIMEOUT) -> None:
 # ---------------------------------------------------------------- the controller
 
 
-class LabController:
+class LabController(Namespaced):
     """A network namespace on the lab's switch, the host's way into the lab's network."""
 
     def __init__(self, lab: Lab) -> None:
@@ -297,17 +297,6 @@ class LabController:
     def command(self, argv: Sequence[str]) -> list[str]:
         """``argv`` prefixed to run in the controller's netns (the host's files and mounts)."""
         return ["nsenter", f"--net={nsutil.netns_path(self.netns)}", "--", *argv]
-
-    def exec(
-        self,
-        argv: Sequence[str],
-        env: Mapping[str, str] | None = None,
-        timeout: float = 60.0,
-        input: str | None = None,
-        check: bool = False,
-    ) -> Result:
-        """Run ``argv`` in the controller and wait for it; see :func:`proc.run`."""
-        return run(self.command(argv), env=env, timeout=timeout, input=input, check=check)
 
     def ssh_options(self) -> list[str]:
         """``ssh`` options: the lab key, exactly the lab's known_hosts, never a prompt."""
