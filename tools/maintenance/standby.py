@@ -76,12 +76,6 @@ def _read(pm: Pacemaker) -> tuple[ClusterStatus, Layout]:
     return status, layout_from(status, pm.cib_xml("configuration"))
 
 
-def _check_node(status: ClusterStatus, node: str) -> None:
-    if status.node(node) is None:
-        names = ", ".join(n.name for n in status.nodes) or "none"
-        raise HavirtError(f"no node {node!r} in the cluster", f"nodes: {names}", exit_code=2)
-
-
 def _why_stranded(layout: Layout, guest: Guest, node: str) -> str:
     others = [h for h in layout.hosts if h.name != node]
     room = [
@@ -111,10 +105,9 @@ def standby(
     """Put ``node`` in standby and follow its guests away (see the module doc)."""
     start = clock()
     status, layout = _read(pm)
-    _check_node(status, node)
-    host = layout.host(node)
+    host = layout.require_host(node)
     on_node = layout.guests_on(node)
-    report = StandbyReport(node, changed=not (host and host.standby), dry_run=dry_run)
+    report = StandbyReport(node, changed=not host.standby, dry_run=dry_run)
     if on_node:
         check_cluster_can_move(status, f"moving the guests off {node}")
     prediction = predict(pm, [g.id for g in layout.guests], standby=[node])
@@ -186,9 +179,8 @@ def unstandby(
     """Take ``node`` out of standby; with ``return_guests`` move its recorded guests back."""
     start = clock()
     status, layout = _read(pm)
-    _check_node(status, node)
-    host = layout.host(node)
-    report = UnstandbyReport(node, changed=bool(host and host.standby), dry_run=dry_run)
+    host = layout.require_host(node)
+    report = UnstandbyReport(node, changed=host.standby, dry_run=dry_run)
     recorded = _recorded(layout, node)
     moves: list[Move] = []
     if return_guests:

@@ -9,10 +9,11 @@ runs. A guest is a primitive of type ``VirtualDomain``, whatever its provider
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from ..cib import parse_config
+from ..errors import HavirtError
 from ..pacemaker import ClusterStatus, Pacemaker
 
 DIMENSIONS = ("cpu", "hv_memory")  # what havirt generate declares, in this order
@@ -109,6 +110,24 @@ class Layout:
         )
         return replace(self, guests=guests)
 
+    def require_host(self, name: str) -> Host:
+        """The node of that name, or the error (exit 2) that lists the nodes."""
+        host = self.host(name)
+        if host is None:
+            names = ", ".join(h.name for h in self.hosts) or "none"
+            raise HavirtError(f"no node {name!r} in the cluster", f"nodes: {names}", exit_code=2)
+        return host
+
+    def require_guest(self, name: str, option: str = "GUEST") -> Guest:
+        """The guest of that id, or the error (exit 2) that lists the guests."""
+        guest = self.guest(name)
+        if guest is None:
+            names = ", ".join(g.id for g in self.guests) or "none"
+            raise HavirtError(
+                f"{option}: no guest {name!r} in the cluster", f"guests: {names}", exit_code=2
+            )
+        return guest
+
     @property
     def eligible(self) -> tuple[str, ...]:
         return tuple(h.name for h in self.hosts if h.eligible)
@@ -154,19 +173,3 @@ def describe_load(values: Mapping[str, int]) -> str:
     """``cpu 2, hv_memory 512`` in a stable order."""
     names = [*[k for k in DIMENSIONS if k in values], *sorted(set(values) - set(DIMENSIONS))]
     return ", ".join(f"{k} {values[k]}" for k in names) or "nothing declared"
-
-
-def guest_ids(layout: Layout, wanted: Iterable[str]) -> list[str]:
-    """``wanted`` checked against the guests Pacemaker knows (raises on an unknown one)."""
-    from ..errors import HavirtError
-
-    known = {g.id for g in layout.guests}
-    out = []
-    for name in wanted:
-        if name not in known:
-            raise HavirtError(
-                f"no guest {name!r} in the cluster",
-                f"guests: {', '.join(sorted(known)) or 'none'} (see 'havirt domain list')",
-            )
-        out.append(name)
-    return out

@@ -25,7 +25,7 @@ from ..cib import origin_of, parse_config
 from ..errors import HavirtError
 from ..pacemaker import Pacemaker
 from .constraints import MOVE_PREFIX, to_text
-from .model import Layout, layout_from
+from .model import layout_from
 from .moves import GuestMove, Progress, watch
 from .predict import predict
 
@@ -93,20 +93,6 @@ class PlaceReport:
         return data
 
 
-def _check_node(layout: Layout, node: str) -> None:
-    if layout.host(node) is None:
-        names = ", ".join(h.name for h in layout.hosts)
-        raise HavirtError(f"no node {node!r} in the cluster", f"nodes: {names}", exit_code=2)
-
-
-def _check_guest(layout: Layout, guest: str, option: str = "GUEST") -> None:
-    if layout.guest(guest) is None:
-        names = ", ".join(g.id for g in layout.guests) or "none"
-        raise HavirtError(
-            f"{option}: no guest {guest!r} in the cluster", f"guests: {names}", exit_code=2
-        )
-
-
 def _new_constraint(
     guest: str, prefer: str | None, avoid: str | None, apart: str | None, score: str | None
 ) -> etree._Element:
@@ -172,12 +158,12 @@ def place(
     status = pm.status()
     cib = pm.cib_xml()
     layout = layout_from(status, cib)
-    _check_guest(layout, guest)
+    layout.require_guest(guest)
     for node in (prefer, avoid):
         if node:
-            _check_node(layout, node)
+            layout.require_host(node)
     if apart:
-        _check_guest(layout, apart, "--apart")
+        layout.require_guest(apart, "--apart")
         if apart == guest:
             raise HavirtError("--apart: a guest cannot be kept apart from itself", exit_code=2)
     report = PlaceReport(guest, dry_run=dry_run)
