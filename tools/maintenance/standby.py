@@ -21,17 +21,16 @@ from typing import Any
 
 from ..errors import HavirtError
 from ..pacemaker import ClusterStatus, Pacemaker
-from ..placement.constraints import Move, move_constraints, move_id
+from ..placement.constraints import Move
 from ..placement.model import Guest, Layout, describe_load, layout_from
 from ..placement.moves import (
     GuestMove,
     Progress,
     carry_out,
     check_cluster_can_move,
-    expiry,
     watch,
 )
-from ..placement.predict import Prediction, predict
+from ..placement.predict import Prediction, predict, predict_moves
 
 DRAINED_ATTRIBUTE = "havirt-drained-guests"  # the guests a standby moved away, space-separated
 DEFAULT_TIMEOUT = 300.0
@@ -238,16 +237,12 @@ def _check_return(
     standby_cleared: bool,
 ) -> None:
     """Ask the scheduler; drop guests it would not put back, refuse if anything would stop."""
-    expires = expiry(DEFAULT_TIMEOUT)
-    cib = pm.cib_xml()
-    if not standby_cleared:
-        cib = _without_standby(cib, node)
-    prediction = predict(
+    prediction = predict_moves(
         pm,
         [g.id for g in layout.guests],
-        constraints=move_constraints(moves, expires),
-        then_remove=[move_id(m.guest) for m in moves],
-        cib_xml=cib,
+        moves,
+        timeout=DEFAULT_TIMEOUT,
+        active=[] if standby_cleared else [node],
     )
     if prediction.stopped():
         raise HavirtError(
@@ -261,15 +256,3 @@ def _check_return(
             report.skipped[move.guest] = (
                 f"Pacemaker would not place it on {node} (room or constraints)"
             )
-
-
-def _without_standby(cib_xml: str, node: str) -> str:
-    from lxml import etree
-
-    cib = etree.fromstring(cib_xml.encode())
-    for el in cib.iterfind("configuration/nodes/node"):
-        if el.get("uname") == node:
-            for nv in el.iterfind("instance_attributes/nvpair"):
-                if nv.get("name") == "standby":
-                    nv.set("value", "off")
-    return etree.tostring(cib, encoding="unicode")

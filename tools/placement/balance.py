@@ -30,10 +30,10 @@ from typing import Any
 
 from ..errors import HavirtError
 from ..pacemaker import Pacemaker
-from .constraints import Move, move_constraints, move_id
+from .constraints import Move
 from .model import Layout, layout_from
-from .moves import GuestMove, Progress, carry_out, check_cluster_can_move, expiry
-from .predict import predict
+from .moves import GuestMove, Progress, carry_out, check_cluster_can_move
+from .predict import predict_moves
 
 DEFAULT_TIMEOUT = 300.0
 MAX_ROUNDS = 3  # plan, check with the scheduler, drop what it refuses, plan again
@@ -223,13 +223,7 @@ def balance(
 
 def _check_with_scheduler(pm: Pacemaker, layout: Layout, moves: list[Move]) -> list[Move]:
     """The moves the scheduler would not make; raises if the plan would hurt any guest."""
-    expires = expiry(DEFAULT_TIMEOUT)
-    prediction = predict(
-        pm,
-        [g.id for g in layout.guests],
-        constraints=move_constraints(moves, expires),
-        then_remove=[move_id(m.guest) for m in moves],
-    )
+    prediction = predict_moves(pm, [g.id for g in layout.guests], moves, timeout=DEFAULT_TIMEOUT)
     problems = []
     if prediction.stopped():
         problems.append(f"it would stop {', '.join(prediction.stopped())}")

@@ -11,14 +11,15 @@ constraints: when nothing moves then, the new placement is stable, which is how
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxml import etree
 
 from ..pacemaker import Pacemaker, PlannedAction, Simulation
-from .constraints import insert_constraints, remove_constraints
+from .constraints import Move, insert_constraints, move_constraints, move_id, remove_constraints
+from .moves import expiry
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class Prediction:
         )
 
 
-def _set_standby(cib: etree._Element, node: str) -> None:
+def _set_standby(cib: etree._Element, node: str, value: str) -> None:
     el = next((n for n in cib.iterfind("configuration/nodes/node") if n.get("uname") == node), None)
     if el is None:
         return
@@ -63,9 +64,9 @@ def _set_standby(cib: etree._Element, node: str) -> None:
         attrs = etree.SubElement(el, "instance_attributes", id=f"nodes-{el.get('id')}")
     for nv in attrs.iterfind("nvpair"):
         if nv.get("name") == "standby":
-            nv.set("value", "on")
+            nv.set("value", value)
             return
-    etree.SubElement(attrs, "nvpair", id=f"{attrs.get('id')}-standby", name="standby", value="on")
+    etree.SubElement(attrs, "nvpair", id=f"{attrs.get('id')}-standby", name="standby", value=value)
 
 
 def _set_property(cib: etree._Element, name: str, value: str) -> None:
@@ -97,6 +98,7 @@ def predict(
     guests: Iterable[str],
     *,
     standby: Iterable[str] = (),
+    active: Iterable[str] = (),
     properties: Mapping[str, str] | None = None,
     constraints: etree._Element | None = None,
     then_remove: Iterable[str] = (),
@@ -106,7 +108,9 @@ def predict(
     guests = list(guests)
     cib = etree.fromstring((cib_xml or pm.cib_xml()).encode())
     for node in standby:
-        _set_standby(cib, node)
+        _set_standby(cib, node, "on")
+    for node in active:
+        _set_standby(cib, node, "off")
     for name, value in (properties or {}).items():
         _set_property(cib, name, value)
     if constraints is not None:
@@ -130,4 +134,24 @@ def predict(
         after=_placement(sim, guests, after=True),
         actions=tuple(a for a in sim.actions if a.resource in guests),
         unsettling=unsettling,
+    )
+
+
+def predict_moves(
+    pm: Pacemaker,
+    guests: Iterable[str],
+    moves: Sequence[Move],
+    *,
+    timeout: float,
+    active: Iterable[str] = (),
+) -> Prediction:
+    """What the scheduler would do with the temporary ``havirt-move-*`` constraints of
+    ``moves`` in place (``active`` nodes out of standby), and whether the result holds
+    once they are gone (``unsettling``)."""
+    return predict(
+        pm,
+        guests,
+        active=active,
+        constraints=move_constraints(moves, expiry(timeout)),
+        then_remove=[move_id(m.guest) for m in moves],
     )
