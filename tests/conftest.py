@@ -1,4 +1,12 @@
-"""Shared pytest options: golden files are compared, or rewritten with --regenerate-golden."""
+"""Shared pytest options.
+
+* Golden files are compared, or rewritten with ``--regenerate-golden``.
+* ``--require-real-parts`` (or ``HAVIRT_REQUIRE_REAL_PARTS=1``, which
+  ``tools/bootstrap.sh test`` sets once it has installed the system packages):
+  every skipped test fails the run. Tests skip when a real part (libvirt, QEMU,
+  Pacemaker, the lab) is missing; where the packages were installed, a skip
+  means a missing install step or a broken machine, never "nothing to test".
+"""
 
 from __future__ import annotations
 
@@ -17,6 +25,43 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get("HAVIRT_REGENERATE_GOLDEN") == "1",
         help="rewrite golden files from the current output instead of comparing",
     )
+    parser.addoption(
+        "--require-real-parts",
+        action="store_true",
+        default=os.environ.get("HAVIRT_REQUIRE_REAL_PARTS") == "1",
+        help="fail the run when any test skips (every real part must be present)",
+    )
+
+
+def _skip_reason(report: pytest.TestReport | pytest.CollectReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
+) -> None:
+    if not config.getoption("--require-real-parts"):
+        return
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if not hasattr(r, "wasxfail")]
+    if not skipped:
+        return
+    terminalreporter.section("skips where every real part must run", sep="!", red=True)
+    for report in skipped:
+        terminalreporter.write_line(f"SKIPPED {report.nodeid}: {_skip_reason(report)}")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not session.config.getoption("--require-real-parts"):
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    stats = getattr(reporter, "stats", {}) if reporter is not None else {}
+    skipped = [r for r in stats.get("skipped", []) if not hasattr(r, "wasxfail")]
+    if skipped and exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture

@@ -5,10 +5,14 @@
 #   tools/bootstrap.sh setup     only install (system packages, venv, agents)
 # Idempotent: packages already present and an up-to-date venv are not redone.
 #
+# `test` after installing the system packages runs pytest with HAVIRT_REQUIRE_REAL_PARTS=1:
+# every part the tests need is then present, so a skipped test fails the run (a skip
+# there means a missing install step, never "nothing to test"). CI (.ci/run) runs this.
+#
 # HAVIRT_SYSTEM_PACKAGES=skip leaves the system alone (no apt-get, no root needed):
 # the venv is built from PyPI only, without libvirt-python when libvirt's headers are
 # missing, and the agents are installed only where an OCF root exists. Tests that
-# need libvirt, QEMU or Pacemaker then skip, saying what is missing. CI runs this way.
+# need libvirt, QEMU or Pacemaker then skip, saying what is missing.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -18,14 +22,20 @@ JOB=${1:-setup}
 [ $# -gt 0 ] && shift
 SYSTEM=${HAVIRT_SYSTEM_PACKAGES:-install}
 
-# Debian packages: libvirt + QEMU (TCG is enough), the cluster stack, the tools the
-# tests drive for real (ocf-tester, crm_resource, pcs, stonith_admin, xmllint), and
-# bindfs (a FUSE filesystem the storage pool tests hang on purpose).
+# Debian packages, each for a reason:
+# - the product on a node: libvirt + QEMU (TCG is enough), the cluster stack, nfs-common
+#   (mount.nfs for ocf:havirt:StoragePool's netfs pools), e2fsprogs and util-linux (fs
+#   pools, mount, losetup), procps;
+# - building libvirt-python: libvirt-dev, pkg-config, gcc, python3-dev, python3-venv;
+# - the lab and the tests: the tools they drive for real (ocf-tester, crm_resource, pcs,
+#   stonith_admin, xmllint, sshd, ip, nsenter), busybox-static, cpio and kmod (the test
+#   guests' initramfs), bindfs (a FUSE filesystem the storage pool tests hang on purpose),
+#   vagrant + vagrant-libvirt (`vagrant validate` of vagrant/), shellcheck (its scripts).
 PACKAGES=(
     libvirt-daemon-system libvirt-clients libvirt-dev pkg-config gcc python3-dev python3-venv
     qemu-system-x86 qemu-utils busybox-static iproute2 util-linux openssh-server openssh-client
     resource-agents pacemaker pacemaker-cli-utils corosync pcs fence-agents libxml2-utils
-    cpio kmod bindfs
+    cpio kmod bindfs nfs-common e2fsprogs procps vagrant vagrant-libvirt shellcheck
 )
 if [ "$SYSTEM" != skip ]; then
     if [ "$(id -u)" -ne 0 ]; then
@@ -41,8 +51,15 @@ if [ "$SYSTEM" != skip ]; then
     if [ ${#missing[@]} -gt 0 ]; then
         echo "bootstrap: installing ${missing[*]}"
         export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq
-        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        log=$(mktemp /tmp/havirt-apt.XXXXXX)
+        if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+                "${missing[@]}"; } >"$log" 2>&1; then
+            tail -n 25 "$log" >&2
+            echo "bootstrap: installing the Debian packages failed (the lines above; whole log:" \
+                "$log)" >&2
+            exit 1
+        fi
+        rm -f "$log"
     fi
 fi
 
@@ -93,7 +110,11 @@ fi
 
 case "$JOB" in
     setup) echo "bootstrap: ready" ;;
-    test) exec "$VENV/bin/python" -m pytest "$@" ;;
+    test)
+        if [ "$SYSTEM" != skip ]; then
+            export HAVIRT_REQUIRE_REAL_PARTS=${HAVIRT_REQUIRE_REAL_PARTS:-1}
+        fi
+        exec "$VENV/bin/python" -m pytest "$@" ;;
     demo) exec "$VENV/bin/havirt" demo "$@" ;;
     *) echo "bootstrap: unknown job '$JOB' (use demo, test or setup)" >&2; exit 2 ;;
 esac
