@@ -24,8 +24,8 @@ SYSTEM=${HAVIRT_SYSTEM_PACKAGES:-install}
 
 # Debian packages, each for a reason:
 # - the product on a node: libvirt + QEMU (TCG is enough), the cluster stack, nfs-common
-#   (mount.nfs for ocf:havirt:StoragePool's netfs pools), e2fsprogs and util-linux (fs
-#   pools, mount, losetup), procps;
+#   (mount.nfs for ocf:havirt:StoragePool's netfs pools), lvm2 (its logical pools),
+#   e2fsprogs and util-linux (fs pools, mount, losetup), procps;
 # - building libvirt-python: libvirt-dev, pkg-config, gcc, python3-dev, python3-venv;
 # - the lab and the tests: the tools they drive for real (ocf-tester, crm_resource, pcs,
 #   stonith_admin, xmllint, sshd, ip, nsenter), busybox-static, cpio and kmod (the test
@@ -35,7 +35,7 @@ PACKAGES=(
     libvirt-daemon-system libvirt-clients libvirt-dev pkg-config gcc python3-dev python3-venv
     qemu-system-x86 qemu-utils busybox-static iproute2 util-linux openssh-server openssh-client
     resource-agents pacemaker pacemaker-cli-utils corosync pcs fence-agents libxml2-utils
-    cpio kmod bindfs nfs-common e2fsprogs procps vagrant vagrant-libvirt shellcheck
+    cpio kmod bindfs nfs-common lvm2 e2fsprogs procps vagrant vagrant-libvirt shellcheck
 )
 if [ "$SYSTEM" != skip ]; then
     if [ "$(id -u)" -ne 0 ]; then
