@@ -24,4 +24,5 @@ def mapped_packages() -> list[str]:
     return sorted(packages)
 
 
-setup(packages=mapped_packages())
+if __name__ == "__main__":  # as setuptools runs it; tests import mapped_packages
+    setup(packages=mapped_packages())
