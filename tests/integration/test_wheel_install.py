@@ -144,6 +144,21 @@ def test_wheel_holds_the_packages_and_data_files_and_no_top_level_ocf(wheel: Pat
             assert f"{package}/{relative}" in names, f"{folder}/{relative} is not in the wheel"
 
 
+def test_sdist_builds_the_same_wheel(work_dir: Path, wheel: Path) -> None:
+    """``python -m build`` makes the sdist, then the wheel from the unpacked sdist: what
+    pip does with the sdist on a machine without the checkout."""
+    out = work_dir / "from-sdist"
+    _checked(
+        [sys.executable, "-m", "build", "--outdir", str(out), str(work_dir / "src")],
+        timeout=600,
+        cwd=work_dir,
+    )
+    (from_sdist,) = out.glob("havirt-*.whl")
+    assert sorted(zipfile.ZipFile(from_sdist).namelist()) == sorted(
+        zipfile.ZipFile(wheel).namelist()
+    )
+
+
 def test_installed_package_is_the_wheel_not_the_checkout(venv: Path) -> None:
     code = (
         "import havirt.tools, havirt.cluster_templates, importlib.util;"
