@@ -29,6 +29,7 @@ import shutil
 import time
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +44,11 @@ from .proc import LabError, Result, checked, run
 
 FENCE_AGENT = "fence_havirt_lab"
 FENCE_MODULE = "havirt.tools.lab.fence_lab"
-# The lab's configuration comes from this example inventory, through `havirt generate`.
-LAB_INVENTORY = Path(__file__).resolve().parents[2] / "cluster-templates" / "lab.toml"
+# The lab's configuration comes from this example inventory, through `havirt generate`:
+# cluster-templates/lab.toml, the data package havirt.cluster_templates (see pyproject.toml),
+# so a checkout and an installed wheel find it the same way.
+TEMPLATES_PACKAGE = "havirt.cluster_templates"
+LAB_TEMPLATE = "lab.toml"
 CLUSTER_TOOLS = ("corosync", "pacemakerd", "crm_mon", "cibadmin", "crm_resource", "pcs")
 PACEMAKER_DIRS = ("cib", "pengine", "blackbox", "cores")
 DAEMON_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
@@ -371,7 +375,7 @@ def lab_inventory(lab: Lab, guests: Sequence[str]) -> str:
     Its nodes, guests and fence options are the lab's own (names, addresses, the
     lab's name); everything else (policies, token, properties) is the template's.
     """
-    template = tomllib.loads(LAB_INVENTORY.read_text())
+    template = tomllib.loads(resources.files(TEMPLATES_PACKAGE).joinpath(LAB_TEMPLATE).read_text())
     node_proto, guest_proto = template["nodes"][0], template["guests"][0]
     fence = node_proto["fence"]
     template["nodes"] = [
