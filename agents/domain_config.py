@@ -7,7 +7,7 @@ import os
 
 from havirt.ocf.errors import OcfError
 from havirt.ocf.exitcodes import OcfExit
-from havirt.ocf.files import read_text
+from havirt.ocf.files import FileProblem, read_text
 from havirt.ocf.record import Record
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
@@ -95,17 +95,18 @@ def parse(path: str, text: str) -> DomainConfig:
     try:
         root = ET.fromstring(text)
     except ET.ParseError as exc:
-        raise OcfError(
-            OcfExit.ERR_CONFIGURED, f"config {path} is not valid XML ({exc}): fix the file"
+        raise FileProblem(
+            OcfExit.ERR_CONFIGURED, f"config {path} is not valid XML ({exc}): fix the file", path
         ) from None
     if root.tag != "domain":
-        raise OcfError(
+        raise FileProblem(
             OcfExit.ERR_CONFIGURED,
-            f"config {path} is not a libvirt domain definition (root element <{root.tag}>)",
+            f"config {path} is not a libvirt domain definition (root element <{root.tag[:40]}>)",
+            path,
         )
     name = (root.findtext("name") or "").strip()
     if not name:
-        raise OcfError(OcfExit.ERR_CONFIGURED, f"config {path} has no <name>: add one")
+        raise FileProblem(OcfExit.ERR_CONFIGURED, f"config {path} has no <name>: add one", path)
     uuid = (root.findtext("uuid") or "").strip().lower() or None
     vcpu_text = (root.findtext("vcpu") or "").strip()
     disks: list[str] = []

@@ -14,6 +14,7 @@ import time
 from havirt.ocf.agent import ActionContext, ResourceAgent
 from havirt.ocf.errors import OcfError
 from havirt.ocf.exitcodes import OcfExit
+from havirt.ocf.files import FileProblem
 from havirt.ocf.record import Record
 
 from . import definitions, domain_config, migration, qemu_processes
@@ -111,6 +112,14 @@ class VirtualDomain(ResourceAgent):
             return Identity(state.get("name"), state.get("uuid"))
         # Nothing better known: guests are usually named like their resource.
         return Identity(ctx.env.resource, None)
+
+    def _renamed(self, ctx: ActionContext, ident: Identity) -> Identity | None:
+        """The guest this resource last ran, when the config names another one."""
+        state = self._state(ctx)
+        name = state.get("name")
+        if not name or name == ident.name:
+            return None
+        return Identity(name, state.get("uuid"))
 
     def _remember(self, ctx: ActionContext, dom: Domain) -> None:
         config = ctx.notes.get("config")
@@ -278,6 +287,19 @@ class VirtualDomain(ResourceAgent):
         hv = self._hypervisor(ctx, reserve=_margin(ctx.deadline.total))
         ident = self._identity(ctx)
         obs = self.observe(ctx, hv, ident)
+        if obs.outcome == STOPPED and (renamed := self._renamed(ctx, ident)) is not None:
+            # The config now names another domain than the one this resource started (a
+            # wrong file copied over it): the guest it started is what counts while it runs.
+            before = self.observe(ctx, hv, renamed)
+            if before.outcome == RUNNING:
+                why = (
+                    f"config {ctx.params.config} names {ident.name}, but this resource "
+                    f"runs {renamed.name} here: fix the file before the guest's next start"
+                )
+                ctx.log.warn(why)
+                ctx.warn_reason(why)
+                return OcfExit.SUCCESS
+            obs = before if before.outcome == FAILED else obs
         if obs.outcome != RUNNING:
             if obs.outcome == FAILED or not ctx.env.is_probe:
                 # A probe finding nothing is no failure: no exit reason for it.
@@ -491,12 +513,13 @@ class VirtualDomain(ResourceAgent):
         return self._monitor_unconfigured(ctx, error, OcfExit.NOT_RUNNING)
 
     def monitor_unconfigured(self, ctx: ActionContext, error: OcfError) -> OcfExit:
-        # A guest that runs well stays running even if its configuration file vanished
-        # (an NFS hiccup, an admin's slip): restarting it elsewhere is an outage for
-        # nothing. Without a running copy the configuration error stands (a hard error:
-        # Pacemaker starts the guest where the configuration is fine). A malformed
+        # A guest that runs well stays running even if its configuration file vanished,
+        # is unreadable or malformed for a moment (an NFS hiccup, an editor saving, a
+        # half-copied file): stopping it is an outage for nothing, and the file is only
+        # needed at the next start. Without a running copy the configuration error stands
+        # (Pacemaker starts the guest where the configuration is fine). A malformed
         # parameter is wrong on every node: that error stands as it is.
-        if error.code != OcfExit.ERR_INSTALLED:
+        if error.code != OcfExit.ERR_INSTALLED and not isinstance(error, FileProblem):
             return error.code
         return self._monitor_unconfigured(ctx, error, error.code)
 
@@ -511,6 +534,9 @@ class VirtualDomain(ResourceAgent):
         # Tell the truth about a copy that runs, and say what is wrong.
         ctx.log.warn(f"{error.reason}; but {ident.name} runs here: {obs.verdict.explanation}")
         if obs.outcome == RUNNING:
+            ctx.warn_reason(
+                f"{error.reason}; {ident.name} keeps running (needed at its next start)"
+            )
             return OcfExit.SUCCESS
         ctx.fail(f"{error.reason}; {obs.verdict.explanation}")
         return OcfExit.ERR_GENERIC

@@ -67,9 +67,14 @@ class ActionContext:
         self.runner = runner
         self.exit_reason = exit_reason  # set by a handler for a failure it returns as a code
         self.notes: dict[str, object] = {} if notes is None else notes
+        self.warning: str | None = None  # said as the exit reason of a success
 
     def fail(self, reason: str) -> None:
         self.exit_reason = reason
+
+    def warn_reason(self, reason: str) -> None:
+        """Succeed, but say why all is not well (kept in the operation's history)."""
+        self.warning = reason
 
 
 class ResourceAgent:

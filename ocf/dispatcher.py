@@ -46,9 +46,17 @@ def _handler_name(action: str) -> str:
     return ALIASES.get(action, action).replace("-", "_")
 
 
+EXIT_REASON_MAX = 512
+
+
 def write_exit_reason(stream: TextIO, reason: str) -> None:
-    # Pacemaker reads only the first line; keep it one line.
-    stream.write("ocf-exit-reason:" + " ".join(reason.split()) + "\n")
+    # Pacemaker reads only the first line; keep it one short, printable line (a
+    # reason may quote a file's bytes or a huge parameter value).
+    line = " ".join(reason.split())
+    line = "".join(c if c.isprintable() else "?" for c in line)
+    if len(line) > EXIT_REASON_MAX:
+        line = line[: EXIT_REASON_MAX - 3] + "..."
+    stream.write("ocf-exit-reason:" + line + "\n")
     stream.flush()
 
 
@@ -113,6 +121,8 @@ def run(
         rc == OcfExit.NOT_RUNNING and env.is_monitor and not ctx.exit_reason
     ):
         write_exit_reason(err, ctx.exit_reason or f"{action} failed with {OcfExit(rc).name}")
+    elif rc == OcfExit.SUCCESS and ctx.warning:
+        write_exit_reason(err, ctx.warning)
     return int(rc)
 
 

@@ -275,10 +275,12 @@ def generate_command(
 
 def _apply_text(report: Any) -> str:
     if not report.pushed:
-        return "nothing to push: the live CIB already matches"
-    count = len(report.merge["added"]) + len(report.merge["changed"])
-    lines = [f"pushed {count} change(s) to the CIB in one transaction"]
-    lines += [f"  crm_verify warning: {w}" for w in report.warnings]
+        lines = ["nothing to push: the live CIB already matches"]
+    else:
+        count = len(report.merge["added"]) + len(report.merge["changed"])
+        lines = [f"pushed {count} change(s) to the CIB in one transaction"]
+        lines += [f"  crm_verify warning: {w}" for w in report.warnings]
+    lines += [click.style(f"WARNING: {w}", fg="red", bold=True) for w in report.unsafe]
     return "\n".join(lines)
 
 

@@ -261,3 +261,87 @@ def test_apply_to_a_cib_file(tmp_path) -> None:
     assert refused.exit_code == 3 and "changed since" in refused.output
     assert live.read_bytes() == before
     assert Pacemaker().verify(str(live)).ok
+
+
+# -- fencing cannot be turned off by accident ------------------------------------------
+
+
+def _lab_with_cluster_tables(tmp_path: Path, tables: str) -> Path:
+    text = (REPO / "cluster-templates" / "lab.toml").read_text()
+    changed = tmp_path / "lab.toml"
+    changed.write_text(text.replace("[policies]", tables + "\n[policies]", 1))
+    return changed
+
+
+def test_stonith_enabled_false_is_refused_and_nothing_is_written(tmp_path) -> None:
+    inventory = tmp_path / "lab.toml"
+    inventory.write_text(
+        (REPO / "cluster-templates" / "lab.toml")
+        .read_text()
+        .replace('dc-deadtime = "5s"', 'stonith-enabled = "false"')
+    )
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["generate", str(inventory), "-o", str(out)])
+    assert result.exit_code != 0
+    assert "stonith-enabled is set by havirt" in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_a_fencing_override_is_valid_pacemaker_and_warned_on_apply(tmp_path) -> None:
+    _need("pcs", "cibadmin", "crm_verify", "crm_diff")
+    inventory = _lab_with_cluster_tables(
+        tmp_path,
+        "[cluster.overrides.stonith-enabled]\n"
+        'value = "false"\nreason = "a test cluster without fence devices"\n',
+    )
+    live = tmp_path / "live.xml"
+    _fresh_cib(live, [("1", "node1"), ("2", "node2"), ("3", "node3")])
+    out = tmp_path / "out"
+    diff = _cli(["generate", str(inventory), "-o", str(out), "--diff"], live)
+    assert diff.exit_code == 0, diff.output
+    assert "OVERRIDE stonith-enabled = 'false': fencing is off" in diff.output
+    verdict = Pacemaker().verify(str(out / "cib.xml"))
+    assert verdict.ok, verdict  # one nvpair per property: no duplicate id
+    cib = parse((out / "cib.xml").read_bytes())
+    assert [n.get("value") for n in cib.iterfind(".//nvpair[@name='stonith-enabled']")] == ["false"]
+    applied = _cli(["apply", str(out), "--json"], live)
+    assert applied.exit_code == 0, applied.output
+    unsafe = json.loads(applied.output)["unsafe"]
+    assert len(unsafe) == 1 and "stonith-enabled is 'false': fencing is off" in unsafe[0]
+
+
+@pytest.mark.parametrize(
+    "properties",
+    ['dc-deadtime = "5s"\nstartup-fencing = "true"', 'no-quorum-policy = "stop"'],
+)
+def test_generated_property_variations_pass_crm_verify(tmp_path, properties: str) -> None:
+    _need("crm_verify")
+    inventory = tmp_path / "lab.toml"
+    inventory.write_text(
+        (REPO / "cluster-templates" / "lab.toml")
+        .read_text()
+        .replace('dc-deadtime = "5s"', properties)
+    )
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["generate", str(inventory), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    verdict = Pacemaker().verify(str(out / "cib.xml"))
+    assert verdict.ok and verdict.errors == (), verdict
+
+
+def test_cluster_option_list_is_the_installed_pacemakers() -> None:
+    """The inventory's list of Pacemaker cluster options against the daemons' meta-data."""
+    from havirt.tools.inventory.cluster_options import PACEMAKER_CLUSTER_OPTIONS
+
+    daemons = [f"/usr/lib/pacemaker/pacemaker-{d}" for d in ("schedulerd", "controld", "based")]
+    missing = [d for d in daemons if not os.access(d, os.X_OK)]
+    if missing:
+        pytest.skip(f"not installed: {', '.join(missing)} (pacemaker)")
+    installed: set[str] = set()
+    for daemon in daemons:
+        result = CommandRunner().run([daemon, "metadata"], timeout=30)
+        assert result.ok, result.describe()
+        root = parse(result.stdout)
+        installed |= {p.get("name") for p in root.iterfind(".//parameter")}
+    assert installed == set(PACEMAKER_CLUSTER_OPTIONS)

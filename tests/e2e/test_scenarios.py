@@ -229,6 +229,30 @@ def test_domain_xml_missing_on_nodes_causes_no_double_start(
     assert _pids(auditor, cluster.guest_names) == before
 
 
+def test_domain_xml_broken_for_25s_leaves_the_guest_untouched(
+    cluster: ClusterLab, auditor: Auditor, timings: dict[str, float]
+) -> None:
+    """An admin's editor or a half-copied file: the running guest's domain XML on the
+    shared storage holds garbage for 25 s (more than two monitor intervals), with a
+    probe storm in the middle. Nothing may stop, move or fail the guest."""
+    guest = cluster.guest_names[1]
+    running_on = _copy(auditor, guest).node
+    before = _pids(auditor, cluster.guest_names)
+    node = cluster.nodes[running_on]
+    xml = f"{cluster.shared_mount}/guests/{guest}/domain.xml"
+    node.exec(["cp", "-p", xml, f"{xml}.good"], check=True)
+    try:
+        node.exec(["sh", "-c", f"printf '<domain><name>half-cop' > {xml}"], check=True)
+        node.exec(["crm_resource", "--refresh", "-r", guest], timeout=60, check=True)
+        time.sleep(25)
+        status = cluster.status()
+        assert status.resource(guest).nodes == (running_on,), status.resource(guest)
+        assert not [f for f in status.failed_actions if f.resource == guest], status
+    finally:
+        node.exec(["mv", f"{xml}.good", xml], check=False)
+    assert _pids(auditor, cluster.guest_names) == before
+
+
 def test_auditor_catches_a_double_start_behind_pacemakers_back(
     cluster: ClusterLab, auditor: Auditor, timings: dict[str, float]
 ) -> None:

@@ -33,6 +33,7 @@ from typing import Any
 from lxml import etree
 
 from ..errors import HavirtError
+from ..inventory.cluster_options import weakens_safety
 from ..pacemaker import CibVersion, Pacemaker
 from . import CIB_XML, LIVE_CIB, MANIFEST, manifest_text, read_manifest, sha256, write_file
 
@@ -313,7 +314,8 @@ class ApplyReport:
     pushed: bool
     live_version: str
     merge: dict[str, Any]
-    warnings: list[str]
+    warnings: list[str]  # crm_verify's
+    unsafe: list[str] = field(default_factory=list)  # fencing or quorum off (safety_warnings)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -321,6 +323,7 @@ class ApplyReport:
             "live_version": self.live_version,
             **self.merge,
             "warnings": self.warnings,
+            "unsafe": self.unsafe,
         }
 
 
@@ -350,8 +353,9 @@ def apply_directory(directory: str, pacemaker: Pacemaker) -> ApplyReport:
             hint="run 'havirt generate ... --diff' again and review the changes",
         )
     m = merge(live_xml, generated)
+    unsafe = safety_warnings(m.cib)
     if not m.has_changes:
-        return ApplyReport(False, str(version), m.to_dict(), [])
+        return ApplyReport(False, str(version), m.to_dict(), [], unsafe)
     work = tempfile.mkdtemp(prefix=".apply-", dir=directory)
     try:
         original = os.path.join(work, "original.xml")
@@ -370,4 +374,16 @@ def apply_directory(directory: str, pacemaker: Pacemaker) -> ApplyReport:
         pacemaker.push_cib(new, original)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return ApplyReport(True, str(version), m.to_dict(), list(verdict.warnings))
+    return ApplyReport(True, str(version), m.to_dict(), list(verdict.warnings), unsafe)
+
+
+def safety_warnings(cib: etree._Element) -> list[str]:
+    """What in a CIB's cluster properties turns fencing or quorum off, one line each."""
+    nodes = len(cib.findall("configuration/nodes/node"))
+    out = []
+    for nvpair in cib.iterfind("configuration/crm_config/cluster_property_set/nvpair"):
+        name, value = nvpair.get("name", ""), nvpair.get("value", "")
+        danger = weakens_safety(name, value, nodes)
+        if danger:
+            out.append(f"the cluster's {name} is {value!r}: {danger}")
+    return out

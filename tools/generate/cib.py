@@ -119,8 +119,12 @@ class CibPlan:
 
 def plan(inv: Inventory) -> CibPlan:
     pol = inv.policies
-    properties = [("stonith-enabled", "true"), ("placement-strategy", pol.placement_strategy)]
-    properties += sorted(inv.cluster.properties.items())
+    # One value per name (a second nvpair of one name would share its id): havirt's own,
+    # then the inventory's; only [cluster.overrides] can replace stonith-enabled.
+    chosen = {"stonith-enabled": "true", "placement-strategy": pol.placement_strategy}
+    chosen |= inv.cluster.effective_properties()
+    properties = [(name, chosen.pop(name)) for name in ("stonith-enabled", "placement-strategy")]
+    properties += sorted(chosen.items())
     nodes = tuple(
         NodeCapacity(n.nodeid, n.name, (("cpu", str(n.vcpus)), ("hv_memory", str(n.memory_mib))))
         for n in inv.nodes

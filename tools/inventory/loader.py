@@ -19,6 +19,12 @@ from typing import Any
 from havirt.ocf.errors import OcfError
 
 from ..errors import HavirtError
+from .cluster_options import (
+    MAINTAINED_BY_PACEMAKER,
+    PACEMAKER_CLUSTER_OPTIONS,
+    SET_BY_HAVIRT,
+    weakens_safety,
+)
 from .kinds import Address, Problems, did_you_mean
 from .locate import Locations, Path, locate, render_path
 from .model import (
@@ -193,6 +199,7 @@ class _Builder:
         guests = self.guests(nodes, storage, networks)
         self.capacity(nodes, guests)
         self.ids(nodes, storage, guests)
+        self.cluster_properties(cluster, len(nodes))
         return Inventory(self.source, cluster, policies, nodes, storage, networks, guests)
 
     # -- nodes ---------------------------------------------------------------------------
@@ -454,6 +461,50 @@ class _Builder:
                 f"the other nodes offer {size_text(left)}: not every guest can run after "
                 "a node failure",
             )
+
+    def cluster_properties(self, cluster: Cluster, node_count: int) -> None:
+        """Refuse properties that would turn fencing or quorum off, or that havirt or
+        Pacemaker set; accept them in [cluster.overrides] with a reason, and warn."""
+        for name, value in cluster.properties.items():
+            path = ("cluster", "properties", name)
+            if name in SET_BY_HAVIRT:
+                self.problems.error(path, f"{name} is set by havirt: {SET_BY_HAVIRT[name]}")
+            elif name in MAINTAINED_BY_PACEMAKER:
+                self.problems.error(path, f"{name} is maintained by Pacemaker: remove it")
+            elif name not in PACEMAKER_CLUSTER_OPTIONS:
+                known = sorted(PACEMAKER_CLUSTER_OPTIONS)
+                self.problems.error(
+                    path,
+                    f"'{name}' is not a Pacemaker 2.1 cluster option{did_you_mean(name, known)}; "
+                    "if your Pacemaker has it, set it in [cluster.overrides] with a reason",
+                )
+            elif danger := weakens_safety(name, value, node_count):
+                self.problems.error(
+                    path,
+                    f"{name} = {value!r} refused: {danger}; if this cluster really needs it, "
+                    f"set it in [cluster.overrides.{name}] with value and reason",
+                )
+        for name, override in cluster.overrides.items():
+            path = ("cluster", "overrides", name)
+            if name in cluster.properties:
+                self.problems.error(
+                    path, f"{name} is also in [cluster.properties]: keep one of the two"
+                )
+            elif name == "placement-strategy" or name in MAINTAINED_BY_PACEMAKER:
+                why = SET_BY_HAVIRT.get(name, "it is maintained by Pacemaker")
+                self.problems.error(path, f"{name} cannot be overridden: {why}")
+            else:
+                value = override["value"]
+                danger = weakens_safety(name, value, node_count)
+                what = danger or (
+                    "not a Pacemaker 2.1 option"
+                    if name not in PACEMAKER_CLUSTER_OPTIONS
+                    else "set though havirt would refuse it"
+                )
+                self.problems.warning(
+                    path,
+                    f"OVERRIDE {name} = {value!r}: {what} (reason given: {override['reason']})",
+                )
 
     def ids(
         self, nodes: tuple[Node, ...], storage: tuple[Storage, ...], guests: tuple[Guest, ...]

@@ -150,6 +150,14 @@ class Cluster:
     name: str
     token: int | None
     properties: dict[str, str]
+    # {property: {"value": ..., "reason": ...}}: set despite havirt's refusal.
+    overrides: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def effective_properties(self) -> dict[str, str]:
+        """The properties as the CIB gets them: ``properties`` then the overrides."""
+        out = dict(self.properties)
+        out.update({name: o["value"] for name, o in self.overrides.items()})
+        return out
 
 
 @dataclass(frozen=True)

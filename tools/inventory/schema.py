@@ -35,6 +35,19 @@ from .kinds import (
 RESOURCE_NAME = r"[A-Za-z_][A-Za-z0-9_.-]{0,63}"
 NODE_NAME = r"[A-Za-z0-9]([A-Za-z0-9.-]{0,62}[A-Za-z0-9])?"
 
+OVERRIDE = Table(
+    fields=(
+        Field("value", Scalar(), "The property's value.", required=True),
+        Field(
+            "reason",
+            Text("why the override is needed, in words", r"\S.{4,200}"),
+            "Why this cluster needs it (shown in every warning).",
+            required=True,
+        ),
+    ),
+    what="a table with value and reason",
+)
+
 CLUSTER = Table(
     fields=(
         Field(
@@ -53,8 +66,20 @@ CLUSTER = Table(
             "properties",
             MapOf(Scalar(), key_pattern=r"[a-z][a-z0-9-]*"),
             "Further Pacemaker cluster properties, passed on as given "
-            '(e.g. `dc-deadtime = "5s"`). stonith-enabled and placement-strategy '
-            "are set by havirt.",
+            '(e.g. `dc-deadtime = "5s"`). Only options Pacemaker 2.1 knows; not '
+            "stonith-enabled (always on) nor placement-strategy (see [policies]); "
+            "values that weaken fencing or quorum (startup-fencing = false, "
+            "no-quorum-policy = ignore with more than two nodes, stop-all-resources) "
+            "only in [cluster.overrides].",
+        ),
+        Field(
+            "overrides",
+            MapOf(OVERRIDE, key_pattern=r"[a-z][a-z0-9-]*"),
+            "Cluster properties havirt refuses in [cluster.properties], set anyway: "
+            '`[cluster.overrides.stonith-enabled]` with `value = "false"` and a '
+            "`reason`. For a cluster without fencing, or an option newer than "
+            "Pacemaker 2.1. Every run of inventory check, generate and apply warns "
+            "about each one.",
         ),
     )
 )

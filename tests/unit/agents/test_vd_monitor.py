@@ -211,6 +211,100 @@ def test_recurring_monitor_with_missing_config_and_no_guest_is_err_installed(h):
     assert "does not exist" in out.reason
 
 
+# -- a config file broken for a while (an editor saving, a half-copied file)
+#    never stops a running guest; start and validate-all still refuse it.
+
+
+def _garbage(path):
+    path.write_bytes(b"\x00garbage<<not xml")
+
+
+def _truncated(path):
+    path.write_text(path.read_text()[:40])
+
+
+def _other_root(path):
+    path.write_text("<network><name>vm1</name></network>")
+
+
+def _no_name(path):
+    path.write_text("<domain type='kvm'></domain>")
+
+
+def _not_utf8(path):
+    path.write_bytes(path.read_bytes() + b"\xff\xfe")
+
+
+def _fifo(path):
+    path.unlink()
+    os.mkfifo(path)  # no writer: reading it would block forever
+
+
+def _directory(path):
+    path.unlink()
+    path.mkdir()
+
+
+def _huge(path):
+    with path.open("r+b") as handle:
+        handle.truncate(64 << 20)  # sparse: 64 MiB of NULs after the XML
+
+
+BROKEN = [_garbage, _truncated, _other_root, _no_name, _not_utf8, _fifo, _directory, _huge]
+
+
+@pytest.mark.parametrize("breakage", BROKEN, ids=lambda f: f.__name__.strip("_"))
+def test_broken_config_keeps_a_running_guest_with_a_warning(h, monitor, breakage):
+    h.hv.add()
+    assert monitor().rc == SUCCESS  # remembered: vm1 with its UUID
+    breakage(h.config)
+    out = monitor()
+    assert out.rc == SUCCESS, out
+    assert "keeps running" in out.stderr and str(h.config) in out.stderr, out
+
+
+@pytest.mark.parametrize("breakage", BROKEN, ids=lambda f: f.__name__.strip("_"))
+def test_broken_config_without_a_guest_is_an_error_naming_the_file(h, breakage):
+    breakage(h.config)
+    out = h.run("monitor")
+    assert out.rc in (OcfExit.ERR_CONFIGURED, OcfExit.ERR_INSTALLED), out
+    assert str(h.config) in out.reason
+    assert h.run("start").rc in (OcfExit.ERR_CONFIGURED, OcfExit.ERR_INSTALLED)
+
+
+def test_broken_config_is_refused_by_start_and_validate_all(h):
+    h.hv.add()
+    _garbage(h.config)
+    for action in ("start", "validate-all"):
+        out = h.run(action)
+        assert out.rc == OcfExit.ERR_CONFIGURED, (action, out)
+        assert "not valid XML" in out.reason
+
+
+def test_config_naming_another_domain_keeps_the_started_guest(h, monitor):
+    h.hv.add()
+    assert monitor().rc == SUCCESS
+    h.config.write_text(h.config.read_text().replace("vm1", "vm2").replace(UUID, OTHER_UUID))
+    out = monitor()
+    assert out.rc == SUCCESS, out
+    assert "names vm2" in out.stderr and "runs vm1" in out.stderr
+
+
+def test_config_naming_another_domain_with_nothing_running_is_not_running(h):
+    h.hv.add()
+    assert h.run("monitor").rc == SUCCESS
+    h.hv.domains.clear()
+    h.procs.procs.clear()
+    h.config.write_text(h.config.read_text().replace("vm1", "vm2").replace(UUID, OTHER_UUID))
+    assert h.run("monitor").rc == NOT_RUNNING
+
+
+def test_a_huge_exit_reason_is_one_short_printable_line(h):
+    out = h.run("monitor", config="/nonexistent/" + "\x01x" * 100_000 + ".xml")
+    line = next(line for line in out.stderr.splitlines() if line.startswith("ocf-exit-reason:"))
+    assert len(line) <= 600 and line.isprintable()
+
+
 # -- deep checks
 
 
