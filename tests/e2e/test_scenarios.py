@@ -129,6 +129,39 @@ def test_node_crash_is_fenced_and_guests_recover_elsewhere(
     cluster.wait_online(RECOVERY_TIMEOUT)  # the fenced node rebooted and rejoined
 
 
+def test_a_node_dead_before_its_fencing_rejoins(
+    cluster: ClusterLab, auditor: Auditor, timings: dict[str, float]
+) -> None:
+    """Every process of a node dies outside the lab's power-off (its /run and /dev/shm
+    keep Corosync's and Pacemaker's files): the fence finds it off already and only
+    powers it on, and it must still rejoin (it failed with CS_ERR_NO_SPACE)."""
+    node_name, victims = _busiest(cluster, auditor)
+    node = cluster.nodes[node_name]
+    listing = ["find", "/dev/shm", "-mindepth", "1"]
+    stale = set(node.exec(listing, timeout=15, check=True).stdout.split())
+    assert stale, "Corosync and Pacemaker keep their IPC buffers in /dev/shm"
+    auditor.allow_outage(RECOVERY_TIMEOUT)
+    start = time.monotonic()
+    deadline = start + 15
+    while pids := [p for p in node.pids() if p != node.holder_pid]:
+        assert time.monotonic() < deadline, f"{node_name}'s processes survive SIGKILL: {pids}"
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)  # processes of the lab node this test made
+            except ProcessLookupError:
+                pass
+        time.sleep(0.1)
+    auditor.wait_for(
+        lambda: _running_elsewhere(auditor, victims, node_name),
+        RECOVERY_TIMEOUT,
+        f"guests of dead {node_name} running on survivors",
+    )
+    cluster.wait_online(RECOVERY_TIMEOUT)  # fenced (on only), booted and rejoined
+    timings["node dead before fencing -> online again"] = time.monotonic() - start
+    left = stale & set(node.exec(listing, timeout=15, check=True).stdout.split())
+    assert not left, f"IPC buffers of the dead processes survived: {sorted(left)[:3]}..."
+
+
 def test_libvirtd_stopped_causes_no_false_stop_and_no_recovery(
     cluster: ClusterLab, auditor: Auditor, timings: dict[str, float]
 ) -> None:

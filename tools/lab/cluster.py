@@ -99,7 +99,12 @@ class ClusterNode(LibvirtNode):
 
         ``wait=False`` (what the lab fence agent does) returns once the daemons are
         started: a fence "on" is done when the power is on, not when the host is up.
+        A node found dead (no process but the holder: killed outside the lab, or
+        fenced "off" while already off, which skips :meth:`power_off`) gets its /run
+        and /dev/shm emptied first, as a real power cycle does.
         """
+        if not self.is_powered_on():
+            self.wipe_volatile()
         self.start_daemons()
         self.start_sshd()
         if self.lab.start_cluster:

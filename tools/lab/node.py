@@ -353,6 +353,11 @@ class LibvirtNode(Namespaced):
                 raise LabError(f"processes {pids} on {self.name} survive SIGKILL")
             nsutil.signal_pids(pids, signal.SIGKILL)
             nsutil.wait_gone(pids, 1.0)
+        self.wipe_volatile()
+
+    def wipe_volatile(self) -> None:
+        """Empty /run and /dev/shm, as a power cycle does (call only while powered off:
+        Corosync's and Pacemaker's IPC files left there keep them from starting again)."""
         for child in (self.dir / "run").iterdir():
             if child.is_dir() and not child.is_symlink():
                 shutil.rmtree(child)

@@ -125,3 +125,47 @@ def test_cli_json_and_error_exit_code(roots, tmp_path) -> None:
     assert result.exit_code != 0
     assert "does not exist" in result.output
     assert os.path.isdir(ocf_root)
+
+
+def _tree(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+@pytest.mark.parametrize("fence", ["missing", "a-file"])
+def test_a_bad_fence_dir_is_refused_before_anything_is_written(roots, fence) -> None:
+    ocf_root, fence_dir = roots
+    target = fence_dir / fence
+    if fence == "a-file":
+        target.write_text("not a directory")
+    before = _tree(ocf_root.parent)
+    result = CliRunner().invoke(
+        main, ["install-agents", "--ocf-root", str(ocf_root), "--fence-dir", str(target)]
+    )
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and "--fence-dir" in result.output
+    assert _tree(ocf_root.parent) == before
+
+
+def test_an_ocf_root_that_is_a_file_is_refused(tmp_path) -> None:
+    (tmp_path / "ocf").write_text("")
+    with pytest.raises(HavirtError, match="is not a directory"):
+        install.install(str(tmp_path / "ocf"), str(tmp_path))
+
+
+def test_a_write_failing_midway_leaves_nothing_behind(roots) -> None:
+    ocf_root, fence_dir = roots
+    (fence_dir / "fence_havirt.havirt-tmp").mkdir()  # the fence agent cannot be staged
+    before = _tree(ocf_root.parent)
+    with pytest.raises(HavirtError, match="nothing was installed"):
+        install.install(str(ocf_root), str(fence_dir))
+    assert _tree(ocf_root.parent) == before  # no agent, no manifest, no folder
+
+
+def test_a_reinstall_to_another_fence_dir_keeps_the_first_one_listed(roots, tmp_path) -> None:
+    ocf_root, fence_dir = roots
+    other = tmp_path / "other-sbin"
+    other.mkdir()
+    install.install(str(ocf_root), str(fence_dir))
+    install.install(str(ocf_root), str(other))
+    removed = install.uninstall(str(ocf_root)).removed
+    assert str(fence_dir / "fence_havirt") in removed and str(other / "fence_havirt") in removed
