@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 from pool_fakes import NFS, pool_xml
 
@@ -64,8 +62,8 @@ def test_type_specific_fields(sp, reskeys, words) -> None:
         assert word in (outcome.reason or ""), outcome
 
 
-def test_a_valid_definition_passes_validate_all(sp, monkeypatch) -> None:
-    monkeypatch.setattr(shutil, "which", lambda tool, path=None: f"/sbin/{tool}")
+def test_a_valid_definition_passes_validate_all(sp) -> None:
+    # sp.host has every program installed unless a test says one is missing.
     assert sp.nfs("validate-all").rc == 0
     assert sp.run("validate-all", pool="p", type="dir", target_path="/srv/p").rc == 0
     assert sp.run("validate-all", pool="vg0", type="logical", source_name="vg0").rc == 0
@@ -74,8 +72,8 @@ def test_a_valid_definition_passes_validate_all(sp, monkeypatch) -> None:
     assert not sp.hv.calls  # validate-all does not need libvirt
 
 
-def test_missing_mount_helper_is_not_installed_here(sp, monkeypatch) -> None:
-    monkeypatch.setattr(shutil, "which", lambda tool, path=None: None)
+def test_missing_mount_helper_is_not_installed_here(sp) -> None:
+    sp.host.missing.update({"mount.nfs", "mount.cifs"})
     outcome = sp.nfs("validate-all")
     assert outcome.rc == INSTALLED
     assert "mount.nfs" in outcome.reason and "nfs-common" in outcome.reason
