@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from havirt.agents.storage_pool import SBIN_PATH
 from pool_fakes import NFS, pool_xml
 
 CONFIGURED, INSTALLED = 6, 5
@@ -76,6 +77,8 @@ def test_missing_mount_helper_is_not_installed_here(sp) -> None:
     sp.host.missing.update({"mount.nfs", "mount.cifs"})
     outcome = sp.nfs("validate-all")
     assert outcome.rc == INSTALLED
+    # looked up in the sbin folders too: Pacemaker's PATH may lack them
+    assert sp.host.lookups[-1] == ("mount.nfs", SBIN_PATH)
     assert "mount.nfs" in outcome.reason and "nfs-common" in outcome.reason
     outcome = sp.nfs("validate-all", source_format="cifs")
     assert "cifs-utils" in outcome.reason
