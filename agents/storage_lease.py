@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 
+from havirt.ocf.host import Host
 from havirt.ocf.record import Record
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: keep the agent's imports lean
@@ -123,47 +124,28 @@ def read_conf(path: str, names: Iterable[str]) -> dict[str, str | int]:
     return found
 
 
-def _socket_problem(manager: LockManager, timeout: float) -> str | None:
-    import socket  # only start and validate-all get here
-
+def _socket_problem(manager: LockManager, timeout: float, host: Host) -> str | None:
     path = os.path.join(RUN_DIR, manager.socket)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(max(0.1, timeout))
     try:
-        sock.connect(path)
+        host.connect_unix(path, timeout)
     except FileNotFoundError:
         return f"{manager.daemon} is not running (no socket {path})"
     except OSError as exc:
         return f"{manager.daemon} does not answer on {path} ({exc.strerror or exc})"
-    finally:
-        sock.close()
     return None
 
 
-def _started_at(pid: int) -> float | None:
-    """When a process started (seconds since the epoch), from /proc."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
-            fields = handle.read().rpartition(")")[2].split()
-        with open("/proc/stat", encoding="ascii") as handle:
-            boot = next(int(ln.split()[1]) for ln in handle if ln.startswith("btime "))
-        return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, StopIteration):
-        return None
-
-
-def _stale_daemon_warning(conf_paths: Iterable[str]) -> str | None:
+def _stale_daemon_warning(conf_paths: Iterable[str], host: Host) -> str | None:
     """A libvirt daemon that started before its configuration last changed."""
     for daemon, pidfile in LIBVIRT_DAEMONS:
         try:
             with open(os.path.join(RUN_DIR, pidfile), encoding="ascii") as handle:
                 pid = int(handle.read().split()[0])
-            with open(f"/proc/{pid}/comm", encoding="ascii") as handle:
-                if handle.read().strip() != daemon:
-                    continue  # a stale pid file
         except (OSError, ValueError, IndexError):
             continue
-        started = _started_at(pid)
+        if host.process_name(pid) != daemon:
+            continue  # a stale pid file
+        started = host.process_started(pid)
         if started is None:
             return None
         for path in conf_paths:
@@ -181,13 +163,18 @@ def _stale_daemon_warning(conf_paths: Iterable[str]) -> str | None:
 
 
 def inspect(
-    block_disks: Iterable[str] = (), has_leases: bool = False, timeout: float = 2.0
+    block_disks: Iterable[str] = (),
+    has_leases: bool = False,
+    timeout: float = 2.0,
+    host: Host | None = None,
 ) -> LeaseCheck:
     """How this node's libvirt would protect a guest's disks.
 
     ``block_disks``: the guest's writable block-device disks; ``has_leases``:
     whether its definition declares ``<lease>`` elements; ``timeout``: for the
-    lock daemon to accept a connection."""
+    lock daemon to accept a connection; ``host``: the node's processes and sockets
+    (the agent's ``ctx.host``)."""
+    host = Host() if host is None else host
     qemu_conf = os.path.join(CONF_DIR, "qemu.conf")
     try:
         name = read_conf(qemu_conf, ("lock_manager",)).get("lock_manager")
@@ -212,9 +199,9 @@ def inspect(
         )
     except OSError as exc:
         return LeaseCheck(manager.name, f"cannot read {manager_conf}: {exc.strerror or exc}", "")
-    warning = _stale_daemon_warning((qemu_conf, manager_conf))
+    warning = _stale_daemon_warning((qemu_conf, manager_conf), host)
     warnings = (warning,) if warning else ()
-    problem = _socket_problem(manager, timeout)
+    problem = _socket_problem(manager, timeout, host)
     auto = bool(settings.get("auto_disk_leases", int(manager.auto_disk_leases)))
     lockspace = settings.get("file_lockspace_dir")
     if problem is None and not auto and not has_leases:

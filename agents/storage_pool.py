@@ -10,12 +10,10 @@ killed (or, if even SIGKILL cannot end it, left behind), never the answer.
 
 from __future__ import annotations
 
-import os
-import time
-
 from havirt.ocf.agent import ActionContext, ResourceAgent
 from havirt.ocf.errors import OcfError
 from havirt.ocf.exitcodes import OcfExit
+from havirt.ocf.host import Host
 from havirt.ocf.runner import KILL_WAIT
 
 from . import definitions, fs_check, mountinfo
@@ -55,8 +53,17 @@ def _reserve(total: float) -> float:
     return max(2.0, total * 0.15) + KILL_WAIT
 
 
+class PoolHost(Host):
+    """The node as the pool agent sees it: the common host, plus what is mounted."""
+
+    def mounts(self) -> list[mountinfo.Mount]:
+        """Every mount of this node (from /proc/self/mountinfo: never touches a mount)."""
+        return mountinfo.read()
+
+
 class StoragePool(ResourceAgent):
     name = "StoragePool"
+    host_class = PoolHost
     version = "1.0"
     shortdesc = "Manages a libvirt storage pool (an NFS, filesystem, directory or LVM pool)"
     longdesc = (
@@ -113,7 +120,7 @@ class StoragePool(ResourceAgent):
         return max(0.2, left)
 
     def _status_name(self, ctx: ActionContext) -> str:
-        node = ctx.env.node_name or os.uname().nodename
+        node = ctx.env.node_name or ctx.host.node_name()
         template = ctx.params.get("status_file") or ".havirt-status-%n"
         return template.replace(NODE_PLACEHOLDER, node.replace("/", "_"))
 
@@ -166,19 +173,17 @@ class StoragePool(ResourceAgent):
                 "libvirt on every node"
             )
             return OcfExit.SUCCESS
-        self._check_tools(spec)
+        self._check_tools(ctx, spec)
         return OcfExit.SUCCESS
 
-    def _check_tools(self, spec: PoolSpec) -> None:
+    def _check_tools(self, ctx: ActionContext, spec: PoolSpec) -> None:
         """The mount helper (or LVM tool) the pool type needs must be on this node."""
-        import shutil
-
         tool = None
         if spec.type == "netfs":
             tool = MOUNT_HELPERS.get(spec.source_format or "nfs")
         elif spec.type == "logical":
             tool = "vgchange"
-        if tool and shutil.which(tool, path=SBIN_PATH) is None:
+        if tool and ctx.host.which(tool, SBIN_PATH) is None:
             raise OcfError(
                 OcfExit.ERR_INSTALLED,
                 f"pool {spec.name} (type={spec.type}) needs {tool}, which is not installed on "
@@ -222,7 +227,7 @@ class StoragePool(ResourceAgent):
             )
             return OcfExit.ERR_GENERIC
         if spec.mounted:
-            if not mountinfo.mounts_at(spec.target):
+            if not mountinfo.mounts_at(spec.target, ctx.host.mounts()):
                 return self._not_running(
                     ctx, f"libvirt is unreachable ({exc}) and nothing is mounted at {spec.target}"
                 )
@@ -249,7 +254,7 @@ class StoragePool(ResourceAgent):
         exists; 10: stat and statfs of the target; 20: a status file written, read
         back and removed (which answers all the stat would, and more)."""
         if spec.mounted:
-            if not mountinfo.mounts_at(spec.target):
+            if not mountinfo.mounts_at(spec.target, ctx.host.mounts()):
                 return (
                     f"libvirt reports the pool active, but nothing is mounted at {spec.target} "
                     "(unmounted behind libvirt's back?)"
@@ -301,7 +306,7 @@ class StoragePool(ResourceAgent):
             if pool.is_active():
                 ctx.log.info(f"pool {name} is already active")
             else:
-                self._check_tools(spec)
+                self._check_tools(ctx, spec)
                 self._prepare_target(ctx, pool, spec)
                 ctx.log.info(f"starting pool {name} ({spec.type} {spec.source} at {spec.target})")
                 pool.start()
@@ -484,12 +489,12 @@ class StoragePool(ResourceAgent):
                     OcfExit.ERR_GENERIC,
                     f"pool {pool.name}: guests {names} still run after destroy",
                 )
-            time.sleep(POLL)
+            ctx.host.sleep(POLL)
 
     def _detach_if_hung(self, ctx: ActionContext, spec: PoolSpec) -> None:
         """A hung mount would hang libvirt's unmount (and libvirtd's pool with it):
         detach it first, so the pool can stop within the deadline."""
-        if not mountinfo.mounts_at(spec.target):
+        if not mountinfo.mounts_at(spec.target, ctx.host.mounts()):
             return
         check = fs_check.stat_check(ctx.runner, spec.target, self._check_seconds(ctx, DETACH_CHECK))
         if check.ok or check.missing:
@@ -509,7 +514,7 @@ class StoragePool(ResourceAgent):
     def _unmount_leftover(self, ctx: ActionContext, spec: PoolSpec) -> None:
         """libvirt may not recognise its own mount (an fs pool on an image file: the mount
         shows a loop device) and then leaves it: stop means nothing is mounted there."""
-        left = mountinfo.mounts_at(spec.target)
+        left = mountinfo.mounts_at(spec.target, ctx.host.mounts())
         if not left:
             return
         top = left[-1]
@@ -520,7 +525,7 @@ class StoragePool(ResourceAgent):
         result = ctx.runner.run(
             ["umount", "--no-canonicalize", spec.target], timeout=self._check_seconds(ctx, 10.0)
         )
-        if mountinfo.mounts_at(spec.target):
+        if mountinfo.mounts_at(spec.target, ctx.host.mounts()):
             raise OcfError(
                 OcfExit.ERR_GENERIC,
                 f"pool {spec.name} is stopped in libvirt, but {spec.target} is still mounted "

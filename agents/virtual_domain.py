@@ -9,12 +9,12 @@ guest exists, and verifies that a migration leaves exactly one copy.
 from __future__ import annotations
 
 import os
-import time
 
 from havirt.ocf.agent import ActionContext, ResourceAgent
 from havirt.ocf.errors import OcfError
 from havirt.ocf.exitcodes import OcfExit
 from havirt.ocf.files import FileProblem
+from havirt.ocf.host import Host
 from havirt.ocf.record import Record
 
 from . import definitions, domain_config, migration, qemu_processes
@@ -72,8 +72,22 @@ def _margin(total: float) -> float:
     return min(10.0, max(4.0, total / 6.0))
 
 
+class GuestHost(Host):
+    """The node as the guest agent sees it: the common host, plus its QEMU processes."""
+
+    def __init__(self, proc: str = qemu_processes.PROC) -> None:
+        self.proc = proc
+
+    def qemu_processes(
+        self, name: str | None, uuid: str | None
+    ) -> list[qemu_processes.QemuProcess]:
+        """The QEMU processes of this guest on this node (from /proc, never libvirt)."""
+        return qemu_processes.find(name, uuid, self.proc)
+
+
 class VirtualDomain(ResourceAgent):
     name = "VirtualDomain"
+    host_class = GuestHost
     version = "1.0"
     shortdesc = "Manages a libvirt virtual domain (drop-in for ocf:heartbeat:VirtualDomain)"
     longdesc = (
@@ -141,7 +155,7 @@ class VirtualDomain(ResourceAgent):
             if dom is None:
                 state = DomainState("undefined", "unknown")
         except HypervisorUnavailable as exc:
-            pids = tuple(p.pid for p in qemu_processes.find(ident.name, ident.uuid))
+            pids = tuple(p.pid for p in ctx.host.qemu_processes(ident.name, ident.uuid))
             if pids:
                 return Observation(
                     Verdict(
@@ -161,7 +175,7 @@ class VirtualDomain(ResourceAgent):
             )
         except HypervisorError as exc:
             # libvirt answered with an error: only the QEMU process can tell more.
-            pids = tuple(p.pid for p in qemu_processes.find(ident.name, ident.uuid))
+            pids = tuple(p.pid for p in ctx.host.qemu_processes(ident.name, ident.uuid))
             if pids:
                 return Observation(
                     Verdict(FAILED, f"libvirt error ({exc}) while QEMU process {pids[0]} runs"),
@@ -174,7 +188,7 @@ class VirtualDomain(ResourceAgent):
         pids: tuple[int, ...] = ()
         if verdict.outcome == STOPPED:
             # libvirt says stopped: believe it only if no QEMU process of the guest exists.
-            pids = tuple(p.pid for p in qemu_processes.find(ident.name, ident.uuid))
+            pids = tuple(p.pid for p in ctx.host.qemu_processes(ident.name, ident.uuid))
             if pids:
                 verdict = Verdict(
                     FAILED,
@@ -222,14 +236,14 @@ class VirtualDomain(ResourceAgent):
         if p.backingfile and p.stateless and p.copyindirs:
             needs.append(("virt-copy-in", "copyindirs"))
         for tool, param in needs:
-            if _which(tool) is None:
+            if ctx.host.which(tool) is None:
                 raise OcfError(
                     OcfExit.ERR_INSTALLED, f"parameter '{param}' needs {tool}, not installed here"
                 )
 
     def validate_all(self, ctx: ActionContext) -> OcfExit:
         config = ctx.notes["config"]
-        if config.domain_type == "kvm" and not os.path.exists("/dev/kvm"):
+        if config.domain_type == "kvm" and not ctx.host.exists("/dev/kvm"):
             ctx.log.warn(f"{config.name} is a KVM guest but /dev/kvm is missing on this node")
         found = self._require_storage_lease(ctx, config)
         if found is not None and found.protected:
@@ -254,7 +268,10 @@ class VirtualDomain(ResourceAgent):
                 )
             return None
         found = storage_lease.inspect(
-            config.block_disks, config.has_leases, min(2.0, ctx.deadline.remaining() / 4)
+            config.block_disks,
+            config.has_leases,
+            min(2.0, ctx.deadline.remaining() / 4),
+            ctx.host,
         )
         for warning in found.warnings:
             ctx.log.warn(warning)
@@ -495,7 +512,7 @@ class VirtualDomain(ResourceAgent):
                     f"{ident.name} is not running (and passing its checks) by the end of "
                     f"{what}'s timeout: {obs.verdict.explanation}",
                 )
-            time.sleep(POLL)
+            ctx.host.sleep(POLL)
 
     # -- stop --------------------------------------------------------------------------
     def stop(self, ctx: ActionContext) -> OcfExit:
@@ -583,7 +600,7 @@ class VirtualDomain(ResourceAgent):
             while not self._is_stopped(ctx, hv, ident):
                 if ctx.deadline.remaining() < KILL_RESERVE:
                     return self._reap(ctx, ident, reason="still running after destroy", urgent=True)
-                time.sleep(POLL)
+                ctx.host.sleep(POLL)
             return self._reap(ctx, ident)
         except HypervisorUnavailable as exc:
             ctx.log.warn(f"libvirt became unreachable during stop: {exc}")
@@ -608,16 +625,16 @@ class VirtualDomain(ResourceAgent):
         except HypervisorError as exc:
             ctx.log.warn(f"graceful shutdown of {ident.name} refused: {exc}; destroying instead")
             return
-        last_request = time.monotonic()
+        last_request = ctx.host.monotonic()
         while until.remaining() > 0:
             if self._is_stopped(ctx, hv, ident):
                 ctx.log.info(f"{ident.name} shut down gracefully")
                 return
-            time.sleep(min(POLL * 2, max(until.remaining(), 0.01)))
-            if time.monotonic() - last_request >= SHUTDOWN_REPEAT:
+            ctx.host.sleep(min(POLL * 2, max(until.remaining(), 0.01)))
+            if ctx.host.monotonic() - last_request >= SHUTDOWN_REPEAT:
                 # A request that arrives while the guest is still booting is lost
                 # (nothing handles the power button yet): ask again.
-                last_request = time.monotonic()
+                last_request = ctx.host.monotonic()
                 try:
                     dom.shutdown(modes)
                 except HypervisorError as exc:
@@ -673,11 +690,11 @@ class VirtualDomain(ResourceAgent):
 
         wait_until = ctx.deadline.within(ctx.deadline.total / 2)
         while wait_until.remaining() > 0:
-            pids = [p.pid for p in qemu_processes.find(ident.name, ident.uuid)]
+            pids = [p.pid for p in ctx.host.qemu_processes(ident.name, ident.uuid)]
             if not pids:
                 ctx.log.info(f"libvirt is unreachable and no QEMU process of {ident.name} exists")
                 return OcfExit.SUCCESS
-            time.sleep(min(1.0, wait_until.remaining()))
+            ctx.host.sleep(min(1.0, wait_until.remaining()))
             hv = self._hypervisor(ctx, reserve=ctx.deadline.remaining() - wait_until.remaining())
             try:
                 hv.connect()
@@ -696,13 +713,13 @@ class VirtualDomain(ResourceAgent):
         import signal
 
         grace = ctx.deadline.within(0.0 if urgent else 2.0)
-        while qemu_processes.find(ident.name, ident.uuid) and grace.remaining() > 0:
-            time.sleep(0.1)  # QEMU may take a moment to exit after libvirt reports shutoff
+        while ctx.host.qemu_processes(ident.name, ident.uuid) and grace.remaining() > 0:
+            ctx.host.sleep(0.1)  # QEMU may take a moment to exit after libvirt reports shutoff
         steps = (
             ((signal.SIGKILL, 3.0),) if urgent else ((signal.SIGTERM, 5.0), (signal.SIGKILL, 3.0))
         )
         for sig, wait in steps:
-            procs = qemu_processes.find(ident.name, ident.uuid)
+            procs = ctx.host.qemu_processes(ident.name, ident.uuid)
             if not procs:
                 return OcfExit.SUCCESS
             why = reason or "libvirt reports the guest stopped but its QEMU process remains"
@@ -711,13 +728,13 @@ class VirtualDomain(ResourceAgent):
                     f"{why}: sending {sig.name} to QEMU process {proc.pid} of {ident.name}"
                 )
                 try:
-                    os.kill(proc.pid, sig)
+                    ctx.host.kill(proc.pid, sig)
                 except ProcessLookupError:
                     pass
             limit = ctx.deadline.within(min(wait, max(0.0, ctx.deadline.remaining() - 0.5)))
-            while qemu_processes.find(ident.name, ident.uuid) and limit.remaining() > 0:
-                time.sleep(0.1)
-        if qemu_processes.find(ident.name, ident.uuid):
+            while ctx.host.qemu_processes(ident.name, ident.uuid) and limit.remaining() > 0:
+                ctx.host.sleep(0.1)
+        if ctx.host.qemu_processes(ident.name, ident.uuid):
             ctx.fail(f"QEMU process of {ident.name} survived SIGKILL")
             return OcfExit.ERR_GENERIC
         return OcfExit.SUCCESS
@@ -847,8 +864,8 @@ class VirtualDomain(ResourceAgent):
                     downtime = 0
                 except HypervisorError as exc:
                     ctx.log.debug(f"setting the downtime failed: {exc}")
-            if progress.active and time.monotonic() - last_log >= 2.0:
-                last_log = time.monotonic()
+            if progress.active and ctx.host.monotonic() - last_log >= 2.0:
+                last_log = ctx.host.monotonic()
                 done = progress.data_processed / progress.data_total if progress.data_total else 0
                 ctx.log.info(
                     f"{dom.name}: migration {done:.0%} after {progress.elapsed_ms / 1000:.1f}s, "
@@ -898,7 +915,7 @@ class VirtualDomain(ResourceAgent):
                         OcfExit.ERR_GENERIC,
                         f"{ident.name}: migrate_from: {obs.verdict.explanation}",
                     )
-                time.sleep(POLL)
+                ctx.host.sleep(POLL)
             self._wait_running(ctx, hv, Identity(obs.domain.name, obs.domain.uuid), "migrate_from")
             if source:
                 self._verify_gone_from_source(ctx, hv, obs.domain, source)
@@ -946,12 +963,6 @@ class VirtualDomain(ResourceAgent):
         except HypervisorError as exc:
             ctx.log.warn(f"reload: {exc}")
         return OcfExit.SUCCESS
-
-
-def _which(tool: str) -> str | None:
-    import shutil  # imported on demand: the monitor path does not need it
-
-    return shutil.which(tool)
 
 
 def _copy2(src: str, dst: str) -> None:

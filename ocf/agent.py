@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .exitcodes import OcfExit
+from .host import Host
 from .params import Parameter, ParameterSet, Params
 from .record import Record
 
@@ -59,12 +60,15 @@ class ActionContext:
         runner: CommandRunner,
         exit_reason: str | None = None,
         notes: dict[str, object] | None = None,
+        host: Host | None = None,
     ) -> None:
         self.env = env
         self.params = params
         self.log = log
         self.deadline = deadline
         self.runner = runner
+        # The machine: programs, clock, signals (the dispatcher's, or a test's fake).
+        self.host = Host() if host is None else host
         self.exit_reason = exit_reason  # set by a handler for a failure it returns as a code
         self.notes: dict[str, object] = {} if notes is None else notes
         self.warning: str | None = None  # said as the exit reason of a success
@@ -93,6 +97,10 @@ class ResourceAgent:
     longdesc: ClassVar[str]
     parameters: ClassVar[tuple[Parameter, ...]]
     actions: ClassVar[tuple[ActionSpec, ...]]
+
+    # What the dispatcher builds as the agent's view of the machine, unless it is
+    # handed one (a test's fake): an agent needing more than Host declares a subclass.
+    host_class: ClassVar[type[Host]] = Host
 
     # OCF 1.0 meta-data validates against ra-api-1.dtd; 1.1 adds reloadable/deprecated.
     metadata_ocf_version: ClassVar[tuple[int, int]] = (1, 0)

@@ -23,6 +23,7 @@ from .agent import ActionContext, ResourceAgent
 from .environment import OcfEnvironment
 from .errors import OcfError
 from .exitcodes import OcfExit
+from .host import Host
 from .log import OcfLogger
 from .params import Params
 from .runner import CommandRunner
@@ -68,8 +69,13 @@ def run(
     stderr: TextIO | None = None,
     runner: CommandRunner | None = None,
     watchdog: bool = False,
+    host: Host | None = None,
 ) -> int:
-    """Run one OCF action and return its exit code (never raises)."""
+    """Run one OCF action and return its exit code (never raises).
+
+    ``runner`` runs the agent's commands and ``host`` is its view of the machine
+    (programs, clock, signals); both default to the real ones and are what a test
+    replaces with fakes."""
     environ = os.environ if environ is None else environ
     out = stdout if stdout is not None else sys.stdout
     err = stderr if stderr is not None else sys.stderr
@@ -102,13 +108,15 @@ def run(
     env = OcfEnvironment.from_environ(action, environ)
     log = OcfLogger(f"{agent.name}({env.resource})", environ, err)
     default_timeout = float(spec.timeout) if spec else 20.0
-    deadline = env.deadline(default_timeout)
+    host = type(agent).host_class() if host is None else host
+    deadline = env.deadline(default_timeout, host.monotonic)
     ctx = ActionContext(
         env=env,
         params=Params(),
         log=log,
         deadline=deadline,
         runner=runner or CommandRunner(environ),
+        host=host,
     )
     guard = _Watchdog(action, deadline.total, err) if watchdog else None
     try:

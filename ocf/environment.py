@@ -27,8 +27,9 @@ def _ms(text: str | None) -> int | None:
 class Deadline:
     """A point in monotonic time an action must answer by."""
 
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
+    def __init__(self, seconds: float, clock: Callable[[], float] | None = None) -> None:
+        # The host's clock (``Host.monotonic``) in an agent; a fake one in a test.
+        self._clock = clock = time.monotonic if clock is None else clock
         self.total = seconds
         self.end = clock() + seconds
 
@@ -136,7 +137,9 @@ class OcfEnvironment:
         except ValueError:
             return (1, 0)
 
-    def deadline(self, default_seconds: float) -> Deadline:
+    def deadline(
+        self, default_seconds: float, clock: Callable[[], float] | None = None
+    ) -> Deadline:
         timeout_ms = self.timeout_ms
         seconds = timeout_ms / 1000.0 if timeout_ms and timeout_ms > 0 else default_seconds
-        return Deadline(seconds)
+        return Deadline(seconds, clock)

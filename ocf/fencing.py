@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 
 from .environment import Deadline
+from .host import Host
 from .log import OcfLogger
 from .params import Params, _is_integer, is_decimal, parse_bool
 from .record import Record
@@ -420,8 +420,11 @@ class FenceContext:
         log: OcfLogger,
         deadline: Deadline,
         runner: CommandRunner | None,
+        host: Host | None = None,
     ) -> None:
         self.action = action
+        # The machine: programs, clock (the framework's and the agent's; a test's fake).
+        self.host = Host() if host is None else host
         self.options = options
         self.log = log
         self.deadline = deadline  # the whole run's bound; libvirt calls use it
@@ -532,9 +535,14 @@ def run(
     stderr: TextIO | None = None,
     runner: CommandRunner | None = None,
     watchdog: bool = False,
+    host: Host | None = None,
 ) -> int:
-    """Run one fencing action; return the exit code (never raises)."""
-    started = time.monotonic()
+    """Run one fencing action; return the exit code (never raises).
+
+    ``runner`` and ``host`` (programs, clock) default to the real ones; a test
+    hands in fakes."""
+    host = Host() if host is None else host
+    started = host.monotonic()
     out = stdout if stdout is not None else sys.stdout
     err = stderr if stderr is not None else sys.stderr
     table = type(agent).option_table()
@@ -584,7 +592,7 @@ def run(
     if options.verbose:
         log.debug("options: " + _describe(table, options))
     total = run_bound(options, action)
-    ctx = FenceContext(action, options, log, Deadline(total, time.monotonic), runner)
+    ctx = FenceContext(action, options, log, Deadline(total, host.monotonic), runner, host)
     ctx.deadline.end = started + total  # the bound counts from the start of the process
     guard = _guard(agent, total, err) if watchdog else None
     try:
@@ -647,10 +655,10 @@ def _run_action(agent: FenceAgent, ctx: FenceContext, out: TextIO, started: floa
             log.debug("the options are valid")
             return EXIT_OK
         if ctx.action in ("off", "reboot") and ctx.options.delay > 0:
-            wait = ctx.options.delay - (time.monotonic() - started)
+            wait = ctx.options.delay - (ctx.host.monotonic() - started)
             if wait > 0:
                 log.info(f"waiting {wait:.1f}s (delay) before {ctx.action}")
-                time.sleep(wait)
+                ctx.host.sleep(wait)
         ctx.password = _read_password(ctx)
         session = agent.connect(ctx)
         connected = True
@@ -728,7 +736,7 @@ def _change(agent: FenceAgent, ctx: FenceContext, session: Any, plug: str, state
     ctx.log.info(f"powering {plug} {state.upper()}")
     agent.set_power_status(ctx, session, plug, state)
     if opts.power_wait > 0:
-        time.sleep(min(opts.power_wait, window.remaining()))
+        ctx.host.sleep(min(opts.power_wait, window.remaining()))
     while True:
         problem: FenceError | None = None
         try:
@@ -744,7 +752,7 @@ def _change(agent: FenceAgent, ctx: FenceContext, session: Any, plug: str, state
                 f"{plug} did not reach {state.upper()} within power_timeout="
                 f"{opts.power_timeout:g}s ({seen})"
             )
-        time.sleep(min(POLL_INTERVAL, window.remaining()))
+        ctx.host.sleep(min(POLL_INTERVAL, window.remaining()))
 
 
 # -- passwords -------------------------------------------------------------------------
@@ -768,9 +776,7 @@ def _validate_password_sources(ctx: FenceContext) -> None:
         if "/" in program:
             found = os.access(program, os.X_OK)
         else:
-            import shutil  # validate-all only
-
-            found = shutil.which(program) is not None
+            found = ctx.host.which(program) is not None
         if not found:
             raise FenceError(f"password_script: {program} is not an executable program")
 

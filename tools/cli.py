@@ -12,6 +12,8 @@ import click
 from .errors import HavirtError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .demo import AgentCall, Step
 
 
@@ -124,6 +126,15 @@ def render_demo_timings(rows: list[tuple[str, float]]) -> str:
     return "\n".join(lines)
 
 
+def command_clock() -> Callable[[], float]:
+    """The clock a command times itself with: the one its caller hands in as
+    ``main(obj={"clock": ...})`` (a test's fake), else this machine's monotonic clock."""
+    import time
+
+    obj = click.get_current_context().obj
+    return (obj or {}).get("clock") or time.monotonic
+
+
 @main.command("demo")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable result of every step.")
 @click.option("--keep", is_flag=True, help="Leave the lab up at the end and say how to reach it.")
@@ -163,7 +174,6 @@ def demo_command(
     """
     import contextlib
     import signal
-    import time
 
     from . import cluster_demo, demo
 
@@ -184,11 +194,14 @@ def demo_command(
         raise KeyboardInterrupt  # unwinds like Ctrl-C: the lab is taken down
 
     previous = signal.signal(signal.SIGTERM, terminated)
-    began = time.monotonic()
+    clock = command_clock()
+    began = clock()
     steps: list[Step] = []
     error: HavirtError | None = None
     try:
-        run = demo.run_demo(progress, keep=keep, lab_name=lab_name, cache_dir=cache_dir)
+        run = demo.run_demo(
+            progress, keep=keep, lab_name=lab_name, cache_dir=cache_dir, clock=clock
+        )
         if not as_json:
             click.echo(
                 "havirt demo: ocf:havirt:VirtualDomain on a 2-node lab "
@@ -212,7 +225,7 @@ def demo_command(
     finally:
         signal.signal(signal.SIGTERM, previous)
     rows = demo.timings(steps)
-    total = round(time.monotonic() - began, 3)
+    total = round(clock() - began, 3)
     if as_json:
         result = {
             "ok": error is None and all(s.ok for s in steps),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,7 +22,6 @@ from .demo import (
     StepRunner,
     _run,
     _silent,
-    _ticking,
     check_lab_name,
     timings,
 )
@@ -60,9 +58,15 @@ class _ClusterDemo(StepRunner[ClusterLab]):
     FAILURE_HINT = "rerun with --keep to inspect the lab (havirt lab status, havirt lab exec)"
 
     def __init__(
-        self, progress: Progress, keep: bool, lab_name: str, cache_dir: Path, base_dir: Path
+        self,
+        progress: Progress,
+        keep: bool,
+        lab_name: str,
+        cache_dir: Path,
+        base_dir: Path,
+        clock: Callable[[], float] | None = None,
     ) -> None:
-        super().__init__(progress, keep, lab_name, cache_dir, base_dir)
+        super().__init__(progress, keep, lab_name, cache_dir, base_dir, clock)
         self.auditor: Auditor | None = None
 
     # ------------------------------------------------------------ helpers
@@ -89,10 +93,10 @@ class _ClusterDemo(StepRunner[ClusterLab]):
         return all(len(current.get(g, [])) == 1 and current[g][0].node != node for g in guests)
 
     def wait(self, condition: Callable[[], object], what: str) -> float:
-        began = time.monotonic()
-        with _ticking(self.progress, what):
+        began = self.clock()
+        with self.ticking(what):
             self.the_auditor.wait_for(condition, WAIT, what)
-        return time.monotonic() - began
+        return self.clock() - began
 
     def admin(self, avoid: str) -> str:
         return next(n for n in self.the_lab.nodes if n != avoid)
@@ -100,7 +104,7 @@ class _ClusterDemo(StepRunner[ClusterLab]):
     # ------------------------------------------------------------ steps
 
     def image(self, step: Step) -> None:
-        with _ticking(self.progress, "building the guest image"):
+        with self.ticking("building the guest image"):
             self.assets = build_guest_assets(self.cache_dir / "guest")
         step.summary = f"kernel + busybox initramfs in {self.cache_dir / 'guest'}"
 
@@ -112,10 +116,10 @@ class _ClusterDemo(StepRunner[ClusterLab]):
             guest_assets=self.assets,
             cache_dir=self.cache_dir,
         )
-        began = time.monotonic()
-        with _ticking(self.progress, "starting libvirtd, Corosync and Pacemaker on 3 nodes"):
+        began = self.clock()
+        with self.ticking("starting libvirtd, Corosync and Pacemaker on 3 nodes"):
             self.lab.up(detached=self.keep)
-        step.seconds = time.monotonic() - began
+        step.seconds = self.clock() - began
         self.auditor = Auditor(self.lab, self.lab.guest_names)
         self.auditor.start()
         where = ", ".join(f"{n}: {', '.join(g) or '-'}" for n, g in self.placement().items())
@@ -140,9 +144,9 @@ class _ClusterDemo(StepRunner[ClusterLab]):
 
     def standby(self, step: Step) -> None:
         node, guests = self.busiest()
-        began = time.monotonic()
+        began = self.clock()
         report = self.havirt(self.admin(node), "node", "standby", node)
-        step.seconds = time.monotonic() - began
+        step.seconds = self.clock() - began
         current = self.the_auditor.current()
         moves = [
             f"{g['guest']} {g['source']} -> {g['node']} ({g['seconds']:.1f} s)"
@@ -158,9 +162,9 @@ class _ClusterDemo(StepRunner[ClusterLab]):
 
     def unstandby(self, step: Step) -> None:
         node = self.placement_node_in_standby()
-        began = time.monotonic()
+        began = self.clock()
         report = self.havirt(self.admin(node), "node", "unstandby", node, "--return")
-        step.seconds = time.monotonic() - began
+        step.seconds = self.clock() - began
         current = self.the_auditor.current()
         returned = [g["guest"] for g in report["guests"]]
         step.ok = report["ok"] and all(
@@ -184,10 +188,10 @@ class _ClusterDemo(StepRunner[ClusterLab]):
             if g in self.the_lab.guest_names and g not in victims
         }
         self.the_auditor.allow_outage(WAIT)
-        began = time.monotonic()
+        began = self.clock()
         self.the_lab.nodes[node].power_off()
         self.wait(lambda: self.settled_elsewhere(victims, node), f"{node} crashed; recovering")
-        step.seconds = time.monotonic() - began
+        step.seconds = self.clock() - began
         self.the_auditor.allow_outage(0)
         current = self.the_auditor.current()
         moved = [g for g, pid in healthy.items() if current[g][0].pid != pid]
@@ -203,7 +207,7 @@ class _ClusterDemo(StepRunner[ClusterLab]):
         )
 
     def rejoin(self, step: Step) -> None:
-        with _ticking(self.progress, "waiting for the fenced node to rejoin"):
+        with self.ticking("waiting for the fenced node to rejoin"):
             step.seconds = self.the_lab.wait_online(WAIT)
         step.summary = "all 3 nodes online again"
 
@@ -234,13 +238,13 @@ class _ClusterDemo(StepRunner[ClusterLab]):
             self.stop_auditor()
             self.lab = None
         elif self.lab is not None:
-            began = time.monotonic()
+            began = self.clock()
             self.abandon()
             yield Step(
                 key="down",
                 title="Tear the lab down",
                 timed="lab down",
-                seconds=round(time.monotonic() - began, 3),
+                seconds=round(self.clock() - began, 3),
             )
 
     def stop_auditor(self) -> None:
@@ -263,6 +267,7 @@ def run_demo(
     lab_name: str = DEMO_LAB,
     cache_dir: Path | str = DEFAULT_CACHE_DIR,
     base_dir: Path | str = DEFAULT_BASE_DIR,
+    clock: Callable[[], float] | None = None,
 ) -> Iterator[Step]:
     """The cluster demo: an iterator yielding each step as it ends (see the module doc)."""
     check_lab_name(lab_name)
@@ -272,5 +277,5 @@ def run_demo(
             "the demo cannot run on this machine: " + "; ".join(problems),
             "run it as root on Debian 12: sudo tools/bootstrap.sh demo",
         )
-    demo = _ClusterDemo(progress, keep, lab_name, Path(cache_dir), Path(base_dir))
+    demo = _ClusterDemo(progress, keep, lab_name, Path(cache_dir), Path(base_dir), clock)
     return _run(demo)

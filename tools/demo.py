@@ -110,18 +110,25 @@ def _reason(stderr: str) -> str | None:
 
 
 @contextlib.contextmanager
-def _ticking(progress: Progress, what: str, every: float = TICK_SECONDS) -> Iterator[None]:
-    """Report ``what`` now and every ``every`` seconds until the block ends.
+def _ticking(
+    progress: Progress,
+    what: str,
+    every: float = TICK_SECONDS,
+    clock: Callable[[], float] | None = None,
+) -> Iterator[None]:
+    """Report ``what`` now and every ``every`` seconds (on ``clock``, by default this
+    machine's monotonic clock) until the block ends.
 
     The work stays in the calling thread (so Ctrl-C interrupts it); only the
     reminders come from a helper thread."""
+    clock = clock or time.monotonic
     progress(f"{what} ...")
     done = threading.Event()
-    began = time.monotonic()
+    began = clock()
 
     def remind() -> None:
         while not done.wait(every):
-            progress(f"{what} ... {time.monotonic() - began:.0f} s")
+            progress(f"{what} ... {clock() - began:.0f} s")
 
     reminder = threading.Thread(target=remind, name="havirt-demo-progress", daemon=True)
     reminder.start()
@@ -161,9 +168,17 @@ class StepRunner(Generic[LabT]):
     FAILURE_HINT = "rerun with --keep to inspect the lab (logs under /var/log inside each node)"
 
     def __init__(
-        self, progress: Progress, keep: bool, lab_name: str, cache_dir: Path, base_dir: Path
+        self,
+        progress: Progress,
+        keep: bool,
+        lab_name: str,
+        cache_dir: Path,
+        base_dir: Path,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.progress = progress
+        # What the steps are timed with: this machine's monotonic clock, or a test's fake.
+        self.clock = clock or time.monotonic
         self.keep = keep
         self.lab_name = lab_name
         self.cache_dir = cache_dir
@@ -175,6 +190,10 @@ class StepRunner(Generic[LabT]):
     def the_lab(self) -> LabT:
         assert self.lab is not None
         return self.lab
+
+    def ticking(self, what: str) -> contextlib.AbstractContextManager[None]:
+        """``_ticking`` on this run's progress and clock."""
+        return _ticking(self.progress, what, clock=self.clock)
 
     def run_step(self, key: str, title: str, method: str, timed: str) -> Step:
         return perform_step(self, key, title, method, timed, self.ERRORS)
@@ -199,9 +218,15 @@ class _Demo(StepRunner[Lab]):
     """The demo's state between steps; each step method fills in its :class:`Step`."""
 
     def __init__(
-        self, progress: Progress, keep: bool, lab_name: str, cache_dir: Path, base_dir: Path
+        self,
+        progress: Progress,
+        keep: bool,
+        lab_name: str,
+        cache_dir: Path,
+        base_dir: Path,
+        clock: Callable[[], float] | None = None,
     ) -> None:
-        super().__init__(progress, keep, lab_name, cache_dir, base_dir)
+        super().__init__(progress, keep, lab_name, cache_dir, base_dir, clock)
         self.guest: LabGuest | None = None
         self.agent = ""
         self.ocf_root = INSTALLED_OCF_ROOT
@@ -239,11 +264,11 @@ class _Demo(StepRunner[Lab]):
         **reskeys: str,
     ) -> AgentCall:
         env = self.agent_env(interval_ms, timeout_ms, **reskeys)
-        began = time.monotonic()
+        began = self.clock()
         result = self.the_lab.nodes[node].exec(
             [self.agent, action], env=env, timeout=timeout_ms / 1000 + 30
         )
-        seconds = time.monotonic() - began
+        seconds = self.clock() - began
         lines = tuple(x for x in result.stderr.splitlines() if x.strip())
         return AgentCall(
             node=node,
@@ -273,13 +298,13 @@ class _Demo(StepRunner[Lab]):
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float, what: str) -> float:
         """Seconds until ``predicate()`` held; LabError after ``timeout``."""
-        began = time.monotonic()
-        with _ticking(self.progress, what):
+        began = self.clock()
+        with self.ticking(what):
             while not predicate():
-                if time.monotonic() - began > timeout:
+                if self.clock() - began > timeout:
                     raise LabError(f"timed out after {timeout:.0f} s {what}")
                 time.sleep(0.1)
-        return time.monotonic() - began
+        return self.clock() - began
 
     # ------------------------------------------------------------ steps
 
@@ -291,10 +316,10 @@ class _Demo(StepRunner[Lab]):
             if cached
             else "building the guest image (downloads a Debian kernel package, ~70 MB, once)"
         )
-        began = time.monotonic()
-        with _ticking(self.progress, what):
+        began = self.clock()
+        with self.ticking(what):
             self.assets = build_guest_assets(guest_cache)
-        step.seconds = time.monotonic() - began
+        step.seconds = self.clock() - began
         step.facts = {
             "cache": str(guest_cache),
             "kernel": self.assets.kernel_version,
@@ -307,11 +332,11 @@ class _Demo(StepRunner[Lab]):
         step.note = "A real QEMU guest, emulated in software (TCG): no KVM needed."
 
     def lab_up(self, step: Step) -> None:
-        with _ticking(self.progress, "starting 2 nodes, each with its own libvirtd"):
+        with self.ticking("starting 2 nodes, each with its own libvirtd"):
             Lab.cleanup_stale(self.base_dir)  # labs of killed runs
             lab = Lab(self.lab_name, self.base_dir, ("node1", "node2"), cache_dir=self.cache_dir)
             self.lab = lab
-            began = time.monotonic()
+            began = self.clock()
             try:
                 lab.up(detached=self.keep)
             except LabError as exc:
@@ -321,7 +346,7 @@ class _Demo(StepRunner[Lab]):
                     "(tools/bootstrap.sh setup) and that no other libvirtd holds the lab's "
                     "paths",
                 ) from None
-            step.seconds = time.monotonic() - began
+            step.seconds = self.clock() - began
         assert self.assets is not None
         self.guest = create_guest(lab, GUEST_NAME, assets=self.assets)
         step.facts = {
@@ -366,7 +391,7 @@ class _Demo(StepRunner[Lab]):
         )
 
     def start(self, step: Step) -> None:
-        with _ticking(self.progress, f"starting {GUEST_NAME} on node1"):
+        with self.ticking(f"starting {GUEST_NAME} on node1"):
             call = self.call("node1", "start", timeout_ms=90000)
         if not self.expect(step, call, 0):
             return
@@ -412,7 +437,7 @@ class _Demo(StepRunner[Lab]):
         )
 
     def migrate_to(self, step: Step) -> None:
-        with _ticking(self.progress, "live migration node1 -> node2 (migrate_to on node1)"):
+        with self.ticking("live migration node1 -> node2 (migrate_to on node1)"):
             call = self.call(
                 "node1",
                 "migrate_to",
@@ -488,10 +513,10 @@ class _Demo(StepRunner[Lab]):
             )
             step.facts["explanation"] = explanation
         finally:
-            began = time.monotonic()
-            with _ticking(self.progress, "restarting libvirtd on node2"):
+            began = self.clock()
+            with self.ticking("restarting libvirtd on node2"):
                 node2.start_libvirtd()
-            step.facts["libvirtd_restart_seconds"] = round(time.monotonic() - began, 3)
+            step.facts["libvirtd_restart_seconds"] = round(self.clock() - began, 3)
         if not self.expect(step, probe, 0):
             return
         step.summary = (
@@ -512,7 +537,7 @@ class _Demo(StepRunner[Lab]):
             step.summary = f"expected one QEMU on node2 to kill; found {self.qemu_pids()}"
             return
         os.kill(pids[0], signal.SIGKILL)
-        killed = time.monotonic()
+        killed = self.clock()
         answer: list[AgentCall] = []
 
         def noticed() -> bool:
@@ -521,7 +546,7 @@ class _Demo(StepRunner[Lab]):
             return call.rc != 0
 
         self.wait_for(noticed, 30, "waiting for the monitor to notice the crash")
-        step.seconds = time.monotonic() - killed
+        step.seconds = self.clock() - killed
         call = answer[0]
         step.facts = {"killed_pid": pids[0]}
         if not self.expect(step, call, 7):
@@ -553,10 +578,10 @@ class _Demo(StepRunner[Lab]):
         step.note = "stop of a stopped guest succeeds (idempotent), as Pacemaker requires."
 
     def lab_down(self, step: Step) -> None:
-        began = time.monotonic()
-        with _ticking(self.progress, "taking the lab down"):
+        began = self.clock()
+        with self.ticking("taking the lab down"):
             self.the_lab.down()
-        step.seconds = time.monotonic() - began
+        step.seconds = self.clock() - began
         self.lab = None
         step.summary = "every process, namespace, mount and file of the lab is gone"
 
@@ -658,6 +683,7 @@ def run_demo(
     lab_name: str = DEMO_LAB,
     cache_dir: Path | str = DEFAULT_CACHE_DIR,
     base_dir: Path | str = DEFAULT_BASE_DIR,
+    clock: Callable[[], float] | None = None,
 ) -> Iterator[Step]:
     """The demo: an iterator yielding each :class:`Step` as it ends.
 
@@ -673,7 +699,7 @@ def run_demo(
             "the demo cannot run on this machine: " + "; ".join(problems),
             "run it as root on Debian 12: sudo tools/bootstrap.sh demo",
         )
-    return _run(_Demo(progress, keep, lab_name, Path(cache_dir), Path(base_dir)))
+    return _run(_Demo(progress, keep, lab_name, Path(cache_dir), Path(base_dir), clock))
 
 
 def _run(demo: Any) -> Iterator[Step]:

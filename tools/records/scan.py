@@ -19,7 +19,7 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -99,7 +99,11 @@ class Scanner(Protocol):
 
 
 class LibvirtScanner:
-    """The real one: every node in parallel, through the libvirt boundary."""
+    """The real one: every node in parallel, through the libvirt boundary, bounded on
+    ``clock`` (this machine's monotonic clock unless a caller hands in another)."""
+
+    def __init__(self, clock: Callable[[], float] | None = None) -> None:
+        self.clock = clock
 
     def prepare(self) -> None:
         from havirt.agents.libvirt_boundary import preload
@@ -117,9 +121,10 @@ class LibvirtScanner:
             )
             thread.start()
             threads.append((node, uri, thread))
-        end = time.monotonic() + timeout + 2.0  # the boundary's own bound, plus closing
+        clock = self.clock or time.monotonic
+        end = clock() + timeout + 2.0  # the boundary's own bound, plus closing
         for node, uri, thread in threads:
-            thread.join(max(0.0, end - time.monotonic()))
+            thread.join(max(0.0, end - clock()))
             if node not in results:
                 results[node] = NodeScan(node, uri, error=f"no answer within {timeout:g} s")
         return {node: results[node] for node in targets}

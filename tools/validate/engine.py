@@ -64,12 +64,19 @@ def validate(
     options: Options | None = None,
     new_host: Target | None = None,
     connect_errors: tuple[type[BaseException], ...] = (),
+    clock: Callable[[], float] | None = None,
+    wall_clock: Callable[[], float] | None = None,
 ) -> Report:
     """Validate ``targets`` (and ``new_host`` against them); return the report.
 
     ``connect_errors``: the exception types ``connector.connect`` raises for an
-    unreachable node (they carry ``kind``, ``message`` and ``fix``).
+    unreachable node (they carry ``kind``, ``message`` and ``fix``). ``clock``
+    times the run and each node, ``wall_clock`` is what the nodes' clocks are
+    compared with: the connector's ``clock``/``wall_clock`` when it brings them
+    (a test's fake connector does), else this machine's clocks.
     """
+    clock = clock or getattr(connector, "clock", None) or time.monotonic
+    wall_clock = wall_clock or getattr(connector, "wall_clock", None) or time.time
     options = options or Options()
     unknown = sorted(set(options.skip) - set(SKIPPABLE))
     if unknown:
@@ -86,16 +93,17 @@ def validate(
             exit_code=USAGE_EXIT,
         )
     check_distinct(everyone)
-    started = time.monotonic()
+    started = clock()
     nodes = [_Node(t, "new-host" if t is new_host else "member") for t in everyone]
     probe = ProbeOptions(
         trust="ssh-trust" not in options.skip,
         migration_user=options.checks.migration_user,
         command_timeout=options.command_timeout,
+        clock=wall_clock,
     )
 
     def work(node: _Node) -> None:
-        begin = time.monotonic()
+        begin = clock()
         try:
             node.session = connector.connect(node.target)
         except connect_errors as exc:
@@ -106,7 +114,7 @@ def validate(
         node.facts = Collector(
             node.session, node.target, everyone, probe, node.login_user
         ).collect()
-        node.seconds = time.monotonic() - begin
+        node.seconds = clock() - begin
 
     try:
         _in_parallel(work, nodes, options.parallel)
@@ -131,7 +139,7 @@ def validate(
         new_host=new_host.name if new_host else None,
         nodes=[_summary(n) for n in nodes],
         checks=outcomes,
-        seconds=time.monotonic() - started,
+        seconds=clock() - started,
     )
 
 

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-import os
 import syslog
 from pathlib import Path
 
 import pytest
-from havirt.agents import qemu_processes, storage_lease
+from havirt.agents import storage_lease
 from havirt.agents import virtual_domain as vd_module
 from havirt.agents.resource_state import ResourceState
 from havirt.agents.virtual_domain import VirtualDomain
@@ -23,26 +22,25 @@ def fake_syslog(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
 
 
 class Harness(AgentHarness):
-    """One node: a fake libvirt daemon, fake QEMU processes, a fake clock, and the agent."""
+    """One node: a fake libvirt daemon, a fake host (its QEMU processes, clock and
+    programs), and the agent."""
 
     agent_class = VirtualDomain
     resource = "vm1"
 
     def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         self.procs = FakeProcs()
-        super().__init__(tmp_path, monkeypatch, FakeHypervisor(self.procs))
+        super().__init__(tmp_path, monkeypatch, FakeHypervisor(self.procs), self.procs)
         self.config = tmp_path / "vm1.xml"
         self.config.write_text(domain_xml(), encoding="utf-8")
+        self.gone_config = str(tmp_path / "nonexistent" / "vm1.xml")  # a file this node lacks
         # This node's libvirt configuration and /run, as the storage lease check reads
         # them: empty (no lock manager) unless a test writes them.
         self.libvirt_etc = tmp_path / "etc-libvirt"
         self.libvirt_etc.mkdir()
         self.run_dir = tmp_path / "run"
         self.run_dir.mkdir()
-        monkeypatch.setattr(qemu_processes, "find", self.procs.find)
-        monkeypatch.setattr(vd_module, "time", self.clock)
         monkeypatch.setattr(vd_module, "DEFINITION_BACKUP_DIR", str(self.backups))
-        monkeypatch.setattr(os, "kill", self.procs.kill)
         monkeypatch.setattr(storage_lease, "CONF_DIR", str(self.libvirt_etc))
         monkeypatch.setattr(storage_lease, "RUN_DIR", str(self.run_dir))
 

@@ -2,9 +2,9 @@
 
 Importable as ``pool_fakes``. The seams: the libvirt boundary (``Hypervisor``
 with ``lookup_pool``/``define_pool``/``running_domains``, ``StoragePool``,
-``Domain``), /proc/self/mountinfo (``mountinfo.read``), the filesystem checks'
-child process (``fs_check._run``: the agent's own judging of results still
-runs), the ``CommandRunner`` (umount) and the clock.
+``Domain``), the host (``FakeHost``: the mount table, installed programs, the
+clock), the filesystem checks' child process (``fs_check._run``: the agent's own
+judging of results still runs) and the ``CommandRunner`` (umount).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from havirt.agents import fs_check, mountinfo
+from havirt.agents import fs_check
 from havirt.agents import storage_pool as sp_module
 from havirt.agents.libvirt_boundary import (
     NO_STORAGE_POOL,
@@ -262,9 +262,8 @@ class PoolHarness(AgentHarness):
         self.runner.results["umount"] = self._umount
         self.umount_works = True
         self.hv.fs.clock = self.clock
-        monkeypatch.setattr(mountinfo, "read", lambda path=None: list(self.hv.mounts))
+        self.host.mounts = lambda: list(self.hv.mounts)  # libvirt's (un)mounts show here
         monkeypatch.setattr(fs_check, "_run", self.hv.fs.run)
-        monkeypatch.setattr(sp_module, "time", self.clock)
         monkeypatch.setattr(sp_module, "DEFINITION_BACKUP_DIR", str(self.backups))
 
     def _umount(self, argv: tuple[str, ...]) -> CommandResult:

@@ -1,4 +1,7 @@
-"""The boundary's own logic, with libvirt's connection and domain objects faked."""
+"""The boundary's own logic, with libvirt's connection and domain objects faked.
+
+The boundary against a real libvirt (its built-in test driver, libvirt.so.0 through
+ctypes) is tested in tests/contract/test_libvirt_boundary_on_libvirt.py."""
 
 from __future__ import annotations
 
@@ -65,8 +68,13 @@ class RawConnection:
         return "qemu:///system"
 
 
+def frozen() -> float:
+    """The deadlines' clock: it never moves (calls are bounded in real time by threads)."""
+    return 0.0
+
+
 def hypervisor(conn, seconds: float = 5.0) -> lb.Hypervisor:
-    hv = lb.Hypervisor("qemu:///system", Deadline(seconds))
+    hv = lb.Hypervisor("qemu:///system", Deadline(seconds, frozen))
     hv._conn = conn  # connected already: no libvirtd needed
     return hv
 
@@ -137,7 +145,7 @@ def test_a_hung_call_times_out_at_the_deadline():
 
 def test_the_reserve_is_kept_back_from_calls():
     release = threading.Event()
-    hv = lb.Hypervisor(None, Deadline(5.0), budget=4.8)
+    hv = lb.Hypervisor(None, Deadline(5.0, frozen), budget=4.8)
     hv._conn = RawConnection()
     try:
         with pytest.raises(lb.HypervisorTimeout):
@@ -196,41 +204,6 @@ def test_ctypes_state_tables_match_libvirt_python():
         assert getattr(libvirt_c, f"ERR_{name}") == getattr(libvirt, f"VIR_ERR_{name}")
 
 
-def test_ctypes_state_query_on_libvirts_test_driver():
-    """The fast path against a real libvirt (its built-in test driver)."""
-    from havirt.agents import libvirt_c
-
-    lib = libvirt_c.load()
-    if lib is None:
-        pytest.skip("libvirt.so.0 is not installed")
-    conn = libvirt_c.open_connection(lib, "test:///default")
-    try:
-        dom = libvirt_c.lookup(lib, conn, None, "test")
-        assert dom is not None
-        assert libvirt_c.state(lib, dom)[0] == libvirt.VIR_DOMAIN_RUNNING
-        name, uuid = libvirt_c.identity(lib, dom)
-        assert name == "test" and len(uuid) == 36
-        assert libvirt_c.lookup(lib, conn, uuid, None) is not None
-        assert libvirt_c.lookup(lib, conn, None, "no-such-guest") is None
-        vcpus, memory_kib = libvirt_c.vcpus_and_memory(lib, dom)
-        assert vcpus >= 1 and memory_kib > 0
-        libvirt_c.free(lib, dom)
-    finally:
-        libvirt_c.close(lib, conn)
-
-
-def test_ctypes_connect_failure_is_reported_with_libvirts_code():
-    from havirt.agents import libvirt_c
-
-    lib = libvirt_c.load()
-    if lib is None:
-        pytest.skip("libvirt.so.0 is not installed")
-    with pytest.raises(libvirt_c.CallFailed) as info:
-        libvirt_c.open_connection(lib, "qemu+unix:///system?socket=/nonexistent/sock")
-    assert info.value.code == libvirt.VIR_ERR_SYSTEM_ERROR
-    assert "nonexistent" in str(info.value)
-
-
 # -- what fence_havirt needs: credentials, listings, connect timeouts
 
 
@@ -270,7 +243,9 @@ def test_with_credentials_the_connection_goes_through_open_auth(monkeypatch):
 
     monkeypatch.setattr(libvirt, "openAuth", open_auth)
     monkeypatch.setattr(libvirt, "open", lambda uri: pytest.fail("open without auth"))
-    hv = lb.Hypervisor("qemu+tcp://hv/system", Deadline(5), credentials=lb.Credentials("u", "p"))
+    hv = lb.Hypervisor(
+        "qemu+tcp://hv/system", Deadline(5, frozen), credentials=lb.Credentials("u", "p")
+    )
     assert hv._connect_c() is False  # the C fast path has no auth callback
     hv.connect()
     assert seen["uri"] == "qemu+tcp://hv/system"
@@ -285,7 +260,7 @@ def test_a_refused_question_is_named_in_the_connection_error(monkeypatch):
         raise libvirt_error(libvirt.VIR_ERR_AUTH_FAILED, "authentication failed")
 
     monkeypatch.setattr(libvirt, "openAuth", open_auth)
-    hv = lb.Hypervisor("qemu+libssh://hv/system", Deadline(5), credentials=lb.Credentials())
+    hv = lb.Hypervisor("qemu+libssh://hv/system", Deadline(5, frozen), credentials=lb.Credentials())
     with pytest.raises(lb.HypervisorUnavailable, match=r"'Accept host key\?'.*which was refused"):
         hv.connect()
 
@@ -293,7 +268,7 @@ def test_a_refused_question_is_named_in_the_connection_error(monkeypatch):
 def test_connecting_is_bounded_by_the_connect_timeout(monkeypatch):
     release = threading.Event()
     monkeypatch.setattr(libvirt, "open", lambda uri: release.wait(5))
-    hv = lb.Hypervisor("qemu+tcp://hv/system", Deadline(30), connect_timeout=0.2)
+    hv = lb.Hypervisor("qemu+tcp://hv/system", Deadline(30, frozen), connect_timeout=0.2)
     try:
         with pytest.raises(lb.HypervisorTimeout, match=r"within 0\.2s"):
             hv.connect()
@@ -316,59 +291,3 @@ def test_domains_list_names_uuids_and_states_in_one_call():
     assert Stats.calls == 1
     assert found[0] == lb.DomainInfo("vm1", UUID, DomainState("running", "booted"))
     assert found[1].state == DomainState("shutoff", "destroyed")
-
-
-def test_open_auth_and_listing_on_libvirts_test_driver():
-    hv = lb.Hypervisor("test:///default", Deadline(10), credentials=lb.Credentials("u", "p"))
-    try:
-        (only,) = hv.domains()
-        assert only.name == "test" and only.state.state == "running"
-        dom = hv.lookup(name="test")
-        dom.destroy()
-        assert dom.state().state == "shutoff"
-        dom.start()
-        assert dom.state().state == "running"
-    finally:
-        hv.close()
-
-
-# -- storage pools, on libvirt's own test driver -------------------------------------------
-
-
-def test_pools_on_libvirts_test_driver():
-    from havirt.agents.pool_definition import PoolSpec, from_xml, to_xml, with_uuid
-
-    hv = lb.Hypervisor("test:///default", Deadline(30.0))
-    assert hv.lookup_pool("havirt-no-such-pool") is None
-    spec = PoolSpec(name=f"havirt-unit-{id(hv)}", type="dir", target="/havirt-unit-pool")
-    pool = hv.define_pool(to_xml(spec))
-    try:
-        assert pool.name == spec.name and len(pool.uuid) == 36
-        assert not pool.is_active() and pool.is_persistent() and not pool.autostart()
-        assert from_xml(pool.xml()).target == "/havirt-unit-pool"  # (no INACTIVE flag here)
-        pool.start()
-        assert hv.lookup_pool(spec.name).is_active()
-        assert isinstance(pool.volume_paths(), list)
-        pool.destroy()
-        assert not pool.is_active()
-        # Redefined under the same UUID: the same pool, a new target.
-        moved = spec._replace(target="/havirt-unit-pool2")
-        again = hv.define_pool(with_uuid(to_xml(moved), pool.uuid))
-        assert again.uuid == pool.uuid and from_xml(again.xml()).target == "/havirt-unit-pool2"
-    finally:
-        pool._pool.undefine()
-    assert hv.lookup_pool(spec.name) is None
-
-
-def test_running_domains_on_libvirts_test_driver():
-    hv = lb.Hypervisor("test:///default", Deadline(30.0))
-    running = hv.running_domains()
-    assert "test" in [dom.name for dom in running]  # the test driver's own running guest
-    assert "<domain" in running[0].xml(secure=False)
-
-
-def test_ensure_pool_active_of_an_unknown_pool_is_an_error():
-    hv = lb.Hypervisor("test:///default", Deadline(30.0))
-    with pytest.raises(lb.HypervisorError) as info:
-        hv.ensure_pool_active("havirt-no-such-pool")
-    assert info.value.code == lb.NO_STORAGE_POOL

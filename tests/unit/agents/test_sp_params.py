@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
+from havirt.agents.storage_pool import SBIN_PATH
 from pool_fakes import NFS, pool_xml
 
 CONFIGURED, INSTALLED = 6, 5
@@ -64,8 +63,8 @@ def test_type_specific_fields(sp, reskeys, words) -> None:
         assert word in (outcome.reason or ""), outcome
 
 
-def test_a_valid_definition_passes_validate_all(sp, monkeypatch) -> None:
-    monkeypatch.setattr(shutil, "which", lambda tool, path=None: f"/sbin/{tool}")
+def test_a_valid_definition_passes_validate_all(sp) -> None:
+    # sp.host has every program installed unless a test says one is missing.
     assert sp.nfs("validate-all").rc == 0
     assert sp.run("validate-all", pool="p", type="dir", target_path="/srv/p").rc == 0
     assert sp.run("validate-all", pool="vg0", type="logical", source_name="vg0").rc == 0
@@ -74,10 +73,12 @@ def test_a_valid_definition_passes_validate_all(sp, monkeypatch) -> None:
     assert not sp.hv.calls  # validate-all does not need libvirt
 
 
-def test_missing_mount_helper_is_not_installed_here(sp, monkeypatch) -> None:
-    monkeypatch.setattr(shutil, "which", lambda tool, path=None: None)
+def test_missing_mount_helper_is_not_installed_here(sp) -> None:
+    sp.host.missing.update({"mount.nfs", "mount.cifs"})
     outcome = sp.nfs("validate-all")
     assert outcome.rc == INSTALLED
+    # looked up in the sbin folders too: Pacemaker's PATH may lack them
+    assert sp.host.lookups[-1] == ("mount.nfs", SBIN_PATH)
     assert "mount.nfs" in outcome.reason and "nfs-common" in outcome.reason
     outcome = sp.nfs("validate-all", source_format="cifs")
     assert "cifs-utils" in outcome.reason

@@ -1,20 +1,16 @@
 """Storage leases: how the agent finds out whether this node's libvirt holds them, and
 what start and validate-all do with the answer (require_storage_lease).
 
-The configuration files are real files and the lock daemon's socket is a real
-listening unix socket; only their directories are moved (CONF_DIR, RUN_DIR).
+The configuration files are real files in the test's own directories (CONF_DIR,
+RUN_DIR); the lock daemon's socket and the libvirt daemon's process are the fake
+host's (``FakeHost.listening``, ``FakeHost.processes``), as the agent sees them
+through ``ctx.host``.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import havirt.agents as agents_package
@@ -23,7 +19,7 @@ from havirt.agents import libvirt_boundary, storage_lease
 from havirt.agents.libvirt_boundary import RESOURCE_BUSY, HypervisorError
 from havirt.agents.virtual_domain_params import lease_requirement
 from havirt.ocf.exitcodes import OcfExit
-from vd_fakes import FakeHypervisor, FakeProcs
+from vd_fakes import FakeHost, FakeHypervisor, FakeProcs
 
 LOCKD = 'lock_manager = "lockd"\n'
 BUSY = (
@@ -33,12 +29,12 @@ BUSY = (
 
 
 class Node:
-    """This node's /etc/libvirt and /run as the check sees them, with a real lock daemon socket."""
+    """This node's /etc/libvirt and /run as the check sees them, and its daemons."""
 
-    def __init__(self, etc: Path, run: Path) -> None:
+    def __init__(self, etc: Path, run: Path, host: FakeHost) -> None:
         self.etc = etc
         self.run = run
-        self.sockets: list[socket.socket] = []
+        self.host = host
 
     def write(self, name: str, text: str) -> Path:
         path = self.etc / name
@@ -54,34 +50,28 @@ class Node:
     def daemon_up(self, rel: str) -> Path:
         path = self.run / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        server.bind(str(path))
-        server.listen(8)  # connections wait in the backlog: no accept needed
-        self.sockets.append(server)
+        path.touch()  # the socket file
+        self.host.listening.add(str(path))
         return path
 
     def daemon_dies(self) -> None:
         """The daemon ends without removing its socket file (as after SIGKILL)."""
-        for server in self.sockets:
-            server.close()
-        self.sockets.clear()
+        self.host.listening.clear()
 
     def check(self, block_disks=(), has_leases=False) -> storage_lease.LeaseCheck:
-        return storage_lease.inspect(block_disks, has_leases, timeout=1.0)
+        return storage_lease.inspect(block_disks, has_leases, timeout=1.0, host=self.host)
 
 
 @pytest.fixture
-def node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Node]:
-    # A short directory: unix socket paths are limited to 107 bytes.
-    run = Path(tempfile.mkdtemp(prefix="hvl-run-"))
+def node(h, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Node:
+    """This node, sharing the fake host with the agent harness ``h``."""
+    run = tmp_path / "run"
+    run.mkdir(exist_ok=True)
     etc = tmp_path / "etc-libvirt"  # the agent harness may have made it already
     etc.mkdir(exist_ok=True)
     monkeypatch.setattr(storage_lease, "CONF_DIR", str(etc))
     monkeypatch.setattr(storage_lease, "RUN_DIR", str(run))
-    the_node = Node(etc, run)
-    yield the_node
-    the_node.daemon_dies()
-    shutil.rmtree(run, ignore_errors=True)
+    return Node(etc, run, h.host)
 
 
 # -- reading libvirt's configuration files -----------------------------------------------
@@ -237,34 +227,30 @@ def test_unreadable_qemu_conf_is_a_problem_not_a_crash(node: Node) -> None:
     assert not found.protected and "cannot read" in found.problem
 
 
+DAEMON_STARTED = 1_700_000_000.0  # when the fake libvirt daemon started (epoch seconds)
+
+
 @pytest.fixture
-def libvirt_daemon(node: Node, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
-    """A real process standing for the running libvirt daemon, with its pid file."""
-    proc = subprocess.Popen(["sleep", "60"])
-    comm = Path(f"/proc/{proc.pid}/comm")
-    deadline = time.monotonic() + 10
-    while comm.read_text().strip() != "sleep":  # until the child has exec'd
-        assert time.monotonic() < deadline, "sleep did not start"
-        time.sleep(0.01)
-    monkeypatch.setattr(storage_lease, "LIBVIRT_DAEMONS", (("sleep", "libvirtd.pid"),))
-    (node.run / "libvirtd.pid").write_text(f"{proc.pid}\n")
-    yield proc.pid
-    proc.kill()
-    proc.wait()
+def libvirt_daemon(node: Node) -> int:
+    """The running libvirt daemon, with its pid file."""
+    pid = 4321
+    node.host.processes[pid] = ("libvirtd", DAEMON_STARTED)
+    (node.run / "libvirtd.pid").write_text(f"{pid}\n")
+    return pid
 
 
 def test_a_daemon_older_than_its_configuration_is_reported(node: Node, libvirt_daemon) -> None:
     node.lockd()
     conf = node.etc / "qemu.conf"
-    before = time.time() - 60
+    before = DAEMON_STARTED - 60
     os.utime(conf, (before, before))
     os.utime(node.etc / "qemu-lockd.conf", (before, before))
     assert node.check().warnings == ()
-    later = time.time() + 60
+    later = DAEMON_STARTED + 60
     os.utime(conf, (later, later))
     (warning,) = node.check().warnings
-    assert f"{conf} changed after sleep (pid {libvirt_daemon}) started" in warning
-    assert "restart sleep" in warning
+    assert f"{conf} changed after libvirtd (pid {libvirt_daemon}) started" in warning
+    assert "restart libvirtd" in warning
     (node.run / "libvirtd.pid").write_text("999999999\n")  # stale pid file: nothing to say
     assert node.check().warnings == ()
 

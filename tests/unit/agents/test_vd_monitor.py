@@ -1,16 +1,13 @@
 from __future__ import annotations
 
-import functools
 import os
 
 import pytest
-from havirt.agents import qemu_processes
 from havirt.agents.domain_state import STATE_TABLE, STOPPED
 from havirt.agents.libvirt_boundary import HypervisorError
+from havirt.agents.virtual_domain import GuestHost
 from havirt.ocf.exitcodes import OcfExit
 from vd_fakes import OTHER_UUID, UUID
-
-REAL_FIND = qemu_processes.find  # before any test replaces it
 
 SUCCESS, GENERIC, NOT_RUNNING = OcfExit.SUCCESS, OcfExit.ERR_GENERIC, OcfExit.NOT_RUNNING
 UNREACHABLE = "connect: Failed to connect socket to '/run/libvirt/libvirt-sock': No such file"
@@ -80,7 +77,7 @@ def test_qemu_process_without_a_running_domain_is_never_not_running(h, monitor, 
     assert "4242" in out.reason
 
 
-def test_probe_with_libvirt_down_reads_a_proc_tree(h, monkeypatch, tmp_path):
+def test_probe_with_libvirt_down_reads_a_proc_tree(h, tmp_path):
     """The agent and the real /proc scan together, on a fake /proc."""
     proc = tmp_path / "proc"
     (proc / "777").mkdir(parents=True)
@@ -89,7 +86,7 @@ def test_probe_with_libvirt_down_reads_a_proc_tree(h, monkeypatch, tmp_path):
         + UUID.upper().encode()
         + b"\0"
     )
-    monkeypatch.setattr(qemu_processes, "find", functools.partial(REAL_FIND, proc=str(proc)))
+    h.host.qemu_processes = GuestHost(proc=str(proc)).qemu_processes
     h.hv.unavailable = UNREACHABLE
     out = h.probe()
     assert out.rc == SUCCESS, out
@@ -160,7 +157,7 @@ def test_probe_with_missing_config_finds_the_guest_by_the_remembered_identity(h)
 
 def test_probe_with_missing_config_falls_back_to_the_resource_name(h):
     h.hv.add("vm1", OTHER_UUID)
-    out = h.probe(config="/nonexistent/vm1.xml")
+    out = h.probe(config=h.gone_config)
     assert out.rc == SUCCESS, out
     assert ("lookup", "vm1", None) in h.hv.calls
 
@@ -169,7 +166,7 @@ def test_probe_with_missing_config_and_nothing_running_is_not_running(h):
     h.resource = "res-guest"
     h.remember(name="guest-a", uuid=OTHER_UUID)
     h.hv.add("vm1", UUID)  # another guest: not ours
-    out = h.probe(config="/nonexistent/vm1.xml")
+    out = h.probe(config=h.gone_config)
     assert out.rc == NOT_RUNNING, out
 
 
@@ -177,13 +174,13 @@ def test_probe_with_missing_config_and_libvirt_down_still_sees_qemu(h):
     h.remember(name="vm1", uuid=UUID)
     h.hv.unavailable = UNREACHABLE
     h.procs.add(4242, "vm1", UUID)
-    out = h.probe(config="/nonexistent/vm1.xml")
+    out = h.probe(config=h.gone_config)
     assert out.rc == SUCCESS, out
 
 
 def test_probe_with_missing_config_and_a_failed_guest_reports_the_failure(h):
     h.hv.add(state=("paused", "ioerror"))
-    out = h.probe(config="/nonexistent/vm1.xml")
+    out = h.probe(config=h.gone_config)
     assert out.rc == GENERIC, out
     assert "does not exist" in out.reason and "I/O error" in out.reason
 
@@ -300,7 +297,7 @@ def test_config_naming_another_domain_with_nothing_running_is_not_running(h):
 
 
 def test_a_huge_exit_reason_is_one_short_printable_line(h):
-    out = h.run("monitor", config="/nonexistent/" + "\x01x" * 100_000 + ".xml")
+    out = h.run("monitor", config=f"{h.config.parent}/" + "\x01x" * 100_000 + ".xml")
     line = next(line for line in out.stderr.splitlines() if line.startswith("ocf-exit-reason:"))
     assert len(line) <= 600 and line.isprintable()
 

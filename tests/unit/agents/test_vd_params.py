@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 
 import pytest
 from havirt.agents.virtual_domain import VirtualDomain
@@ -78,13 +77,14 @@ def test_snapshot_with_force_stop_is_err_configured(h, tmp_path):
 @pytest.mark.parametrize(
     ("reskeys", "param"),
     [
-        ({"snapshot": "/nonexistent/havirt-snapshots"}, "snapshot"),
-        ({"backingfile": "/nonexistent/base.qcow2"}, "backingfile"),
-        ({"monitor_scripts": "/nonexistent/check-web"}, "monitor_scripts"),
+        ({"snapshot": "havirt-snapshots"}, "snapshot"),
+        ({"backingfile": "base.qcow2"}, "backingfile"),
+        ({"monitor_scripts": "check-web"}, "monitor_scripts"),
     ],
 )
 @pytest.mark.parametrize("action", ["start", "validate-all", "monitor"])
-def test_files_missing_on_this_node_are_err_installed(h, action, reskeys, param):
+def test_files_missing_on_this_node_are_err_installed(h, tmp_path, action, reskeys, param):
+    reskeys = {k: str(tmp_path / "nonexistent" / v) for k, v in reskeys.items()}
     out = h.run(action, **reskeys)
     assert out.rc == INSTALLED, out
     assert f"'{param}'" in out.reason
@@ -115,13 +115,11 @@ def test_monitor_script_that_is_not_executable_is_err_installed(h, tmp_path):
         ),
     ],
 )
-def test_tools_missing_on_this_node_are_err_installed(
-    h, monkeypatch, tmp_path, reskeys, tool, param
-):
+def test_tools_missing_on_this_node_are_err_installed(h, tmp_path, reskeys, tool, param):
     base = tmp_path / "base.qcow2"
     base.write_bytes(b"QFI")
     reskeys = {k: (str(base) if v == "BASE" else v) for k, v in reskeys.items()}
-    monkeypatch.setattr(shutil, "which", lambda name: None if name == tool else f"/bin/{name}")
+    h.host.missing.add(tool)
     out = h.run("start", **reskeys)
     assert out.rc == INSTALLED, out
     assert f"'{param}'" in out.reason and tool in out.reason
@@ -145,8 +143,7 @@ def test_broken_config_file_is_err_configured(h, text, words):
     assert words in out.reason
 
 
-def test_good_values_pass_validation(h, tmp_path, monkeypatch):
-    monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
+def test_good_values_pass_validation(h, tmp_path):
     snapdir = tmp_path / "snap"
     snapdir.mkdir()
     out = h.run(

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 
 import pytest
 from havirt.agents.libvirt_boundary import HypervisorError
@@ -181,8 +180,7 @@ def test_start_without_a_snapshot_boots(h, tmp_path):
 
 
 @pytest.fixture
-def cow(h, tmp_path, monkeypatch):
-    monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
+def cow(h, tmp_path):
     base = tmp_path / "base.img"
     base.write_bytes(b"QFI\xfb")
     h.runner.results["qemu-img"] = lambda argv: CommandResult(

@@ -208,7 +208,7 @@ def test_stop_with_missing_config_stops_the_remembered_guest(h):
 
 def test_stop_with_missing_config_and_no_state_uses_the_resource_name(h):
     h.hv.add("vm1", OTHER_UUID)
-    out = h.run("stop", config="/nonexistent/vm1.xml")
+    out = h.run("stop", config=h.gone_config)
     assert out.rc == SUCCESS, out
     assert h.hv.domains == []
 
@@ -217,7 +217,7 @@ def test_stop_with_missing_config_and_libvirt_down_kills_the_remembered_qemu(h):
     h.remember(name="vm1", uuid=UUID)
     h.hv.unavailable = UNREACHABLE
     h.procs.add(4242, "renamed", UUID)
-    out = h.run("stop", config="/nonexistent/vm1.xml")
+    out = h.run("stop", config=h.gone_config)
     assert out.rc == SUCCESS, out
     assert h.procs.kills == [(4242, SIGTERM)]
 
@@ -229,10 +229,11 @@ def test_stop_with_missing_config_and_libvirt_down_kills_the_remembered_qemu(h):
         {"shutdown_mode": "reboot"},
         {"force_stop": "perhaps"},
         {"hypervisor": "nonsense"},
-        {"monitor_scripts": "/nonexistent/check"},
+        {"monitor_scripts": "GONE"},
     ],
 )
 def test_stop_with_malformed_parameters_still_stops_the_guest(h, reskeys):
+    reskeys = {k: h.gone_config if v == "GONE" else v for k, v in reskeys.items()}
     h.hv.add()
     out = h.run("stop", **reskeys)
     assert out.rc == SUCCESS, out
@@ -274,7 +275,7 @@ def test_stop_never_returns_7(h, setup):
     if setup == "libvirt-down":
         h.hv.unavailable = UNREACHABLE
     elif setup == "config-missing":
-        config = "/nonexistent/vm1.xml"
+        config = h.gone_config
     elif setup == "stuck-qemu":
         h.procs.add(4242, "vm1", UUID, ignores={SIGTERM, SIGKILL})
     out = h.run("stop", **({"config": config} if config else {}))
@@ -321,11 +322,8 @@ def test_save_config_on_stop_writes_the_definition_back(h):
     assert h.runner.calls == []
 
 
-def test_sync_config_on_stop_runs_csync2(h, monkeypatch):
-    import shutil
-
-    monkeypatch.setattr(shutil, "which", lambda name: f"/usr/sbin/{name}")
-    h.hv.add()
+def test_sync_config_on_stop_runs_csync2(h):
+    h.hv.add()  # csync2 is installed on the fake host (h.host.missing is empty)
     out = h.run("stop", sync_config_on_stop="true")
     assert out.rc == SUCCESS, out
     assert h.runner.calls == [("csync2", "-x", str(h.config))]

@@ -2,13 +2,15 @@
 
 Importable as ``vd_fakes`` (pytest puts this folder on ``sys.path``). The
 fakes replace only the agent's seams: the libvirt boundary (``Hypervisor`` /
-``Domain``), the /proc scan (``qemu_processes.find``), ``os.kill``, the
-``CommandRunner`` and the clock the agent sleeps and measures deadlines with.
+``Domain``), the ``CommandRunner``, and the host (``FakeHost``, handed to the
+dispatcher as the agent's ``ctx.host``: installed programs, the clock the agent
+sleeps and measures deadlines with, signals, and the /proc scan for QEMU).
 """
 
 from __future__ import annotations
 
 import io
+import os
 import signal
 import time as real_time
 import xml.etree.ElementTree as ET
@@ -69,9 +71,73 @@ class FakeClock:
         self.slept += step
 
     def time(self) -> float:
-        return real_time.time()
+        return 1_700_000_000.0 + self.now  # a fixed epoch: never the host's
 
     strftime = staticmethod(real_time.strftime)
+
+
+class FakeHost:
+    """The node as an agent sees it through ``ctx.host`` (see ``havirt.ocf.host.Host``).
+
+    Every program is installed unless named in ``missing`` (a test of "tool missing"
+    says so; no test depends on what this machine has); ``paths`` are the host files
+    that exist (e.g. /dev/kvm); signals and QEMU processes go to ``procs``; daemons
+    answer on the unix sockets in ``listening``; ``processes`` are other processes
+    as /proc would show them (pid -> (command name, start time))."""
+
+    def __init__(self, clock: FakeClock, procs: FakeProcs | None = None) -> None:
+        self.clock = clock
+        self.procs = procs
+        self.missing: set[str] = set()
+        self.lookups: list[tuple[str, str | None]] = []
+        self.paths: set[str] = {"/dev/kvm"}
+        self.mount_table: list = []  # what mounts() answers (the pool agent's tests)
+        self.name = "node1"
+        self.listening: set[str] = set()
+        self.processes: dict[int, tuple[str, float]] = {}
+
+    def which(self, program: str, path: str | None = None) -> str | None:
+        self.lookups.append((program, path))
+        return None if program in self.missing else f"/usr/sbin/{program}"
+
+    def exists(self, path: str) -> bool:
+        return path in self.paths
+
+    def node_name(self) -> str:
+        return self.name
+
+    def kill(self, pid: int, sig: int) -> None:
+        if self.procs is None:
+            raise AssertionError(f"the agent signalled process {pid}, which no test set up")
+        self.procs.kill(pid, sig)
+
+    def process_name(self, pid: int) -> str | None:
+        return self.processes[pid][0] if pid in self.processes else None
+
+    def process_started(self, pid: int) -> float | None:
+        return self.processes[pid][1] if pid in self.processes else None
+
+    def connect_unix(self, path: str, timeout: float) -> None:
+        if path in self.listening:
+            return
+        if os.path.exists(path):  # the socket file of a daemon that is gone
+            raise ConnectionRefusedError(111, "Connection refused")
+        raise FileNotFoundError(2, "No such file or directory")
+
+    def qemu_processes(self, name: str | None, uuid: str | None) -> list[QemuProcess]:
+        return [] if self.procs is None else self.procs.find(name, uuid)
+
+    def mounts(self) -> list:
+        return list(self.mount_table)
+
+    def monotonic(self) -> float:
+        return self.clock.monotonic()
+
+    def time(self) -> float:
+        return self.clock.time()
+
+    def sleep(self, seconds: float) -> None:
+        self.clock.sleep(seconds)
 
 
 # -- /proc -----------------------------------------------------------------------------
@@ -409,10 +475,18 @@ class Outcome:
         return f"Outcome(rc={self.rc}, reason={self.reason!r}, stderr={self.stderr!r})"
 
 
-def run_agent(agent, action: str, environ: dict[str, str], runner: FakeRunner) -> Outcome:
+def run_agent(
+    agent, action: str, environ: dict[str, str], runner: FakeRunner, host: FakeHost
+) -> Outcome:
     out, err = io.StringIO(), io.StringIO()
     rc = dispatcher.run(
-        agent, ["VirtualDomain", action], environ=environ, stdout=out, stderr=err, runner=runner
+        agent,
+        ["VirtualDomain", action],
+        environ=environ,
+        stdout=out,
+        stderr=err,
+        runner=runner,
+        host=host,
     )
     text = err.getvalue()
     reasons = [
@@ -426,23 +500,23 @@ SIGKILL = signal.SIGKILL
 
 
 class AgentHarness:
-    """What every agent's test harness shares: one node with a fake clock and command
-    runner, its HA_RSCTMP, the agent's libvirt seam answered by ``hv`` (the real
-    boundary is off limits), deadlines on the fake clock, and running one action as
+    """What every agent's test harness shares: one node with a fake host (clock,
+    programs, processes) and command runner, its HA_RSCTMP, the agent's libvirt seam
+    answered by ``hv`` (the real boundary is off limits), and running one action as
     pacemaker-execd would. Subclasses add their own fakes and default parameters."""
 
     agent_class: type
     resource = "rsc"
     extra_env: dict[str, str] = {}
 
-    def __init__(self, tmp_path, monkeypatch, hv) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, tmp_path, monkeypatch, hv, procs=None) -> None:  # type: ignore[no-untyped-def]
         from havirt.agents import libvirt_boundary
-        from havirt.ocf.environment import Deadline, OcfEnvironment
 
         self.tmp = tmp_path
         self.hv = hv
         self.runner = FakeRunner()
         self.clock = FakeClock()
+        self.host = FakeHost(self.clock, procs)
         self.rsctmp = tmp_path / "rsctmp"
         self.rsctmp.mkdir()
         self.backups = tmp_path / "definitions"
@@ -455,14 +529,8 @@ class AgentHarness:
         def real_hypervisor(*args, **kwargs):  # type: ignore[no-untyped-def]
             raise AssertionError("a test reached the real libvirt boundary")
 
-        original_deadline = OcfEnvironment.deadline
-
-        def deadline(env: OcfEnvironment, default_seconds: float) -> Deadline:
-            return Deadline(original_deadline(env, default_seconds).total, self.clock.monotonic)
-
         monkeypatch.setattr(self.agent_class, "_hypervisor", hypervisor)
         monkeypatch.setattr(libvirt_boundary, "Hypervisor", real_hypervisor)
-        monkeypatch.setattr(OcfEnvironment, "deadline", deadline)
 
     def default_reskeys(self) -> dict[str, str | None]:
         return {}
@@ -502,7 +570,7 @@ class AgentHarness:
         if interval is None:
             interval = 10000 if action == "monitor" else 0
         environ = self.environ(interval=interval, timeout=timeout, extra=extra, **reskeys)
-        return run_agent(self.agent_class(), action, environ, self.runner)
+        return run_agent(self.agent_class(), action, environ, self.runner, self.host)
 
     def probe(self, **kwargs) -> Outcome:  # type: ignore[no-untyped-def]
         return self.run("monitor", interval=0, **kwargs)

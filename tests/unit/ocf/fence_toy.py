@@ -18,11 +18,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class FakeClock:
-    """Stands in for the ``time`` module inside ``fencing``: sleeping advances the clock."""
+    """The fake host handed to ``fencing.run`` (``ctx.host``): its clock, where sleeping
+    advances the time, and its programs (all installed, but those in ``missing``)."""
 
     def __init__(self) -> None:
         self.now = 1000.0
         self.sleeps: list[float] = []
+        self.missing: set[str] = set()
+
+    def which(self, program: str, path: str | None = None) -> str | None:
+        return None if program in self.missing else f"/usr/bin/{program}"
 
     def monotonic(self) -> float:
         return self.now
@@ -33,7 +38,7 @@ class FakeClock:
         self.sleeps.append(step)
 
     def time(self) -> float:
-        return real_time.time()
+        return 1_700_000_000.0 + self.now  # a fixed epoch: never the host's
 
     strftime = staticmethod(real_time.strftime)
 
@@ -133,9 +138,16 @@ class Outcome:
 
 
 def fence(agent: FenceAgent, *args: str, stdin: str = "", runner=None) -> Outcome:
-    """Run the agent with ``args`` on the command line, or ``stdin`` when there are none."""
+    """Run the agent with ``args`` on the command line, or ``stdin`` when there are none,
+    on the host of its switch (the switch's fake clock)."""
     out, err = io.StringIO(), io.StringIO()
     rc = fencing.run(
-        agent, ["fence_toy", *args], stdin=io.StringIO(stdin), stdout=out, stderr=err, runner=runner
+        agent,
+        ["fence_toy", *args],
+        stdin=io.StringIO(stdin),
+        stdout=out,
+        stderr=err,
+        runner=runner,
+        host=agent.switch.clock or FakeClock(),
     )
     return Outcome(rc, out.getvalue(), err.getvalue(), out.getvalue().splitlines())

@@ -197,7 +197,11 @@ def invoke(
     env: Mapping[str, str] | None = None,
     runner: object | None = None,
     argv0: str = "toy",
+    host: object | None = None,
 ) -> Outcome:
+    """Run one action as pacemaker-execd would, on a fake host (clock, programs)."""
+    from fence_toy import FakeClock
+
     out, err = io.StringIO(), io.StringIO()
     rc = dispatcher.run(
         agent,
@@ -206,5 +210,6 @@ def invoke(
         stdout=out,
         stderr=err,
         runner=runner,  # type: ignore[arg-type]
+        host=FakeClock() if host is None else host,  # type: ignore[arg-type]
     )
     return Outcome(rc, out.getvalue(), err.getvalue(), agent)

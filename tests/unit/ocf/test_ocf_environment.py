@@ -218,12 +218,15 @@ def test_child_deadlines_share_the_clock():
 
 
 def test_env_deadline_from_meta_timeout():
-    d = env_for("start", OCF_RESKEY_CRM_meta_timeout="12500").deadline(99)
+    clock = FakeClock()
+    d = env_for("start", OCF_RESKEY_CRM_meta_timeout="12500").deadline(99, clock)
     assert d.total == 12.5
-    assert 12.0 < d.remaining() <= 12.5
+    assert d.remaining() == 12.5
+    clock.advance(2)
+    assert d.remaining() == 10.5
 
 
 @pytest.mark.parametrize("timeout", [None, "", "0", "-5", "junk"])
 def test_env_deadline_falls_back_to_default(timeout):
     variables = {} if timeout is None else {"OCF_RESKEY_CRM_meta_timeout": timeout}
-    assert env_for("start", **variables).deadline(45).total == 45
+    assert env_for("start", **variables).deadline(45, FakeClock()).total == 45

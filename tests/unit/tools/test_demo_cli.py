@@ -12,6 +12,9 @@ from havirt.tools.cli import main, render_demo_step, render_demo_timings
 from havirt.tools.demo import AgentCall, Step
 from havirt.tools.errors import HavirtError
 
+# The clock the demo command times itself with (main(obj=...)): fixed, never the host's.
+FAKE_TIME = {"clock": lambda: 100.0}
+
 
 def call(node: str, action: str, rc: int, interval_ms: int = 0, reason: str | None = None):
     names = {0: "OCF_SUCCESS", 7: "OCF_NOT_RUNNING", 1: "OCF_ERR_GENERIC"}
@@ -65,7 +68,7 @@ def fake_demo(monkeypatch: pytest.MonkeyPatch):
 
 def test_human_output_shows_steps_answers_and_times(fake_demo) -> None:
     seen = fake_demo(good_steps())
-    result = CliRunner().invoke(main, ["demo", "--agent"])
+    result = CliRunner().invoke(main, obj=FAKE_TIME, args=["demo", "--agent"])
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "[ok]  2. Probe and monitor (0.25 s)" in out
@@ -81,7 +84,7 @@ def test_human_output_shows_steps_answers_and_times(fake_demo) -> None:
 
 def test_quiet_prints_one_line_per_step_and_the_table(fake_demo) -> None:
     fake_demo(good_steps())
-    result = CliRunner().invoke(main, ["demo", "--agent", "--quiet"])
+    result = CliRunner().invoke(main, obj=FAKE_TIME, args=["demo", "--agent", "--quiet"])
     assert result.exit_code == 0
     assert "OCF_NOT_RUNNING" not in result.stdout
     assert "why it matters" not in result.stdout
@@ -91,7 +94,7 @@ def test_quiet_prints_one_line_per_step_and_the_table(fake_demo) -> None:
 
 def test_json_has_every_step_and_progress_goes_to_stderr(fake_demo) -> None:
     fake_demo(good_steps())
-    result = CliRunner().invoke(main, ["demo", "--agent", "--json"])
+    result = CliRunner().invoke(main, obj=FAKE_TIME, args=["demo", "--agent", "--json"])
     assert result.exit_code == 0
     data = json.loads(result.stdout)
     assert data["ok"] is True and data["error"] is None
@@ -106,14 +109,14 @@ def test_a_failed_step_is_shown_and_exits_non_zero(fake_demo) -> None:
     steps[1].ok = False
     steps[1].summary = "probe on node2 answered 0, expected 7"
     fake_demo(steps, HavirtError("step 'Probe and monitor' failed", "rerun with --keep"))
-    result = CliRunner().invoke(main, ["demo", "--agent", "--quiet"])
+    result = CliRunner().invoke(main, obj=FAKE_TIME, args=["demo", "--agent", "--quiet"])
     assert result.exit_code == 1
     assert "[FAILED]  2. Probe and monitor" in result.stdout
     assert "answered 0, expected 7" in result.stdout  # shown even when quiet
     assert "havirt: error: step 'Probe and monitor' failed" in result.stderr
     assert "every step behaved" not in result.stdout
 
-    result = CliRunner().invoke(main, ["demo", "--agent", "--json"])
+    result = CliRunner().invoke(main, obj=FAKE_TIME, args=["demo", "--agent", "--json"])
     assert result.exit_code == 1
     data = json.loads(result.stdout)
     assert data["ok"] is False and data["hint"] == "rerun with --keep"
@@ -124,7 +127,7 @@ def test_not_root_is_a_clear_error_before_anything_starts(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(demo, "missing_requirements", lambda: ["needs root"])
-    result = CliRunner().invoke(main, ["demo", "--agent"])
+    result = CliRunner().invoke(main, obj=FAKE_TIME, args=["demo", "--agent"])
     assert result.exit_code == 1
     assert result.stdout == ""
     assert "the demo cannot run on this machine: needs root" in result.stderr
@@ -143,7 +146,7 @@ def test_keep_says_how_to_reach_the_lab_even_when_quiet(fake_demo) -> None:
         },
     )
     fake_demo([*good_steps()[:3], keep])
-    result = CliRunner().invoke(main, ["demo", "--agent", "--keep", "--quiet"])
+    result = CliRunner().invoke(main, obj=FAKE_TIME, args=["demo", "--agent", "--keep", "--quiet"])
     assert result.exit_code == 0
     assert "node1: nsenter -t 1 -n -m -u -- bash" in result.stdout
     assert "take the lab down: havirt demo --down" in result.stdout
@@ -151,7 +154,10 @@ def test_keep_says_how_to_reach_the_lab_even_when_quiet(fake_demo) -> None:
 
 def test_down(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(demo, "take_down", lambda name: name == "demo")
-    assert CliRunner().invoke(main, ["demo", "--agent", "--down"]).stdout == "lab demo taken down\n"
+    assert (
+        CliRunner().invoke(main, obj=FAKE_TIME, args=["demo", "--agent", "--down"]).stdout
+        == "lab demo taken down\n"
+    )
     result = CliRunner().invoke(
         main, ["demo", "--agent", "--down", "--json", "--lab-name", "other"]
     )

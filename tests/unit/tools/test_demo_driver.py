@@ -30,7 +30,9 @@ class ScriptedDemo(_Demo):
     )
 
     def __init__(self, fail: str = "", crash: bool = False, keep: bool = False) -> None:
-        super().__init__(lambda m: self.messages.append(m), keep, "t", Path("/c"), Path("/b"))
+        super().__init__(
+            lambda m: self.messages.append(m), keep, "t", Path("/c"), Path("/b"), lambda: 5.0
+        )
         self.messages: list[str] = []
         self.fail, self.crash = fail, crash
         self.fake_lab = FakeLab()
@@ -124,7 +126,8 @@ def test_requirements_and_lab_name_are_checked_at_once(monkeypatch: pytest.Monke
 
 def test_ticking_reports_during_long_waits() -> None:
     messages: list[str] = []
-    with _ticking(messages.append, "waiting", every=0.05):
+    ticks = iter(range(1000))
+    with _ticking(messages.append, "waiting", every=0.05, clock=lambda: float(next(ticks))):
         time.sleep(0.18)
     assert messages[0] == "waiting ..."
     assert len(messages) >= 3 and messages[1].startswith("waiting ... ")

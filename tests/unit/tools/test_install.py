@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -46,33 +45,6 @@ def test_install_writes_executable_launchers_and_a_manifest(roots) -> None:
     assert "from havirt.agents.fence_havirt import main" in fence_agent.read_text()
     manifest = json.loads((agent.parent / install.MANIFEST).read_text())
     assert [m["path"] for m in manifest] == expected
-
-
-@pytest.mark.parametrize("name", [n for n, (kind, _) in install.AGENTS.items() if kind == "ocf"])
-def test_installed_launcher_runs_meta_data(roots, name) -> None:
-    ocf_root, fence_dir = roots
-    install.install(str(ocf_root), str(fence_dir))
-    agent = _path(ocf_root, fence_dir, name)
-    proc = subprocess.run(
-        [str(agent), "meta-data"], capture_output=True, text=True, timeout=30, env={}
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert f'<resource-agent name="{name}"' in proc.stdout
-
-
-def test_installed_fence_launcher_runs_metadata_from_stdin(roots) -> None:
-    ocf_root, fence_dir = roots
-    install.install(str(ocf_root), str(fence_dir))
-    proc = subprocess.run(
-        [str(fence_dir / "fence_havirt")],
-        input="action=metadata\n",
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env={},
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert '<resource-agent name="fence_havirt"' in proc.stdout
 
 
 def test_uninstall_removes_exactly_what_was_written(roots) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 from click.testing import CliRunner
@@ -63,8 +61,9 @@ def test_ssh_options_reach_the_connector(fake_nodes, tmp_path) -> None:
     _, _, calls = fake_nodes
     key = tmp_path / "id"
     key.write_text("k")
-    invoke(*HOSTS, "-i", str(key), "--known-hosts", "/kh", "--ssh-config", "/dev/null")
-    assert calls == [(("/kh",), (str(key),), "/dev/null", 10.0)]
+    kh, config = tmp_path / "kh", tmp_path / "ssh_config"
+    invoke(*HOSTS, "-i", str(key), "--known-hosts", str(kh), "--ssh-config", str(config))
+    assert calls == [((str(kh),), (str(key),), str(config), 10.0)]
 
 
 def test_an_unknown_host_key_is_reported_as_refused(fake_nodes) -> None:
@@ -94,10 +93,12 @@ def test_new_host_mode(fake_nodes) -> None:
         ((), "no nodes to validate"),
         (("--host", "a b"), "invalid host"),
         (("--host", "n1", "--host", "n1"), "given twice"),
-        (("--inventory", "/nonexistent/cluster.toml"), "/nonexistent/cluster.toml"),
+        (("--inventory", "MISSING"), "nonexistent/cluster.toml"),
     ],
 )
-def test_usage_errors_exit_2(fake_nodes, args, message) -> None:
+def test_usage_errors_exit_2(fake_nodes, tmp_path, args, message) -> None:
+    missing = str(tmp_path / "nonexistent" / "cluster.toml")  # a file this machine lacks
+    args = tuple(missing if a == "MISSING" else a for a in args)
     result = CliRunner().invoke(main, ["validate", *args])
     assert result.exit_code == 2
     assert message in result.output
@@ -134,16 +135,3 @@ def test_help_lists_every_check_and_the_exit_codes() -> None:
     for check in ("connect", "networks", "pools", "ssh-trust", "cpu", "versions"):
         assert f"  {check} " in result.output
     assert "Exit status: 0" in result.output
-
-
-def test_help_does_not_import_ssh_or_xml_libraries() -> None:
-    code = (
-        "import sys\n"
-        "from click.testing import CliRunner\n"
-        "from havirt.tools.cli import main\n"
-        "CliRunner().invoke(main, ['--help'])\n"
-        "CliRunner().invoke(main, ['validate', '--help'])\n"
-        "print(sorted(m for m in ('fabric', 'paramiko', 'lxml', 'invoke') if m in sys.modules))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import shlex
 import threading
-import time
 from dataclasses import dataclass, field
 
 from havirt.ocf.runner import CommandResult
@@ -257,14 +256,18 @@ class FakeConnector:
         self.refuse: dict[str, ConnectFailed] = {}
         self.sessions: list[FakeSession] = []
         self.barrier: threading.Barrier | None = None  # to prove connections run in parallel
+        # The engine's clocks (it takes them from its connector): fixed, never the host's.
+        self.now = 1_700_000_000.0
+        self.clock = lambda: 1000.0
+        self.wall_clock = lambda: self.now
 
     def connect(self, target: Target) -> FakeSession:
         if self.barrier is not None:
             self.barrier.wait(timeout=10)
         if target.name in self.refuse:
             raise self.refuse[target.name]
-        # The engine times the clock probe with the real clock: answer with it too.
-        session = FakeSession(self.nodes[target.name], target.user or self.user, time.time)
+        # The nodes' clocks run on the engine's wall clock (plus each node's skew).
+        session = FakeSession(self.nodes[target.name], target.user or self.user, self.wall_clock)
         self.sessions.append(session)
         return session
 
