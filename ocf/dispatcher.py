@@ -26,7 +26,7 @@ from .exitcodes import OcfExit
 from .log import OcfLogger
 from .params import Params
 from .runner import CommandRunner
-from .watchdog import Watchdog
+from .watchdog import Watchdog, answer_margin, run_bounded
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
@@ -34,10 +34,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
     from typing import TextIO
 
-# How long before Pacemaker's own timeout the watchdog answers for us.
-# At least a second, more for long actions: interpreter start-up already ate into it.
-WATCHDOG_MIN_MARGIN = 1.0
-WATCHDOG_SHARE = 0.05
 # Old names: "status" is monitor; OCF 1.0's "reload" is served by reload-agent.
 ALIASES = {"status": "monitor", "reload": "reload-agent"}
 
@@ -95,14 +91,16 @@ def run(
     log = OcfLogger(f"{agent.name}({env.resource})", environ, err)
     default_timeout = float(spec.timeout) if spec else 20.0
     deadline = env.deadline(default_timeout)
+    reserve = _timeout_reserve(agent, handler_name, deadline.total)
     ctx = ActionContext(
         env=env,
         params=Params(),
         log=log,
         deadline=deadline,
         runner=runner or CommandRunner(environ),
+        answer_by=deadline.sooner(answer_margin(deadline.total) + reserve),
     )
-    guard = _Watchdog(action, deadline.total, err) if watchdog else None
+    guard = _Watchdog(action, deadline.total, err, ctx, reserve) if watchdog else None
     try:
         rc = _run_action(agent, action, handler, ctx)
     finally:
@@ -114,6 +112,13 @@ def run(
     ):
         write_exit_reason(err, ctx.exit_reason or f"{action} failed with {OcfExit(rc).name}")
     return int(rc)
+
+
+def _timeout_reserve(agent: ResourceAgent, handler_name: str, total: float) -> float:
+    try:
+        return max(0.0, float(agent.timeout_reserve(handler_name, total)))
+    except Exception:  # a bug in the hook must not cost the action its watchdog
+        return 0.0
 
 
 def _run_action(
@@ -183,16 +188,42 @@ def _apply_protocol_rules(
 
 
 class _Watchdog(Watchdog):
-    """Answers ERR_GENERIC with a reason just before Pacemaker's timeout would hit."""
+    """Answers ERR_GENERIC with a reason just before Pacemaker's timeout would hit.
 
-    def __init__(self, action: str, seconds: float, err: TextIO) -> None:
+    With ``reserve`` seconds it fires that much earlier and first runs the handler's
+    ``ctx.on_timeout`` step (if one is set), bounded by the reserve."""
+
+    def __init__(
+        self,
+        action: str,
+        seconds: float,
+        err: TextIO,
+        ctx: ActionContext | None = None,
+        reserve: float = 0.0,
+    ) -> None:
         def answer() -> None:
-            write_exit_reason(
-                err, f"{action} did not finish within its timeout of {seconds:.0f}s; giving up"
-            )
+            reason = f"{action} did not finish within its timeout of {seconds:.0f}s; giving up"
+            step = ctx.on_timeout if ctx is not None else None
+            if step is not None:
+                reason += f" ({_last_resort(ctx, step, reserve)})"
+            write_exit_reason(err, reason)
 
-        margin = max(WATCHDOG_MIN_MARGIN, seconds * WATCHDOG_SHARE)
+        margin = answer_margin(seconds) + reserve
         super().__init__(seconds - margin, answer, OcfExit.ERR_GENERIC)
+
+
+def _last_resort(ctx: ActionContext, step: Callable[[float], str], reserve: float) -> str:
+    """Run the handler's on_timeout step for at most ``reserve`` seconds; what happened."""
+    # The step bounds its own calls a little sooner, so it can still say what it saw.
+    finished, outcome = run_bounded(lambda: step(max(0.1, reserve - 0.25)), reserve)
+    if not finished:
+        what = f"its last-resort step did not finish within {reserve:.1f}s"
+    elif isinstance(outcome, BaseException):
+        what = f"its last-resort step failed: {outcome!r}"
+    else:
+        what = str(outcome)
+    ctx.log.warn(f"{ctx.env.action} timed out: {what}")
+    return what
 
 
 def main(agent_factory: Callable[[], ResourceAgent], argv: Sequence[str] | None = None) -> None:
