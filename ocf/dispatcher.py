@@ -56,8 +56,12 @@ def run(
     stderr: TextIO | None = None,
     runner: CommandRunner | None = None,
     watchdog: bool = False,
+    spent: float = 0.0,
 ) -> int:
-    """Run one OCF action and return its exit code (never raises)."""
+    """Run one OCF action and return its exit code (never raises).
+
+    ``spent``: seconds of the action's timeout already gone before this call (the
+    process's start-up: Pacemaker's clock runs from the fork)."""
     environ = os.environ if environ is None else environ
     out = stdout if stdout is not None else sys.stdout
     err = stderr if stderr is not None else sys.stderr
@@ -91,6 +95,7 @@ def run(
     log = OcfLogger(f"{agent.name}({env.resource})", environ, err)
     default_timeout = float(spec.timeout) if spec else 20.0
     deadline = env.deadline(default_timeout)
+    deadline.end -= spent
     reserve = _timeout_reserve(agent, handler_name, deadline.total)
     ctx = ActionContext(
         env=env,
@@ -100,7 +105,7 @@ def run(
         runner=runner or CommandRunner(environ),
         answer_by=deadline.sooner(answer_margin(deadline.total) + reserve),
     )
-    guard = _Watchdog(action, deadline.total, err, ctx, reserve) if watchdog else None
+    guard = _Watchdog(action, deadline.total, err, ctx, reserve, spent) if watchdog else None
     try:
         rc = _run_action(agent, action, handler, ctx)
     finally:
@@ -200,6 +205,7 @@ class _Watchdog(Watchdog):
         err: TextIO,
         ctx: ActionContext | None = None,
         reserve: float = 0.0,
+        spent: float = 0.0,
     ) -> None:
         def answer() -> None:
             reason = f"{action} did not finish within its timeout of {seconds:.0f}s; giving up"
@@ -209,7 +215,7 @@ class _Watchdog(Watchdog):
             write_exit_reason(err, reason)
 
         margin = answer_margin(seconds) + reserve
-        super().__init__(seconds - margin, answer, OcfExit.ERR_GENERIC)
+        super().__init__(seconds - spent - margin, answer, OcfExit.ERR_GENERIC)
 
 
 def _last_resort(ctx: ActionContext, step: Callable[[float], str], reserve: float) -> str:
@@ -229,8 +235,36 @@ def _last_resort(ctx: ActionContext, step: Callable[[float], str], reserve: floa
 def main(agent_factory: Callable[[], ResourceAgent], argv: Sequence[str] | None = None) -> None:
     """Entry point of an installed agent executable."""
     argv = list(sys.argv if argv is None else argv)
-    rc = run(agent_factory(), argv, watchdog=True)
+    rc = run(agent_factory(), argv, watchdog=True, spent=startup_seconds())
     sys.stdout.flush()
     sys.stderr.flush()
     # os._exit: a libvirt call stuck in a worker thread must not keep us alive.
     os._exit(rc)
+
+
+# Longer than this is no start-up but a clock to distrust: count nothing then.
+MAX_STARTUP = 10.0
+
+
+def startup_seconds(
+    stat: str | None = None, uptime: str | None = None, ticks: int | None = None
+) -> float:
+    """How long ago this process was forked (its interpreter start-up and imports: on a
+    busy machine a second or more of the action's timeout); 0.0 when unknown.
+
+    From /proc/self/stat (start time in clock ticks after boot) and /proc/uptime,
+    unless given."""
+    try:
+        if stat is None:
+            with open("/proc/self/stat", encoding="ascii") as handle:
+                stat = handle.read()
+        if uptime is None:
+            with open("/proc/uptime", encoding="ascii") as handle:
+                uptime = handle.read()
+        ticks = ticks or os.sysconf("SC_CLK_TCK")
+        # The command name (field 2) may hold spaces and parentheses: split after it.
+        started = int(stat.rpartition(")")[2].split()[19]) / ticks
+        age = float(uptime.split()[0]) - started
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return age if 0.0 <= age <= MAX_STARTUP else 0.0

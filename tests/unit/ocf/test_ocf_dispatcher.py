@@ -653,6 +653,50 @@ def test_watchdog_without_a_step_answers_as_before(mocker):
     assert line.endswith("migrate_to did not finish within its timeout of 3600s; giving up")
 
 
+# -- start-up counts against the timeout
+
+STAT = "4242 (my agent (x)) S 1 4242 4242 0 -1 4194560 1 0 0 0 2 0 0 0 20 0 1 0 123450 0 0"
+
+
+def test_startup_seconds_from_proc():
+    # started 1234.50 s after boot (100 ticks/s), now 1236.00 s after boot
+    assert dispatcher.startup_seconds(STAT, "1236.00 2000.00\n", 100) == pytest.approx(1.5)
+
+
+@pytest.mark.parametrize(
+    ("stat", "uptime"),
+    [
+        (STAT, "1200.00 0.00"),  # "started in the future"
+        (STAT, "1300.00 0.00"),  # past MAX_STARTUP: no start-up, a clock not to trust
+        ("garbage", "1236.00 0.00"),
+        (STAT, ""),
+    ],
+)
+def test_startup_seconds_unknown_counts_nothing(stat, uptime):
+    assert dispatcher.startup_seconds(stat, uptime, 100) == 0.0
+
+
+def test_time_spent_before_the_dispatcher_shortens_deadline_and_watchdog(mocker):
+    guard_cls = mocker.spy(dispatcher, "_Watchdog")
+    mocker.patch.object(dispatcher.os, "_exit")
+    toy = Reserving()
+    out = io.StringIO()
+    dispatcher.run(
+        toy,
+        ["toy", "migrate_to"],
+        environ=env(OCF_RESKEY_CRM_meta_timeout="30000"),
+        stdout=out,
+        stderr=out,
+        watchdog=True,
+        spent=2.0,
+    )
+    ctx = toy.calls[-1][1]
+    assert ctx.deadline.total == 30.0
+    assert 27.0 < ctx.deadline.remaining() <= 28.0
+    assert ctx.deadline.end - ctx.answer_by.end == pytest.approx(3.5)
+    assert guard_cls.spy_return.delay == pytest.approx(24.5, abs=0.2)
+
+
 # -- in a real process
 
 PRELUDE = textwrap.dedent(
