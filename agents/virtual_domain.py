@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 POLL = 0.25  # seconds between state polls while waiting for a change
 PROGRESS_POLL = 0.5  # seconds between looks at a running migration job
 PROGRESS_LOG = 2.0  # seconds between progress lines in the log
+ABORT_RETRY = 0.2  # seconds between the watchdog's aborts while libvirt has no job yet
 SHUTDOWN_REPEAT = 5.0  # seconds between graceful shutdown requests during stop
 KILL_RESERVE = 1.5  # seconds kept to SIGKILL a QEMU that destroy did not end in time
 DEFINITION_BACKUP_DIR = definitions.BACKUP_DIR
@@ -828,16 +829,20 @@ class VirtualDomain(ResourceAgent):
         and stop waiting at ``settle_by``. True when it was aborted."""
         from .libvirt_boundary import HypervisorError
 
-        aborted = False
+        aborted = landed = False
         last_log = -PROGRESS_LOG
         # Never sleep past the next point in time that matters.
         while not job.wait(min(PROGRESS_POLL, (settle_by if aborted else abort_at).remaining())):
             if aborted:
                 if settle_by.expired():
                     return True
+                if not landed:  # e.g. libvirt had not begun the job yet: try again
+                    landed = self._abort_migration(
+                        ctx, dom, min(plan.abort_call, settle_by.remaining()), again=True
+                    )
                 continue
             if abort_at.expired():
-                self._abort_migration(ctx, dom, plan.abort_call)
+                landed = self._abort_migration(ctx, dom, plan.abort_call)
                 aborted = True
                 continue
             try:  # bounded by the abort: a slow answer must not delay it
@@ -859,38 +864,55 @@ class VirtualDomain(ResourceAgent):
                 )
         return aborted
 
-    def _abort_migration(self, ctx: ActionContext, dom: Domain, seconds: float) -> None:
-        """The agent's own abort, near the deadline; waits at most ``seconds`` for libvirt."""
+    def _abort_migration(
+        self, ctx: ActionContext, dom: Domain, seconds: float, again: bool = False
+    ) -> bool:
+        """The agent's own abort, near the deadline; waits at most ``seconds`` for libvirt.
+
+        False when it did not land: libvirt had no job (the migrate call may not have
+        begun it yet) or did not answer; the caller tries again while it waits."""
         from .libvirt_boundary import NO_DOMAIN, OPERATION_INVALID, HypervisorError
 
-        ctx.log.warn(f"{dom.name}: aborting the migration, the timeout is near")
+        log = ctx.log.debug if again else ctx.log.warn
+        log(f"{dom.name}: aborting the migration, the timeout is near")
         try:
             dom.abort_job(seconds)
         except HypervisorError as exc:
-            if exc.code in (OPERATION_INVALID, NO_DOMAIN):
-                ctx.log.info(f"{dom.name}: the migration job had already ended ({exc})")
+            if exc.code == NO_DOMAIN:
+                ctx.log.info(f"{dom.name}: the migration ended before the abort ({exc})")
+                return True
+            if exc.code == OPERATION_INVALID:
+                log(f"{dom.name}: libvirt has no migration job to abort (yet): {exc}")
             else:
                 ctx.log.error(f"{dom.name}: abort failed: {exc}")
-            return
+            return False
         ctx.log.info(f"{dom.name}: migration job aborted")
+        return True
 
     def _abort_at_timeout(self, dom: Domain, job: MigrationJob, seconds: float) -> str:
         """The watchdog's step for migrate_to: abort the job before the failure is answered,
         so the migration cannot complete after Pacemaker was told it failed."""
         from .libvirt_boundary import NO_DOMAIN, OPERATION_INVALID, HypervisorError
 
-        started = time.monotonic()
-        if job.wait(0.0):
-            return "the migration job had already ended"
-        try:
-            dom.abort_job(seconds)
-        except HypervisorError as exc:
-            if exc.code in (OPERATION_INVALID, NO_DOMAIN):
-                return f"the migration job had already ended ({exc})"
-            return f"aborting the migration job failed: {exc}"
-        left = seconds - (time.monotonic() - started)
-        ended = "the job ended" if job.wait(left) else "libvirt is still ending the job"
-        return f"migration job aborted by the watchdog; {ended}"
+        end = time.monotonic() + seconds
+        while True:
+            if job.wait(0.0):
+                return "the migration job had already ended"
+            try:
+                dom.abort_job(max(0.1, end - time.monotonic()))
+                break
+            except HypervisorError as exc:
+                if exc.code == NO_DOMAIN:
+                    return "the migration job had already ended (the guest left this node)"
+                if exc.code != OPERATION_INVALID:
+                    return f"aborting the migration job failed: {exc}"
+                if end - time.monotonic() < 2 * ABORT_RETRY:
+                    return f"libvirt had no migration job to abort: {exc}"
+            job.wait(ABORT_RETRY)  # the migrate call has not begun libvirt's job yet
+        ended = job.wait(end - time.monotonic())
+        return "migration job aborted by the watchdog; " + (
+            "the job ended" if ended else "libvirt is still ending the job"
+        )
 
     def _migration_outcome(
         self,

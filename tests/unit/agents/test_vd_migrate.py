@@ -3,7 +3,12 @@ from __future__ import annotations
 import pytest
 from havirt.agents import libvirt_boundary
 from havirt.agents import virtual_domain as vd_module
-from havirt.agents.libvirt_boundary import MIGRATE_FLAG_NAMES, HypervisorError, HypervisorTimeout
+from havirt.agents.libvirt_boundary import (
+    MIGRATE_FLAG_NAMES,
+    OPERATION_INVALID,
+    HypervisorError,
+    HypervisorTimeout,
+)
 from havirt.agents.migration import migration_budget
 from havirt.ocf.exitcodes import OcfExit
 from vd_fakes import UUID, FakeHypervisor, FakeProcs
@@ -191,6 +196,38 @@ def test_an_aborted_job_libvirt_never_ends_still_gets_an_answer(h):
     assert start + PLAN.settle_by == pytest.approx(h.clock.now)
 
 
+def no_job_yet(dom, times: int):
+    """abortJob finds no job the first ``times`` calls (the migrate call has not begun
+    libvirt's job yet), then aborts it."""
+    real = dom.abort_job
+    calls = []
+
+    def abort_job(seconds):
+        calls.append(seconds)
+        if len(calls) <= times:
+            dom.hv.calls.append(("abort_job", dom.name, seconds))
+            raise HypervisorError(
+                "abortJob: Requested operation is not valid: no job is active on the domain",
+                OPERATION_INVALID,
+            )
+        real(seconds)
+
+    dom.abort_job = abort_job
+    return calls
+
+
+def test_an_abort_before_libvirt_has_the_job_is_tried_again(h):
+    dom = h.hv.add()
+    dom.migration_takes = None
+    no_job_yet(dom, times=2)
+    out, start = migrate_slowly(h)
+    assert out.rc == GENERIC, out
+    assert "the guest still runs on this node" in out.reason
+    assert len(h.hv.calls_of("abort_job")) == 3
+    assert dom.job.aborted and dom.job.finished  # the third abort landed
+    assert h.clock.now - start <= PLAN.answer_by
+
+
 def test_a_migration_that_ends_in_time_is_not_aborted(h):
     dom = h.hv.add()
     dom.migration_takes = PLAN.abort_at - 0.3
@@ -277,6 +314,28 @@ def test_the_watchdog_says_when_the_abort_failed(h, monkeypatch):
     (said,) = StuckOwnAbort.said
     assert said.startswith("aborting the migration job failed:")
     assert "did not answer 'abortJob' within 1.2s" in said
+
+
+def test_the_watchdog_tries_again_while_libvirt_has_no_job_yet(h, monkeypatch):
+    dom = h.hv.add()
+    dom.migration_takes = None
+    dom.abort_takes = 0.2
+    no_job_yet(dom, times=2)
+    with pytest.raises(SystemExit):
+        run_stuck(h, monkeypatch)
+    assert StuckOwnAbort.said == ["migration job aborted by the watchdog; the job ended"]
+    assert dom.job.aborted
+
+
+def test_the_watchdog_says_when_libvirt_never_had_a_job(h, monkeypatch):
+    dom = h.hv.add()
+    dom.migration_takes = None
+    no_job_yet(dom, times=100)
+    with pytest.raises(SystemExit):
+        run_stuck(h, monkeypatch)
+    (said,) = StuckOwnAbort.said
+    assert said.startswith("libvirt had no migration job to abort:")
+    assert "no job is active" in said
 
 
 def test_the_watchdog_finds_a_job_already_ended(h, monkeypatch):
