@@ -719,7 +719,7 @@ class VirtualDomain(ResourceAgent):
                 OcfExit.ERR_GENERIC, "migrate_to needs the target node (CRM_meta_migrate_target)"
             )
         # Every call ends by the time the agent must answer, before the watchdog would.
-        kept = ctx.deadline.remaining() - ctx.answer_by.remaining()
+        kept = ctx.deadline.end - ctx.answer_by.end
         hv = self._hypervisor(ctx, reserve=kept)
         ident = self._identity(ctx)
         try:
