@@ -298,12 +298,12 @@ class Domain:
             self._pydom = self._hv.py_lookup_uuid(self._uuid)
         return self._pydom
 
-    def state(self) -> DomainState:
+    def state(self, limit: float | None = None) -> DomainState:
         if self._cdom is not None:
             lib, cdom = self._hv.clib, self._cdom
-            state, reason = self._hv.call_c(lambda: libvirt_c.state(lib, cdom), "state")
+            state, reason = self._hv.call_c(lambda: libvirt_c.state(lib, cdom), "state", limit)
         else:
-            state, reason = self._hv.call(self._dom.state, "state")
+            state, reason = self._hv.call(self._dom.state, "state", limit)
         return state_names(state, reason)
 
     def is_persistent(self) -> bool:
@@ -349,9 +349,9 @@ class Domain:
     def set_migration_downtime(self, ms: int) -> None:
         self._hv.call(lambda: self._dom.migrateSetMaxDowntime(ms, 0), "migrateSetMaxDowntime")
 
-    def job_progress(self) -> JobProgress:
+    def job_progress(self, limit: float | None = None) -> JobProgress:
         lv = libvirt_module()
-        stats = self._hv.call(self._dom.jobStats, "jobStats")
+        stats = self._hv.call(self._dom.jobStats, "jobStats", limit)
         active = stats.get("type", lv.VIR_DOMAIN_JOB_NONE) not in (
             lv.VIR_DOMAIN_JOB_NONE,
             lv.VIR_DOMAIN_JOB_COMPLETED,
@@ -367,8 +367,11 @@ class Domain:
             downtime_ms=stats.get("downtime"),
         )
 
-    def abort_job(self) -> None:
-        self._hv.call(self._dom.abortJob, "abortJob")
+    def abort_job(self, seconds: float) -> None:
+        """Abort the domain's job, waiting at most ``seconds`` for libvirt's answer (not
+        bounded by the connection's deadline: the watchdog aborts after it)."""
+        dom = self._dom
+        _bounded(dom.abortJob, seconds, "abortJob")
 
     def migrate(
         self, dest_uri: str, migrate_uri: str | None, flags: int, bandwidth: int, seconds: float
@@ -393,6 +396,12 @@ class Domain:
             except lv.libvirtError:
                 pass
 
+    def start_migration(
+        self, dest_uri: str, migrate_uri: str | None, flags: int, bandwidth: int, seconds: float
+    ) -> MigrationJob:
+        """:meth:`migrate` in a thread of its own; follow it through the job returned."""
+        return MigrationJob(lambda: self.migrate(dest_uri, migrate_uri, flags, bandwidth, seconds))
+
     def agent_ping(self, seconds: int) -> None:
         import json
 
@@ -402,6 +411,33 @@ class Domain:
         self._hv.call(
             lambda: libvirt_qemu.qemuAgentCommand(self._dom, command, seconds, 0), "guest-ping"
         )
+
+
+class MigrationJob:
+    """A live migration running in a thread: libvirt's migrate call blocks until the
+    migration ended (done, failed or aborted)."""
+
+    def __init__(self, call: Callable[[], None]) -> None:
+        self.error: BaseException | None = None
+        self._done = _thread.allocate_lock()
+        self._done.acquire()
+
+        def work() -> None:
+            try:
+                call()
+            except BaseException as exc:  # handed to whoever follows the job
+                self.error = exc
+            finally:
+                self._done.release()
+
+        _thread.start_new_thread(work, ())
+
+    def wait(self, seconds: float) -> bool:
+        """True once libvirt's call returned; waits at most ``seconds`` for that."""
+        if self._done.acquire(timeout=max(0.0, seconds)):
+            self._done.release()  # stays "done" for every later wait
+            return True
+        return False
 
 
 class StoragePool:
@@ -476,12 +512,17 @@ class Hypervisor:
     def _budget(self) -> float:
         return self.deadline.remaining() - self.reserve
 
-    def call(self, fn: Callable[[], T], what: str) -> T:
+    def call(self, fn: Callable[[], T], what: str, limit: float | None = None) -> T:
+        """``fn()`` bounded by the deadline minus the reserve, and by ``limit`` seconds."""
         self.connect()
-        return _bounded(fn, self._budget(), what)
+        return _bounded(fn, self._limited(limit), what)
 
-    def call_c(self, fn: Callable[[], T], what: str) -> T:
-        return _bounded(fn, self._budget(), what)
+    def call_c(self, fn: Callable[[], T], what: str, limit: float | None = None) -> T:
+        return _bounded(fn, self._limited(limit), what)
+
+    def _limited(self, limit: float | None) -> float:
+        budget = self._budget()
+        return budget if limit is None else min(budget, limit)
 
     def _connect_budget(self) -> float:
         budget = self._budget()

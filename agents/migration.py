@@ -1,4 +1,5 @@
-"""Where a live migration goes: remote URI, migration URI and flags.
+"""Where a live migration goes (remote URI, migration URI and flags) and how
+migrate_to shares out its timeout.
 
 Pure functions with the same meaning as ``ocf:heartbeat:VirtualDomain``'s
 parameters (remoteuri, migration_transport, migration_user,
@@ -45,6 +46,74 @@ FLAG_SWITCHES = (
     "--tls",
     "--parallel",
 )
+
+
+def _clamp(value: float, low: float, high: float) -> float:
+    return min(high, max(low, value))
+
+
+class MigrationBudget(Record):
+    """How migrate_to shares out its timeout ``total``; each field in seconds.
+
+    Counted back from Pacemaker's timeout (the ends follow one another)::
+
+        start .. abort_at .. settle_by .. answer_by .. watchdog .. timeout
+                 |<- abort_reserve ->|<- final ->|<- watchdog_abort + margin ->|
+
+    The agent aborts the job at ``abort_at``, waits for libvirt to end it until
+    ``settle_by``, checks the guest's state and answers by ``answer_by``. The
+    watchdog fires ``watchdog_abort`` before its answer (``answer_margin``
+    before the timeout) and spends that time aborting the job itself.
+    """
+
+    __slots__ = (
+        "total",
+        "answer_margin",
+        "watchdog_abort",
+        "final",
+        "abort_reserve",
+        "abort_call",
+    )
+    total: float
+    answer_margin: float  # the watchdog answers this long before the timeout
+    watchdog_abort: float  # the watchdog's own abortJob, before it answers
+    final: float  # the agent's last state check (half of it at most) and its answer
+    abort_reserve: float  # from the agent's abort to settle_by: abortJob, libvirt's cleanup
+    abort_call: float  # the longest the agent waits for abortJob's answer
+
+    @property
+    def answer_by(self) -> float:
+        """Seconds after the start by which the agent answers (the watchdog fires then)."""
+        return self.total - self.answer_margin - self.watchdog_abort
+
+    @property
+    def settle_by(self) -> float:
+        return self.answer_by - self.final
+
+    @property
+    def abort_at(self) -> float:
+        """Seconds after the start at which the agent aborts a migration still running
+        (0: at once, the timeout is too short for a migration)."""
+        return max(0.0, self.settle_by - self.abort_reserve)
+
+
+def migration_budget(total: float) -> MigrationBudget:
+    """The budget of a migrate_to with a timeout of ``total`` seconds.
+
+    Each reserve scales with the timeout and has a floor that holds on a busy
+    machine (both cores taken: libvirtd, QEMU and the agent wait for CPU), and a
+    ceiling so a long timeout is spent migrating rather than waiting."""
+    from havirt.ocf.watchdog import answer_margin
+
+    abort_reserve = _clamp(total * 0.15, 2.5, 20.0)
+    return MigrationBudget(
+        total=total,
+        answer_margin=answer_margin(total),
+        watchdog_abort=_clamp(total * 0.05, 1.5, 5.0),
+        final=_clamp(total * 0.03, 1.0, 3.0),
+        abort_reserve=abort_reserve,
+        abort_call=min(5.0, abort_reserve / 2),
+    )
 
 
 class MigrationConfigError(ValueError):

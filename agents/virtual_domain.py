@@ -25,10 +25,15 @@ from .virtual_domain_params import ACTIONS, PARAMETERS, lease_requirement
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
 if TYPE_CHECKING:
-    from .libvirt_boundary import Domain, Hypervisor
+    from havirt.ocf.environment import Deadline
+
+    from .libvirt_boundary import Domain, Hypervisor, MigrationJob
     from .storage_lease import LeaseCheck
 
 POLL = 0.25  # seconds between state polls while waiting for a change
+PROGRESS_POLL = 0.5  # seconds between looks at a running migration job
+PROGRESS_LOG = 2.0  # seconds between progress lines in the log
+ABORT_RETRY = 0.2  # seconds between the watchdog's aborts while libvirt has no job yet
 SHUTDOWN_REPEAT = 5.0  # seconds between graceful shutdown requests during stop
 KILL_RESERVE = 1.5  # seconds kept to SIGKILL a QEMU that destroy did not end in time
 DEFINITION_BACKUP_DIR = definitions.BACKUP_DIR
@@ -100,6 +105,12 @@ class VirtualDomain(ResourceAgent):
     )
     parameters = PARAMETERS
     actions = ACTIONS
+
+    def timeout_reserve(self, action: str, total: float) -> float:
+        # migrate_to: the watchdog aborts the migration job before it answers.
+        if action == "migrate_to":
+            return migration.migration_budget(total).watchdog_abort
+        return 0.0
 
     # -- helpers -------------------------------------------------------------
     def _hypervisor(self, ctx: ActionContext, reserve: float = 0.0) -> Hypervisor:
@@ -750,7 +761,9 @@ class VirtualDomain(ResourceAgent):
             raise OcfError(
                 OcfExit.ERR_GENERIC, "migrate_to needs the target node (CRM_meta_migrate_target)"
             )
-        hv = self._hypervisor(ctx)
+        # Every call ends by the time the agent must answer, before the watchdog would.
+        kept = ctx.deadline.end - ctx.answer_by.end
+        hv = self._hypervisor(ctx, reserve=kept)
         ident = self._identity(ctx)
         try:
             obs = self.observe(ctx, hv, ident)
@@ -775,7 +788,7 @@ class VirtualDomain(ResourceAgent):
             if p.save_config_on_stop or p.sync_config_on_stop:
                 self._save_config(ctx, dom)
             if p.start_resources:
-                remote = self._hypervisor(ctx)
+                remote = self._hypervisor(ctx, reserve=kept)
                 remote.uri = dest_uri
                 self._start_resources(ctx, remote, config)
                 remote.close()
@@ -830,32 +843,53 @@ class VirtualDomain(ResourceAgent):
         speed: int,
         downtime: int,
     ) -> str | None:
-        """Migrate in a worker; log progress; abort near the deadline. None on success."""
+        """Migrate; log progress; abort before the deadline. None on success.
+
+        Until it answers, the watchdog may answer for it: ``ctx.on_timeout`` then
+        aborts the job first, so no migration goes on behind a failure."""
+        plan = migration.migration_budget(ctx.deadline.total)
+        settle_by = ctx.answer_by.sooner(plan.final)
+        abort_at = settle_by.sooner(plan.abort_reserve)
+        job = dom.start_migration(dest_uri, data_uri, flags, speed, ctx.deadline.remaining())
+        ctx.on_timeout = lambda seconds: self._abort_at_timeout(ctx, dom, job, seconds)
+        try:
+            aborted = self._follow_migration(ctx, dom, job, abort_at, settle_by, plan, downtime)
+            return self._migration_outcome(ctx, dom, job, aborted, plan)
+        finally:
+            ctx.on_timeout = None
+
+    def _follow_migration(
+        self,
+        ctx: ActionContext,
+        dom: Domain,
+        job: MigrationJob,
+        abort_at: Deadline,
+        settle_by: Deadline,
+        plan: migration.MigrationBudget,
+        downtime: int,
+    ) -> bool:
+        """Wait for the job, logging progress, until it ends; abort it at ``abort_at``
+        and stop waiting at ``settle_by``. True when it was aborted."""
         from .libvirt_boundary import HypervisorError
 
-        # Cancelling a migration takes libvirt a few seconds: abort well before the end.
-        margin = min(15.0, max(4.0, ctx.deadline.total / 5))
-        abort_at = ctx.deadline.sooner(margin)
-        box: dict[str, BaseException] = {}
-
-        def work() -> None:
-            try:
-                dom.migrate(dest_uri, data_uri, flags, speed, ctx.deadline.remaining())
-            except BaseException as exc:
-                box["error"] = exc
-
-        import threading
-
-        worker = threading.Thread(target=work, name="migrate", daemon=True)
-        worker.start()
-        aborted = False
-        last_log = 0.0
-        while worker.is_alive():
-            worker.join(0.5)
-            if not worker.is_alive():
-                break
-            try:
-                progress = dom.job_progress()
+        aborted = landed = False
+        last_log = -PROGRESS_LOG
+        # Never sleep past the next point in time that matters.
+        while not job.wait(min(PROGRESS_POLL, (settle_by if aborted else abort_at).remaining())):
+            if aborted:
+                if settle_by.expired():
+                    return True
+                if not landed:  # e.g. libvirt had not begun the job yet: try again
+                    landed = self._abort_migration(
+                        ctx, dom, min(plan.abort_call, settle_by.remaining()), again=True
+                    )
+                continue
+            if abort_at.expired():
+                landed = self._abort_migration(ctx, dom, plan.abort_call)
+                aborted = True
+                continue
+            try:  # bounded by the abort: a slow answer must not delay it
+                progress = dom.job_progress(limit=abort_at.remaining())
             except HypervisorError:
                 continue
             if progress.active and downtime:
@@ -864,32 +898,97 @@ class VirtualDomain(ResourceAgent):
                     downtime = 0
                 except HypervisorError as exc:
                     ctx.log.debug(f"setting the downtime failed: {exc}")
-            if progress.active and ctx.host.monotonic() - last_log >= 2.0:
+            if progress.active and ctx.host.monotonic() - last_log >= PROGRESS_LOG:
                 last_log = ctx.host.monotonic()
                 done = progress.data_processed / progress.data_total if progress.data_total else 0
                 ctx.log.info(
                     f"{dom.name}: migration {done:.0%} after {progress.elapsed_ms / 1000:.1f}s, "
                     f"{progress.data_remaining // 2**20} MiB to go"
                 )
-            if not aborted and abort_at.expired():
-                ctx.log.warn(f"{dom.name}: aborting the migration, the timeout is near")
-                try:
-                    dom.abort_job()
-                except HypervisorError as exc:
-                    ctx.log.error(f"{dom.name}: abort failed: {exc}")
-                aborted = True
-        if "error" in box and not aborted:
-            return f"failed: {box['error']}"
-        if aborted:
-            # The migration may have completed just before the abort landed.
+        return aborted
+
+    def _abort_migration(
+        self, ctx: ActionContext, dom: Domain, seconds: float, again: bool = False
+    ) -> bool:
+        """The agent's own abort, near the deadline; waits at most ``seconds`` for libvirt.
+
+        False when it did not land: libvirt had no job (the migrate call may not have
+        begun it yet) or did not answer; the caller tries again while it waits."""
+        from .libvirt_boundary import NO_DOMAIN, OPERATION_INVALID, HypervisorError
+
+        log = ctx.log.debug if again else ctx.log.warn
+        log(f"{dom.name}: aborting the migration, the timeout is near")
+        try:
+            dom.abort_job(seconds)
+        except HypervisorError as exc:
+            if exc.code == NO_DOMAIN:
+                ctx.log.info(f"{dom.name}: the migration ended before the abort ({exc})")
+                return True
+            if exc.code == OPERATION_INVALID:
+                log(f"{dom.name}: libvirt has no migration job to abort (yet): {exc}")
+            else:
+                ctx.log.error(f"{dom.name}: abort failed: {exc}")
+            return False
+        ctx.log.info(f"{dom.name}: migration job aborted")
+        return True
+
+    def _abort_at_timeout(
+        self, ctx: ActionContext, dom: Domain, job: MigrationJob, seconds: float
+    ) -> str:
+        """The watchdog's step for migrate_to: abort the job before the failure is answered,
+        so the migration cannot complete after Pacemaker was told it failed."""
+        from .libvirt_boundary import NO_DOMAIN, OPERATION_INVALID, HypervisorError
+
+        end = ctx.host.monotonic() + seconds
+        while True:
+            if job.wait(0.0):
+                return "the migration job had already ended"
             try:
-                state = dom.state()
-            except HypervisorError:
-                state = DomainState("undefined", "unknown")
-            if judge(state).outcome == RUNNING:
+                dom.abort_job(max(0.1, end - ctx.host.monotonic()))
+                break
+            except HypervisorError as exc:
+                if exc.code == NO_DOMAIN:
+                    return "the migration job had already ended (the guest left this node)"
+                if exc.code != OPERATION_INVALID:
+                    return f"aborting the migration job failed: {exc}"
+                if end - ctx.host.monotonic() < 2 * ABORT_RETRY:
+                    return f"libvirt had no migration job to abort: {exc}"
+            job.wait(ABORT_RETRY)  # the migrate call has not begun libvirt's job yet
+        ended = job.wait(end - ctx.host.monotonic())
+        return "migration job aborted by the watchdog; " + (
+            "the job ended" if ended else "libvirt is still ending the job"
+        )
+
+    def _migration_outcome(
+        self,
+        ctx: ActionContext,
+        dom: Domain,
+        job: MigrationJob,
+        aborted: bool,
+        plan: migration.MigrationBudget,
+    ) -> str | None:
+        from .libvirt_boundary import NO_DOMAIN, HypervisorError
+
+        ended = job.wait(0.0)
+        if not aborted:
+            return None if job.error is None else f"failed: {job.error}"
+        # The migration may have completed just before the abort landed.
+        try:
+            state = dom.state(limit=plan.final / 2)
+        except HypervisorError as exc:
+            if exc.code != NO_DOMAIN:
+                return f"was aborted at the timeout; its state on this node is unknown ({exc})"
+            state = DomainState("undefined", "unknown")  # transient and gone: it left
+        if not ended:
+            ctx.log.warn(f"{dom.name}: libvirt had not ended the aborted migration job yet")
+        if judge(state).outcome == RUNNING:
+            if state.state == "running":
                 return "was aborted at the timeout; the guest still runs on this node"
-            if "error" in box:
-                return f"failed: {box['error']}"
+            return f"was aborted at the timeout; the guest is {state} on this node"
+        if job.error is not None:
+            return f"failed: {job.error}"
+        if not ended:
+            return f"was aborted at the timeout; the guest is {state} on this node"
         return None
 
     def migrate_from(self, ctx: ActionContext) -> OcfExit:

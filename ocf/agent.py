@@ -10,6 +10,7 @@ from .record import Record
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import ClassVar
 
     from .environment import Deadline, OcfEnvironment
@@ -61,17 +62,25 @@ class ActionContext:
         exit_reason: str | None = None,
         notes: dict[str, object] | None = None,
         host: Host | None = None,
+        answer_by: Deadline | None = None,
     ) -> None:
         self.env = env
         self.params = params
         self.log = log
-        self.deadline = deadline
+        self.deadline = deadline  # Pacemaker's timeout: it kills the agent then
+        # When the watchdog answers for a handler that has not returned yet: a handler
+        # that means to give its own answer must have it by then.
+        self.answer_by = deadline if answer_by is None else answer_by
         self.runner = runner
         # The machine: programs, clock, signals (the dispatcher's, or a test's fake).
         self.host = Host() if host is None else host
         self.exit_reason = exit_reason  # set by a handler for a failure it returns as a code
         self.notes: dict[str, object] = {} if notes is None else notes
         self.warning: str | None = None  # said as the exit reason of a success
+        # What the watchdog does, bounded by the agent's timeout_reserve, before it
+        # answers for a handler still running (e.g. abort a migration job). Called with
+        # the seconds it may take; returns what happened, for the log and exit reason.
+        self.on_timeout: Callable[[float], str] | None = None
 
     def fail(self, reason: str) -> None:
         self.exit_reason = reason
@@ -121,6 +130,11 @@ class ResourceAgent:
         return None
 
     # -- hooks with protocol-safe defaults ---------------------------------
+    def timeout_reserve(self, action: str, total: float) -> float:
+        """Seconds the watchdog keeps, before it answers for ``action`` (timeout ``total``),
+        for the handler's ``ctx.on_timeout`` step; it fires that much earlier."""
+        return 0.0
+
     def validate(self, ctx: ActionContext) -> None:
         """Check the environment (files, tools, values across parameters); raise OcfError."""
 

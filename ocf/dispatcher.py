@@ -27,7 +27,7 @@ from .host import Host
 from .log import OcfLogger
 from .params import Params
 from .runner import CommandRunner
-from .watchdog import Watchdog
+from .watchdog import Watchdog, answer_margin, run_bounded
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
@@ -35,10 +35,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
     from typing import TextIO
 
-# How long before Pacemaker's own timeout the watchdog answers for us.
-# At least a second, more for long actions: interpreter start-up already ate into it.
-WATCHDOG_MIN_MARGIN = 1.0
-WATCHDOG_SHARE = 0.05
 # Old names: "status" is monitor; OCF 1.0's "reload" is served by reload-agent.
 ALIASES = {"status": "monitor", "reload": "reload-agent"}
 
@@ -70,12 +66,14 @@ def run(
     runner: CommandRunner | None = None,
     watchdog: bool = False,
     host: Host | None = None,
+    spent: float = 0.0,
 ) -> int:
     """Run one OCF action and return its exit code (never raises).
 
     ``runner`` runs the agent's commands and ``host`` is its view of the machine
     (programs, clock, signals); both default to the real ones and are what a test
-    replaces with fakes."""
+    replaces with fakes. ``spent``: seconds of the action's timeout already gone
+    before this call (the process's start-up: Pacemaker's clock runs from the fork)."""
     environ = os.environ if environ is None else environ
     out = stdout if stdout is not None else sys.stdout
     err = stderr if stderr is not None else sys.stderr
@@ -110,6 +108,8 @@ def run(
     default_timeout = float(spec.timeout) if spec else 20.0
     host = type(agent).host_class() if host is None else host
     deadline = env.deadline(default_timeout, host.monotonic)
+    deadline.end -= spent
+    reserve = _timeout_reserve(agent, handler_name, deadline.total)
     ctx = ActionContext(
         env=env,
         params=Params(),
@@ -117,8 +117,9 @@ def run(
         deadline=deadline,
         runner=runner or CommandRunner(environ),
         host=host,
+        answer_by=deadline.sooner(answer_margin(deadline.total) + reserve),
     )
-    guard = _Watchdog(action, deadline.total, err) if watchdog else None
+    guard = _Watchdog(action, deadline.total, err, ctx, reserve, spent) if watchdog else None
     try:
         rc = _run_action(agent, action, handler, ctx)
     finally:
@@ -132,6 +133,13 @@ def run(
     elif rc == OcfExit.SUCCESS and ctx.warning:
         write_exit_reason(err, ctx.warning)
     return int(rc)
+
+
+def _timeout_reserve(agent: ResourceAgent, handler_name: str, total: float) -> float:
+    try:
+        return max(0.0, float(agent.timeout_reserve(handler_name, total)))
+    except Exception:  # a bug in the hook must not cost the action its watchdog
+        return 0.0
 
 
 def _run_action(
@@ -201,23 +209,78 @@ def _apply_protocol_rules(
 
 
 class _Watchdog(Watchdog):
-    """Answers ERR_GENERIC with a reason just before Pacemaker's timeout would hit."""
+    """Answers ERR_GENERIC with a reason just before Pacemaker's timeout would hit.
 
-    def __init__(self, action: str, seconds: float, err: TextIO) -> None:
+    With ``reserve`` seconds it fires that much earlier and first runs the handler's
+    ``ctx.on_timeout`` step (if one is set), bounded by the reserve."""
+
+    def __init__(
+        self,
+        action: str,
+        seconds: float,
+        err: TextIO,
+        ctx: ActionContext | None = None,
+        reserve: float = 0.0,
+        spent: float = 0.0,
+    ) -> None:
         def answer() -> None:
-            write_exit_reason(
-                err, f"{action} did not finish within its timeout of {seconds:.0f}s; giving up"
-            )
+            reason = f"{action} did not finish within its timeout of {seconds:.0f}s; giving up"
+            step = ctx.on_timeout if ctx is not None else None
+            if step is not None:
+                reason += f" ({_last_resort(ctx, step, reserve)})"
+            write_exit_reason(err, reason)
 
-        margin = max(WATCHDOG_MIN_MARGIN, seconds * WATCHDOG_SHARE)
-        super().__init__(seconds - margin, answer, OcfExit.ERR_GENERIC)
+        margin = answer_margin(seconds) + reserve
+        super().__init__(seconds - spent - margin, answer, OcfExit.ERR_GENERIC)
+
+
+def _last_resort(ctx: ActionContext, step: Callable[[float], str], reserve: float) -> str:
+    """Run the handler's on_timeout step for at most ``reserve`` seconds; what happened."""
+    # The step bounds its own calls a little sooner, so it can still say what it saw.
+    finished, outcome = run_bounded(lambda: step(max(0.1, reserve - 0.25)), reserve)
+    if not finished:
+        what = f"its last-resort step did not finish within {reserve:.1f}s"
+    elif isinstance(outcome, BaseException):
+        what = f"its last-resort step failed: {outcome!r}"
+    else:
+        what = str(outcome)
+    ctx.log.warn(f"{ctx.env.action} timed out: {what}")
+    return what
 
 
 def main(agent_factory: Callable[[], ResourceAgent], argv: Sequence[str] | None = None) -> None:
     """Entry point of an installed agent executable."""
     argv = list(sys.argv if argv is None else argv)
-    rc = run(agent_factory(), argv, watchdog=True)
+    rc = run(agent_factory(), argv, watchdog=True, spent=startup_seconds())
     sys.stdout.flush()
     sys.stderr.flush()
     # os._exit: a libvirt call stuck in a worker thread must not keep us alive.
     os._exit(rc)
+
+
+# Longer than this is no start-up but a clock to distrust: count nothing then.
+MAX_STARTUP = 10.0
+
+
+def startup_seconds(
+    stat: str | None = None, uptime: str | None = None, ticks: int | None = None
+) -> float:
+    """How long ago this process was forked (its interpreter start-up and imports: on a
+    busy machine a second or more of the action's timeout); 0.0 when unknown.
+
+    From /proc/self/stat (start time in clock ticks after boot) and /proc/uptime,
+    unless given."""
+    try:
+        if stat is None:
+            with open("/proc/self/stat", encoding="ascii") as handle:
+                stat = handle.read()
+        if uptime is None:
+            with open("/proc/uptime", encoding="ascii") as handle:
+                uptime = handle.read()
+        ticks = ticks or os.sysconf("SC_CLK_TCK")
+        # The command name (field 2) may hold spaces and parentheses: split after it.
+        started = int(stat.rpartition(")")[2].split()[19]) / ticks
+        age = float(uptime.split()[0]) - started
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return age if 0.0 <= age <= MAX_STARTUP else 0.0

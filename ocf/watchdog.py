@@ -4,6 +4,9 @@ Shared by the OCF dispatcher and the fencing framework: each says what to write
 and which code to exit with; a lock decides the race between the action
 finishing and the timer firing, so a finished action's answer is never
 overwritten.
+
+The timer answers ``answer_margin(total)`` before Pacemaker's timeout, because
+Pacemaker kills an agent that overruns without reading anything it wrote.
 """
 
 from __future__ import annotations
@@ -15,6 +18,43 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every 
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import TypeVar
+
+    T = TypeVar("T")
+
+
+# How long before Pacemaker's own timeout the watchdog answers for us: at least a
+# second, more for long actions (interpreter start-up already ate into the timeout).
+MIN_MARGIN = 1.0
+SHARE = 0.05
+
+
+def answer_margin(total: float) -> float:
+    """Seconds before an action's timeout of ``total`` seconds at which the watchdog answers."""
+    return max(MIN_MARGIN, total * SHARE)
+
+
+def run_bounded(step: Callable[[], T], seconds: float) -> tuple[bool, T | BaseException | None]:
+    """Run ``step`` in a thread of its own; wait at most ``seconds`` for it.
+
+    (True, its result or the exception it raised) when it ended in time, else
+    (False, None): the thread is abandoned (the process is about to exit anyway)."""
+    box: list[T | BaseException] = []
+    done = _thread.allocate_lock()
+    done.acquire()
+
+    def work() -> None:
+        try:
+            box.append(step())
+        except BaseException as exc:  # handed to the waiting thread
+            box.append(exc)
+        finally:
+            done.release()
+
+    _thread.start_new_thread(work, ())
+    if not done.acquire(timeout=max(seconds, 0.01)):
+        return False, None
+    return True, box[0]
 
 
 class Watchdog:

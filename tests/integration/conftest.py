@@ -14,6 +14,11 @@
   printed in the terminal summary.
 * ``installed_agents`` (session): ``{name: path}`` of every agent, written by
   the product's own installer into a private, world-readable directory.
+* ``busy_cpus`` (function): one CPU burner per core (``python -c 'while 1: pass'``),
+  started for the test and killed by PID after it: the test runs on a loaded machine.
+* ``stuck_abort_agent`` (session): the VirtualDomain agent with a test hook that
+  makes its own migration abort hang (``stuck_abort_agent.py``), so the watchdog
+  answers migrate_to.
 * ``lifecycle_events`` (function): ``watch(guest) -> EventLog`` runs ``virsh
   event --loop`` on node1; ``EventLog.power_events(guest)`` is what libvirt saw
   happen to the guest since (e.g. ``["Stopped Destroyed", "Started Booted"]``:
@@ -30,6 +35,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -168,6 +174,39 @@ def lifecycle_events(lab: Lab, tmp_path: Path) -> Iterator[Callable[[LabGuest], 
 def agent_path(installed_agents: dict[str, str]) -> str:
     """The VirtualDomain agent of ``installed_agents``."""
     return installed_agents["VirtualDomain"]
+
+
+@pytest.fixture
+def busy_cpus(request: pytest.FixtureRequest) -> list[int]:
+    """Every core kept busy by a process of our own while the test runs; their PIDs."""
+    burners: list[subprocess.Popen[bytes]] = []
+
+    def stop() -> None:
+        for proc in burners:
+            proc.kill()  # by PID: only the processes started here
+            proc.wait(timeout=10)
+
+    request.addfinalizer(stop)
+    for _ in range(os.cpu_count() or 2):
+        burners.append(subprocess.Popen([sys.executable, "-c", "while 1: pass"]))
+    return [proc.pid for proc in burners]
+
+
+@pytest.fixture(scope="session")
+def stuck_abort_agent(installed_agents: dict[str, str]) -> str:
+    """The VirtualDomain agent whose own abort of a migration hangs (a test hook)."""
+    path = os.path.join(os.path.dirname(installed_agents["VirtualDomain"]), "StuckAbort")
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(
+            f"#!{sys.executable} -I\n"
+            "import sys\n"
+            f"sys.path.insert(0, {here!r})\n"
+            "from stuck_abort_agent import main\n"
+            "main()\n"
+        )
+    os.chmod(path, 0o755)
+    return path
 
 
 def _timed(action: Callable[[], object]) -> float:

@@ -12,7 +12,15 @@ import time
 from pathlib import Path
 
 import pytest
-from guest_agent_calls import GENERIC, NOT_RUNNING, SUCCESS, run_agent, started, wait_until
+from guest_agent_calls import (
+    GENERIC,
+    NOT_RUNNING,
+    SUCCESS,
+    AgentRun,
+    run_agent,
+    started,
+    wait_until,
+)
 from havirt.tools.lab import Lab
 
 pytestmark = pytest.mark.integration
@@ -197,11 +205,32 @@ def test_live_migration_leaves_exactly_one_copy(lab: Lab, agent_path: str, make_
     assert run_agent(lab, "node2", agent_path, "stop", guest).rc == SUCCESS
 
 
-def test_migration_aborted_at_the_deadline_keeps_the_source(
-    lab: Lab, agent_path: str, make_guest
-) -> None:
-    guest = make_guest()
-    started(lab, agent_path, guest, **MIGRATION)
+def exactly_one_copy_on_the_source(lab: Lab, guest, pid: int) -> None:
+    """After a failed migration: the source's QEMU (the same process) runs the guest,
+    and no copy is left on the target (libvirt ends it after an abort)."""
+    wait_until(lambda: not lab.nodes["node2"].qemu_pids(guest.name), 30, "target cleanup")
+    assert guest.qemu_pids() == {"node1": [pid]}
+    assert guest.state(lab.nodes["node1"]) == "running"
+    assert guest.state(lab.nodes["node2"]) in ("", "shut off")
+
+
+# Peer-to-peer: the source's libvirtd drives the migration and goes on with it when
+# the agent's process ends; client-driven: libvirtd cancels it when the agent's
+# connection closes. The watchdog's abort must hold for both.
+DRIVEN_BY = {
+    "client": MIGRATION,
+    "p2p": {**MIGRATION, "migrate_options": "--unsafe --p2p"},
+}
+
+
+def slow_migration(
+    lab: Lab, agent_path: str, guest, params: dict[str, str], *, busy: list[int]
+) -> tuple[int, AgentRun]:
+    """migrate_to with an 8 s timeout of a migration that needs far longer (1 MiB/s),
+    while ``busy`` processes keep every core busy. Returns the source's QEMU PID and
+    the run."""
+    assert busy  # the CPU burners run for the whole migration
+    (pid,) = guest.qemu_pids()["node1"]
     to = run_agent(
         lab,
         "node1",
@@ -211,13 +240,57 @@ def test_migration_aborted_at_the_deadline_keeps_the_source(
         timeout_ms=8000,
         CRM_meta_migrate_target="node2",
         migration_speed="1",
-        **MIGRATION,
+        **params,
     )
+    return pid, to
+
+
+def no_job_left(lab: Lab, guest) -> bool:
+    job = lab.nodes["node1"].virsh("domjobinfo", guest.name, check=False, timeout=15)
+    return job.ok and "None" in job.stdout.splitlines()[0]
+
+
+@pytest.mark.parametrize("driven_by", sorted(DRIVEN_BY))
+def test_migration_aborted_at_the_deadline_keeps_the_source(
+    lab: Lab, agent_path: str, make_guest, busy_cpus: list[int], driven_by: str
+) -> None:
+    """The agent's own abort answers before the watchdog, even with every core busy."""
+    guest = make_guest()
+    started(lab, agent_path, guest, **MIGRATION)
+    pid, to = slow_migration(lab, agent_path, guest, DRIVEN_BY[driven_by], busy=busy_cpus)
     assert to.rc == GENERIC, to
-    assert "aborted" in (to.reason or ""), to
-    assert to.seconds < 15, to
-    wait_until(lambda: not lab.nodes["node2"].qemu_pids(guest.name), 15, "target cleanup")
-    assert len(lab.nodes["node1"].qemu_pids(guest.name)) == 1
+    assert "aborted at the timeout; the guest still runs on this node" in (to.reason or ""), to
+    assert "did not finish within its timeout" not in to.stderr, to  # not the watchdog's
+    exactly_one_copy_on_the_source(lab, guest, pid)
+    wait_until(lambda: no_job_left(lab, guest), 30, "the migration job to end")
+    monitor = run_agent(lab, "node1", agent_path, "monitor", guest, interval_ms=10000)
+    assert monitor.rc == SUCCESS, monitor
+
+
+@pytest.mark.parametrize("driven_by", sorted(DRIVEN_BY))
+def test_watchdog_aborts_the_migration_job_before_it_answers(
+    lab: Lab,
+    agent_path: str,
+    stuck_abort_agent: str,
+    make_guest,
+    busy_cpus: list[int],
+    driven_by: str,
+) -> None:
+    """The agent's own abort hangs (test hook): the watchdog answers migrate_to, and
+    aborts the migration job first, so it cannot go on behind the failure (which a
+    peer-to-peer migration did: libvirtd carried on after the agent was gone)."""
+    from stuck_abort_agent import HOOK_MESSAGE
+
+    guest = make_guest()
+    started(lab, agent_path, guest, **MIGRATION)
+    pid, to = slow_migration(lab, stuck_abort_agent, guest, DRIVEN_BY[driven_by], busy=busy_cpus)
+    assert HOOK_MESSAGE in to.stderr, to  # the agent's own abort was reached, and hung
+    assert to.rc == GENERIC, to
+    assert "migrate_to did not finish within its timeout of 8s" in (to.reason or ""), to
+    assert "migration job aborted by the watchdog" in (to.reason or ""), to
+    exactly_one_copy_on_the_source(lab, guest, pid)
+    wait_until(lambda: no_job_left(lab, guest), 30, "the migration job to end")
+    assert guest.qemu_pids() == {"node1": [pid]}  # still, once the job is over
     monitor = run_agent(lab, "node1", agent_path, "monitor", guest, interval_ms=10000)
     assert monitor.rc == SUCCESS, monitor
 

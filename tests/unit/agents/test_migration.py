@@ -7,6 +7,7 @@ from havirt.agents.migration import (
     MigrationConfigError,
     check_uri,
     migrate_uri,
+    migration_budget,
     parse_migrate_options,
     remote_uri,
     with_suffix,
@@ -216,3 +217,39 @@ def test_check_uri_rejects_with_a_reason(uri, words):
     problem = check_uri(uri, "hypervisor")
     assert problem is not None
     assert words in problem
+
+
+# -- the budget of migrate_to
+
+
+def test_budget_of_the_short_timeout_the_lab_tests_use():
+    plan = migration_budget(8.0)
+    # the watchdog answers 1 s before Pacemaker's timeout, after 1.5 s aborting the job
+    assert plan.answer_margin == 1.0 and plan.watchdog_abort == 1.5
+    assert plan.answer_by == pytest.approx(5.5)
+    assert plan.settle_by == pytest.approx(4.5)  # 1 s for the last state check
+    assert plan.abort_at == pytest.approx(2.0)  # 2.5 s for libvirt to end the job
+    assert plan.abort_call == pytest.approx(1.25)
+
+
+def test_budget_of_the_advertised_timeout():
+    plan = migration_budget(120.0)
+    assert plan.answer_margin == 6.0
+    assert plan.watchdog_abort == 5.0  # ceiling
+    assert plan.final == 3.0  # ceiling
+    assert plan.abort_reserve == 18.0  # 15% of the timeout
+    assert plan.abort_call == 5.0
+    assert plan.abort_at == pytest.approx(88.0)
+
+
+@pytest.mark.parametrize("total", [8.0, 10.0, 20.0, 60.0, 120.0, 600.0, 3600.0])
+def test_budget_keeps_its_order_and_floors(total):
+    plan = migration_budget(total)
+    assert 0 < plan.abort_at < plan.settle_by < plan.answer_by < total - plan.answer_margin < total
+    assert plan.abort_reserve >= 2.5 and plan.watchdog_abort >= 1.5 and plan.final >= 1.0
+    assert plan.abort_call < plan.abort_reserve  # the abort's answer leaves time for the cleanup
+    assert plan.abort_reserve <= 20.0 and plan.watchdog_abort <= 5.0  # long timeouts migrate
+
+
+def test_budget_of_a_timeout_too_short_aborts_at_once():
+    assert migration_budget(4.0).abort_at == 0.0

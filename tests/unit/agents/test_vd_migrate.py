@@ -2,7 +2,14 @@ from __future__ import annotations
 
 import pytest
 from havirt.agents import libvirt_boundary
-from havirt.agents.libvirt_boundary import MIGRATE_FLAG_NAMES, HypervisorError
+from havirt.agents import virtual_domain as vd_module
+from havirt.agents.libvirt_boundary import (
+    MIGRATE_FLAG_NAMES,
+    OPERATION_INVALID,
+    HypervisorError,
+    HypervisorTimeout,
+)
+from havirt.agents.migration import migration_budget
 from havirt.ocf.exitcodes import OcfExit
 from vd_fakes import UUID, FakeHypervisor, FakeProcs
 
@@ -125,6 +132,243 @@ def test_migrate_to_refused_speed_is_a_clear_failure(h):
     assert out.rc == GENERIC, out
     assert "argument unsupported" in out.reason and "internal error" not in out.reason
     assert not h.hv.calls_of("migrate")
+
+
+# -- the deadline of migrate_to (all on the fake clock)
+
+SHORT = 8000  # ms: the lab test's timeout; abort at 2 s, settle by 4.5 s, answer by 5.5 s
+PLAN = migration_budget(8.0)
+
+
+def migrate_slowly(h, **kwargs):
+    """migrate_to with an 8 s timeout; returns (outcome, the clock at its start)."""
+    start = h.clock.now
+    out = h.run("migrate_to", timeout=SHORT, extra=TARGET, **kwargs)
+    return out, start
+
+
+def test_a_migration_running_into_the_deadline_is_aborted_on_time(h):
+    dom = h.hv.add()
+    dom.migration_takes = None  # never ends on its own
+    out, start = migrate_slowly(h)
+    assert out.rc == GENERIC, out
+    assert "was aborted at the timeout; the guest still runs on this node" in out.reason
+    assert dom.abort_times == [pytest.approx(start + PLAN.abort_at)]  # not a poll later
+    assert h.hv.calls_of("abort_job") == [("abort_job", "vm1", PLAN.abort_call)]
+    assert "aborting the migration, the timeout is near" in out.stderr
+    assert "migration job aborted" in out.stderr
+    assert max(dom.job.waits) <= vd_module.PROGRESS_POLL
+    assert h.clock.now - start <= PLAN.answer_by  # answered before the watchdog
+
+
+def test_a_slow_progress_query_does_not_delay_the_abort(h):
+    dom = h.hv.add()
+    dom.migration_takes = None
+    dom.progress_takes = 30.0  # jobStats hangs: each query is cut off at the abort time
+    out, start = migrate_slowly(h)
+    assert out.rc == GENERIC, out
+    assert dom.abort_times == [pytest.approx(start + PLAN.abort_at)]
+    limits = [c[2] for c in h.hv.calls_of("job_progress")]
+    assert limits and all(limit <= PLAN.abort_at for limit in limits)
+
+
+def test_a_hung_abort_still_gets_an_answer_before_the_watchdog(h):
+    dom = h.hv.add()
+    dom.migration_takes = None
+    dom.abort_hangs = True
+    out, start = migrate_slowly(h)
+    assert out.rc == GENERIC, out
+    assert "was aborted at the timeout" in out.reason
+    assert "abort failed" in out.stderr and "did not answer 'abortJob'" in out.stderr
+    assert "libvirt had not ended the aborted migration job yet" in out.stderr
+    assert h.clock.now - start <= PLAN.answer_by
+
+
+def test_an_aborted_job_libvirt_never_ends_still_gets_an_answer(h):
+    dom = h.hv.add()
+    dom.migration_takes = None
+    dom.abort_takes = None
+    out, start = migrate_slowly(h)
+    assert out.rc == GENERIC, out
+    assert "the guest still runs on this node" in out.reason
+    assert h.clock.now - start <= PLAN.answer_by
+    # waiting stopped at settle_by; the state check had the rest
+    assert start + PLAN.settle_by == pytest.approx(h.clock.now)
+
+
+def no_job_yet(dom, times: int):
+    """abortJob finds no job the first ``times`` calls (the migrate call has not begun
+    libvirt's job yet), then aborts it."""
+    real = dom.abort_job
+    calls = []
+
+    def abort_job(seconds):
+        calls.append(seconds)
+        if len(calls) <= times:
+            dom.hv.calls.append(("abort_job", dom.name, seconds))
+            raise HypervisorError(
+                "abortJob: Requested operation is not valid: no job is active on the domain",
+                OPERATION_INVALID,
+            )
+        real(seconds)
+
+    dom.abort_job = abort_job
+    return calls
+
+
+def test_an_abort_before_libvirt_has_the_job_is_tried_again(h):
+    dom = h.hv.add()
+    dom.migration_takes = None
+    no_job_yet(dom, times=2)
+    out, start = migrate_slowly(h)
+    assert out.rc == GENERIC, out
+    assert "the guest still runs on this node" in out.reason
+    assert len(h.hv.calls_of("abort_job")) == 3
+    assert dom.job.aborted and dom.job.finished  # the third abort landed
+    assert h.clock.now - start <= PLAN.answer_by
+
+
+def test_a_migration_that_ends_in_time_is_not_aborted(h):
+    dom = h.hv.add()
+    dom.migration_takes = PLAN.abort_at - 0.3
+    out, _start = migrate_slowly(h)
+    assert out.rc == SUCCESS, out
+    assert not h.hv.calls_of("abort_job")
+
+
+def test_a_migration_that_completed_as_the_abort_came_is_a_success(h):
+    dom = h.hv.add()
+    dom.migration_takes = None
+    dom.abort_hangs = True
+
+    def completes(seconds):  # libvirt finished the migration while abortJob hung
+        dom.job.ends_at = h.clock.now
+        dom.job.abort_takes = None
+        raise HypervisorTimeout("libvirt did not answer 'abortJob' within 1.2s")
+
+    dom.abort_job = completes
+    out, _start = migrate_slowly(h)
+    assert out.rc == SUCCESS, out
+
+
+def test_migrate_to_calls_end_by_the_time_the_agent_answers(h):
+    h.hv.add()
+    migrate_slowly(h)
+    # every libvirt call of migrate_to ends 2.5 s before the timeout: watchdog margin + reserve
+    assert h.reserves == [pytest.approx(PLAN.answer_margin + PLAN.watchdog_abort)]
+
+
+def test_the_watchdog_reserve_of_migrate_to():
+    agent = vd_module.VirtualDomain()
+    assert agent.timeout_reserve("migrate_to", 8.0) == PLAN.watchdog_abort
+    assert agent.timeout_reserve("migrate_to", 120.0) == migration_budget(120.0).watchdog_abort
+    assert agent.timeout_reserve("stop", 120.0) == 0.0
+
+
+class StuckOwnAbort(vd_module.VirtualDomain):
+    """The agent's own abort never returns: the watchdog fires and runs ctx.on_timeout
+    (played here by calling it where the agent is stuck)."""
+
+    said: list[str] = []
+
+    def _abort_migration(self, ctx, dom, seconds):
+        StuckOwnAbort.said.append(ctx.on_timeout(1.25))
+        raise SystemExit  # the watchdog's os._exit: the agent never answers
+
+
+def run_stuck(h, monkeypatch):
+    StuckOwnAbort.said = []
+    monkeypatch.setattr(h, "agent_class", StuckOwnAbort)
+    return h.run("migrate_to", timeout=SHORT, extra=TARGET)
+
+
+def test_the_watchdog_aborts_the_migration_job_first(h, monkeypatch):
+    dom = h.hv.add()
+    dom.migration_takes = None
+    dom.abort_takes = 0.5
+    with pytest.raises(SystemExit):
+        run_stuck(h, monkeypatch)
+    assert StuckOwnAbort.said == ["migration job aborted by the watchdog; the job ended"]
+    assert h.hv.calls_of("abort_job") == [("abort_job", "vm1", 1.25)]  # bounded
+    assert dom.job.finished and dom.job.aborted
+    assert dom.active and h.procs.find("vm1")  # the guest still runs here
+
+
+def test_the_watchdog_says_when_libvirt_is_still_ending_the_job(h, monkeypatch):
+    dom = h.hv.add()
+    dom.migration_takes = None
+    dom.abort_takes = 5.0
+    with pytest.raises(SystemExit):
+        run_stuck(h, monkeypatch)
+    assert StuckOwnAbort.said == [
+        "migration job aborted by the watchdog; libvirt is still ending the job"
+    ]
+
+
+def test_the_watchdog_says_when_the_abort_failed(h, monkeypatch):
+    dom = h.hv.add()
+    dom.migration_takes = None
+    dom.abort_hangs = True
+    with pytest.raises(SystemExit):
+        run_stuck(h, monkeypatch)
+    (said,) = StuckOwnAbort.said
+    assert said.startswith("aborting the migration job failed:")
+    assert "did not answer 'abortJob' within 1.2s" in said
+
+
+def test_the_watchdog_tries_again_while_libvirt_has_no_job_yet(h, monkeypatch):
+    dom = h.hv.add()
+    dom.migration_takes = None
+    dom.abort_takes = 0.2
+    no_job_yet(dom, times=2)
+    with pytest.raises(SystemExit):
+        run_stuck(h, monkeypatch)
+    assert StuckOwnAbort.said == ["migration job aborted by the watchdog; the job ended"]
+    assert dom.job.aborted
+
+
+def test_the_watchdog_says_when_libvirt_never_had_a_job(h, monkeypatch):
+    dom = h.hv.add()
+    dom.migration_takes = None
+    no_job_yet(dom, times=100)
+    with pytest.raises(SystemExit):
+        run_stuck(h, monkeypatch)
+    (said,) = StuckOwnAbort.said
+    assert said.startswith("libvirt had no migration job to abort:")
+    assert "no job is active" in said
+
+
+def test_the_watchdog_finds_a_job_already_ended(h, monkeypatch):
+    dom = h.hv.add()
+    dom.migration_takes = None
+    said: list[str] = []
+
+    class Late(vd_module.VirtualDomain):
+        def _migration_outcome(self, ctx, dom, job, aborted, plan):
+            said.append(ctx.on_timeout(1.0))  # the watchdog fires as the agent answers
+            return super()._migration_outcome(ctx, dom, job, aborted, plan)
+
+    monkeypatch.setattr(h, "agent_class", Late)
+    out = h.run("migrate_to", timeout=SHORT, extra=TARGET)
+    assert out.rc == GENERIC, out
+    assert said == ["the migration job had already ended"]
+    assert len(h.hv.calls_of("abort_job")) == 1  # only the agent's own
+
+
+def test_no_watchdog_step_is_left_behind_after_migrate_to(h, monkeypatch):
+    h.hv.add()
+    seen = []
+
+    class Watching(vd_module.VirtualDomain):
+        def migrate_to(self, ctx):
+            try:
+                return super().migrate_to(ctx)
+            finally:
+                seen.append(ctx.on_timeout)
+
+    monkeypatch.setattr(h, "agent_class", Watching)
+    assert h.run("migrate_to", timeout=SHORT, extra=TARGET).rc == SUCCESS
+    assert seen == [None]
 
 
 # -- migrate_from

@@ -22,6 +22,7 @@ from havirt.agents.libvirt_boundary import (
     NO_DOMAIN,
     OPERATION_INVALID,
     HypervisorError,
+    HypervisorTimeout,
     HypervisorUnavailable,
     JobProgress,
 )
@@ -208,6 +209,15 @@ class FakeDomain:
         self.ping_error: HypervisorError | None = None
         self.speed_error: HypervisorError | None = None
         self.gone = False  # undefined/removed from libvirt
+        # A migration (on the hypervisor's clock): how long it takes (None: it never
+        # ends on its own), how long libvirt takes to end it once aborted (None: never),
+        # whether abortJob never answers, how long each jobStats takes.
+        self.migration_takes: float | None = 0.0
+        self.abort_takes: float | None = 1.0
+        self.abort_hangs = False
+        self.progress_takes = 0.0
+        self.job: FakeMigrationJob | None = None
+        self.abort_times: list[float] = []  # the clock at each abortJob
 
     # bookkeeping
     def _call(self, what: str, *args) -> None:
@@ -230,7 +240,7 @@ class FakeDomain:
         return self._state.state != "shutoff"
 
     # the boundary's Domain API
-    def state(self) -> DomainState:
+    def state(self, limit: float | None = None) -> DomainState:
         self._call("state")
         if self.state_error is not None:
             raise self.state_error
@@ -299,25 +309,83 @@ class FakeDomain:
     def set_migration_downtime(self, ms: int) -> None:
         self._call("set_migration_downtime", ms)
 
-    def job_progress(self) -> JobProgress:
-        self._call("job_progress")
-        return JobProgress(active=False)
+    def job_progress(self, limit: float | None = None) -> JobProgress:
+        self._call("job_progress", limit)
+        job = self.job
+        if self.progress_takes:
+            self.hv.clock.sleep(min(self.progress_takes, limit or self.progress_takes))
+            if limit is not None and self.progress_takes > limit:
+                raise HypervisorTimeout(f"libvirt did not answer 'jobStats' within {limit:.1f}s")
+        return JobProgress(active=job is not None and not job.finished)
 
-    def abort_job(self) -> None:
-        self._call("abort_job")
+    def abort_job(self, seconds: float) -> None:
+        self._call("abort_job", seconds)
+        self.abort_times.append(self.hv.clock.now)
+        if self.abort_hangs:
+            self.hv.clock.sleep(seconds)
+            raise HypervisorTimeout(f"libvirt did not answer 'abortJob' within {seconds:.1f}s")
+        if self.job is None or self.job.finished:
+            raise HypervisorError(
+                "abortJob: Requested operation is not valid: no job is active on the domain",
+                OPERATION_INVALID,
+            )
+        self.job.abort()
 
-    def migrate(
+    def start_migration(
         self, dest_uri: str, migrate_uri: str | None, flags: int, bandwidth: int, seconds: float
-    ) -> None:
+    ) -> FakeMigrationJob:
         self._call("migrate", dest_uri, migrate_uri, flags, bandwidth)
-        if self.migrate_error is not None:
-            raise self.migrate_error
-        self._ended("migrated")
+        self.job = FakeMigrationJob(self, self.migration_takes, self.abort_takes)
+        return self.job
 
     def agent_ping(self, seconds: int) -> None:
         self._call("agent_ping", seconds)
         if self.ping_error is not None:
             raise self.ping_error
+
+
+class FakeMigrationJob:
+    """A migration as ``libvirt_boundary.MigrationJob``, on the fake clock: waiting moves
+    the clock on; it ends ``takes`` seconds after it started or ``abort_takes`` after
+    an abort, whichever comes first."""
+
+    def __init__(self, dom: FakeDomain, takes: float | None, abort_takes: float | None) -> None:
+        self.dom = dom
+        self.clock = dom.hv.clock
+        self.ends_at = None if takes is None else self.clock.now + takes
+        self.abort_takes = abort_takes
+        self.aborted = False
+        self.finished = False
+        self.error: HypervisorError | None = None
+        self.waits: list[float] = []
+
+    def abort(self) -> None:
+        self.aborted = True
+        if self.abort_takes is not None:
+            end = self.clock.now + self.abort_takes
+            self.ends_at = end if self.ends_at is None else min(self.ends_at, end)
+
+    def wait(self, seconds: float) -> bool:
+        self.waits.append(seconds)
+        if self.finished:
+            return True
+        if self.ends_at is not None and self.ends_at <= self.clock.now + seconds:
+            self.clock.now = max(self.clock.now, self.ends_at)
+            self._finish()
+            return True
+        self.clock.now += max(0.0, seconds)
+        return False
+
+    def _finish(self) -> None:
+        self.finished = True
+        if self.aborted:
+            self.error = HypervisorError(
+                "migrate: operation aborted: migration out job: canceled by client", 78
+            )
+        elif self.dom.migrate_error is not None:
+            self.error = self.dom.migrate_error
+        else:
+            self.dom._ended("migrated")
 
 
 class FakeHypervisor:
@@ -339,6 +407,7 @@ class FakeHypervisor:
         self.on_connect: Callable[[FakeHypervisor], None] | None = None
         self.inactive_pools: set[str] = set()
         self.inactive_networks: set[str] = set()
+        self.clock = FakeClock()  # the harness passes in its own
 
     def next_pid(self) -> int:
         self._pid += 1

@@ -528,6 +528,171 @@ def test_watchdog_fires_before_pacemakers_timeout(mocker):
     assert delay == pytest.approx(28.5, abs=0.2)
 
 
+class Reserving(ToyAgent):
+    """Keeps 2 s of migrate_to's timeout for a last-resort step of the watchdog."""
+
+    def timeout_reserve(self, action, total):
+        return 2.0 if action == "migrate_to" else 0.0
+
+
+def test_answer_by_is_when_the_watchdog_answers():
+    toy = Reserving()
+    invoke(toy, "migrate_to", env=env(OCF_RESKEY_CRM_meta_timeout="30000"))
+    ctx = toy.calls[-1][1]
+    # margin max(1 s, 5% of 30 s) = 1.5 s, plus the agent's reserve of 2 s
+    assert ctx.deadline.end - ctx.answer_by.end == pytest.approx(3.5)
+    invoke(toy, "start", env=env(OCF_RESKEY_CRM_meta_timeout="30000"))
+    ctx = toy.calls[-1][1]
+    assert ctx.deadline.end - ctx.answer_by.end == pytest.approx(1.5)
+
+
+def test_watchdog_fires_earlier_by_the_agents_reserve(mocker):
+    guard_cls = mocker.spy(dispatcher, "_Watchdog")
+    mocker.patch.object(dispatcher.os, "_exit")
+    out = io.StringIO()
+    dispatcher.run(
+        Reserving(),
+        ["toy", "migrate_to"],
+        environ=env(OCF_RESKEY_CRM_meta_timeout="30000"),
+        stdout=out,
+        stderr=out,
+        watchdog=True,
+        host=FakeClock(),
+    )
+    assert guard_cls.spy_return.delay == pytest.approx(26.5, abs=0.2)
+
+
+def test_a_broken_reserve_hook_costs_nothing(toy):
+    class Broken(ToyAgent):
+        def timeout_reserve(self, action, total):
+            raise RuntimeError("bug")
+
+    agent = Broken()
+    assert invoke(agent, "start").rc == 0
+    ctx = agent.calls[-1][1]
+    assert ctx.deadline.end - ctx.answer_by.end == pytest.approx(1.0)
+
+
+def watchdog_with_step(step, reserve: float):
+    """A watchdog (never firing by itself) for a handler that set ``step`` as on_timeout."""
+    toy = ToyAgent()
+    invoke(toy, "migrate_to")
+    ctx = toy.calls[-1][1]
+    ctx.on_timeout = step
+    err = io.StringIO()
+    guard = dispatcher._Watchdog("migrate_to", 3600, err, ctx, reserve)
+    return guard, ctx, err
+
+
+def test_watchdog_runs_the_handlers_step_before_it_answers(mocker):
+    fake_exit = mocker.patch.object(dispatcher.os, "_exit")
+    given: list[float] = []
+
+    def step(seconds: float) -> str:
+        given.append(seconds)
+        return "migration job aborted by the watchdog"
+
+    guard, ctx, err = watchdog_with_step(step, reserve=2.0)
+    try:
+        guard._expire()  # the timer ran out
+    finally:
+        guard.disarm()
+    fake_exit.assert_called_once_with(OcfExit.ERR_GENERIC)
+    assert given == [pytest.approx(1.75)]  # its calls end a little before the reserve
+    (line,) = err.getvalue().splitlines()
+    assert "migrate_to did not finish within its timeout" in line
+    assert "(migration job aborted by the watchdog)" in line
+    assert ("warn", "migrate_to timed out: migration job aborted by the watchdog") in (
+        ctx.log.messages
+    )
+
+
+def test_watchdog_answers_even_when_the_step_hangs(mocker):
+    fake_exit = mocker.patch.object(dispatcher.os, "_exit")
+    stuck = threading.Event()
+    guard, _ctx, err = watchdog_with_step(lambda seconds: str(stuck.wait(30)), reserve=0.05)
+    try:
+        guard._expire()
+    finally:
+        stuck.set()
+        guard.disarm()
+    fake_exit.assert_called_once_with(OcfExit.ERR_GENERIC)
+    (line,) = err.getvalue().splitlines()
+    assert "did not finish within its timeout" in line
+    assert "last-resort step did not finish" in line
+
+
+def test_watchdog_answers_when_the_step_fails(mocker):
+    mocker.patch.object(dispatcher.os, "_exit")
+
+    def step(seconds: float) -> str:
+        raise RuntimeError("libvirt went away")
+
+    guard, _ctx, err = watchdog_with_step(step, reserve=1.0)
+    try:
+        guard._expire()
+    finally:
+        guard.disarm()
+    (line,) = err.getvalue().splitlines()
+    assert "last-resort step failed: RuntimeError('libvirt went away')" in line
+
+
+def test_watchdog_without_a_step_answers_as_before(mocker):
+    mocker.patch.object(dispatcher.os, "_exit")
+    guard, _ctx, err = watchdog_with_step(None, reserve=1.0)
+    try:
+        guard._expire()
+    finally:
+        guard.disarm()
+    (line,) = err.getvalue().splitlines()
+    assert line.endswith("migrate_to did not finish within its timeout of 3600s; giving up")
+
+
+# -- start-up counts against the timeout
+
+STAT = "4242 (my agent (x)) S 1 4242 4242 0 -1 4194560 1 0 0 0 2 0 0 0 20 0 1 0 123450 0 0"
+
+
+def test_startup_seconds_from_proc():
+    # started 1234.50 s after boot (100 ticks/s), now 1236.00 s after boot
+    assert dispatcher.startup_seconds(STAT, "1236.00 2000.00\n", 100) == pytest.approx(1.5)
+
+
+@pytest.mark.parametrize(
+    ("stat", "uptime"),
+    [
+        (STAT, "1200.00 0.00"),  # "started in the future"
+        (STAT, "1300.00 0.00"),  # past MAX_STARTUP: no start-up, a clock not to trust
+        ("garbage", "1236.00 0.00"),
+        (STAT, ""),
+    ],
+)
+def test_startup_seconds_unknown_counts_nothing(stat, uptime):
+    assert dispatcher.startup_seconds(stat, uptime, 100) == 0.0
+
+
+def test_time_spent_before_the_dispatcher_shortens_deadline_and_watchdog(mocker):
+    guard_cls = mocker.spy(dispatcher, "_Watchdog")
+    mocker.patch.object(dispatcher.os, "_exit")
+    toy = Reserving()
+    out = io.StringIO()
+    dispatcher.run(
+        toy,
+        ["toy", "migrate_to"],
+        environ=env(OCF_RESKEY_CRM_meta_timeout="30000"),
+        stdout=out,
+        stderr=out,
+        watchdog=True,
+        spent=2.0,
+        host=FakeClock(),
+    )
+    ctx = toy.calls[-1][1]
+    assert ctx.deadline.total == 30.0
+    assert 27.0 < ctx.deadline.remaining() <= 28.0
+    assert ctx.deadline.end - ctx.answer_by.end == pytest.approx(3.5)
+    assert guard_cls.spy_return.delay == pytest.approx(24.5, abs=0.2)
+
+
 # -- the one-reason rule, across every action and every kind of answer
 
 BEHAVIOURS = {
