@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -31,6 +32,7 @@ from havirt.ocf.runner import CommandResult, CommandRunner
 from lxml import etree
 
 from .errors import HavirtError
+from .userinput import parse_xml
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -265,7 +267,7 @@ def _resources(parent_el: etree._Element) -> list[ResourceStatus]:
 
 def parse_status(xml: str) -> ClusterStatus:
     """A ClusterStatus from ``crm_mon --output-as xml`` (or crm_simulate's cluster_status)."""
-    root = etree.fromstring(xml.encode())
+    root = parse_xml(xml, "crm_mon's status")
     return _status_from(root, root.find("summary"))
 
 
@@ -300,8 +302,7 @@ class CibVersion:
 
     @classmethod
     def of(cls, cib_xml: str | bytes) -> CibVersion:
-        data = cib_xml.encode() if isinstance(cib_xml, str) else cib_xml
-        root = etree.fromstring(data)
+        root = parse_xml(cib_xml, "the CIB")
         return cls(
             int(root.get("admin_epoch", "0")),
             int(root.get("epoch", "0")),
@@ -314,6 +315,23 @@ class CibVersion:
 
     def __str__(self) -> str:
         return f"{self.admin_epoch}.{self.epoch}.{self.num_updates}"
+
+
+_DUMP_LINE = re.compile(r"^\s*\d+\s*[:|]?\s*<")
+VERIFY_LINES = 10
+VERIFY_LINE_WIDTH = 200
+
+
+def verify_lines(lines: Sequence[str]) -> list[str]:
+    """crm_verify's findings for one error message: each line capped, at most
+    VERIFY_LINES of them and a count of the rest."""
+    shown = [
+        line if len(line) <= VERIFY_LINE_WIDTH else line[:VERIFY_LINE_WIDTH] + "..."
+        for line in lines[:VERIFY_LINES]
+    ]
+    if len(lines) > VERIFY_LINES:
+        shown.append(f"... and {len(lines) - VERIFY_LINES} more (run crm_verify -VV yourself)")
+    return shown
 
 
 @dataclass(frozen=True)
@@ -343,7 +361,7 @@ class Simulation:
 
 
 def parse_simulation(xml: str) -> Simulation:
-    root = etree.fromstring(xml.encode())
+    root = parse_xml(xml, "crm_simulate's result")
     actions = tuple(
         PlannedAction(
             action=a.get("action", ""),
@@ -366,8 +384,8 @@ def _xml_errors(stdout: str) -> str | None:
     if "<pacemaker-result" not in stdout:
         return None
     try:
-        status = etree.fromstring(stdout.encode()).find("status")
-    except etree.XMLSyntaxError:
+        status = parse_xml(stdout, "the tool's result").find("status")
+    except HavirtError:
         return None
     if status is None:
         return None
@@ -521,7 +539,11 @@ class Pacemaker:
             # "(unpack_resources) \terror: Resource start-up disabled since ..."
             if line.startswith("crm_verify:") or "-V may provide" in line:
                 continue
-            if "error:" in line:
+            if _DUMP_LINE.match(line):  # the CIB itself, line by line: never an error
+                continue
+            if "validity error :" in line:  # "FILE:1: element x: Relax-NG validity error : ..."
+                errors.append(line.split("validity error :", 1)[1].strip())
+            elif "error:" in line:
                 errors.append(line.split("error:", 1)[1].strip())
             elif "warning:" in line:
                 warnings.append(line.split("warning:", 1)[1].strip())

@@ -34,7 +34,8 @@ from lxml import etree
 
 from ..errors import HavirtError
 from ..inventory.cluster_options import weakens_safety
-from ..pacemaker import CibVersion, Pacemaker
+from ..pacemaker import CibVersion, Pacemaker, verify_lines
+from ..userinput import parse_xml, quote, read_bytes
 from . import CIB_XML, LIVE_CIB, MANIFEST, manifest_text, read_manifest, sha256, write_file
 
 # Meta attributes pcs sets at run time (disable, unmanage, maintenance): never overwritten.
@@ -50,11 +51,9 @@ class LiveCibChanged(HavirtError):
         super().__init__(message, hint, exit_code=EXIT_LIVE_CHANGED)
 
 
-_PARSER = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True)
-
-
-def parse(xml: str | bytes) -> etree._Element:
-    return etree.fromstring(xml.encode() if isinstance(xml, str) else xml, _PARSER)
+def parse(xml: str | bytes, what: str = "the CIB") -> etree._Element:
+    """A CIB from outside (a file, cibadmin): HavirtError, one line, when malformed."""
+    return parse_xml(xml, what, remove_blank_text=True)
 
 
 def _canonical(el: etree._Element) -> bytes:
@@ -211,8 +210,13 @@ def _merge_nodes(live_nodes: etree._Element, gen_nodes: etree._Element, m: Merge
 
 def merge(live_xml: str | bytes, generated_xml: str | bytes) -> Merge:
     """The live CIB with the generated configuration laid over it (see module doc)."""
-    live = parse(live_xml)
-    gen = parse(generated_xml)
+    live = parse(live_xml, "the live CIB")
+    gen = parse(generated_xml, "the generated cib.xml")
+    if live.tag != "cib":
+        raise HavirtError(
+            f"the live CIB's root element is <{quote(live.tag, 40)[1:-1]}>, not <cib>",
+            "check CIB_file or the cluster (cibadmin --query)",
+        )
     m = Merge(live)
     config = _child(live, "configuration")
     gconfig = gen.find("configuration")
@@ -276,8 +280,7 @@ class Comparison:
 
 
 def _read(path: str) -> bytes:
-    with open(path, "rb") as handle:
-        return handle.read()
+    return read_bytes(path, "generated file")
 
 
 def _checked_generated(directory: str, manifest: dict[str, Any]) -> bytes:
@@ -297,6 +300,7 @@ def record_live(directory: str, pacemaker: Pacemaker) -> Comparison:
     generated = _checked_generated(directory, manifest)
     live_xml = pacemaker.cib_xml()
     version = CibVersion.of(live_xml)
+    m = merge(live_xml, generated)  # a malformed live CIB is refused before anything is written
     write_file(directory, LIVE_CIB, live_xml)
     manifest["live_cib"] = {
         "file": LIVE_CIB,
@@ -305,7 +309,6 @@ def record_live(directory: str, pacemaker: Pacemaker) -> Comparison:
         "num_updates": version.num_updates,
     }
     write_file(directory, MANIFEST, manifest_text(manifest))
-    m = merge(live_xml, generated)
     return Comparison(version, m, unified_diff(live_xml, m))
 
 
@@ -368,7 +371,7 @@ def apply_directory(directory: str, pacemaker: Pacemaker) -> ApplyReport:
         if not verdict.ok:
             raise HavirtError(
                 "crm_verify rejects the merged CIB, nothing was pushed:\n"
-                + "\n".join(f"  {e}" for e in verdict.errors),
+                + "\n".join(f"  {e}" for e in verify_lines(verdict.errors)),
                 hint="fix the inventory (or the live CIB) and generate again",
             )
         pacemaker.push_cib(new, original)

@@ -19,6 +19,7 @@ from typing import Any
 from havirt.ocf.errors import OcfError
 
 from ..errors import HavirtError
+from ..userinput import read_bytes
 from .cluster_options import (
     MAINTAINED_BY_PACEMAKER,
     PACEMAKER_CLUSTER_OPTIONS,
@@ -106,11 +107,9 @@ def load(path: str) -> Inventory:
 
 
 def check_file(path: str) -> CheckResult:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        raise HavirtError(f"cannot read inventory {path}: {exc.strerror}") from None
+    """Check the inventory in ``path``; HavirtError when it cannot be read (missing,
+    not a regular file, larger than the cap), problems for its content."""
+    data = read_bytes(path, "inventory", INVENTORY_LIMIT)
     source = os.path.basename(path)
     try:
         text = data.decode("utf-8")
@@ -129,6 +128,71 @@ def load_text(text: str, source: str = "<inventory>") -> Inventory:
 
 def check_text(text: str, source: str = "<inventory>") -> CheckResult:
     """Check an inventory's text; never raises for a bad inventory."""
+    depth_line = _too_deep(text)
+    if depth_line is not None:
+        return CheckResult(
+            None,
+            [
+                Problem(
+                    source,
+                    depth_line,
+                    "",
+                    f"arrays or inline tables nested more than {NESTING_LIMIT} deep; "
+                    "an inventory needs at most a few levels",
+                )
+            ],
+        )
+    try:
+        return _check_text(text, source)
+    except RecursionError:  # a nesting _too_deep did not see (it does not parse strings)
+        return CheckResult(None, [Problem(source, None, "", "values nested too deeply to check")])
+
+
+NESTING_LIMIT = 32
+INVENTORY_LIMIT = 4 << 20
+
+
+def _too_deep(text: str) -> int | None:
+    """The line where brackets or braces outside strings and comments nest deeper than
+    NESTING_LIMIT (tomllib and the checks recurse once per level), else None."""
+    depth = 0
+    line = 1
+    quote = ""
+    i = 0
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\n":
+            line += 1
+            if quote in ('"', "'"):
+                quote = ""  # an unterminated one-line string: tomllib reports it
+        elif quote:
+            if text.startswith(quote, i):
+                i += len(quote)
+                quote = ""
+                continue
+            if ch == "\\" and quote in ('"', '"""'):
+                i += 2
+                continue
+        elif ch == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        elif ch in "\"'":
+            quote = ch * 3 if text.startswith(ch * 3, i) else ch
+            i += len(quote)
+            continue
+        elif ch in "[{":
+            depth += 1
+            if depth > NESTING_LIMIT:
+                return line
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+        i += 1
+    return None
+
+
+def _check_text(text: str, source: str) -> CheckResult:
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
