@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from ..cli_types import Number
 from .catalog import CATALOG, SKIPPABLE
 from .targets import USAGE_EXIT
 
@@ -56,7 +57,7 @@ _CHECK_LIST = "\n".join(
 @click.option(
     "--port",
     "-p",
-    type=click.IntRange(1, 65535),
+    type=Number(int, 1, 65535),
     help="SSH port where a node names none (default: ssh_config's Port, else 22).",
 )
 @click.option(
@@ -95,7 +96,7 @@ _CHECK_LIST = "\n".join(
 )
 @click.option(
     "--max-clock-offset",
-    type=click.FloatRange(min=0),
+    type=Number(float, 0, 3600, unit="seconds"),
     default=1.0,
     show_default=True,
     metavar="SECONDS",
@@ -103,7 +104,7 @@ _CHECK_LIST = "\n".join(
 )
 @click.option(
     "--memory-reserve",
-    type=click.IntRange(min=0),
+    type=Number(int, 0, 1 << 30, unit="MiB"),
     default=1024,
     show_default=True,
     metavar="MIB",
@@ -111,7 +112,7 @@ _CHECK_LIST = "\n".join(
 )
 @click.option(
     "--connect-timeout",
-    type=click.FloatRange(min=1),
+    type=Number(float, 1, 3600, unit="seconds"),
     default=10.0,
     show_default=True,
     metavar="SECONDS",
@@ -119,7 +120,7 @@ _CHECK_LIST = "\n".join(
 @click.option(
     "--timeout",
     "command_timeout",
-    type=click.FloatRange(min=1),
+    type=Number(float, 1, 3600, unit="seconds"),
     default=20.0,
     show_default=True,
     metavar="SECONDS",
