@@ -8,6 +8,7 @@ import os
 from havirt.ocf.errors import OcfError
 from havirt.ocf.exitcodes import OcfExit
 from havirt.ocf.files import FileProblem, read_text
+from havirt.ocf.params import shown
 from havirt.ocf.record import Record
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
@@ -157,7 +158,7 @@ def load(path: str, cache: ResourceState | None = None) -> DomainConfig:
     the monitor of an unchanged file does not load an XML parser at all."""
     if not os.path.isabs(path):
         raise OcfError(
-            OcfExit.ERR_CONFIGURED, f"parameter 'config': '{path}' is not an absolute path"
+            OcfExit.ERR_CONFIGURED, f"parameter 'config': {shown(path)} is not an absolute path"
         )
     text = read_text(path, "config file")
     key = (path, len(text), binascii.crc32(text.encode("utf-8")))
