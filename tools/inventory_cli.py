@@ -74,8 +74,12 @@ def inventory_check(file: str, as_json: bool) -> None:
             }
         )
     else:
-        for problem in result.problems:
+        from .inventory.loader import SHOWN_PROBLEMS
+
+        for problem in result.problems[:SHOWN_PROBLEMS]:
             click.echo(_problem_line(problem))
+        if len(result.problems) > SHOWN_PROBLEMS:
+            click.echo(f"... and {len(result.problems) - SHOWN_PROBLEMS} more (--json lists all)")
         if result.inventory is not None:
             click.echo(f"{file}: ok ({_summary(result.inventory)})")
         else:

@@ -32,7 +32,7 @@ from havirt.ocf.runner import CommandResult, CommandRunner
 from lxml import etree
 
 from .errors import HavirtError
-from .userinput import parse_xml
+from .userinput import parse_xml, quote
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -303,11 +303,16 @@ class CibVersion:
     @classmethod
     def of(cls, cib_xml: str | bytes) -> CibVersion:
         root = parse_xml(cib_xml, "the CIB")
-        return cls(
-            int(root.get("admin_epoch", "0")),
-            int(root.get("epoch", "0")),
-            int(root.get("num_updates", "0")),
-        )
+        numbers = []
+        for name in ("admin_epoch", "epoch", "num_updates"):
+            text = root.get(name, "0")
+            if not (text.isascii() and text.isdigit() and len(text) <= 18):
+                raise HavirtError(
+                    f"the CIB's {name} is {quote(text)}, not a whole number",
+                    "check the CIB (cibadmin --query)",
+                )
+            numbers.append(int(text))
+        return cls(*numbers)
 
     @property
     def configuration(self) -> tuple[int, int]:

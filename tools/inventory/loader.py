@@ -82,10 +82,16 @@ class InventoryError(HavirtError):
     def __init__(self, source: str, problems: list[Problem]) -> None:
         errors = [p for p in problems if p.severity == "error"]
         noun = "error" if len(errors) == 1 else "errors"
-        lines = "\n".join(f"  {p}" for p in problems)
+        shown = problems[:SHOWN_PROBLEMS]
+        lines = "\n".join(f"  {p}" for p in shown)
+        if len(problems) > SHOWN_PROBLEMS:
+            lines += f"\n  ... and {len(problems) - SHOWN_PROBLEMS} more"
         super().__init__(f"inventory {source} has {len(errors)} {noun}:\n{lines}")
         self.source = source
         self.problems = problems
+
+
+SHOWN_PROBLEMS = 50  # in one error message; --json of inventory check lists them all
 
 
 @dataclass(frozen=True)
@@ -197,6 +203,10 @@ def _check_text(text: str, source: str) -> CheckResult:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         return CheckResult(None, [_syntax_problem(source, str(exc))])
+    except ValueError:  # a whole number of thousands of digits
+        return CheckResult(
+            None, [Problem(source, None, "", "a whole number of more than 4300 digits")]
+        )
     locations = locate(text)
     problems = Problems()
     values = INVENTORY.check(document, (), problems)
