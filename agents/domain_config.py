@@ -84,10 +84,10 @@ def _kib(el: ET.Element | None) -> int | None:
     if el is None or not (el.text or "").strip():
         return None
     unit = (el.get("unit") or "KiB").lower()
-    try:
-        return int(int(el.text.strip()) * _UNITS.get(unit, 1))
-    except ValueError:
-        return None
+    text = el.text.strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        return None  # not a size libvirt would take either
+    return int(int(text) * _UNITS.get(unit, 1))
 
 
 def parse(path: str, text: str) -> DomainConfig:
@@ -140,7 +140,9 @@ def parse(path: str, text: str) -> DomainConfig:
         name=name,
         uuid=uuid,
         domain_type=root.get("type", ""),
-        vcpus=int(vcpu_text) if vcpu_text.isdigit() else None,
+        vcpus=int(vcpu_text)
+        if vcpu_text.isascii() and vcpu_text.isdigit() and len(vcpu_text) <= 9
+        else None,
         memory_kib=_kib(root.find("memory")),
         disks=tuple(disks),
         pools=tuple(dict.fromkeys(pools)),

@@ -829,12 +829,13 @@ def _read_password(ctx: FenceContext) -> str | None:
         return opts.password
     if opts.get("password_file"):
         path = opts.password_file
-        try:
-            with open(path, encoding="utf-8") as handle:
-                first = handle.readline().rstrip("\r\n")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc)
-            raise FenceError(f"password_file {path} cannot be read: {reason}") from None
+        from .files import FileProblem, read_text
+
+        try:  # without blocking on a FIFO, never past 64 KiB (/dev/zero), regular files only
+            first = read_text(path, "password_file", limit=64 << 10).split("\n", 1)[0]
+        except FileProblem as exc:
+            raise FenceError(exc.reason) from None
+        first = first.rstrip("\r")
         if not first:
             raise FenceError(f"password_file {path} is empty")
         return first

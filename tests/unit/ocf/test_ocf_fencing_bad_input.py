@@ -65,3 +65,14 @@ def test_out_of_range_values_are_refused_with_a_capped_echo(toy, stdin, words) -
     out = fence(toy, stdin=stdin)
     assert out.rc == EXIT_ERROR and words in out.stderr
     assert len(out.stderr) < 400 and not _connected(toy)
+
+
+def test_a_password_file_that_is_a_fifo_or_a_device_does_not_hang(toy, tmp_path) -> None:
+    fifo = tmp_path / "pw"
+    import os
+
+    os.mkfifo(fifo)
+    for path, words in ((fifo, "is a FIFO"), ("/dev/zero", "is a device")):
+        out = fence(toy, stdin=f"action=status\nplug=vm1\npassword_file={path}\n")
+        assert out.rc == EXIT_ERROR and words in out.stderr
+        assert not _connected(toy)
