@@ -253,9 +253,9 @@ class RawOptions:
         previous = self.values.get(name)
         if previous is not None and previous != value and opt.alias_of:
             other = self.spelled[name]
-            self.warnings.append(
-                f"both {other} and {spelled} are given: the last one, {spelled}, is used"
-            )
+            warning = f"both {other} and {spelled} are given: the last one, {spelled}, is used"
+            if other != spelled and warning not in self.warnings:  # once, however often
+                self.warnings.append(warning)
         self.values[name] = value
         self.spelled[name] = spelled
 

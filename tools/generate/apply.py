@@ -56,6 +56,12 @@ def parse(xml: str | bytes, what: str = "the CIB") -> etree._Element:
     return parse_xml(xml, what, remove_blank_text=True)
 
 
+def _find(parent: etree._Element, tag: str, attr: str, value: str | None) -> Any:
+    """The first ``tag`` child whose ``attr`` is ``value`` (not an XPath built from a
+    value of the live CIB: a quote in an id would break it)."""
+    return next((el for el in parent.iterfind(tag) if el.get(attr) == value), None)
+
+
 def _canonical(el: etree._Element) -> bytes:
     return etree.tostring(el, method="c14n")
 
@@ -123,7 +129,7 @@ def _merge_set(
         return
     live_set = container.find(tag)
     if label == "property":  # Pacemaker's own set; other property sets may have rules
-        live_set = container.find(f"{tag}[@id='{gen_set.get('id')}']")
+        live_set = _find(container, tag, "id", gen_set.get("id"))
     if live_set is None:
         live_set = etree.SubElement(container, tag, id=gen_set.get("id", ""))
     _merge_nvpairs(live_set, gen_set, label, m)
@@ -147,7 +153,7 @@ def _keep_runtime_meta(live: etree._Element, new: etree._Element) -> None:
             if pair.get("name") not in names:
                 meta.append(copy.deepcopy(pair))
     for live_child in live.findall("primitive"):
-        new_child = new.find(f"primitive[@id='{live_child.get('id')}']")
+        new_child = _find(new, "primitive", "id", live_child.get("id"))
         if new_child is not None:
             _keep_runtime_meta(live_child, new_child)
 
@@ -186,10 +192,10 @@ def _merge_by_id(
 def _merge_nodes(live_nodes: etree._Element, gen_nodes: etree._Element, m: Merge) -> None:
     for gen in gen_nodes.findall("node"):
         uname = gen.get("uname", "")
-        live = live_nodes.find(f"node[@uname='{uname}']")
+        live = _find(live_nodes, "node", "uname", uname)
         gen_util = gen.find("utilization")
         if live is None:
-            clash = live_nodes.find(f"node[@id='{gen.get('id')}']")
+            clash = _find(live_nodes, "node", "id", gen.get("id"))
             if clash is not None:
                 raise HavirtError(
                     f"node {uname} is not in the live CIB, and its id {gen.get('id')} is "

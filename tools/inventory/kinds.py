@@ -164,7 +164,7 @@ class Choice(Kind):
 
     @property
     def what(self) -> str:  # type: ignore[override]
-        return "one of " + ", ".join(f"'{c}'" for c in self.choices)
+        return "one of " + ", ".join(f"'{c}'" for c in self.choices)  # ours, not the user's
 
     def convert(self, value: Any) -> str:
         if not isinstance(value, str) or value not in self.choices:
@@ -377,7 +377,7 @@ class MapOf(Kind):
         out: dict[str, Any] = {}
         for key in sorted(value):
             if not re.fullmatch(self.key_pattern, key):
-                problems.error((*path, key), f"'{key}' is not a valid name here")
+                problems.error((*path, key), f"{quote(key)} is not a valid name here")
                 continue
             out[key] = self.value.check(value[key], (*path, key), problems)
         return out if all(v is not MISSING for v in out.values()) else MISSING

@@ -19,7 +19,7 @@ from typing import Any
 from havirt.ocf.errors import OcfError
 
 from ..errors import HavirtError
-from ..userinput import read_bytes
+from ..userinput import quote, read_bytes
 from .cluster_options import (
     MAINTAINED_BY_PACEMAKER,
     PACEMAKER_CLUSTER_OPTIONS,
@@ -455,7 +455,7 @@ class _Builder:
             if len(members) == 1:
                 p.error(
                     (*members[0].path, "anti_affinity"),
-                    f"anti-affinity group '{group}' has only this guest: a typo? "
+                    f"anti-affinity group {quote(group)} has only this guest: a typo? "
                     "(a group keeps its guests on different nodes)",
                 )
         return tuple(out)
@@ -483,7 +483,7 @@ class _Builder:
                 choices = ", ".join(known) or "none"
                 self.problems.error(
                     where,
-                    f"unknown {what} '{name}'{did_you_mean(name, known)} (known: {choices})",
+                    f"unknown {what} {quote(name)}{did_you_mean(name, known)} (known: {choices})",
                 )
 
     def params(self, path: Path, params: dict[str, str]) -> None:
@@ -497,7 +497,7 @@ class _Builder:
             elif name not in by_name:
                 self.problems.error(
                     where,
-                    f"ocf:havirt:VirtualDomain has no parameter '{name}'"
+                    f"ocf:havirt:VirtualDomain has no parameter {quote(name)}"
                     f"{did_you_mean(name, list(by_name))}",
                 )
             else:
@@ -549,13 +549,14 @@ class _Builder:
                 known = sorted(PACEMAKER_CLUSTER_OPTIONS)
                 self.problems.error(
                     path,
-                    f"'{name}' is not a Pacemaker 2.1 cluster option{did_you_mean(name, known)}; "
+                    f"{quote(name)} is not a Pacemaker 2.1 cluster option"
+                    f"{did_you_mean(name, known)}; "
                     "if your Pacemaker has it, set it in [cluster.overrides] with a reason",
                 )
             elif danger := weakens_safety(name, value, node_count):
                 self.problems.error(
                     path,
-                    f"{name} = {value!r} refused: {danger}; if this cluster really needs it, "
+                    f"{name} = {quote(value)} refused: {danger}; if this cluster really needs it, "
                     f"set it in [cluster.overrides.{name}] with value and reason",
                 )
         for name, override in cluster.overrides.items():

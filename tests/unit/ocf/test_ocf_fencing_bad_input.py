@@ -4,6 +4,7 @@ names, huge or non-UTF-8 input. One warning of each kind, capped echoes, nothing
 from __future__ import annotations
 
 import io
+import os
 
 import pytest
 from fence_toy import Switch, ToyFence, fence
@@ -69,8 +70,6 @@ def test_out_of_range_values_are_refused_with_a_capped_echo(toy, stdin, words) -
 
 def test_a_password_file_that_is_a_fifo_or_a_device_does_not_hang(toy, tmp_path) -> None:
     fifo = tmp_path / "pw"
-    import os
-
     os.mkfifo(fifo)
     for path, words in ((fifo, "is a FIFO"), ("/dev/zero", "is a device")):
         out = fence(toy, stdin=f"action=status\nplug=vm1\npassword_file={path}\n")
