@@ -185,7 +185,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         "Bound of one filesystem check",
         "How long a stat or status-file check (depth 10/20, and the checks of start and "
         "stop) may take before the target counts as hung. 0 (the default) uses what is "
-        "left of the operation's timeout, minus a margin to report the failure.",
+        "left of the operation's timeout, minus a margin to report the failure; at most "
+        "86400.",
         type="integer",
         default="0",
         minimum=0,

@@ -107,7 +107,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         "hypervisor",
         "Hypervisor URI",
         "libvirt URI of the local hypervisor, e.g. qemu:///system. Empty means libvirt's "
-        "default URI (see 'virsh uri').",
+        "default URI (see 'virsh uri'). Shell characters (; | $ ...) and, for qemu, a path "
+        "other than /system or /session are refused.",
         check=_check_uri("hypervisor"),
     ),
     Parameter(
@@ -141,7 +142,7 @@ PARAMETERS: tuple[Parameter, ...] = (
         "Live migration downtime",
         "Maximum tolerated downtime of the guest at the end of a live migration. Set before "
         "the migration starts (the stock agent sets it two seconds into the migration). "
-        "0 keeps libvirt's default.",
+        "0 keeps libvirt's default; at most 600000 (ten minutes).",
         type="integer",
         default="0",
         minimum=0,
@@ -152,7 +153,8 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter(
         "migration_speed",
         "Live migration speed",
-        "Bandwidth limit of a live migration. Set before the migration starts. 0 means no limit.",
+        "Bandwidth limit of a live migration. Set before the migration starts. 0 means no "
+        "limit; at most 1048576.",
         type="integer",
         default="0",
         minimum=0,
