@@ -69,7 +69,7 @@ PLUG_ACTIONS = (*POWER_ACTIONS, "status")  # those that act on one plug
 # accepted without a warning, not used.
 SILENT_NAMES = frozenset({"nodename", "nodeid", "agent"})
 # Standard input is a few name=value lines; more is a mistake, never read whole.
-STDIN_LIMIT = 256 << 10
+STDIN_LIMIT = 1 << 20
 MAX_SECONDS = 86400  # a bound of any "second" option: no fencing waits a day
 WARN_EXAMPLES = 3  # unknown options or stray lines named in the one warning of each kind
 POLL_INTERVAL = 0.5  # seconds between status queries while waiting for a change

@@ -75,3 +75,10 @@ def test_a_password_file_that_is_a_fifo_or_a_device_does_not_hang(toy, tmp_path)
         out = fence(toy, stdin=f"action=status\nplug=vm1\npassword_file={path}\n")
         assert out.rc == EXIT_ERROR and words in out.stderr
         assert not _connected(toy)
+
+
+def test_a_hundred_thousand_unknown_names_give_one_warning(toy) -> None:
+    junk = "".join(f"k{i}=v\n" for i in range(100_000))
+    out = fence(toy, stdin="action=status\nplug=vm1\n" + junk)
+    assert out.rc == EXIT_OK
+    assert out.stderr.count("WARNING:") == 1 and "and 99997 more" in out.stderr

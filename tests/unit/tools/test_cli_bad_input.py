@@ -303,3 +303,41 @@ def test_crm_verify_refusal_shows_capped_error_lines_not_the_cib(lab_dir, runner
     assert "Invalid attribute x" in text and "nvpair id='x1'" not in text
     assert "... and 31 more" in text and len(text.splitlines()) < 16
     assert max(len(line) for line in text.splitlines()) < 260
+
+
+# -- a generated directory that was tampered with ----------------------------------------------
+
+
+def test_a_manifest_naming_files_outside_the_directory_removes_nothing(tmp_path) -> None:
+    out = tmp_path / "out"
+    assert run("generate", LAB, "-o", str(out)).exit_code == 0
+    victim = tmp_path / "victim"
+    victim.write_text("keep me")
+    manifest = out / "manifest.json"
+    data = manifest.read_text().replace('"hosts"', '"../victim"')
+    manifest.write_text(data)
+    result = run("generate", LAB, "-o", str(out))
+    assert result.exit_code == 1 and "a file outside" in result.output
+    assert victim.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "deep-json", "not-json"])
+def test_odd_files_in_a_generated_directory_are_one_error(tmp_path, kind) -> None:
+    out = tmp_path / "out"
+    assert run("generate", LAB, "-o", str(out)).exit_code == 0
+    target = out / ("hosts" if kind in ("fifo", "directory") else "manifest.json")
+    target.unlink()
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "directory":
+        target.mkdir()
+    elif kind == "deep-json":
+        target.write_text("[" * 100_000 + "]" * 100_000)
+    else:
+        target.write_text("\x00garbage")
+    result = run("generate", LAB, "-o", str(out))
+    if kind == "fifo":  # not read (it would block): replaced by the generated file
+        assert result.exit_code == 0 and target.is_file()
+        return
+    assert result.exit_code == 1 and "havirt: error:" in result.output
+    assert run("apply", str(out)).exit_code == 1
