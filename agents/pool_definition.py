@@ -219,7 +219,7 @@ def from_xml(xml: str) -> PoolSpec:
     except ET.ParseError as exc:
         raise DefinitionError(f"not well-formed XML ({exc})") from None
     if root.tag != "pool":
-        raise DefinitionError(f"the root element is <{root.tag}>, not <pool>")
+        raise DefinitionError(f"the root element is <{root.tag[:40]}>, not <pool>")
     pool_type = root.get("type") or ""
     if pool_type not in POOL_TYPES:
         raise DefinitionError(

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from example_paths import EXAMPLES
-from havirt.agents import domain_config
+from havirt.agents import domain_config, pool_definition
 from havirt.agents.fence_havirt import FenceHavirt
 from havirt.ocf import fencing
 from havirt.ocf.errors import OcfError
@@ -42,9 +42,9 @@ from havirt.tools.pacemaker import CibVersion
 from lxml import etree
 
 SEED = int(os.environ.get("FUZZ_SEED", "20261203"))
-CASES = int(os.environ.get("FUZZ_CASES", "1200"))
+CASES = int(os.environ.get("FUZZ_CASES", "1000"))
 CASE_SECONDS = 5  # a case taking longer is a hang
-TARGET_SECONDS = 12.0  # per target; a slow CI machine runs fewer cases, never longer
+TARGET_SECONDS = 10.0  # per target; a slow CI machine runs fewer cases, never longer
 LINE_LIMIT = 600  # no line of a message may be longer (values are echoed cut)
 
 LAB_TEXT = (EXAMPLES / "lab.toml").read_text()
@@ -448,6 +448,11 @@ def test_the_guest_config_reader_answers_every_input(tmp_path) -> None:
                     assert exc.code in allowed, f"{case} {name}: {exc.code!r}"
                     check_message(exc.reason, case, lines=1)
         assert files_under(work) == ["vm1.xml"], f"{case}: wrote a file"
+        with alarm(CASE_SECONDS, f"{case} pool"):
+            try:
+                pool_definition.from_xml(text.replace("domain", "pool"))
+            except pool_definition.DefinitionError as exc:
+                check_message(str(exc), case, lines=1)
 
 
 class RefusingRunner:
