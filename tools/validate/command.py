@@ -154,7 +154,10 @@ def validate_command(
     clocks, the lock manager and N+1 memory. Every mismatch names the node, the
     item and the fix.
     """
+    import os
+
     from havirt.tools.errors import HavirtError
+    from havirt.tools.userinput import read_bytes
 
     from . import engine, ssh, targets
     from .checks import CheckOptions
@@ -171,6 +174,14 @@ def validate_command(
             hint="name them with --host NAME=ADDRESS (once per node), or --inventory FILE",
             exit_code=USAGE_EXIT,
         )
+    # paramiko would block on a FIFO or read /dev/zero until memory runs out
+    files = [(p, "--known-hosts") for p in known_hosts] + [(p, "--identity") for p in identities]
+    for path, option in [*files, *([(ssh_config, "--ssh-config")] if ssh_config else [])]:
+        if os.path.lexists(path) and os.path.realpath(path) != os.devnull:  # ssh -F /dev/null
+            try:
+                read_bytes(path, f"{option} file", 1 << 20)
+            except HavirtError as exc:  # a bad option: validate cannot run
+                raise HavirtError(exc.message, exc.hint, exit_code=USAGE_EXIT) from None
     connector = ssh.make_connector(known_hosts, identities, ssh_config, connect_timeout)
     options = engine.Options(
         skip=skip,

@@ -341,3 +341,12 @@ def test_odd_files_in_a_generated_directory_are_one_error(tmp_path, kind) -> Non
         return
     assert result.exit_code == 1 and "havirt: error:" in result.output
     assert run("apply", str(out)).exit_code == 1
+
+
+@pytest.mark.parametrize("option", ["--known-hosts", "--ssh-config"])
+def test_validate_refuses_ssh_files_that_are_fifos_or_devices(tmp_path, option) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path, words in ((fifo, "is a FIFO"), ("/dev/zero", "is a device")):
+        result = run("validate", "--host", "n1=127.0.0.1", option, str(path))
+        assert result.exit_code == 2 and words in result.output, result.output
