@@ -365,14 +365,25 @@ def apply_directory(directory: str, pacemaker: Pacemaker) -> ApplyReport:
     unsafe = safety_warnings(m.cib)
     if not m.has_changes:
         return ApplyReport(False, str(version), m.to_dict(), [], unsafe)
-    work = tempfile.mkdtemp(prefix=".apply-", dir=directory)
+    try:
+        work = tempfile.mkdtemp(prefix=".apply-", dir=directory)
+    except OSError as exc:
+        raise HavirtError(
+            f"cannot write into {directory}: {exc.strerror}; nothing was pushed",
+            "apply needs to write its working files there: check its permissions",
+        ) from None
     try:
         original = os.path.join(work, "original.xml")
         new = os.path.join(work, "new.xml")
-        with open(original, "w", encoding="utf-8") as handle:
-            handle.write(live_xml)
-        with open(new, "w", encoding="utf-8") as handle:
-            handle.write(m.xml())
+        try:
+            with open(original, "w", encoding="utf-8") as handle:
+                handle.write(live_xml)
+            with open(new, "w", encoding="utf-8") as handle:
+                handle.write(m.xml())
+        except OSError as exc:
+            raise HavirtError(
+                f"cannot write into {directory}: {exc.strerror}; nothing was pushed"
+            ) from None
         verdict = pacemaker.verify(new)
         if not verdict.ok:
             raise HavirtError(
