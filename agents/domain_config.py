@@ -8,6 +8,7 @@ import os
 from havirt.ocf.errors import OcfError
 from havirt.ocf.exitcodes import OcfExit
 from havirt.ocf.files import FileProblem, read_text
+from havirt.ocf.params import shown
 from havirt.ocf.record import Record
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
@@ -83,10 +84,10 @@ def _kib(el: ET.Element | None) -> int | None:
     if el is None or not (el.text or "").strip():
         return None
     unit = (el.get("unit") or "KiB").lower()
-    try:
-        return int(int(el.text.strip()) * _UNITS.get(unit, 1))
-    except ValueError:
-        return None
+    text = el.text.strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        return None  # not a size libvirt would take either
+    return int(int(text) * _UNITS.get(unit, 1))
 
 
 def parse(path: str, text: str) -> DomainConfig:
@@ -139,7 +140,9 @@ def parse(path: str, text: str) -> DomainConfig:
         name=name,
         uuid=uuid,
         domain_type=root.get("type", ""),
-        vcpus=int(vcpu_text) if vcpu_text.isdigit() else None,
+        vcpus=int(vcpu_text)
+        if vcpu_text.isascii() and vcpu_text.isdigit() and len(vcpu_text) <= 9
+        else None,
         memory_kib=_kib(root.find("memory")),
         disks=tuple(disks),
         pools=tuple(dict.fromkeys(pools)),
@@ -157,7 +160,7 @@ def load(path: str, cache: ResourceState | None = None) -> DomainConfig:
     the monitor of an unchanged file does not load an XML parser at all."""
     if not os.path.isabs(path):
         raise OcfError(
-            OcfExit.ERR_CONFIGURED, f"parameter 'config': '{path}' is not an absolute path"
+            OcfExit.ERR_CONFIGURED, f"parameter 'config': {shown(path)} is not an absolute path"
         )
     text = read_text(path, "config file")
     key = (path, len(text), binascii.crc32(text.encode("utf-8")))

@@ -17,6 +17,7 @@ host key".
 from __future__ import annotations
 
 from havirt.ocf.fencing import OFF, ON, FenceAgent, FenceContext, FenceError, FenceOption, Plug
+from havirt.ocf.params import shown
 
 from .migration import check_uri
 
@@ -41,7 +42,7 @@ def _port(value: int) -> str | None:
 
 
 def _absolute(value: str) -> str | None:
-    return None if value.startswith("/") else f"'{value}' must be an absolute path"
+    return None if value.startswith("/") else f"{shown(value)} must be an absolute path"
 
 
 OPTIONS: tuple[FenceOption, ...] = (
@@ -139,7 +140,7 @@ def connection_uri(opts: Params) -> str:
         )
     if ip:
         if any(c in ip for c in "/?@#& ") or ip.startswith("-"):
-            raise FenceError(f"option ip: '{ip}' is not a host name or address")
+            raise FenceError(f"option ip: {shown(ip)} is not a host name or address")
         host = f"[{ip}]" if ":" in ip and not ip.startswith("[") else ip
         user = f"{opts.username}@" if opts.get("username") else ""
         port = f":{opts.ipport}" if opts.get("ipport") else ""
@@ -246,7 +247,7 @@ class FenceHavirt(FenceAgent):
 
     def _unknown(self, ctx: FenceContext, plug: str) -> FenceError:
         return FenceError(
-            f"the hypervisor at {self._uri(ctx)} has no domain named '{plug}' (the plug is a "
+            f"the hypervisor at {self._uri(ctx)} has no domain named {shown(plug)} (the plug is a "
             f"domain name or UUID; '{self.name} -o list' shows them)"
         )
 

@@ -9,6 +9,7 @@ parsed and checked instead of passed to virsh as text.
 
 from __future__ import annotations
 
+from havirt.ocf.params import shown
 from havirt.ocf.record import Record
 
 _LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
@@ -129,28 +130,79 @@ class MigrateOptions(Record):
     migrateuri: str | None
 
 
+# Never part of a libvirt URI, but of a shell command line ("qemu:///system;id").
+_SHELL_CHARS = frozenset(";|&`$<>\\\"'(){}*!")
+# Paths of the local drivers' URIs (qemu:///system, lxc:///, ...): anything else is a typo.
+_QEMU_PATHS = ("/system", "/session", "/embed")
+
+
 def check_uri(uri: str, what: str) -> str | None:
     """An error text when ``uri`` is not a usable libvirt URI, else None."""
+    if len(uri) > URI_LIMIT:
+        return f"{shown(uri)} is longer than {URI_LIMIT} characters; not a libvirt URI"
     if any(c.isspace() for c in uri):
-        return f"'{uri}' contains white space; {what} must be one libvirt URI"
+        return f"{shown(uri)} contains white space; {what} must be one libvirt URI"
+    if not uri.isprintable() or not uri.isascii():
+        return f"{shown(uri)} contains control or non-ASCII characters; not a libvirt URI"
+    head = uri.split("?", 1)[0]  # a query (?keyfile=...&no_verify=1) may hold '&'
+    bad = sorted(set(head) & _SHELL_CHARS) or sorted(
+        set(uri.partition("?")[2]) & (_SHELL_CHARS - {"&"})
+    )
+    if bad:
+        return (
+            f"{shown(uri)} contains {' '.join(repr(c) for c in bad)}: not a libvirt URI "
+            "(e.g. qemu:///system or qemu+ssh://node2/system)"
+        )
     # Parsed by hand, not with urllib or re: this runs in every monitor (hypervisor=...).
     # driver[+transport]://[user@][host][:port][/path][?query]
     scheme, sep, rest = uri.partition("://")
     if not sep:
-        return f"'{uri}' is not a libvirt URI (missing '://', e.g. qemu:///system)"
+        return f"{shown(uri)} is not a libvirt URI (missing '://', e.g. qemu:///system)"
     driver, _, transport = scheme.partition("+")
     if not driver or driver[0] not in _LOWER or not set(scheme) <= _DRIVER | {"+"}:
-        return f"'{uri}' is not a libvirt URI (expected e.g. qemu:///system)"
+        return f"{shown(uri)} is not a libvirt URI (expected e.g. qemu:///system)"
     if transport not in TRANSPORTS:
-        return f"'{uri}' uses unknown transport '{transport}' (one of: {', '.join(TRANSPORTS[1:])})"
+        return (
+            f"{shown(uri)} uses unknown transport {shown(transport)} "
+            f"(one of: {', '.join(TRANSPORTS[1:])})"
+        )
     authority = rest.split("/", 1)[0].split("?", 1)[0].rpartition("@")[2]
     if authority.startswith("["):  # [IPv6]:port
         port = authority.partition("]")[2].partition(":")[2] or None
     else:
         _host, colon, port = authority.partition(":")
         port = port if colon else None
-    if port is not None and not (port.isdigit() and 0 < int(port) < 65536):
-        return f"'{uri}' has a malformed port"
+    if port is not None and not (port.isdigit() and len(port) <= 5 and 0 < int(port) < 65536):
+        return f"{shown(uri)} has a malformed port"
+    if driver == "qemu":
+        path = "/" + rest.split("?", 1)[0].partition("/")[2] if "/" in rest else ""
+        if path not in _QEMU_PATHS:
+            return (
+                f"{shown(uri)} has the path {shown(path or '(none)')}; a qemu URI ends in "
+                "/system (or /session), e.g. qemu:///system"
+            )
+    return None
+
+
+URI_LIMIT = 1024
+
+
+def check_migrateuri(value: str) -> str | None:
+    """An error text when ``value`` cannot be a migration URI (tcp://host:port,
+    tcp:host:port, rdma://..., unix:///path, a bare host), else None."""
+    if not value:
+        return "is empty: give a URI like tcp://%n:49152, or leave it out"
+    if len(value) > URI_LIMIT:
+        return f"{shown(value)} is longer than {URI_LIMIT} characters"
+    if any(c.isspace() for c in value):
+        return f"{shown(value)} must not contain white space"
+    if not value.isprintable() or not value.isascii():
+        return f"{shown(value)} contains control or non-ASCII characters"
+    bad = sorted(set(value) & _SHELL_CHARS)
+    if bad:
+        return f"{shown(value)} contains {' '.join(repr(c) for c in bad)}: not a migration URI"
+    if value.startswith("-"):
+        return f"{shown(value)} starts with '-': not a migration URI"
     return None
 
 
@@ -163,22 +215,26 @@ def parse_migrate_options(text: str | None) -> MigrateOptions:
 
         words = shlex.split(text)
     except ValueError as exc:
-        raise MigrationConfigError(f"cannot parse '{text}': {exc}") from None
+        raise MigrationConfigError(f"cannot parse {shown(text)}: {exc}") from None
     switches: list[str] = []
     migrateuri = None
     i = 0
     while i < len(words):
         word = words[i]
-        if word.startswith("--migrateuri="):
-            migrateuri = word.split("=", 1)[1]
-        elif word == "--migrateuri" and i + 1 < len(words):
-            i += 1
-            migrateuri = words[i]
+        if word.startswith("--migrateuri=") or (word == "--migrateuri" and i + 1 < len(words)):
+            if "=" in word:
+                migrateuri = word.split("=", 1)[1]
+            else:
+                i += 1
+                migrateuri = words[i]
+            problem = check_migrateuri(migrateuri)
+            if problem:
+                raise MigrationConfigError(f"--migrateuri {problem}")
         elif word in FLAG_SWITCHES:
             switches.append(word)
         else:
             raise MigrationConfigError(
-                f"unsupported option '{word}' (supported: {' '.join(FLAG_SWITCHES)} "
+                f"unsupported option {shown(word)} (supported: {' '.join(FLAG_SWITCHES)} "
                 "--migrateuri=URI; bandwidth and downtime have their own parameters)"
             )
         i += 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import xml.etree.ElementTree as ET
 
+from havirt.ocf.params import shown
 from havirt.ocf.record import Record
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
@@ -136,7 +137,7 @@ def check_options(text: str) -> str | None:
         if not option:
             return "empty option (use a comma-separated list such as 'vers=4.2,noatime')"
         if any(c.isspace() for c in option) or "'" in option or '"' in option:
-            return f"option '{option}' contains white space or quotes"
+            return f"option {shown(option)} contains white space or quotes"
     return None
 
 
@@ -171,7 +172,7 @@ def from_params(values: Mapping[str, object]) -> PoolSpec | None:
     fmt = _clean(values.get("source_format"))
     if fmt is not None and fmt not in FORMATS[pool_type]:
         raise DefinitionError(
-            f"parameter 'source_format': '{fmt}' is not a format of type={pool_type} "
+            f"parameter 'source_format': {shown(fmt)} is not a format of type={pool_type} "
             f"(one of {', '.join(FORMATS[pool_type])})"
         )
     name = _clean(values.get("source_name"))
@@ -180,7 +181,7 @@ def from_params(values: Mapping[str, object]) -> PoolSpec | None:
         target = f"/dev/{name}"
     assert target is not None
     if not target.startswith("/"):
-        raise DefinitionError(f"parameter 'target_path': '{target}' is not an absolute path")
+        raise DefinitionError(f"parameter 'target_path': {shown(target)} is not an absolute path")
     source_path = _clean(values.get("source_path"))
     if (
         source_path is not None
@@ -188,7 +189,7 @@ def from_params(values: Mapping[str, object]) -> PoolSpec | None:
         and (pool_type == "fs" or (fmt or DEFAULT_FORMAT.get(pool_type)) == "nfs")
     ):
         what = "a block device path" if pool_type == "fs" else "an absolute export path"
-        raise DefinitionError(f"parameter 'source_path': '{source_path}' is not {what}")
+        raise DefinitionError(f"parameter 'source_path': {shown(source_path)} is not {what}")
     options = str(values.get("mount_options") or "")
     if options.strip():
         problem = check_options(options)
@@ -218,11 +219,11 @@ def from_xml(xml: str) -> PoolSpec:
     except ET.ParseError as exc:
         raise DefinitionError(f"not well-formed XML ({exc})") from None
     if root.tag != "pool":
-        raise DefinitionError(f"the root element is <{root.tag}>, not <pool>")
+        raise DefinitionError(f"the root element is <{root.tag[:40]}>, not <pool>")
     pool_type = root.get("type") or ""
     if pool_type not in POOL_TYPES:
         raise DefinitionError(
-            f"pool type '{pool_type}' is not managed by this agent "
+            f"pool type {shown(pool_type)} is not managed by this agent "
             f"(supported: {', '.join(POOL_TYPES)})"
         )
     name = _clean(root.findtext("name"))

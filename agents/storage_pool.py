@@ -142,7 +142,7 @@ class StoragePool(ResourceAgent):
                 )
             from havirt.ocf.files import read_text
 
-            text = read_text(p.pool_xml, "pool definition file")
+            text = read_text(p.pool_xml, "pool_xml file")
             try:
                 spec = from_xml(text)
             except DefinitionError as exc:

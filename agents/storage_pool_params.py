@@ -10,7 +10,7 @@ in libvirt on every node). Cross-parameter rules live in
 from __future__ import annotations
 
 from havirt.ocf.agent import ActionSpec
-from havirt.ocf.params import Parameter
+from havirt.ocf.params import Parameter, shown
 
 from .migration import check_uri
 from .pool_definition import FORMATS, POOL_TYPES, check_options
@@ -29,7 +29,7 @@ def _check_hypervisor(value: str) -> str | None:
     rest = value.partition("://")[2]
     if rest and not rest.startswith("/"):
         return (
-            f"'{value}' names a remote host; the pool is mounted on the node the agent runs "
+            f"{shown(value)} names a remote host; the pool is mounted on the node the agent runs "
             "on, so use that node's own libvirt (e.g. qemu:///system)"
         )
     return None
@@ -37,13 +37,15 @@ def _check_hypervisor(value: str) -> str | None:
 
 def _check_absolute(value: str) -> str | None:
     if value and not value.startswith("/"):
-        return f"'{value}' is not an absolute path"
+        return f"{shown(value)} is not an absolute path"
     return None
 
 
 def _check_name(value: str) -> str | None:
     if "/" in value or any(c.isspace() or ord(c) < 32 for c in value):
-        return f"'{value}' is not a libvirt pool name (no '/', white space or control characters)"
+        return (
+            f"{shown(value)} is not a libvirt pool name (no '/', white space or control characters)"
+        )
     return None
 
 
@@ -57,7 +59,8 @@ def _check_status_file(value: str) -> str | None:
     name = value.replace(NODE_PLACEHOLDER, "node")
     if not name.strip() or name in (".", "..") or "/" in name or "\0" in name:
         return (
-            f"'{value}' is not a file name (no '/'; {NODE_PLACEHOLDER} stands for the node name), "
+            f"{shown(value)} is not a file name "
+            f"(no '/'; {NODE_PLACEHOLDER} stands for the node name), "
             "e.g. .havirt-status-%n"
         )
     return None
@@ -182,10 +185,12 @@ PARAMETERS: tuple[Parameter, ...] = (
         "Bound of one filesystem check",
         "How long a stat or status-file check (depth 10/20, and the checks of start and "
         "stop) may take before the target counts as hung. 0 (the default) uses what is "
-        "left of the operation's timeout, minus a margin to report the failure.",
+        "left of the operation's timeout, minus a margin to report the failure; at most "
+        "86400.",
         type="integer",
         default="0",
         minimum=0,
+        maximum=86400,  # longer than any operation timeout Pacemaker would wait for
         unit="seconds",
         reloadable=True,
     ),

@@ -8,11 +8,12 @@ default differs and docs/migrating-from-heartbeat.md says why.
 from __future__ import annotations
 
 from havirt.ocf.agent import ActionSpec
-from havirt.ocf.params import Parameter, parse_bool
+from havirt.ocf.params import Parameter, parse_bool, shown
 
 from .migration import (
     TRANSPORTS,
     MigrationConfigError,
+    check_migrateuri,
     check_uri,
     parse_migrate_options,
     valid_user,
@@ -46,13 +47,13 @@ def _check_shutdown_mode(value: str) -> str | None:
 
 def _check_user(value: str) -> str | None:
     if value and not valid_user(value):
-        return f"'{value}' is not a valid user name"
+        return f"{shown(value)} is not a valid user name"
     return None
 
 
 def _check_transport(value: str) -> str | None:
     if value not in TRANSPORTS:
-        return f"unknown transport '{value}' (one of: {', '.join(TRANSPORTS[1:])})"
+        return f"unknown transport {shown(value)} (one of: {', '.join(TRANSPORTS[1:])})"
     return None
 
 
@@ -75,7 +76,7 @@ def lease_requirement(value: str | None) -> str | None:
 
 def _check_lease_requirement(value: str) -> str | None:
     if lease_requirement(value) is None:
-        return f"'{value}' is not auto, true or false"
+        return f"{shown(value)} is not auto, true or false"
     return None
 
 
@@ -87,7 +88,7 @@ def _check_port(value: int) -> str | None:
 
 def _check_suffix(value: str) -> str | None:
     if value and not set(value) <= _SUFFIX_CHARS:
-        return f"'{value}' is not a host name suffix (letters, digits and '-' only)"
+        return f"{shown(value)} is not a host name suffix (letters, digits and '-' only)"
     return None
 
 
@@ -106,7 +107,9 @@ PARAMETERS: tuple[Parameter, ...] = (
         "hypervisor",
         "Hypervisor URI",
         "libvirt URI of the local hypervisor, e.g. qemu:///system. Empty means libvirt's "
-        "default URI (see 'virsh uri').",
+        "default URI (see 'virsh uri'). Shell characters (; | $ ...) and, for qemu, a path "
+        "other than /system or /session are refused.",
+        check=_check_uri("hypervisor"),
     ),
     Parameter(
         "force_stop",
@@ -139,20 +142,23 @@ PARAMETERS: tuple[Parameter, ...] = (
         "Live migration downtime",
         "Maximum tolerated downtime of the guest at the end of a live migration. Set before "
         "the migration starts (the stock agent sets it two seconds into the migration). "
-        "0 keeps libvirt's default.",
+        "0 keeps libvirt's default; at most 600000 (ten minutes).",
         type="integer",
         default="0",
         minimum=0,
+        maximum=600000,  # ten minutes of a paused guest is an outage, not a migration
         unit="milliseconds",
         reloadable=True,
     ),
     Parameter(
         "migration_speed",
         "Live migration speed",
-        "Bandwidth limit of a live migration. Set before the migration starts. 0 means no limit.",
+        "Bandwidth limit of a live migration. Set before the migration starts. 0 means no "
+        "limit; at most 1048576.",
         type="integer",
         default="0",
         minimum=0,
+        maximum=1 << 20,  # 1 TiB/s; libvirt takes an unsigned long of MiB/s
         unit="MiB/s",
         reloadable=True,
     ),
@@ -175,7 +181,7 @@ PARAMETERS: tuple[Parameter, ...] = (
         "--migrateuri in migrate_options.",
         reloadable=True,
         # libvirt accepts more here than URIs (tcp:host:port, a bare host for Xen).
-        check=lambda v: "must not contain white space" if any(c.isspace() for c in v) else None,
+        check=lambda v: None if v == "" else check_migrateuri(v),
     ),
     Parameter(
         "migrate_options",

@@ -32,7 +32,7 @@ import sys
 from .environment import Deadline
 from .host import Host
 from .log import OcfLogger
-from .params import Params, _is_integer, is_decimal, parse_bool
+from .params import Params, _is_integer, is_decimal, parse_bool, shown
 from .record import Record
 from .watchdog import Watchdog
 
@@ -68,6 +68,10 @@ PLUG_ACTIONS = (*POWER_ACTIONS, "status")  # those that act on one plug
 # Names Pacemaker (and the old fenced) pass on standard input besides the options:
 # accepted without a warning, not used.
 SILENT_NAMES = frozenset({"nodename", "nodeid", "agent"})
+# Standard input is a few name=value lines; more is a mistake, never read whole.
+STDIN_LIMIT = 1 << 20
+MAX_SECONDS = 86400  # a bound of any "second" option: no fencing waits a day
+WARN_EXAMPLES = 3  # unknown options or stray lines named in the one warning of each kind
 POLL_INTERVAL = 0.5  # seconds between status queries while waiting for a change
 WATCHDOG_SLACK = 1.0  # seconds past the computed bound before the watchdog answers
 
@@ -249,9 +253,9 @@ class RawOptions:
         previous = self.values.get(name)
         if previous is not None and previous != value and opt.alias_of:
             other = self.spelled[name]
-            self.warnings.append(
-                f"both {other} and {spelled} are given: the last one, {spelled}, is used"
-            )
+            warning = f"both {other} and {spelled} are given: the last one, {spelled}, is used"
+            if other != spelled and warning not in self.warnings:  # once, however often
+                self.warnings.append(warning)
         self.values[name] = value
         self.spelled[name] = spelled
 
@@ -329,12 +333,14 @@ class OptionTable:
                 # fence-agents warn and carry on with the default action (reboot!) when
                 # someone types `fence_x status ...`: refuse instead.
                 hint = " (give the action as -o ACTION)" if arg.lower() in ACTIONS else ""
-                raise FenceError(f"unexpected argument '{arg}'{hint}")
+                raise FenceError(f"unexpected argument {shown(arg)}{hint}")
         return raw
 
     def parse_stdin(self, text: str) -> RawOptions:
         """``name=value`` lines as Pacemaker writes them; never raises."""
         raw = RawOptions()
+        stray: list[int] = []
+        unknown: list[str] = []
         for number, line in enumerate(text.splitlines(), 1):
             stripped = line.strip()
             if not stripped or stripped.startswith("#"):
@@ -342,18 +348,31 @@ class OptionTable:
             name, eq, value = line.lstrip().partition("=")
             name = name.strip()
             if not eq or not name:
-                # Not echoed: a stray line may well be a password.
-                raw.warnings.append(f"ignoring line {number} of standard input: not name=value")
+                stray.append(number)  # not echoed: a stray line may well be a password
                 continue
             key = name.replace("-", "_")
             if key in SILENT_NAMES:
                 continue
             opt = self.by_name.get(key)
             if opt is None:
-                raw.warnings.append(f"ignoring unknown option '{name}'")
+                unknown.append(name)
                 continue
             # A password is taken as given (spaces and all); everything else trimmed.
             raw.set(opt, name, value if opt.secret else value.strip())
+        # One warning of each kind, however many lines: a flood of junk on standard
+        # input must not become a flood of log lines.
+        if stray:
+            lines = ", ".join(str(n) for n in stray[:WARN_EXAMPLES])
+            more = f" and {len(stray) - WARN_EXAMPLES} more" if len(stray) > WARN_EXAMPLES else ""
+            noun = "line" if len(stray) == 1 else "lines"
+            raw.warnings.append(f"ignoring {noun} {lines}{more} of standard input: not name=value")
+        if unknown:
+            names = ", ".join(shown(n) for n in unknown[:WARN_EXAMPLES])
+            more = (
+                f" and {len(unknown) - WARN_EXAMPLES} more" if len(unknown) > WARN_EXAMPLES else ""
+            )
+            noun = "option" if len(unknown) == 1 else "options"
+            raw.warnings.append(f"ignoring unknown {noun} {names}{more}")
         return raw
 
     # -- typed values ----------------------------------------------------------
@@ -383,26 +402,33 @@ def _refuse_secret(opt: FenceOption, spelled: str) -> None:
 
 
 def _typed(opt: FenceOption, spelled: str, text: str) -> Any:
-    shown = "(hidden)" if opt.secret else f"'{text}'"
+    quoted = "(hidden)" if opt.secret else shown(text)
     value: Any
     if opt.type == "boolean":
         value = parse_bool(text)
         if value is None:
             raise FenceError(
-                f"option {spelled}: {shown} is not a boolean (use 1/0, yes/no, true/false, on/off)"
+                f"option {spelled}: {quoted} is not a boolean (use 1/0, yes/no, true/false, on/off)"
             )
     elif opt.type == "integer":
-        if not _is_integer(text.strip()):
-            raise FenceError(f"option {spelled}: {shown} is not a whole number")
+        if not _is_integer(text.strip()) or len(text.strip()) > 18:
+            raise FenceError(f"option {spelled}: {quoted} is not a whole number in range")
         value = int(text.strip(), 10)
     elif opt.type == "second":
         if not is_decimal(text.strip()):
             raise FenceError(
-                f"option {spelled}: {shown} is not a number of seconds (e.g. 5 or 2.5)"
+                f"option {spelled}: {quoted} is not a number of seconds (e.g. 5 or 2.5)"
             )
         value = float(text.strip())
+        if value > MAX_SECONDS:
+            raise FenceError(
+                f"option {spelled}: {quoted} is more than {MAX_SECONDS} seconds; "
+                "Pacemaker's fencing timeout is far shorter"
+            )
     else:
         value = text
+        if any((ord(c) < 32 and c != "\t") or c == "\x7f" for c in text):
+            raise FenceError(f"option {spelled}: {quoted} contains control characters")
     if opt.check is not None:
         problem = opt.check(value)
         if problem:
@@ -562,7 +588,15 @@ def run(
                     f"{agent.name}: reading name=value options from standard input "
                     "(end with Ctrl-D; see --help)\n"
                 )
-            raw = table.parse_stdin(source.read())
+            text = source.read(STDIN_LIMIT + 1)
+            if len(text) > STDIN_LIMIT:
+                raise FenceError(
+                    f"standard input is larger than {STDIN_LIMIT >> 10} KiB: "
+                    "Pacemaker passes a few name=value lines"
+                )
+            raw = table.parse_stdin(text)
+    except UnicodeDecodeError:
+        return fail(f"standard input is not UTF-8 text; see {agent.name} --help")
     except FenceError as exc:
         return fail(f"{exc}; see {agent.name} --help")
     for warning in raw.warnings:
@@ -582,7 +616,7 @@ def run(
         out.flush()
         return EXIT_OK
     if action not in ACTIONS:
-        return fail(f"unknown action '{action}' (one of: {', '.join(ACTIONS)})")
+        return fail(f"unknown action {shown(action)} (one of: {', '.join(ACTIONS)})")
     try:
         options = table.convert(raw)
     except FenceError as exc:
@@ -725,7 +759,7 @@ def _act(agent: FenceAgent, ctx: FenceContext, session: Any, out: TextIO) -> int
 def _status(agent: FenceAgent, ctx: FenceContext, session: Any, plug: str) -> str:
     status = agent.get_power_status(ctx, session, plug)
     if status not in (ON, OFF):
-        raise FenceError(f"the device reported an unknown state '{status}' for {plug}")
+        raise FenceError(f"the device reported an unknown state {shown(status)} for {plug}")
     return status
 
 
@@ -787,7 +821,9 @@ def _script_argv(script: str) -> list[str]:
     try:
         argv = shlex.split(script)
     except ValueError as exc:
-        raise FenceError(f"password_script: cannot split '{script}' into words: {exc}") from None
+        raise FenceError(
+            f"password_script: cannot split {shown(script)} into words: {exc}"
+        ) from None
     if not argv:
         raise FenceError("password_script is empty")
     return argv
@@ -799,12 +835,13 @@ def _read_password(ctx: FenceContext) -> str | None:
         return opts.password
     if opts.get("password_file"):
         path = opts.password_file
-        try:
-            with open(path, encoding="utf-8") as handle:
-                first = handle.readline().rstrip("\r\n")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc)
-            raise FenceError(f"password_file {path} cannot be read: {reason}") from None
+        from .files import FileProblem, read_text
+
+        try:  # without blocking on a FIFO, never past 64 KiB (/dev/zero), regular files only
+            first = read_text(path, "password_file", limit=64 << 10).split("\n", 1)[0]
+        except FileProblem as exc:
+            raise FenceError(exc.reason) from None
+        first = first.rstrip("\r")
         if not first:
             raise FenceError(f"password_file {path} is empty")
         return first

@@ -96,4 +96,5 @@ def read_text(path: str, what: str, limit: int = DEFAULT_LIMIT) -> str:
 
 
 def _too_big(what: str, path: str, limit: int) -> str:
-    return f"{what} {path} is larger than {limit >> 20} MiB: not a definition; fix the path"
+    size = f"{limit >> 20} MiB" if limit >= 1 << 20 else f"{limit >> 10} KiB"
+    return f"{what} {path} is larger than {size}: not the file meant; fix the path"

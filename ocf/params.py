@@ -27,6 +27,18 @@ _DIGITS = frozenset("0123456789")
 _TIME_UNITS = frozenset({"", "ms", "msec", "us", "usec", "s", "sec", "m", "min", "h", "hr"})
 
 
+ECHO_LIMIT = 60
+
+
+def shown(value: object) -> str:
+    """A user's value quoted in an error: printable, at most ECHO_LIMIT characters
+    and "..." (a 10 MB value must not become a 10 MB exit reason)."""
+    text = value if isinstance(value, str) else str(value)
+    cut = text[:ECHO_LIMIT]
+    printable = "".join(c if c.isprintable() else "?" for c in cut)
+    return f"'{printable}'" + ("..." if len(text) > ECHO_LIMIT else "")
+
+
 def _is_integer(text: str) -> bool:
     """Plain ASCII digits with an optional sign (int() alone also takes "1_000", "٣")."""
     digits = text[1:] if text[:1] in ("+", "-") else text
@@ -86,6 +98,7 @@ class Parameter(Record):
         "deprecated",
         "choices",
         "minimum",
+        "maximum",
         "check",
         "unit",
     )
@@ -98,6 +111,7 @@ class Parameter(Record):
         "deprecated": None,
         "choices": None,
         "minimum": None,
+        "maximum": None,
         "check": None,
         "unit": None,
     }
@@ -112,6 +126,7 @@ class Parameter(Record):
     deprecated: Deprecation | None
     choices: tuple[str, ...] | None  # allowed values of a string parameter
     minimum: int | None  # for integers
+    maximum: int | None  # for integers: beyond it the value cannot mean what it says
     # Extra check of the parsed value; returns an error text (naming the fix) or None.
     check: Callable[[Any], str | None] | None
     # A word for the unit in error messages and docs ("MiB/s", "ms").
@@ -133,26 +148,31 @@ class Parameter(Record):
             value = parse_bool(raw)
             if value is None:
                 raise configured(
-                    f"parameter '{self.name}': '{raw}' is not a boolean "
+                    f"parameter '{self.name}': {shown(raw)} is not a boolean "
                     "(use true/false, yes/no, 1/0)"
                 )
         elif self.type == "integer":
-            try:
-                if not _is_integer(raw.strip()):
-                    raise ValueError(raw)
-                value = int(raw.strip(), 10)
-            except ValueError:
+            text = raw.strip()
+            if not _is_integer(text):
                 unit = f" ({self.unit})" if self.unit else ""
                 raise configured(
-                    f"parameter '{self.name}': '{raw}' is not a whole number{unit}"
-                ) from None
+                    f"parameter '{self.name}': {shown(raw)} is not a whole number{unit}"
+                )
+            # int() of thousands of digits is slow or refused: such a value is out of range
+            value = int(text, 10) if len(text) <= 40 else int(text[0] + "1" + "0" * 40)
             if self.minimum is not None and value < self.minimum:
                 raise configured(
-                    f"parameter '{self.name}': {value} is below the minimum {self.minimum}"
+                    f"parameter '{self.name}': {shown(text)} is below the minimum {self.minimum}"
+                )
+            if self.maximum is not None and value > self.maximum:
+                unit = f" {self.unit}" if self.unit else ""
+                raise configured(
+                    f"parameter '{self.name}': {shown(text)} is above the maximum "
+                    f"{self.maximum}{unit}"
                 )
         elif self.type == "time" and not _is_time(raw.strip()):
             raise configured(
-                f"parameter '{self.name}': '{raw}' is not a time "
+                f"parameter '{self.name}': {shown(raw)} is not a time "
                 "(use a number with an optional unit: ms, s, min, h; e.g. 30s)"
             )
         else:
@@ -164,7 +184,7 @@ class Parameter(Record):
                 )
             if self.choices is not None and value not in self.choices:
                 raise configured(
-                    f"parameter '{self.name}': unknown value '{value}' "
+                    f"parameter '{self.name}': unknown value {shown(value)} "
                     f"(choose one of: {', '.join(c for c in self.choices if c) or 'none'})"
                 )
         if self.check is not None and value is not None:

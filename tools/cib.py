@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
+from .errors import HavirtError
+from .userinput import parse_xml
+
 GUEST_TYPE = "VirtualDomain"  # ocf:havirt:VirtualDomain, ocf:heartbeat:VirtualDomain
 # crm_resource --move / --ban (pcs resource move|ban, crm resource move|ban) name theirs so.
 CLI_MOVE_PREFIX = "cli-prefer-"
@@ -210,10 +213,10 @@ def _locations(constraints: etree._Element | None) -> tuple[Location, ...]:
 
 def parse_config(xml: str) -> CibConfig:
     """A CibConfig from ``cibadmin --query`` (the whole CIB or its configuration scope)."""
-    root = etree.fromstring(xml.encode())
+    root = parse_xml(xml, "the CIB")
     config = root if root.tag == "configuration" else root.find("configuration")
     if config is None:
-        raise ValueError("no <configuration> in the CIB")
+        raise HavirtError("the CIB has no <configuration>", "check the CIB (cibadmin --query)")
     resources = config.find("resources")
     nodes = config.find("nodes")
     capacity = {

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .cli_types import Number
 from .errors import HavirtError
 
 if TYPE_CHECKING:
@@ -285,8 +286,12 @@ def _render_lab(view: Any) -> str:
 
 @lab_group.command("up")
 @LAB_OPTION
-@click.option("--nodes", default=3, show_default=True, help="Number of cluster nodes.")
-@click.option("--guests", default=3, show_default=True, help="Number of guests.")
+@click.option(
+    "--nodes", type=Number(int, 2, 8), default=3, show_default=True, help="Number of cluster nodes."
+)
+@click.option(
+    "--guests", type=Number(int, 0, 20), default=3, show_default=True, help="Number of guests."
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def lab_up(lab_name: str, nodes: int, guests: int, as_json: bool) -> None:
     """Bring the lab up (a healthy lab is left as it is) and wait for every node and guest."""

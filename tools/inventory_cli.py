@@ -7,6 +7,7 @@ commands so that `havirt --help` stays fast.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -73,8 +74,12 @@ def inventory_check(file: str, as_json: bool) -> None:
             }
         )
     else:
-        for problem in result.problems:
+        from .inventory.loader import SHOWN_PROBLEMS
+
+        for problem in result.problems[:SHOWN_PROBLEMS]:
             click.echo(_problem_line(problem))
+        if len(result.problems) > SHOWN_PROBLEMS:
+            click.echo(f"... and {len(result.problems) - SHOWN_PROBLEMS} more (--json lists all)")
         if result.inventory is not None:
             click.echo(f"{file}: ok ({_summary(result.inventory)})")
         else:
@@ -146,9 +151,16 @@ def _write_output(text: str, output: str | None) -> None:
         click.echo(text, nl=False)
         return
     tmp = f"{output}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, output)
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, output)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise HavirtError(
+            f"cannot write {output}: {exc.strerror}", "pass another file as -o"
+        ) from None
 
 
 @inventory_group.command("import")
@@ -167,16 +179,12 @@ def inventory_import(cluster_conf: str, into: str | None, output: str | None) ->
     resulting inventory) is valid.
     """
     from .inventory.cluster_conf import import_text
+    from .userinput import output_file, read_text
 
-    try:
-        with open(cluster_conf, encoding="utf-8") as handle:
-            text = handle.read()
-        into_text = None
-        if into is not None:
-            with open(into, encoding="utf-8") as handle:
-                into_text = handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise HavirtError(f"cannot read {exc}") from None
+    if output not in (None, "-"):
+        output_file(output, "-o")  # before reading anything: nothing is written on errors
+    text = read_text(cluster_conf, "cluster.conf")
+    into_text = None if into is None else read_text(into, "inventory (--into)")
     result = import_text(
         text,
         os.path.basename(cluster_conf),
@@ -231,7 +239,9 @@ def generate_command(
     from . import generate
     from .generate.apply import apply_directory, record_live
     from .inventory import InventoryError, check_file
+    from .userinput import output_dir, read_bytes
 
+    output_dir(directory, "-o")  # before anything is read or written
     checked = check_file(inventory)
     if checked.inventory is None:
         raise InventoryError(os.path.basename(inventory), checked.problems)
@@ -240,8 +250,7 @@ def generate_command(
     if not as_json:
         for warning in warnings:
             click.echo(click.style(warning, fg="yellow"), err=True)
-    with open(inventory, "rb") as handle:
-        digest = generate.sha256(handle.read())
+    digest = generate.sha256(read_bytes(inventory, "inventory"))
     files = generate.render(inv)
     report = generate.write(directory, files, generate.manifest(inv, digest, files))
     data: dict[str, Any] = {

@@ -19,12 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .cli_types import seconds
+
 if TYPE_CHECKING:
     from .maintenance.standby import StandbyReport
     from .placement.moves import GuestMove
 
 TIMEOUT_OPTION = click.option(
     "--timeout",
+    type=seconds(),
     default=300.0,
     show_default=True,
     metavar="SECONDS",
@@ -212,7 +215,12 @@ def cluster_group() -> None:
 )
 @DRY_RUN_OPTION
 @click.option(
-    "--timeout", default=120.0, show_default=True, metavar="SECONDS", help="For the probes."
+    "--timeout",
+    type=seconds(),
+    default=120.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="For the probes.",
 )
 @JSON_OPTION
 def maintenance_command(

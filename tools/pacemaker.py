@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import html
 import json
+import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -31,6 +33,7 @@ from havirt.ocf.runner import CommandResult, CommandRunner
 from lxml import etree
 
 from .errors import HavirtError
+from .userinput import parse_xml, quote, read_bytes
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -265,7 +268,7 @@ def _resources(parent_el: etree._Element) -> list[ResourceStatus]:
 
 def parse_status(xml: str) -> ClusterStatus:
     """A ClusterStatus from ``crm_mon --output-as xml`` (or crm_simulate's cluster_status)."""
-    root = etree.fromstring(xml.encode())
+    root = parse_xml(xml, "crm_mon's status")
     return _status_from(root, root.find("summary"))
 
 
@@ -300,13 +303,17 @@ class CibVersion:
 
     @classmethod
     def of(cls, cib_xml: str | bytes) -> CibVersion:
-        data = cib_xml.encode() if isinstance(cib_xml, str) else cib_xml
-        root = etree.fromstring(data)
-        return cls(
-            int(root.get("admin_epoch", "0")),
-            int(root.get("epoch", "0")),
-            int(root.get("num_updates", "0")),
-        )
+        root = parse_xml(cib_xml, "the CIB")
+        numbers = []
+        for name in ("admin_epoch", "epoch", "num_updates"):
+            text = root.get(name, "0")
+            if not (text.isascii() and text.isdigit() and len(text) <= 18):
+                raise HavirtError(
+                    f"the CIB's {name} is {quote(text)}, not a whole number",
+                    "check the CIB (cibadmin --query)",
+                )
+            numbers.append(int(text))
+        return cls(*numbers)
 
     @property
     def configuration(self) -> tuple[int, int]:
@@ -314,6 +321,23 @@ class CibVersion:
 
     def __str__(self) -> str:
         return f"{self.admin_epoch}.{self.epoch}.{self.num_updates}"
+
+
+_DUMP_LINE = re.compile(r"^\s*\d+\s*[:|]?\s*<")
+VERIFY_LINES = 10
+VERIFY_LINE_WIDTH = 200
+
+
+def verify_lines(lines: Sequence[str]) -> list[str]:
+    """crm_verify's findings for one error message: each line capped, at most
+    VERIFY_LINES of them and a count of the rest."""
+    shown = [
+        line if len(line) <= VERIFY_LINE_WIDTH else line[:VERIFY_LINE_WIDTH] + "..."
+        for line in lines[:VERIFY_LINES]
+    ]
+    if len(lines) > VERIFY_LINES:
+        shown.append(f"... and {len(lines) - VERIFY_LINES} more (run crm_verify -VV yourself)")
+    return shown
 
 
 @dataclass(frozen=True)
@@ -343,7 +367,7 @@ class Simulation:
 
 
 def parse_simulation(xml: str) -> Simulation:
-    root = etree.fromstring(xml.encode())
+    root = parse_xml(xml, "crm_simulate's result")
     actions = tuple(
         PlannedAction(
             action=a.get("action", ""),
@@ -366,8 +390,8 @@ def _xml_errors(stdout: str) -> str | None:
     if "<pacemaker-result" not in stdout:
         return None
     try:
-        status = etree.fromstring(stdout.encode()).find("status")
-    except etree.XMLSyntaxError:
+        status = parse_xml(stdout, "the tool's result").find("status")
+    except HavirtError:
         return None
     if status is None:
         return None
@@ -476,6 +500,11 @@ class Pacemaker:
 
     def cib_xml(self, scope: str | None = None, *, timeout: float | None = None) -> str:
         """The CIB (or one section: configuration, resources, constraints, nodes, status)."""
+        cib_file = self.cib_file or os.environ.get("CIB_file")  # noqa: SIM112 - Pacemaker spells it so
+        if cib_file and os.path.lexists(cib_file):  # a missing one: cibadmin says so
+            # cibadmin reads a CIB file with entities expanded or dropped and no size
+            # limit: check it the safe way first, as havirt reads every outside XML.
+            parse_xml(read_bytes(cib_file, "CIB_file"), f"CIB_file {cib_file}")
         argv = ["cibadmin", "--query"]
         if scope:
             argv += ["--scope", scope]
@@ -521,7 +550,11 @@ class Pacemaker:
             # "(unpack_resources) \terror: Resource start-up disabled since ..."
             if line.startswith("crm_verify:") or "-V may provide" in line:
                 continue
-            if "error:" in line:
+            if _DUMP_LINE.match(line):  # the CIB itself, line by line: never an error
+                continue
+            if "validity error :" in line:  # "FILE:1: element x: Relax-NG validity error : ..."
+                errors.append(line.split("validity error :", 1)[1].strip())
+            elif "error:" in line:
                 errors.append(line.split("error:", 1)[1].strip())
             elif "warning:" in line:
                 warnings.append(line.split("warning:", 1)[1].strip())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from .cli_types import Number, seconds
 from .errors import HavirtError
 from .maintenance_cli import (
     DRY_RUN_OPTION,
@@ -24,17 +25,25 @@ from .maintenance_cli import (
 @click.command("balance")
 @click.option(
     "--threshold",
+    type=Number(float, 0, 1),
     default=0.15,
     show_default=True,
     help="Spread of node loads (busiest minus idlest, 0-1) left alone.",
 )
 @click.option(
     "--min-gain",
+    type=Number(float, 0, 1),
     default=0.02,
     show_default=True,
     help="Least cut of the imbalance (std. deviation of loads) a move must bring.",
 )
-@click.option("--max-moves", default=5, show_default=True, help="Moves per run, at most.")
+@click.option(
+    "--max-moves",
+    type=Number(int, 1, 1000),
+    default=5,
+    show_default=True,
+    help="Moves per run, at most.",
+)
 @moving_options
 def balance_command(
     dry_run: bool,
@@ -102,7 +111,7 @@ def balance_command(
 @click.option(
     "--wait",
     "wait",
-    type=float,
+    type=seconds(),
     metavar="SECONDS",
     help="Follow the moves the wish causes, up to SECONDS.",
 )

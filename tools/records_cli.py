@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .cli_types import Number
 from .errors import HavirtError
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ def reach_options(command: Callable[..., Any]) -> Callable[..., Any]:
             ),
             click.option(
                 "--timeout",
-                type=click.FloatRange(min=0.1),
+                type=Number(float, 0.1, 3600, unit="seconds"),
                 default=TIMEOUT,
                 show_default=True,
                 metavar="SECONDS",

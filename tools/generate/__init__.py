@@ -24,6 +24,7 @@ live-cib.xml                    with --diff/--apply: the live CIB compared again
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -32,6 +33,7 @@ from typing import Any
 
 from ..errors import HavirtError
 from ..inventory import Inventory
+from ..userinput import read_text
 from . import cib, corosync, hostfiles, libvirt_xml
 
 MANIFEST = "manifest.json"
@@ -83,22 +85,50 @@ def manifest_text(data: dict[str, Any]) -> str:
 
 def read_manifest(directory: str) -> dict[str, Any]:
     path = os.path.join(directory, MANIFEST)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         raise HavirtError(
             f"{directory} has no {MANIFEST}: not a directory written by havirt generate",
             hint="run 'havirt generate INVENTORY -o DIR' first",
+        )
+    text = read_text(path, "manifest", MANIFEST_LIMIT)
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        detail = str(exc)[:100] if isinstance(exc, ValueError) else "nested too deeply"
+        raise HavirtError(
+            f"{path} is not havirt's manifest (not JSON: {detail})",
+            hint="generate into a new directory, or remove this one",
         ) from None
-    except (OSError, ValueError) as exc:
-        raise HavirtError(f"cannot read {path}: {exc}") from None
+    files = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(files, dict) or not all(_inside(rel) for rel in files):
+        raise HavirtError(
+            f"{path} is not havirt's manifest (no list of files, or a file outside {directory})",
+            hint="generate into a new directory, or remove this one",
+        )
     if data.get("format") != MANIFEST_FORMAT:
         raise HavirtError(
             f"{path} has format {data.get('format')!r}, this havirt reads {MANIFEST_FORMAT}",
             hint="generate the directory again with this havirt",
         )
     return data
+
+
+MANIFEST_LIMIT = 1 << 20
+
+
+def _inside(rel: object) -> bool:
+    """A path the manifest may name: relative, inside the directory (never '..')."""
+    if not isinstance(rel, str) or not rel or rel.startswith("/") or "\0" in rel:
+        return False
+    return ".." not in rel.split("/")
+
+
+def _same_text(path: str, text: str) -> bool:
+    """Whether ``path`` already holds ``text`` (read the safe way: it may be anything)."""
+    try:
+        return read_text(path, "generated file", len(text.encode()) + 1) == text
+    except HavirtError:
+        return False
 
 
 @dataclass
@@ -116,14 +146,22 @@ PRIVATE = frozenset({CIB_XML, CIB_PCS, LIVE_CIB})
 def write_file(directory: str, rel: str, text: str) -> None:
     """Write one file atomically; the CIB files readable by their owner only."""
     path = os.path.join(directory, rel)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.tmp-{os.getpid()}"
     mode = 0o600 if rel in PRIVATE else 0o644
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        os.fchmod(fd, mode)  # whatever the umask
-        handle.write(text)
-    os.replace(tmp, path)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(fd, mode)  # whatever the umask
+            handle.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise HavirtError(
+            f"cannot write {path}: {exc.strerror}",
+            "make it a writable file (not a directory) or generate into a new directory",
+        ) from None
 
 
 def write(directory: str, files: dict[str, str], manifest_data: dict[str, Any]) -> WriteReport:
@@ -135,24 +173,19 @@ def write(directory: str, files: dict[str, str], manifest_data: dict[str, Any]) 
         previous = read_manifest(directory)  # raises for a foreign directory
     for rel, text in files.items():
         path = os.path.join(directory, rel)
-        try:
-            with open(path, encoding="utf-8") as handle:
-                same = handle.read() == text
-        except (FileNotFoundError, UnicodeDecodeError):
-            same = False
-        if same:
+        if _same_text(path, text):
             report.unchanged.append(rel)
         else:
             write_file(directory, rel, text)
             report.written.append(rel)
     # The live CIB an earlier --diff recorded no longer belongs to these files.
     stale_live = os.path.join(directory, LIVE_CIB)
-    if os.path.exists(stale_live):
+    if os.path.isfile(stale_live) or os.path.islink(stale_live):
         os.unlink(stale_live)
     old = set(previous.get("files", {}))
     for rel in sorted(old - set(files)):
         path = os.path.join(directory, rel)
-        if os.path.exists(path):
+        if os.path.isfile(path) or os.path.islink(path):
             os.unlink(path)
             report.removed.append(rel)
             _prune_empty(directory, os.path.dirname(path))

@@ -34,7 +34,8 @@ from lxml import etree
 
 from ..errors import HavirtError
 from ..inventory.cluster_options import weakens_safety
-from ..pacemaker import CibVersion, Pacemaker
+from ..pacemaker import CibVersion, Pacemaker, verify_lines
+from ..userinput import parse_xml, quote, read_bytes
 from . import CIB_XML, LIVE_CIB, MANIFEST, manifest_text, read_manifest, sha256, write_file
 
 # Meta attributes pcs sets at run time (disable, unmanage, maintenance): never overwritten.
@@ -50,11 +51,15 @@ class LiveCibChanged(HavirtError):
         super().__init__(message, hint, exit_code=EXIT_LIVE_CHANGED)
 
 
-_PARSER = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True)
+def parse(xml: str | bytes, what: str = "the CIB") -> etree._Element:
+    """A CIB from outside (a file, cibadmin): HavirtError, one line, when malformed."""
+    return parse_xml(xml, what, remove_blank_text=True)
 
 
-def parse(xml: str | bytes) -> etree._Element:
-    return etree.fromstring(xml.encode() if isinstance(xml, str) else xml, _PARSER)
+def _find(parent: etree._Element, tag: str, attr: str, value: str | None) -> Any:
+    """The first ``tag`` child whose ``attr`` is ``value`` (not an XPath built from a
+    value of the live CIB: a quote in an id would break it)."""
+    return next((el for el in parent.iterfind(tag) if el.get(attr) == value), None)
 
 
 def _canonical(el: etree._Element) -> bytes:
@@ -124,7 +129,7 @@ def _merge_set(
         return
     live_set = container.find(tag)
     if label == "property":  # Pacemaker's own set; other property sets may have rules
-        live_set = container.find(f"{tag}[@id='{gen_set.get('id')}']")
+        live_set = _find(container, tag, "id", gen_set.get("id"))
     if live_set is None:
         live_set = etree.SubElement(container, tag, id=gen_set.get("id", ""))
     _merge_nvpairs(live_set, gen_set, label, m)
@@ -148,7 +153,7 @@ def _keep_runtime_meta(live: etree._Element, new: etree._Element) -> None:
             if pair.get("name") not in names:
                 meta.append(copy.deepcopy(pair))
     for live_child in live.findall("primitive"):
-        new_child = new.find(f"primitive[@id='{live_child.get('id')}']")
+        new_child = _find(new, "primitive", "id", live_child.get("id"))
         if new_child is not None:
             _keep_runtime_meta(live_child, new_child)
 
@@ -187,10 +192,10 @@ def _merge_by_id(
 def _merge_nodes(live_nodes: etree._Element, gen_nodes: etree._Element, m: Merge) -> None:
     for gen in gen_nodes.findall("node"):
         uname = gen.get("uname", "")
-        live = live_nodes.find(f"node[@uname='{uname}']")
+        live = _find(live_nodes, "node", "uname", uname)
         gen_util = gen.find("utilization")
         if live is None:
-            clash = live_nodes.find(f"node[@id='{gen.get('id')}']")
+            clash = _find(live_nodes, "node", "id", gen.get("id"))
             if clash is not None:
                 raise HavirtError(
                     f"node {uname} is not in the live CIB, and its id {gen.get('id')} is "
@@ -211,8 +216,13 @@ def _merge_nodes(live_nodes: etree._Element, gen_nodes: etree._Element, m: Merge
 
 def merge(live_xml: str | bytes, generated_xml: str | bytes) -> Merge:
     """The live CIB with the generated configuration laid over it (see module doc)."""
-    live = parse(live_xml)
-    gen = parse(generated_xml)
+    live = parse(live_xml, "the live CIB")
+    gen = parse(generated_xml, "the generated cib.xml")
+    if live.tag != "cib":
+        raise HavirtError(
+            f"the live CIB's root element is <{quote(live.tag, 40)[1:-1]}>, not <cib>",
+            "check CIB_file or the cluster (cibadmin --query)",
+        )
     m = Merge(live)
     config = _child(live, "configuration")
     gconfig = gen.find("configuration")
@@ -276,8 +286,7 @@ class Comparison:
 
 
 def _read(path: str) -> bytes:
-    with open(path, "rb") as handle:
-        return handle.read()
+    return read_bytes(path, "generated file")
 
 
 def _checked_generated(directory: str, manifest: dict[str, Any]) -> bytes:
@@ -297,6 +306,7 @@ def record_live(directory: str, pacemaker: Pacemaker) -> Comparison:
     generated = _checked_generated(directory, manifest)
     live_xml = pacemaker.cib_xml()
     version = CibVersion.of(live_xml)
+    m = merge(live_xml, generated)  # a malformed live CIB is refused before anything is written
     write_file(directory, LIVE_CIB, live_xml)
     manifest["live_cib"] = {
         "file": LIVE_CIB,
@@ -305,7 +315,6 @@ def record_live(directory: str, pacemaker: Pacemaker) -> Comparison:
         "num_updates": version.num_updates,
     }
     write_file(directory, MANIFEST, manifest_text(manifest))
-    m = merge(live_xml, generated)
     return Comparison(version, m, unified_diff(live_xml, m))
 
 
@@ -356,19 +365,30 @@ def apply_directory(directory: str, pacemaker: Pacemaker) -> ApplyReport:
     unsafe = safety_warnings(m.cib)
     if not m.has_changes:
         return ApplyReport(False, str(version), m.to_dict(), [], unsafe)
-    work = tempfile.mkdtemp(prefix=".apply-", dir=directory)
+    try:
+        work = tempfile.mkdtemp(prefix=".apply-", dir=directory)
+    except OSError as exc:
+        raise HavirtError(
+            f"cannot write into {directory}: {exc.strerror}; nothing was pushed",
+            "apply needs to write its working files there: check its permissions",
+        ) from None
     try:
         original = os.path.join(work, "original.xml")
         new = os.path.join(work, "new.xml")
-        with open(original, "w", encoding="utf-8") as handle:
-            handle.write(live_xml)
-        with open(new, "w", encoding="utf-8") as handle:
-            handle.write(m.xml())
+        try:
+            with open(original, "w", encoding="utf-8") as handle:
+                handle.write(live_xml)
+            with open(new, "w", encoding="utf-8") as handle:
+                handle.write(m.xml())
+        except OSError as exc:
+            raise HavirtError(
+                f"cannot write into {directory}: {exc.strerror}; nothing was pushed"
+            ) from None
         verdict = pacemaker.verify(new)
         if not verdict.ok:
             raise HavirtError(
                 "crm_verify rejects the merged CIB, nothing was pushed:\n"
-                + "\n".join(f"  {e}" for e in verdict.errors),
+                + "\n".join(f"  {e}" for e in verify_lines(verdict.errors)),
                 hint="fix the inventory (or the live CIB) and generate again",
             )
         pacemaker.push_cib(new, original)

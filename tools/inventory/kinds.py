@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..userinput import quote
 from .locate import Path, render_path
 
 MISSING: Any = object()
@@ -27,6 +28,11 @@ _DURATION_RE = re.compile(r"^(\d+)\s*(ms|s|min|m|h)$")
 _MAC_RE = re.compile(r"^[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}$")
 
 
+# The largest whole number an inventory may hold anywhere (2**53: exact in JSON and
+# far beyond any size in bytes or duration in milliseconds a cluster has).
+LARGEST = 1 << 53
+
+
 class Invalid(ValueError):
     """A value does not fit its kind; the message says what was expected."""
 
@@ -36,12 +42,14 @@ def describe_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return repr(value)
+        return quote(value)  # printable, cut at 60 characters
     if isinstance(value, dict):
         return "a table"
     if isinstance(value, list):
         return "a list"
-    return str(value)
+    if isinstance(value, int) and abs(value) > LARGEST:
+        return f"a number of about {int(value.bit_length() * 0.30103) + 1} digits"
+    return quote(value)[1:-1] if isinstance(value, float) else str(value)
 
 
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
@@ -129,6 +137,8 @@ class Integer(Kind):
     def convert(self, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.expected(value)
+        if abs(value) > LARGEST:
+            raise Invalid(f"expected {self.what}, got {describe_value(value)}: too large")
         if (self.minimum is not None and value < self.minimum) or (
             self.maximum is not None and value > self.maximum
         ):
@@ -154,7 +164,7 @@ class Choice(Kind):
 
     @property
     def what(self) -> str:  # type: ignore[override]
-        return "one of " + ", ".join(f"'{c}'" for c in self.choices)
+        return "one of " + ", ".join(f"'{c}'" for c in self.choices)  # ours, not the user's
 
     def convert(self, value: Any) -> str:
         if not isinstance(value, str) or value not in self.choices:
@@ -179,7 +189,12 @@ class Quantity(Kind):
             if isinstance(value, int) and not isinstance(value, bool):
                 raise Invalid(f"expected {self.what} (a quoted string with a unit), got {value}")
             raise self.expected(value)
-        amount = self.amount(match)
+        try:
+            amount = self.amount(match)
+        except (OverflowError, ValueError):  # "9999...9GiB": float infinity
+            amount = LARGEST + 1
+        if amount > LARGEST:
+            raise Invalid(f"expected {self.what}, got {describe_value(value)}: too large")
         if amount <= 0:
             raise Invalid(f"expected {self.what} above zero, got {describe_value(value)}")
         return amount
@@ -222,6 +237,11 @@ class Score(Kind):
 
     def convert(self, value: Any) -> str:
         if isinstance(value, int) and not isinstance(value, bool):
+            if abs(value) > 1_000_000:
+                raise Invalid(
+                    f"expected {self.what}, got {describe_value(value)}: scores beyond "
+                    "1000000 are INFINITY; write INFINITY or -INFINITY"
+                )
             return str(value)
         if isinstance(value, str) and value.strip().upper() in ("INFINITY", "+INFINITY"):
             return "INFINITY"
@@ -236,9 +256,17 @@ class Mac(Kind):
     type_name: str = "MAC"
 
     def convert(self, value: Any) -> str:
-        if not isinstance(value, str) or not _MAC_RE.match(value):
+        if not isinstance(value, str) or not _MAC_RE.fullmatch(value):
             raise self.expected(value)
-        return value.lower()  # duplicates are found whatever the case
+        mac = value.lower()  # duplicates are found whatever the case
+        if mac == "ff:ff:ff:ff:ff:ff":
+            raise Invalid(f"{mac} is the broadcast address, not a guest's MAC")
+        if int(mac[:2], 16) & 1:
+            raise Invalid(
+                f"{mac} is a multicast address (the first octet is odd), not a guest's MAC; "
+                "use e.g. 52:54:00:xx:xx:xx"
+            )
+        return mac
 
 
 @dataclass(frozen=True)
@@ -349,7 +377,7 @@ class MapOf(Kind):
         out: dict[str, Any] = {}
         for key in sorted(value):
             if not re.fullmatch(self.key_pattern, key):
-                problems.error((*path, key), f"'{key}' is not a valid name here")
+                problems.error((*path, key), f"{quote(key)} is not a valid name here")
                 continue
             out[key] = self.value.check(value[key], (*path, key), problems)
         return out if all(v is not MISSING for v in out.values()) else MISSING
@@ -386,7 +414,7 @@ class Table(Kind):
             if key not in names:
                 where = f" in [{render_path(path)}]" if path else ""
                 problems.error(
-                    (*path, key), f"unknown key '{key}'{where}{did_you_mean(key, names)}"
+                    (*path, key), f"unknown key {quote(key)}{where}{did_you_mean(key, names)}"
                 )
         out: dict[str, Any] = {}
         ok = True

@@ -19,6 +19,7 @@ from typing import Any
 from havirt.ocf.errors import OcfError
 
 from ..errors import HavirtError
+from ..userinput import quote, read_bytes
 from .cluster_options import (
     MAINTAINED_BY_PACEMAKER,
     PACEMAKER_CLUSTER_OPTIONS,
@@ -81,10 +82,16 @@ class InventoryError(HavirtError):
     def __init__(self, source: str, problems: list[Problem]) -> None:
         errors = [p for p in problems if p.severity == "error"]
         noun = "error" if len(errors) == 1 else "errors"
-        lines = "\n".join(f"  {p}" for p in problems)
+        shown = problems[:SHOWN_PROBLEMS]
+        lines = "\n".join(f"  {p}" for p in shown)
+        if len(problems) > SHOWN_PROBLEMS:
+            lines += f"\n  ... and {len(problems) - SHOWN_PROBLEMS} more"
         super().__init__(f"inventory {source} has {len(errors)} {noun}:\n{lines}")
         self.source = source
         self.problems = problems
+
+
+SHOWN_PROBLEMS = 50  # in one error message; --json of inventory check lists them all
 
 
 @dataclass(frozen=True)
@@ -106,11 +113,9 @@ def load(path: str) -> Inventory:
 
 
 def check_file(path: str) -> CheckResult:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        raise HavirtError(f"cannot read inventory {path}: {exc.strerror}") from None
+    """Check the inventory in ``path``; HavirtError when it cannot be read (missing,
+    not a regular file, larger than the cap), problems for its content."""
+    data = read_bytes(path, "inventory", INVENTORY_LIMIT)
     source = os.path.basename(path)
     try:
         text = data.decode("utf-8")
@@ -129,10 +134,79 @@ def load_text(text: str, source: str = "<inventory>") -> Inventory:
 
 def check_text(text: str, source: str = "<inventory>") -> CheckResult:
     """Check an inventory's text; never raises for a bad inventory."""
+    depth_line = _too_deep(text)
+    if depth_line is not None:
+        return CheckResult(
+            None,
+            [
+                Problem(
+                    source,
+                    depth_line,
+                    "",
+                    f"arrays or inline tables nested more than {NESTING_LIMIT} deep; "
+                    "an inventory needs at most a few levels",
+                )
+            ],
+        )
+    try:
+        return _check_text(text, source)
+    except RecursionError:  # a nesting _too_deep did not see (it does not parse strings)
+        return CheckResult(None, [Problem(source, None, "", "values nested too deeply to check")])
+
+
+NESTING_LIMIT = 32
+INVENTORY_LIMIT = 4 << 20
+
+
+def _too_deep(text: str) -> int | None:
+    """The line where brackets or braces outside strings and comments nest deeper than
+    NESTING_LIMIT (tomllib and the checks recurse once per level), else None."""
+    depth = 0
+    line = 1
+    quote = ""
+    i = 0
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\n":
+            line += 1
+            if quote in ('"', "'"):
+                quote = ""  # an unterminated one-line string: tomllib reports it
+        elif quote:
+            if text.startswith(quote, i):
+                i += len(quote)
+                quote = ""
+                continue
+            if ch == "\\" and quote in ('"', '"""'):
+                i += 2
+                continue
+        elif ch == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        elif ch in "\"'":
+            quote = ch * 3 if text.startswith(ch * 3, i) else ch
+            i += len(quote)
+            continue
+        elif ch in "[{":
+            depth += 1
+            if depth > NESTING_LIMIT:
+                return line
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+        i += 1
+    return None
+
+
+def _check_text(text: str, source: str) -> CheckResult:
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         return CheckResult(None, [_syntax_problem(source, str(exc))])
+    except ValueError:  # a whole number of thousands of digits
+        return CheckResult(
+            None, [Problem(source, None, "", "a whole number of more than 4300 digits")]
+        )
     locations = locate(text)
     problems = Problems()
     values = INVENTORY.check(document, (), problems)
@@ -381,7 +455,7 @@ class _Builder:
             if len(members) == 1:
                 p.error(
                     (*members[0].path, "anti_affinity"),
-                    f"anti-affinity group '{group}' has only this guest: a typo? "
+                    f"anti-affinity group {quote(group)} has only this guest: a typo? "
                     "(a group keeps its guests on different nodes)",
                 )
         return tuple(out)
@@ -409,7 +483,7 @@ class _Builder:
                 choices = ", ".join(known) or "none"
                 self.problems.error(
                     where,
-                    f"unknown {what} '{name}'{did_you_mean(name, known)} (known: {choices})",
+                    f"unknown {what} {quote(name)}{did_you_mean(name, known)} (known: {choices})",
                 )
 
     def params(self, path: Path, params: dict[str, str]) -> None:
@@ -423,7 +497,7 @@ class _Builder:
             elif name not in by_name:
                 self.problems.error(
                     where,
-                    f"ocf:havirt:VirtualDomain has no parameter '{name}'"
+                    f"ocf:havirt:VirtualDomain has no parameter {quote(name)}"
                     f"{did_you_mean(name, list(by_name))}",
                 )
             else:
@@ -475,13 +549,14 @@ class _Builder:
                 known = sorted(PACEMAKER_CLUSTER_OPTIONS)
                 self.problems.error(
                     path,
-                    f"'{name}' is not a Pacemaker 2.1 cluster option{did_you_mean(name, known)}; "
+                    f"{quote(name)} is not a Pacemaker 2.1 cluster option"
+                    f"{did_you_mean(name, known)}; "
                     "if your Pacemaker has it, set it in [cluster.overrides] with a reason",
                 )
             elif danger := weakens_safety(name, value, node_count):
                 self.problems.error(
                     path,
-                    f"{name} = {value!r} refused: {danger}; if this cluster really needs it, "
+                    f"{name} = {quote(value)} refused: {danger}; if this cluster really needs it, "
                     f"set it in [cluster.overrides.{name}] with value and reason",
                 )
         for name, override in cluster.overrides.items():

@@ -21,6 +21,9 @@ _BARE_KEY = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234
 _VALUE_END = frozenset(",]}#\n")
 
 
+KEY_LIMIT = 60
+
+
 def render_path(path: Iterable[str | int]) -> str:
     """``("guests", 2, "memory")`` -> ``guests[2].memory`` (quoted where a key needs it)."""
     out = ""
@@ -28,6 +31,10 @@ def render_path(path: Iterable[str | int]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
             continue
+        if len(part) > KEY_LIMIT:  # a key is a word: a huge one is echoed cut
+            part = part[:KEY_LIMIT] + "..."
+        if not part.isprintable():
+            part = "".join(c if c.isprintable() else "?" for c in part)
         key = part if part and set(part) <= _BARE_KEY else '"' + part.replace('"', '\\"') + '"'
         out += f".{key}" if out else key
     return out

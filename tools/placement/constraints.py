@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from ..cib import HAVIRT_MOVE_PREFIX as MOVE_PREFIX
+from ..userinput import parse_xml
 
 INFINITY = "INFINITY"
 
@@ -88,7 +89,7 @@ def _parse_end(text: str | None) -> dt.datetime | None:
 
 def move_constraints_in(cib_xml: str) -> list[MoveConstraint]:
     """The ``havirt-move-*`` constraints a CIB (or its constraints section) holds."""
-    root = etree.fromstring(cib_xml.encode())
+    root = parse_xml(cib_xml, "the CIB")
     out = []
     for loc in root.iter("rsc_location"):
         cid = loc.get("id", "")

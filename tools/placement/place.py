@@ -24,6 +24,7 @@ from lxml import etree
 from ..cib import origin_of, parse_config
 from ..errors import HavirtError
 from ..pacemaker import Pacemaker
+from ..userinput import quote
 from .constraints import MOVE_PREFIX, to_text
 from .model import layout_from
 from .moves import GuestMove, Progress, watch
@@ -118,14 +119,21 @@ def _new_constraint(
     return root
 
 
+SCORE_LIMIT = 1000000  # Pacemaker's INFINITY; larger scores are silently capped
+
+
 def _check_score(score: str | None, apart: bool) -> None:
     if score is None:
         return
     text = score.lstrip("+-")
-    if text not in (INFINITY, "inf") and not text.isdigit():
+    if (
+        len(score) - len(text) > 1
+        or (text not in (INFINITY, "inf") and not (text.isascii() and text.isdigit()))
+        or (text.isdigit() and int(text) > SCORE_LIMIT)
+    ):
         raise HavirtError(
-            f"--score {score!r} is not a score",
-            "an integer or (-)INFINITY, e.g. --score 50",
+            f"--score {quote(score)} is not a score",
+            f"an integer from -{SCORE_LIMIT} to {SCORE_LIMIT} or (-)INFINITY, e.g. --score 50",
             exit_code=2,
         )
     if apart and not score.startswith("-"):

@@ -18,6 +18,7 @@ from pathlib import Path
 from lxml import etree
 
 from ..pacemaker import Pacemaker, PlannedAction, Simulation
+from ..userinput import parse_xml
 from .constraints import Move, insert_constraints, move_constraints, move_id, remove_constraints
 from .moves import expiry
 
@@ -106,7 +107,7 @@ def predict(
 ) -> Prediction:
     """What the scheduler would do for ``guests`` after the change (see the module doc)."""
     guests = list(guests)
-    cib = etree.fromstring((cib_xml or pm.cib_xml()).encode())
+    cib = parse_xml(cib_xml or pm.cib_xml(), "the CIB")
     for node in standby:
         _set_standby(cib, node, "on")
     for node in active:
@@ -123,7 +124,7 @@ def predict(
         sim = pm.simulate(str(given), save_output=str(result) if remove_after else None)
         unsettling: tuple[PlannedAction, ...] = ()
         if remove_after:
-            later = etree.parse(str(result)).getroot()
+            later = parse_xml(result.read_bytes(), "crm_simulate's saved CIB")
             remove_constraints(later, remove_after)
             settled = Path(tmp) / "settled.xml"
             settled.write_bytes(etree.tostring(later))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from ..cli_types import Number
 from .catalog import CATALOG, SKIPPABLE
 from .targets import USAGE_EXIT
 
@@ -56,7 +57,7 @@ _CHECK_LIST = "\n".join(
 @click.option(
     "--port",
     "-p",
-    type=click.IntRange(1, 65535),
+    type=Number(int, 1, 65535),
     help="SSH port where a node names none (default: ssh_config's Port, else 22).",
 )
 @click.option(
@@ -95,7 +96,7 @@ _CHECK_LIST = "\n".join(
 )
 @click.option(
     "--max-clock-offset",
-    type=click.FloatRange(min=0),
+    type=Number(float, 0, 3600, unit="seconds"),
     default=1.0,
     show_default=True,
     metavar="SECONDS",
@@ -103,7 +104,7 @@ _CHECK_LIST = "\n".join(
 )
 @click.option(
     "--memory-reserve",
-    type=click.IntRange(min=0),
+    type=Number(int, 0, 1 << 30, unit="MiB"),
     default=1024,
     show_default=True,
     metavar="MIB",
@@ -111,7 +112,7 @@ _CHECK_LIST = "\n".join(
 )
 @click.option(
     "--connect-timeout",
-    type=click.FloatRange(min=1),
+    type=Number(float, 1, 3600, unit="seconds"),
     default=10.0,
     show_default=True,
     metavar="SECONDS",
@@ -119,7 +120,7 @@ _CHECK_LIST = "\n".join(
 @click.option(
     "--timeout",
     "command_timeout",
-    type=click.FloatRange(min=1),
+    type=Number(float, 1, 3600, unit="seconds"),
     default=20.0,
     show_default=True,
     metavar="SECONDS",
@@ -153,7 +154,10 @@ def validate_command(
     clocks, the lock manager and N+1 memory. Every mismatch names the node, the
     item and the fix.
     """
+    import os
+
     from havirt.tools.errors import HavirtError
+    from havirt.tools.userinput import read_bytes
 
     from . import engine, ssh, targets
     from .checks import CheckOptions
@@ -170,6 +174,14 @@ def validate_command(
             hint="name them with --host NAME=ADDRESS (once per node), or --inventory FILE",
             exit_code=USAGE_EXIT,
         )
+    # paramiko would block on a FIFO or read /dev/zero until memory runs out
+    files = [(p, "--known-hosts") for p in known_hosts] + [(p, "--identity") for p in identities]
+    for path, option in [*files, *([(ssh_config, "--ssh-config")] if ssh_config else [])]:
+        if os.path.lexists(path) and os.path.realpath(path) != os.devnull:  # ssh -F /dev/null
+            try:
+                read_bytes(path, f"{option} file", 1 << 20)
+            except HavirtError as exc:  # a bad option: validate cannot run
+                raise HavirtError(exc.message, exc.hint, exit_code=USAGE_EXIT) from None
     connector = ssh.make_connector(known_hosts, identities, ssh_config, connect_timeout)
     options = engine.Options(
         skip=skip,

@@ -113,7 +113,9 @@ def xml(text: str) -> Any:
     """Parse libvirt's XML (no entities, no network) into an lxml element; raises ValueError."""
     from lxml import etree  # here: `havirt --help` imports this module's types, not lxml
 
-    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+    )
     try:
         return etree.fromstring(text.strip().encode(), parser)
     except etree.XMLSyntaxError as exc:

@@ -467,7 +467,7 @@ def test_a_failing_password_script_is_a_clear_failure_that_never_shows_its_outpu
 
 def test_password_file_problems_and_two_sources(toy, tmp_path) -> None:
     out = fence(toy, "-o", "status", "-n", "vm1", f"--password-file={tmp_path}/missing")
-    assert out.rc == EXIT_ERROR and "cannot be read: No such file or directory" in out.stderr
+    assert out.rc == EXIT_ERROR and "missing does not exist on this node" in out.stderr
     empty = tmp_path / "empty"
     empty.write_text("\n")
     out = fence(toy, "-o", "status", "-n", "vm1", f"--password-file={empty}")

@@ -1,0 +1,70 @@
+"""Numbers on the command line: finite, in range, or refused as wrong usage (exit 2).
+
+click's FLOAT and FloatRange take ``nan`` and ``inf`` (``nan < 0`` is false, so a
+range check lets NaN through): ``--timeout nan`` once drained a node. Every
+numeric option of havirt uses :class:`Number` instead.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import click
+
+WEEK = 7 * 24 * 3600.0
+
+
+class Number(click.ParamType):
+    """A finite int or float within [minimum, maximum]; ``above`` makes the lower
+    bound exclusive (a timeout of 0 means nothing)."""
+
+    def __init__(
+        self,
+        kind: type = float,
+        minimum: float | None = None,
+        maximum: float | None = None,
+        *,
+        above: bool = False,
+        unit: str = "",
+    ) -> None:
+        self.kind = kind
+        self.minimum = minimum
+        self.maximum = maximum
+        self.above = above
+        self.unit = unit
+        self.name = "integer" if kind is int else "number"
+
+    def _range(self) -> str:
+        unit = f" {self.unit}" if self.unit else ""
+        low = "" if self.minimum is None else f"{'>' if self.above else '>='} {self.minimum:g}"
+        high = "" if self.maximum is None else f"<= {self.maximum:g}"
+        return " and ".join(x for x in (low, high) if x) + unit
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            number: float = value
+        else:
+            text = str(value).strip()
+            shown = text if len(text) <= 60 else text[:60] + "..."
+            try:
+                number = int(text, 10) if self.kind is int else float(text)
+            except ValueError:
+                self.fail(f"{shown!r} is not {'an integer' if self.kind is int else 'a number'}")
+        if self.kind is float and not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number; give a value {self._range()}")
+        low_bad = self.minimum is not None and (
+            number <= self.minimum if self.above else number < self.minimum
+        )
+        high_bad = self.maximum is not None and number > self.maximum
+        if low_bad or high_bad:
+            shown = f"{number:g}" if self.kind is float else str(number)
+            if len(shown) > 60:
+                shown = shown[:60] + "..."
+            self.fail(f"{shown} is out of range; give a value {self._range()}")
+        return self.kind(number)
+
+
+def seconds(minimum: float = 0, maximum: float = WEEK) -> Number:
+    """A duration in seconds: above ``minimum`` (never zero or negative), at most a week."""
+    return Number(float, minimum, maximum, above=True, unit="seconds")
