@@ -13,10 +13,10 @@ import contextlib
 import datetime as dt
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from ..errors import HavirtError
-from ..pacemaker import ClusterStatus, Pacemaker, PacemakerError
+from ..pacemaker import ClusterStatus, Operation, OperationHistory, Pacemaker, PacemakerError
 from .constraints import Move, move_constraints, move_constraints_in, move_id, to_text
 
 POLL_SECONDS = 0.3
@@ -33,24 +33,45 @@ WAITING, MOVING, DONE, FAILED, STOPPED, TIMED_OUT = (
 )
 FINAL = (DONE, FAILED, STOPPED, TIMED_OUT)
 
+# How a guest got where it ended, judged from Pacemaker's operation history.
+LIVE_MIGRATED = "live-migrated"  # migrate_to/migrate_from: it never stopped
+RESTARTED = "restarted"  # stopped (or lost with its node) and started again: a cold boot
+NOT_RUNNING = "stopped"  # runs nowhere when the watch ended
+UNKNOWN = "unknown"  # on several nodes, or the history does not say
+NOT_MOVED = "not moved"  # still runs where it ran, never stopped
+HOWS = (LIVE_MIGRATED, RESTARTED, NOT_RUNNING, UNKNOWN, NOT_MOVED)
+
 
 @dataclass
 class GuestMove:
     """One guest on its way: to ``target`` (``required``), or just away from ``source``
-    (a drain, where ``target`` is where the scheduler is expected to put it)."""
+    (a drain, where ``target`` is where the scheduler is expected to put it).
+
+    ``target`` is the plan; ``node`` is where the cluster really runs the guest when
+    the watch ended, ``how`` how it got there and ``outage`` for how long it was down."""
 
     guest: str
     source: str | None
     target: str | None
     required: bool = True
     state: str = WAITING
-    node: str | None = None  # where it runs when watching ended
+    node: str | None = None  # where it runs when watching ended (from the cluster)
     seconds: float | None = None  # from the start of the watch to its final state
     detail: str = ""
+    how: str | None = None  # one of HOWS, once final
+    outage: float | None = None  # seconds without a running guest; None: unknown or still down
+    outage_approximate: bool = False  # a node died: its loss time is havirt's estimate
+    outage_note: str = ""  # what the outage was measured from
+
+    @property
+    def arrived_ok(self) -> bool:
+        """It runs where it was meant to (however it got there)."""
+        return self.state == DONE
 
     @property
     def ok(self) -> bool:
-        return self.state == DONE
+        """Everything went as planned: it arrived by live migration, without an outage."""
+        return self.state == DONE and self.how == LIVE_MIGRATED
 
     def arrived(self, node: str) -> bool:
         return node == self.target if self.required else node != self.source
@@ -66,6 +87,134 @@ def _failures(status: ClusterStatus) -> set[tuple[str, str, str, str]]:
     return {(f.resource, f.task, f.node, f.last_rc_change) for f in status.failed_actions}
 
 
+def read_history(pm: Pacemaker) -> OperationHistory | None:
+    """The operation history, or None when it cannot be read (then outcomes are unknown)."""
+    try:
+        return pm.history()
+    except PacemakerError:
+        return None
+
+
+def _node_up(status: ClusterStatus, name: str) -> bool:
+    node = status.node(name)
+    return node is None or (node.online and not node.unclean)
+
+
+@dataclass
+class Sightings:
+    """What the watcher saw poll by poll (wall-clock seconds): where each guest was
+    listed, the last time it ran on a node that was up, and when each node was first
+    seen lost. A dead node's history is erased, so this is what dates its guests' loss."""
+
+    first: dict[str, tuple[str, ...]] = field(default_factory=dict)  # guest -> where at first
+    listed: dict[str, list[tuple[float, tuple[str, ...]]]] = field(default_factory=dict)
+    last_seen: dict[tuple[str, str], float] = field(default_factory=dict)  # (guest, node)
+    up: set[str] = field(default_factory=set)  # nodes seen up
+    lost: dict[str, float] = field(default_factory=dict)  # node -> first seen down
+
+    def see(self, status: ClusterStatus, guests: Sequence[str], now: float) -> None:
+        for node in status.nodes:
+            if _node_up(status, node.name):
+                self.up.add(node.name)
+            elif node.name in self.up and node.name not in self.lost:
+                self.lost[node.name] = now
+        for guest in guests:
+            where = status.where(guest)
+            self.first.setdefault(guest, where)
+            listed = self.listed.setdefault(guest, [])
+            if not listed or listed[-1][1] != where:
+                listed.append((now, where))
+            for node in where:
+                if _node_up(status, node):
+                    self.last_seen[(guest, node)] = now
+
+    def listed_at(self, guest: str, when: float) -> tuple[str, ...]:
+        found: tuple[str, ...] = ()
+        for at, where in self.listed.get(guest, []):
+            if at > when:
+                break
+            found = where
+        return found
+
+
+def judge(
+    move: GuestMove,
+    status: ClusterStatus,
+    history: OperationHistory | None,
+    baseline: OperationHistory | None,
+    sightings: Sightings,
+) -> None:
+    """Set ``node``, ``how`` and ``outage`` from the cluster (never from the plan).
+
+    Live-migrated: a successful migrate_from on the node it ends on since the watch
+    began, and no successful start anywhere. Restarted: a successful start since then;
+    the outage runs from the earliest loss (a stop of a running copy, its node seen
+    lost, a failed monitor) to the end of the start."""
+    where = status.where(move.guest)
+    move.outage, move.outage_approximate, move.outage_note = None, False, ""
+    move.node = where[0] if len(where) == 1 else None
+    if not where:
+        move.how, move.outage_note = NOT_RUNNING, "still down"
+        return
+    if len(where) > 1:
+        move.how, move.outage_note = UNKNOWN, f"listed on {', '.join(where)}"
+        return
+    node = where[0]
+    if history is None or baseline is None:
+        move.how, move.outage_note = UNKNOWN, "Pacemaker's operation history could not be read"
+        return
+    new = history.since(baseline).of(move.guest)
+    done = [o for o in new if o.succeeded]
+    starts = [o for o in done if o.task == "start"]
+    if not starts:
+        if any(o.task == "migrate_from" and o.node == node for o in done):
+            move.how, move.outage = LIVE_MIGRATED, 0.0
+        elif node in sightings.first.get(move.guest, ()):
+            move.how, move.outage = NOT_MOVED, 0.0
+        else:
+            move.how = UNKNOWN
+            move.outage_note = f"no record of how it came to {node}"
+        return
+    move.how = RESTARTED
+    began = _outage_began(move.guest, done, new, sightings)
+    if began is None:
+        move.outage_note = "when it went down is not recorded"
+        return
+    at, approximate, why = began
+    ends = sorted(o.last_rc_change for o in starts if o.last_rc_change >= at - 1)
+    end = ends[0] if ends else max(o.last_rc_change for o in starts)
+    move.outage = round(max(0.0, end - at), 1)
+    move.outage_approximate, move.outage_note = approximate, why
+
+
+def _outage_began(
+    guest: str, done: list[Operation], new: tuple[Operation, ...], sightings: Sightings
+) -> tuple[float, bool, str] | None:
+    """The earliest loss of the running guest: (epoch seconds, approximate, how known)."""
+    left_alive = {o.node: o.call_id for o in done if o.task == "migrate_to"}
+    candidates = [
+        (o.began, False, f"from its stop on {o.node}")
+        for o in done
+        if o.task == "stop" and not (o.node in left_alive and left_alive[o.node] < o.call_id)
+    ]
+    candidates += [
+        (float(o.last_rc_change), True, f"found not running by its monitor on {o.node}")
+        for o in new
+        if o.task == "monitor" and o.interval_ms > 0 and o.op_status == 0 and o.rc_code != 0
+    ]
+    for node, lost in sightings.lost.items():
+        seen = sightings.last_seen.get((guest, node))
+        if seen is not None and node in sightings.listed_at(guest, lost):
+            candidates.append(
+                (seen, True, f"{node} died; from the last time havirt saw it running there")
+            )
+    return min(candidates) if candidates else None
+
+
+def _outcome(move: GuestMove) -> tuple[object, ...]:
+    return (move.state, move.detail, move.node, move.how, move.outage)
+
+
 def watch(
     pm: Pacemaker,
     moves: Sequence[GuestMove],
@@ -73,69 +222,98 @@ def watch(
     timeout: float,
     progress: Progress = lambda move: None,
     baseline: ClusterStatus | None = None,
+    history: OperationHistory | None = None,
     poll: float = POLL_SECONDS,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    wall: Callable[[], float] = time.time,
 ) -> list[GuestMove]:
     """Follow ``moves`` until each is final (see the module doc); returns them.
 
+    ``baseline`` and ``history`` are the status and operation history from before
+    anything was changed (read here when not given); what happened since is judged.
     A guest whose move failed is final only once the cluster has recovered it
-    (``crm_resource --wait``): where it ends up is part of the answer."""
+    (``crm_resource --wait``): where it ends up is part of the answer. A guest that
+    arrived but is lost again while others still move is followed again."""
     start = clock()
+    before = history if history is not None else read_history(pm)
     known = _failures(baseline) if baseline is not None else None
+    sightings = Sightings()
+    if baseline is not None:
+        sightings.see(baseline, [m.guest for m in moves], wall())
     failed: set[str] = set()
+    reported = {m.guest: _outcome(m) for m in moves}
+
+    def report(changed: Sequence[GuestMove], status: ClusterStatus) -> None:
+        final = [m for m in changed if m.state in FINAL]
+        if final:
+            now = read_history(pm)
+            for move in final:
+                judge(move, status, now, before, sightings)
+        for move in changed:
+            if _outcome(move) != reported[move.guest]:
+                reported[move.guest] = _outcome(move)
+                progress(move)
+
     while True:
         status = pm.status()
+        sightings.see(status, [m.guest for m in moves], wall())
         if known is None:
             known = _failures(status)
         for f in status.failed_actions:
             if (f.resource, f.task, f.node, f.last_rc_change) not in known:
                 known.add((f.resource, f.task, f.node, f.last_rc_change))
                 move = next((m for m in moves if m.guest == f.resource), None)
-                if move is not None and move.state not in FINAL:
+                if move is not None and move.state in (WAITING, MOVING, DONE):
                     failed.add(move.guest)
-                    move.detail = f"{f.task} on {f.node} failed: {f.exitreason or f.exitstatus}"
+                    failure = f"{f.task} on {f.node} failed: {f.exitreason or f.exitstatus}"
+                    move.detail = f"{move.detail}; {failure}" if move.detail else failure
         elapsed = round(clock() - start, 2)
-        for move in moves:
-            if move.state not in FINAL:
-                _step(move, status, elapsed, progress, judge=move.guest not in failed)
+        changed = [
+            m
+            for m in moves
+            if m.state in (WAITING, MOVING, DONE)
+            and _step(m, status, elapsed, judge=m.guest not in failed)
+        ]
+        report(changed, status)
         left = [m for m in moves if m.state not in FINAL]
         if left and all(m.guest in failed for m in left):
             # Only failed moves are left: let the cluster finish its recovery, then judge.
             with contextlib.suppress(PacemakerError):
                 pm.wait(max(1.0, timeout - (clock() - start)))
             status, elapsed = pm.status(), round(clock() - start, 2)
+            sightings.see(status, [m.guest for m in moves], wall())
             for move in left:
-                _step(move, status, elapsed, progress)
+                _step(move, status, elapsed)
                 if move.state not in FINAL:
-                    _finish(move, status, FAILED, elapsed, progress)
-            return list(moves)
+                    _finish(move, status, FAILED, elapsed)
+            break
         if not left:
-            return list(moves)
+            break
         if clock() - start >= timeout:
             for move in left:
-                _finish(move, status, TIMED_OUT, elapsed, progress)
-            return list(moves)
+                _finish(move, status, TIMED_OUT, elapsed)
+            break
         sleep(poll)
+    # The last word: every guest judged once more on the final state and history.
+    report(list(moves), status)
+    return list(moves)
 
 
-def _finish(
-    move: GuestMove, status: ClusterStatus, state: str, elapsed: float, progress: Progress
-) -> None:
+def _finish(move: GuestMove, status: ClusterStatus, state: str, elapsed: float) -> None:
     where = status.where(move.guest)
     move.node = where[0] if len(where) == 1 else None
     move.state = state if where else STOPPED
     move.seconds = elapsed
     now = f"now on {', '.join(where)}" if where else "not running"
     move.detail = f"{move.detail}; {now}" if move.detail else now
-    progress(move)
 
 
-def _step(
-    move: GuestMove, status: ClusterStatus, elapsed: float, progress: Progress, judge: bool = True
-) -> None:
-    """Update one guest's state; ``judge`` False while a failure is still being recovered
-    (crm_mon may list a guest on the target in the moment its start there failed)."""
+def _step(move: GuestMove, status: ClusterStatus, elapsed: float, judge: bool = True) -> bool:
+    """Update one guest's state; True if it changed. ``judge`` False while a failure is
+    still being recovered (crm_mon may list a guest on the target in the moment its
+    start there failed). A guest is done on a node that is up, alone, with no action
+    pending; a done guest that no longer is (its node died) is moving again."""
     instances = status.instances(move.guest)
     where = status.where(move.guest)
     # A monitor in flight does not hold a guest up: it runs where it arrived.
@@ -143,16 +321,22 @@ def _step(
     if any(r.role == "Migrating" for r in instances):  # crm_mon's role while migrate_to runs
         pending = "Migrating"
     healthy = not any(r.failed for r in instances if r.active)
-    before = (move.state, move.detail)
-    if judge and healthy and not pending and len(where) == 1 and move.arrived(where[0]):
-        move.state, move.node, move.seconds = DONE, where[0], elapsed
+    settled = len(where) == 1 and _node_up(status, where[0])
+    before = (move.state, move.detail, move.node)
+    if judge and healthy and not pending and settled and move.arrived(where[0]):
+        if move.state != DONE or move.node != where[0]:
+            move.state, move.node, move.seconds = DONE, where[0], elapsed
         move.detail = "" if move.detail == "migrating" else move.detail
+    elif move.state == DONE:
+        lost = f"left {move.node} again" if move.node not in where else f"{move.node} is down"
+        move.state, move.node, move.seconds = MOVING, None, None
+        move.how, move.outage = None, None
+        move.detail = f"{move.detail}; {lost}" if move.detail else lost
     elif pending or len(where) > 1 or (where and where[0] != move.source):
         move.state = MOVING
         if pending and not move.detail:
             move.detail = pending.lower()
-    if (move.state, move.detail) != before:
-        progress(move)
+    return (move.state, move.detail, move.node) != before
 
 
 def check_cluster_can_move(status: ClusterStatus, what: str) -> None:
@@ -211,6 +395,7 @@ def carry_out(
         return []
     check_no_move_in_progress(pm, [m.guest for m in moves], now())
     baseline = pm.status()
+    history = read_history(pm)
     expires = now() + dt.timedelta(seconds=lifetime_for(timeout))
     ids = [move_id(m.guest) for m in moves]
     followed = [GuestMove(m.guest, m.source, m.target) for m in moves]
@@ -219,8 +404,14 @@ def carry_out(
         for move in followed:
             progress(move)
         return watch(
-            pm, followed, timeout=timeout, progress=progress, baseline=baseline, **watch_options
-        )  # type: ignore[arg-type]
+            pm,
+            followed,
+            timeout=timeout,
+            progress=progress,
+            baseline=baseline,
+            history=history,
+            **watch_options,  # type: ignore[arg-type]
+        )
     finally:
         _remove_for_sure(pm, ids, expires)
 
