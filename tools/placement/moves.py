@@ -110,14 +110,20 @@ class Sightings:
     listed: dict[str, list[tuple[float, tuple[str, ...]]]] = field(default_factory=dict)
     last_seen: dict[tuple[str, str], float] = field(default_factory=dict)  # (guest, node)
     up: set[str] = field(default_factory=set)  # nodes seen up
+    last_up: dict[str, float] = field(default_factory=dict)  # node -> last time seen up
     lost: dict[str, float] = field(default_factory=dict)  # node -> first seen down
+    seen_before_loss: dict[tuple[str, str], float] = field(default_factory=dict)
 
     def see(self, status: ClusterStatus, guests: Sequence[str], now: float) -> None:
         for node in status.nodes:
             if _node_up(status, node.name):
                 self.up.add(node.name)
+                self.last_up[node.name] = now
             elif node.name in self.up and node.name not in self.lost:
                 self.lost[node.name] = now
+                for (guest, where), at in self.last_seen.items():
+                    if where == node.name:
+                        self.seen_before_loss[(guest, where)] = at
         for guest in guests:
             where = status.where(guest)
             self.first.setdefault(guest, where)
@@ -137,19 +143,39 @@ class Sightings:
         return found
 
 
-def judge(
-    move: GuestMove,
-    status: ClusterStatus,
-    history: OperationHistory | None,
-    baseline: OperationHistory | None,
-    sightings: Sightings,
-) -> None:
+class HistoryLog:
+    """Every operation seen since ``baseline``, accumulated over several reads: the CIB
+    keeps only the last operation of each kind per resource and node (a start is
+    overwritten by the next stop), and fencing erases a node's history, so the
+    watcher reads it whenever the cluster's view changes and keeps what it saw."""
+
+    def __init__(self, baseline: OperationHistory | None) -> None:
+        self.baseline = baseline
+        self.seen: dict[tuple[str, str, str, int, int], Operation] = {}
+
+    def add(self, history: OperationHistory | None) -> None:
+        if history is None or self.baseline is None:
+            return
+        for op in history.since(self.baseline).operations:
+            self.seen.setdefault(op.identity, op)
+
+    @property
+    def known(self) -> bool:
+        return self.baseline is not None
+
+    def of(self, resource: str) -> list[Operation]:
+        """The guest's operations since the baseline, in the order they ended."""
+        ops = [o for o in self.seen.values() if o.resource == resource]
+        return sorted(ops, key=lambda o: (o.last_rc_change, o.node, o.call_id))
+
+
+def judge(move: GuestMove, status: ClusterStatus, log: HistoryLog, sightings: Sightings) -> None:
     """Set ``node``, ``how`` and ``outage`` from the cluster (never from the plan).
 
     Live-migrated: a successful migrate_from on the node it ends on since the watch
     began, and no successful start anywhere. Restarted: a successful start since then;
-    the outage runs from the earliest loss (a stop of a running copy, its node seen
-    lost, a failed monitor) to the end of the start."""
+    its outage is the time without a running copy, from each loss (the stop of a copy
+    that ran, its node's death, a failed monitor) to the end of the next start."""
     where = status.where(move.guest)
     move.outage, move.outage_approximate, move.outage_note = None, False, ""
     move.node = where[0] if len(where) == 1 else None
@@ -160,10 +186,10 @@ def judge(
         move.how, move.outage_note = UNKNOWN, f"listed on {', '.join(where)}"
         return
     node = where[0]
-    if history is None or baseline is None:
+    if not log.known:
         move.how, move.outage_note = UNKNOWN, "Pacemaker's operation history could not be read"
         return
-    new = history.since(baseline).of(move.guest)
+    new = log.of(move.guest)
     done = [o for o in new if o.succeeded]
     starts = [o for o in done if o.task == "start"]
     if not starts:
@@ -176,39 +202,90 @@ def judge(
             move.outage_note = f"no record of how it came to {node}"
         return
     move.how = RESTARTED
-    began = _outage_began(move.guest, done, new, sightings)
-    if began is None:
+    losses = _losses(move.guest, done, new, sightings)
+    if not losses:
         move.outage_note = "when it went down is not recorded"
         return
-    at, approximate, why = began
-    ends = sorted(o.last_rc_change for o in starts if o.last_rc_change >= at - 1)
-    end = ends[0] if ends else max(o.last_rc_change for o in starts)
-    move.outage = round(max(0.0, end - at), 1)
-    move.outage_approximate, move.outage_note = approximate, why
+    # Walk the losses and starts in time: each outage runs from a loss while it ran to
+    # the end of the next start. Times are whole seconds: a start recorded up to a
+    # second before the loss it follows still ends that outage.
+    events = sorted(
+        [(at, 0, approximate, why) for at, approximate, why in losses]
+        + [(float(o.last_rc_change), 1, False, "") for o in starts]
+    )
+    down: tuple[float, bool, str] | None = None
+    total, approximate, whys, last_up = 0.0, False, [], None
+    for at, kind, approx, why in events:
+        if kind == 0 and down is None:
+            down = (at, approx, why)
+        elif kind == 1:
+            if down is not None:
+                total += max(0.0, at - down[0])
+                approximate |= down[1]
+                whys.append(down[2])
+                down = None
+            last_up = at
+    if down is not None and last_up is not None and down[0] - last_up <= 1.0:
+        approximate |= down[1]
+        whys.append(down[2])
+        down = None
+    if down is not None or not whys:
+        move.outage_note = "when it went down is not recorded"
+        return
+    move.outage = round(total, 1)
+    move.outage_approximate = approximate
+    move.outage_note = (
+        "; ".join(whys) if len(whys) == 1 else f"{len(whys)} outages: " + "; ".join(whys)
+    )
 
 
-def _outage_began(
-    guest: str, done: list[Operation], new: tuple[Operation, ...], sightings: Sightings
-) -> tuple[float, bool, str] | None:
-    """The earliest loss of the running guest: (epoch seconds, approximate, how known)."""
+def _losses(
+    guest: str, done: list[Operation], new: list[Operation], sightings: Sightings
+) -> list[tuple[float, bool, str]]:
+    """When a running copy of the guest was lost: (epoch seconds, approximate, how known)."""
+    # Where a copy ran: seen there, started or migrated there.
+    ran = set(sightings.first.get(guest, ()))
+    ran |= {node for (g, node) in sightings.last_seen if g == guest}
+    ran |= {o.node for o in done if o.task in ("start", "migrate_from")}
+    ran |= {o.migrate_target for o in done if o.task == "migrate_to" and o.migrate_target}
     left_alive = {o.node: o.call_id for o in done if o.task == "migrate_to"}
-    candidates = [
+    losses = [
         (o.began, False, f"from its stop on {o.node}")
         for o in done
-        if o.task == "stop" and not (o.node in left_alive and left_alive[o.node] < o.call_id)
+        if o.task == "stop"
+        and o.node in ran
+        and not (o.node in left_alive and left_alive[o.node] < o.call_id)
     ]
-    candidates += [
+    losses += [
         (float(o.last_rc_change), True, f"found not running by its monitor on {o.node}")
         for o in new
         if o.task == "monitor" and o.interval_ms > 0 and o.op_status == 0 and o.rc_code != 0
     ]
     for node, lost in sightings.lost.items():
-        seen = sightings.last_seen.get((guest, node))
+        seen = sightings.seen_before_loss.get((guest, node))
         if seen is not None and node in sightings.listed_at(guest, lost):
-            candidates.append(
-                (seen, True, f"{node} died; from the last time havirt saw it running there")
-            )
-    return min(candidates) if candidates else None
+            losses.append((seen, True, f"{node} died; from the last time havirt saw it there"))
+            continue
+        # Handed over by a migrate_to that succeeded, to a node that then died before
+        # the guest was seen there: it ran there from then until the node died.
+        handed = [
+            o
+            for o in done
+            if o.task == "migrate_to"
+            and o.migrate_target == node
+            and not any(m.task == "migrate_from" and m.node == node for m in done)
+        ]
+        if handed:
+            at = max(float(handed[-1].last_rc_change), sightings.last_up.get(node, 0.0))
+            losses.append((min(at, lost), True, f"{node} died after the migration handed it over"))
+    return losses
+
+
+def _view(status: ClusterStatus, guests: Sequence[str]) -> object:
+    """What of crm_mon's view matters to the judgement: the followed guests' instances
+    and the nodes' states. The history is read again whenever it changes."""
+    nodes = tuple((n.name, n.online, n.unclean) for n in status.nodes)
+    return nodes, tuple(status.instances(g) for g in guests)
 
 
 def _outcome(move: GuestMove) -> tuple[object, ...]:
@@ -236,20 +313,31 @@ def watch(
     (``crm_resource --wait``): where it ends up is part of the answer. A guest that
     arrived but is lost again while others still move is followed again."""
     start = clock()
-    before = history if history is not None else read_history(pm)
+    log = HistoryLog(history if history is not None else read_history(pm))
     known = _failures(baseline) if baseline is not None else None
     sightings = Sightings()
     if baseline is not None:
         sightings.see(baseline, [m.guest for m in moves], wall())
     failed: set[str] = set()
     reported = {m.guest: _outcome(m) for m in moves}
+    view: object = None
 
-    def report(changed: Sequence[GuestMove], status: ClusterStatus) -> None:
+    def observe(status: ClusterStatus) -> None:
+        """Note what crm_mon shows; read the history whenever that changed."""
+        nonlocal view
+        sightings.see(status, [m.guest for m in moves], wall())
+        now = _view(status, [m.guest for m in moves])
+        if now != view:
+            view = now
+            log.add(read_history(pm))
+
+    def report(changed: Sequence[GuestMove], status: ClusterStatus, fresh: bool = False) -> None:
         final = [m for m in changed if m.state in FINAL]
         if final:
-            now = read_history(pm)
+            if fresh:
+                log.add(read_history(pm))
             for move in final:
-                judge(move, status, now, before, sightings)
+                judge(move, status, log, sightings)
         for move in changed:
             if _outcome(move) != reported[move.guest]:
                 reported[move.guest] = _outcome(move)
@@ -257,7 +345,7 @@ def watch(
 
     while True:
         status = pm.status()
-        sightings.see(status, [m.guest for m in moves], wall())
+        observe(status)
         if known is None:
             known = _failures(status)
         for f in status.failed_actions:
@@ -282,7 +370,7 @@ def watch(
             with contextlib.suppress(PacemakerError):
                 pm.wait(max(1.0, timeout - (clock() - start)))
             status, elapsed = pm.status(), round(clock() - start, 2)
-            sightings.see(status, [m.guest for m in moves], wall())
+            observe(status)
             for move in left:
                 _step(move, status, elapsed)
                 if move.state not in FINAL:
@@ -296,7 +384,7 @@ def watch(
             break
         sleep(poll)
     # The last word: every guest judged once more on the final state and history.
-    report(list(moves), status)
+    report(list(moves), status, fresh=True)
     return list(moves)
 
 

@@ -31,6 +31,7 @@ from havirt.tools.placement.moves import (
     STOPPED,
     UNKNOWN,
     GuestMove,
+    HistoryLog,
     Sightings,
     judge,
     watch,
@@ -354,11 +355,47 @@ def test_a_guest_done_on_a_node_that_dies_while_others_move_is_followed_again() 
     assert (vm2.node, vm2.how) == ("node3", LIVE_MIGRATED)
 
 
+def test_two_restarts_add_up_though_the_cib_kept_only_the_last_stop() -> None:
+    """As seen on the lab: handed over to node2, lost with it, started on node3, then
+    moved back to node2 (rejoined) by a stop and a start, while vm2's slow migration kept
+    the drain going. The CIB's node3 entry for the start is overwritten by the stop: the
+    watcher has to have read it in between."""
+    slow = Rsc("vm2", ("node1",), pending="Migrating")
+    scenario = (
+        on_node1("vm1", "vm2")
+        .round(Rsc("vm1", ("node2",)), slow, ops=live_migration("vm1", "node1", "node2", 0))
+        .round(Rsc("vm1", ("node2",)), slow, unclean=("node2",))
+        .round(Rsc("vm1"), slow, fence=("node2",), offline=("node2",))
+        .round(
+            Rsc("vm1", ("node3",)),
+            slow,
+            ops=(Op("vm1", "node3", "start", at(5), exec_ms=1000),),
+            offline=("node2",),
+        )
+        .round(Rsc("vm1", ("node3",)), slow)
+        .round(Rsc("vm1"), slow, ops=(Op("vm1", "node3", "stop", at(8), exec_ms=1000),))
+        .round(
+            Rsc("vm1", ("node2",)),
+            Rsc("vm2", ("node3",)),
+            ops=(
+                Op("vm1", "node2", "start", at(10), exec_ms=500),
+                *live_migration("vm2", "node1", "node3", 10),
+            ),
+        )
+    )
+    vm1, vm2 = drain(scenario, {"vm1": "node2", "vm2": "node3"}, timeout=30)
+    assert (vm1.node, vm1.how) == ("node2", RESTARTED)
+    # Seen on node2 (up) at 0 s, started on node3 at 5 s; stopped there from 7 s to 10 s.
+    assert vm1.outage == 8.0 and vm1.outage_approximate
+    assert vm1.outage_note.startswith("2 outages: node2 died")
+    assert (vm2.node, vm2.how) == ("node3", LIVE_MIGRATED)
+
+
 def test_no_history_means_the_outcome_is_unknown_and_not_ok() -> None:
     scenario = on_node1("vm1").round(Rsc("vm1", ("node2",)))
     status = parse_status(scenario.rounds[-1].mon)
     move = GuestMove("vm1", "node1", "node2", required=False, state=DONE)
-    judge(move, status, None, None, Sightings())
+    judge(move, status, HistoryLog(None), Sightings())
     assert (move.node, move.how) == ("node2", UNKNOWN) and not move.ok
 
 
@@ -454,7 +491,9 @@ def _judged(guest: str, before: str, after: str, mon: str) -> GuestMove:
     baseline = parse_history((DATA / before).read_text())
     history = parse_history((DATA / after).read_text())
     move = GuestMove(guest, None, None, required=False, state=DONE)
-    judge(move, status, history, baseline, Sightings())
+    log = HistoryLog(baseline)
+    log.add(history)
+    judge(move, status, log, Sightings())
     return move
 
 
