@@ -305,7 +305,7 @@ class Operation:
     rc_code: int  # the agent's OCF exit code
     op_status: int  # 0 complete; -1 pending (record-pending), others: cancelled, timed out ...
     interval_ms: int
-    last_rc_change: int  # when the result was recorded, epoch seconds (whole seconds)
+    last_rc_change: int  # when it began (a recurring monitor: its result changed), epoch s
     exec_ms: int  # how long the agent ran
     migrate_source: str | None = None
     migrate_target: str | None = None
@@ -316,8 +316,13 @@ class Operation:
 
     @property
     def began(self) -> float:
-        """When the agent started it (epoch seconds; last-rc-change is whole seconds)."""
-        return self.last_rc_change - self.exec_ms / 1000
+        """When the executor ran it (epoch seconds, whole: Pacemaker's last-rc-change of a
+        non-recurring operation is its start; a pending entry has the same)."""
+        return float(self.last_rc_change)
+
+    @property
+    def ended(self) -> float:
+        return self.last_rc_change + self.exec_ms / 1000
 
     @property
     def identity(self) -> tuple[str, str, str, int, int]:

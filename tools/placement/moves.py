@@ -207,11 +207,12 @@ def judge(move: GuestMove, status: ClusterStatus, log: HistoryLog, sightings: Si
         move.outage_note = "when it went down is not recorded"
         return
     # Walk the losses and starts in time: each outage runs from a loss while it ran to
-    # the end of the next start. Times are whole seconds: a start recorded up to a
-    # second before the loss it follows still ends that outage.
+    # the end of the next start (last-rc-change, when it began, plus exec-time). Times
+    # are whole seconds: a start ending up to a second before the loss it follows
+    # still ends that outage.
     events = sorted(
         [(at, 0, approximate, why) for at, approximate, why in losses]
-        + [(float(o.last_rc_change), 1, False, "") for o in starts]
+        + [(o.ended, 1, False, "") for o in starts]
     )
     down: tuple[float, bool, str] | None = None
     total, approximate, whys, last_up = 0.0, False, [], None
@@ -276,7 +277,7 @@ def _losses(
             and not any(m.task == "migrate_from" and m.node == node for m in done)
         ]
         if handed:
-            at = max(float(handed[-1].last_rc_change), sightings.last_up.get(node, 0.0))
+            at = max(handed[-1].ended, sightings.last_up.get(node, 0.0))
             losses.append((min(at, lost), True, f"{node} died after the migration handed it over"))
     return losses
 

@@ -244,7 +244,7 @@ class Op:
     resource: str
     node: str
     task: str  # start, stop, migrate_to, migrate_from, monitor
-    at: int  # when its result was recorded (last-rc-change, epoch seconds)
+    at: int  # when it began (last-rc-change, epoch seconds); it ends exec_ms later
     exec_ms: int = 500
     rc: int = 0
     interval_ms: int = 0

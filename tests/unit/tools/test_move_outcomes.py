@@ -194,7 +194,7 @@ def test_a_failed_migrate_to_recovered_by_a_restart_elsewhere_is_a_restart() -> 
             ops=(Op("vm1", "node1", "migrate_to", at(2), exec_ms=1000, rc=1, target="node2"),),
             failures=(failure("vm1", "migrate_to", "node1", 2),),
         )
-        # The recovery: stopped on node1 (began at 3.5), started on node3 (done at 7).
+        # The recovery: stopped on node1 (from 5 s), started on node3 (up at 9 s).
         .round(
             Rsc("vm1"),
             ops=(Op("vm1", "node1", "stop", at(5), exec_ms=1500),),
@@ -208,7 +208,7 @@ def test_a_failed_migrate_to_recovered_by_a_restart_elsewhere_is_a_restart() -> 
     )
     (move,) = drain(scenario, {"vm1": "node2"})
     assert (move.state, move.node, move.how) == (DONE, "node3", RESTARTED)
-    assert move.outage == 3.5 and not move.outage_approximate
+    assert move.outage == 4.0 and not move.outage_approximate
     assert "stop on node1" in move.outage_note
     assert "migrate_to on node1 failed" in move.detail
     assert not move.ok  # the command exits 1
@@ -234,7 +234,7 @@ def test_target_crashing_mid_drain_restarts_the_guest_on_a_third_node() -> None:
     )
     (move,) = drain(scenario, {"vm1": "node2"})
     assert (move.state, move.node, move.target, move.how) == (DONE, "node3", "node2", RESTARTED)
-    assert move.outage == 4.0 and not move.outage_approximate
+    assert move.outage == 5.0 and not move.outage_approximate  # stop at 5 s, up at 10 s
 
 
 def test_a_guest_lost_with_its_target_after_migrate_to_gets_an_approximate_outage() -> None:
@@ -260,7 +260,7 @@ def test_a_guest_lost_with_its_target_after_migrate_to_gets_an_approximate_outag
     (move,) = drain(scenario, {"vm1": "node2"})
     assert (move.node, move.how) == ("node3", RESTARTED)
     assert move.outage_approximate and "node2 died" in move.outage_note
-    assert move.outage == 6.0  # last seen on node2 (up) at 0 s, started on node3 at 6 s
+    assert move.outage == 7.5  # last seen on node2 (up) at 0 s, up on node3 at 7.5 s
 
 
 def test_the_drained_node_crashing_restarts_the_guests_still_on_it() -> None:
@@ -285,7 +285,7 @@ def test_the_drained_node_crashing_restarts_the_guests_still_on_it() -> None:
     vm1, vm2 = drain(scenario, {"vm1": "node2", "vm2": "node2"})
     assert (vm1.node, vm1.how, vm1.outage) == ("node2", LIVE_MIGRATED, 0.0)
     assert (vm2.state, vm2.node, vm2.target, vm2.how) == (DONE, "node3", "node2", RESTARTED)
-    assert vm2.outage == 8.0 and vm2.outage_approximate  # last seen on node1 (up) at 1 s
+    assert vm2.outage == 10.0 and vm2.outage_approximate  # seen on node1 at 1 s, up at 11 s
     assert "node1 died" in vm2.outage_note
     assert vm1.ok and not vm2.ok
 
@@ -385,8 +385,8 @@ def test_two_restarts_add_up_though_the_cib_kept_only_the_last_stop() -> None:
     )
     vm1, vm2 = drain(scenario, {"vm1": "node2", "vm2": "node3"}, timeout=30)
     assert (vm1.node, vm1.how) == ("node2", RESTARTED)
-    # Seen on node2 (up) at 0 s, started on node3 at 5 s; stopped there from 7 s to 10 s.
-    assert vm1.outage == 8.0 and vm1.outage_approximate
+    # Seen on node2 (up) at 0 s, up on node3 at 6 s; stopped there at 8 s, up on node2 at 10.5 s.
+    assert vm1.outage == 8.5 and vm1.outage_approximate
     assert vm1.outage_note.startswith("2 outages: node2 died")
     assert (vm2.node, vm2.how) == ("node3", LIVE_MIGRATED)
 
@@ -515,6 +515,6 @@ def test_real_captures_are_judged_truthfully() -> None:
         "crm_mon-2-crash-restart.xml",
     )
     assert (vm2.node, vm2.how) == ("node1", RESTARTED)
-    # Stopped on node3 from 1796297416 - 2.319 s, started on node1 at 1796297419.
-    assert vm2.outage == 5.3 and not vm2.outage_approximate
+    # Stopped on node3 from 1796297416 (2.3 s), started on node1 from 1796297419 (0.65 s).
+    assert vm2.outage == 3.7 and not vm2.outage_approximate
     assert vm2.outage_note == "from its stop on node3"
