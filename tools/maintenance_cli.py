@@ -63,7 +63,7 @@ def how_text(move: GuestMove) -> str:
     if move.how == "live-migrated":
         return "live-migrated, no outage"
     if move.how == "stopped":
-        return "stopped, still down"
+        return "still down" if move.state == "stopped" else "stopped, still down"
     if move.how == "unknown":
         return f"how unknown ({move.outage_note})" if move.outage_note else "how unknown"
     return move.how

@@ -32,6 +32,8 @@ WAITING, MOVING, DONE, FAILED, STOPPED, TIMED_OUT = (
     "timed out",
 )
 FINAL = (DONE, FAILED, STOPPED, TIMED_OUT)
+# Details that only say which action was in flight (crm_mon's pending, lower case).
+IN_FLIGHT = ("migrating", "starting", "stopping", "promoting", "demoting")
 
 # How a guest got where it ended, judged from Pacemaker's operation history.
 LIVE_MIGRATED = "live-migrated"  # migrate_to/migrate_from: it never stopped
@@ -356,7 +358,8 @@ def watch(
                 if move is not None and move.state in (WAITING, MOVING, DONE):
                     failed.add(move.guest)
                     failure = f"{f.task} on {f.node} failed: {f.exitreason or f.exitstatus}"
-                    move.detail = f"{move.detail}; {failure}" if move.detail else failure
+                    keep = move.detail and move.detail not in IN_FLIGHT
+                    move.detail = f"{move.detail}; {failure}" if keep else failure
         elapsed = round(clock() - start, 2)
         changed = [
             m
@@ -395,7 +398,8 @@ def _finish(move: GuestMove, status: ClusterStatus, state: str, elapsed: float) 
     move.state = state if where else STOPPED
     move.seconds = elapsed
     now = f"now on {', '.join(where)}" if where else "not running"
-    move.detail = f"{move.detail}; {now}" if move.detail else now
+    keep = move.detail and move.detail not in IN_FLIGHT
+    move.detail = f"{move.detail}; {now}" if keep else now
 
 
 def _step(move: GuestMove, status: ClusterStatus, elapsed: float, judge: bool = True) -> bool:
@@ -415,7 +419,7 @@ def _step(move: GuestMove, status: ClusterStatus, elapsed: float, judge: bool = 
     if judge and healthy and not pending and settled and move.arrived(where[0]):
         if move.state != DONE or move.node != where[0]:
             move.state, move.node, move.seconds = DONE, where[0], elapsed
-        move.detail = "" if move.detail == "migrating" else move.detail
+        move.detail = "" if move.detail in IN_FLIGHT else move.detail
     elif move.state == DONE:
         lost = f"left {move.node} again" if move.node not in where else f"{move.node} is down"
         move.state, move.node, move.seconds = MOVING, None, None
