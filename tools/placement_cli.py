@@ -16,6 +16,7 @@ from .maintenance_cli import (
     finish,
     move_line,
     moving_options,
+    outcome_summary,
     pacemaker_adapter,
     progress_printer,
     sigterm_unwinds,
@@ -84,6 +85,8 @@ def balance_command(
     else:
         lines.append(f"{'would move' if dry_run else 'moved'} ({plan.reason}):")
         lines += [move_line(m) for m in report.guests]
+        if not dry_run and report.guests:
+            lines += outcome_summary(report.guests, "arrived", report.seconds)
     lines += [f"  skipped {move}: {why}" for move, why in sorted(report.dropped.items())]
     finish(report, as_json, "\n".join(lines))
 
@@ -180,4 +183,7 @@ def place_command(
     )
     lines += [f"  {c.describe()}" for c in report.constraints]
     lines += [move_line(m) for m in report.guests]
+    if report.guests:
+        seconds = max(g.seconds or 0.0 for g in report.guests)
+        lines += outcome_summary(report.guests, "arrived", seconds)
     finish(report, as_json, "\n".join(lines))

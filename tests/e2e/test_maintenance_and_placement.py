@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from havirt.ocf.runner import CommandResult
-from havirt.tools.lab.auditor import Auditor
+from havirt.tools.lab.auditor import Auditor, QemuCopy
 from havirt.tools.lab.cluster import ClusterLab
 from lxml import etree
 
@@ -241,3 +243,110 @@ def test_unstandby_return_whose_move_fails_leaves_no_constraint_and_keeps_the_re
         assert guest in (drained_record(cluster, node) or "").split()
     cluster.wait_started(cluster.guest_names)
     assert all(len(auditor.where(g)) == 1 for g in cluster.guest_names)
+
+
+# -- the truth about each guest: where it ended, how, and how long it was down ----------
+
+
+def test_plain_standby_reports_every_guest_live_migrated_with_no_outage(
+    cluster: ClusterLab, auditor: Auditor, tidy: None
+) -> None:
+    node = where(auditor, cluster.guest_names[0])
+    on_node = sorted(g for g in cluster.guest_names if where(auditor, g) == node)
+    try:
+        result = havirt(cluster, "node", "standby", node, "--json")
+        assert result.returncode == 0, result.describe()
+        report = json.loads(result.stdout)
+        assert report["ok"] and sorted(g["guest"] for g in report["guests"]) == on_node
+        for guest in report["guests"]:
+            copy = auditor.current()[guest["guest"]][0]
+            assert guest["state"] == "done", guest
+            assert guest["node"] == copy.node != node, (guest, copy)  # the real node
+            assert (guest["how"], guest["outage"]) == ("live-migrated", 0.0), guest
+            assert copy.incoming, f"the hypervisor says {guest['guest']} was not migrated"
+    finally:
+        cluster.nodes[ADMIN].pcs("node", "unstandby", node, check=False)
+
+
+def _seconds_without_qemu(auditor: Auditor, guest: str, since: float) -> float:
+    """How long the auditor saw ``guest`` without any QEMU since ``since`` (for the log:
+    compare with the outage havirt reports)."""
+    down, total = None, 0.0
+    for placement in auditor.timeline:
+        if placement.guest != guest or placement.at < since:
+            continue
+        if not placement.nodes and down is None:
+            down = placement.at
+        elif placement.nodes and down is not None:
+            total, down = total + placement.at - down, None
+    return round(total, 1)
+
+
+def _copies_at(auditor: Auditor, guest: str, when: float) -> list[QemuCopy]:
+    """The guest's QEMU processes as the auditor saw them at ``when`` (monotonic)."""
+    placement = None
+    for seen in auditor.timeline:
+        if seen.guest == guest and seen.at <= when:
+            placement = seen
+    assert placement is not None, f"the auditor never saw {guest}"
+    return list(placement.copies)
+
+
+def test_target_crashing_during_standby_is_reported_as_a_restart_with_its_outage(
+    cluster: ClusterLab, auditor: Auditor, tidy: None
+) -> None:
+    """The guest's migration is slowed down (migration_speed, a reloadable parameter)
+    so that its target can be powered off while the migration runs, every time."""
+    guest = cluster.guest_names[0]
+    node = where(auditor, guest)
+    plan = havirt_json(cluster, "node", "standby", node, "--dry-run")
+    target = next(g["target"] for g in plan["guests"] if g["guest"] == guest)
+    third = next(n for n in cluster.nodes if n not in (node, target))
+    admin = cluster.nodes[third]  # neither drained nor crashed
+    set_speed = ["crm_resource", "--resource", guest, "--set-parameter", "migration_speed"]
+    try:
+        admin.exec([*set_speed, "--parameter-value", "1"], check=True)
+        admin.exec(["crm_resource", "--wait", "--timeout=60s"], timeout=90)
+        auditor.allow_outage(None)  # the guest is lost with its target and restarted
+        began = time.monotonic()
+        with ThreadPoolExecutor(1) as pool:
+            running = pool.submit(
+                admin.exec,
+                [HAVIRT, "node", "standby", node, "--json", "--timeout", "240"],
+                timeout=300,
+            )
+            auditor.wait_for(
+                lambda: (
+                    any(c.node == target and c.incoming for c in auditor.current().get(guest, []))
+                    or running.done()
+                ),
+                120,
+                f"{guest}'s migration to {target} under way",
+            )
+            assert not running.done(), running.result().describe()
+            cluster.nodes[target].power_off()
+            result = running.result()
+            ended = time.monotonic()
+        print(result.stdout)  # shown when the test fails
+        print({g: _seconds_without_qemu(auditor, g, began) for g in cluster.guest_names})
+        assert result.returncode == 1, result.describe()
+        report = json.loads(result.stdout)
+        assert not report["ok"]
+        crashed = next(g for g in report["guests"] if g["guest"] == guest)
+        assert crashed["how"] == "restarted", crashed
+        assert crashed["target"] == target  # the plan, reported apart from the truth
+        assert isinstance(crashed["outage"], float) and crashed["outage"] > 0, crashed
+        # Every guest's story agrees with the hypervisors when the command ended (the
+        # cluster may move a guest later, e.g. once the fenced target is back): where
+        # it ran (the third node, or the target once fenced and back), and whether its
+        # QEMU was started as a migration's destination.
+        for other in report["guests"]:
+            at_end = _copies_at(auditor, other["guest"], ended)
+            assert [c.node for c in at_end] == [other["node"]], (other, at_end)
+            assert (other["how"] == "live-migrated") == at_end[0].incoming, (other, at_end)
+    finally:
+        admin.exec(
+            ["crm_resource", "--resource", guest, "--delete-parameter", "migration_speed"],
+            timeout=60,
+        )
+        cluster.restore()

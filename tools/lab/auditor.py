@@ -55,6 +55,7 @@ class Placement:
     guest: str
     nodes: tuple[str, ...]
     pids: tuple[int, ...]
+    copies: tuple[QemuCopy, ...] = ()  # the processes themselves, by pid
 
 
 def scan(netns_by_node: Mapping[str, tuple[int, int]]) -> dict[str, list[QemuCopy]]:
@@ -180,8 +181,9 @@ class Auditor:
         pids = tuple(sorted(c.pid for c in copies))
         last = next((p for p in reversed(self.timeline) if p.guest == guest), None)
         if last is None or last.pids != pids:
-            nodes = tuple(c.node for c in sorted(copies, key=lambda c: c.pid))
-            self.timeline.append(Placement(now, guest, nodes, pids))
+            ordered = tuple(sorted(copies, key=lambda c: c.pid))
+            nodes = tuple(c.node for c in ordered)
+            self.timeline.append(Placement(now, guest, nodes, pids, ordered))
 
     def _check_copies(self, now: float, guest: str, copies: list[QemuCopy]) -> None:
         reason = judge(guest, copies)

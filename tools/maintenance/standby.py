@@ -28,6 +28,7 @@ from ..placement.moves import (
     Progress,
     carry_out,
     check_cluster_can_move,
+    read_history,
     watch,
 )
 from ..placement.predict import Prediction, predict, predict_moves
@@ -129,6 +130,7 @@ def standby(
     ]
     if dry_run:
         return report
+    history = read_history(pm)  # before anything moves: what happens next is judged from it
     if on_node:
         recorded = set(_recorded(layout, node)) | {g.id for g in on_node}
         pm.set_node_attribute(node, DRAINED_ATTRIBUTE, " ".join(sorted(recorded)))
@@ -136,7 +138,14 @@ def standby(
         pm.set_node_attribute(node, "standby", "on")
     for move in report.guests:
         progress(move)
-    watch(pm, report.guests, timeout=timeout, progress=progress, baseline=status)
+    watch(
+        pm,
+        report.guests,
+        timeout=timeout,
+        progress=progress,
+        baseline=status,
+        history=history,
+    )
     report.seconds = round(clock() - start, 2)
     return report
 
@@ -200,7 +209,7 @@ def unstandby(
         report.seconds = round(clock() - start, 2)
         return report
     report.guests = carry_out(pm, moves, timeout=timeout, progress=progress)
-    returned = {g.guest for g in report.guests if g.ok} | {
+    returned = {g.guest for g in report.guests if g.arrived_ok} | {
         g for g, why in report.skipped.items() if why == "already there"
     }
     remaining = [g for g in recorded if g not in returned and layout.guest(g) is not None]

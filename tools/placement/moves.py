@@ -13,10 +13,10 @@ import contextlib
 import datetime as dt
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from ..errors import HavirtError
-from ..pacemaker import ClusterStatus, Pacemaker, PacemakerError
+from ..pacemaker import ClusterStatus, Operation, OperationHistory, Pacemaker, PacemakerError
 from .constraints import Move, move_constraints, move_constraints_in, move_id, to_text
 
 POLL_SECONDS = 0.3
@@ -32,25 +32,48 @@ WAITING, MOVING, DONE, FAILED, STOPPED, TIMED_OUT = (
     "timed out",
 )
 FINAL = (DONE, FAILED, STOPPED, TIMED_OUT)
+# Details that only say which action was in flight (crm_mon's pending, lower case).
+IN_FLIGHT = ("migrating", "starting", "stopping", "promoting", "demoting")
+
+# How a guest got where it ended, judged from Pacemaker's operation history.
+LIVE_MIGRATED = "live-migrated"  # migrate_to/migrate_from: it never stopped
+RESTARTED = "restarted"  # stopped (or lost with its node) and started again: a cold boot
+NOT_RUNNING = "stopped"  # runs nowhere when the watch ended
+UNKNOWN = "unknown"  # on several nodes, or the history does not say
+NOT_MOVED = "not moved"  # still runs where it ran, never stopped
+HOWS = (LIVE_MIGRATED, RESTARTED, NOT_RUNNING, UNKNOWN, NOT_MOVED)
 
 
 @dataclass
 class GuestMove:
     """One guest on its way: to ``target`` (``required``), or just away from ``source``
-    (a drain, where ``target`` is where the scheduler is expected to put it)."""
+    (a drain, where ``target`` is where the scheduler is expected to put it).
+
+    ``target`` is the plan; ``node`` is where the cluster really runs the guest when
+    the watch ended, ``how`` how it got there and ``outage`` for how long it was down."""
 
     guest: str
     source: str | None
     target: str | None
     required: bool = True
     state: str = WAITING
-    node: str | None = None  # where it runs when watching ended
+    node: str | None = None  # where it runs when watching ended (from the cluster)
     seconds: float | None = None  # from the start of the watch to its final state
     detail: str = ""
+    how: str | None = None  # one of HOWS, once final
+    outage: float | None = None  # seconds without a running guest; None: unknown or still down
+    outage_approximate: bool = False  # a node died: its loss time is havirt's estimate
+    outage_note: str = ""  # what the outage was measured from
+
+    @property
+    def arrived_ok(self) -> bool:
+        """It runs where it was meant to (however it got there)."""
+        return self.state == DONE
 
     @property
     def ok(self) -> bool:
-        return self.state == DONE
+        """Everything went as planned: it arrived by live migration, without an outage."""
+        return self.state == DONE and self.how == LIVE_MIGRATED
 
     def arrived(self, node: str) -> bool:
         return node == self.target if self.required else node != self.source
@@ -66,6 +89,212 @@ def _failures(status: ClusterStatus) -> set[tuple[str, str, str, str]]:
     return {(f.resource, f.task, f.node, f.last_rc_change) for f in status.failed_actions}
 
 
+def read_history(pm: Pacemaker) -> OperationHistory | None:
+    """The operation history, or None when it cannot be read (then outcomes are unknown)."""
+    try:
+        return pm.history()
+    except PacemakerError:
+        return None
+
+
+def _node_up(status: ClusterStatus, name: str) -> bool:
+    node = status.node(name)
+    return node is None or (node.online and not node.unclean)
+
+
+@dataclass
+class Sightings:
+    """What the watcher saw poll by poll (wall-clock seconds): where each guest was
+    listed, the last time it ran on a node that was up, and when each node was first
+    seen lost. A dead node's history is erased, so this is what dates its guests' loss."""
+
+    first: dict[str, tuple[str, ...]] = field(default_factory=dict)  # guest -> where at first
+    listed: dict[str, list[tuple[float, tuple[str, ...]]]] = field(default_factory=dict)
+    last_seen: dict[tuple[str, str], float] = field(default_factory=dict)  # (guest, node)
+    up: set[str] = field(default_factory=set)  # nodes seen up
+    last_up: dict[str, float] = field(default_factory=dict)  # node -> last time seen up
+    lost: dict[str, float] = field(default_factory=dict)  # node -> first seen down
+    seen_before_loss: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    def see(self, status: ClusterStatus, guests: Sequence[str], now: float) -> None:
+        for node in status.nodes:
+            if _node_up(status, node.name):
+                self.up.add(node.name)
+                self.last_up[node.name] = now
+            elif node.name in self.up and node.name not in self.lost:
+                self.lost[node.name] = now
+                for (guest, where), at in self.last_seen.items():
+                    if where == node.name:
+                        self.seen_before_loss[(guest, where)] = at
+        for guest in guests:
+            where = status.where(guest)
+            self.first.setdefault(guest, where)
+            listed = self.listed.setdefault(guest, [])
+            if not listed or listed[-1][1] != where:
+                listed.append((now, where))
+            for node in where:
+                if _node_up(status, node):
+                    self.last_seen[(guest, node)] = now
+
+    def listed_at(self, guest: str, when: float) -> tuple[str, ...]:
+        found: tuple[str, ...] = ()
+        for at, where in self.listed.get(guest, []):
+            if at > when:
+                break
+            found = where
+        return found
+
+
+class HistoryLog:
+    """Every operation seen since ``baseline``, accumulated over several reads: the CIB
+    keeps only the last operation of each kind per resource and node (a start is
+    overwritten by the next stop), and fencing erases a node's history, so the
+    watcher reads it whenever the cluster's view changes and keeps what it saw."""
+
+    def __init__(self, baseline: OperationHistory | None) -> None:
+        self.baseline = baseline
+        self.seen: dict[tuple[str, str, str, int, int], Operation] = {}
+
+    def add(self, history: OperationHistory | None) -> None:
+        if history is None or self.baseline is None:
+            return
+        for op in history.since(self.baseline).operations:
+            self.seen.setdefault(op.identity, op)
+
+    @property
+    def known(self) -> bool:
+        return self.baseline is not None
+
+    def of(self, resource: str) -> list[Operation]:
+        """The guest's operations since the baseline, in the order they ended."""
+        ops = [o for o in self.seen.values() if o.resource == resource]
+        return sorted(ops, key=lambda o: (o.last_rc_change, o.node, o.call_id))
+
+
+def judge(move: GuestMove, status: ClusterStatus, log: HistoryLog, sightings: Sightings) -> None:
+    """Set ``node``, ``how`` and ``outage`` from the cluster (never from the plan).
+
+    Live-migrated: a successful migrate_from on the node it ends on since the watch
+    began, and no successful start anywhere. Restarted: a successful start since then;
+    its outage is the time without a running copy, from each loss (the stop of a copy
+    that ran, its node's death, a failed monitor) to the end of the next start."""
+    where = status.where(move.guest)
+    move.outage, move.outage_approximate, move.outage_note = None, False, ""
+    move.node = where[0] if len(where) == 1 else None
+    if not where:
+        move.how, move.outage_note = NOT_RUNNING, "still down"
+        return
+    if len(where) > 1:
+        move.how, move.outage_note = UNKNOWN, f"listed on {', '.join(where)}"
+        return
+    node = where[0]
+    if not log.known:
+        move.how, move.outage_note = UNKNOWN, "Pacemaker's operation history could not be read"
+        return
+    new = log.of(move.guest)
+    done = [o for o in new if o.succeeded]
+    starts = [o for o in done if o.task == "start"]
+    if not starts:
+        if any(o.task == "migrate_from" and o.node == node for o in done):
+            move.how, move.outage = LIVE_MIGRATED, 0.0
+        elif node in sightings.first.get(move.guest, ()):
+            move.how, move.outage = NOT_MOVED, 0.0
+        else:
+            move.how = UNKNOWN
+            move.outage_note = f"no record of how it came to {node}"
+        return
+    move.how = RESTARTED
+    losses = _losses(move.guest, done, new, sightings)
+    if not losses:
+        move.outage_note = "when it went down is not recorded"
+        return
+    # Walk the losses and starts in time: each outage runs from a loss while it ran to
+    # the end of the next start (last-rc-change, when it began, plus exec-time). Times
+    # are whole seconds: a start ending up to a second before the loss it follows
+    # still ends that outage.
+    events = sorted(
+        [(at, 0, approximate, why) for at, approximate, why in losses]
+        + [(o.ended, 1, False, "") for o in starts]
+    )
+    down: tuple[float, bool, str] | None = None
+    total, approximate, whys, last_up = 0.0, False, [], None
+    for at, kind, approx, why in events:
+        if kind == 0 and down is None:
+            down = (at, approx, why)
+        elif kind == 1:
+            if down is not None:
+                total += max(0.0, at - down[0])
+                approximate |= down[1]
+                whys.append(down[2])
+                down = None
+            last_up = at
+    if down is not None and last_up is not None and down[0] - last_up <= 1.0:
+        approximate |= down[1]
+        whys.append(down[2])
+        down = None
+    if down is not None or not whys:
+        move.outage_note = "when it went down is not recorded"
+        return
+    move.outage = round(total, 1)
+    move.outage_approximate = approximate
+    move.outage_note = (
+        "; ".join(whys) if len(whys) == 1 else f"{len(whys)} outages: " + "; ".join(whys)
+    )
+
+
+def _losses(
+    guest: str, done: list[Operation], new: list[Operation], sightings: Sightings
+) -> list[tuple[float, bool, str]]:
+    """When a running copy of the guest was lost: (epoch seconds, approximate, how known)."""
+    # Where a copy ran: seen there, started or migrated there.
+    ran = set(sightings.first.get(guest, ()))
+    ran |= {node for (g, node) in sightings.last_seen if g == guest}
+    ran |= {o.node for o in done if o.task in ("start", "migrate_from")}
+    ran |= {o.migrate_target for o in done if o.task == "migrate_to" and o.migrate_target}
+    left_alive = {o.node: o.call_id for o in done if o.task == "migrate_to"}
+    losses = [
+        (o.began, False, f"from its stop on {o.node}")
+        for o in done
+        if o.task == "stop"
+        and o.node in ran
+        and not (o.node in left_alive and left_alive[o.node] < o.call_id)
+    ]
+    losses += [
+        (float(o.last_rc_change), True, f"found not running by its monitor on {o.node}")
+        for o in new
+        if o.task == "monitor" and o.interval_ms > 0 and o.op_status == 0 and o.rc_code != 0
+    ]
+    for node, lost in sightings.lost.items():
+        seen = sightings.seen_before_loss.get((guest, node))
+        if seen is not None and node in sightings.listed_at(guest, lost):
+            losses.append((seen, True, f"{node} died; from the last time havirt saw it there"))
+            continue
+        # Handed over by a migrate_to that succeeded, to a node that then died before
+        # the guest was seen there: it ran there from then until the node died.
+        handed = [
+            o
+            for o in done
+            if o.task == "migrate_to"
+            and o.migrate_target == node
+            and not any(m.task == "migrate_from" and m.node == node for m in done)
+        ]
+        if handed:
+            at = max(handed[-1].ended, sightings.last_up.get(node, 0.0))
+            losses.append((min(at, lost), True, f"{node} died after the migration handed it over"))
+    return losses
+
+
+def _view(status: ClusterStatus, guests: Sequence[str]) -> object:
+    """What of crm_mon's view matters to the judgement: the followed guests' instances
+    and the nodes' states. The history is read again whenever it changes."""
+    nodes = tuple((n.name, n.online, n.unclean) for n in status.nodes)
+    return nodes, tuple(status.instances(g) for g in guests)
+
+
+def _outcome(move: GuestMove) -> tuple[object, ...]:
+    return (move.state, move.detail, move.node, move.how, move.outage)
+
+
 def watch(
     pm: Pacemaker,
     moves: Sequence[GuestMove],
@@ -73,69 +302,111 @@ def watch(
     timeout: float,
     progress: Progress = lambda move: None,
     baseline: ClusterStatus | None = None,
+    history: OperationHistory | None = None,
     poll: float = POLL_SECONDS,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    wall: Callable[[], float] = time.time,
 ) -> list[GuestMove]:
     """Follow ``moves`` until each is final (see the module doc); returns them.
 
+    ``baseline`` and ``history`` are the status and operation history from before
+    anything was changed (read here when not given); what happened since is judged.
     A guest whose move failed is final only once the cluster has recovered it
-    (``crm_resource --wait``): where it ends up is part of the answer."""
+    (``crm_resource --wait``): where it ends up is part of the answer. A guest that
+    arrived but is lost again while others still move is followed again."""
     start = clock()
+    log = HistoryLog(history if history is not None else read_history(pm))
     known = _failures(baseline) if baseline is not None else None
+    sightings = Sightings()
+    if baseline is not None:
+        sightings.see(baseline, [m.guest for m in moves], wall())
     failed: set[str] = set()
+    reported = {m.guest: _outcome(m) for m in moves}
+    view: object = None
+
+    def observe(status: ClusterStatus) -> None:
+        """Note what crm_mon shows; read the history whenever that changed."""
+        nonlocal view
+        sightings.see(status, [m.guest for m in moves], wall())
+        now = _view(status, [m.guest for m in moves])
+        if now != view:
+            view = now
+            log.add(read_history(pm))
+
+    def report(changed: Sequence[GuestMove], status: ClusterStatus, fresh: bool = False) -> None:
+        final = [m for m in changed if m.state in FINAL]
+        if final:
+            if fresh:
+                log.add(read_history(pm))
+            for move in final:
+                judge(move, status, log, sightings)
+        for move in changed:
+            if _outcome(move) != reported[move.guest]:
+                reported[move.guest] = _outcome(move)
+                progress(move)
+
     while True:
         status = pm.status()
+        observe(status)
         if known is None:
             known = _failures(status)
         for f in status.failed_actions:
             if (f.resource, f.task, f.node, f.last_rc_change) not in known:
                 known.add((f.resource, f.task, f.node, f.last_rc_change))
                 move = next((m for m in moves if m.guest == f.resource), None)
-                if move is not None and move.state not in FINAL:
+                if move is not None and move.state in (WAITING, MOVING, DONE):
                     failed.add(move.guest)
-                    move.detail = f"{f.task} on {f.node} failed: {f.exitreason or f.exitstatus}"
+                    failure = f"{f.task} on {f.node} failed: {f.exitreason or f.exitstatus}"
+                    keep = move.detail and move.detail not in IN_FLIGHT
+                    move.detail = f"{move.detail}; {failure}" if keep else failure
         elapsed = round(clock() - start, 2)
-        for move in moves:
-            if move.state not in FINAL:
-                _step(move, status, elapsed, progress, judge=move.guest not in failed)
+        changed = [
+            m
+            for m in moves
+            if m.state in (WAITING, MOVING, DONE)
+            and _step(m, status, elapsed, judge=m.guest not in failed)
+        ]
+        report(changed, status)
         left = [m for m in moves if m.state not in FINAL]
         if left and all(m.guest in failed for m in left):
             # Only failed moves are left: let the cluster finish its recovery, then judge.
             with contextlib.suppress(PacemakerError):
                 pm.wait(max(1.0, timeout - (clock() - start)))
             status, elapsed = pm.status(), round(clock() - start, 2)
+            observe(status)
             for move in left:
-                _step(move, status, elapsed, progress)
+                _step(move, status, elapsed)
                 if move.state not in FINAL:
-                    _finish(move, status, FAILED, elapsed, progress)
-            return list(moves)
+                    _finish(move, status, FAILED, elapsed)
+            break
         if not left:
-            return list(moves)
+            break
         if clock() - start >= timeout:
             for move in left:
-                _finish(move, status, TIMED_OUT, elapsed, progress)
-            return list(moves)
+                _finish(move, status, TIMED_OUT, elapsed)
+            break
         sleep(poll)
+    # The last word: every guest judged once more on the final state and history.
+    report(list(moves), status, fresh=True)
+    return list(moves)
 
 
-def _finish(
-    move: GuestMove, status: ClusterStatus, state: str, elapsed: float, progress: Progress
-) -> None:
+def _finish(move: GuestMove, status: ClusterStatus, state: str, elapsed: float) -> None:
     where = status.where(move.guest)
     move.node = where[0] if len(where) == 1 else None
     move.state = state if where else STOPPED
     move.seconds = elapsed
     now = f"now on {', '.join(where)}" if where else "not running"
-    move.detail = f"{move.detail}; {now}" if move.detail else now
-    progress(move)
+    keep = move.detail and move.detail not in IN_FLIGHT
+    move.detail = f"{move.detail}; {now}" if keep else now
 
 
-def _step(
-    move: GuestMove, status: ClusterStatus, elapsed: float, progress: Progress, judge: bool = True
-) -> None:
-    """Update one guest's state; ``judge`` False while a failure is still being recovered
-    (crm_mon may list a guest on the target in the moment its start there failed)."""
+def _step(move: GuestMove, status: ClusterStatus, elapsed: float, judge: bool = True) -> bool:
+    """Update one guest's state; True if it changed. ``judge`` False while a failure is
+    still being recovered (crm_mon may list a guest on the target in the moment its
+    start there failed). A guest is done on a node that is up, alone, with no action
+    pending; a done guest that no longer is (its node died) is moving again."""
     instances = status.instances(move.guest)
     where = status.where(move.guest)
     # A monitor in flight does not hold a guest up: it runs where it arrived.
@@ -143,16 +414,22 @@ def _step(
     if any(r.role == "Migrating" for r in instances):  # crm_mon's role while migrate_to runs
         pending = "Migrating"
     healthy = not any(r.failed for r in instances if r.active)
-    before = (move.state, move.detail)
-    if judge and healthy and not pending and len(where) == 1 and move.arrived(where[0]):
-        move.state, move.node, move.seconds = DONE, where[0], elapsed
-        move.detail = "" if move.detail == "migrating" else move.detail
+    settled = len(where) == 1 and _node_up(status, where[0])
+    before = (move.state, move.detail, move.node)
+    if judge and healthy and not pending and settled and move.arrived(where[0]):
+        if move.state != DONE or move.node != where[0]:
+            move.state, move.node, move.seconds = DONE, where[0], elapsed
+        move.detail = "" if move.detail in IN_FLIGHT else move.detail
+    elif move.state == DONE:
+        lost = f"left {move.node} again" if move.node not in where else f"{move.node} is down"
+        move.state, move.node, move.seconds = MOVING, None, None
+        move.how, move.outage = None, None
+        move.detail = f"{move.detail}; {lost}" if move.detail else lost
     elif pending or len(where) > 1 or (where and where[0] != move.source):
         move.state = MOVING
         if pending and not move.detail:
             move.detail = pending.lower()
-    if (move.state, move.detail) != before:
-        progress(move)
+    return (move.state, move.detail, move.node) != before
 
 
 def check_cluster_can_move(status: ClusterStatus, what: str) -> None:
@@ -211,6 +488,7 @@ def carry_out(
         return []
     check_no_move_in_progress(pm, [m.guest for m in moves], now())
     baseline = pm.status()
+    history = read_history(pm)
     expires = now() + dt.timedelta(seconds=lifetime_for(timeout))
     ids = [move_id(m.guest) for m in moves]
     followed = [GuestMove(m.guest, m.source, m.target) for m in moves]
@@ -219,8 +497,14 @@ def carry_out(
         for move in followed:
             progress(move)
         return watch(
-            pm, followed, timeout=timeout, progress=progress, baseline=baseline, **watch_options
-        )  # type: ignore[arg-type]
+            pm,
+            followed,
+            timeout=timeout,
+            progress=progress,
+            baseline=baseline,
+            history=history,
+            **watch_options,  # type: ignore[arg-type]
+        )
     finally:
         _remove_for_sure(pm, ids, expires)
 

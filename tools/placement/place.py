@@ -23,7 +23,7 @@ from lxml import etree
 
 from ..cib import origin_of, parse_config
 from ..errors import HavirtError
-from ..pacemaker import Pacemaker
+from ..pacemaker import Pacemaker, parse_history
 from ..userinput import quote
 from .constraints import MOVE_PREFIX, to_text
 from .model import layout_from
@@ -165,6 +165,7 @@ def place(
     _check_score(score, bool(apart))
     status = pm.status()
     cib = pm.cib_xml()
+    history = parse_history(cib)  # the whole CIB holds the status section: before any change
     layout = layout_from(status, cib)
     layout.require_guest(guest)
     for node in (prefer, avoid):
@@ -213,7 +214,14 @@ def place(
         report.guests = [GuestMove(g, src, dst) for g, (src, dst) in report.moves.items()]
         for move in report.guests:
             progress(move)
-        watch(pm, report.guests, timeout=wait, progress=progress, baseline=status)
+        watch(
+            pm,
+            report.guests,
+            timeout=wait,
+            progress=progress,
+            baseline=status,
+            history=history,
+        )
     return report
 
 

@@ -39,6 +39,7 @@ class Rsc:
     managed: bool = True
     failed: bool = False
     blocked: bool = False
+    pending: str | None = None  # an action in flight (record-pending): Migrating, Starting
 
     def xml(self) -> str:
         role = self.role or ("Started" if self.nodes else "Stopped")
@@ -53,6 +54,7 @@ class Rsc:
             failed=self.failed,
             failure_ignored=False,
             nodes_running_on=len(self.nodes),
+            **({"pending": self.pending} if self.pending else {}),
         )
         inner = "".join(f'<node name="{n}" id="{n[-1]}" cached="true"/>' for n in self.nodes)
         return f"<resource {attrs}>{inner}</resource>"
@@ -230,3 +232,104 @@ class FakeScanner:
             else:
                 out[node] = NodeScan(node, uri, domains=tuple(seen), seconds=0.01)
         return out
+
+
+# -- operation history (the CIB status section) ------------------------------------------
+
+
+@dataclass
+class Op:
+    """One operation a node's executor ran, as a scenario states it."""
+
+    resource: str
+    node: str
+    task: str  # start, stop, migrate_to, migrate_from, monitor
+    at: int  # when it began (last-rc-change, epoch seconds); it ends exec_ms later
+    exec_ms: int = 500
+    rc: int = 0
+    interval_ms: int = 0
+    op_status: int = 0  # -1: pending (record-pending)
+    target: str | None = None  # for migrate_to/migrate_from: the other end
+    call: int = 0  # set by OpLog
+
+    def entry_ids(self) -> list[str]:
+        """The lrm_rsc_op ids Pacemaker files it under (a later one replaces an earlier)."""
+        rid = self.resource
+        if self.interval_ms:
+            ids = [f"{rid}_{self.task}_{self.interval_ms}"]
+        elif self.task in ("migrate_to", "migrate_from"):
+            ids = [f"{rid}_{self.task}_0"]
+        else:
+            ids = [f"{rid}_last_0"]
+        if self.op_status == 0 and self.rc != 0:
+            ids.append(f"{rid}_last_failure_0")
+        return ids
+
+    def xml(self, entry_id: str) -> str:
+        key = f"{self.resource}_{self.task}_{self.interval_ms}"
+        migrate = ""
+        if self.target is not None:
+            source, target = (
+                (self.node, self.target) if self.task == "migrate_to" else (self.target, self.node)
+            )
+            migrate = f' migrate_source="{source}" migrate_target="{target}"'
+        return (
+            f'<lrm_rsc_op id="{entry_id}" operation_key="{key}" operation="{self.task}" '
+            f'crm-debug-origin="do_update_resource" crm_feature_set="3.16.1" '
+            f'transition-key="1:1:0:fake" transition-magic="0:{self.rc};1:1:0:fake" '
+            f'exit-reason="" on_node="{self.node}" call-id="{self.call}" rc-code="{self.rc}" '
+            f'op-status="{self.op_status}" interval="{self.interval_ms}" '
+            f'last-rc-change="{self.at}" exec-time="{self.exec_ms}" queue-time="0"{migrate} '
+            f'op-digest="0"/>'
+        )
+
+
+@dataclass
+class OpLog:
+    """Every node's executor history as the CIB keeps it: per resource and node the last
+    operation of each kind; fencing a node erases its history (as the DC does)."""
+
+    nodes: Sequence[str] = NODES
+    ops: list[Op] = field(default_factory=list)
+    calls: dict[str, int] = field(default_factory=dict)
+
+    def run(self, *ops: Op) -> OpLog:
+        for op in ops:
+            self.calls[op.node] = self.calls.get(op.node, 0) + 1
+            op.call = self.calls[op.node] if op.op_status == 0 else -1
+            self.ops.append(op)
+        return self
+
+    def fence(self, node: str) -> OpLog:
+        self.ops = [o for o in self.ops if o.node != node]
+        return self
+
+    def xml(self, down: Sequence[str] = ()) -> str:
+        """What ``cibadmin --query --scope status`` prints (Pacemaker 2.1)."""
+        states = []
+        for node in self.nodes:
+            entries: dict[str, dict[str, Op]] = {}
+            for op in self.ops:
+                if op.node == node:
+                    for entry_id in op.entry_ids():
+                        entries.setdefault(op.resource, {})[entry_id] = op
+            resources = "".join(
+                f'<lrm_resource id="{rid}" type="VirtualDomain" class="ocf" provider="havirt">'
+                + "".join(op.xml(entry_id) for entry_id, op in by_id.items())
+                + "</lrm_resource>"
+                for rid, by_id in entries.items()
+            )
+            up = node not in down
+            attrs = _attrs(
+                id=node[-1],
+                uname=node,
+                in_ccm=up,
+                crmd="online" if up else "offline",
+                join="member" if up else "down",
+                expected="member" if up else "down",
+            )
+            states.append(
+                f'<node_state {attrs}><lrm id="{node[-1]}"><lrm_resources>{resources}'
+                "</lrm_resources></lrm></node_state>"
+            )
+        return f"<status>{''.join(states)}</status>"

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from example_paths import EXAMPLES
+from fence_toy import FakeClock
 from havirt.agents import domain_config, pool_definition
 from havirt.agents.fence_havirt import FenceHavirt
 from havirt.ocf import fencing
@@ -524,6 +525,7 @@ def test_the_fence_agent_answers_every_standard_input(tmp_path, monkeypatch) -> 
                 stdout=out,
                 stderr=err,
                 runner=runner,
+                host=FakeClock(),
             )
         assert rc in (fencing.EXIT_OK, fencing.EXIT_ERROR, fencing.EXIT_OFF), f"{case}: rc {rc}"
         assert runner.calls == [], f"{case}: ran {runner.calls}"

@@ -74,18 +74,20 @@ def test_simulate_argv(runner_queue) -> None:
     )
 
 
-def test_cib_file_reaches_every_tool(runner_queue) -> None:
-    env = {"CIB_file": "/tmp/cib.xml"}
+def test_cib_file_reaches_every_tool(runner_queue, tmp_path) -> None:
+    cib = tmp_path / "cib.xml"
+    cib.write_text("<cib/>")  # read and checked by the adapter before cibadmin
+    env = {"CIB_file": str(cib)}
     runner_queue.expect(
         ["cibadmin", "--query"], stdout="<cib epoch='7' admin_epoch='1' num_updates='3'/>", env=env
     )
     runner_queue.expect(
-        ["pcs", "-f", "/tmp/cib.xml", "resource", "config", "--output-format=json"],
+        ["pcs", "-f", str(cib), "resource", "config", "--output-format=json"],
         stdout='{"primitives": []}',
         env=env,
     )
     runner_queue.expect(["pcs", "cluster", "cib-push", "new.xml", "diff-against=old.xml"], env=env)
-    pm = Pacemaker(runner_queue, cib_file="/tmp/cib.xml")
+    pm = Pacemaker(runner_queue, cib_file=str(cib))
     version = pm.cib_version()
     assert (version.configuration, str(version)) == ((1, 7), "1.7.3")
     assert pm.resource_config() == {"primitives": []}

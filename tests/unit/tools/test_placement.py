@@ -10,7 +10,13 @@ from dataclasses import dataclass, field
 
 import pytest
 from havirt.tools.errors import HavirtError
-from havirt.tools.pacemaker import ClusterStatus, FailedAction, NodeStatus, ResourceStatus
+from havirt.tools.pacemaker import (
+    ClusterStatus,
+    FailedAction,
+    NodeStatus,
+    OperationHistory,
+    ResourceStatus,
+)
 from havirt.tools.placement.balance import BalancePolicy, plan_balance
 from havirt.tools.placement.constraints import (
     Move,
@@ -167,6 +173,11 @@ class FakePacemaker:
     def wait(self, timeout: float) -> None:
         self.calls.append("wait")
 
+    def history(self) -> OperationHistory:
+        """No operation history: how a guest moved is unknown here (see test_move_outcomes)."""
+        self.calls.append("history")
+        return OperationHistory((), ())
+
     def cib_xml(self, scope: str | None = None) -> str:
         items = "".join(
             f'<rsc_location id="{c}" rsc="{c[12:]}" node="n2" score="INFINITY"/>'
@@ -221,7 +232,7 @@ def test_a_failed_move_is_judged_after_the_cluster_recovered_the_guest() -> None
         ]
     )
     (move,) = _watch(pm, [GuestMove("vm1", "n1", "n2")])
-    assert move.state == FAILED and move.node == "n3"
+    assert move.state == FAILED and move.node == "n3" and not move.ok
     assert (
         "start on n2 failed: libvirt is unreachable" in move.detail and "now on n3" in move.detail
     )
