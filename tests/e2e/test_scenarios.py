@@ -85,6 +85,7 @@ def test_killed_guest_qemu_is_restarted(
         lambda: [c for c in auditor.current().get(guest, []) if c.pid != victim.pid],
         RECOVERY_TIMEOUT,
         f"{guest} restarted after its QEMU was killed",
+        explain=cluster.diagnose,
     )
     timings["QEMU killed -> guest running again"] = time.monotonic() - start
     cluster.wait_started([guest])
@@ -99,7 +100,10 @@ def test_standby_drains_by_live_migration_without_restart(
     start = time.monotonic()
     cluster.nodes[_admin(cluster, node)].pcs("node", "standby", node)
     auditor.wait_for(
-        lambda: _running_elsewhere(auditor, moving, node), RECOVERY_TIMEOUT, f"{node} drained"
+        lambda: _running_elsewhere(auditor, moving, node),
+        RECOVERY_TIMEOUT,
+        f"{node} drained",
+        explain=cluster.diagnose,
     )
     timings[f"standby drain ({len(moving)} guests)"] = time.monotonic() - start
     for guest in moving:  # live-migrated (started as migration destination), not restarted
@@ -121,6 +125,7 @@ def test_node_crash_is_fenced_and_guests_recover_elsewhere(
         lambda: _running_elsewhere(auditor, victims, node),
         RECOVERY_TIMEOUT,
         f"guests of crashed {node} running on survivors",
+        explain=cluster.diagnose,
     )
     timings["node crash -> guests running elsewhere"] = time.monotonic() - start
     events = _fence_history(cluster, survivor, node)
@@ -155,6 +160,7 @@ def test_a_node_dead_before_its_fencing_rejoins(
         lambda: _running_elsewhere(auditor, victims, node_name),
         RECOVERY_TIMEOUT,
         f"guests of dead {node_name} running on survivors",
+        explain=cluster.diagnose,
     )
     cluster.wait_online(RECOVERY_TIMEOUT)  # fenced (on only), booted and rejoined
     timings["node dead before fencing -> online again"] = time.monotonic() - start
@@ -194,6 +200,7 @@ def test_partitioned_node_is_fenced_and_survivors_keep_quorum(
             lambda: _running_elsewhere(auditor, victims, node),
             RECOVERY_TIMEOUT,
             f"guests of partitioned {node} running on the majority",
+            explain=cluster.diagnose,
         )
         timings["partition -> guests running on the majority"] = time.monotonic() - start
         status = cluster.status(via=survivor)
@@ -229,6 +236,7 @@ def test_migration_interrupted_by_target_crash_leaves_one_copy(
             lambda: _running_elsewhere(auditor, [guest], target),
             RECOVERY_TIMEOUT,
             f"{guest} running once after its migration target crashed",
+            explain=cluster.diagnose,
         )
     finally:
         admin.exec(["crm_resource", "--clear", "-r", guest], check=False)

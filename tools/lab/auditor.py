@@ -229,9 +229,17 @@ class Auditor:
             raise AuditError("auditor: " + "; ".join(violations))
 
     def wait_for(
-        self, condition: Callable[[], T], timeout: float, what: str, poll: float = 0.1
+        self,
+        condition: Callable[[], T],
+        timeout: float,
+        what: str,
+        poll: float = 0.1,
+        explain: Callable[[], str] | None = None,
     ) -> T:
-        """Poll ``condition`` until it returns something true; fail at once on a violation."""
+        """Poll ``condition`` until it returns something true; fail at once on a violation.
+
+        ``explain`` says, when the wait times out, what the cluster looked like then
+        (a failure that cannot be diagnosed afterwards is a failure twice)."""
         deadline = time.monotonic() + timeout
         while True:
             self.check()
@@ -240,7 +248,13 @@ class Auditor:
                 return result
             if time.monotonic() >= deadline:
                 self.check()
-                raise AuditError(f"timed out after {timeout:.0f} s waiting for {what}")
+                message = f"timed out after {timeout:.0f} s waiting for {what}"
+                if explain is not None:
+                    try:
+                        message += "\n" + explain()
+                    except Exception as exc:  # the explanation must not hide the timeout
+                        message += f"\n(no explanation: {exc!r})"
+                raise AuditError(message)
             time.sleep(poll)
 
     def first_seen(

@@ -324,6 +324,26 @@ class ClusterLab(Lab):
                 raise LabError(f"resources not started after {timeout:.0f} s: {seen}")
             time.sleep(0.25)
 
+    def diagnose(self, via: str | None = None) -> str:
+        """What a human needs to see when a scenario went wrong: crm_mon with failures,
+        fencing history and constraints, and each node's QEMU processes (from the first
+        node that answers, or ``via``)."""
+        lines = []
+        candidates = [self.nodes[via]] if via else list(self.nodes.values())
+        for node in candidates:
+            if not node.is_powered_on():
+                continue
+            mon = node.exec(["crm_mon", "-1", "--include=all", "--exclude=options"], timeout=30)
+            lines.append(f"crm_mon on {node.name} (rc {mon.returncode}):\n{mon.stdout[-6000:]}")
+            lines.append(mon.stderr[-1000:])
+            fenced = node.exec(["stonith_admin", "--history", "*", "--verbose"], timeout=30)
+            lines.append(f"fence history:\n{fenced.stdout[-3000:]}{fenced.stderr[-500:]}")
+            break
+        for name, node in self.nodes.items():
+            power = "on" if node.is_powered_on() else "off"
+            lines.append(f"{name}: powered {power}, QEMU processes {node.qemu_pids()}")
+        return "\n".join(lines)
+
     def first_node(self) -> ClusterNode:
         return next(iter(self.nodes.values()))
 
