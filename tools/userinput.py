@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 
+from havirt.ocf.files import DIRECTORY, MISSING, SPECIAL, UNREADABLE, Refused, read_regular
 from lxml import etree
 
 from .errors import HavirtError
@@ -42,57 +42,30 @@ def quote(value: object, limit: int = QUOTE_LIMIT) -> str:
     return repr(text)
 
 
-def _kind(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
-
-
 def read_bytes(path: str, what: str, limit: int = FILE_LIMIT) -> bytes:
     """The bytes of the regular file ``path``; ``what`` names it ("inventory")."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise HavirtError(f"{what} {path} does not exist", "check the path") from None
-    except IsADirectoryError:
-        raise HavirtError(
-            f"{what} {path} is a directory, not a file", "name the file itself"
-        ) from None
-    except OSError as exc:
-        raise HavirtError(
-            f"cannot read {what} {path}: {exc.strerror}", "check its permissions"
-        ) from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
+        return read_regular(path, limit)
+    except Refused as refused:
+        if refused.why == MISSING:
+            raise HavirtError(f"{what} {path} does not exist", "check the path") from None
+        if refused.why == DIRECTORY:
             raise HavirtError(
-                f"{what} {path} is {_kind(info.st_mode)}, not a regular file",
+                f"{what} {path} is a directory, not a file", "name the file itself"
+            ) from None
+        if refused.why == UNREADABLE:
+            raise HavirtError(
+                f"cannot read {what} {path}: {refused.detail}", "check its permissions"
+            ) from None
+        if refused.why == SPECIAL:
+            raise HavirtError(
+                f"{what} {path} is {refused.detail}, not a regular file",
                 "name a regular file (copy the content to one first)",
-            )
-        chunks: list[bytes] = []
-        size = 0
-        while size <= limit:
-            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > limit:
-            raise HavirtError(
-                f"{what} {path} is larger than {limit >> 20} MiB",
-                "this is not the file you meant; check the path",
-            )
-    except OSError as exc:
-        raise HavirtError(f"cannot read {what} {path}: {exc.strerror}") from None
-    finally:
-        os.close(fd)
-    return b"".join(chunks)
+            ) from None
+        raise HavirtError(
+            f"{what} {path} is larger than {limit >> 20} MiB",
+            "this is not the file you meant; check the path",
+        ) from None
 
 
 def decode(data: bytes, what: str, path: str) -> str:
