@@ -18,6 +18,7 @@ from .record import Record
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
 if TYPE_CHECKING:
+    import subprocess
     from collections.abc import Mapping, Sequence
 
 TIMEOUT_RC = 124  # what timeout(1) and `crm_resource --wait` use for "timed out"
@@ -57,6 +58,27 @@ class CommandResult(Record):
         return f"'{what}' exited {self.returncode}{tail}"
 
 
+# Process groups of the commands running right now (each command gets its own).
+# The watchdog kills them before it answers: a hung child (a monitor script, a
+# mount helper) must not outlive the agent that Pacemaker was told is done.
+_RUNNING: set[int] = set()
+
+
+def kill_running() -> list[int]:
+    """SIGKILL the process group of every command still running; returns their ids."""
+    import signal
+
+    killed = []
+    for pgid in list(_RUNNING):
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+            killed.append(pgid)
+        except (ProcessLookupError, PermissionError):
+            pass
+        _RUNNING.discard(pgid)
+    return killed
+
+
 class CommandRunner:
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         base = dict(os.environ if env is None else env)
@@ -92,6 +114,17 @@ class CommandRunner:
             )
         except OSError as exc:
             return CommandResult(argv, 127, "", f"{argv[0]}: {exc.strerror}")
+        _RUNNING.add(proc.pid)  # its process group id (start_new_session)
+        try:
+            return self._wait(proc, argv, stdin, timeout)
+        finally:
+            _RUNNING.discard(proc.pid)
+
+    def _wait(
+        self, proc: subprocess.Popen[str], argv: tuple[str, ...], stdin: str | None, timeout: float
+    ) -> CommandResult:
+        import subprocess
+
         try:
             out, err = proc.communicate(stdin, timeout=max(timeout, 0.001))
         except subprocess.TimeoutExpired:
