@@ -14,6 +14,7 @@ guests back with temporary constraints that are removed in every case.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from ..placement.moves import (
     carry_out,
     check_cluster_can_move,
     read_history,
+    sweep_expired_moves,
     watch,
 )
 from ..placement.predict import Prediction, predict, predict_moves
@@ -101,6 +103,7 @@ def standby(
     dry_run: bool = False,
     progress: Progress = lambda move: None,
     clock: Callable[[], float] = time.monotonic,
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
 ) -> StandbyReport:
     """Put ``node`` in standby and follow its guests away (see the module doc)."""
     start = clock()
@@ -130,6 +133,7 @@ def standby(
     ]
     if dry_run:
         return report
+    sweep_expired_moves(pm, now())  # left by a havirt that was killed mid-move
     history = read_history(pm)  # before anything moves: what happens next is judged from it
     if on_node:
         recorded = set(_recorded(layout, node)) | {g.id for g in on_node}

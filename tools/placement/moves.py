@@ -17,7 +17,14 @@ from dataclasses import asdict, dataclass, field
 
 from ..errors import HavirtError
 from ..pacemaker import ClusterStatus, Operation, OperationHistory, Pacemaker, PacemakerError
-from .constraints import Move, move_constraints, move_constraints_in, move_id, to_text
+from .constraints import (
+    Move,
+    MoveConstraint,
+    move_constraints,
+    move_constraints_in,
+    move_id,
+    to_text,
+)
 
 POLL_SECONDS = 0.3
 MIN_LIFETIME = 120.0  # seconds a temporary constraint outlives the wait, at least
@@ -458,13 +465,21 @@ def expiry(timeout: float) -> dt.datetime:
     return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=lifetime_for(timeout))
 
 
-def check_no_move_in_progress(pm: Pacemaker, guests: Sequence[str], now: dt.datetime) -> None:
-    """Sweep expired ``havirt-move-*`` constraints (left by a havirt that was killed);
-    refuse while unexpired ones exist: another havirt run is moving guests."""
+def sweep_expired_moves(pm: Pacemaker, now: dt.datetime) -> list[MoveConstraint]:
+    """Delete the expired ``havirt-move-*`` constraints (left by a havirt that was
+    killed: they no longer apply, but they clutter the CIB and every listing); return
+    the unexpired ones (another havirt run is moving guests)."""
     existing = move_constraints_in(pm.cib_xml("constraints"))
     expired = [c.id for c in existing if c.expired(now)]
-    pm.delete_constraints(expired)
-    busy = [c for c in existing if not c.expired(now)]
+    if expired:
+        pm.delete_constraints(expired)
+    return [c for c in existing if not c.expired(now)]
+
+
+def check_no_move_in_progress(pm: Pacemaker, guests: Sequence[str], now: dt.datetime) -> None:
+    """Sweep expired ``havirt-move-*`` constraints; refuse while unexpired ones exist:
+    another havirt run is moving guests."""
+    busy = sweep_expired_moves(pm, now)
     if busy:
         listed = ", ".join(f"{c.guest} -> {c.target}" for c in busy)
         ids = " ".join(c.id for c in busy)

@@ -17,6 +17,7 @@ import itertools
 import os
 import random
 import signal
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,7 +26,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from example_paths import EXAMPLES
-from fence_toy import FakeClock
 from havirt.agents import domain_config, pool_definition
 from havirt.agents.fence_havirt import FenceHavirt
 from havirt.ocf import fencing
@@ -41,6 +41,9 @@ from havirt.tools.generate.apply import merge
 from havirt.tools.inventory import load
 from havirt.tools.pacemaker import CibVersion
 from lxml import etree
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "ocf"))  # the toy fence host
+from fence_toy import FakeClock
 
 SEED = int(os.environ.get("FUZZ_SEED", "20261203"))
 CASES = int(os.environ.get("FUZZ_CASES", "1000"))

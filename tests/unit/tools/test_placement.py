@@ -26,6 +26,7 @@ from havirt.tools.placement.constraints import (
 )
 from havirt.tools.placement.model import Guest, Host, Layout
 from havirt.tools.placement.moves import DONE, FAILED, TIMED_OUT, GuestMove, carry_out, watch
+from lxml import etree
 
 CAPACITY = {"cpu": 4, "hv_memory": 2048}
 
@@ -286,3 +287,33 @@ def test_who_left_a_constraint(cid: str, origin: str | None) -> None:
     from havirt.tools.cib import origin_of
 
     assert origin_of(cid) == origin
+
+
+def test_expired_moves_are_swept_and_unexpired_ones_returned() -> None:
+    """A havirt killed mid-move leaves constraints that no longer apply: any later run
+    that moves guests or sets standby removes them (sweep_expired_moves)."""
+    from havirt.tools.placement.moves import sweep_expired_moves
+
+    now = dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.UTC)
+    old = to_text(move_constraints([Move("vm1", "n1", "n2")], now - dt.timedelta(minutes=5)))
+    new = to_text(move_constraints([Move("vm2", "n1", "n3")], now + dt.timedelta(minutes=5)))
+
+    class Cib:
+        def __init__(self) -> None:
+            self.deleted: list[str] = []
+
+        def cib_xml(self, scope: str | None = None) -> str:
+            inner = "".join(
+                etree.tostring(el, encoding="unicode")
+                for text in (old, new)
+                for el in etree.fromstring(text)
+            )
+            return f"<constraints>{inner}</constraints>"
+
+        def delete_constraints(self, ids: list[str]) -> None:
+            self.deleted += ids
+
+    cib = Cib()
+    left = sweep_expired_moves(cib, now)  # type: ignore[arg-type]
+    assert cib.deleted == ["havirt-move-vm1"]
+    assert [c.id for c in left] == ["havirt-move-vm2"]
