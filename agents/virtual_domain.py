@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from .libvirt_boundary import Domain, Hypervisor, MigrationJob
     from .storage_lease import LeaseCheck
 
+# libvirt's "unlimited" migration bandwidth for QEMU, in MiB/s (INT64_MAX bytes/s).
+MIGRATION_SPEED_UNLIMITED = (2**63 - 1) >> 20
 POLL = 0.25  # seconds between state polls while waiting for a change
 PROGRESS_POLL = 0.5  # seconds between looks at a running migration job
 PROGRESS_LOG = 2.0  # seconds between progress lines in the log
@@ -792,8 +794,7 @@ class VirtualDomain(ResourceAgent):
                 remote.uri = dest_uri
                 self._start_resources(ctx, remote, config)
                 remote.close()
-            if p.migration_speed:
-                dom.set_migration_speed(p.migration_speed)
+            self._set_migration_speed(ctx, dom, p.migration_speed)
             downtime_pending = bool(p.migration_downtime)
             if downtime_pending:
                 try:
@@ -931,6 +932,20 @@ class VirtualDomain(ResourceAgent):
             return False
         ctx.log.info(f"{dom.name}: migration job aborted")
         return True
+
+    def _set_migration_speed(self, ctx: ActionContext, dom: Domain, speed: int) -> None:
+        """The guest's migration bandwidth limit, before the migration starts. 0 ("no
+        limit") lifts a limit libvirt kept from before (an earlier migration_speed: the
+        domain keeps it while it runs), else the next migrations would crawl."""
+        from .libvirt_boundary import HypervisorError
+
+        if speed:
+            dom.set_migration_speed(speed)
+            return
+        try:
+            dom.set_migration_speed(MIGRATION_SPEED_UNLIMITED)
+        except HypervisorError as exc:  # unlimited is libvirt's default anyway
+            ctx.log.debug(f"{dom.name}: lifting the migration speed limit: {exc}")
 
     def _abort_at_timeout(
         self, ctx: ActionContext, dom: Domain, job: MigrationJob, seconds: float

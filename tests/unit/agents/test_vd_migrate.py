@@ -10,6 +10,7 @@ from havirt.agents.libvirt_boundary import (
     HypervisorTimeout,
 )
 from havirt.agents.migration import migration_budget
+from havirt.agents.virtual_domain import MIGRATION_SPEED_UNLIMITED
 from havirt.ocf.exitcodes import OcfExit
 from vd_fakes import UUID, FakeHypervisor, FakeProcs
 
@@ -59,8 +60,17 @@ def test_migrate_to_defaults(h):
     out = migrate_to(h)
     assert out.rc == SUCCESS, out
     assert h.hv.calls_of("migrate") == [("migrate", "vm1", "qemu://node2/system", None, LIVE, 0)]
-    assert not h.hv.calls_of("set_migration_speed")
+    # No limit: one left by an earlier migration_speed (libvirt keeps it) is lifted.
+    assert h.hv.calls_of("set_migration_speed") == [
+        ("set_migration_speed", "vm1", MIGRATION_SPEED_UNLIMITED)
+    ]
     assert not h.hv.calls_of("set_migration_downtime")
+
+
+def test_lifting_the_speed_limit_may_fail_harmlessly(h):
+    dom = h.hv.add()
+    dom.speed_error = HypervisorError("migrateSetMaxSpeed: unsupported", code=3)
+    assert migrate_to(h).rc == SUCCESS
 
 
 def test_migrate_to_flags_and_uris_from_the_parameters(h):
