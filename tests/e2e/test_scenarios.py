@@ -58,6 +58,17 @@ def _running_elsewhere(auditor: Auditor, guests: list[str], node: str) -> bool:
     )
 
 
+def _recovered(auditor: Auditor, before: dict[str, int]) -> bool:
+    """Every guest of ``before`` (guest -> the PID of its QEMU then) runs once again,
+    in a new QEMU: restarted after its node died. Where does not matter: a crashed node
+    that was fenced and rejoined is as good a home as a survivor, and the scheduler may
+    move a guest there once it is back (the placement strategy balances the load)."""
+    current = auditor.current()
+    return all(
+        len(current.get(g, [])) == 1 and current[g][0].pid != pid for g, pid in before.items()
+    )
+
+
 def _migrating(current: dict[str, list[QemuCopy]], guest: str) -> bool:
     return len(current.get(guest, [])) > 1
 
@@ -116,15 +127,16 @@ def test_node_crash_is_fenced_and_guests_recover_elsewhere(
     cluster: ClusterLab, auditor: Auditor, timings: dict[str, float]
 ) -> None:
     node, victims = _busiest(cluster, auditor)
+    lost = _pids(auditor, victims)
     healthy = _pids(auditor, [g for g in cluster.guest_names if g not in victims])
     survivor = _admin(cluster, node)
     auditor.allow_outage(RECOVERY_TIMEOUT)
     start = time.monotonic()
     cluster.nodes[node].power_off()  # the crash: every process of the node dies at once
     auditor.wait_for(
-        lambda: _running_elsewhere(auditor, victims, node),
+        lambda: _recovered(auditor, lost),
         RECOVERY_TIMEOUT,
-        f"guests of crashed {node} running on survivors",
+        f"guests of crashed {node} running again",
         explain=cluster.diagnose,
     )
     timings["node crash -> guests running elsewhere"] = time.monotonic() - start
@@ -141,6 +153,7 @@ def test_a_node_dead_before_its_fencing_rejoins(
     keep Corosync's and Pacemaker's files): the fence finds it off already and only
     powers it on, and it must still rejoin (it failed with CS_ERR_NO_SPACE)."""
     node_name, victims = _busiest(cluster, auditor)
+    lost = _pids(auditor, victims)
     node = cluster.nodes[node_name]
     listing = ["find", "/dev/shm", "-mindepth", "1"]
     stale = set(node.exec(listing, timeout=15, check=True).stdout.split())
@@ -157,9 +170,9 @@ def test_a_node_dead_before_its_fencing_rejoins(
                 pass
         time.sleep(0.1)
     auditor.wait_for(
-        lambda: _running_elsewhere(auditor, victims, node_name),
+        lambda: _recovered(auditor, lost),
         RECOVERY_TIMEOUT,
-        f"guests of dead {node_name} running on survivors",
+        f"guests of dead {node_name} running again",
         explain=cluster.diagnose,
     )
     cluster.wait_online(RECOVERY_TIMEOUT)  # fenced (on only), booted and rejoined
