@@ -24,11 +24,11 @@ from pathlib import Path
 
 import pytest
 from havirt.ocf import metadata
-from havirt.ocf.agent import ActionSpec
 from havirt.ocf.params import Deprecation, Parameter
 from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "ocf"))
+from metadata_toys import LegacyReloadToy, NastyDefaultToy, NoTimeToy, parse, toy_xml
 from ocf_toy import ToyAgent
 
 RA_DTD = Path("/usr/share/resource-agents/ra-api-1.dtd")
@@ -57,42 +57,14 @@ def assert_valid(xml: str, schema: Path) -> None:
     assert ok, f"not valid against {schema}:\n{validator.error_log}\n{xml}"
 
 
-def parse(xml: str) -> etree._Element:
-    # no DTD loading, no network: exactly the document as printed
-    parser = etree.XMLParser(load_dtd=False, no_network=True, resolve_entities=False)
-    return etree.fromstring(xml.encode("utf-8"), parser)
-
-
-class LegacyReloadToy(ToyAgent):
-    """Advertises OCF 1.0 ``reload`` (until 1.1) beside 1.1's ``reload-agent``."""
-
-    actions = (*ToyAgent.actions, ActionSpec("reload", timeout=10, until_ocf=(1, 1)))
-
-
-class NoTimeToy(ToyAgent):
-    parameters = tuple(p for p in ToyAgent.parameters if p.type != "time")
-
-
-class NastyDefaultToy(ToyAgent):
-    parameters = (
-        Parameter(
-            "pattern",
-            'Pattern with "quotes" & <tags>',
-            "Matches ]]> and & and \"'",
-            default="a\"b<c&d'e>f",
-        ),
-    )
-    actions = (ActionSpec("start", 20), ActionSpec("stop", 20), ActionSpec("monitor", 20))
-
-
 @pytest.fixture(scope="module")
 def xml10() -> str:
-    return metadata.render(ToyAgent, (1, 0))
+    return toy_xml((1, 0))
 
 
 @pytest.fixture(scope="module")
 def xml11() -> str:
-    return metadata.render(ToyAgent, (1, 1))
+    return toy_xml((1, 1))
 
 
 # -- validity

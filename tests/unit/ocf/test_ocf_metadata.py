@@ -9,48 +9,20 @@ from __future__ import annotations
 
 import pytest
 from havirt.ocf import metadata
-from havirt.ocf.agent import ActionSpec
 from havirt.ocf.params import Deprecation, Parameter
 from lxml import etree
+from metadata_toys import LegacyReloadToy, NastyDefaultToy, parse, toy_xml
 from ocf_toy import ToyAgent
-
-
-def parse(xml: str) -> etree._Element:
-    # no DTD loading, no network: exactly the document as printed
-    parser = etree.XMLParser(load_dtd=False, no_network=True, resolve_entities=False)
-    return etree.fromstring(xml.encode("utf-8"), parser)
-
-
-class LegacyReloadToy(ToyAgent):
-    """Advertises OCF 1.0 ``reload`` (until 1.1) beside 1.1's ``reload-agent``."""
-
-    actions = (*ToyAgent.actions, ActionSpec("reload", timeout=10, until_ocf=(1, 1)))
-
-
-class NoTimeToy(ToyAgent):
-    parameters = tuple(p for p in ToyAgent.parameters if p.type != "time")
-
-
-class NastyDefaultToy(ToyAgent):
-    parameters = (
-        Parameter(
-            "pattern",
-            'Pattern with "quotes" & <tags>',
-            "Matches ]]> and & and \"'",
-            default="a\"b<c&d'e>f",
-        ),
-    )
-    actions = (ActionSpec("start", 20), ActionSpec("stop", 20), ActionSpec("monitor", 20))
 
 
 @pytest.fixture(scope="module")
 def xml10() -> str:
-    return metadata.render(ToyAgent, (1, 0))
+    return toy_xml((1, 0))
 
 
 @pytest.fixture(scope="module")
 def xml11() -> str:
-    return metadata.render(ToyAgent, (1, 1))
+    return toy_xml((1, 1))
 
 
 def params_of(root: etree._Element) -> dict[str, etree._Element]:
