@@ -57,17 +57,8 @@ class _ClusterDemo(StepRunner[ClusterLab]):
     ERRORS = (LabError, HavirtError, AuditError, OSError)
     FAILURE_HINT = "rerun with --keep to inspect the lab (havirt lab status, havirt lab exec)"
 
-    def __init__(
-        self,
-        progress: Progress,
-        keep: bool,
-        lab_name: str,
-        cache_dir: Path,
-        base_dir: Path,
-        clock: Callable[[], float] | None = None,
-    ) -> None:
-        super().__init__(progress, keep, lab_name, cache_dir, base_dir, clock)
-        self.auditor: Auditor | None = None
+    # State between steps (set by the steps; StepRunner's constructor is the demo's).
+    auditor: Auditor | None = None
 
     # ------------------------------------------------------------ helpers
 

@@ -217,19 +217,10 @@ class StepRunner(Generic[LabT]):
 class _Demo(StepRunner[Lab]):
     """The demo's state between steps; each step method fills in its :class:`Step`."""
 
-    def __init__(
-        self,
-        progress: Progress,
-        keep: bool,
-        lab_name: str,
-        cache_dir: Path,
-        base_dir: Path,
-        clock: Callable[[], float] | None = None,
-    ) -> None:
-        super().__init__(progress, keep, lab_name, cache_dir, base_dir, clock)
-        self.guest: LabGuest | None = None
-        self.agent = ""
-        self.ocf_root = INSTALLED_OCF_ROOT
+    # State between steps (set by the steps; StepRunner's constructor is the demo's).
+    guest: LabGuest | None = None
+    agent = ""
+    ocf_root = INSTALLED_OCF_ROOT
 
     # ------------------------------------------------------------ helpers
 
