@@ -9,13 +9,9 @@ tests/e2e/test_maintenance_and_placement.py does it on the real cluster.)
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
-import pytest
-from click.testing import CliRunner
-from havirt.tools.cli import main
 from havirt.tools.pacemaker import Pacemaker
 from havirt.tools.placement.moves import (
     LIVE_MIGRATED,
@@ -25,24 +21,7 @@ from havirt.tools.placement.moves import (
     Sightings,
     judge,
 )
-from test_placement_pacemaker import REPO, TOOLS, tool
-
-
-@pytest.fixture
-def cib(tmp_path: Path) -> Path:
-    """The lab's generated CIB with vm1..vm3 started, one per node (as crm_simulate
-    leaves it: with their start operations in the status section)."""
-    missing = [t for t in (*TOOLS, "crm_resource") if shutil.which(t) is None]
-    if missing:
-        pytest.skip(f"not installed: {', '.join(missing)} (pacemaker-cli-utils)")
-    out = tmp_path / "out"
-    result = CliRunner().invoke(
-        main, ["generate", str(REPO / "cluster-templates" / "lab.toml"), "-o", str(out)]
-    )
-    assert result.exit_code == 0, result.output
-    running = tmp_path / "running.xml"
-    Pacemaker().simulate(str(out / "cib.xml"), save_output=str(running))
-    return running
+from test_placement_pacemaker import tool  # cib: tests/contract/conftest.py
 
 
 def _before(pm: Pacemaker) -> tuple[HistoryLog, Sightings]:
