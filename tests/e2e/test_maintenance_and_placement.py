@@ -349,4 +349,11 @@ def test_target_crashing_during_standby_is_reported_as_a_restart_with_its_outage
             ["crm_resource", "--resource", guest, "--delete-parameter", "migration_speed"],
             timeout=60,
         )
+        # A fresh QEMU for the slowed guest: the scenarios after this one must not
+        # inherit its libvirt bandwidth limit (a later drain of it lost its QEMU on a
+        # fresh root; whether the agent's lifting of the limit works on real libvirt is
+        # still to be shown, see the session notes).
+        admin.exec(
+            ["crm_resource", "--restart", "--resource", guest, "--timeout=180s"], timeout=240
+        )
         cluster.restore()
