@@ -205,6 +205,47 @@ def test_live_migration_leaves_exactly_one_copy(lab: Lab, agent_path: str, make_
     assert run_agent(lab, "node2", agent_path, "stop", guest).rc == SUCCESS
 
 
+def test_migrate_to_without_a_speed_lifts_a_limit_libvirt_kept(
+    lab: Lab, agent_path: str, make_guest
+) -> None:
+    """libvirt keeps a running domain's migration bandwidth limit (an earlier
+    migration_speed, or one set by hand); migrate_to without migration_speed lifts it,
+    else every later migration of the guest crawls at the old limit."""
+    node1 = lab.nodes["node1"]
+    guest = make_guest()
+    started(lab, agent_path, guest, **MIGRATION)
+    node1.virsh("migrate-setspeed", guest.name, "1")
+    assert node1.virsh("migrate-getspeed", guest.name).stdout.strip() == "1"
+    # A target that cannot be reached: the speed is set, the migration fails, and the
+    # domain (with its limit) stays here to be looked at.
+    nowhere = run_agent(
+        lab,
+        "node1",
+        agent_path,
+        "migrate_to",
+        guest,
+        timeout_ms=30000,
+        CRM_meta_migrate_target="node9",
+        **MIGRATION,
+    )
+    assert nowhere.rc == GENERIC, nowhere
+    speed = int(node1.virsh("migrate-getspeed", guest.name).stdout.strip())
+    assert speed > 1_000_000, speed  # MiB/s: no limit left
+    to = run_agent(
+        lab,
+        "node1",
+        agent_path,
+        "migrate_to",
+        guest,
+        timeout_ms=60000,
+        CRM_meta_migrate_target="node2",
+        **MIGRATION,
+    )
+    assert to.rc == SUCCESS, to
+    assert lab.nodes["node2"].qemu_pids(guest.name)
+    assert run_agent(lab, "node2", agent_path, "stop", guest).rc == SUCCESS
+
+
 def exactly_one_copy_on_the_source(lab: Lab, guest, pid: int) -> None:
     """After a failed migration: the source's QEMU (the same process) runs the guest,
     and no copy is left on the target (libvirt ends it after an abort)."""

@@ -242,20 +242,23 @@ class Auditor:
         (a failure that cannot be diagnosed afterwards is a failure twice)."""
         deadline = time.monotonic() + timeout
         while True:
-            self.check()
+            self._check_explained(what, explain)
             result = condition()
             if result:
                 return result
             if time.monotonic() >= deadline:
-                self.check()
+                self._check_explained(what, explain)
                 message = f"timed out after {timeout:.0f} s waiting for {what}"
-                if explain is not None:
-                    try:
-                        message += "\n" + explain()
-                    except Exception as exc:  # the explanation must not hide the timeout
-                        message += f"\n(no explanation: {exc!r})"
-                raise AuditError(message)
+                raise AuditError(message + _explanation(explain))
             time.sleep(poll)
+
+    def _check_explained(self, what: str, explain: Callable[[], str] | None) -> None:
+        """:meth:`check`, with what the cluster looked like when a violation is seen
+        (a lost guest's failed operations say why it was lost)."""
+        try:
+            self.check()
+        except AuditError as exc:
+            raise AuditError(f"{exc} (waiting for {what})" + _explanation(explain)) from None
 
     def first_seen(
         self, guest: str, after: float, on_other_than: str | None = None
@@ -267,6 +270,15 @@ class Auditor:
             if on_other_than is None or any(n != on_other_than for n in placement.nodes):
                 return placement.at
         return None
+
+
+def _explanation(explain: Callable[[], str] | None) -> str:
+    if explain is None:
+        return ""
+    try:
+        return "\n" + explain()
+    except Exception as exc:  # the explanation must not hide the failure
+        return f"\n(no explanation: {exc!r})"
 
 
 __all__ = ["AuditError", "Auditor", "Placement", "QemuCopy", "judge", "netns_ids", "scan"]
