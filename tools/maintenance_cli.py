@@ -7,7 +7,10 @@ changes, the result to stdout (or JSON with --json).
 Exit codes: 0 done, every guest live-migrated; 1 not everything went as planned
 (a guest did not arrive, was restarted instead of live-migrated, stopped, or its
 end is unknown) or a tool failed; 2 refused, nothing changed (unknown node, no
-room, no quorum, ...).
+room, no quorum, another havirt command holds the cluster lock, ...).
+
+Every command here that changes the cluster holds the cluster lock while it
+checks and acts (havirt.tools.cluster_lock); --dry-run takes no lock.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .cli_types import seconds
+from .lock_cli import WAIT_LOCK_OPTION, lock_command_group, run_locked
 
 if TYPE_CHECKING:
     from .maintenance.standby import StandbyReport
@@ -45,8 +49,10 @@ DRY_RUN_OPTION = click.option(
 
 
 def moving_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--timeout, --dry-run, --quiet and --json: the options of every command that moves guests."""
-    for option in reversed((TIMEOUT_OPTION, DRY_RUN_OPTION, QUIET_OPTION, JSON_OPTION)):
+    """--timeout, --wait-lock, --dry-run, --quiet and --json: the options of every command
+    that moves guests."""
+    options = (TIMEOUT_OPTION, WAIT_LOCK_OPTION, DRY_RUN_OPTION, QUIET_OPTION, JSON_OPTION)
+    for option in reversed(options):
         command = option(command)
     return command
 
@@ -187,7 +193,13 @@ def node_group() -> None:
 )
 @moving_options
 def standby_command(
-    node: str, timeout: float, force: bool, dry_run: bool, quiet: bool, as_json: bool
+    node: str,
+    timeout: float,
+    wait_lock: float,
+    force: bool,
+    dry_run: bool,
+    quiet: bool,
+    as_json: bool,
 ) -> None:
     """Put NODE in standby: its guests live-migrate away, each one followed.
 
@@ -202,14 +214,22 @@ def standby_command(
     """
     from .maintenance.standby import standby
 
+    pm = pacemaker_adapter()
     with sigterm_unwinds():
-        report = standby(
-            pacemaker_adapter(),
-            node,
-            timeout=timeout,
-            force=force,
+        report = run_locked(
+            pm,
+            f"node standby {node}",
+            lambda dry: standby(
+                pm,
+                node,
+                timeout=timeout,
+                force=force,
+                dry_run=dry,
+                progress=progress_printer(quiet or as_json or dry),
+            ),
             dry_run=dry_run,
-            progress=progress_printer(quiet or as_json or dry_run),
+            wait=wait_lock,
+            timeout=timeout,
         )
     finish(report, as_json, _standby_text(report, "standby", dry_run))
 
@@ -224,7 +244,13 @@ def standby_command(
 )
 @moving_options
 def unstandby_command(
-    node: str, return_guests: bool, timeout: float, dry_run: bool, quiet: bool, as_json: bool
+    node: str,
+    return_guests: bool,
+    timeout: float,
+    wait_lock: float,
+    dry_run: bool,
+    quiet: bool,
+    as_json: bool,
 ) -> None:
     """Take NODE out of standby; with --return, bring its guests back.
 
@@ -236,14 +262,23 @@ def unstandby_command(
     """
     from .maintenance.standby import unstandby
 
+    pm = pacemaker_adapter()
+    command = f"node unstandby {node}" + (" --return" if return_guests else "")
     with sigterm_unwinds():
-        report = unstandby(
-            pacemaker_adapter(),
-            node,
-            return_guests=return_guests,
-            timeout=timeout,
+        report = run_locked(
+            pm,
+            command,
+            lambda dry: unstandby(
+                pm,
+                node,
+                return_guests=return_guests,
+                timeout=timeout,
+                dry_run=dry,
+                progress=progress_printer(quiet or as_json or dry),
+            ),
             dry_run=dry_run,
-            progress=progress_printer(quiet or as_json or dry_run),
+            wait=wait_lock,
+            timeout=timeout,
         )
     text = _standby_text(report, "unstandby", dry_run)
     text += "".join(f"\n  {g}: not returned, {why}" for g, why in sorted(report.skipped.items()))
@@ -257,7 +292,10 @@ def unstandby_command(
 
 @click.group("cluster")
 def cluster_group() -> None:
-    """The whole cluster: maintenance mode."""
+    """The whole cluster: maintenance mode, the lock of havirt's commands."""
+
+
+lock_command_group(cluster_group)
 
 
 @cluster_group.command("maintenance")
@@ -276,9 +314,10 @@ def cluster_group() -> None:
     metavar="SECONDS",
     help="For the probes.",
 )
+@WAIT_LOCK_OPTION
 @JSON_OPTION
 def maintenance_command(
-    state: str, no_refresh: bool, dry_run: bool, timeout: float, as_json: bool
+    state: str, no_refresh: bool, dry_run: bool, timeout: float, wait_lock: float, as_json: bool
 ) -> None:
     """Turn the cluster's maintenance mode on or off.
 
@@ -292,9 +331,19 @@ def maintenance_command(
     """
     from .maintenance.cluster import maintenance
 
-    report = maintenance(
-        pacemaker_adapter(), state == "on", refresh=not no_refresh, dry_run=dry_run, timeout=timeout
-    )
+    pm = pacemaker_adapter()
+    command = f"cluster maintenance {state}"
+    with sigterm_unwinds():
+        report = run_locked(
+            pm,
+            command,
+            lambda dry: maintenance(
+                pm, state == "on", refresh=not no_refresh, dry_run=dry, timeout=timeout
+            ),
+            dry_run=dry_run,
+            wait=wait_lock,
+            timeout=timeout,
+        )
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, sort_keys=True))
         return

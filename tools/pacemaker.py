@@ -785,6 +785,28 @@ class Pacemaker:
             what="deleting constraints",
         )
 
+    def create_element(self, scope: str, xml: str, *, timeout: float | None = None) -> bool:
+        """Add one element to a CIB section, only if no element has its id: True when it
+        was added, False when one existed (``cibadmin --create``: the CIB manager
+        checks and adds in one step, so of two creators exactly one wins)."""
+        result = self.run(
+            ["cibadmin", "--create", "--scope", scope, "--xml-text", xml],
+            timeout=timeout,
+            ok_codes=(CrmExit.OK, CrmExit.EXISTS),
+            what=f"adding to the CIB's {scope}",
+        )
+        return result.returncode == CrmExit.OK
+
+    def delete_where(self, xpath: str, *, timeout: float | None = None) -> None:
+        """Delete the CIB elements ``xpath`` matches, in one step (none: nothing happens).
+        A condition in the XPath makes it a compare-and-delete."""
+        self.run(
+            ["cibadmin", "--delete-all", "--force", "--xpath", xpath],
+            timeout=timeout,
+            ok_codes=(CrmExit.OK, CrmExit.NOSUCH),
+            what="deleting from the CIB",
+        )
+
     def refresh(self, *, timeout: float | None = None) -> None:
         """Forget the recorded state of every resource and re-probe it on every node
         (``crm_resource --refresh``): Pacemaker learns what really runs where."""

@@ -10,6 +10,7 @@ import click
 
 from .cli_types import Number, seconds
 from .errors import HavirtError
+from .lock_cli import WAIT_LOCK_OPTION, run_locked
 from .maintenance_cli import (
     DRY_RUN_OPTION,
     JSON_OPTION,
@@ -52,6 +53,7 @@ def balance_command(
     min_gain: float,
     max_moves: int,
     timeout: float,
+    wait_lock: float,
     quiet: bool,
     as_json: bool,
 ) -> None:
@@ -67,13 +69,21 @@ def balance_command(
     from .placement.balance import BalancePolicy, balance
 
     policy = BalancePolicy(threshold=threshold, min_gain=min_gain, max_moves=max_moves)
+    pm = pacemaker_adapter()
     with sigterm_unwinds():
-        report = balance(
-            pacemaker_adapter(),
-            policy,
+        report = run_locked(
+            pm,
+            "balance",
+            lambda dry: balance(
+                pm,
+                policy,
+                dry_run=dry,
+                timeout=timeout,
+                progress=progress_printer(quiet or as_json or dry),
+            ),
             dry_run=dry_run,
+            wait=wait_lock,
             timeout=timeout,
-            progress=progress_printer(quiet or as_json or dry_run),
         )
     plan = report.plan
     loads = ", ".join(
@@ -118,6 +128,7 @@ def balance_command(
     metavar="SECONDS",
     help="Follow the moves the wish causes, up to SECONDS.",
 )
+@WAIT_LOCK_OPTION
 @JSON_OPTION
 def place_command(
     guest: str | None,
@@ -130,6 +141,7 @@ def place_command(
     force: bool,
     dry_run: bool,
     wait: float | None,
+    wait_lock: float,
     as_json: bool,
 ) -> None:
     """Where GUEST may run: prefer or avoid a node, or keep it apart from GUEST2.
@@ -147,7 +159,7 @@ def place_command(
     import json
 
     from .placement.moves import clear_moves as clear_all_moves
-    from .placement.place import place
+    from .placement.place import check_score, place
 
     if clear_moves:
         ids = clear_all_moves(pacemaker_adapter()) if not dry_run else []
@@ -157,19 +169,29 @@ def place_command(
         return
     if not guest:
         raise HavirtError("GUEST is missing", "e.g. havirt place vm1 --avoid node2", exit_code=2)
+    check_score(score, bool(apart))  # bad input is refused before the lock is taken
+    pm = pacemaker_adapter()
+    changes = bool(prefer or avoid or apart or clear)  # else it only lists
     with sigterm_unwinds():
-        report = place(
-            pacemaker_adapter(),
-            guest,
-            prefer=prefer,
-            avoid=avoid,
-            apart=apart,
-            score=score,
-            clear=clear,
-            force=force,
-            dry_run=dry_run,
-            wait=wait,
-            progress=progress_printer(as_json),
+        report = run_locked(
+            pm,
+            f"place {guest}",
+            lambda dry: place(
+                pm,
+                guest,
+                prefer=prefer,
+                avoid=avoid,
+                apart=apart,
+                score=score,
+                clear=clear,
+                force=force,
+                dry_run=dry if changes else dry_run,
+                wait=wait,
+                progress=progress_printer(as_json),
+            ),
+            dry_run=dry_run or not changes,  # listing changes nothing: no lock
+            wait=wait_lock,
+            timeout=wait or 0.0,
         )
     verb = "would " if dry_run else ""
     lines = [f"{verb}add {cid}" for cid in report.added]

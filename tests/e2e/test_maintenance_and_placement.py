@@ -357,3 +357,117 @@ def test_target_crashing_during_standby_is_reported_as_a_restart_with_its_outage
             ["crm_resource", "--restart", "--resource", guest, "--timeout=180s"], timeout=240
         )
         cluster.restore()
+
+
+@contextmanager
+def tight_room(cluster: ClusterLab, auditor: Auditor) -> Iterator[None]:
+    """Every node's hv_memory capacity fits as many guests (128 MiB each) as the busiest
+    node runs, and at least two: with four guests on three nodes, any one node can then
+    go to standby, but no two."""
+    admin = cluster.nodes[ADMIN]
+    counts = [sum(where(auditor, g) == n for g in cluster.guest_names) for n in cluster.nodes]
+    fits = max(2, *counts)
+    assert 2 * fits >= len(cluster.guest_names) > fits, (counts, "not a tight case")
+    capacity = ["crm_attribute", "-z", "--name", "hv_memory", "--update"]
+    try:
+        for node in cluster.nodes:
+            admin.exec([*capacity, str(128 * fits), "--node", node], check=True)
+        yield
+    finally:
+        for node in cluster.nodes:
+            admin.exec([*capacity, "2048", "--node", node], check=True)
+        admin.pcs("node", "unstandby", "--all", check=False)
+
+
+def lock_holder(cluster: ClusterLab) -> dict | None:
+    report = havirt_json(cluster, "cluster", "lock")
+    return report.get("holder")
+
+
+def standby_from(cluster: ClusterLab, admin: str, node: str, *extra: str) -> CommandResult:
+    return cluster.nodes[admin].exec(
+        [HAVIRT, "node", "standby", node, "--timeout", "180", *extra], timeout=300
+    )
+
+
+def test_two_standbys_at_once_in_the_tight_case_stop_no_guest(
+    cluster: ClusterLab, auditor: Auditor, tidy: None
+) -> None:
+    """Two admins on two nodes put two nodes in standby at the same moment, where each
+    alone fits and both together would stop a guest: one gets the cluster lock and
+    drains its node; the other is refused (the lock, or the room once it sees the first
+    standby), changes nothing, and no guest is ever without its QEMU."""
+    with tight_room(cluster, auditor), ThreadPoolExecutor(2) as pool:
+        first = pool.submit(standby_from, cluster, "node3", "node1")
+        second = pool.submit(standby_from, cluster, "node1", "node2")
+        results = {"node1": first.result(), "node2": second.result()}
+        codes = sorted(r.returncode for r in results.values())
+        assert codes == [0, 2], {n: r.describe() for n, r in results.items()}
+        drained = next(n for n, r in results.items() if r.returncode == 0)
+        refused = results["node2" if drained == "node1" else "node1"]
+        assert (
+            "another havirt command holds the cluster lock" in refused.stderr
+            or "cannot go to standby" in refused.stderr
+        ), refused.describe()
+        status = cluster.status()
+        assert status.node(drained).standby
+        assert not status.node("node2" if drained == "node1" else "node1").standby
+        assert all(where(auditor, g) != drained for g in cluster.guest_names)
+        assert lock_holder(cluster) is None  # released
+    auditor.check()
+
+
+def hold_lock_by_hand(cluster: ClusterLab) -> None:
+    """A lock as another admin's command would hold it (on no lab node, for an hour)."""
+    now = time.time()
+    fields = {
+        "token": "byhand",
+        "command": "cluster maintenance on",
+        "user": "alice",
+        "host": "elsewhere",
+        "pid": "1",
+        "process-start": "0",
+        "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+        "expires": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 3600)),
+    }
+    pairs = "".join(
+        f'<nvpair id="havirt-lock-{k}" name="havirt-lock-{k}" value="{v}"/>'
+        for k, v in fields.items()
+    )
+    xml = f'<cluster_property_set id="havirt-lock">{pairs}</cluster_property_set>'
+    cluster.nodes[ADMIN].exec(
+        ["cibadmin", "--create", "--scope", "crm_config", "--xml-text", xml], check=True
+    )
+
+
+def test_standbys_waiting_for_the_lock_go_one_by_one_and_recheck_the_room(
+    cluster: ClusterLab, auditor: Auditor, tidy: None
+) -> None:
+    """Two admins' standbys both wait for a lock a third holds (--wait-lock), each told
+    who holds it. When it is released, one of them gets it and drains its node; the
+    other gets it next, checks the room the first standby left, and refuses."""
+    with tight_room(cluster, auditor), ThreadPoolExecutor(2) as pool:
+        hold_lock_by_hand(cluster)
+        try:
+            waiting = "--wait-lock", "240"
+            first = pool.submit(standby_from, cluster, "node3", "node1", *waiting)
+            second = pool.submit(standby_from, cluster, "node1", "node2", *waiting)
+            time.sleep(10)  # both are waiting by now (the lock is held for an hour)
+            assert not first.done() and not second.done()
+        finally:
+            cluster.nodes[ADMIN].exec(["cibadmin", "--delete", "--xpath",
+                                       "//cluster_property_set[@id='havirt-lock']"])  # fmt: skip
+        results = {"node1": first.result(), "node2": second.result()}
+        for result in results.values():
+            assert (
+                "waiting for the cluster lock: 'havirt cluster maintenance on' by alice on "
+                "elsewhere (pid 1)"
+            ) in result.stderr, result.describe()
+        codes = sorted(r.returncode for r in results.values())
+        assert codes == [0, 2], {n: r.describe() for n, r in results.items()}
+        drained = next(n for n, r in results.items() if r.returncode == 0)
+        other = "node2" if drained == "node1" else "node1"
+        assert f"{other} cannot go to standby" in results[other].stderr, results[other].describe()
+        assert not cluster.status().node(other).standby
+        assert lock_holder(cluster) is None
+    auditor.check()

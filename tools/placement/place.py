@@ -122,7 +122,7 @@ def _new_constraint(
 SCORE_LIMIT = 1000000  # Pacemaker's INFINITY; larger scores are silently capped
 
 
-def _check_score(score: str | None, apart: bool) -> None:
+def check_score(score: str | None, apart: bool) -> None:
     if score is None:
         return
     text = score.lstrip("+-")
@@ -162,7 +162,7 @@ def place(
     chosen = [x for x in (prefer, avoid, apart) if x]
     if len(chosen) > 1:
         raise HavirtError("give one of --prefer, --avoid, --apart at a time", exit_code=2)
-    _check_score(score, bool(apart))
+    check_score(score, bool(apart))
     status = pm.status()
     cib = pm.cib_xml()
     history = parse_history(cib)  # the whole CIB holds the status section: before any change

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from havirt.tools.lock_cli import LockWorld
 from havirt.tools.pacemaker import (
     ClusterStatus,
     OperationHistory,
@@ -36,6 +37,7 @@ from havirt.tools.placement.moves import (
     judge,
     watch,
 )
+from lock_fakes import Admin, FakeCibStore, World
 from lxml import etree
 from records_fakes import Op, OpLog, Rsc, crm_mon_xml
 
@@ -418,11 +420,16 @@ def test_text_json_and_exit_status_tell_the_truth(monkeypatch: pytest.MonkeyPatc
         "clean": StandbyReport("node1", True, [migrated], seconds=2.5),
     }
     chosen = ["truth"]
-    monkeypatch.setattr(maintenance_cli, "pacemaker_adapter", lambda: None)
+    store = FakeCibStore()  # the cluster lock's part of the CIB
+    monkeypatch.setattr(maintenance_cli, "pacemaker_adapter", lambda: store)
     monkeypatch.setattr(standby_module, "standby", lambda *a, **k: reports[chosen[0]])
     cli = CliRunner()
+    lock_world = LockWorld(lambda quiet: Admin(World()).env())
 
-    result = cli.invoke(maintenance_cli.node_group, ["standby", "node1", "-q"])
+    def invoke(*args: str):
+        return cli.invoke(maintenance_cli.node_group, list(args), obj=lock_world)
+
+    result = invoke("standby", "node1", "-q")
     assert result.exit_code == 1, result.output
     assert "vm1            node1 -> node2         done: live-migrated, no outage" in result.output
     assert "vm2            node1 -> node3         done: restarted, outage ~7.0 s" in result.output
@@ -430,7 +437,7 @@ def test_text_json_and_exit_status_tell_the_truth(monkeypatch: pytest.MonkeyPatc
     assert "2 of 2 guests left node1 in 9.5 s: 1 live-migrated, 1 restarted" in result.output
     assert "not everything went as planned: vm2 restarted" in result.output
 
-    result = cli.invoke(maintenance_cli.node_group, ["standby", "node1", "--json"])
+    result = invoke("standby", "node1", "--json")
     data = json.loads(result.output)
     assert result.exit_code == 1 and data["ok"] is False
     vm2 = data["guests"][1]
@@ -443,7 +450,7 @@ def test_text_json_and_exit_status_tell_the_truth(monkeypatch: pytest.MonkeyPatc
     assert vm2["outage_approximate"] is True
 
     chosen[0] = "clean"
-    result = cli.invoke(maintenance_cli.node_group, ["standby", "node1", "-q"])
+    result = invoke("standby", "node1", "-q")
     assert result.exit_code == 0, result.output
     assert "1 of 1 guests left node1 in 2.5 s: 1 live-migrated" in result.output
     assert "not everything" not in result.output
