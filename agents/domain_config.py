@@ -84,7 +84,7 @@ def _kib(el: ET.Element | None) -> int | None:
     if el is None or not (el.text or "").strip():
         return None
     unit = (el.get("unit") or "KiB").lower()
-    text = el.text.strip()
+    text = (el.text or "").strip()  # not empty: checked above
     if not (text.isascii() and text.isdigit() and len(text) <= 18):
         return None  # not a size libvirt would take either
     return int(int(text) * _UNITS.get(unit, 1))
@@ -120,13 +120,13 @@ def parse(path: str, text: str) -> DomainConfig:
         if source.get("pool"):
             pools.append(source.get("pool", ""))
     block_disks = [
-        source.get("dev", "")
+        block.get("dev", "")
         for disk in root.iterfind("devices/disk")
         if disk.get("type") == "block"
         and disk.find("readonly") is None
         and disk.find("shareable") is None
-        and (source := disk.find("source")) is not None
-        and source.get("dev")
+        and (block := disk.find("source")) is not None  # own name: a walrus binds in load
+        and block.get("dev")
     ]
     networks = [
         s.get("network", "") for s in root.iterfind("devices/interface/source") if s.get("network")

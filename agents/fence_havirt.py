@@ -130,7 +130,8 @@ def connection_uri(opts: Params) -> str:
 
     Raises FenceError for a missing or malformed URI and for anything that would
     turn the SSH host key check off."""
-    uri, ip = opts.get("uri"), opts.get("ip")
+    uri: str = opts.get("uri") or ""  # built from ip below when not given
+    ip = opts.get("ip")
     if uri and ip:
         raise FenceError("give either uri or ip, not both (ip is short for a qemu+ssh uri)")
     if not uri and not ip:
@@ -227,7 +228,8 @@ class FenceHavirt(FenceAgent):
     # -- helpers -------------------------------------------------------------
     @staticmethod
     def _uri(ctx: FenceContext) -> str:
-        return ctx.notes["uri"]  # type: ignore[return-value]
+        uri: str = ctx.notes["uri"]
+        return uri
 
     def _libvirt(self, ctx: FenceContext, what: str, call: Callable[[], T]) -> T:
         from .libvirt_boundary import HypervisorError, HypervisorUnavailable
@@ -295,7 +297,7 @@ class FenceHavirt(FenceAgent):
                 if exc.code != NO_DOMAIN:
                     raise
         if state is None:  # unknown to libvirt, or gone since the lookup
-            if plug in ctx.notes.get("destroyed", ()):  # type: ignore[operator]
+            if plug in ctx.notes.get("destroyed", ()):
                 return OFF  # a transient domain ends with its destroy
             if ctx.options.missing_as_off:
                 ctx.log.info(f"{plug} is unknown to the hypervisor: OFF (missing_as_off)")
@@ -317,8 +319,8 @@ class FenceHavirt(FenceAgent):
         try:
             if state == OFF:
                 self._libvirt(ctx, f"destroy {plug}", lambda: dom.destroy(graceful=False))
-                destroyed = ctx.notes.setdefault("destroyed", set())
-                destroyed.add(plug)  # type: ignore[attr-defined]
+                destroyed: set[str] = ctx.notes.setdefault("destroyed", set())
+                destroyed.add(plug)
             else:
                 self._libvirt(ctx, f"start {plug}", dom.start)
         except LibvirtFailure as exc:

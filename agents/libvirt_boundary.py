@@ -94,7 +94,7 @@ def preload() -> None:
 def migrate_flags(switches: tuple[str, ...] | list[str]) -> int:
     """The libvirt flags of a live migration with these virsh switches."""
     lv = libvirt_module()
-    flags = lv.VIR_MIGRATE_LIVE
+    flags: int = lv.VIR_MIGRATE_LIVE
     for switch in switches:
         flags |= getattr(lv, MIGRATE_FLAG_NAMES[switch])
     return flags
@@ -159,7 +159,8 @@ def _bounded(call: Callable[[], T], seconds: float, what: str) -> T:
             message = (exc.get_error_message() or str(exc)).strip()
             raise _classify(exc.get_error_code(), message, what) from exc
         raise exc
-    return box["value"]
+    value: T = box["value"]
+    return value
 
 
 _UNREACHABLE_CODES = {
@@ -314,7 +315,8 @@ class Domain:
         flags = (lv.VIR_DOMAIN_XML_INACTIVE if inactive else 0) | (
             lv.VIR_DOMAIN_XML_SECURE if secure else 0
         )
-        return self._hv.call(lambda: self._dom.XMLDesc(flags), "XMLDesc")
+        xml: str = self._hv.call(lambda: self._dom.XMLDesc(flags), "XMLDesc")
+        return xml
 
     def vcpus_and_memory(self) -> tuple[int, int]:
         """(vCPUs, maximum memory in KiB)."""
@@ -453,7 +455,8 @@ class StoragePool:
 
     @property
     def uuid(self) -> str:
-        return self._pool.UUIDString()  # kept by the client library too
+        uuid: str = self._pool.UUIDString()  # kept by the client library too
+        return uuid
 
     def is_active(self) -> bool:
         return bool(self._hv.call(self._pool.isActive, "pool isActive"))
@@ -466,7 +469,8 @@ class StoragePool:
 
     def xml(self, inactive: bool = False) -> str:
         flags = libvirt_module().VIR_STORAGE_XML_INACTIVE if inactive else 0
-        return self._hv.call(lambda: self._pool.XMLDesc(flags), "pool XMLDesc")
+        xml: str = self._hv.call(lambda: self._pool.XMLDesc(flags), "pool XMLDesc")
+        return xml
 
     def build(self) -> None:
         """Create the target directory (no flags: never formats or overwrites anything)."""
@@ -570,19 +574,22 @@ class Hypervisor:
     @property
     def actual_uri(self) -> str:
         self.connect()
-        return self.call(self._conn.getURI, "getURI")
+        uri: str = self.call(self._conn.getURI, "getURI")
+        return uri
 
     def hostname(self) -> str:
         self.connect()
-        return self.call(self._conn.getHostname, "getHostname")
+        hostname: str = self.call(self._conn.getHostname, "getHostname")
+        return hostname
 
     def lookup(self, name: str | None = None, uuid: str | None = None) -> Domain | None:
         """The domain with this UUID (preferred) or name; None when libvirt does not know it."""
         if self._conn is None and self._connect_c():
-            lib, conn = self.clib, self._cconn
+            lib, cconn = self.clib, self._cconn
+            assert cconn is not None  # _connect_c() opened it
 
             def find() -> tuple[int, str, str] | None:
-                cdom = libvirt_c.lookup(lib, conn, uuid, name)
+                cdom = libvirt_c.lookup(lib, cconn, uuid, name)
                 if cdom is None:
                     return None
                 return (cdom, *libvirt_c.identity(lib, cdom))
@@ -597,8 +604,13 @@ class Hypervisor:
         for key, finder in ((uuid, conn.lookupByUUIDString), (name, conn.lookupByName)):
             if not key:
                 continue
+
+            # Defaults bind this round's finder and key: a call given up on still runs.
+            def lookup_by(f: Callable[[str], Any] = finder, k: str = key) -> Any:
+                return f(k)
+
             try:
-                dom = self.call(lambda f=finder, k=key: f(k), "lookup")
+                dom = self.call(lookup_by, "lookup")
             except HypervisorError as exc:
                 if exc.code == NO_DOMAIN:
                     continue
@@ -627,6 +639,7 @@ class Hypervisor:
         libvirt-python import: ``havirt domain list`` asks every node and must start fast)."""
         if self._conn is None and self._connect_c():
             lib, cconn = self.clib, self._cconn
+            assert cconn is not None  # _connect_c() opened it
             rows = self.call_c(lambda: libvirt_c.listing(lib, cconn), "list domains")
             return [
                 DomainInfo(name, uuid, state_names(st, reason), persistent)

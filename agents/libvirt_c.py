@@ -164,7 +164,7 @@ def _failure(lib: ctypes.CDLL, what: str) -> CallFailed:
 
 
 def open_connection(lib: ctypes.CDLL, uri: str | None) -> int:
-    conn = lib.virConnectOpen(uri.encode() if uri else None)
+    conn: int | None = lib.virConnectOpen(uri.encode() if uri else None)  # None: NULL
     if not conn:
         raise _failure(lib, "connect")
     return conn
@@ -175,7 +175,7 @@ def lookup(lib: ctypes.CDLL, conn: int, uuid: str | None, name: str | None) -> i
     for key, func in ((uuid, lib.virDomainLookupByUUIDString), (name, lib.virDomainLookupByName)):
         if not key:
             continue
-        dom = func(conn, key.encode())
+        dom: int | None = func(conn, key.encode())  # None: NULL
         if dom:
             return dom
         failure = _failure(lib, "lookup")

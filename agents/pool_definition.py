@@ -91,7 +91,6 @@ class PoolSpec(Record):
         "mount_options",
     )
     _defaults = {
-        "target": None,
         "source_host": None,
         "source_path": None,
         "source_name": None,
@@ -100,7 +99,7 @@ class PoolSpec(Record):
     }
     name: str
     type: str
-    target: str | None
+    target: str  # both parsers refuse a definition without one (logical: /dev/<vg>)
     source_host: str | None
     source_path: str | None
     source_name: str | None

@@ -61,6 +61,13 @@ class PoolHost(Host):
         return mountinfo.read()
 
 
+def _host(ctx: ActionContext) -> PoolHost:
+    """The context's host as this agent's: the dispatcher builds it from ``host_class``."""
+    # ActionContext types its host as the common Host; the agent's own subclass (or a
+    # test's fake with the same methods) is what it holds for this agent's actions.
+    return ctx.host  # type: ignore[return-value]
+
+
 class StoragePool(ResourceAgent):
     name = "StoragePool"
     host_class = PoolHost
@@ -88,7 +95,8 @@ class StoragePool(ResourceAgent):
 
     def _wanted(self, ctx: ActionContext) -> PoolSpec | None:
         """The definition the parameters ask for; None when libvirt's own counts."""
-        return ctx.notes.get("wanted")  # type: ignore[return-value]
+        wanted: PoolSpec | None = ctx.notes.get("wanted")
+        return wanted
 
     def _spec(self, ctx: ActionContext, pool: Pool) -> PoolSpec:
         wanted = self._wanted(ctx)
@@ -159,11 +167,11 @@ class StoragePool(ResourceAgent):
             ctx.notes["pool_xml_text"] = text
             return
         try:
-            spec = from_params(p)
+            wanted = from_params(p)
         except DefinitionError as exc:
             raise OcfError(OcfExit.ERR_CONFIGURED, str(exc)) from None
-        if spec is not None:
-            ctx.notes["wanted"] = spec
+        if wanted is not None:
+            ctx.notes["wanted"] = wanted
 
     def validate_all(self, ctx: ActionContext) -> OcfExit:
         spec = self._wanted(ctx)
@@ -227,7 +235,7 @@ class StoragePool(ResourceAgent):
             )
             return OcfExit.ERR_GENERIC
         if spec.mounted:
-            if not mountinfo.mounts_at(spec.target, ctx.host.mounts()):
+            if not mountinfo.mounts_at(spec.target, _host(ctx).mounts()):
                 return self._not_running(
                     ctx, f"libvirt is unreachable ({exc}) and nothing is mounted at {spec.target}"
                 )
@@ -254,7 +262,7 @@ class StoragePool(ResourceAgent):
         exists; 10: stat and statfs of the target; 20: a status file written, read
         back and removed (which answers all the stat would, and more)."""
         if spec.mounted:
-            if not mountinfo.mounts_at(spec.target, ctx.host.mounts()):
+            if not mountinfo.mounts_at(spec.target, _host(ctx).mounts()):
                 return (
                     f"libvirt reports the pool active, but nothing is mounted at {spec.target} "
                     "(unmounted behind libvirt's back?)"
@@ -494,7 +502,7 @@ class StoragePool(ResourceAgent):
     def _detach_if_hung(self, ctx: ActionContext, spec: PoolSpec) -> None:
         """A hung mount would hang libvirt's unmount (and libvirtd's pool with it):
         detach it first, so the pool can stop within the deadline."""
-        if not mountinfo.mounts_at(spec.target, ctx.host.mounts()):
+        if not mountinfo.mounts_at(spec.target, _host(ctx).mounts()):
             return
         check = fs_check.stat_check(ctx.runner, spec.target, self._check_seconds(ctx, DETACH_CHECK))
         if check.ok or check.missing:
@@ -514,7 +522,7 @@ class StoragePool(ResourceAgent):
     def _unmount_leftover(self, ctx: ActionContext, spec: PoolSpec) -> None:
         """libvirt may not recognise its own mount (an fs pool on an image file: the mount
         shows a loop device) and then leaves it: stop means nothing is mounted there."""
-        left = mountinfo.mounts_at(spec.target, ctx.host.mounts())
+        left = mountinfo.mounts_at(spec.target, _host(ctx).mounts())
         if not left:
             return
         top = left[-1]
@@ -525,7 +533,7 @@ class StoragePool(ResourceAgent):
         result = ctx.runner.run(
             ["umount", "--no-canonicalize", spec.target], timeout=self._check_seconds(ctx, 10.0)
         )
-        if mountinfo.mounts_at(spec.target, ctx.host.mounts()):
+        if mountinfo.mounts_at(spec.target, _host(ctx).mounts()):
             raise OcfError(
                 OcfExit.ERR_GENERIC,
                 f"pool {spec.name} is stopped in libvirt, but {spec.target} is still mounted "

@@ -92,6 +92,13 @@ class GuestHost(Host):
         return qemu_processes.find(name, uuid, self.proc)
 
 
+def _host(ctx: ActionContext) -> GuestHost:
+    """The context's host as this agent's: the dispatcher builds it from ``host_class``."""
+    # ActionContext types its host as the common Host; the agent's own subclass (or a
+    # test's fake with the same methods) is what it holds for this agent's actions.
+    return ctx.host  # type: ignore[return-value]
+
+
 class VirtualDomain(ResourceAgent):
     name = "VirtualDomain"
     host_class = GuestHost
@@ -121,14 +128,14 @@ class VirtualDomain(ResourceAgent):
         return Hypervisor(ctx.params.get("hypervisor") or None, ctx.deadline, reserve)
 
     def _state(self, ctx: ActionContext) -> ResourceState:
-        state = ctx.notes.get("resource_state")
+        state: ResourceState | None = ctx.notes.get("resource_state")
         if state is None:  # one per action: the file is read once
             state = ResourceState(ctx.env.state_dir, self.name, ctx.env.resource)
             ctx.notes["resource_state"] = state
-        return state  # type: ignore[return-value]
+        return state
 
     def _identity(self, ctx: ActionContext) -> Identity:
-        config: domain_config.DomainConfig | None = ctx.notes.get("config")  # type: ignore[assignment]
+        config: domain_config.DomainConfig | None = ctx.notes.get("config")
         state = self._state(ctx)
         if config is not None:
             uuid = config.uuid
@@ -168,7 +175,7 @@ class VirtualDomain(ResourceAgent):
             if dom is None:
                 state = DomainState("undefined", "unknown")
         except HypervisorUnavailable as exc:
-            pids = tuple(p.pid for p in ctx.host.qemu_processes(ident.name, ident.uuid))
+            pids = tuple(p.pid for p in _host(ctx).qemu_processes(ident.name, ident.uuid))
             if pids:
                 return Observation(
                     Verdict(
@@ -188,7 +195,7 @@ class VirtualDomain(ResourceAgent):
             )
         except HypervisorError as exc:
             # libvirt answered with an error: only the QEMU process can tell more.
-            pids = tuple(p.pid for p in ctx.host.qemu_processes(ident.name, ident.uuid))
+            pids = tuple(p.pid for p in _host(ctx).qemu_processes(ident.name, ident.uuid))
             if pids:
                 return Observation(
                     Verdict(FAILED, f"libvirt error ({exc}) while QEMU process {pids[0]} runs"),
@@ -198,10 +205,10 @@ class VirtualDomain(ResourceAgent):
                 Verdict(STOPPED, f"libvirt error ({exc}); no QEMU process of {ident.name} exists")
             )
         verdict = judge(state)
-        pids: tuple[int, ...] = ()
+        pids = ()
         if verdict.outcome == STOPPED:
             # libvirt says stopped: believe it only if no QEMU process of the guest exists.
-            pids = tuple(p.pid for p in ctx.host.qemu_processes(ident.name, ident.uuid))
+            pids = tuple(p.pid for p in _host(ctx).qemu_processes(ident.name, ident.uuid))
             if pids:
                 verdict = Verdict(
                     FAILED,
@@ -255,7 +262,7 @@ class VirtualDomain(ResourceAgent):
                 )
 
     def validate_all(self, ctx: ActionContext) -> OcfExit:
-        config = ctx.notes["config"]
+        config: domain_config.DomainConfig = ctx.notes["config"]
         if config.domain_type == "kvm" and not ctx.host.exists("/dev/kvm"):
             ctx.log.warn(f"{config.name} is a KVM guest but /dev/kvm is missing on this node")
         found = self._require_storage_lease(ctx, config)
@@ -263,7 +270,9 @@ class VirtualDomain(ResourceAgent):
             ctx.log.info(f"{config.name}: {found.summary}")
         return OcfExit.SUCCESS
 
-    def _require_storage_lease(self, ctx: ActionContext, config) -> LeaseCheck | None:
+    def _require_storage_lease(
+        self, ctx: ActionContext, config: domain_config.DomainConfig
+    ) -> LeaseCheck | None:
         """Raise ERR_INSTALLED when this node cannot give the guest's disks the storage
         leases that require_storage_lease asks for; warn where they are optional and
         missing. Returns what was found (None when not checked)."""
@@ -357,7 +366,7 @@ class VirtualDomain(ResourceAgent):
             result = ctx.runner.run([script], timeout=ctx.deadline.remaining())
             if not result.ok:
                 return f"monitor script failed: {result.describe()}"
-        config = ctx.notes.get("config")
+        config: domain_config.DomainConfig | None = ctx.notes.get("config")
         if ctx.env.check_level >= 10 and config is not None and config.has_guest_agent:
             try:
                 dom.agent_ping(max(1, int(min(5.0, ctx.deadline.remaining()))))
@@ -393,7 +402,7 @@ class VirtualDomain(ResourceAgent):
     def start(self, ctx: ActionContext) -> OcfExit:
         from .libvirt_boundary import RESOURCE_BUSY, HypervisorError, HypervisorUnavailable
 
-        config = ctx.notes["config"]
+        config: domain_config.DomainConfig = ctx.notes["config"]
         hv = self._hypervisor(ctx)
         ident = self._identity(ctx)
         try:
@@ -404,6 +413,7 @@ class VirtualDomain(ResourceAgent):
                 )
             if obs.outcome == RUNNING:
                 ctx.log.info(f"{config.name} is already running")
+                # RUNNING from a reachable libvirt always comes with the domain.
                 self._remember(ctx, obs.domain)  # type: ignore[arg-type]
                 return OcfExit.SUCCESS
             if obs.outcome == FAILED:
@@ -429,7 +439,13 @@ class VirtualDomain(ResourceAgent):
         ctx.log.info(f"{config.name} started")
         return OcfExit.SUCCESS
 
-    def _launch(self, ctx: ActionContext, hv: Hypervisor, config, obs: Observation) -> Domain:
+    def _launch(
+        self,
+        ctx: ActionContext,
+        hv: Hypervisor,
+        config: domain_config.DomainConfig,
+        obs: Observation,
+    ) -> Domain:
         p = ctx.params
         if p.snapshot:
             saved = os.path.join(p.snapshot, f"{config.name}.state")
@@ -460,7 +476,9 @@ class VirtualDomain(ResourceAgent):
         )
         dom.undefine()
 
-    def _start_resources(self, ctx: ActionContext, hv: Hypervisor, config) -> None:
+    def _start_resources(
+        self, ctx: ActionContext, hv: Hypervisor, config: domain_config.DomainConfig
+    ) -> None:
         for pool in config.pools:
             if hv.ensure_pool_active(pool):
                 ctx.log.info(f"started storage pool {pool}")
@@ -468,7 +486,9 @@ class VirtualDomain(ResourceAgent):
             if hv.ensure_network_active(net):
                 ctx.log.info(f"started network {net}")
 
-    def _launch_copy_on_write(self, ctx: ActionContext, hv: Hypervisor, config) -> Domain:
+    def _launch_copy_on_write(
+        self, ctx: ActionContext, hv: Hypervisor, config: domain_config.DomainConfig
+    ) -> Domain:
         p = ctx.params
         disk = os.path.splitext(config.path)[0] + ".qcow2"
         fresh = p.stateless or not (os.path.exists(disk) and os.path.getsize(disk) > 0)
@@ -626,7 +646,7 @@ class VirtualDomain(ResourceAgent):
         return obs.outcome == STOPPED or (obs.state is not None and obs.state.state == "shutoff")
 
     def _shutdown_gracefully(
-        self, ctx: ActionContext, hv: Hypervisor, dom: Domain, ident: Identity, until
+        self, ctx: ActionContext, hv: Hypervisor, dom: Domain, ident: Identity, until: Deadline
     ) -> None:
         from .libvirt_boundary import HypervisorError
 
@@ -670,7 +690,7 @@ class VirtualDomain(ResourceAgent):
         """Write the running definition back to the config file: atomically, with a backup."""
         from .libvirt_boundary import HypervisorError
 
-        config = ctx.notes.get("config")
+        config: domain_config.DomainConfig | None = ctx.notes.get("config")
         if config is None:
             return
         try:
@@ -703,7 +723,7 @@ class VirtualDomain(ResourceAgent):
 
         wait_until = ctx.deadline.within(ctx.deadline.total / 2)
         while wait_until.remaining() > 0:
-            pids = [p.pid for p in ctx.host.qemu_processes(ident.name, ident.uuid)]
+            pids = [p.pid for p in _host(ctx).qemu_processes(ident.name, ident.uuid)]
             if not pids:
                 ctx.log.info(f"libvirt is unreachable and no QEMU process of {ident.name} exists")
                 return OcfExit.SUCCESS
@@ -726,13 +746,13 @@ class VirtualDomain(ResourceAgent):
         import signal
 
         grace = ctx.deadline.within(0.0 if urgent else 2.0)
-        while ctx.host.qemu_processes(ident.name, ident.uuid) and grace.remaining() > 0:
+        while _host(ctx).qemu_processes(ident.name, ident.uuid) and grace.remaining() > 0:
             ctx.host.sleep(0.1)  # QEMU may take a moment to exit after libvirt reports shutoff
         steps = (
             ((signal.SIGKILL, 3.0),) if urgent else ((signal.SIGTERM, 5.0), (signal.SIGKILL, 3.0))
         )
         for sig, wait in steps:
-            procs = ctx.host.qemu_processes(ident.name, ident.uuid)
+            procs = _host(ctx).qemu_processes(ident.name, ident.uuid)
             if not procs:
                 return OcfExit.SUCCESS
             why = reason or "libvirt reports the guest stopped but its QEMU process remains"
@@ -745,9 +765,9 @@ class VirtualDomain(ResourceAgent):
                 except ProcessLookupError:
                     pass
             limit = ctx.deadline.within(min(wait, max(0.0, ctx.deadline.remaining() - 0.5)))
-            while ctx.host.qemu_processes(ident.name, ident.uuid) and limit.remaining() > 0:
+            while _host(ctx).qemu_processes(ident.name, ident.uuid) and limit.remaining() > 0:
                 ctx.host.sleep(0.1)
-        if ctx.host.qemu_processes(ident.name, ident.uuid):
+        if _host(ctx).qemu_processes(ident.name, ident.uuid):
             ctx.fail(f"QEMU process of {ident.name} survived SIGKILL")
             return OcfExit.ERR_GENERIC
         return OcfExit.SUCCESS
@@ -757,7 +777,7 @@ class VirtualDomain(ResourceAgent):
         from .libvirt_boundary import HypervisorError, migrate_flags
 
         p = ctx.params
-        config = ctx.notes["config"]
+        config: domain_config.DomainConfig = ctx.notes["config"]
         target = ctx.env.migrate_target
         if not target:
             raise OcfError(

@@ -19,11 +19,16 @@ from .migration import (
     valid_user,
 )
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 SHUTDOWN_MODE_NAMES = ("acpi", "agent", "initctl", "signal", "paravirt")
 _SUFFIX_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
 
 
-def _check_uri(what: str):
+def _check_uri(what: str) -> Callable[[str], str | None]:
     def check(value: str) -> str | None:
         if value == "":
             return None

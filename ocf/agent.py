@@ -11,7 +11,7 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every 
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import ClassVar
+    from typing import Any, ClassVar
 
     from .environment import Deadline, OcfEnvironment
     from .errors import OcfError
@@ -60,7 +60,7 @@ class ActionContext:
         deadline: Deadline,
         runner: CommandRunner,
         exit_reason: str | None = None,
-        notes: dict[str, object] | None = None,
+        notes: dict[str, Any] | None = None,
         host: Host | None = None,
         answer_by: Deadline | None = None,
     ) -> None:
@@ -75,7 +75,9 @@ class ActionContext:
         # The machine: programs, clock, signals (the dispatcher's, or a test's fake).
         self.host = Host() if host is None else host
         self.exit_reason = exit_reason  # set by a handler for a failure it returns as a code
-        self.notes: dict[str, object] = {} if notes is None else notes
+        # What one handler leaves for the next within an action; each value has its own
+        # type, so a reader declares the type it expects (``config: DomainConfig = ...``).
+        self.notes: dict[str, Any] = {} if notes is None else notes
         self.warning: str | None = None  # said as the exit reason of a success
         # What the watchdog does, bounded by the agent's timeout_reserve, before it
         # answers for a handler still running (e.g. abort a migration job). Called with
@@ -118,9 +120,10 @@ class ResourceAgent:
 
     @classmethod
     def parameter_set(cls) -> ParameterSet:
-        if cls.__dict__.get("_parameter_set") is None:
-            cls._parameter_set = ParameterSet(cls.parameters)
-        return cls._parameter_set  # type: ignore[return-value]
+        found: ParameterSet | None = cls.__dict__.get("_parameter_set")  # never a base's
+        if found is None:
+            found = cls._parameter_set = ParameterSet(cls.parameters)
+        return found
 
     @classmethod
     def action_spec(cls, name: str) -> ActionSpec | None:

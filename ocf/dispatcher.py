@@ -226,7 +226,7 @@ class _Watchdog(Watchdog):
         def answer() -> None:
             reason = f"{action} did not finish within its timeout of {seconds:.0f}s; giving up"
             step = ctx.on_timeout if ctx is not None else None
-            if step is not None:
+            if ctx is not None and step is not None:
                 reason += f" ({_last_resort(ctx, step, reserve)})"
             write_exit_reason(err, reason)
 

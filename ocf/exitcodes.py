@@ -6,6 +6,11 @@ An int subclass with named members, like an IntEnum, but without importing
 
 from __future__ import annotations
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
 _MEMBERS = (
     ("SUCCESS", 0),
     ("ERR_GENERIC", 1),  # soft: Pacemaker recovers on the same node first
@@ -21,7 +26,9 @@ _MEMBERS = (
 
 
 class _Members(type):
-    def __iter__(cls):
+    _by_value: dict[int, OcfExit]  # each class's members (set in OcfExit's body)
+
+    def __iter__(cls) -> Iterator[OcfExit]:
         return iter(cls._by_value.values())
 
     def __len__(cls) -> int:
@@ -30,6 +37,7 @@ class _Members(type):
 
 class OcfExit(int, metaclass=_Members):
     _by_value: dict[int, OcfExit] = {}
+    _name: str  # set on each member below
     # Members, set below (declared for readers and type checkers).
     SUCCESS: OcfExit
     ERR_GENERIC: OcfExit
@@ -50,7 +58,7 @@ class OcfExit(int, metaclass=_Members):
 
     @property
     def name(self) -> str:
-        return self._name  # type: ignore[attr-defined]
+        return self._name
 
     @property
     def value(self) -> int:
@@ -80,7 +88,7 @@ class OcfExit(int, metaclass=_Members):
 
 for _name, _value in _MEMBERS:
     _member = int.__new__(OcfExit, _value)
-    _member._name = _name  # type: ignore[attr-defined]
+    _member._name = _name
     OcfExit._by_value[_value] = _member
     setattr(OcfExit, _name, _member)
 del _name, _value, _member

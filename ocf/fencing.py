@@ -39,7 +39,7 @@ from .watchdog import Watchdog
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
     from typing import Any, ClassVar, TextIO
 
     from .runner import CommandRunner
@@ -280,7 +280,7 @@ class OptionTable:
                     raise ValueError(f"option {key!r} is declared twice")
                 index[key] = opt
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[FenceOption]:
         return iter(self.options)
 
     # -- input ---------------------------------------------------------------
@@ -456,7 +456,7 @@ class FenceContext:
         self.deadline = deadline  # the whole run's bound; libvirt calls use it
         self._runner = runner
         self.password: str | None = None  # set from password/_file/_script before connect
-        self.notes: dict[str, object] = {}
+        self.notes: dict[str, Any] = {}  # what one callback leaves for the next
 
     @property
     def runner(self) -> CommandRunner:
@@ -468,7 +468,8 @@ class FenceContext:
 
     @property
     def plug(self) -> str:
-        return self.options.plug
+        plug: str = self.options.plug
+        return plug
 
 
 class FenceAgent:
@@ -490,9 +491,10 @@ class FenceAgent:
 
     @classmethod
     def option_table(cls) -> OptionTable:
-        if cls.__dict__.get("_table") is None:
-            cls._table = OptionTable((*COMMON_OPTIONS, *cls.options))
-        return cls._table  # type: ignore[return-value]
+        table: OptionTable | None = cls.__dict__.get("_table")  # never a base class's
+        if table is None:
+            table = cls._table = OptionTable((*COMMON_OPTIONS, *cls.options))
+        return table
 
     def validate(self, ctx: FenceContext) -> None:
         """Checks across options, without touching the device; raise FenceError."""
@@ -545,12 +547,13 @@ def run_bound(options: Params, action: str) -> float:
     changes = {"on": 1, "off": 1, "reboot": 2}.get(action, 0)
     delay = options.delay if action in ("off", "reboot") else 0.0
     # Connecting, then one status query; then each power change with its verification.
-    return (
+    bound: float = (
         delay
         + 2 * options.login_timeout
         + changes * (options.power_wait + options.power_timeout)
         + 1.0
     )
+    return bound
 
 
 def run(
@@ -832,7 +835,8 @@ def _script_argv(script: str) -> list[str]:
 def _read_password(ctx: FenceContext) -> str | None:
     opts = ctx.options
     if opts.get("password"):
-        return opts.password
+        password: str = opts.password
+        return password
     if opts.get("password_file"):
         path = opts.password_file
         from .files import FileProblem, read_text

@@ -72,7 +72,7 @@ def build(agent: type[ResourceAgent], ocf_version: tuple[int, int] = (1, 0)) -> 
             if param.deprecated.replaced_with:
                 etree.SubElement(dep, "replaced-with", name=param.deprecated.replaced_with)
             _desc(dep, "desc", param.deprecated.desc)
-        content = {"type": param.type}
+        content: dict[str, str] = {"type": param.type}
         if param.default is not None:
             content["default"] = param.default
         etree.SubElement(p_el, "content", content)

@@ -12,7 +12,7 @@ from .record import Record
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping
     from typing import Any, Literal
 
     ParamType = Literal["string", "integer", "boolean", "time"]
@@ -194,7 +194,13 @@ class Parameter(Record):
         return value
 
 
-class Params(dict):  # dict[str, Any]
+if TYPE_CHECKING:
+    _ParamsBase = dict[str, Any]
+else:
+    _ParamsBase = dict  # subscripting would need typing's Any at run time
+
+
+class Params(_ParamsBase):
     """Parsed parameter values, readable as attributes (``params.config``)."""
 
     def __getattr__(self, name: str) -> Any:
@@ -212,7 +218,7 @@ class ParameterSet:
             raise ValueError("duplicate parameter names in declaration")
         self.by_name = {p.name: p for p in self.parameters}
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Parameter]:
         return iter(self.parameters)
 
     def parse(self, reskeys: Mapping[str, str]) -> Params:

@@ -211,6 +211,14 @@ def _locations(constraints: etree._Element | None) -> tuple[Location, ...]:
     return tuple(found)
 
 
+def configuration(cib: etree._Element) -> etree._Element:
+    """The ``<configuration>`` of a whole CIB; HavirtError when it has none."""
+    config = cib.find("configuration")
+    if config is None:
+        raise HavirtError("the CIB has no <configuration>", "check the CIB (cibadmin --query)")
+    return config
+
+
 def parse_config(xml: str) -> CibConfig:
     """A CibConfig from ``cibadmin --query`` (the whole CIB or its configuration scope)."""
     root = parse_xml(xml, "the CIB")

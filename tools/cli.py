@@ -178,11 +178,15 @@ def demo_command(
 
     from . import cluster_demo, demo
 
-    if not agent_only:
-        demo = cluster_demo  # type: ignore[assignment]  # same interface
+    # The two demos share their interface (cluster_demo re-exports demo's timings).
+    take_down, run_demo = (
+        (demo.take_down, demo.run_demo)
+        if agent_only
+        else (cluster_demo.take_down, cluster_demo.run_demo)
+    )
 
     if down:
-        gone = demo.take_down(lab_name)
+        gone = take_down(lab_name)
         text = f"lab {lab_name} taken down" if gone else f"no lab {lab_name} is up"
         _emit({"lab": lab_name, "taken_down": gone}, as_json, text)
         return
@@ -200,9 +204,7 @@ def demo_command(
     steps: list[Step] = []
     error: HavirtError | None = None
     try:
-        run = demo.run_demo(
-            progress, keep=keep, lab_name=lab_name, cache_dir=cache_dir, clock=clock
-        )
+        run = run_demo(progress, keep=keep, lab_name=lab_name, cache_dir=cache_dir, clock=clock)
         if not as_json:
             click.echo(
                 "havirt demo: ocf:havirt:VirtualDomain on a 2-node lab "

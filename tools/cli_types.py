@@ -8,14 +8,20 @@ numeric option of havirt uses :class:`Number` instead.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 WEEK = 7 * 24 * 3600.0
 
 
-class Number(click.ParamType):
+if TYPE_CHECKING:
+    _NumberBase = click.ParamType[float, Any]  # what convert gives, from what it takes
+else:
+    _NumberBase = click.ParamType  # not subscriptable at run time before click 8.2
+
+
+class Number(_NumberBase):
     """A finite int or float within [minimum, maximum]; ``above`` makes the lower
     bound exclusive (a timeout of 0 means nothing)."""
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 from .demo import (
     Progress,
@@ -125,14 +126,15 @@ class _ClusterDemo(StepRunner[ClusterLab]):
         text = node.exec(["crm_mon", "-1"], timeout=30, check=True).stdout
         step.facts["lines"] = [line for line in text.splitlines() if line.strip()]
 
-    def havirt(self, node: str, *args: str) -> dict:
+    def havirt(self, node: str, *args: str) -> dict[str, Any]:
         """Run the havirt CLI inside a lab node, as an admin would; its --json result
         (also when it exits 1: not everything went as planned, and the report says what)."""
         havirt = str(Path(sys.executable).with_name("havirt"))
         result = self.the_lab.nodes[node].exec([havirt, *args, "--json"], timeout=300)
         if result.returncode not in (0, 1) or not result.stdout.lstrip().startswith("{"):
             raise HavirtError(f"havirt {' '.join(args)}: {result.describe()}")
-        return json.loads(result.stdout)
+        report: dict[str, Any] = json.loads(result.stdout)  # a JSON object: checked above
+        return report
 
     def standby(self, step: Step) -> None:
         node, guests = self.busiest()
@@ -260,7 +262,7 @@ def run_demo(
     cache_dir: Path | str = DEFAULT_CACHE_DIR,
     base_dir: Path | str = DEFAULT_BASE_DIR,
     clock: Callable[[], float] | None = None,
-) -> Iterator[Step]:
+) -> Generator[Step, None, None]:  # the CLI closes it early on an error
     """The cluster demo: an iterator yielding each step as it ends (see the module doc)."""
     check_lab_name(lab_name)
     problems = cluster_missing_requirements()

@@ -21,7 +21,7 @@ import shlex
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -675,7 +675,7 @@ def run_demo(
     cache_dir: Path | str = DEFAULT_CACHE_DIR,
     base_dir: Path | str = DEFAULT_BASE_DIR,
     clock: Callable[[], float] | None = None,
-) -> Iterator[Step]:
+) -> Generator[Step, None, None]:  # the CLI closes it early on an error
     """The demo: an iterator yielding each :class:`Step` as it ends.
 
     Raises :class:`HavirtError` at once if the machine cannot host the lab;
@@ -693,7 +693,7 @@ def run_demo(
     return _run(_Demo(progress, keep, lab_name, Path(cache_dir), Path(base_dir), clock))
 
 
-def _run(demo: Any) -> Iterator[Step]:
+def _run(demo: Any) -> Generator[Step, None, None]:
     """``demo.run()``'s steps; ``demo.abandon()`` in every case (the lab goes down)."""
     try:
         yield from demo.run()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from havirt.agents.domain_state import STATE_TABLE
 from havirt.agents.fence_havirt import FenceHavirt
@@ -18,6 +19,9 @@ from havirt.agents.storage_pool import StoragePool
 from havirt.agents.virtual_domain import VirtualDomain
 from havirt.ocf.agent import ResourceAgent
 from havirt.ocf.fencing import FenceAgent
+
+if TYPE_CHECKING:
+    from havirt.tools.inventory.kinds import Kind
 
 # Every OCF agent gets docs/reference/<name>-parameters.md.
 AGENTS: tuple[type[ResourceAgent], ...] = (VirtualDomain, StoragePool)
@@ -101,7 +105,7 @@ def state_table_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _kind_text(kind) -> str:
+def _kind_text(kind: Kind) -> str:
     from havirt.tools.inventory.kinds import ArrayOf, Choice
 
     if isinstance(kind, Choice):

@@ -153,7 +153,7 @@ def lock_command_group(group: click.Group) -> None:
         record = read_lock(_pacemaker())
         now = dt.datetime.now(dt.UTC)
         if as_json:
-            body = {"held": record is not None}
+            body: dict[str, Any] = {"held": record is not None}
             if record is not None:
                 body |= {"holder": record.to_dict(), "expired": record.expired(now)}
             click.echo(json.dumps(body, indent=2, sort_keys=True))

@@ -478,7 +478,10 @@ def parse_simulation(xml: str) -> Simulation:
         )
         for a in root.iterfind("actions/rsc_action")
     )
-    before = _status_from(root.find("cluster_status"), None)
+    status = root.find("cluster_status")
+    if status is None:  # was an AttributeError deep in _status_from
+        raise PacemakerError("crm_simulate's result has no cluster_status")
+    before = _status_from(status, None)
     revised = root.find("revised_cluster_status")
     after = _status_from(revised, None) if revised is not None else None
     return Simulation(actions, before, after)
@@ -632,7 +635,8 @@ class Pacemaker:
 
     def resource_config(self, *, timeout: float | None = None) -> dict[str, Any]:
         """Resources as pcs describes them: {"primitives": [...], "clones": [...], ...}."""
-        return self.pcs_json("resource", "config", timeout=timeout)
+        config: dict[str, Any] = self.pcs_json("resource", "config", timeout=timeout)
+        return config
 
     # -- checking -------------------------------------------------------------------------
 

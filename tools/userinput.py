@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import cast
 
 from havirt.ocf.files import DIRECTORY, MISSING, SPECIAL, UNREADABLE, Refused, read_regular
 from lxml import etree
@@ -122,9 +123,10 @@ def parse_xml(data: str | bytes, what: str, remove_blank_text: bool = False) -> 
         raise HavirtError(f"{what} is not usable XML: {_one_line(str(exc))}") from None
     if root is None:
         raise HavirtError(f"{what} is empty", "check the file or the cluster's CIB")
-    for node in root.iter(etree.Entity):
+    for node in root.iter(etree.Entity):  # only entities, though the stubs say elements
         raise HavirtError(
-            f"{what} uses the entity &{node.name};, which havirt does not expand",
+            f"{what} uses the entity &{cast(etree._Entity, node).name};, "
+            "which havirt does not expand",
             "write the value itself instead of an entity",
         )
     _check_depth(root, what)

@@ -110,7 +110,8 @@ def read_manifest(directory: str) -> dict[str, Any]:
             f"{path} has format {data.get('format')!r}, this havirt reads {MANIFEST_FORMAT}",
             hint="generate the directory again with this havirt",
         )
-    return data
+    manifest: dict[str, Any] = data  # a dict: its files were read above
+    return manifest
 
 
 MANIFEST_LIMIT = 1 << 20

@@ -99,6 +99,14 @@ def _child(parent: etree._Element, tag: str, **attrs: str) -> etree._Element:
     return found
 
 
+def _generated(gconfig: etree._Element, tag: str) -> etree._Element:
+    """A section havirt generate always writes (a hand-edited file may lack it)."""
+    section = gconfig.find(tag)
+    if section is None:
+        raise HavirtError(f"the generated CIB has no <{tag}> in its <configuration>")
+    return section
+
+
 def _merge_nvpairs(
     target_set: etree._Element, generated_set: etree._Element, label: str, m: Merge
 ) -> None:
@@ -175,7 +183,7 @@ def _merge_by_id(
             detail = f"inside {where}" if where else f"a <{live.tag}>"
             raise HavirtError(
                 f"the live CIB has {rid} as {detail}, the inventory makes it a top-level "
-                f"<{gen.tag}>",
+                f"<{gen.tag!s}>",  # a str once parsed (the stubs allow the bytes one may set)
                 hint=f"remove or rename the live {rid} first (pcs resource delete / "
                 "pcs constraint delete), then apply again",
             )
@@ -230,9 +238,9 @@ def merge(live_xml: str | bytes, generated_xml: str | bytes) -> Merge:
         raise HavirtError("the generated CIB has no <configuration>")
     crm_config = _child(config, "crm_config")
     _merge_set(crm_config, gconfig.find("crm_config"), "cluster_property_set", "property", m)
-    _merge_nodes(_child(config, "nodes"), gconfig.find("nodes"), m)
-    _merge_by_id(_child(config, "resources"), gconfig.find("resources"), "resource", m)
-    _merge_by_id(_child(config, "constraints"), gconfig.find("constraints"), "constraint", m)
+    _merge_nodes(_child(config, "nodes"), _generated(gconfig, "nodes"), m)
+    _merge_by_id(_child(config, "resources"), _generated(gconfig, "resources"), "resource", m)
+    _merge_by_id(_child(config, "constraints"), _generated(gconfig, "constraints"), "constraint", m)
     rsc_defaults = _child(config, "rsc_defaults")
     _merge_set(rsc_defaults, gconfig.find("rsc_defaults"), "meta_attributes", "resource default", m)
     if not len(rsc_defaults):

@@ -13,6 +13,7 @@ CIB yields exactly :func:`to_xml`'s configuration (tested against real pcs).
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lxml import etree
@@ -200,7 +201,7 @@ def _guest_primitive(inv: Inventory, guest: Guest) -> Primitive:
         "hypervisor": guest.hypervisor,
         "migration_transport": pol.migration_transport,
     }
-    ops = (
+    ops: tuple[Op, ...] = (
         Op("migrate_from", "0s", duration_text(pol.migrate_from_timeout)),
         Op("migrate_to", "0s", duration_text(pol.migrate_to_timeout)),
         Op("monitor", duration_text(pol.monitor_interval), duration_text(pol.monitor_timeout)),
@@ -247,7 +248,9 @@ def _pool_clone(storage: Storage) -> Clone:
 # -- XML -----------------------------------------------------------------------------------
 
 
-def _nvpairs(parent: etree._Element, tag: str, set_id: str, pairs) -> None:
+def _nvpairs(
+    parent: etree._Element, tag: str, set_id: str, pairs: Sequence[tuple[str, str]]
+) -> None:
     if not pairs:
         return
     block = etree.SubElement(parent, tag, id=set_id)
@@ -369,7 +372,7 @@ def to_xml(p: CibPlan, source: str = "the inventory") -> str:
 # -- pcs script ----------------------------------------------------------------------------
 
 
-def _words(pairs) -> list[str]:
+def _words(pairs: Sequence[tuple[str, str]]) -> list[str]:
     return [f"{name}={value}" for name, value in pairs]
 
 

@@ -127,7 +127,7 @@ class Integer(Kind):
     type_name: str = "integer"
 
     @property
-    def what(self) -> str:  # type: ignore[override]
+    def what(self) -> str:  # type: ignore[override]  # computed in place of Kind's plain str
         if self.minimum is not None and self.maximum is not None:
             return f"a whole number from {self.minimum} to {self.maximum}"
         if self.minimum is not None:
@@ -163,7 +163,7 @@ class Choice(Kind):
     type_name: str = "choice"
 
     @property
-    def what(self) -> str:  # type: ignore[override]
+    def what(self) -> str:  # type: ignore[override]  # computed in place of Kind's plain str
         return "one of " + ", ".join(f"'{c}'" for c in self.choices)  # ours, not the user's
 
     def convert(self, value: Any) -> str:
@@ -345,7 +345,7 @@ class ArrayOf(Kind):
     type_name: str = "list"
 
     @property
-    def what(self) -> str:  # type: ignore[override]
+    def what(self) -> str:  # type: ignore[override]  # computed in place of Kind's plain str
         return f"a list of {self.item.what}" if not isinstance(self.item, Table) else "tables"
 
     def check(self, value: Any, path: Path, problems: Problems) -> Any:

@@ -161,7 +161,7 @@ class _Scanner:
 
     def quoted_key(self, quote: str) -> str:
         self.advance()
-        out = []
+        out: list[str] = []
         while True:
             ch = self.peek()
             if ch == quote:

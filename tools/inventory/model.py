@@ -204,4 +204,5 @@ class Inventory:
                 }
             return value
 
-        return plain(self)
+        data: dict[str, Any] = plain(self)
+        return data

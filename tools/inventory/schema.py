@@ -21,7 +21,6 @@ from .kinds import (
     IPAddress,
     Mac,
     MapOf,
-    Path,
     Problems,
     Scalar,
     Score,
@@ -30,6 +29,7 @@ from .kinds import (
     Table,
     Text,
 )
+from .locate import Path
 
 # Names that become Pacemaker ids (XML NCName) and libvirt names: a letter first.
 RESOURCE_NAME = r"[A-Za-z_][A-Za-z0-9_.-]{0,63}"

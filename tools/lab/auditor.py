@@ -60,12 +60,13 @@ class Placement:
 
 def scan(netns_by_node: Mapping[str, tuple[int, int]]) -> dict[str, list[QemuCopy]]:
     """Every QEMU process of the lab nodes, by guest name (one pass over /proc)."""
-    node_of = {ns: node for node, ns in netns_by_node.items()}
+    # keyed by what ns_id gives, None (a process gone) included: that finds no node
+    node_of: dict[tuple[int, int] | None, str] = {ns: node for node, ns in netns_by_node.items()}
     found: dict[str, list[QemuCopy]] = {}
     for pid in nsutil.all_pids():
         if not nsutil.process_comm(pid).startswith("qemu"):
             continue
-        node = node_of.get(nsutil.ns_id(f"/proc/{pid}/ns/net"))  # type: ignore[arg-type]
+        node = node_of.get(nsutil.ns_id(f"/proc/{pid}/ns/net"))
         argv = nsutil.process_cmdline(pid)
         parsed = qemu_processes.parse_cmdline(argv)
         started = nsutil.process_start_time(pid)

@@ -36,6 +36,7 @@ from typing import Any
 from lxml import etree
 
 from .. import install
+from ..cib import configuration as configuration_of
 from ..pacemaker import ClusterStatus, ResourceStatus, parse_status
 from .guest import LabGuest, create_guest
 from .guest_image import GuestAssets, build_guest_assets
@@ -202,6 +203,8 @@ class ClusterLab(Lab):
     """
 
     node_class = ClusterNode
+    # Built from node_class, so all are ClusterNodes; a dict is invariant in its values,
+    # so mypy refuses the narrower declaration of Lab's attribute.
     nodes: dict[str, ClusterNode]  # type: ignore[assignment]
 
     def __init__(
@@ -428,14 +431,14 @@ def generated_configuration(inventory_text: str, provider: str = "havirt") -> tu
 
     files = render(loader.load_text(inventory_text, "lab inventory"))
     generated = etree.fromstring(files["cib.xml"].encode())
-    configuration = generated.find("configuration")
+    configuration = configuration_of(generated)
     for primitive in configuration.iterfind("resources//primitive[@type='VirtualDomain']"):
         primitive.set("provider", provider)
         if provider == "heartbeat":
             _stock_without_autoset(primitive)
     empty = checked(run(["cibadmin", "--empty"], timeout=15)).stdout
     cib = etree.fromstring(empty.encode(), etree.XMLParser(remove_blank_text=True))
-    cib.replace(cib.find("configuration"), configuration)
+    cib.replace(configuration_of(cib), configuration)
     return files["corosync.conf"], etree.tostring(cib, pretty_print=True, encoding="unicode")
 
 
@@ -451,6 +454,8 @@ STOCK_AUTOSET = (
 
 def _stock_without_autoset(primitive: etree._Element) -> None:
     attrs = primitive.find("instance_attributes")
+    if attrs is None:  # havirt generate gives every guest its parameters
+        raise LabError(f"primitive {primitive.get('id')} has no instance_attributes")
     set_id = attrs.get("id")
     for name in STOCK_AUTOSET:
         etree.SubElement(

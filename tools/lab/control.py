@@ -143,7 +143,9 @@ def status(name: str = DEFAULT_LAB, *, base_dir: Path | str = DEFAULT_BASE_DIR) 
                 enter=f"havirt lab exec --lab {name} {node_name} -- COMMAND",
             )
         )
-    known = [r.id for r in cluster.resources if r.agent.endswith(":VirtualDomain")]
+    known = (
+        [r.id for r in cluster.resources if r.agent.endswith(":VirtualDomain")] if cluster else []
+    )
     names = sorted(set(known) | set(qemu)) if cluster else sorted(qemu)
     for guest in names:
         rsc = cluster.resource(guest) if cluster else None

@@ -60,7 +60,7 @@ import uuid as uuidlib
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from havirt.agents import qemu_processes
 
@@ -84,7 +84,7 @@ READY_TIMEOUT = 60.0
 # Run by `ip netns exec NETNS`: the long-lived process owning the node's mount/UTS namespaces.
 HOLDER_ARGV = ("unshare", "--mount", "--uts", "--propagation", "private", "sleep", "infinity")
 
-REQUIRED_TOOLS = ("unshare", "nsenter", "ip", "mount", "umount", "find")
+REQUIRED_TOOLS: tuple[str, ...] = ("unshare", "nsenter", "ip", "mount", "umount", "find")
 REQUIRED_TOOLS += ("virsh", "libvirtd", "virtlogd", "virtlockd", "qemu-system-x86_64", "qemu-img")
 REQUIRED_TOOLS += lab_ssh.REQUIRED_TOOLS
 RESERVED_NODE_NAMES = ("sw", lab_ssh.CONTROLLER)  # the switch's and the controller's netns
@@ -100,7 +100,10 @@ PRIVATE_DIRS = (
     ("root-ssh", "/root/.ssh"),
     ("home", "/home"),
 )
-PRIVATE_FILES = (("hostname", "/etc/hostname"), ("hosts", "/etc/hosts"))
+PRIVATE_FILES: tuple[tuple[str, str], ...] = (
+    ("hostname", "/etc/hostname"),
+    ("hosts", "/etc/hosts"),
+)
 PRIVATE_FILES += (("passwd", "/etc/passwd"), ("group", "/etc/group"), ("shadow", "/etc/shadow"))
 SKELETON = (
     "run/libvirt",
@@ -596,7 +599,7 @@ class Lab:
                 node._attach(pid)
 
     @classmethod
-    def attach(cls, name: str, base_dir: Path | str = DEFAULT_BASE_DIR, **options: Any) -> Lab:
+    def attach(cls, name: str, base_dir: Path | str = DEFAULT_BASE_DIR, **options: Any) -> Self:
         """A handle on a lab that is already up (made by this or another process)."""
         state = cls._read_state_file(Path(base_dir) / name / "state.json")
         if not state:

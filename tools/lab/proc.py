@@ -42,7 +42,7 @@ def command_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def run(
-    argv: Sequence[str],
+    argv: Sequence[str | Path],
     *,
     timeout: float = 60.0,
     input: str | None = None,
@@ -102,5 +102,5 @@ def spawn(
             start_new_session=True,
         )
     finally:
-        if log:
-            out.close()  # type: ignore[union-attr]
+        if not isinstance(out, int):  # the log file (DEVNULL is an int)
+            out.close()

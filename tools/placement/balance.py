@@ -98,6 +98,7 @@ def plan_balance(
             f"(online, not in standby): {', '.join(nodes) or 'none'}",
             exit_code=2,
         )
+    # every eligible node is one of the layout's hosts
     missing = [n for n in nodes if not layout.host(n).capacity]  # type: ignore[union-attr]
     if missing:
         raise HavirtError(
@@ -106,7 +107,7 @@ def plan_balance(
             "pcs node utilization NODE cpu=N hv_memory=MiB)",
             exit_code=2,
         )
-    current, moves = layout, {}
+    current, moves = layout, dict[str, Move]()
     before = _loads(layout, nodes)
     reason = "no move would improve the balance enough"
     for _ in range(policy.max_moves + 1):
@@ -121,6 +122,7 @@ def plan_balance(
         if best is None or best[0] < policy.min_gain:
             break
         _, guest, _source, target = best
+        # _best_move picks one of the layout's guests
         moves[guest] = Move(guest, layout.guest(guest).node, target)  # type: ignore[union-attr]
         current = current.moved(guest, target)
     return BalancePlan(list(moves.values()), before, _loads(current, nodes), reason)

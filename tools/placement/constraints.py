@@ -21,10 +21,11 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from ..cib import HAVIRT_MOVE_PREFIX as MOVE_PREFIX
+from ..cib import HAVIRT_MOVE_PREFIX, configuration
 from ..userinput import parse_xml
 
 INFINITY = "INFINITY"
+MOVE_PREFIX = HAVIRT_MOVE_PREFIX  # this module's name for it (place.py imports it from here)
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def insert_constraints(cib: etree._Element, fragment: etree._Element) -> None:
     replacing those with the same id as ``cibadmin --modify`` would."""
     section = cib.find("configuration/constraints")
     if section is None:
-        section = etree.SubElement(cib.find("configuration"), "constraints")
+        section = etree.SubElement(configuration(cib), "constraints")
     remove_constraints(cib, [child.get("id", "") for child in fragment])
     for child in fragment:
         section.append(deepcopy(child))  # appending would move it out of the fragment
@@ -122,6 +123,8 @@ def insert_constraints(cib: etree._Element, fragment: etree._Element) -> None:
 def remove_constraints(cib: etree._Element, ids: Iterable[str]) -> None:
     wanted = set(ids)
     section = cib.find("configuration/constraints")
-    for child in list(section if section is not None else []):
+    if section is None:
+        return
+    for child in list(section):
         if child.get("id") in wanted:
             section.remove(child)

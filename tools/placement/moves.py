@@ -130,18 +130,18 @@ class Sightings:
                 self.last_up[node.name] = now
             elif node.name in self.up and node.name not in self.lost:
                 self.lost[node.name] = now
-                for (guest, where), at in self.last_seen.items():
-                    if where == node.name:
-                        self.seen_before_loss[(guest, where)] = at
+                for (guest, on), at in self.last_seen.items():
+                    if on == node.name:
+                        self.seen_before_loss[(guest, on)] = at
         for guest in guests:
             where = status.where(guest)
             self.first.setdefault(guest, where)
             listed = self.listed.setdefault(guest, [])
             if not listed or listed[-1][1] != where:
                 listed.append((now, where))
-            for node in where:
-                if _node_up(status, node):
-                    self.last_seen[(guest, node)] = now
+            for name in where:
+                if _node_up(status, name):
+                    self.last_seen[(guest, name)] = now
 
     def listed_at(self, guest: str, when: float) -> tuple[str, ...]:
         found: tuple[str, ...] = ()
@@ -518,7 +518,7 @@ def carry_out(
             progress=progress,
             baseline=baseline,
             history=history,
-            **watch_options,  # type: ignore[arg-type]
+            **watch_options,  # type: ignore[arg-type]  # watch's own keywords, passed on
         )
     finally:
         _remove_for_sure(pm, ids, expires)

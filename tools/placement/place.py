@@ -180,7 +180,7 @@ def place(
     if clear:
         wanted = _new_constraint(guest, prefer, avoid, apart, None)
         ids = (
-            {c.get("id") for c in wanted}
+            {c.get("id", "") for c in wanted}  # each has one: _new_constraint sets it
             if chosen
             else {c.id for c in existing if c.by_havirt and not c.id.startswith(MOVE_PREFIX)}
         )

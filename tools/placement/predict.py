@@ -17,6 +17,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from ..cib import configuration
 from ..pacemaker import Pacemaker, PlannedAction, Simulation
 from ..userinput import parse_xml
 from .constraints import Move, insert_constraints, move_constraints, move_id, remove_constraints
@@ -41,7 +42,7 @@ class Prediction:
 
     def moved(self) -> dict[str, tuple[str | None, str | None]]:
         """guest -> (node now, node afterwards) for every guest whose node changes."""
-        out = {}
+        out: dict[str, tuple[str | None, str | None]] = {}
         for guest, now in self.before.items():
             later = self.after.get(guest, ())
             if now and later and set(now) != set(later):
@@ -78,7 +79,7 @@ def _set_property(cib: etree._Element, name: str, value: str) -> None:
             nv.set("value", value)
             return
     if crm_config is None:
-        crm_config = etree.SubElement(cib.find("configuration"), "crm_config")
+        crm_config = etree.SubElement(configuration(cib), "crm_config")
     target = (
         sets[0]
         if sets
@@ -87,7 +88,9 @@ def _set_property(cib: etree._Element, name: str, value: str) -> None:
     etree.SubElement(target, "nvpair", id=f"{target.get('id')}-{name}", name=name, value=value)
 
 
-def _placement(sim_status: Simulation | None, guests: Iterable[str], after: bool) -> dict:
+def _placement(
+    sim_status: Simulation | None, guests: Iterable[str], after: bool
+) -> dict[str, tuple[str, ...]]:
     if sim_status is None:
         return {}
     status = sim_status.after if after else sim_status.before

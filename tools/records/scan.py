@@ -190,7 +190,7 @@ def node_uris(
     if template:
         check_template(template)
         return {n: template.replace(NODE_PLACEHOLDER, n) for n in nodes}
-    keys = ("hypervisor", "remoteuri", "migration_transport", "migration_user")
+    keys: tuple[str, ...] = ("hypervisor", "remoteuri", "migration_transport", "migration_user")
     keys += ("migration_network_suffix",)
     ways = Counter(tuple(g.params.get(k) or None for k in keys) for g in guests)
     if not ways:

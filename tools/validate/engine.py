@@ -107,6 +107,7 @@ def validate(
         try:
             node.session = connector.connect(node.target)
         except connect_errors as exc:
+            # connect_errors' types carry kind, message and fix (validate's contract)
             node.failure = _connect_finding(node.target, exc)  # type: ignore[arg-type]
             return
         node.login_user = getattr(node.session, "user", None) or node.target.user

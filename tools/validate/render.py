@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 
 from .findings import ERROR, Report
 
@@ -18,7 +19,9 @@ def _count(errors: int, warnings: int) -> str:
     return ", ".join(parts)
 
 
-def render(report: Report, strict: bool = False, style=lambda text, **_: text) -> str:  # type: ignore[no-untyped-def]
+def render(
+    report: Report, strict: bool = False, style: Callable[..., str] = lambda text, **_: text
+) -> str:
     """The human report: nodes, a table of checks, then each finding with its fix.
 
     ``style`` is click.style (or the identity, for plain text).

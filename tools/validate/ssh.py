@@ -26,7 +26,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import paramiko
 from fabric import Config, Connection
@@ -58,7 +58,9 @@ def _known_hosts_name(address: str, port: int) -> str:
 class RefuseUnknownHost(paramiko.RejectPolicy):
     """paramiko's RejectPolicy, raising an error that carries the offered key."""
 
-    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey):  # type: ignore[no-untyped-def]
+    def missing_host_key(
+        self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
+    ) -> NoReturn:
         raise UnknownHostKey(hostname, key)
 
 

@@ -227,3 +227,8 @@ def test_errors_from_xml_output_and_a_hint_when_not_on_a_cluster(runner_queue) -
         "crm_mon: Connection to cluster failed: Connection refused"
     )
     assert "set CIB_file=FILE" in (caught.value.hint or "")
+
+
+def test_a_simulation_without_cluster_status_is_refused() -> None:
+    with pytest.raises(PacemakerError, match="no cluster_status"):
+        parse_simulation("<pacemaker-result><actions/></pacemaker-result>")
