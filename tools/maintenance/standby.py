@@ -110,6 +110,9 @@ def standby(
         check_cluster_can_move(status, f"moving the guests off {node}")
     prediction = predict(pm, [g.id for g in layout.guests], standby=[node])
     stranded = [g for g in on_node if not prediction.after.get(g.id)]
+    # Guests the scheduler leaves where they are (unmanaged): following them would only
+    # wait out the timeout.
+    staying = [g for g in on_node if node in prediction.after.get(g.id, ())]
     if stranded and not force:
         reasons = "\n  ".join(_why_stranded(layout, g, node) for g in stranded)
         raise HavirtError(
@@ -119,12 +122,25 @@ def standby(
             "--force to stop the guests that do not fit",
             exit_code=2,
         )
+    if staying and not force:
+        raise HavirtError(
+            f"{node} cannot be drained: Pacemaker would leave "
+            f"{', '.join(g.id for g in staying)} running on it (not managed by the cluster), "
+            "nothing was changed",
+            "let the cluster manage it (crm_resource --manage --resource GUEST), or pass "
+            "--force to go to standby with it still running there",
+            exit_code=2,
+        )
     report.notes += _side_effects(prediction, on_node, stranded)
-    # Forced: the stranded guests stop (see the notes); the others are followed.
+    report.notes += [
+        f"forced: {g.id} stays on {node} (Pacemaker does not move it)" for g in staying
+    ]
+    # Forced: the stranded guests stop and the staying ones stay (see the notes); the
+    # others are followed.
     report.guests = [
         GuestMove(g.id, node, prediction.destination(g.id), required=False)
         for g in on_node
-        if g not in stranded
+        if g not in stranded and g not in staying
     ]
     if dry_run:
         return report
