@@ -111,7 +111,8 @@ def balance_command(
 @click.option(
     "--clear-moves",
     is_flag=True,
-    help="Remove every temporary havirt-move-* constraint (left by a havirt run that was killed).",
+    help="Remove every temporary havirt-move-* constraint (left by a havirt run that was "
+    "killed; refused while another havirt command holds the cluster lock).",
 )
 @click.option("--force", is_flag=True, help="Accept a wish even if Pacemaker must stop a guest.")
 @DRY_RUN_OPTION
@@ -156,7 +157,17 @@ def place_command(
     from .placement.place import check_score, place
 
     if clear_moves:
-        ids = clear_all_moves(command_env().pacemaker) if not dry_run else []
+        # Under the cluster lock: a live balance or unstandby --return holds it while its
+        # own havirt-move-* constraints are in place; a dead one's lock goes first.
+        env = command_env()
+        ids = run_locked(
+            env,
+            "place --clear-moves",
+            lambda dry: [] if dry else clear_all_moves(env.pacemaker),
+            dry_run=dry_run,
+            wait=wait_lock,
+            timeout=0.0,
+        )
         click.echo(
             json.dumps({"removed": ids}) if as_json else f"removed: {', '.join(ids) or 'none'}"
         )
