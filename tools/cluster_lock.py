@@ -30,10 +30,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from lxml import etree
-
 from .errors import HavirtError
-from .userinput import parse_xml
+
+# lxml (and userinput, which uses it) are imported where the CIB is read or written:
+# `havirt --help` loads this module through the commands and must stay light.
 
 LOCK_ID = "havirt-lock"
 SCOPE = "crm_config"
@@ -165,6 +165,8 @@ def _token_xpath(token: str | None) -> str:
 
 def read_lock(store: LockStore) -> LockRecord | None:
     """The lock as the CIB holds it now, or None when nobody holds it."""
+    from .userinput import parse_xml
+
     crm_config = parse_xml(store.cib_xml(SCOPE), "the CIB's crm_config")
     found = crm_config.find(f".//cluster_property_set[@id='{LOCK_ID}']")
     if found is None:
@@ -189,6 +191,8 @@ def read_lock(store: LockStore) -> LockRecord | None:
 
 
 def _element(record: LockRecord) -> str:
+    from lxml import etree
+
     h = record.holder
     values = {
         "token": record.token,

@@ -12,19 +12,18 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import click
 
 from .cli_types import WEEK, Number
+from .cluster_env import ClusterEnv, command_env
 from .cluster_lock import (
     LOCK_MARGIN,
     ClusterLock,
     Holder,
     LockEnv,
     LockRecord,
-    LockStore,
     acquire,
     break_lock,
     read_lock,
@@ -49,21 +48,17 @@ def _user() -> str:
         return f"uid {os.getuid()}"
 
 
-@dataclass(frozen=True)
-class LockWorld:
-    """Where the lock's environment comes from: the real machine unless the click
-    context object says otherwise (tests pass one: ``invoke(..., obj=LockWorld(...))``)."""
+def waiting_printer(now: Callable[[], dt.datetime], quiet: bool) -> Callable[[LockRecord], None]:
+    """Says on stderr whom a command waits for (once per holder)."""
 
-    make: Callable[[bool], LockEnv]  # quiet -> the environment
+    def waiting(record: LockRecord) -> None:
+        if not quiet:
+            click.echo(f"havirt: waiting for the cluster lock: {record.describe(now())}", err=True)
 
-
-def _lock_env(quiet: bool) -> LockEnv:
-    ctx = click.get_current_context(silent=True)
-    world = ctx.find_object(LockWorld) if ctx is not None else None
-    return world.make(quiet) if world is not None else live_env(quiet)
+    return waiting
 
 
-def live_env(quiet: bool) -> LockEnv:
+def live_lock_env(quiet: bool, now: Callable[[], dt.datetime]) -> LockEnv:
     """The lock's view of this machine: this process, the clocks, /proc."""
     from havirt.ocf.host import Host
 
@@ -74,30 +69,25 @@ def live_env(quiet: bool) -> LockEnv:
         begun = host.process_started(pid)
         return begun is not None and (not start or abs(begun - start) < 2)
 
-    def waiting(record: LockRecord) -> None:
-        if not quiet:
-            now = dt.datetime.now(dt.UTC)
-            click.echo(f"havirt: waiting for the cluster lock: {record.describe(now)}", err=True)
-
     return LockEnv(
         me=Holder("", _user(), host.node_name(), os.getpid(), int(started or 0)),
-        now=lambda: dt.datetime.now(dt.UTC),
+        now=now,
         monotonic=time.monotonic,
         sleep=time.sleep,
         alive=alive,
         new_token=lambda: uuid.uuid4().hex,
-        waiting=waiting,
+        waiting=waiting_printer(now, quiet),
     )
 
 
 @contextmanager
 def locked(
-    store: LockStore, command: str, *, wait: float, timeout: float, quiet: bool = False
+    env: ClusterEnv, command: str, *, wait: float, timeout: float, quiet: bool = False
 ) -> Iterator[ClusterLock]:
     """Hold the cluster lock around a command that moves guests; it lives for the
     command's ``timeout`` and a margin, and is released on the way out (Ctrl-C and
     SIGTERM included: see maintenance_cli.sigterm_unwinds)."""
-    lock = acquire(store, command, _lock_env(quiet), ttl=timeout + LOCK_MARGIN, wait=wait)
+    lock = acquire(env.pacemaker, command, env.lock, ttl=timeout + LOCK_MARGIN, wait=wait)
     if lock.taken_over and not quiet:
         click.echo(f"havirt: {lock.taken_over}", err=True)
     try:
@@ -107,7 +97,7 @@ def locked(
 
 
 def run_locked(
-    store: LockStore,
+    env: ClusterEnv,
     command: str,
     run: Callable[[bool], R],
     *,
@@ -125,16 +115,10 @@ def run_locked(
     A dry run changes nothing and takes no lock."""
     if dry_run:
         return run(True)
-    if read_lock(store) is None:
+    if read_lock(env.pacemaker) is None:
         run(True)
-    with locked(store, command, wait=wait, timeout=timeout, quiet=quiet):
+    with locked(env, command, wait=wait, timeout=timeout, quiet=quiet):
         return run(False)
-
-
-def _pacemaker() -> Any:
-    from .pacemaker import Pacemaker
-
-    return Pacemaker()
 
 
 def lock_command_group(group: click.Group) -> None:
@@ -150,8 +134,9 @@ def lock_command_group(group: click.Group) -> None:
         havirt-lock) with its holder, when it was taken and when it expires.
         Exit 0 whether it is held or not.
         """
-        record = read_lock(_pacemaker())
-        now = dt.datetime.now(dt.UTC)
+        env = command_env()
+        record = read_lock(env.pacemaker)
+        now = env.now()
         if as_json:
             body: dict[str, Any] = {"held": record is not None}
             if record is not None:
@@ -171,8 +156,9 @@ def lock_command_group(group: click.Group) -> None:
         crashed) and that has not expired yet. If that command still runs, the
         next admin's command may race it: check with 'havirt cluster lock' first.
         """
-        record = break_lock(_pacemaker())
-        now = dt.datetime.now(dt.UTC)
+        env = command_env()
+        record = break_lock(env.pacemaker)
+        now = env.now()
         if as_json:
             body = {"removed": record.to_dict() if record is not None else None}
             click.echo(json.dumps(body, indent=2, sort_keys=True))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .cli_types import seconds
+from .cluster_env import ClusterEnv, command_env
 from .lock_cli import WAIT_LOCK_OPTION, lock_command_group, run_locked
 
 if TYPE_CHECKING:
@@ -134,14 +136,18 @@ def sigterm_unwinds() -> Iterator[None]:
     def raise_interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, raise_interrupt)
+    # Python lets only the main thread handle signals (a command run in another
+    # thread, as the scenario tests do, gets none to handle).
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, raise_interrupt) if main else None
     try:
         yield
     except KeyboardInterrupt:
         click.echo("havirt: interrupted; temporary constraints were removed", err=True)
         sys.exit(130)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if main:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def finish(report: Any, as_json: bool, human: str) -> None:
@@ -155,10 +161,9 @@ def finish(report: Any, as_json: bool, human: str) -> None:
         sys.exit(1)
 
 
-def pacemaker_adapter() -> Any:
-    from .pacemaker import Pacemaker
-
-    return Pacemaker()
+def moving_env(quiet: bool) -> ClusterEnv:
+    """The command's environment, its progress lines on stderr unless ``quiet``."""
+    return command_env().reporting(progress_printer(quiet))
 
 
 def _standby_text(report: StandbyReport, verb: str, dry_run: bool) -> str:
@@ -214,19 +219,12 @@ def standby_command(
     """
     from .maintenance.standby import standby
 
-    pm = pacemaker_adapter()
+    env = moving_env(quiet or as_json)
     with sigterm_unwinds():
         report = run_locked(
-            pm,
+            env,
             f"node standby {node}",
-            lambda dry: standby(
-                pm,
-                node,
-                timeout=timeout,
-                force=force,
-                dry_run=dry,
-                progress=progress_printer(quiet or as_json or dry),
-            ),
+            lambda dry: standby(env, node, timeout=timeout, force=force, dry_run=dry),
             dry_run=dry_run,
             wait=wait_lock,
             timeout=timeout,
@@ -262,19 +260,14 @@ def unstandby_command(
     """
     from .maintenance.standby import unstandby
 
-    pm = pacemaker_adapter()
+    env = moving_env(quiet or as_json)
     command = f"node unstandby {node}" + (" --return" if return_guests else "")
     with sigterm_unwinds():
         report = run_locked(
-            pm,
+            env,
             command,
             lambda dry: unstandby(
-                pm,
-                node,
-                return_guests=return_guests,
-                timeout=timeout,
-                dry_run=dry,
-                progress=progress_printer(quiet or as_json or dry),
+                env, node, return_guests=return_guests, timeout=timeout, dry_run=dry
             ),
             dry_run=dry_run,
             wait=wait_lock,
@@ -331,14 +324,14 @@ def maintenance_command(
     """
     from .maintenance.cluster import maintenance
 
-    pm = pacemaker_adapter()
+    env = command_env()
     command = f"cluster maintenance {state}"
     with sigterm_unwinds():
         report = run_locked(
-            pm,
+            env,
             command,
             lambda dry: maintenance(
-                pm, state == "on", refresh=not no_refresh, dry_run=dry, timeout=timeout
+                env, state == "on", refresh=not no_refresh, dry_run=dry, timeout=timeout
             ),
             dry_run=dry_run,
             wait=wait_lock,

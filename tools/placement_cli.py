@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from .cli_types import Number, seconds
+from .cluster_env import command_env
 from .errors import HavirtError
 from .lock_cli import WAIT_LOCK_OPTION, run_locked
 from .maintenance_cli import (
@@ -16,10 +17,9 @@ from .maintenance_cli import (
     JSON_OPTION,
     finish,
     move_line,
+    moving_env,
     moving_options,
     outcome_summary,
-    pacemaker_adapter,
-    progress_printer,
     sigterm_unwinds,
 )
 
@@ -69,18 +69,12 @@ def balance_command(
     from .placement.balance import BalancePolicy, balance
 
     policy = BalancePolicy(threshold=threshold, min_gain=min_gain, max_moves=max_moves)
-    pm = pacemaker_adapter()
+    env = moving_env(quiet or as_json)
     with sigterm_unwinds():
         report = run_locked(
-            pm,
+            env,
             "balance",
-            lambda dry: balance(
-                pm,
-                policy,
-                dry_run=dry,
-                timeout=timeout,
-                progress=progress_printer(quiet or as_json or dry),
-            ),
+            lambda dry: balance(env, policy, dry_run=dry, timeout=timeout),
             dry_run=dry_run,
             wait=wait_lock,
             timeout=timeout,
@@ -117,7 +111,8 @@ def balance_command(
 @click.option(
     "--clear-moves",
     is_flag=True,
-    help="Remove every temporary havirt-move-* constraint (left by a havirt run that was killed).",
+    help="Remove every temporary havirt-move-* constraint (left by a havirt run that was "
+    "killed; refused while another havirt command holds the cluster lock).",
 )
 @click.option("--force", is_flag=True, help="Accept a wish even if Pacemaker must stop a guest.")
 @DRY_RUN_OPTION
@@ -162,7 +157,17 @@ def place_command(
     from .placement.place import check_score, place
 
     if clear_moves:
-        ids = clear_all_moves(pacemaker_adapter()) if not dry_run else []
+        # Under the cluster lock: a live balance or unstandby --return holds it while its
+        # own havirt-move-* constraints are in place; a dead one's lock goes first.
+        env = command_env()
+        ids = run_locked(
+            env,
+            "place --clear-moves",
+            lambda dry: [] if dry else clear_all_moves(env.pacemaker),
+            dry_run=dry_run,
+            wait=wait_lock,
+            timeout=0.0,
+        )
         click.echo(
             json.dumps({"removed": ids}) if as_json else f"removed: {', '.join(ids) or 'none'}"
         )
@@ -170,14 +175,14 @@ def place_command(
     if not guest:
         raise HavirtError("GUEST is missing", "e.g. havirt place vm1 --avoid node2", exit_code=2)
     check_score(score, bool(apart))  # bad input is refused before the lock is taken
-    pm = pacemaker_adapter()
+    env = moving_env(as_json)
     changes = bool(prefer or avoid or apart or clear)  # else it only lists
     with sigterm_unwinds():
         report = run_locked(
-            pm,
+            env,
             f"place {guest}",
             lambda dry: place(
-                pm,
+                env,
                 guest,
                 prefer=prefer,
                 avoid=avoid,
@@ -187,7 +192,6 @@ def place_command(
                 force=force,
                 dry_run=dry if changes else dry_run,
                 wait=wait,
-                progress=progress_printer(as_json),
             ),
             dry_run=dry_run or not changes,  # listing changes nothing: no lock
             wait=wait_lock,

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..cib import parse_config
+from ..cluster_env import ClusterEnv
 from ..pacemaker import Pacemaker
 from ..placement.predict import predict
 
@@ -40,13 +41,14 @@ def _guests(pm: Pacemaker) -> list[str]:
 
 
 def maintenance(
-    pm: Pacemaker,
+    env: ClusterEnv,
     on: bool,
     *,
     refresh: bool = True,
     dry_run: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> MaintenanceReport:
+    pm = env.pacemaker
     status = pm.status()
     report = MaintenanceReport(on=on, changed=status.maintenance_mode != on, dry_run=dry_run)
     if on:

@@ -14,19 +14,16 @@ guests back with temporary constraints that are removed in every case.
 
 from __future__ import annotations
 
-import datetime as dt
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..cluster_env import ClusterEnv
 from ..errors import HavirtError
 from ..pacemaker import ClusterStatus, Pacemaker
 from ..placement.constraints import Move
 from ..placement.model import Guest, Layout, describe_load, layout_from
 from ..placement.moves import (
     GuestMove,
-    Progress,
     carry_out,
     check_cluster_can_move,
     read_history,
@@ -95,18 +92,16 @@ def _why_stranded(layout: Layout, guest: Guest, node: str) -> str:
 
 
 def standby(
-    pm: Pacemaker,
+    env: ClusterEnv,
     node: str,
     *,
     timeout: float = DEFAULT_TIMEOUT,
     force: bool = False,
     dry_run: bool = False,
-    progress: Progress = lambda move: None,
-    clock: Callable[[], float] = time.monotonic,
-    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
 ) -> StandbyReport:
     """Put ``node`` in standby and follow its guests away (see the module doc)."""
-    start = clock()
+    pm = env.pacemaker
+    start = env.monotonic()
     status, layout = _read(pm)
     host = layout.require_host(node)
     on_node = layout.guests_on(node)
@@ -115,6 +110,9 @@ def standby(
         check_cluster_can_move(status, f"moving the guests off {node}")
     prediction = predict(pm, [g.id for g in layout.guests], standby=[node])
     stranded = [g for g in on_node if not prediction.after.get(g.id)]
+    # Guests the scheduler leaves where they are (unmanaged): following them would only
+    # wait out the timeout.
+    staying = [g for g in on_node if node in prediction.after.get(g.id, ())]
     if stranded and not force:
         reasons = "\n  ".join(_why_stranded(layout, g, node) for g in stranded)
         raise HavirtError(
@@ -124,16 +122,29 @@ def standby(
             "--force to stop the guests that do not fit",
             exit_code=2,
         )
+    if staying and not force:
+        raise HavirtError(
+            f"{node} cannot be drained: Pacemaker would leave "
+            f"{', '.join(g.id for g in staying)} running on it (not managed by the cluster), "
+            "nothing was changed",
+            "let the cluster manage it (crm_resource --manage --resource GUEST), or pass "
+            "--force to go to standby with it still running there",
+            exit_code=2,
+        )
     report.notes += _side_effects(prediction, on_node, stranded)
-    # Forced: the stranded guests stop (see the notes); the others are followed.
+    report.notes += [
+        f"forced: {g.id} stays on {node} (Pacemaker does not move it)" for g in staying
+    ]
+    # Forced: the stranded guests stop and the staying ones stay (see the notes); the
+    # others are followed.
     report.guests = [
         GuestMove(g.id, node, prediction.destination(g.id), required=False)
         for g in on_node
-        if g not in stranded
+        if g not in stranded and g not in staying
     ]
     if dry_run:
         return report
-    sweep_expired_moves(pm, now())  # left by a havirt that was killed mid-move
+    sweep_expired_moves(pm, env.now())  # left by a havirt that was killed mid-move
     history = read_history(pm)  # before anything moves: what happens next is judged from it
     if on_node:
         recorded = set(_recorded(layout, node)) | {g.id for g in on_node}
@@ -141,16 +152,9 @@ def standby(
     if report.changed:
         pm.set_node_attribute(node, "standby", "on")
     for move in report.guests:
-        progress(move)
-    watch(
-        pm,
-        report.guests,
-        timeout=timeout,
-        progress=progress,
-        baseline=status,
-        history=history,
-    )
-    report.seconds = round(clock() - start, 2)
+        env.progress(move)
+    watch(env, report.guests, timeout=timeout, baseline=status, history=history)
+    report.seconds = round(env.monotonic() - start, 2)
     return report
 
 
@@ -179,17 +183,16 @@ def _recorded(layout: Layout, node: str) -> list[str]:
 
 
 def unstandby(
-    pm: Pacemaker,
+    env: ClusterEnv,
     node: str,
     *,
     return_guests: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
     dry_run: bool = False,
-    progress: Progress = lambda move: None,
-    clock: Callable[[], float] = time.monotonic,
 ) -> UnstandbyReport:
     """Take ``node`` out of standby; with ``return_guests`` move its recorded guests back."""
-    start = clock()
+    pm = env.pacemaker
+    start = env.monotonic()
     status, layout = _read(pm)
     host = layout.require_host(node)
     report = UnstandbyReport(node, changed=host.standby, dry_run=dry_run)
@@ -199,7 +202,7 @@ def unstandby(
         moves, report.skipped = _returns(layout, node, recorded)
         if moves:
             check_cluster_can_move(status, "moving the guests back")
-            _check_return(pm, layout, node, moves, report, standby_cleared=not report.changed)
+            _check_return(env, layout, node, moves, report, standby_cleared=not report.changed)
             moves = [m for m in moves if m.guest not in report.skipped]
     if dry_run:
         report.guests = [GuestMove(m.guest, m.source, m.target) for m in moves]
@@ -210,15 +213,15 @@ def unstandby(
         if recorded:
             pm.set_node_attribute(node, DRAINED_ATTRIBUTE, None)
             report.forgotten = recorded
-        report.seconds = round(clock() - start, 2)
+        report.seconds = round(env.monotonic() - start, 2)
         return report
-    report.guests = carry_out(pm, moves, timeout=timeout, progress=progress)
+    report.guests = carry_out(env, moves, timeout=timeout)
     returned = {g.guest for g in report.guests if g.arrived_ok} | {
         g for g, why in report.skipped.items() if why == "already there"
     }
     remaining = [g for g in recorded if g not in returned and layout.guest(g) is not None]
     pm.set_node_attribute(node, DRAINED_ATTRIBUTE, " ".join(remaining) or None)
-    report.seconds = round(clock() - start, 2)
+    report.seconds = round(env.monotonic() - start, 2)
     return report
 
 
@@ -242,7 +245,7 @@ def _returns(layout: Layout, node: str, recorded: list[str]) -> tuple[list[Move]
 
 
 def _check_return(
-    pm: Pacemaker,
+    env: ClusterEnv,
     layout: Layout,
     node: str,
     moves: list[Move],
@@ -251,9 +254,10 @@ def _check_return(
 ) -> None:
     """Ask the scheduler; drop guests it would not put back, refuse if anything would stop."""
     prediction = predict_moves(
-        pm,
+        env.pacemaker,
         [g.id for g in layout.guests],
         moves,
+        now=env.now(),
         timeout=DEFAULT_TIMEOUT,
         active=[] if standby_cleared else [node],
     )

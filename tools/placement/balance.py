@@ -23,16 +23,14 @@ too. The moves are then made with temporary constraints that are always removed.
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..cluster_env import ClusterEnv
 from ..errors import HavirtError
-from ..pacemaker import Pacemaker
 from .constraints import Move
 from .model import Layout, layout_from
-from .moves import GuestMove, Progress, carry_out, check_cluster_can_move
+from .moves import GuestMove, carry_out, check_cluster_can_move
 from .predict import predict_moves
 
 DEFAULT_TIMEOUT = 300.0
@@ -183,18 +181,17 @@ class BalanceReport:
 
 
 def balance(
-    pm: Pacemaker,
+    env: ClusterEnv,
     policy: BalancePolicy | None = None,
     *,
     dry_run: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
-    progress: Progress = lambda move: None,
-    clock: Callable[[], float] = time.monotonic,
 ) -> BalanceReport:
     """Plan, check with the scheduler, and (unless ``dry_run``) carry out the moves."""
     policy = policy or BalancePolicy()
     policy.check()
-    start = clock()
+    pm = env.pacemaker
+    start = env.monotonic()
     status = pm.status()
     layout = layout_from(status, pm.cib_xml("configuration"))
     refused: set[tuple[str, str]] = set()
@@ -204,7 +201,7 @@ def balance(
         if not plan.moves:
             break
         check_cluster_can_move(status, "balancing")
-        rejected = _check_with_scheduler(pm, layout, plan.moves)
+        rejected = _check_with_scheduler(env, layout, plan.moves)
         if not rejected:
             break
         for move in rejected:
@@ -218,14 +215,20 @@ def balance(
     report = BalanceReport(plan, dropped=dropped, dry_run=dry_run)
     report.guests = [GuestMove(m.guest, m.source, m.target) for m in plan.moves]
     if not dry_run and plan.moves:
-        report.guests = carry_out(pm, plan.moves, timeout=timeout, progress=progress)
-    report.seconds = round(clock() - start, 2)
+        report.guests = carry_out(env, plan.moves, timeout=timeout)
+    report.seconds = round(env.monotonic() - start, 2)
     return report
 
 
-def _check_with_scheduler(pm: Pacemaker, layout: Layout, moves: list[Move]) -> list[Move]:
+def _check_with_scheduler(env: ClusterEnv, layout: Layout, moves: list[Move]) -> list[Move]:
     """The moves the scheduler would not make; raises if the plan would hurt any guest."""
-    prediction = predict_moves(pm, [g.id for g in layout.guests], moves, timeout=DEFAULT_TIMEOUT)
+    prediction = predict_moves(
+        env.pacemaker,
+        [g.id for g in layout.guests],
+        moves,
+        now=env.now(),
+        timeout=DEFAULT_TIMEOUT,
+    )
     problems = []
     if prediction.stopped():
         problems.append(f"it would stop {', '.join(prediction.stopped())}")

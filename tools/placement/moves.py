@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
+from ..cluster_env import ClusterEnv
 from ..errors import HavirtError
 from ..pacemaker import ClusterStatus, Operation, OperationHistory, Pacemaker, PacemakerError
 from .constraints import (
@@ -303,25 +303,23 @@ def _outcome(move: GuestMove) -> tuple[object, ...]:
 
 
 def watch(
-    pm: Pacemaker,
+    env: ClusterEnv,
     moves: Sequence[GuestMove],
     *,
     timeout: float,
-    progress: Progress = lambda move: None,
     baseline: ClusterStatus | None = None,
     history: OperationHistory | None = None,
     poll: float = POLL_SECONDS,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-    wall: Callable[[], float] = time.time,
 ) -> list[GuestMove]:
-    """Follow ``moves`` until each is final (see the module doc); returns them.
+    """Follow ``moves`` until each is final (see the module doc), reporting each change
+    to ``env.progress``; returns them.
 
     ``baseline`` and ``history`` are the status and operation history from before
     anything was changed (read here when not given); what happened since is judged.
     A guest whose move failed is final only once the cluster has recovered it
     (``crm_resource --wait``): where it ends up is part of the answer. A guest that
     arrived but is lost again while others still move is followed again."""
+    pm, clock, wall, progress = env.pacemaker, env.monotonic, env.wall, env.progress
     start = clock()
     log = HistoryLog(history if history is not None else read_history(pm))
     known = _failures(baseline) if baseline is not None else None
@@ -393,7 +391,7 @@ def watch(
             for move in left:
                 _finish(move, status, TIMED_OUT, elapsed)
             break
-        sleep(poll)
+        env.sleep(poll)
     # The last word: every guest judged once more on the final state and history.
     report(list(moves), status, fresh=True)
     return list(moves)
@@ -460,9 +458,10 @@ def lifetime_for(timeout: float) -> float:
     return max(MIN_LIFETIME, timeout + 60.0)
 
 
-def expiry(timeout: float) -> dt.datetime:
-    """When temporary constraints for a wait of ``timeout`` seconds stop applying."""
-    return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=lifetime_for(timeout))
+def expiry(now: dt.datetime, timeout: float) -> dt.datetime:
+    """When temporary constraints for a wait of ``timeout`` seconds from ``now`` stop
+    applying."""
+    return now + dt.timedelta(seconds=lifetime_for(timeout))
 
 
 def sweep_expired_moves(pm: Pacemaker, now: dt.datetime) -> list[MoveConstraint]:
@@ -490,42 +489,30 @@ def check_no_move_in_progress(pm: Pacemaker, guests: Sequence[str], now: dt.date
 
 
 def carry_out(
-    pm: Pacemaker,
-    moves: Sequence[Move],
-    *,
-    timeout: float,
-    progress: Progress = lambda move: None,
-    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
-    **watch_options: object,
+    env: ClusterEnv, moves: Sequence[Move], *, timeout: float, poll: float = POLL_SECONDS
 ) -> list[GuestMove]:
     """Move guests with temporary constraints and remove the constraints in every case."""
     if not moves:
         return []
-    check_no_move_in_progress(pm, [m.guest for m in moves], now())
+    pm = env.pacemaker
+    check_no_move_in_progress(pm, [m.guest for m in moves], env.now())
     baseline = pm.status()
     history = read_history(pm)
-    expires = now() + dt.timedelta(seconds=lifetime_for(timeout))
+    expires = expiry(env.now(), timeout)
     ids = [move_id(m.guest) for m in moves]
     followed = [GuestMove(m.guest, m.source, m.target) for m in moves]
     pm.add_constraints(to_text(move_constraints(moves, expires)))
     try:
         for move in followed:
-            progress(move)
-        return watch(
-            pm,
-            followed,
-            timeout=timeout,
-            progress=progress,
-            baseline=baseline,
-            history=history,
-            **watch_options,  # type: ignore[arg-type]  # watch's own keywords, passed on
-        )
+            env.progress(move)
+        return watch(env, followed, timeout=timeout, baseline=baseline, history=history, poll=poll)
     finally:
-        _remove_for_sure(pm, ids, expires)
+        _remove_for_sure(env, ids, expires)
 
 
-def _remove_for_sure(pm: Pacemaker, ids: list[str], expires: dt.datetime) -> None:
+def _remove_for_sure(env: ClusterEnv, ids: list[str], expires: dt.datetime) -> None:
     """Delete our constraints and check they are gone; a few tries (the CIB may be busy)."""
+    pm = env.pacemaker
     problem: Exception | None = None
     for attempt in range(3):
         try:
@@ -536,7 +523,7 @@ def _remove_for_sure(pm: Pacemaker, ids: list[str], expires: dt.datetime) -> Non
             problem = HavirtError(f"constraints still present: {', '.join(sorted(left))}")
         except HavirtError as exc:
             problem = exc
-        time.sleep(0.5 * (attempt + 1))
+        env.sleep(0.5 * (attempt + 1))
     raise HavirtError(
         f"could not remove the temporary constraints {', '.join(ids)}: {problem}",
         "remove them with 'havirt place --clear-moves'; they stop applying at "

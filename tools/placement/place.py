@@ -22,12 +22,13 @@ from typing import Any
 from lxml import etree
 
 from ..cib import origin_of, parse_config
+from ..cluster_env import ClusterEnv
 from ..errors import HavirtError
-from ..pacemaker import Pacemaker, parse_history
+from ..pacemaker import parse_history
 from ..userinput import quote
 from .constraints import MOVE_PREFIX, to_text
 from .model import layout_from
-from .moves import GuestMove, Progress, watch
+from .moves import GuestMove, watch
 from .predict import predict
 
 INFINITY = "INFINITY"
@@ -145,7 +146,7 @@ def check_score(score: str | None, apart: bool) -> None:
 
 
 def place(
-    pm: Pacemaker,
+    env: ClusterEnv,
     guest: str,
     *,
     prefer: str | None = None,
@@ -156,13 +157,13 @@ def place(
     force: bool = False,
     dry_run: bool = False,
     wait: float | None = None,
-    progress: Progress = lambda move: None,
 ) -> PlaceReport:
     """Add (or with ``clear`` remove) one placement wish; with none given, list them."""
     chosen = [x for x in (prefer, avoid, apart) if x]
     if len(chosen) > 1:
         raise HavirtError("give one of --prefer, --avoid, --apart at a time", exit_code=2)
     check_score(score, bool(apart))
+    pm = env.pacemaker
     status = pm.status()
     cib = pm.cib_xml()
     history = parse_history(cib)  # the whole CIB holds the status section: before any change
@@ -213,15 +214,8 @@ def place(
     if wait and report.moves and not dry_run:
         report.guests = [GuestMove(g, src, dst) for g, (src, dst) in report.moves.items()]
         for move in report.guests:
-            progress(move)
-        watch(
-            pm,
-            report.guests,
-            timeout=wait,
-            progress=progress,
-            baseline=status,
-            history=history,
-        )
+            env.progress(move)
+        watch(env, report.guests, timeout=wait, baseline=status, history=history)
     return report
 
 

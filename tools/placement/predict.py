@@ -10,6 +10,7 @@ constraints: when nothing moves then, the new placement is stable, which is how
 
 from __future__ import annotations
 
+import datetime as dt
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -146,16 +147,17 @@ def predict_moves(
     guests: Iterable[str],
     moves: Sequence[Move],
     *,
+    now: dt.datetime,
     timeout: float,
     active: Iterable[str] = (),
 ) -> Prediction:
     """What the scheduler would do with the temporary ``havirt-move-*`` constraints of
-    ``moves`` in place (``active`` nodes out of standby), and whether the result holds
-    once they are gone (``unsettling``)."""
+    ``moves`` (made ``now`` for a wait of ``timeout``) in place (``active`` nodes out of
+    standby), and whether the result holds once they are gone (``unsettling``)."""
     return predict(
         pm,
         guests,
         active=active,
-        constraints=move_constraints(moves, expiry(timeout)),
+        constraints=move_constraints(moves, expiry(now, timeout)),
         then_remove=[move_id(m.guest) for m in moves],
     )

@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from havirt.tools.cluster_env import ClusterEnv
 from havirt.tools.cluster_lock import Holder, LockEnv, LockRecord
 from lxml import etree
 
@@ -54,6 +55,7 @@ class World:
 
     seconds: float = 0.0
     events: list[tuple[float, Callable[[], object]]] = field(default_factory=list)
+    origin: dt.datetime = T0  # the wall clock at second 0
 
     def at(self, second: float, event: Callable[[], object]) -> None:
         self.events.append((second, event))
@@ -68,7 +70,7 @@ class World:
         self.seconds = end
 
     def now(self) -> dt.datetime:
-        return T0 + dt.timedelta(seconds=self.seconds)
+        return self.origin + dt.timedelta(seconds=self.seconds)
 
 
 @dataclass
@@ -105,3 +107,18 @@ class Admin:
             new_token=token,
             waiting=waiting,
         )
+
+    def cluster_env(
+        self, pacemaker: object, progress: Callable[..., None] | None = None
+    ) -> ClusterEnv:
+        """A command's whole environment on this world's virtual clock, with ``pacemaker``
+        (a fake adapter) as the cluster."""
+        lock = self.env()
+        env = ClusterEnv(
+            pacemaker=pacemaker,  # type: ignore[arg-type]
+            monotonic=lock.monotonic,
+            now=lock.now,
+            sleep=lock.sleep,
+            lock=lock,
+        )
+        return env.reporting(progress) if progress is not None else env

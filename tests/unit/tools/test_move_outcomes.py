@@ -12,12 +12,13 @@ test_real_captures_are_judged_truthfully.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from havirt.tools.lock_cli import LockWorld
+from havirt.tools.cluster_env import ClusterEnv, ClusterWorld
 from havirt.tools.pacemaker import (
     ClusterStatus,
     OperationHistory,
@@ -33,6 +34,7 @@ from havirt.tools.placement.moves import (
     UNKNOWN,
     GuestMove,
     HistoryLog,
+    Progress,
     Sightings,
     judge,
     watch,
@@ -113,7 +115,6 @@ class FakeCluster:
     wait() lets the cluster settle (the last round comes next)."""
 
     rounds: list[Round]
-    now: list[float]
     index: int = 0
     calls: list[str] = field(default_factory=list)
 
@@ -136,27 +137,19 @@ class FakeCluster:
         self.index = max(self.index, len(self.rounds) - 2)
 
 
+def virtual_env(pm: FakeCluster, progress: Progress | None = None) -> ClusterEnv:
+    """The watcher's environment on a virtual clock whose second 0 is EPOCH."""
+    world = World(origin=dt.datetime.fromtimestamp(EPOCH, dt.UTC))
+    return Admin(world).cluster_env(pm, progress)
+
+
 def drain(scenario: Scenario, planned: dict[str, str], timeout: float = 60.0) -> list[GuestMove]:
     """Watch a drain of node1, as ``havirt node standby node1`` does."""
-    now = [0.0]
-    pm = FakeCluster(scenario.rounds, now)
+    pm = FakeCluster(scenario.rounds)
     status, history = pm.baseline()
     moves = [GuestMove(g, "node1", target, required=False) for g, target in planned.items()]
-
-    def sleep(seconds: float) -> None:
-        now[0] += seconds
-
-    return watch(
-        pm,  # type: ignore[arg-type]
-        moves,
-        timeout=timeout,
-        baseline=status,
-        history=history,
-        poll=POLL,
-        clock=lambda: now[0],
-        sleep=sleep,
-        wall=lambda: EPOCH + now[0],
-    )
+    env = virtual_env(pm)
+    return watch(env, moves, timeout=timeout, baseline=status, history=history, poll=POLL)
 
 
 def on_node1(*guests: str) -> Scenario:
@@ -335,22 +328,11 @@ def test_a_guest_done_on_a_node_that_dies_while_others_move_is_followed_again() 
         )
     )
     seen: list[tuple[str, str, str | None]] = []
-    now = [0.0]
-    pm = FakeCluster(scenario.rounds, now)
+    pm = FakeCluster(scenario.rounds)
     status, history = pm.baseline()
     moves = [GuestMove(g, "node1", "node2", required=False) for g in ("vm1", "vm2")]
-    watch(
-        pm,  # type: ignore[arg-type]
-        moves,
-        timeout=60,
-        baseline=status,
-        history=history,
-        progress=lambda m: seen.append((m.guest, m.state, m.how)),
-        poll=POLL,
-        clock=lambda: now[0],
-        sleep=lambda s: now.__setitem__(0, now[0] + s),
-        wall=lambda: EPOCH + now[0],
-    )
+    env = virtual_env(pm, lambda m: seen.append((m.guest, m.state, m.how)))
+    watch(env, moves, timeout=60, baseline=status, history=history, poll=POLL)
     vm1, vm2 = moves
     assert ("vm1", DONE, LIVE_MIGRATED) in seen and ("vm1", "moving", None) in seen
     assert (vm1.node, vm1.how, vm1.outage_approximate) == ("node3", RESTARTED, True)
@@ -405,6 +387,7 @@ def test_no_history_means_the_outcome_is_unknown_and_not_ok() -> None:
 
 
 def test_text_json_and_exit_status_tell_the_truth(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The report is rendered as it is: the standby itself is replaced by its reports."""
     from click.testing import CliRunner
     from havirt.tools import maintenance_cli
     from havirt.tools.maintenance import standby as standby_module
@@ -421,13 +404,12 @@ def test_text_json_and_exit_status_tell_the_truth(monkeypatch: pytest.MonkeyPatc
     }
     chosen = ["truth"]
     store = FakeCibStore()  # the cluster lock's part of the CIB
-    monkeypatch.setattr(maintenance_cli, "pacemaker_adapter", lambda: store)
     monkeypatch.setattr(standby_module, "standby", lambda *a, **k: reports[chosen[0]])
     cli = CliRunner()
-    lock_world = LockWorld(lambda quiet: Admin(World()).env())
+    world = ClusterWorld(lambda quiet: Admin(World()).cluster_env(store))
 
     def invoke(*args: str):
-        return cli.invoke(maintenance_cli.node_group, list(args), obj=lock_world)
+        return cli.invoke(maintenance_cli.node_group, list(args), obj=world)
 
     result = invoke("standby", "node1", "-q")
     assert result.exit_code == 1, result.output

@@ -6,9 +6,11 @@ tests/e2e/test_maintenance_and_placement.py the real cluster.)"""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
+from havirt.tools.cluster_env import ClusterEnv
 from havirt.tools.errors import HavirtError
 from havirt.tools.pacemaker import (
     ClusterStatus,
@@ -26,6 +28,7 @@ from havirt.tools.placement.constraints import (
 )
 from havirt.tools.placement.model import Guest, Host, Layout
 from havirt.tools.placement.moves import DONE, FAILED, TIMED_OUT, GuestMove, carry_out, watch
+from lock_fakes import Admin, World
 from lxml import etree
 
 CAPACITY = {"cpu": 4, "hv_memory": 2048}
@@ -197,13 +200,13 @@ class FakePacemaker:
         self.constraints -= set(ids)
 
 
+def _env(pm: FakePacemaker, progress: Callable[[GuestMove], None] | None = None) -> ClusterEnv:
+    """The commands' environment on a virtual clock, with ``pm`` as the cluster."""
+    return Admin(World()).cluster_env(pm, progress)
+
+
 def _watch(pm: FakePacemaker, moves: list[GuestMove], timeout: float = 10.0) -> list[GuestMove]:
-    now = [0.0]
-
-    def sleep(seconds: float) -> None:
-        now[0] += seconds
-
-    return watch(pm, moves, timeout=timeout, clock=lambda: now[0], sleep=sleep)  # type: ignore[arg-type]
+    return watch(_env(pm), moves, timeout=timeout)
 
 
 def test_a_guest_is_done_when_it_runs_on_its_target_alone() -> None:
@@ -217,7 +220,7 @@ def test_a_guest_is_done_when_it_runs_on_its_target_alone() -> None:
     )
     seen: list[str] = []
     moves = [GuestMove("vm1", "n1", "n2")]
-    watch(pm, moves, timeout=10, progress=lambda m: seen.append(m.state), sleep=lambda s: None)  # type: ignore[arg-type]
+    watch(_env(pm, lambda m: seen.append(m.state)), moves, timeout=10)
     assert moves[0].state == DONE and moves[0].node == "n2"
     assert seen == ["moving", "done"]
 
@@ -257,19 +260,19 @@ def test_a_drain_is_done_anywhere_but_the_source_and_time_runs_out_otherwise() -
 
 def test_carry_out_removes_its_constraints_when_moves_succeed_and_when_watching_dies() -> None:
     pm = FakePacemaker([_status({"vm1": ("n1",)}), _status({"vm1": ("n2",)})])
-    (move,) = carry_out(pm, [Move("vm1", "n1", "n2")], timeout=10, sleep=lambda s: None)  # type: ignore[arg-type]
+    (move,) = carry_out(_env(pm), [Move("vm1", "n1", "n2")], timeout=10)
     assert move.state == DONE and pm.constraints == set()
 
     dying = FakePacemaker([_status({"vm1": ("n1",)})], fail_watch=True)
     with pytest.raises(IndexError):  # whatever breaks the watch (Ctrl-C is the same path)
-        carry_out(dying, [Move("vm1", "n1", "n2")], timeout=10, sleep=lambda s: None)  # type: ignore[arg-type]
+        carry_out(_env(dying), [Move("vm1", "n1", "n2")], timeout=10)
     assert dying.constraints == set() and dying.calls[-1] != "add"
 
 
 def test_unexpired_moves_of_another_run_are_refused_and_expired_ones_swept() -> None:
     pm = FakePacemaker([_status({"vm1": ("n1",)})], constraints={"havirt-move-vm9"})
     with pytest.raises(HavirtError, match="another havirt run is moving guests"):
-        carry_out(pm, [Move("vm1", "n1", "n2")], timeout=10)  # type: ignore[arg-type]
+        carry_out(_env(pm), [Move("vm1", "n1", "n2")], timeout=10)
     assert "add" not in pm.calls
 
 
