@@ -83,7 +83,14 @@ def _why_stranded(layout: Layout, guest: Guest, node: str) -> str:
         for h in others
     ]
     fits = [h.name for h in others if h.eligible and layout.fits(guest, h.name)]
-    if fits:
+    leaving = [g.id for g in layout.guests_on(node) if g.id != guest.id]
+    if fits and leaving:
+        why = (
+            f"{', '.join(fits)} would have room for it alone, but not together with the "
+            f"other guests leaving {node} ({', '.join(leaving)}), or its constraints forbid "
+            "those nodes"
+        )
+    elif fits:
         why = f"its constraints allow it none of the nodes with room ({', '.join(fits)})"
     else:
         why = "no other node has room for it"
