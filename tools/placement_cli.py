@@ -87,7 +87,8 @@ def balance_command(
     if not plan.moves:
         lines.append(f"nothing to move: {plan.reason}")
     else:
-        lines.append(f"{'would move' if dry_run else 'moved'} ({plan.reason}):")
+        verb = "would move" if dry_run else "moved" if report.ok else "tried to move"
+        lines.append(f"{verb} ({plan.reason}):")
         lines += [move_line(m) for m in report.guests]
         if not dry_run and report.guests:
             lines += outcome_summary(report.guests, "arrived", report.seconds)
