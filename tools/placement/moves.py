@@ -143,13 +143,22 @@ class Sightings:
                 if _node_up(status, name):
                     self.last_seen[(guest, name)] = now
 
-    def listed_at(self, guest: str, when: float) -> tuple[str, ...]:
+    def listed_at(self, guest: str, when: float, *, before: bool = False) -> tuple[str, ...]:
+        """Where ``guest`` was listed at ``when`` (``before``: at the poll before it)."""
         found: tuple[str, ...] = ()
         for at, where in self.listed.get(guest, []):
-            if at > when:
+            if at > when or (before and at >= when):
                 break
             found = where
         return found
+
+    def there_when_lost(self, guest: str, node: str, lost: float) -> bool:
+        """Whether ``guest`` ran on ``node`` when the node was first seen lost: listed
+        there in that poll, or in the poll before when the cluster had already
+        restarted it elsewhere by the poll that saw the loss."""
+        return node in self.listed_at(guest, lost) or node in self.listed_at(
+            guest, lost, before=True
+        )
 
 
 class HistoryLog:
@@ -273,7 +282,7 @@ def _losses(
     ]
     for node, lost in sightings.lost.items():
         seen = sightings.seen_before_loss.get((guest, node))
-        if seen is not None and node in sightings.listed_at(guest, lost):
+        if seen is not None and sightings.there_when_lost(guest, node, lost):
             losses.append((seen, True, f"{node} died; from the last time havirt saw it there"))
             continue
         # Handed over by a migrate_to that succeeded, to a node that then died before
