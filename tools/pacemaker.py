@@ -456,6 +456,7 @@ class PlannedAction:
     source: str | None = None  # for migrate/move
     dest: str | None = None
     reason: str | None = None
+    blocked: bool = False  # it cannot run yet (the reason says what it waits for)
 
 
 @dataclass(frozen=True)
@@ -475,6 +476,7 @@ def parse_simulation(xml: str) -> Simulation:
             source=a.get("source"),
             dest=a.get("dest"),
             reason=a.get("reason"),
+            blocked=a.get("blocked") == "true",
         )
         for a in root.iterfind("actions/rsc_action")
     )

@@ -28,6 +28,11 @@ from .constraints import (
 
 POLL_SECONDS = 0.3
 MIN_LIFETIME = 120.0  # seconds a temporary constraint outlives the wait, at least
+# A guest left down after a failed move is judged once the cluster had nothing planned
+# for it this long: a node lost or back shows in Corosync's membership only after its
+# token and consensus timeouts (6.6 s with the default 3 s token).
+SETTLE_SECONDS = 10.0
+RECOVERY_POLL_SECONDS = 1.0
 
 # States of a guest being watched; the last four are final.
 WAITING, MOVING, DONE, FAILED, STOPPED, TIMED_OUT = (
@@ -152,13 +157,14 @@ class Sightings:
             found = where
         return found
 
-    def there_when_lost(self, guest: str, node: str, lost: float) -> bool:
-        """Whether ``guest`` ran on ``node`` when the node was first seen lost: listed
-        there in that poll, or in the poll before when the cluster had already
-        restarted it elsewhere by the poll that saw the loss."""
-        return node in self.listed_at(guest, lost) or node in self.listed_at(
-            guest, lost, before=True
-        )
+    def there_when_lost(self, guest: str, node: str, lost: float) -> tuple[str, ...] | None:
+        """Where ``guest`` was listed when ``node`` was first seen lost, if it ran there:
+        in that poll, or in the poll before when the cluster had already restarted it
+        elsewhere by the poll that saw the loss; None if it did not run on ``node``."""
+        for where in (self.listed_at(guest, lost), self.listed_at(guest, lost, before=True)):
+            if node in where:
+                return where
+        return None
 
 
 class HistoryLog:
@@ -280,10 +286,17 @@ def _losses(
         for o in new
         if o.task == "monitor" and o.interval_ms > 0 and o.op_status == 0 and o.rc_code != 0
     ]
+    handed_from = {(o.node, o.migrate_target) for o in done if o.task == "migrate_to"}
     for node, lost in sightings.lost.items():
         seen = sightings.seen_before_loss.get((guest, node))
-        if seen is not None and sightings.there_when_lost(guest, node, lost):
-            losses.append((seen, True, f"{node} died; from the last time havirt saw it there"))
+        where = sightings.there_when_lost(guest, node, lost)
+        if seen is not None and where is not None:
+            # Listed on another node too (a migration that failed half-way): the copy
+            # there still ran, unless it had handed the guest over to the dead node;
+            # its own stop, if any, is the loss.
+            kept = [n for n in where if n != node and (n, node) not in handed_from]
+            if not kept:
+                losses.append((seen, True, f"{node} died; from the last time havirt saw it there"))
             continue
         # Handed over by a migrate_to that succeeded, to a node that then died before
         # the guest was seen there: it ran there from then until the node died.
@@ -385,10 +398,10 @@ def watch(
         left = [m for m in moves if m.state not in FINAL]
         if left and all(m.guest in failed for m in left):
             # Only failed moves are left: let the cluster finish its recovery, then judge.
-            with contextlib.suppress(PacemakerError):
-                pm.wait(max(1.0, timeout - (clock() - start)))
-            status, elapsed = pm.status(), round(clock() - start, 2)
-            observe(status)
+            status = await_recovery(
+                env, [m.guest for m in left], deadline=start + timeout, observe=observe
+            )
+            elapsed = round(clock() - start, 2)
             for move in left:
                 _step(move, status, elapsed)
                 if move.state not in FINAL:
@@ -404,6 +417,66 @@ def watch(
     # The last word: every guest judged once more on the final state and history.
     report(list(moves), status, fresh=True)
     return list(moves)
+
+
+def _recovered(status: ClusterStatus, guest: str) -> bool:
+    """The guest runs on one node that is up, healthy, with no action in flight."""
+    instances = status.instances(guest)
+    where = status.where(guest)
+    return (
+        len(where) == 1
+        and _node_up(status, where[0])
+        and not any(r.failed or r.pending for r in instances if r.active)
+    )
+
+
+def _recovering(pm: Pacemaker, status: ClusterStatus, guests: Sequence[str]) -> bool:
+    """Whether the cluster still has work that may bring ``guests`` back: a node
+    waiting to be fenced or to join, or any action the scheduler plans for them, also
+    one blocked until something else happened (crm_resource --wait ignores those)."""
+    if any(n.unclean or n.pending for n in status.nodes):
+        return True
+    try:
+        planned = pm.simulate(run=False).actions
+    except PacemakerError:
+        return False  # the quiet period decides
+    return any(a.resource in guests for a in planned)
+
+
+def await_recovery(
+    env: ClusterEnv,
+    guests: Sequence[str],
+    *,
+    deadline: float,
+    observe: Callable[[ClusterStatus], None] = lambda status: None,
+) -> ClusterStatus:
+    """After failed moves: wait (until ``deadline``, on ``env.monotonic``) for the
+    cluster to run ``guests`` again, or to have nothing left to do for them; returns
+    the status then (each one read is also given to ``observe``).
+
+    ``crm_resource --wait`` alone is not enough: it returns as soon as no runnable
+    action is pending, also while a start waits for a node to be fenced or to come
+    back, and a node's death or return shows only after Corosync's token and
+    consensus timeouts. So a guest still down is judged only once the cluster had
+    nothing planned for it for ``SETTLE_SECONDS``."""
+    pm, clock = env.pacemaker, env.monotonic
+    quiet_since: float | None = None
+    while True:
+        # A wait that times out or fails decides nothing: the checks below do.
+        with contextlib.suppress(PacemakerError):
+            pm.wait(max(1.0, deadline - clock()))
+        status = pm.status()
+        observe(status)
+        down = [g for g in guests if not _recovered(status, g)]
+        if not down or clock() >= deadline:
+            return status
+        if _recovering(pm, status, down):
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = clock()
+        elif clock() - quiet_since >= SETTLE_SECONDS:
+            return status
+        env.sleep(max(0.0, min(RECOVERY_POLL_SECONDS, deadline - clock())))
 
 
 def _finish(move: GuestMove, status: ClusterStatus, state: str, elapsed: float) -> None:

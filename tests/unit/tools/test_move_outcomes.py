@@ -22,6 +22,9 @@ from havirt.tools.cluster_env import ClusterEnv, ClusterWorld
 from havirt.tools.pacemaker import (
     ClusterStatus,
     OperationHistory,
+    PacemakerError,
+    PlannedAction,
+    Simulation,
     parse_history,
     parse_status,
 )
@@ -30,6 +33,7 @@ from havirt.tools.placement.moves import (
     LIVE_MIGRATED,
     NOT_RUNNING,
     RESTARTED,
+    SETTLE_SECONDS,
     STOPPED,
     UNKNOWN,
     GuestMove,
@@ -52,6 +56,7 @@ POLL = 1.0  # one round per virtual second: round N (after the baseline) is read
 class Round:
     mon: str
     status: str
+    planned: tuple[PlannedAction, ...] = ()  # what the scheduler would do now
 
 
 @dataclass
@@ -70,6 +75,7 @@ class Scenario:
         fence: tuple[str, ...] = (),
         standby: tuple[str, ...] = ("node1",),
         failures: tuple[dict[str, str], ...] = (),
+        planned: tuple[PlannedAction, ...] = (),
     ) -> Scenario:
         self.log.run(*ops)
         for node in fence:
@@ -82,7 +88,7 @@ class Scenario:
             dc="node3",
             failures=failures,
         )
-        self.rounds.append(Round(mon, self.log.xml(down=unclean + offline)))
+        self.rounds.append(Round(mon, self.log.xml(down=unclean + offline), planned))
         return self
 
 
@@ -135,6 +141,23 @@ class FakeCluster:
         """crm_resource --wait: returns once the cluster settled (the last round is next)."""
         self.calls.append("wait")
         self.index = max(self.index, len(self.rounds) - 2)
+
+    def simulate(self, *, run: bool = True) -> Simulation:
+        """crm_simulate --live-check: the current round's planned actions."""
+        self.calls.append("simulate")
+        status = parse_status(self.rounds[self.index].mon)
+        return Simulation(self.rounds[self.index].planned, status, None)
+
+
+@dataclass
+class EarlyWait(FakeCluster):
+    """crm_resource --wait as it behaves while a start waits for fencing or a node:
+    it returns at once (nothing runnable is pending); the first call fails outright."""
+
+    def wait(self, timeout: float) -> None:
+        self.calls.append("wait")
+        if self.calls.count("wait") == 1:
+            raise PacemakerError("crm_resource: could not connect to the CIB")
 
 
 def virtual_env(pm: FakeCluster, progress: Progress | None = None) -> ClusterEnv:
@@ -294,6 +317,59 @@ def test_a_guest_that_ends_up_stopped_is_reported_stopped_and_still_down() -> No
     (move,) = drain(scenario, {"vm1": "node2"}, timeout=5)
     assert (move.state, move.node, move.how, move.outage) == (STOPPED, None, NOT_RUNNING, None)
     assert not move.ok
+
+
+def _failed_then_down(scenario: Scenario) -> Scenario:
+    """vm1's migration to node2 fails as node2 dies; vm1 is stopped on node1."""
+    fail = (failure("vm1", "migrate_to", "node1", 2),)
+    return (
+        scenario.round(Rsc("vm1", ("node1",), pending="Migrating"))
+        .round(
+            Rsc("vm1", ("node1",), failed=True),
+            ops=(Op("vm1", "node1", "migrate_to", at(2), exec_ms=1000, rc=1, target="node2"),),
+            failures=fail,
+        )
+        .round(Rsc("vm1"), ops=(Op("vm1", "node1", "stop", at(3), exec_ms=1000),), failures=fail)
+    )
+
+
+def test_a_failed_guest_whose_start_waits_for_fencing_is_judged_once_it_runs() -> None:
+    """crm_resource --wait returns while the start is blocked (and may fail): the
+    watcher judges only once the scheduler has nothing left to do for the guest."""
+    fail = (failure("vm1", "migrate_to", "node1", 2),)
+    start = PlannedAction("start", "vm1", node="node3", reason="unrunnable stonith", blocked=True)
+    scenario = (
+        _failed_then_down(on_node1("vm1"))
+        .round(Rsc("vm1"), unclean=("node2",), failures=fail)
+        .round(Rsc("vm1"), fence=("node2",), offline=("node2",), failures=fail, planned=(start,))
+        .round(Rsc("vm1"), offline=("node2",), failures=fail, planned=(start,))
+        .round(
+            Rsc("vm1", ("node3",)),
+            ops=(Op("vm1", "node3", "start", at(8), exec_ms=2000),),
+            offline=("node2",),
+            failures=fail,
+        )
+    )
+    pm = EarlyWait(scenario.rounds)
+    status, history = pm.baseline()
+    moves = [GuestMove("vm1", "node1", "node2", required=False)]
+    watch(virtual_env(pm), moves, timeout=60, baseline=status, history=history, poll=POLL)
+    (move,) = moves
+    assert (move.state, move.node, move.how) == (DONE, "node3", RESTARTED)
+    assert move.outage == 7.0  # stopped from 3 s, up on node3 at 10 s
+    assert pm.calls.count("wait") >= 3 and "simulate" in pm.calls
+
+
+def test_a_failed_guest_nothing_can_restart_is_judged_still_down_after_a_quiet_while() -> None:
+    fail = (failure("vm1", "migrate_to", "node1", 2),)
+    scenario = _failed_then_down(on_node1("vm1")).round(Rsc("vm1"), failures=fail)
+    pm = EarlyWait(scenario.rounds)
+    status, history = pm.baseline()
+    moves = [GuestMove("vm1", "node1", "node2", required=False)]
+    watch(virtual_env(pm), moves, timeout=60, baseline=status, history=history, poll=POLL)
+    (move,) = moves
+    assert (move.state, move.node, move.how) == (STOPPED, None, NOT_RUNNING)
+    assert move.seconds is not None and SETTLE_SECONDS <= move.seconds < 60
 
 
 def test_the_real_node_is_reported_when_the_scheduler_chose_another() -> None:
