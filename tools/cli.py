@@ -11,6 +11,7 @@ import click
 
 from .cli_types import Number
 from .errors import HavirtError
+from .exit_codes import fail
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -32,8 +33,7 @@ class HavirtGroup(click.Group):
         try:
             return super().invoke(ctx)
         except HavirtError as exc:
-            click.echo(f"havirt: error: {exc}", err=True)
-            sys.exit(exc.exit_code)
+            fail(exc)
 
 
 @click.group(cls=HavirtGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from .errors import HavirtError
+from .errors import HavirtError, Refused
 
 # lxml (and userinput, which uses it) are imported where the CIB is read or written:
 # `havirt --help` loads this module through the commands and must stay light.
@@ -114,7 +114,7 @@ class LockEnv:
     waiting: Callable[[LockRecord], None] = lambda record: None  # progress while waiting
 
 
-class LockHeld(HavirtError):
+class LockHeld(Refused):
     """The lock is held by another command; nothing was changed."""
 
     def __init__(self, record: LockRecord, now: dt.datetime, waited: float) -> None:
@@ -124,7 +124,6 @@ class LockHeld(HavirtError):
             f"{record.describe(now)}; nothing was changed",
             "wait for it to finish (--wait-lock SECONDS waits for you); if that command "
             "is gone for good, 'havirt cluster unlock' removes its lock",
-            exit_code=2,
         )
         self.record = record
 

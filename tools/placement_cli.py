@@ -10,7 +10,7 @@ import click
 
 from .cli_types import Number, seconds
 from .cluster_env import command_env
-from .errors import HavirtError
+from .errors import BadRequest
 from .lock_cli import WAIT_LOCK_OPTION, run_locked
 from .maintenance_cli import (
     DRY_RUN_OPTION,
@@ -174,8 +174,11 @@ def place_command(
         )
         return
     if not guest:
-        raise HavirtError("GUEST is missing", "e.g. havirt place vm1 --avoid node2", exit_code=2)
-    check_score(score, bool(apart))  # bad input is refused before the lock is taken
+        raise click.UsageError("GUEST is missing (e.g. havirt place vm1 --avoid node2)")
+    try:  # bad input is refused before the lock is taken
+        check_score(score, bool(apart))
+    except BadRequest as exc:
+        raise BadRequest(f"--score: {exc.message}", exc.hint) from None
     env = moving_env(as_json)
     changes = bool(prefer or avoid or apart or clear)  # else it only lists
     with sigterm_unwinds():

@@ -23,6 +23,7 @@ import click
 
 from .cli_types import Number
 from .errors import HavirtError
+from .exit_codes import fail
 
 if TYPE_CHECKING:
     from .records import DomainListing, Flag, Guest, GuestLocation, NodeRecord, NodeScan, Sources
@@ -37,8 +38,7 @@ def _trouble() -> Iterator[None]:
     try:
         yield
     except HavirtError as exc:
-        exc.exit_code = EXIT_TROUBLE
-        raise
+        fail(exc, EXIT_TROUBLE)
 
 
 def _json(data: Any) -> None:

@@ -32,7 +32,7 @@ from typing import Any
 
 from lxml import etree
 
-from ..errors import HavirtError
+from ..errors import Conflict, HavirtError
 from ..inventory.cluster_options import weakens_safety
 from ..pacemaker import CibVersion, Pacemaker, verify_lines
 from ..userinput import parse_xml, quote, read_bytes
@@ -41,14 +41,9 @@ from . import CIB_XML, LIVE_CIB, MANIFEST, manifest_text, read_manifest, sha256,
 # Meta attributes pcs sets at run time (disable, unmanage, maintenance): never overwritten.
 RUNTIME_META = ("target-role", "is-managed", "maintenance")
 
-EXIT_LIVE_CHANGED = 3
 
-
-class LiveCibChanged(HavirtError):
+class LiveCibChanged(Conflict):
     """The live CIB's configuration is not the one the directory was compared against."""
-
-    def __init__(self, message: str, hint: str) -> None:
-        super().__init__(message, hint, exit_code=EXIT_LIVE_CHANGED)
 
 
 def parse(xml: str | bytes, what: str = "the CIB") -> etree._Element:

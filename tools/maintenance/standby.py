@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..cluster_env import ClusterEnv
-from ..errors import HavirtError
+from ..errors import Refused
 from ..pacemaker import ClusterStatus, Pacemaker
 from ..placement.constraints import Move
 from ..placement.model import Guest, Layout, describe_load, layout_from
@@ -122,21 +122,19 @@ def standby(
     staying = [g for g in on_node if node in prediction.after.get(g.id, ())]
     if stranded and not force:
         reasons = "\n  ".join(_why_stranded(layout, g, node) for g in stranded)
-        raise HavirtError(
+        raise Refused(
             f"{node} cannot go to standby: Pacemaker would stop "
             f"{', '.join(g.id for g in stranded)}, nothing was changed:\n  {reasons}",
             "free capacity elsewhere (stop or shrink a guest, bring a node back), or pass "
             "--force to stop the guests that do not fit",
-            exit_code=2,
         )
     if staying and not force:
-        raise HavirtError(
+        raise Refused(
             f"{node} cannot be drained: Pacemaker would leave "
             f"{', '.join(g.id for g in staying)} running on it (not managed by the cluster), "
             "nothing was changed",
             "let the cluster manage it (crm_resource --manage --resource GUEST), or pass "
             "--force to go to standby with it still running there",
-            exit_code=2,
         )
     report.notes += _side_effects(prediction, on_node, stranded)
     report.notes += [
@@ -269,11 +267,10 @@ def _check_return(
         active=[] if standby_cleared else [node],
     )
     if prediction.stopped():
-        raise HavirtError(
+        raise Refused(
             f"moving the guests back to {node} would stop {', '.join(prediction.stopped())}; "
             "nothing was changed",
             "return fewer guests (havirt place / crm_resource --move one at a time)",
-            exit_code=2,
         )
     for move in moves:
         if prediction.destination(move.guest) != node:

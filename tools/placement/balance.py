@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..cluster_env import ClusterEnv
-from ..errors import HavirtError
+from ..errors import BadRequest, HavirtError, Refused
 from .constraints import Move
 from .model import Layout, layout_from
 from .moves import GuestMove, carry_out, check_cluster_can_move
@@ -44,15 +44,14 @@ class BalancePolicy:
     max_moves: int = 5
 
     def check(self) -> None:
-        for name, value in (("threshold", self.threshold), ("min-gain", self.min_gain)):
+        for name, value in (("threshold", self.threshold), ("least gain", self.min_gain)):
             if not 0 <= value <= 1:
-                raise HavirtError(
-                    f"--{name} {value}: must be between 0 and 1 (a share of a node's capacity)",
-                    f"e.g. --{name} 0.1",
-                    exit_code=2,
+                raise BadRequest(
+                    f"the {name} {value} is not between 0 and 1 (a share of a node's capacity)",
+                    "e.g. 0.1",
                 )
         if self.max_moves < 1:
-            raise HavirtError(f"--max-moves {self.max_moves}: must be at least 1", exit_code=2)
+            raise BadRequest(f"at most {self.max_moves} moves: there must be at least one")
 
 
 @dataclass
@@ -91,19 +90,17 @@ def plan_balance(
     (guest, node) pairs the scheduler would not make."""
     nodes = layout.eligible
     if len(nodes) < 2:
-        raise HavirtError(
+        raise Refused(
             "balancing needs at least two nodes that can take guests "
             f"(online, not in standby): {', '.join(nodes) or 'none'}",
-            exit_code=2,
         )
     # every eligible node is one of the layout's hosts
     missing = [n for n in nodes if not layout.host(n).capacity]  # type: ignore[union-attr]
     if missing:
-        raise HavirtError(
+        raise Refused(
             f"node {', '.join(missing)} declares no capacity, so load cannot be compared",
             "set node utilization cpu and hv_memory (havirt generate does; or "
             "pcs node utilization NODE cpu=N hv_memory=MiB)",
-            exit_code=2,
         )
     current, moves = layout, dict[str, Move]()
     before = _loads(layout, nodes)
@@ -244,9 +241,8 @@ def _check_with_scheduler(env: ClusterEnv, layout: Layout, moves: list[Move]) ->
             f"once the temporary constraints are gone Pacemaker would move {', '.join(back)} again"
         )
     if problems:
-        raise HavirtError(
+        raise Refused(
             "the balancing plan was refused, nothing was changed: " + "; ".join(problems),
             "raise resource-stickiness, or move guests yourself with havirt place",
-            exit_code=2,
         )
     return [m for m in moves if prediction.destination(m.guest) != m.target]

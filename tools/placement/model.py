@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from ..cib import parse_config
-from ..errors import HavirtError
+from ..errors import BadRequest
 from ..pacemaker import ClusterStatus, Pacemaker
 
 DIMENSIONS = ("cpu", "hv_memory")  # what havirt generate declares, in this order
@@ -111,21 +111,19 @@ class Layout:
         return replace(self, guests=guests)
 
     def require_host(self, name: str) -> Host:
-        """The node of that name, or the error (exit 2) that lists the nodes."""
+        """The node of that name, or the BadRequest that lists the nodes."""
         host = self.host(name)
         if host is None:
             names = ", ".join(h.name for h in self.hosts) or "none"
-            raise HavirtError(f"no node {name!r} in the cluster", f"nodes: {names}", exit_code=2)
+            raise BadRequest(f"no node {name!r} in the cluster", f"nodes: {names}")
         return host
 
-    def require_guest(self, name: str, option: str = "GUEST") -> Guest:
-        """The guest of that id, or the error (exit 2) that lists the guests."""
+    def require_guest(self, name: str) -> Guest:
+        """The guest of that id, or the BadRequest that lists the guests."""
         guest = self.guest(name)
         if guest is None:
             names = ", ".join(g.id for g in self.guests) or "none"
-            raise HavirtError(
-                f"{option}: no guest {name!r} in the cluster", f"guests: {names}", exit_code=2
-            )
+            raise BadRequest(f"no guest {name!r} in the cluster", f"guests: {names}")
         return guest
 
     @property

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 from ..cluster_env import ClusterEnv
-from ..errors import HavirtError
+from ..errors import HavirtError, Refused
 from ..pacemaker import ClusterStatus, Operation, OperationHistory, Pacemaker, PacemakerError
 from .constraints import (
     Move,
@@ -520,19 +520,17 @@ def _step(move: GuestMove, status: ClusterStatus, elapsed: float, judge: bool = 
 
 
 def check_cluster_can_move(status: ClusterStatus, what: str) -> None:
-    """Refuse (exit 2) when Pacemaker would move nothing: maintenance mode, no quorum."""
+    """Refuse when Pacemaker would move nothing: maintenance mode, no quorum."""
     if status.maintenance_mode:
-        raise HavirtError(
+        raise Refused(
             f"the cluster is in maintenance mode: Pacemaker moves nothing, "
             f"so {what} would not happen",
             "end it first: havirt cluster maintenance off",
-            exit_code=2,
         )
     if status.quorum is False:
-        raise HavirtError(
+        raise Refused(
             f"the cluster has no quorum: Pacemaker moves nothing, so {what} would not happen",
             "bring enough nodes online first (crm_mon shows which are missing)",
-            exit_code=2,
         )
 
 

@@ -23,7 +23,7 @@ from lxml import etree
 
 from ..cib import origin_of, parse_config
 from ..cluster_env import ClusterEnv
-from ..errors import HavirtError
+from ..errors import BadRequest, Refused
 from ..pacemaker import parse_history
 from ..userinput import quote
 from .constraints import MOVE_PREFIX, to_text
@@ -132,16 +132,14 @@ def check_score(score: str | None, apart: bool) -> None:
         or (text not in (INFINITY, "inf") and not (text.isascii() and text.isdigit()))
         or (text.isdigit() and int(text) > SCORE_LIMIT)
     ):
-        raise HavirtError(
-            f"--score {quote(score)} is not a score",
-            f"an integer from -{SCORE_LIMIT} to {SCORE_LIMIT} or (-)INFINITY, e.g. --score 50",
-            exit_code=2,
+        raise BadRequest(
+            f"{quote(score)} is not a score",
+            f"an integer from -{SCORE_LIMIT} to {SCORE_LIMIT} or (-)INFINITY, e.g. 50",
         )
     if apart and not score.startswith("-"):
-        raise HavirtError(
-            f"--apart with --score {score}: keeping guests apart needs a negative score",
-            "e.g. --score -100 (or leave it out for -INFINITY: never on the same node)",
-            exit_code=2,
+        raise BadRequest(
+            f"keeping guests apart needs a negative score, not {score}",
+            "e.g. -100 (or no score for -INFINITY: never on the same node)",
         )
 
 
@@ -161,7 +159,7 @@ def place(
     """Add (or with ``clear`` remove) one placement wish; with none given, list them."""
     chosen = [x for x in (prefer, avoid, apart) if x]
     if len(chosen) > 1:
-        raise HavirtError("give one of --prefer, --avoid, --apart at a time", exit_code=2)
+        raise BadRequest("one wish at a time: to prefer a node, to avoid one, or to keep apart")
     check_score(score, bool(apart))
     pm = env.pacemaker
     status = pm.status()
@@ -173,9 +171,9 @@ def place(
         if node:
             layout.require_host(node)
     if apart:
-        layout.require_guest(apart, "--apart")
+        layout.require_guest(apart)
         if apart == guest:
-            raise HavirtError("--apart: a guest cannot be kept apart from itself", exit_code=2)
+            raise BadRequest("a guest cannot be kept apart from itself")
     report = PlaceReport(guest, dry_run=dry_run)
     existing = constraints_of(cib, guest)
     if clear:
@@ -198,11 +196,10 @@ def place(
                 pm, [g.id for g in layout.guests], constraints=fragment, cib_xml=cib
             )
             if prediction.stopped() and not force:
-                raise HavirtError(
+                raise Refused(
                     f"{new.get('id')}: Pacemaker would stop {', '.join(prediction.stopped())} "
                     "(no node left that this allows); nothing was changed",
                     "use a softer --score, or --force to accept it",
-                    exit_code=2,
                 )
             report.moves = prediction.moved()
             report.added = [new.get("id", "")]
@@ -227,8 +224,8 @@ def _check_conflict(existing: list[PlacementConstraint], new: etree._Element, gu
             opposite = f"havirt-{other}-" + cid.removeprefix(f"havirt-{kind}-")
             if any(c.id == opposite for c in existing):
                 node = new.get("node")
-                raise HavirtError(
-                    f"{guest} already has --{other} {node} ({opposite}); nothing was changed",
+                raise BadRequest(
+                    f"{guest} already has the opposite wish, to {other} {node} ({opposite}); "
+                    "nothing was changed",
                     f"clear it first: havirt place {guest} --clear --{other} {node}",
-                    exit_code=2,
                 )

@@ -15,7 +15,6 @@ import click
 
 from ..cli_types import Number
 from .catalog import CATALOG, SKIPPABLE
-from .targets import USAGE_EXIT
 
 _CHECK_LIST = "\n".join(
     textwrap.fill(c.compares, 78, initial_indent=f"  {c.id:<13} ", subsequent_indent=" " * 16)
@@ -156,7 +155,7 @@ def validate_command(
     """
     import os
 
-    from havirt.tools.errors import HavirtError
+    from havirt.tools.errors import BadRequest, HavirtError
     from havirt.tools.userinput import read_bytes
 
     from . import engine, ssh, targets
@@ -169,10 +168,9 @@ def validate_command(
         targets.check_distinct(nodes)
     joining = targets.parse_host(new_host, user, port) if new_host else None
     if not nodes:
-        raise HavirtError(
+        raise BadRequest(
             "no nodes to validate",
             hint="name them with --host NAME=ADDRESS (once per node), or --inventory FILE",
-            exit_code=USAGE_EXIT,
         )
     # paramiko would block on a FIFO or read /dev/zero until memory runs out
     files = [(p, "--known-hosts") for p in known_hosts] + [(p, "--identity") for p in identities]
@@ -181,7 +179,7 @@ def validate_command(
             try:
                 read_bytes(path, f"{option} file", 1 << 20)
             except HavirtError as exc:  # a bad option: validate cannot run
-                raise HavirtError(exc.message, exc.hint, exit_code=USAGE_EXIT) from None
+                raise BadRequest(exc.message, exc.hint) from None
     connector = ssh.make_connector(known_hosts, identities, ssh_config, connect_timeout)
     options = engine.Options(
         skip=skip,

@@ -14,14 +14,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from havirt.tools.errors import HavirtError
+from havirt.tools.errors import BadRequest
 
 from . import checks as C
 from .catalog import CONNECT, SKIPPABLE
 from .facts import NodeFacts
 from .findings import ERROR, WARNING, CheckOutcome, Finding, NodeSummary, Report
 from .probe import Collector, ProbeOptions, Session, cpu_baseline
-from .targets import USAGE_EXIT, Target, check_distinct
+from .targets import Target, check_distinct
 
 MAX_PARALLEL = 32  # connections at once
 
@@ -80,17 +80,15 @@ def validate(
     options = options or Options()
     unknown = sorted(set(options.skip) - set(SKIPPABLE))
     if unknown:
-        raise HavirtError(
+        raise BadRequest(
             f"unknown check(s) to skip: {', '.join(unknown)}",
             hint=f"one of: {', '.join(SKIPPABLE)}",
-            exit_code=USAGE_EXIT,
         )
     everyone = [*targets, *([new_host] if new_host else [])]
     if not targets:
-        raise HavirtError(
+        raise BadRequest(
             "no nodes to validate",
             hint="name them with --host NAME=ADDRESS (once per node), or --inventory FILE",
-            exit_code=USAGE_EXIT,
         )
     check_distinct(everyone)
     started = clock()

@@ -13,10 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from havirt.tools.errors import HavirtError
+from havirt.tools.errors import BadRequest, HavirtError
 
 # Exit code for "validate could not run at all" (bad options, no nodes): 1 means "mismatches".
-USAGE_EXIT = 2
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _USER_RE = re.compile(r"^[a-z_][a-z0-9_.-]*\$?$", re.IGNORECASE)
@@ -55,12 +54,11 @@ def is_ip(text: str) -> bool:
     return True
 
 
-def _bad(spec: str, why: str) -> HavirtError:
-    return HavirtError(
+def _bad(spec: str, why: str) -> BadRequest:
+    return BadRequest(
         f"invalid host '{spec}': {why}",
         hint="write NAME or NAME=ADDRESS, optionally NAME=USER@ADDRESS:PORT "
         "(an IPv6 address in brackets: NAME=[fd00::1]:22)",
-        exit_code=USAGE_EXIT,
     )
 
 
@@ -109,10 +107,9 @@ def check_distinct(targets: list[Target]) -> None:
     seen: set[str] = set()
     for target in targets:
         if target.name in seen:
-            raise HavirtError(
+            raise BadRequest(
                 f"node '{target.name}' is given twice",
                 hint="name each node once (--host and --new-host together)",
-                exit_code=USAGE_EXIT,
             )
         seen.add(target.name)
 
@@ -126,6 +123,6 @@ def from_inventory(path: Path, default_user: str | None = None) -> list[Target]:
 
     try:
         inventory = loader.load(str(path))
-    except HavirtError as exc:  # validate could not run: its usage exit code
-        raise HavirtError(exc.message, exc.hint, exit_code=USAGE_EXIT) from None
+    except HavirtError as exc:  # validate cannot run on it: a bad request
+        raise BadRequest(exc.message, exc.hint) from None
     return [Target(node.name, str(node.addresses[0].ip), default_user) for node in inventory.nodes]

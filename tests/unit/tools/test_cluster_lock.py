@@ -11,7 +11,7 @@ from havirt.tools.cluster_lock import (
     break_lock,
     read_lock,
 )
-from havirt.tools.errors import HavirtError
+from havirt.tools.errors import HavirtError, Refused
 from lock_fakes import Admin, FakeCibStore, World
 
 TTL = 600.0
@@ -54,7 +54,7 @@ def test_a_second_admin_is_refused_naming_the_holder_and_changes_nothing(store, 
     other = Admin(world, host="node3", pid=99, user="alice")
     with pytest.raises(LockHeld) as refused:
         acquire(store, "node standby node2", other.env(), ttl=TTL)
-    assert refused.value.exit_code == 2
+    assert isinstance(refused.value, Refused)
     message = str(refused.value)
     assert (
         "another havirt command holds the cluster lock: 'havirt node standby node1' by root "

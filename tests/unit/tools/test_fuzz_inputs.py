@@ -37,6 +37,7 @@ from havirt.tools import generate
 from havirt.tools.cib import parse_config
 from havirt.tools.cli import main
 from havirt.tools.errors import HavirtError
+from havirt.tools.exit_codes import exit_code_for
 from havirt.tools.generate.apply import merge
 from havirt.tools.inventory import load
 from havirt.tools.pacemaker import CibVersion
@@ -428,7 +429,7 @@ def test_the_cib_reader_and_the_merge_answer_every_input() -> None:
                 try:
                     read(xml)
                 except HavirtError as exc:
-                    assert exc.exit_code == 1, case
+                    assert exit_code_for(exc) == 1, case
                     check_message(str(exc), case, lines=2)
 
 

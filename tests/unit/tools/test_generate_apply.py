@@ -10,6 +10,7 @@ import pytest
 from example_paths import EXAMPLES
 from havirt.tools import generate
 from havirt.tools.errors import HavirtError
+from havirt.tools.exit_codes import exit_code_for
 from havirt.tools.generate.apply import LiveCibChanged, apply_directory, merge, parse, record_live
 from havirt.tools.inventory import load
 from havirt.tools.pacemaker import Pacemaker
@@ -150,7 +151,7 @@ def test_apply_refuses_when_the_live_cib_changed(lab_dir, runner_queue) -> None:
     runner_queue.expect(["cibadmin", "--query"], stdout=LIVE.format(epoch=8))
     with pytest.raises(LiveCibChanged) as caught:
         apply_directory(lab_dir, Pacemaker(runner_queue))  # no push queued: none may happen
-    assert caught.value.exit_code == 3
+    assert exit_code_for(caught.value) == 3  # what `havirt apply` exits with
     assert "configuration version 0.7 then, 0.8 now" in caught.value.message
 
 

@@ -6,10 +6,10 @@ import json
 import threading
 
 import pytest
-from havirt.tools.errors import HavirtError
+from havirt.tools.errors import BadRequest, HavirtError
 from havirt.tools.validate import engine
 from havirt.tools.validate.findings import ERROR
-from havirt.tools.validate.targets import USAGE_EXIT, Target
+from havirt.tools.validate.targets import Target
 from validate_fakes import ConnectFailed, FakeConnector, cluster
 
 
@@ -60,7 +60,7 @@ def test_usage_errors() -> None:
     targets, nodes = cluster(2)
     with pytest.raises(HavirtError) as raised:
         validate([], FakeConnector(nodes))
-    assert raised.value.exit_code == USAGE_EXIT
+    assert isinstance(raised.value, BadRequest)
     with pytest.raises(HavirtError, match="unknown check"):
         validate(targets, FakeConnector(nodes), options=engine.Options(skip=("connect",)))
     with pytest.raises(HavirtError, match="given twice"):

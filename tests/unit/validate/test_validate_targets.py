@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from havirt.tools.errors import HavirtError
+from havirt.tools.errors import BadRequest, HavirtError
 from havirt.tools.validate.targets import (
-    USAGE_EXIT,
     Target,
     from_inventory,
     parse_host,
@@ -53,7 +52,7 @@ def test_defaults_apply_where_the_spec_names_none() -> None:
 def test_bad_host_specs_are_usage_errors(spec: str) -> None:
     with pytest.raises(HavirtError) as raised:
         parse_host(spec)
-    assert raised.value.exit_code == USAGE_EXIT
+    assert isinstance(raised.value, BadRequest)
     assert raised.value.hint
 
 
