@@ -30,7 +30,7 @@ from .errors import HavirtError
 from .lab import LabError, build_guest_assets
 from .lab.auditor import AuditError, Auditor
 from .lab.cluster import ClusterLab, cluster_missing_requirements
-from .lab.node import DEFAULT_BASE_DIR, DEFAULT_CACHE_DIR
+from .lab.lab import DEFAULT_BASE_DIR, DEFAULT_CACHE_DIR
 
 DEMO_LAB = "demo"
 WAIT = 120.0

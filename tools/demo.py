@@ -39,7 +39,7 @@ from .lab import (
     build_guest_assets,
     create_guest,
 )
-from .lab.node import DEFAULT_BASE_DIR, DEFAULT_CACHE_DIR, LAB_NAME_RE, missing_requirements
+from .lab.lab import DEFAULT_BASE_DIR, DEFAULT_CACHE_DIR, LAB_NAME_RE, missing_requirements
 
 DEMO_LAB = "demo"
 GUEST_NAME = "demo-vm"
