@@ -39,7 +39,7 @@ from benchlib import log, run_report
 from havirt.tools.lab import build_guest_assets
 from havirt.tools.lab.auditor import Auditor
 from havirt.tools.lab.cluster import ClusterLab, cluster_missing_requirements
-from havirt.tools.lab.node import DEFAULT_CACHE_DIR
+from havirt.tools.lab.lab import DEFAULT_CACHE_DIR
 
 AGENTS = {"stock": "heartbeat", "havirt": "havirt"}
 STOCK_AGENT = "/usr/lib/ocf/resource.d/heartbeat/VirtualDomain"

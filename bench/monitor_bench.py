@@ -46,7 +46,8 @@ from havirt.tools.lab import (
     build_guest_assets,
     create_guest,
 )
-from havirt.tools.lab.node import DEFAULT_CACHE_DIR, LibvirtNode, missing_requirements
+from havirt.tools.lab.lab import DEFAULT_CACHE_DIR, missing_requirements
+from havirt.tools.lab.node import LibvirtNode
 
 STOCK_OCF_ROOT = "/usr/lib/ocf"
 STOCK_AGENT = f"{STOCK_OCF_ROOT}/resource.d/heartbeat/VirtualDomain"

@@ -38,7 +38,7 @@ from typing import Any
 from benchlib import BenchError, NodeTimer, log, report_main
 from havirt.tools.lab import build_guest_assets
 from havirt.tools.lab.cluster import DAEMON_PATH, ClusterLab, cluster_missing_requirements
-from havirt.tools.lab.node import DEFAULT_CACHE_DIR
+from havirt.tools.lab.lab import DEFAULT_CACHE_DIR
 
 HAVIRT = str(Path(sys.executable).with_name("havirt"))
 TIMEOUT = 120.0

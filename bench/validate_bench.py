@@ -40,7 +40,7 @@ from typing import Any
 from benchlib import BenchError, log, report_main
 from havirt.ocf.runner import CommandRunner
 from havirt.tools.lab import Lab, nsutil
-from havirt.tools.lab.node import DEFAULT_CACHE_DIR, missing_requirements
+from havirt.tools.lab.lab import DEFAULT_CACHE_DIR, missing_requirements
 from havirt.tools.validate import probe
 from havirt.tools.validate.targets import Target
 

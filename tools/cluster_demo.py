@@ -5,7 +5,7 @@ puts the busiest node in standby and brings it back with its guests (the
 admin's own ``havirt node standby`` / ``unstandby --return``, run inside a node),
 crashes a node and follows fencing and recovery, and reports what an
 independent auditor (QEMU processes on every node, sampled all along) saw. It
-yields one :class:`~.demo.Step` per step, like the agent demo, and prints
+yields one :class:`~.demo_steps.Step` per step, like the agent demo, and prints
 nothing; the lab is taken down at the end unless ``keep`` is set.
 """
 
@@ -17,24 +17,23 @@ from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
-from .demo import (
+from .demo_steps import (
     Progress,
     Step,
     StepRunner,
-    _run,
-    _silent,
     check_lab_name,
-    timings,
+    run_steps,
+    silent,
 )
 from .errors import HavirtError
 from .lab import LabError, build_guest_assets
 from .lab.auditor import AuditError, Auditor
 from .lab.cluster import ClusterLab, cluster_missing_requirements
-from .lab.node import DEFAULT_BASE_DIR, DEFAULT_CACHE_DIR
+from .lab.lab import DEFAULT_BASE_DIR, DEFAULT_CACHE_DIR
 
 DEMO_LAB = "demo"
 WAIT = 120.0
-__all__ = ["run_demo", "take_down", "timings"]
+__all__ = ["run_demo", "take_down"]
 
 
 def take_down(lab_name: str = DEMO_LAB, base_dir: Path | str = DEFAULT_BASE_DIR) -> bool:
@@ -255,7 +254,7 @@ class _ClusterDemo(StepRunner[ClusterLab]):
 
 
 def run_demo(
-    progress: Progress = _silent,
+    progress: Progress = silent,
     *,
     keep: bool = False,
     lab_name: str = DEMO_LAB,
@@ -272,4 +271,4 @@ def run_demo(
             "run it as root on Debian 12: sudo tools/bootstrap.sh demo",
         )
     demo = _ClusterDemo(progress, keep, lab_name, Path(cache_dir), Path(base_dir), clock)
-    return _run(demo)
+    return run_steps(demo)

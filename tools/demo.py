@@ -3,7 +3,7 @@
 :func:`run_demo` brings up a lab of two simulated hypervisor hosts (each with
 its own libvirtd), boots a tiny real QEMU guest with the agent, live-migrates
 it, shows the agent keeping its answer while libvirtd is down, and shows a
-crash being reported, measuring every step. It yields one :class:`Step` per
+crash being reported, measuring every step. It yields one :class:`~.demo_steps.Step` per
 step and prints nothing: what is going on during long waits goes to the
 ``progress`` callback. The lab is always taken down at the end (also on error
 or Ctrl-C), unless ``keep`` asks to leave it up.
@@ -19,27 +19,32 @@ import contextlib
 import os
 import shlex
 import signal
-import threading
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import Any, Generic, TypeVar
 
 from havirt.ocf.exitcodes import OcfExit
 
 from . import install
+from .demo_steps import (
+    AgentCall,
+    Progress,
+    Step,
+    StepRunner,
+    check_lab_name,
+    run_steps,
+    silent,
+)
 from .errors import HavirtError
 from .lab import (
     READY_MARKER,
-    GuestAssets,
     Lab,
     LabError,
     LabGuest,
     build_guest_assets,
     create_guest,
 )
-from .lab.node import DEFAULT_BASE_DIR, DEFAULT_CACHE_DIR, LAB_NAME_RE, missing_requirements
+from .lab.lab import DEFAULT_BASE_DIR, DEFAULT_CACHE_DIR, missing_requirements
 
 DEMO_LAB = "demo"
 GUEST_NAME = "demo-vm"
@@ -49,52 +54,6 @@ STATE_DIR = "/run/resource-agents"  # HA_RSCTMP inside a node (node-private /run
 # The lab's shared directory is no filesystem libvirt knows to be shared: --unsafe.
 MIGRATION = {"migration_transport": "tcp", "migrate_options": "--unsafe"}
 MONITOR_INTERVAL_MS = 10000
-TICK_SECONDS = 5.0
-
-Progress = Callable[[str], None]
-LabT = TypeVar("LabT", bound=Lab)
-
-
-def _silent(message: str) -> None:
-    pass
-
-
-@dataclass(frozen=True)
-class AgentCall:
-    """One run of the agent on a node, as pacemaker-execd would make it."""
-
-    node: str
-    action: str  # "monitor" with interval_ms 0 is a probe
-    interval_ms: int
-    rc: int
-    rc_name: str  # OCF_SUCCESS, OCF_NOT_RUNNING, ...
-    seconds: float
-    reason: str | None  # the ocf-exit-reason line, if any
-    log: tuple[str, ...]  # what the agent wrote on stderr
-
-    @property
-    def label(self) -> str:
-        if self.action != "monitor":
-            return self.action
-        return "probe" if self.interval_ms == 0 else f"monitor ({self.interval_ms // 1000} s)"
-
-
-@dataclass
-class Step:
-    """What one step of the demo did and measured."""
-
-    key: str
-    title: str
-    ok: bool = True
-    summary: str = ""  # the outcome, in one sentence
-    note: str = ""  # why it matters to an admin
-    timed: str = ""  # label in the table of measured times ("" = not timed)
-    seconds: float | None = None
-    calls: list[AgentCall] = field(default_factory=list)
-    facts: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _rc_name(rc: int) -> str:
@@ -107,36 +66,6 @@ def _rc_name(rc: int) -> str:
 def _reason(stderr: str) -> str | None:
     lines = [x for x in stderr.splitlines() if x.startswith("ocf-exit-reason:")]
     return lines[-1].split(":", 1)[1].strip() if lines else None
-
-
-@contextlib.contextmanager
-def _ticking(
-    progress: Progress,
-    what: str,
-    every: float = TICK_SECONDS,
-    clock: Callable[[], float] | None = None,
-) -> Iterator[None]:
-    """Report ``what`` now and every ``every`` seconds (on ``clock``, by default this
-    machine's monotonic clock) until the block ends.
-
-    The work stays in the calling thread (so Ctrl-C interrupts it); only the
-    reminders come from a helper thread."""
-    clock = clock or time.monotonic
-    progress(f"{what} ...")
-    done = threading.Event()
-    began = clock()
-
-    def remind() -> None:
-        while not done.wait(every):
-            progress(f"{what} ... {clock() - began:.0f} s")
-
-    reminder = threading.Thread(target=remind, name="havirt-demo-progress", daemon=True)
-    reminder.start()
-    try:
-        yield
-    finally:
-        done.set()
-        reminder.join()
 
 
 def agent_launcher_is_current(path: str) -> bool:
@@ -156,62 +85,6 @@ def take_down(lab_name: str = DEMO_LAB, base_dir: Path | str = DEFAULT_BASE_DIR)
         return False
     lab.down()
     return True
-
-
-class StepRunner(Generic[LabT]):
-    """A demo's sequence of steps: each ``STEPS`` entry (key, title, method, timed label)
-    runs ``self.<method>(step)``; the first failed step ends the sequence, ``finish()``
-    yields the closing steps (keep the lab, or take it down), then the failure is raised."""
-
-    STEPS: tuple[tuple[str, str, str, str], ...] = ()
-    ERRORS: tuple[type[BaseException], ...] = (LabError, HavirtError, OSError)
-    FAILURE_HINT = "rerun with --keep to inspect the lab (logs under /var/log inside each node)"
-
-    def __init__(
-        self,
-        progress: Progress,
-        keep: bool,
-        lab_name: str,
-        cache_dir: Path,
-        base_dir: Path,
-        clock: Callable[[], float] | None = None,
-    ) -> None:
-        self.progress = progress
-        # What the steps are timed with: this machine's monotonic clock, or a test's fake.
-        self.clock = clock or time.monotonic
-        self.keep = keep
-        self.lab_name = lab_name
-        self.cache_dir = cache_dir
-        self.base_dir = base_dir
-        self.assets: GuestAssets | None = None
-        self.lab: LabT | None = None
-
-    @property
-    def the_lab(self) -> LabT:
-        assert self.lab is not None
-        return self.lab
-
-    def ticking(self, what: str) -> contextlib.AbstractContextManager[None]:
-        """``_ticking`` on this run's progress and clock."""
-        return _ticking(self.progress, what, clock=self.clock)
-
-    def run_step(self, key: str, title: str, method: str, timed: str) -> Step:
-        return perform_step(self, key, title, method, timed, self.ERRORS)
-
-    def finish(self) -> Iterator[Step]:
-        return iter(())
-
-    def run(self) -> Iterator[Step]:
-        failed: Step | None = None
-        for key, title, method, timed in self.STEPS:
-            step = self.run_step(key, title, method, timed)
-            yield step
-            if not step.ok:
-                failed = step
-                break
-        yield from self.finish()
-        if failed is not None:
-            raise HavirtError(f"step '{failed.title}' failed: {failed.summary}", self.FAILURE_HINT)
 
 
 class _Demo(StepRunner[Lab]):
@@ -640,35 +513,8 @@ class _Demo(StepRunner[Lab]):
             lab.down()
 
 
-def perform_step(
-    demo: object,
-    key: str,
-    title: str,
-    method: str,
-    timed: str,
-    errors: tuple[type[BaseException], ...] = (LabError, HavirtError, OSError),
-) -> Step:
-    """Run ``demo.<method>(step)``; an expected error makes the step fail with its text."""
-    step = Step(key=key, title=title, timed=timed)
-    try:
-        getattr(demo, method)(step)
-    except errors as exc:
-        step.ok = False
-        step.summary = str(exc)
-    if step.seconds is not None:
-        step.seconds = round(step.seconds, 3)
-    if not step.ok:
-        step.note = ""
-    return step
-
-
-def check_lab_name(lab_name: str) -> None:
-    if not LAB_NAME_RE.match(lab_name):
-        raise HavirtError(f"lab name {lab_name!r} must match {LAB_NAME_RE.pattern}")
-
-
 def run_demo(
-    progress: Progress = _silent,
+    progress: Progress = silent,
     *,
     keep: bool = False,
     lab_name: str = DEMO_LAB,
@@ -690,17 +536,4 @@ def run_demo(
             "the demo cannot run on this machine: " + "; ".join(problems),
             "run it as root on Debian 12: sudo tools/bootstrap.sh demo",
         )
-    return _run(_Demo(progress, keep, lab_name, Path(cache_dir), Path(base_dir), clock))
-
-
-def _run(demo: Any) -> Generator[Step, None, None]:
-    """``demo.run()``'s steps; ``demo.abandon()`` in every case (the lab goes down)."""
-    try:
-        yield from demo.run()
-    finally:
-        demo.abandon()
-
-
-def timings(steps: Iterable[Step]) -> list[tuple[str, float]]:
-    """(label, seconds) of every timed step, in order: the table of measured times."""
-    return [(s.timed, s.seconds) for s in steps if s.timed and s.seconds is not None]
+    return run_steps(_Demo(progress, keep, lab_name, Path(cache_dir), Path(base_dir), clock))

@@ -24,7 +24,7 @@ import pytest
 from havirt.tools.lab import Lab, build_guest_assets
 from havirt.tools.lab.auditor import Auditor
 from havirt.tools.lab.cluster import ClusterLab, cluster_missing_requirements
-from havirt.tools.lab.node import DEFAULT_CACHE_DIR
+from havirt.tools.lab.lab import DEFAULT_CACHE_DIR
 
 CACHE_DIR = Path(os.environ.get("HAVIRT_LAB_CACHE", DEFAULT_CACHE_DIR))
 GUESTS = 4

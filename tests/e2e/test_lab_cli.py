@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from havirt.tools.lab import nsutil
-from havirt.tools.lab.node import DEFAULT_BASE_DIR, NETNS_PREFIX
+from havirt.tools.lab.lab import DEFAULT_BASE_DIR
+from havirt.tools.lab.node import NETNS_PREFIX
 from havirt.tools.pacemaker import parse_status
 
 HAVIRT = [str(Path(sys.executable).with_name("havirt"))]

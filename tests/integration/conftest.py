@@ -45,7 +45,7 @@ from typing import Any
 import pytest
 from havirt.tools import install
 from havirt.tools.lab import GuestAssets, Lab, LabGuest, build_guest_assets, create_guest
-from havirt.tools.lab.node import DEFAULT_CACHE_DIR, missing_requirements
+from havirt.tools.lab.lab import DEFAULT_CACHE_DIR, missing_requirements
 
 CACHE_DIR = Path(os.environ.get("HAVIRT_LAB_CACHE", DEFAULT_CACHE_DIR))
 TIMINGS: dict[str, float] = {}

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from havirt.tools import demo
 from havirt.tools.cli import main
 from havirt.tools.lab import GuestAssets
-from havirt.tools.lab.node import DEFAULT_BASE_DIR, DEFAULT_CACHE_DIR
+from havirt.tools.lab.lab import DEFAULT_BASE_DIR, DEFAULT_CACHE_DIR
 from havirt.tools.lab.nsutil import netns_list
 
 pytestmark = pytest.mark.integration

@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 from guest_agent_calls import GENERIC, SUCCESS, run_agent
 from havirt.tools.lab import READY_MARKER, Lab, LabGuest, LibvirtNode
-from havirt.tools.lab.node import qemu_conf
+from havirt.tools.lab.configs import qemu_conf
 from havirt.tools.lab.proc import checked, run
 from lxml import etree
 

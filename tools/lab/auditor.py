@@ -30,7 +30,7 @@ from typing import TypeVar
 from havirt.agents import qemu_processes
 
 from . import nsutil
-from .node import Lab
+from .lab import Lab
 
 T = TypeVar("T")
 

@@ -40,7 +40,8 @@ from ..cib import configuration as configuration_of
 from ..pacemaker import ClusterStatus, ResourceStatus, parse_status
 from .guest import LabGuest, create_guest
 from .guest_image import GuestAssets, build_guest_assets
-from .node import DEFAULT_BASE_DIR, Lab, LibvirtNode, missing_requirements
+from .lab import DEFAULT_BASE_DIR, Lab, missing_requirements
+from .node import LibvirtNode
 from .proc import LabError, Result, checked, run
 
 FENCE_AGENT = "fence_havirt_lab"

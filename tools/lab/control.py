@@ -16,7 +16,7 @@ from ..errors import HavirtError
 from .auditor import netns_ids, scan
 from .cluster import ClusterLab, cluster_missing_requirements
 from .guest_image import build_guest_assets
-from .node import DEFAULT_BASE_DIR, DEFAULT_CACHE_DIR, LAB_NAME_RE, Lab
+from .lab import DEFAULT_BASE_DIR, DEFAULT_CACHE_DIR, LAB_NAME_RE, Lab
 from .proc import LabError
 
 DEFAULT_LAB = "havirt"

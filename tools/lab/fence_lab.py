@@ -26,7 +26,7 @@ LAB_DIR = "/var/lib/havirt-lab"
 
 
 def _lab_name(value: str) -> str | None:
-    from .node import LAB_NAME_RE
+    from .lab import LAB_NAME_RE
 
     return None if LAB_NAME_RE.match(value) else f"'{value}' is no lab name (letters, digits)"
 

@@ -27,7 +27,8 @@ from .guest_image import (
     write_domain_xml,
 )
 from .guest_init import READY_MARKER
-from .node import Lab, LibvirtNode
+from .lab import Lab
+from .node import LibvirtNode
 from .proc import LabError
 
 GUEST_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")

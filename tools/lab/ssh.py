@@ -38,14 +38,12 @@ import pwd
 import shutil
 import time
 from collections.abc import Mapping, Sequence
+from ipaddress import IPv4Network
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from . import nsutil
 from .proc import LabError, Namespaced, Result, run
-
-if TYPE_CHECKING:
-    from .node import Lab, LibvirtNode
 
 SSHD = "/usr/sbin/sshd"  # sshd must be started by its absolute path (it re-executes itself)
 REQUIRED_TOOLS = ("ssh", "ssh-keygen", SSHD)
@@ -56,6 +54,38 @@ SSH_PORT = 22
 CONTROLLER = "ctl"  # suffix of the controller's netns, its veth name on the switch
 CONTROLLER_HOST_INDEX = 10  # <subnet>.10; nodes are .11 and up
 SSHD_READY_TIMEOUT = 15.0
+
+
+class SshNode(Protocol):
+    """What the lab's SSH set-up uses of a node (a :class:`~.node.LibvirtNode`)."""
+
+    name: str
+    address: str
+    dir: Path
+
+    def pids(self) -> list[int]: ...
+
+    def exec(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str] | None = None,
+        timeout: float = 60.0,
+        input: str | None = None,
+        check: bool = False,
+    ) -> Result: ...
+
+
+class SshLab(Protocol):
+    """What the lab's SSH set-up and its controller use of a lab (a :class:`~.lab.Lab`)."""
+
+    name: str
+    dir: Path
+    subnet: IPv4Network
+    switch_netns: str
+    bridge: str
+
+    @property
+    def nodes(self) -> Mapping[str, SshNode]: ...
 
 
 def sshd_config(address: str) -> str:
@@ -104,7 +134,7 @@ def generate_key(path: Path, comment: str) -> None:
 
 
 def missing_requirements() -> list[str]:
-    """What the lab's SSH set-up needs beyond its tools (see node.missing_requirements)."""
+    """What the lab's SSH set-up needs beyond its tools (see lab.missing_requirements)."""
     try:
         grp.getgrnam(LIBVIRT_GROUP)
     except KeyError:
@@ -122,7 +152,7 @@ def _free_id(taken: set[int], start: int = 2000) -> int:
 class LabSSH:
     """The lab-wide SSH material under ``<lab dir>/ssh`` and each node's copies of it."""
 
-    def __init__(self, lab: Lab) -> None:
+    def __init__(self, lab: SshLab) -> None:
         self.lab = lab
         self.dir = lab.dir / "ssh"
 
@@ -136,7 +166,7 @@ class LabSSH:
         """Every node's host key, under the node's name and its address."""
         return self.dir / "known_hosts"
 
-    def host_key(self, node: LibvirtNode) -> Path:
+    def host_key(self, node: SshNode) -> Path:
         """The node's public host key (on the host's side of the node-private /etc/ssh)."""
         return node.dir / "etc-ssh" / f"ssh_host_{KEY_TYPE}_key.pub"
 
@@ -158,7 +188,7 @@ class LabSSH:
         for node in self.lab.nodes.values():
             self._prepare_node(node, accounts)
 
-    def _prepare_node(self, node: LibvirtNode, accounts: Mapping[str, str]) -> None:
+    def _prepare_node(self, node: SshNode, accounts: Mapping[str, str]) -> None:
         etc = node.dir / "etc-ssh"
         (etc / "sshd_config").write_text(sshd_config(node.address))
         (etc / "ssh_config").write_text("# Written by havirt.tools.lab: OpenSSH defaults.\n")
@@ -245,7 +275,7 @@ def _lab_accounts() -> dict[str, str]:
 # ---------------------------------------------------------------- sshd in a node
 
 
-def sshd_pid(node: LibvirtNode) -> int | None:
+def sshd_pid(node: SshNode) -> int | None:
     """The PID of the node's listening sshd, if it runs."""
     try:
         pid = int((node.dir / "run" / "sshd.pid").read_text().split()[0])
@@ -254,7 +284,7 @@ def sshd_pid(node: LibvirtNode) -> int | None:
     return pid if pid in node.pids() and nsutil.process_comm(pid) == "sshd" else None
 
 
-def start_sshd(node: LibvirtNode, timeout: float = SSHD_READY_TIMEOUT) -> None:
+def start_sshd(node: SshNode, timeout: float = SSHD_READY_TIMEOUT) -> None:
     """Start the node's sshd unless it runs; return once it listens (it wrote its PID file)."""
     if sshd_pid(node) is not None:
         return
@@ -276,7 +306,7 @@ def start_sshd(node: LibvirtNode, timeout: float = SSHD_READY_TIMEOUT) -> None:
 class LabController(Namespaced):
     """A network namespace on the lab's switch, the host's way into the lab's network."""
 
-    def __init__(self, lab: Lab) -> None:
+    def __init__(self, lab: SshLab) -> None:
         self.lab = lab
         self.netns = f"{lab.switch_netns.rsplit('-', 1)[0]}-{CONTROLLER}"
         self.address = str(lab.subnet[CONTROLLER_HOST_INDEX])
@@ -320,14 +350,14 @@ class LabController(Namespaced):
             "ConnectTimeout=10",
         ]
 
-    def ssh(self, node: LibvirtNode | str, argv: Sequence[str], user: str = "root") -> list[str]:
+    def ssh(self, node: SshNode | str, argv: Sequence[str], user: str = "root") -> list[str]:
         """The controller command running ``argv`` on ``node`` over SSH as ``user``."""
         address = node if isinstance(node, str) else node.address
         return self.command(["ssh", *self.ssh_options(), f"{user}@{address}", "--", *argv])
 
     def ssh_exec(
         self,
-        node: LibvirtNode | str,
+        node: SshNode | str,
         argv: Sequence[str],
         user: str = "root",
         timeout: float = 30.0,

@@ -6,8 +6,10 @@ import textwrap
 
 import pytest
 from fence_toy import FakeClock, Switch, ToyFence, fence
-from havirt.ocf import fence_metadata, fencing
+from havirt.ocf import fencing
 from havirt.ocf.fencing import EXIT_ERROR, EXIT_OFF, EXIT_OK, FenceOption, OptionTable
+from havirt.ocf.fencing import metadata as fence_metadata
+from havirt.ocf.params import Params
 from havirt.ocf.runner import CommandResult
 from lxml import etree
 
@@ -382,7 +384,7 @@ def test_reboot_fails_when_off_fails_and_never_powers_on(toy) -> None:
 
 
 def test_the_run_bound_covers_delay_connect_and_each_change() -> None:
-    opts = fencing.Params(delay=5.0, login_timeout=10.0, power_wait=1.0, power_timeout=20.0)
+    opts = Params(delay=5.0, login_timeout=10.0, power_wait=1.0, power_timeout=20.0)
     assert fencing.run_bound(opts, "reboot") == 5 + 20 + 2 * 21 + 1
     assert fencing.run_bound(opts, "off") == 5 + 20 + 21 + 1
     assert fencing.run_bound(opts, "status") == 20 + 1

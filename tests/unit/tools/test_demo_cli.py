@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from havirt.tools import demo
 from havirt.tools.cli import main, render_demo_step, render_demo_timings
-from havirt.tools.demo import AgentCall, Step
+from havirt.tools.demo_steps import AgentCall, Step
 from havirt.tools.errors import HavirtError
 
 # The clock the demo command times itself with (main(obj=...)): fixed, never the host's.

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 from havirt.tools import demo
-from havirt.tools.demo import Step, _Demo, _rc_name, _reason, _run, _ticking, timings
+from havirt.tools.demo import _Demo, _rc_name, _reason
+from havirt.tools.demo_steps import Step, run_steps, ticking, timings
 from havirt.tools.errors import HavirtError
 from havirt.tools.lab import LabError
 
@@ -64,7 +65,7 @@ class ScriptedDemo(_Demo):
 
 def test_all_steps_then_teardown() -> None:
     scripted = ScriptedDemo()
-    steps = list(_run(scripted))
+    steps = list(run_steps(scripted))
     assert [s.key for s in steps] == ["one", "two", "three", "lab-down"]
     assert all(s.ok for s in steps)
     assert steps[0].seconds == 1.235
@@ -77,7 +78,7 @@ def test_a_failed_step_stops_the_run_tears_down_and_raises(crash: bool) -> None:
     scripted = ScriptedDemo(fail="two", crash=crash)
     seen: list[Step] = []
     with pytest.raises(HavirtError, match="step 'Step two' failed"):
-        for step in _run(scripted):
+        for step in run_steps(scripted):
             seen.append(step)
     assert [s.key for s in seen] == ["one", "two", "lab-down"]
     assert not seen[1].ok and seen[1].note == ""
@@ -89,7 +90,7 @@ def test_keep_leaves_the_lab_up_even_after_a_failure() -> None:
     scripted = ScriptedDemo(fail="three", keep=True)
     seen: list[Step] = []
     with pytest.raises(HavirtError):
-        seen.extend(_run(scripted))
+        seen.extend(run_steps(scripted))
     assert [s.key for s in seen] == ["one", "two", "three", "keep"]
     assert scripted.fake_lab.downs == 0
 
@@ -97,7 +98,7 @@ def test_keep_leaves_the_lab_up_even_after_a_failure() -> None:
 @pytest.mark.parametrize("keep", [False, True])
 def test_interrupted_run_always_takes_the_lab_down(keep: bool) -> None:
     scripted = ScriptedDemo(keep=keep)
-    run = _run(scripted)
+    run = run_steps(scripted)
     next(run)  # the lab is up
     run.close()  # what Ctrl-C while rendering amounts to
     assert scripted.fake_lab.downs == 1
@@ -112,7 +113,7 @@ def test_interrupt_inside_a_step_takes_the_lab_down() -> None:
 
     scripted.two = interrupted  # type: ignore[method-assign]
     with pytest.raises(KeyboardInterrupt):
-        list(_run(scripted))
+        list(run_steps(scripted))
     assert scripted.fake_lab.downs == 1
 
 
@@ -127,7 +128,7 @@ def test_requirements_and_lab_name_are_checked_at_once(monkeypatch: pytest.Monke
 def test_ticking_reports_during_long_waits() -> None:
     messages: list[str] = []
     ticks = iter(range(1000))
-    with _ticking(messages.append, "waiting", every=0.05, clock=lambda: float(next(ticks))):
+    with ticking(messages.append, "waiting", every=0.05, clock=lambda: float(next(ticks))):
         time.sleep(0.18)
     assert messages[0] == "waiting ..."
     assert len(messages) >= 3 and messages[1].startswith("waiting ... ")

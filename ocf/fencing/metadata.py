@@ -12,7 +12,12 @@ from __future__ import annotations
 
 from lxml import etree
 
-from .fencing import ACTIONS, FenceAgent
+from .actions import ACTIONS
+
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from .agent import FenceAgent
 
 
 def build(agent: type[FenceAgent]) -> etree._Element:

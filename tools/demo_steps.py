@@ -1,0 +1,195 @@
+"""The step framework both demos run on (:mod:`.demo`, the agent on a two-node lab;
+:mod:`.cluster_demo`, the Pacemaker cluster): a :class:`StepRunner` runs its ``STEPS``
+one by one, each filling in a :class:`Step` (what it did, measured), stops at the first
+failed one, and always ends with the closing steps; :func:`run_steps` yields the steps
+and takes the lab down in every case. Progress during long waits goes to a callback
+(:func:`ticking`); nothing here prints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Generator, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from .errors import HavirtError
+from .lab import GuestAssets, Lab, LabError
+from .lab.lab import LAB_NAME_RE
+
+TICK_SECONDS = 5.0
+
+Progress = Callable[[str], None]
+LabT = TypeVar("LabT", bound=Lab)
+
+
+def silent(message: str) -> None:
+    """A progress callback that says nothing."""
+
+
+@dataclass(frozen=True)
+class AgentCall:
+    """One run of the agent on a node, as pacemaker-execd would make it (what the agent
+    demo's steps record in :attr:`Step.calls`)."""
+
+    node: str
+    action: str  # "monitor" with interval_ms 0 is a probe
+    interval_ms: int
+    rc: int
+    rc_name: str  # OCF_SUCCESS, OCF_NOT_RUNNING, ...
+    seconds: float
+    reason: str | None  # the ocf-exit-reason line, if any
+    log: tuple[str, ...]  # what the agent wrote on stderr
+
+    @property
+    def label(self) -> str:
+        if self.action != "monitor":
+            return self.action
+        return "probe" if self.interval_ms == 0 else f"monitor ({self.interval_ms // 1000} s)"
+
+
+@dataclass
+class Step:
+    """What one step of the demo did and measured."""
+
+    key: str
+    title: str
+    ok: bool = True
+    summary: str = ""  # the outcome, in one sentence
+    note: str = ""  # why it matters to an admin
+    timed: str = ""  # label in the table of measured times ("" = not timed)
+    seconds: float | None = None
+    calls: list[AgentCall] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@contextlib.contextmanager
+def ticking(
+    progress: Progress,
+    what: str,
+    every: float = TICK_SECONDS,
+    clock: Callable[[], float] | None = None,
+) -> Iterator[None]:
+    """Report ``what`` now and every ``every`` seconds (on ``clock``, by default this
+    machine's monotonic clock) until the block ends.
+
+    The work stays in the calling thread (so Ctrl-C interrupts it); only the
+    reminders come from a helper thread."""
+    clock = clock or time.monotonic
+    progress(f"{what} ...")
+    done = threading.Event()
+    began = clock()
+
+    def remind() -> None:
+        while not done.wait(every):
+            progress(f"{what} ... {clock() - began:.0f} s")
+
+    reminder = threading.Thread(target=remind, name="havirt-demo-progress", daemon=True)
+    reminder.start()
+    try:
+        yield
+    finally:
+        done.set()
+        reminder.join()
+
+
+class StepRunner(Generic[LabT]):
+    """A demo's sequence of steps: each ``STEPS`` entry (key, title, method, timed label)
+    runs ``self.<method>(step)``; the first failed step ends the sequence, ``finish()``
+    yields the closing steps (keep the lab, or take it down), then the failure is raised."""
+
+    STEPS: tuple[tuple[str, str, str, str], ...] = ()
+    ERRORS: tuple[type[BaseException], ...] = (LabError, HavirtError, OSError)
+    FAILURE_HINT = "rerun with --keep to inspect the lab (logs under /var/log inside each node)"
+
+    def __init__(
+        self,
+        progress: Progress,
+        keep: bool,
+        lab_name: str,
+        cache_dir: Path,
+        base_dir: Path,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.progress = progress
+        # What the steps are timed with: this machine's monotonic clock, or a test's fake.
+        self.clock = clock or time.monotonic
+        self.keep = keep
+        self.lab_name = lab_name
+        self.cache_dir = cache_dir
+        self.base_dir = base_dir
+        self.assets: GuestAssets | None = None
+        self.lab: LabT | None = None
+
+    @property
+    def the_lab(self) -> LabT:
+        assert self.lab is not None
+        return self.lab
+
+    def ticking(self, what: str) -> contextlib.AbstractContextManager[None]:
+        """:func:`ticking` on this run's progress and clock."""
+        return ticking(self.progress, what, clock=self.clock)
+
+    def run_step(self, key: str, title: str, method: str, timed: str) -> Step:
+        return perform_step(self, key, title, method, timed, self.ERRORS)
+
+    def finish(self) -> Iterator[Step]:
+        return iter(())
+
+    def run(self) -> Iterator[Step]:
+        failed: Step | None = None
+        for key, title, method, timed in self.STEPS:
+            step = self.run_step(key, title, method, timed)
+            yield step
+            if not step.ok:
+                failed = step
+                break
+        yield from self.finish()
+        if failed is not None:
+            raise HavirtError(f"step '{failed.title}' failed: {failed.summary}", self.FAILURE_HINT)
+
+
+def perform_step(
+    demo: object,
+    key: str,
+    title: str,
+    method: str,
+    timed: str,
+    errors: tuple[type[BaseException], ...] = (LabError, HavirtError, OSError),
+) -> Step:
+    """Run ``demo.<method>(step)``; an expected error makes the step fail with its text."""
+    step = Step(key=key, title=title, timed=timed)
+    try:
+        getattr(demo, method)(step)
+    except errors as exc:
+        step.ok = False
+        step.summary = str(exc)
+    if step.seconds is not None:
+        step.seconds = round(step.seconds, 3)
+    if not step.ok:
+        step.note = ""
+    return step
+
+
+def check_lab_name(lab_name: str) -> None:
+    if not LAB_NAME_RE.match(lab_name):
+        raise HavirtError(f"lab name {lab_name!r} must match {LAB_NAME_RE.pattern}")
+
+
+def run_steps(demo: Any) -> Generator[Step, None, None]:
+    """``demo.run()``'s steps; ``demo.abandon()`` in every case (the lab goes down)."""
+    try:
+        yield from demo.run()
+    finally:
+        demo.abandon()
+
+
+def timings(steps: Iterable[Step]) -> list[tuple[str, float]]:
+    """(label, seconds) of every timed step, in order: the table of measured times."""
+    return [(s.timed, s.seconds) for s in steps if s.timed and s.seconds is not None]

@@ -1,0 +1,54 @@
+"""Pacemaker for the havirt CLI: pure parsers of the tools' machine-readable output and
+the one adapter that runs them.
+
+* :mod:`.status` -- :class:`ClusterStatus` and its nodes, resources and failed actions
+  (``crm_mon --output-as xml``).
+* :mod:`.history` -- :class:`OperationHistory`: every resource's operations per node
+  (the CIB status section).
+* :mod:`.simulation` -- :class:`Simulation`: the actions ``crm_simulate`` plans.
+* :mod:`.verify` -- :class:`VerifyResult`: what ``crm_verify`` found.
+* :mod:`.version` -- :class:`CibVersion`.
+* :mod:`.errors` -- :class:`CrmExit`, :class:`PacemakerError`, :class:`PacemakerTimeout`.
+* :mod:`.live` -- :class:`Pacemaker`, the adapter (every call through a CommandRunner),
+  and :class:`PrefixRunner`.
+
+Callers import from here (``from havirt.tools.pacemaker import Pacemaker``); the modules
+are the rooms. Importing this package imports lxml, so the CLI imports it inside the
+commands that talk to the cluster, never for ``--help``.
+"""
+
+from .errors import CrmExit, PacemakerError, PacemakerTimeout, crm_exit
+from .history import Operation, OperationHistory, parse_history
+from .live import DEFAULT_TIMEOUT, PACKAGES, Pacemaker, PrefixRunner
+from .simulation import PlannedAction, Simulation, parse_simulation
+from .status import ClusterStatus, FailedAction, NodeStatus, ResourceStatus, parse_status
+from .verify import VERIFY_LINE_WIDTH, VERIFY_LINES, VerifyResult, parse_verify, verify_lines
+from .version import CibVersion
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "PACKAGES",
+    "VERIFY_LINES",
+    "VERIFY_LINE_WIDTH",
+    "CibVersion",
+    "ClusterStatus",
+    "CrmExit",
+    "FailedAction",
+    "NodeStatus",
+    "Operation",
+    "OperationHistory",
+    "Pacemaker",
+    "PacemakerError",
+    "PacemakerTimeout",
+    "PlannedAction",
+    "PrefixRunner",
+    "ResourceStatus",
+    "Simulation",
+    "VerifyResult",
+    "crm_exit",
+    "parse_history",
+    "parse_simulation",
+    "parse_status",
+    "parse_verify",
+    "verify_lines",
+]
