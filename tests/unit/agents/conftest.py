@@ -30,7 +30,7 @@ class Harness(AgentHarness):
 
     def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         self.procs = FakeProcs()
-        super().__init__(tmp_path, monkeypatch, FakeHypervisor(self.procs), self.procs)
+        super().__init__(tmp_path, FakeHypervisor(self.procs), self.procs)
         self.hv.clock = self.clock  # a migration runs on the agent's clock
         self.config = tmp_path / "vm1.xml"
         self.config.write_text(domain_xml(), encoding="utf-8")

@@ -258,7 +258,7 @@ class PoolHarness(AgentHarness):
     extra_env = {"OCF_RESKEY_CRM_meta_on_node": "node1"}
 
     def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        super().__init__(tmp_path, monkeypatch, FakePoolHypervisor())
+        super().__init__(tmp_path, FakePoolHypervisor())
         self.runner.results["umount"] = self._umount
         self.umount_works = True
         self.hv.fs.clock = self.clock

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import havirt.agents as agents_package
 import pytest
-from havirt.agents import libvirt_boundary, storage_lease
+from havirt.agents import storage_lease
 from havirt.agents.libvirt_boundary import RESOURCE_BUSY, HypervisorError
 from havirt.agents.virtual_domain_params import lease_requirement
 from havirt.ocf.exitcodes import OcfExit
@@ -353,10 +353,9 @@ def test_monitor_never_loads_the_lease_check(
     assert "havirt.agents.storage_lease" not in sys.modules
 
 
-def test_migrate_from_to_a_node_without_lock_manager(h, lease_node, monkeypatch) -> None:
+def test_migrate_from_to_a_node_without_lock_manager(h, lease_node) -> None:
     """libvirt does not refuse such a migration: the agent on the target does, when required."""
-    source = FakeHypervisor(FakeProcs())
-    monkeypatch.setattr(libvirt_boundary, "Hypervisor", lambda uri, deadline, budget=None: source)
+    h.remotes["node1"] = FakeHypervisor(FakeProcs())
     migrated = {"CRM_meta_migrate_source": "node1", "CRM_meta_migrate_target": "node2"}
     h.hv.add()
     out = h.run("migrate_from", extra=migrated, require_storage_lease="true")
