@@ -13,7 +13,7 @@ from __future__ import annotations
 from havirt.ocf.agent_env import AgentEnv
 from havirt.ocf.host import Host
 
-from . import qemu_processes
+from . import definitions, qemu_processes
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
@@ -45,9 +45,10 @@ class GuestHost(Host):
 
 
 class LibvirtEnv(AgentEnv):
-    """An agent's world with libvirt: ``hypervisor()`` opens a connection."""
+    """An agent's world with libvirt: ``hypervisor()`` opens a connection;
+    ``backup_dir`` keeps the definitions the agent replaces."""
 
-    __slots__ = ("connect",)
+    __slots__ = ("connect", "backup_dir")
 
     def __init__(
         self,
@@ -55,9 +56,11 @@ class LibvirtEnv(AgentEnv):
         runner: CommandRunner,
         state_dir: str,
         connect: HypervisorFactory | None = None,
+        backup_dir: str = definitions.BACKUP_DIR,
     ) -> None:
         super().__init__(host, runner, state_dir)
         self.connect = connect  # None: the real libvirt boundary
+        self.backup_dir = backup_dir
 
     def hypervisor(self, uri: str | None, deadline: Deadline, reserve: float = 0.0) -> Hypervisor:
         """Connections to ``uri`` (None: libvirt's default) whose calls are bounded by
@@ -77,10 +80,18 @@ class LibvirtEnv(AgentEnv):
         return found
 
 
-class GuestEnv(LibvirtEnv):
-    """The guest agent's world: its host also finds the guest's QEMU processes."""
+# Where the storage lease check reads this node's libvirt (storage_lease's defaults,
+# spelled out here: the monitor must not import that module).
+LIBVIRT_CONF_DIR = "/etc/libvirt"
+RUN_DIR = "/run"
 
-    __slots__ = ()
+
+class GuestEnv(LibvirtEnv):
+    """The guest agent's world: its host also finds the guest's QEMU processes;
+    ``libvirt_conf_dir`` and ``run_dir`` are where the storage lease check reads
+    libvirt's configuration and its daemons' sockets and pid files."""
+
+    __slots__ = ("libvirt_conf_dir", "run_dir")
     host: GuestHost
 
     def __init__(
@@ -89,8 +100,13 @@ class GuestEnv(LibvirtEnv):
         runner: CommandRunner,
         state_dir: str,
         connect: HypervisorFactory | None = None,
+        backup_dir: str = definitions.BACKUP_DIR,
+        libvirt_conf_dir: str = LIBVIRT_CONF_DIR,
+        run_dir: str = RUN_DIR,
     ) -> None:
-        super().__init__(host, runner, state_dir, connect)
+        super().__init__(host, runner, state_dir, connect, backup_dir)
+        self.libvirt_conf_dir = libvirt_conf_dir
+        self.run_dir = run_dir
 
     @classmethod
     def of(cls, ctx: ActionContext) -> GuestEnv:
@@ -122,8 +138,9 @@ class PoolEnv(LibvirtEnv):
         runner: CommandRunner,
         state_dir: str,
         connect: HypervisorFactory | None = None,
+        backup_dir: str = definitions.BACKUP_DIR,
     ) -> None:
-        super().__init__(host, runner, state_dir, connect)
+        super().__init__(host, runner, state_dir, connect, backup_dir)
 
     @classmethod
     def of(cls, ctx: ActionContext) -> PoolEnv:

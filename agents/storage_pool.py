@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from .libvirt_boundary import StoragePool as Pool
 
 POLL = 0.25  # seconds between polls while waiting for guests to go
-DEFINITION_BACKUP_DIR = definitions.BACKUP_DIR
 DETACH_CHECK = 5.0  # at most this long for stop's look at a possibly hung mount
 # Debian packages with the tools a pool type needs on the node.
 HELPER_PACKAGES = {
@@ -353,7 +352,8 @@ class StoragePool(ResourceAgent):
                 f"resource's ({what}): stop it (virsh pool-destroy {pool.name}) so the agent "
                 "can redefine it",
             )
-        backup = definitions.keep(DEFINITION_BACKUP_DIR, f"pool-{pool.name}", defined_xml)
+        env = PoolEnv.of(ctx)
+        backup = definitions.keep(env.backup_dir, f"pool-{pool.name}", defined_xml, env.host.time())
         ctx.log.warn(
             f"redefining pool {pool.name} as the resource says ({what}); "
             f"the previous definition is kept in {backup}"

@@ -38,7 +38,6 @@ PROGRESS_LOG = 2.0  # seconds between progress lines in the log
 ABORT_RETRY = 0.2  # seconds between the watchdog's aborts while libvirt has no job yet
 SHUTDOWN_REPEAT = 5.0  # seconds between graceful shutdown requests during stop
 KILL_RESERVE = 1.5  # seconds kept to SIGKILL a QEMU that destroy did not end in time
-DEFINITION_BACKUP_DIR = definitions.BACKUP_DIR
 
 
 class Identity(Record):
@@ -300,11 +299,14 @@ class VirtualDomain(ResourceAgent):
                     "lock manager is read from this node's libvirt configuration",
                 )
             return None
+        env = GuestEnv.of(ctx)
         found = storage_lease.inspect(
             config.block_disks,
             config.has_leases,
             min(2.0, ctx.deadline.remaining() / 4),
-            ctx.host,
+            env.host,
+            env.libvirt_conf_dir,
+            env.run_dir,
         )
         for warning in found.warnings:
             ctx.log.warn(warning)
@@ -481,7 +483,8 @@ class VirtualDomain(ResourceAgent):
     def _undefine_keeping_backup(self, ctx: ActionContext, dom: Domain) -> None:
         """A persistent definition lets libvirt autostart the guest outside Pacemaker:
         remove it, but keep its XML so no definition is ever lost."""
-        backup = definitions.keep(DEFINITION_BACKUP_DIR, dom.name, dom.xml(inactive=True))
+        env = GuestEnv.of(ctx)
+        backup = definitions.keep(env.backup_dir, dom.name, dom.xml(inactive=True), env.host.time())
         ctx.log.warn(
             f"{dom.name} was defined persistently in libvirt; undefining it so only Pacemaker "
             f"starts it (definition kept in {backup})"

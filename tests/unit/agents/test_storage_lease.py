@@ -59,19 +59,20 @@ class Node:
         self.host.listening.clear()
 
     def check(self, block_disks=(), has_leases=False) -> storage_lease.LeaseCheck:
-        return storage_lease.inspect(block_disks, has_leases, timeout=1.0, host=self.host)
+        return storage_lease.inspect(
+            block_disks,
+            has_leases,
+            timeout=1.0,
+            host=self.host,
+            conf_dir=str(self.etc),
+            run_dir=str(self.run),
+        )
 
 
 @pytest.fixture
-def node(h, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Node:
-    """This node, sharing the fake host with the agent harness ``h``."""
-    run = tmp_path / "run"
-    run.mkdir(exist_ok=True)
-    etc = tmp_path / "etc-libvirt"  # the agent harness may have made it already
-    etc.mkdir(exist_ok=True)
-    monkeypatch.setattr(storage_lease, "CONF_DIR", str(etc))
-    monkeypatch.setattr(storage_lease, "RUN_DIR", str(run))
-    return Node(etc, run, h.host)
+def node(h) -> Node:
+    """This node, sharing the fake host and libvirt directories with the agent harness ``h``."""
+    return Node(h.libvirt_etc, h.run_dir, h.host)
 
 
 # -- reading libvirt's configuration files -----------------------------------------------

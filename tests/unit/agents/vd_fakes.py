@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import sys
 import time as real_time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -509,14 +510,20 @@ class FakeHypervisor:
 
 
 class FakeRunner:
-    """A CommandRunner that records argv and answers from ``results`` (by program name)."""
+    """A CommandRunner that records argv and answers from ``results`` (by program name).
+
+    A Python script the agent runs as a child (``python -I -S SCRIPT ARGS``) is answered
+    by ``scripts[SCRIPT](ARGS, timeout)`` when given there, and not recorded."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, ...]] = []
         self.results: dict[str, int | Callable[[tuple[str, ...]], CommandResult]] = {}
+        self.scripts: dict[str, Callable[[list[str], float], CommandResult]] = {}
 
     def run(self, argv, timeout, stdin=None, env=None) -> CommandResult:
         argv = tuple(argv)
+        if argv[:3] == (sys.executable, "-I", "-S") and len(argv) > 3 and argv[3] in self.scripts:
+            return self.scripts[argv[3]](list(argv[4:]), timeout)
         self.calls.append(argv)
         answer = self.results.get(argv[0], 0)
         if callable(answer):
@@ -613,8 +620,17 @@ class AgentHarness:
     def agent_env(self) -> AgentEnv:
         """The agent's world for one action: the fakes, through its own env_class."""
         return self.agent_class.env_class(  # type: ignore[no-any-return]
-            self.host, self.runner, str(self.rsctmp), connect=self.connect
+            self.host,
+            self.runner,
+            str(self.rsctmp),
+            connect=self.connect,
+            backup_dir=str(self.backups),
+            **self.env_extra(),
         )
+
+    def env_extra(self) -> dict[str, object]:
+        """More of the agent's environment, as its env_class takes it."""
+        return {}
 
     def default_reskeys(self) -> dict[str, str | None]:
         return {}
