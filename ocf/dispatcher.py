@@ -69,6 +69,7 @@ def run(
     host: Host | None = None,
     spent: float = 0.0,
     agent_env: AgentEnv | None = None,
+    exit_process: Callable[[int], object] | None = None,
 ) -> int:
     """Run one OCF action and return its exit code (never raises).
 
@@ -77,7 +78,8 @@ def run(
     agent builds the real one, from ``runner`` and ``host`` when given (a test's
     fakes); a test hands in a whole fake world as ``agent_env``. ``spent``: seconds of
     the action's timeout already gone before this call (the process's start-up:
-    Pacemaker's clock runs from the fork)."""
+    Pacemaker's clock runs from the fork). ``exit_process``: how the watchdog ends the
+    process (``os._exit``; a test's fake)."""
     environ = os.environ if environ is None else environ
     out = stdout if stdout is not None else sys.stdout
     err = stderr if stderr is not None else sys.stderr
@@ -127,7 +129,11 @@ def run(
         agent_env=agent_env,
         answer_by=deadline.sooner(answer_margin(deadline.total) + reserve),
     )
-    guard = _Watchdog(action, deadline.total, err, ctx, reserve, spent) if watchdog else None
+    guard = (
+        _Watchdog(action, deadline.total, err, ctx, reserve, spent, exit_process)
+        if watchdog
+        else None
+    )
     try:
         rc = _run_action(agent, action, handler, ctx)
     finally:
@@ -230,6 +236,7 @@ class _Watchdog(Watchdog):
         ctx: ActionContext | None = None,
         reserve: float = 0.0,
         spent: float = 0.0,
+        exit_process: Callable[[int], object] | None = None,
     ) -> None:
         def answer() -> None:
             reason = f"{action} did not finish within its timeout of {seconds:.0f}s; giving up"
@@ -239,7 +246,7 @@ class _Watchdog(Watchdog):
             write_exit_reason(err, reason)
 
         margin = answer_margin(seconds) + reserve
-        super().__init__(seconds - spent - margin, answer, OcfExit.ERR_GENERIC)
+        super().__init__(seconds - spent - margin, answer, OcfExit.ERR_GENERIC, exit_process)
 
 
 def _last_resort(ctx: ActionContext, step: Callable[[float], str], reserve: float) -> str:

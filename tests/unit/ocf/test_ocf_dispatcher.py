@@ -465,9 +465,9 @@ def test_deadline_default_for_validate_all_without_spec():
 
 def test_watchdog_answers_with_one_reason_and_exit_1(mocker):
     fired = threading.Event()
-    fake_exit = mocker.patch.object(dispatcher.os, "_exit", side_effect=lambda rc: fired.set())
+    fake_exit = mocker.Mock(side_effect=lambda rc: fired.set())
     err = io.StringIO()
-    guard = dispatcher._Watchdog("start", 0.3, err)
+    guard = dispatcher._Watchdog("start", 0.3, err, exit_process=fake_exit)
     try:
         assert fired.wait(5), "the watchdog never fired"
     finally:
@@ -480,9 +480,9 @@ def test_watchdog_answers_with_one_reason_and_exit_1(mocker):
 
 
 def test_disarmed_watchdog_never_answers(mocker):
-    fake_exit = mocker.patch.object(dispatcher.os, "_exit")
+    fake_exit = mocker.Mock()
     err = io.StringIO()
-    guard = dispatcher._Watchdog("start", 0.3, err)
+    guard = dispatcher._Watchdog("start", 0.3, err, exit_process=fake_exit)
     guard.disarm()
     guard._expire()  # a timer that fired just as the action finished
     fake_exit.assert_not_called()
@@ -490,7 +490,7 @@ def test_disarmed_watchdog_never_answers(mocker):
 
 
 def test_watchdog_is_cancelled_when_the_action_finishes(mocker, toy):
-    fake_exit = mocker.patch.object(dispatcher.os, "_exit")
+    fake_exit = mocker.Mock()
     guard_cls = mocker.spy(dispatcher, "_Watchdog")
     out = io.StringIO()
     rc = dispatcher.run(
@@ -501,6 +501,7 @@ def test_watchdog_is_cancelled_when_the_action_finishes(mocker, toy):
         stderr=out,
         watchdog=True,
         host=FakeClock(),
+        exit_process=fake_exit,
     )
     assert rc == 0
     assert guard_cls.call_count == 1
@@ -512,7 +513,7 @@ def test_watchdog_is_cancelled_when_the_action_finishes(mocker, toy):
 
 def test_watchdog_fires_before_pacemakers_timeout(mocker):
     guard_cls = mocker.spy(dispatcher, "_Watchdog")
-    mocker.patch.object(dispatcher.os, "_exit")
+    fake_exit = mocker.Mock()
     out = io.StringIO()
     dispatcher.run(
         ToyAgent(),
@@ -522,6 +523,7 @@ def test_watchdog_fires_before_pacemakers_timeout(mocker):
         stderr=out,
         watchdog=True,
         host=FakeClock(),
+        exit_process=fake_exit,
     )
     delay = guard_cls.spy_return.delay
     # margin: max(1 s, 5% of the timeout) = 1.5 s
@@ -548,7 +550,7 @@ def test_answer_by_is_when_the_watchdog_answers():
 
 def test_watchdog_fires_earlier_by_the_agents_reserve(mocker):
     guard_cls = mocker.spy(dispatcher, "_Watchdog")
-    mocker.patch.object(dispatcher.os, "_exit")
+    fake_exit = mocker.Mock()
     out = io.StringIO()
     dispatcher.run(
         Reserving(),
@@ -558,6 +560,7 @@ def test_watchdog_fires_earlier_by_the_agents_reserve(mocker):
         stderr=out,
         watchdog=True,
         host=FakeClock(),
+        exit_process=fake_exit,
     )
     assert guard_cls.spy_return.delay == pytest.approx(26.5, abs=0.2)
 
@@ -573,26 +576,28 @@ def test_a_broken_reserve_hook_costs_nothing(toy):
     assert ctx.deadline.end - ctx.answer_by.end == pytest.approx(1.0)
 
 
-def watchdog_with_step(step, reserve: float):
-    """A watchdog (never firing by itself) for a handler that set ``step`` as on_timeout."""
+def watchdog_with_step(step, reserve: float, exit_process=None):
+    """A watchdog (never firing by itself) for a handler that set ``step`` as on_timeout;
+    it ends the process through ``exit_process`` (a fake: never the real one)."""
+    exit_process = exit_process or (lambda rc: None)
     toy = ToyAgent()
     invoke(toy, "migrate_to")
     ctx = toy.calls[-1][1]
     ctx.on_timeout = step
     err = io.StringIO()
-    guard = dispatcher._Watchdog("migrate_to", 3600, err, ctx, reserve)
+    guard = dispatcher._Watchdog("migrate_to", 3600, err, ctx, reserve, exit_process=exit_process)
     return guard, ctx, err
 
 
 def test_watchdog_runs_the_handlers_step_before_it_answers(mocker):
-    fake_exit = mocker.patch.object(dispatcher.os, "_exit")
+    fake_exit = mocker.Mock()
     given: list[float] = []
 
     def step(seconds: float) -> str:
         given.append(seconds)
         return "migration job aborted by the watchdog"
 
-    guard, ctx, err = watchdog_with_step(step, reserve=2.0)
+    guard, ctx, err = watchdog_with_step(step, reserve=2.0, exit_process=fake_exit)
     try:
         guard._expire()  # the timer ran out
     finally:
@@ -608,9 +613,11 @@ def test_watchdog_runs_the_handlers_step_before_it_answers(mocker):
 
 
 def test_watchdog_answers_even_when_the_step_hangs(mocker):
-    fake_exit = mocker.patch.object(dispatcher.os, "_exit")
+    fake_exit = mocker.Mock()
     stuck = threading.Event()
-    guard, _ctx, err = watchdog_with_step(lambda seconds: str(stuck.wait(30)), reserve=0.05)
+    guard, _ctx, err = watchdog_with_step(
+        lambda seconds: str(stuck.wait(30)), reserve=0.05, exit_process=fake_exit
+    )
     try:
         guard._expire()
     finally:
@@ -622,8 +629,7 @@ def test_watchdog_answers_even_when_the_step_hangs(mocker):
     assert "last-resort step did not finish" in line
 
 
-def test_watchdog_answers_when_the_step_fails(mocker):
-    mocker.patch.object(dispatcher.os, "_exit")
+def test_watchdog_answers_when_the_step_fails():
 
     def step(seconds: float) -> str:
         raise RuntimeError("libvirt went away")
@@ -637,8 +643,7 @@ def test_watchdog_answers_when_the_step_fails(mocker):
     assert "last-resort step failed: RuntimeError('libvirt went away')" in line
 
 
-def test_watchdog_without_a_step_answers_as_before(mocker):
-    mocker.patch.object(dispatcher.os, "_exit")
+def test_watchdog_without_a_step_answers_as_before():
     guard, _ctx, err = watchdog_with_step(None, reserve=1.0)
     try:
         guard._expire()
@@ -673,7 +678,7 @@ def test_startup_seconds_unknown_counts_nothing(stat, uptime):
 
 def test_time_spent_before_the_dispatcher_shortens_deadline_and_watchdog(mocker):
     guard_cls = mocker.spy(dispatcher, "_Watchdog")
-    mocker.patch.object(dispatcher.os, "_exit")
+    fake_exit = mocker.Mock()
     toy = Reserving()
     out = io.StringIO()
     dispatcher.run(
@@ -685,6 +690,7 @@ def test_time_spent_before_the_dispatcher_shortens_deadline_and_watchdog(mocker)
         watchdog=True,
         spent=2.0,
         host=FakeClock(),
+        exit_process=fake_exit,
     )
     ctx = toy.calls[-1][1]
     assert ctx.deadline.total == 30.0
