@@ -71,14 +71,6 @@ class LibvirtEnv(AgentEnv):
 
         return Hypervisor(uri, deadline, reserve)
 
-    @classmethod
-    def of(cls, ctx: ActionContext) -> LibvirtEnv:
-        """The context's environment, which the dispatcher built from the agent's env_class."""
-        found = ctx.agent_env
-        if not isinstance(found, LibvirtEnv):
-            raise TypeError(f"a libvirt agent was handed {type(found).__name__}, not LibvirtEnv")
-        return found
-
 
 # Where the storage lease check reads this node's libvirt (storage_lease's defaults,
 # spelled out here: the monitor must not import that module).
@@ -110,6 +102,7 @@ class GuestEnv(LibvirtEnv):
 
     @classmethod
     def of(cls, ctx: ActionContext) -> GuestEnv:
+        """The context's environment, which the dispatcher built from the agent's env_class."""
         found = ctx.agent_env
         if not isinstance(found, GuestEnv):
             raise TypeError(f"the guest agent was handed {type(found).__name__}, not GuestEnv")
@@ -144,6 +137,7 @@ class PoolEnv(LibvirtEnv):
 
     @classmethod
     def of(cls, ctx: ActionContext) -> PoolEnv:
+        """The context's environment, which the dispatcher built from the agent's env_class."""
         found = ctx.agent_env
         if not isinstance(found, PoolEnv):
             raise TypeError(f"the pool agent was handed {type(found).__name__}, not PoolEnv")

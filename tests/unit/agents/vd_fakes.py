@@ -1,10 +1,12 @@
 """Fakes for the seams of ocf:havirt:VirtualDomain, shared by the agent tests.
 
 Importable as ``vd_fakes`` (pytest puts this folder on ``sys.path``). The
-fakes replace only the agent's seams: the libvirt boundary (``Hypervisor`` /
-``Domain``), the ``CommandRunner``, and the host (``FakeHost``, handed to the
-dispatcher as the agent's ``ctx.host``: installed programs, the clock the agent
-sleeps and measures deadlines with, signals, and the /proc scan for QEMU).
+fakes replace only the agent's seams, all handed to the dispatcher in the agent's
+environment (``AgentHarness.agent_env``: the agent's own ``env_class`` built with
+fakes): the libvirt boundary (``Hypervisor`` / ``Domain``, through the hypervisor
+factory), the ``CommandRunner``, and the host (``FakeHost``: installed programs, the
+clock the agent sleeps and measures deadlines with, signals, and the /proc scan for
+QEMU). No test patches a product module.
 """
 
 from __future__ import annotations

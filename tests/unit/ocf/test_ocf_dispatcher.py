@@ -8,6 +8,7 @@ import pytest
 from fence_toy import FakeClock
 from havirt.ocf import dispatcher
 from havirt.ocf.agent import ActionContext
+from havirt.ocf.agent_env import AgentEnv
 from havirt.ocf.errors import OcfError, configured, generic, installed
 from havirt.ocf.exitcodes import OcfExit
 from havirt.ocf.runner import CommandRunner
@@ -140,6 +141,29 @@ def test_default_runner_uses_the_given_environment(toy):
     assert isinstance(runner, CommandRunner)
     assert runner.env["HAVIRT_MARK"] == "x"
     assert runner.env["LC_ALL"] == "C"
+
+
+def test_the_agent_gets_its_world_built_from_its_env_class(toy):
+    host = FakeClock()
+    invoke(toy, "start", env=env(HA_RSCTMP="/tmp/rsc-of-this-test"), host=host)
+    world = toy.calls[-1][1].agent_env
+    assert type(world) is AgentEnv
+    assert world.host is host and toy.calls[-1][1].host is host
+    assert world.state_dir == "/tmp/rsc-of-this-test"
+    assert world.runner is toy.calls[-1][1].runner
+
+
+def test_a_world_handed_in_is_the_one_the_agent_gets(toy):
+    clock = FakeClock()
+    world = AgentEnv(clock, CommandRunner({}), "/nowhere")
+    out = io.StringIO()
+    rc = dispatcher.run(
+        toy, ["toy", "start"], environ=env(), stdout=out, stderr=out, agent_env=world
+    )
+    assert rc == 0
+    ctx = toy.calls[-1][1]
+    assert ctx.agent_env is world and ctx.host is clock and ctx.runner is world.runner
+    assert ctx.deadline.remaining() == 20.0  # measured on the world's clock
 
 
 def test_status_is_monitor(toy):
