@@ -9,10 +9,12 @@ import time
 BACKUP_DIR = "/var/lib/havirt/definitions"
 
 
-def keep(directory: str, stem: str, xml: str) -> str:
-    """Write ``xml`` to ``directory/stem.TIMESTAMP.xml`` and return that path."""
+def keep(directory: str, stem: str, xml: str, now: float | None = None) -> str:
+    """Write ``xml`` to ``directory/stem.TIMESTAMP.xml`` and return that path; the
+    timestamp is local time at ``now`` (seconds since the epoch; default: the clock's)."""
     os.makedirs(directory, exist_ok=True)
-    path = os.path.join(directory, f"{stem}.{time.strftime('%Y%m%dT%H%M%S')}.xml")
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.localtime(now))
+    path = os.path.join(directory, f"{stem}.{stamp}.xml")
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(xml)
     return path

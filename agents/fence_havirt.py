@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from .libvirt_boundary import Domain, Hypervisor
 
     T = TypeVar("T")
+    # Hypervisor's signature: (uri, deadline, budget=None, credentials=None,
+    # connect_timeout=None).
+    HypervisorFactory = Callable[..., Hypervisor]
 
 SSH_TRANSPORTS = ("ssh", "libssh", "libssh2")
 _HEX = frozenset("0123456789abcdefABCDEF")
@@ -225,11 +228,15 @@ class FenceHavirt(FenceAgent):
     vendor_url = "https://libvirt.org"
     options = OPTIONS
 
+    def __init__(self, hypervisor: HypervisorFactory | None = None) -> None:
+        # How the agent opens libvirt: None is the real boundary (imported only then);
+        # a test passes a fake with the same signature.
+        self.hypervisor = hypervisor
+
     # -- helpers -------------------------------------------------------------
     @staticmethod
     def _uri(ctx: FenceContext) -> str:
-        uri: str = ctx.notes["uri"]
-        return uri
+        return _Carried.of(ctx).uri
 
     def _libvirt(self, ctx: FenceContext, what: str, call: Callable[[], T]) -> T:
         from .libvirt_boundary import HypervisorError, HypervisorUnavailable
@@ -257,19 +264,23 @@ class FenceHavirt(FenceAgent):
     def validate(self, ctx: FenceContext) -> None:
         import os
 
-        ctx.notes["uri"] = connection_uri(ctx.options)
+        _Carried.of(ctx).uri = connection_uri(ctx.options)
         for option in ("identity_file", "known_hosts"):
             path = ctx.options.get(option)
             if path and not os.access(path, os.R_OK):
                 raise FenceError(f"option {option}: {path} does not exist or cannot be read")
 
     def connect(self, ctx: FenceContext) -> Hypervisor:
-        from .libvirt_boundary import Credentials, Hypervisor
+        from .libvirt_boundary import Credentials
 
         creds = None
         if ctx.password is not None:
             creds = Credentials(ctx.options.get("username"), ctx.password)
-        hv = Hypervisor(
+        if self.hypervisor is None:
+            from .libvirt_boundary import Hypervisor
+
+            self.hypervisor = Hypervisor
+        hv = self.hypervisor(
             self._uri(ctx),
             ctx.deadline,
             credentials=creds,
@@ -297,7 +308,7 @@ class FenceHavirt(FenceAgent):
                 if exc.code != NO_DOMAIN:
                     raise
         if state is None:  # unknown to libvirt, or gone since the lookup
-            if plug in ctx.notes.get("destroyed", ()):
+            if plug in _Carried.of(ctx).destroyed:
                 return OFF  # a transient domain ends with its destroy
             if ctx.options.missing_as_off:
                 ctx.log.info(f"{plug} is unknown to the hypervisor: OFF (missing_as_off)")
@@ -319,8 +330,7 @@ class FenceHavirt(FenceAgent):
         try:
             if state == OFF:
                 self._libvirt(ctx, f"destroy {plug}", lambda: dom.destroy(graceful=False))
-                destroyed: set[str] = ctx.notes.setdefault("destroyed", set())
-                destroyed.add(plug)
+                _Carried.of(ctx).destroyed.add(plug)
             else:
                 self._libvirt(ctx, f"start {plug}", dom.start)
         except LibvirtFailure as exc:
@@ -335,6 +345,23 @@ class FenceHavirt(FenceAgent):
             Plug(d.name, d.uuid, OFF if d.state.state == "shutoff" else ON)
             for d in sorted(domains, key=lambda d: d.name)
         ]
+
+
+class _Carried:
+    """What one callback leaves for the next within a run (``ctx.state``)."""
+
+    __slots__ = ("uri", "destroyed")
+
+    def __init__(self) -> None:
+        self.uri = ""  # the connection URI, set by validate
+        self.destroyed: set[str] = set()  # plugs destroyed in this run
+
+    @staticmethod
+    def of(ctx: FenceContext) -> _Carried:
+        found = ctx.state
+        if not isinstance(found, _Carried):
+            ctx.state = found = _Carried()
+        return found
 
 
 def main() -> None:

@@ -124,8 +124,8 @@ def read_conf(path: str, names: Iterable[str]) -> dict[str, str | int]:
     return found
 
 
-def _socket_problem(manager: LockManager, timeout: float, host: Host) -> str | None:
-    path = os.path.join(RUN_DIR, manager.socket)
+def _socket_problem(manager: LockManager, timeout: float, host: Host, run_dir: str) -> str | None:
+    path = os.path.join(run_dir, manager.socket)
     try:
         host.connect_unix(path, timeout)
     except FileNotFoundError:
@@ -135,11 +135,11 @@ def _socket_problem(manager: LockManager, timeout: float, host: Host) -> str | N
     return None
 
 
-def _stale_daemon_warning(conf_paths: Iterable[str], host: Host) -> str | None:
+def _stale_daemon_warning(conf_paths: Iterable[str], host: Host, run_dir: str) -> str | None:
     """A libvirt daemon that started before its configuration last changed."""
     for daemon, pidfile in LIBVIRT_DAEMONS:
         try:
-            with open(os.path.join(RUN_DIR, pidfile), encoding="ascii") as handle:
+            with open(os.path.join(run_dir, pidfile), encoding="ascii") as handle:
                 pid = int(handle.read().split()[0])
         except (OSError, ValueError, IndexError):
             continue
@@ -167,15 +167,18 @@ def inspect(
     has_leases: bool = False,
     timeout: float = 2.0,
     host: Host | None = None,
+    conf_dir: str = CONF_DIR,
+    run_dir: str = RUN_DIR,
 ) -> LeaseCheck:
     """How this node's libvirt would protect a guest's disks.
 
     ``block_disks``: the guest's writable block-device disks; ``has_leases``:
     whether its definition declares ``<lease>`` elements; ``timeout``: for the
     lock daemon to accept a connection; ``host``: the node's processes and sockets
-    (the agent's ``ctx.host``)."""
+    (the agent's ``ctx.host``); ``conf_dir`` and ``run_dir``: where libvirt's
+    configuration, and its daemons' sockets and pid files, are."""
     host = Host() if host is None else host
-    qemu_conf = os.path.join(CONF_DIR, "qemu.conf")
+    qemu_conf = os.path.join(conf_dir, "qemu.conf")
     try:
         name = read_conf(qemu_conf, ("lock_manager",)).get("lock_manager")
     except OSError as exc:
@@ -191,7 +194,7 @@ def inspect(
         return LeaseCheck(
             str(name), f"{qemu_conf} names an unknown lock manager '{name}' (use lockd)", ""
         )
-    manager_conf = os.path.join(CONF_DIR, f"qemu-{manager.name}.conf")
+    manager_conf = os.path.join(conf_dir, f"qemu-{manager.name}.conf")
     try:
         settings = read_conf(
             manager_conf,
@@ -199,9 +202,9 @@ def inspect(
         )
     except OSError as exc:
         return LeaseCheck(manager.name, f"cannot read {manager_conf}: {exc.strerror or exc}", "")
-    warning = _stale_daemon_warning((qemu_conf, manager_conf), host)
+    warning = _stale_daemon_warning((qemu_conf, manager_conf), host, run_dir)
     warnings = (warning,) if warning else ()
-    problem = _socket_problem(manager, timeout, host)
+    problem = _socket_problem(manager, timeout, host, run_dir)
     auto = bool(settings.get("auto_disk_leases", int(manager.auto_disk_leases)))
     lockspace = settings.get("file_lockspace_dir")
     if problem is None and not auto and not has_leases:

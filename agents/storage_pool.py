@@ -13,10 +13,10 @@ from __future__ import annotations
 from havirt.ocf.agent import ActionContext, ResourceAgent
 from havirt.ocf.errors import OcfError
 from havirt.ocf.exitcodes import OcfExit
-from havirt.ocf.host import Host
 from havirt.ocf.runner import KILL_WAIT
 
 from . import definitions, fs_check, mountinfo
+from .env import PoolEnv, PoolHost
 from .pool_definition import (
     DEFINITION_FIELDS,
     MOUNT_HELPERS,
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from .libvirt_boundary import StoragePool as Pool
 
 POLL = 0.25  # seconds between polls while waiting for guests to go
-DEFINITION_BACKUP_DIR = definitions.BACKUP_DIR
 DETACH_CHECK = 5.0  # at most this long for stop's look at a possibly hung mount
 # Debian packages with the tools a pool type needs on the node.
 HELPER_PACKAGES = {
@@ -53,24 +52,32 @@ def _reserve(total: float) -> float:
     return max(2.0, total * 0.15) + KILL_WAIT
 
 
-class PoolHost(Host):
-    """The node as the pool agent sees it: the common host, plus what is mounted."""
+class Carried:
+    """What validate leaves for the action within one invocation (``ctx.state``)."""
 
-    def mounts(self) -> list[mountinfo.Mount]:
-        """Every mount of this node (from /proc/self/mountinfo: never touches a mount)."""
-        return mountinfo.read()
+    __slots__ = ("wanted", "pool_xml_text")
+
+    def __init__(self) -> None:
+        self.wanted: PoolSpec | None = None  # the definition the parameters ask for
+        self.pool_xml_text: str | None = None  # pool_xml's text, as given
+
+    @staticmethod
+    def of(ctx: ActionContext) -> Carried:
+        found = ctx.state
+        if not isinstance(found, Carried):
+            ctx.state = found = Carried()
+        return found
 
 
 def _host(ctx: ActionContext) -> PoolHost:
-    """The context's host as this agent's: the dispatcher builds it from ``host_class``."""
-    # ActionContext types its host as the common Host; the agent's own subclass (or a
-    # test's fake with the same methods) is what it holds for this agent's actions.
-    return ctx.host  # type: ignore[return-value]
+    """The node as this agent sees it (its environment's, built from ``env_class``)."""
+    return PoolEnv.of(ctx).host
 
 
 class StoragePool(ResourceAgent):
     name = "StoragePool"
     host_class = PoolHost
+    env_class = PoolEnv
     version = "1.0"
     shortdesc = "Manages a libvirt storage pool (an NFS, filesystem, directory or LVM pool)"
     longdesc = (
@@ -89,14 +96,12 @@ class StoragePool(ResourceAgent):
 
     # -- helpers ---------------------------------------------------------------------
     def _hypervisor(self, ctx: ActionContext, reserve: float = 0.0) -> Hypervisor:
-        from .libvirt_boundary import Hypervisor
-
-        return Hypervisor(ctx.params.get("hypervisor") or None, ctx.deadline, reserve)
+        uri = ctx.params.get("hypervisor") or None
+        return PoolEnv.of(ctx).hypervisor(uri, ctx.deadline, reserve)
 
     def _wanted(self, ctx: ActionContext) -> PoolSpec | None:
         """The definition the parameters ask for; None when libvirt's own counts."""
-        wanted: PoolSpec | None = ctx.notes.get("wanted")
-        return wanted
+        return Carried.of(ctx).wanted
 
     def _spec(self, ctx: ActionContext, pool: Pool) -> PoolSpec:
         wanted = self._wanted(ctx)
@@ -110,8 +115,8 @@ class StoragePool(ResourceAgent):
             ) from None
 
     def _definition_xml(self, ctx: ActionContext, spec: PoolSpec) -> str:
-        text = ctx.notes.get("pool_xml_text")
-        if isinstance(text, str):
+        text = Carried.of(ctx).pool_xml_text
+        if text is not None:
             return text
         from .pool_definition import to_xml
 
@@ -163,15 +168,16 @@ class StoragePool(ResourceAgent):
                     f"parameter 'pool_xml': {p.pool_xml} defines pool '{spec.name}', but "
                     f"parameter 'pool' is '{p.pool}': make them agree",
                 )
-            ctx.notes["wanted"] = spec
-            ctx.notes["pool_xml_text"] = text
+            carried = Carried.of(ctx)
+            carried.wanted = spec
+            carried.pool_xml_text = text
             return
         try:
             wanted = from_params(p)
         except DefinitionError as exc:
             raise OcfError(OcfExit.ERR_CONFIGURED, str(exc)) from None
         if wanted is not None:
-            ctx.notes["wanted"] = wanted
+            Carried.of(ctx).wanted = wanted
 
     def validate_all(self, ctx: ActionContext) -> OcfExit:
         spec = self._wanted(ctx)
@@ -346,7 +352,8 @@ class StoragePool(ResourceAgent):
                 f"resource's ({what}): stop it (virsh pool-destroy {pool.name}) so the agent "
                 "can redefine it",
             )
-        backup = definitions.keep(DEFINITION_BACKUP_DIR, f"pool-{pool.name}", defined_xml)
+        env = PoolEnv.of(ctx)
+        backup = definitions.keep(env.backup_dir, f"pool-{pool.name}", defined_xml, env.host.time())
         ctx.log.warn(
             f"redefining pool {pool.name} as the resource says ({what}); "
             f"the previous definition is kept in {backup}"
@@ -376,8 +383,7 @@ class StoragePool(ResourceAgent):
         ctx.params = self.parameter_set().parse_lenient(ctx.env.reskeys)
         if not ctx.params.get("pool"):
             return super().stop_unconfigured(ctx, error)
-        ctx.notes.pop("wanted", None)
-        ctx.notes.pop("pool_xml_text", None)
+        ctx.state = Carried()  # forget what the broken parameters asked for
         ctx.log.info(f"stop with invalid configuration ({error.reason}); stopping as defined")
         return self._stop(ctx)
 

@@ -14,11 +14,11 @@ from havirt.ocf.agent import ActionContext, ResourceAgent
 from havirt.ocf.errors import OcfError
 from havirt.ocf.exitcodes import OcfExit
 from havirt.ocf.files import FileProblem
-from havirt.ocf.host import Host
 from havirt.ocf.record import Record
 
-from . import definitions, domain_config, migration, qemu_processes
+from . import definitions, domain_config, migration
 from .domain_state import FAILED, RUNNING, STOPPED, DomainState, Verdict, judge
+from .env import GuestEnv, GuestHost
 from .resource_state import ResourceState
 from .virtual_domain_params import ACTIONS, PARAMETERS, lease_requirement
 
@@ -38,7 +38,6 @@ PROGRESS_LOG = 2.0  # seconds between progress lines in the log
 ABORT_RETRY = 0.2  # seconds between the watchdog's aborts while libvirt has no job yet
 SHUTDOWN_REPEAT = 5.0  # seconds between graceful shutdown requests during stop
 KILL_RESERVE = 1.5  # seconds kept to SIGKILL a QEMU that destroy did not end in time
-DEFINITION_BACKUP_DIR = definitions.BACKUP_DIR
 
 
 class Identity(Record):
@@ -79,29 +78,40 @@ def _margin(total: float) -> float:
     return min(10.0, max(4.0, total / 6.0))
 
 
-class GuestHost(Host):
-    """The node as the guest agent sees it: the common host, plus its QEMU processes."""
+class Carried:
+    """What one hook leaves for the next within an action (``ctx.state``)."""
 
-    def __init__(self, proc: str = qemu_processes.PROC) -> None:
-        self.proc = proc
+    __slots__ = ("config", "resource_state")
 
-    def qemu_processes(
-        self, name: str | None, uuid: str | None
-    ) -> list[qemu_processes.QemuProcess]:
-        """The QEMU processes of this guest on this node (from /proc, never libvirt)."""
-        return qemu_processes.find(name, uuid, self.proc)
+    def __init__(self) -> None:
+        self.config: domain_config.DomainConfig | None = None  # loaded by validate
+        self.resource_state: ResourceState | None = None  # read once per action
+
+    @staticmethod
+    def of(ctx: ActionContext) -> Carried:
+        found = ctx.state
+        if not isinstance(found, Carried):
+            ctx.state = found = Carried()
+        return found
+
+
+def _config(ctx: ActionContext) -> domain_config.DomainConfig:
+    """The configuration validate loaded (the actions that need one run after it)."""
+    config = Carried.of(ctx).config
+    if config is None:
+        raise RuntimeError("no guest configuration was loaded before this action")
+    return config
 
 
 def _host(ctx: ActionContext) -> GuestHost:
-    """The context's host as this agent's: the dispatcher builds it from ``host_class``."""
-    # ActionContext types its host as the common Host; the agent's own subclass (or a
-    # test's fake with the same methods) is what it holds for this agent's actions.
-    return ctx.host  # type: ignore[return-value]
+    """The node as this agent sees it (its environment's, built from ``env_class``)."""
+    return GuestEnv.of(ctx).host
 
 
 class VirtualDomain(ResourceAgent):
     name = "VirtualDomain"
     host_class = GuestHost
+    env_class = GuestEnv
     version = "1.0"
     shortdesc = "Manages a libvirt virtual domain (drop-in for ocf:heartbeat:VirtualDomain)"
     longdesc = (
@@ -123,19 +133,19 @@ class VirtualDomain(ResourceAgent):
 
     # -- helpers -------------------------------------------------------------
     def _hypervisor(self, ctx: ActionContext, reserve: float = 0.0) -> Hypervisor:
-        from .libvirt_boundary import Hypervisor
-
-        return Hypervisor(ctx.params.get("hypervisor") or None, ctx.deadline, reserve)
+        uri = ctx.params.get("hypervisor") or None
+        return GuestEnv.of(ctx).hypervisor(uri, ctx.deadline, reserve)
 
     def _state(self, ctx: ActionContext) -> ResourceState:
-        state: ResourceState | None = ctx.notes.get("resource_state")
+        carried = Carried.of(ctx)
+        state = carried.resource_state
         if state is None:  # one per action: the file is read once
-            state = ResourceState(ctx.env.state_dir, self.name, ctx.env.resource)
-            ctx.notes["resource_state"] = state
+            state = ResourceState(GuestEnv.of(ctx).state_dir, self.name, ctx.env.resource)
+            carried.resource_state = state
         return state
 
     def _identity(self, ctx: ActionContext) -> Identity:
-        config: domain_config.DomainConfig | None = ctx.notes.get("config")
+        config = Carried.of(ctx).config
         state = self._state(ctx)
         if config is not None:
             uuid = config.uuid
@@ -156,7 +166,7 @@ class VirtualDomain(ResourceAgent):
         return Identity(name, state.get("uuid"))
 
     def _remember(self, ctx: ActionContext, dom: Domain) -> None:
-        config = ctx.notes.get("config")
+        config = Carried.of(ctx).config
         self._state(ctx).update(name=dom.name, uuid=dom.uuid, config=getattr(config, "path", None))
 
     def observe(self, ctx: ActionContext, hv: Hypervisor, ident: Identity) -> Observation:
@@ -220,7 +230,7 @@ class VirtualDomain(ResourceAgent):
     # -- validation ------------------------------------------------------------
     def validate(self, ctx: ActionContext) -> None:
         p = ctx.params
-        ctx.notes["config"] = domain_config.load(p.config, cache=self._state(ctx))
+        Carried.of(ctx).config = domain_config.load(p.config, cache=self._state(ctx))
         if p.hypervisor:
             problem = migration.check_uri(p.hypervisor, "hypervisor")
             if problem:
@@ -262,7 +272,7 @@ class VirtualDomain(ResourceAgent):
                 )
 
     def validate_all(self, ctx: ActionContext) -> OcfExit:
-        config: domain_config.DomainConfig = ctx.notes["config"]
+        config = _config(ctx)
         if config.domain_type == "kvm" and not ctx.host.exists("/dev/kvm"):
             ctx.log.warn(f"{config.name} is a KVM guest but /dev/kvm is missing on this node")
         found = self._require_storage_lease(ctx, config)
@@ -289,11 +299,14 @@ class VirtualDomain(ResourceAgent):
                     "lock manager is read from this node's libvirt configuration",
                 )
             return None
+        env = GuestEnv.of(ctx)
         found = storage_lease.inspect(
             config.block_disks,
             config.has_leases,
             min(2.0, ctx.deadline.remaining() / 4),
-            ctx.host,
+            env.host,
+            env.libvirt_conf_dir,
+            env.run_dir,
         )
         for warning in found.warnings:
             ctx.log.warn(warning)
@@ -315,9 +328,10 @@ class VirtualDomain(ResourceAgent):
         """Parameters one by one, defaults for the malformed ones (for stop and probe)."""
         values = self.parameter_set().parse_lenient(ctx.env.reskeys)
         ctx.params = values
-        if "config" not in ctx.notes and values.get("config"):
+        carried = Carried.of(ctx)
+        if carried.config is None and values.get("config"):
             try:
-                ctx.notes["config"] = domain_config.load(values["config"])
+                carried.config = domain_config.load(values["config"])
             except OcfError:
                 pass
 
@@ -366,7 +380,7 @@ class VirtualDomain(ResourceAgent):
             result = ctx.runner.run([script], timeout=ctx.deadline.remaining())
             if not result.ok:
                 return f"monitor script failed: {result.describe()}"
-        config: domain_config.DomainConfig | None = ctx.notes.get("config")
+        config = Carried.of(ctx).config
         if ctx.env.check_level >= 10 and config is not None and config.has_guest_agent:
             try:
                 dom.agent_ping(max(1, int(min(5.0, ctx.deadline.remaining()))))
@@ -402,7 +416,7 @@ class VirtualDomain(ResourceAgent):
     def start(self, ctx: ActionContext) -> OcfExit:
         from .libvirt_boundary import RESOURCE_BUSY, HypervisorError, HypervisorUnavailable
 
-        config: domain_config.DomainConfig = ctx.notes["config"]
+        config = _config(ctx)
         hv = self._hypervisor(ctx)
         ident = self._identity(ctx)
         try:
@@ -469,7 +483,8 @@ class VirtualDomain(ResourceAgent):
     def _undefine_keeping_backup(self, ctx: ActionContext, dom: Domain) -> None:
         """A persistent definition lets libvirt autostart the guest outside Pacemaker:
         remove it, but keep its XML so no definition is ever lost."""
-        backup = definitions.keep(DEFINITION_BACKUP_DIR, dom.name, dom.xml(inactive=True))
+        env = GuestEnv.of(ctx)
+        backup = definitions.keep(env.backup_dir, dom.name, dom.xml(inactive=True), env.host.time())
         ctx.log.warn(
             f"{dom.name} was defined persistently in libvirt; undefining it so only Pacemaker "
             f"starts it (definition kept in {backup})"
@@ -690,7 +705,7 @@ class VirtualDomain(ResourceAgent):
         """Write the running definition back to the config file: atomically, with a backup."""
         from .libvirt_boundary import HypervisorError
 
-        config: domain_config.DomainConfig | None = ctx.notes.get("config")
+        config = Carried.of(ctx).config
         if config is None:
             return
         try:
@@ -777,7 +792,7 @@ class VirtualDomain(ResourceAgent):
         from .libvirt_boundary import HypervisorError, migrate_flags
 
         p = ctx.params
-        config: domain_config.DomainConfig = ctx.notes["config"]
+        config = _config(ctx)
         target = ctx.env.migrate_target
         if not target:
             raise OcfError(
@@ -1058,7 +1073,7 @@ class VirtualDomain(ResourceAgent):
         self._remember(ctx, obs.domain)
         # libvirt migrates a guest from a host with a lock manager to one without
         # (observed with libvirt 9.0): where leases are required, it must not stay here.
-        self._require_storage_lease(ctx, ctx.notes["config"])
+        self._require_storage_lease(ctx, _config(ctx))
         self._sync_utilization(ctx, obs.domain)
         return OcfExit.SUCCESS
 
@@ -1066,11 +1081,10 @@ class VirtualDomain(ResourceAgent):
         self, ctx: ActionContext, hv: Hypervisor, dom: Domain, source: str
     ) -> None:
         """Exactly one copy: the guest must no longer run on the migration source."""
-        from .libvirt_boundary import Hypervisor as HypervisorClass
         from .libvirt_boundary import HypervisorError
 
         src_uri = self._remote_uri(ctx, hv.actual_uri, source)
-        remote = HypervisorClass(src_uri, ctx.deadline.within(10.0))
+        remote = GuestEnv.of(ctx).hypervisor(src_uri, ctx.deadline.within(10.0))
         try:
             other = remote.lookup(name=dom.name, uuid=dom.uuid)
             state = other.state() if other is not None else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .agent_env import AgentEnv
 from .exitcodes import OcfExit
 from .host import Host
 from .params import Parameter, ParameterSet, Params
@@ -11,7 +12,7 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every 
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any, ClassVar
+    from typing import ClassVar
 
     from .environment import Deadline, OcfEnvironment
     from .errors import OcfError
@@ -58,10 +59,8 @@ class ActionContext:
         params: Params,
         log: OcfLogger,
         deadline: Deadline,
-        runner: CommandRunner,
+        agent_env: AgentEnv,
         exit_reason: str | None = None,
-        notes: dict[str, Any] | None = None,
-        host: Host | None = None,
         answer_by: Deadline | None = None,
     ) -> None:
         self.env = env
@@ -71,13 +70,15 @@ class ActionContext:
         # When the watchdog answers for a handler that has not returned yet: a handler
         # that means to give its own answer must have it by then.
         self.answer_by = deadline if answer_by is None else answer_by
-        self.runner = runner
-        # The machine: programs, clock, signals (the dispatcher's, or a test's fake).
-        self.host = Host() if host is None else host
+        # The agent's world (the dispatcher's, or a test's fakes); its host (programs,
+        # clock, signals) and command runner are also reached directly.
+        self.agent_env = agent_env
+        self.runner: CommandRunner = agent_env.runner
+        self.host: Host = agent_env.host
         self.exit_reason = exit_reason  # set by a handler for a failure it returns as a code
-        # What one handler leaves for the next within an action; each value has its own
-        # type, so a reader declares the type it expects (``config: DomainConfig = ...``).
-        self.notes: dict[str, Any] = {} if notes is None else notes
+        # What one handler (validate) leaves for the next within an action: the agent's
+        # own typed object, which it creates and checks the type of (``isinstance``).
+        self.state: object = None
         self.warning: str | None = None  # said as the exit reason of a success
         # What the watchdog does, bounded by the agent's timeout_reserve, before it
         # answers for a handler still running (e.g. abort a migration job). Called with
@@ -109,9 +110,11 @@ class ResourceAgent:
     parameters: ClassVar[tuple[Parameter, ...]]
     actions: ClassVar[tuple[ActionSpec, ...]]
 
-    # What the dispatcher builds as the agent's view of the machine, unless it is
-    # handed one (a test's fake): an agent needing more than Host declares a subclass.
+    # What the dispatcher builds as the agent's view of the machine and its world,
+    # unless it is handed them (a test's fakes): an agent needing more than Host or
+    # AgentEnv declares a subclass.
     host_class: ClassVar[type[Host]] = Host
+    env_class: ClassVar[type[AgentEnv]] = AgentEnv
 
     # OCF 1.0 meta-data validates against ra-api-1.dtd; 1.1 adds reloadable/deprecated.
     metadata_ocf_version: ClassVar[tuple[int, int]] = (1, 0)
@@ -124,6 +127,11 @@ class ResourceAgent:
         if found is None:
             found = cls._parameter_set = ParameterSet(cls.parameters)
         return found
+
+    @classmethod
+    def environment(cls, host: Host, runner: CommandRunner, state_dir: str) -> AgentEnv:
+        """The real world of one action (the one place production code builds it)."""
+        return cls.env_class(host, runner, state_dir)
 
     @classmethod
     def action_spec(cls, name: str) -> ActionSpec | None:

@@ -20,6 +20,7 @@ import os
 import sys
 
 from .agent import ActionContext, ResourceAgent
+from .agent_env import AgentEnv
 from .environment import OcfEnvironment
 from .errors import OcfError
 from .exitcodes import OcfExit
@@ -67,13 +68,18 @@ def run(
     watchdog: bool = False,
     host: Host | None = None,
     spent: float = 0.0,
+    agent_env: AgentEnv | None = None,
+    exit_process: Callable[[int], object] | None = None,
 ) -> int:
     """Run one OCF action and return its exit code (never raises).
 
-    ``runner`` runs the agent's commands and ``host`` is its view of the machine
-    (programs, clock, signals); both default to the real ones and are what a test
-    replaces with fakes. ``spent``: seconds of the action's timeout already gone
-    before this call (the process's start-up: Pacemaker's clock runs from the fork)."""
+    ``agent_env`` is the agent's world (its host: programs, clock, signals; its command
+    runner; its state directory; what more its ``env_class`` holds). By default the
+    agent builds the real one, from ``runner`` and ``host`` when given (a test's
+    fakes); a test hands in a whole fake world as ``agent_env``. ``spent``: seconds of
+    the action's timeout already gone before this call (the process's start-up:
+    Pacemaker's clock runs from the fork). ``exit_process``: how the watchdog ends the
+    process (``os._exit``; a test's fake)."""
     environ = os.environ if environ is None else environ
     out = stdout if stdout is not None else sys.stdout
     err = stderr if stderr is not None else sys.stderr
@@ -106,8 +112,13 @@ def run(
     env = OcfEnvironment.from_environ(action, environ)
     log = OcfLogger(f"{agent.name}({env.resource})", environ, err)
     default_timeout = float(spec.timeout) if spec else 20.0
-    host = type(agent).host_class() if host is None else host
-    deadline = env.deadline(default_timeout, host.monotonic)
+    if agent_env is None:
+        agent_env = type(agent).environment(
+            type(agent).host_class() if host is None else host,
+            runner or CommandRunner(environ),
+            env.state_dir,
+        )
+    deadline = env.deadline(default_timeout, agent_env.host.monotonic)
     deadline.end -= spent
     reserve = _timeout_reserve(agent, handler_name, deadline.total)
     ctx = ActionContext(
@@ -115,11 +126,14 @@ def run(
         params=Params(),
         log=log,
         deadline=deadline,
-        runner=runner or CommandRunner(environ),
-        host=host,
+        agent_env=agent_env,
         answer_by=deadline.sooner(answer_margin(deadline.total) + reserve),
     )
-    guard = _Watchdog(action, deadline.total, err, ctx, reserve, spent) if watchdog else None
+    guard = (
+        _Watchdog(action, deadline.total, err, ctx, reserve, spent, exit_process)
+        if watchdog
+        else None
+    )
     try:
         rc = _run_action(agent, action, handler, ctx)
     finally:
@@ -222,6 +236,7 @@ class _Watchdog(Watchdog):
         ctx: ActionContext | None = None,
         reserve: float = 0.0,
         spent: float = 0.0,
+        exit_process: Callable[[int], object] | None = None,
     ) -> None:
         def answer() -> None:
             reason = f"{action} did not finish within its timeout of {seconds:.0f}s; giving up"
@@ -231,7 +246,7 @@ class _Watchdog(Watchdog):
             write_exit_reason(err, reason)
 
         margin = answer_margin(seconds) + reserve
-        super().__init__(seconds - spent - margin, answer, OcfExit.ERR_GENERIC)
+        super().__init__(seconds - spent - margin, answer, OcfExit.ERR_GENERIC, exit_process)
 
 
 def _last_resort(ctx: ActionContext, step: Callable[[float], str], reserve: float) -> str:

@@ -59,15 +59,23 @@ def run_bounded(step: Callable[[], T], seconds: float) -> tuple[bool, T | BaseEx
 
 class Watchdog:
     """Calls ``answer()`` and exits the process with ``code`` after ``delay`` seconds,
-    unless :meth:`disarm` came first."""
+    unless :meth:`disarm` came first. ``exit_process`` is how it exits (``os._exit``;
+    a test passes a fake)."""
 
-    def __init__(self, delay: float, answer: Callable[[], None], code: int) -> None:
+    def __init__(
+        self,
+        delay: float,
+        answer: Callable[[], None],
+        code: int,
+        exit_process: Callable[[int], object] | None = None,
+    ) -> None:
         self._lock = _thread.allocate_lock()
         self._disarmed = _thread.allocate_lock()
         self._disarmed.acquire()
         self._armed = True
         self._answer = answer
         self._code = code
+        self._exit = os._exit if exit_process is None else exit_process
         self.delay = max(0.1, delay)
         _thread.start_new_thread(self._wait, ())
 
@@ -86,7 +94,7 @@ class Watchdog:
 
             kill_running()
             # os._exit: a call stuck in a worker thread must not keep the process alive.
-            os._exit(self._code)
+            self._exit(self._code)
 
     def disarm(self) -> None:
         with self._lock:

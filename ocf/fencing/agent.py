@@ -53,7 +53,9 @@ class FenceContext:
         self.deadline = deadline  # the whole run's bound; libvirt calls use it
         self._runner = runner
         self.password: str | None = None  # set from password/_file/_script before connect
-        self.notes: dict[str, Any] = {}  # what one callback leaves for the next
+        # What one callback leaves for the next: the agent's own typed object, which
+        # it creates and checks the type of (``isinstance``).
+        self.state: object = None
 
     @property
     def runner(self) -> CommandRunner:

@@ -4,8 +4,6 @@ import syslog
 from pathlib import Path
 
 import pytest
-from havirt.agents import storage_lease
-from havirt.agents import virtual_domain as vd_module
 from havirt.agents.resource_state import ResourceState
 from havirt.agents.virtual_domain import VirtualDomain
 from pool_fakes import PoolHarness
@@ -28,9 +26,9 @@ class Harness(AgentHarness):
     agent_class = VirtualDomain
     resource = "vm1"
 
-    def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, tmp_path: Path) -> None:
         self.procs = FakeProcs()
-        super().__init__(tmp_path, monkeypatch, FakeHypervisor(self.procs), self.procs)
+        super().__init__(tmp_path, FakeHypervisor(self.procs), self.procs)
         self.hv.clock = self.clock  # a migration runs on the agent's clock
         self.config = tmp_path / "vm1.xml"
         self.config.write_text(domain_xml(), encoding="utf-8")
@@ -41,9 +39,9 @@ class Harness(AgentHarness):
         self.libvirt_etc.mkdir()
         self.run_dir = tmp_path / "run"
         self.run_dir.mkdir()
-        monkeypatch.setattr(vd_module, "DEFINITION_BACKUP_DIR", str(self.backups))
-        monkeypatch.setattr(storage_lease, "CONF_DIR", str(self.libvirt_etc))
-        monkeypatch.setattr(storage_lease, "RUN_DIR", str(self.run_dir))
+
+    def env_extra(self) -> dict[str, object]:
+        return {"libvirt_conf_dir": str(self.libvirt_etc), "run_dir": str(self.run_dir)}
 
     def default_reskeys(self) -> dict[str, str | None]:
         return {"config": str(self.config)}
@@ -57,11 +55,11 @@ class Harness(AgentHarness):
 
 
 @pytest.fixture
-def h(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Harness:
-    return Harness(tmp_path, monkeypatch)
+def h(tmp_path: Path) -> Harness:
+    return Harness(tmp_path)
 
 
 @pytest.fixture
-def sp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PoolHarness:
+def sp(tmp_path: Path) -> PoolHarness:
     """One node for ocf:havirt:StoragePool (see pool_fakes.PoolHarness)."""
-    return PoolHarness(tmp_path, monkeypatch)
+    return PoolHarness(tmp_path)

@@ -9,12 +9,11 @@ judging of results still runs) and the ``CommandRunner`` (umount).
 
 from __future__ import annotations
 
+import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import pytest
 from havirt.agents import fs_check
-from havirt.agents import storage_pool as sp_module
 from havirt.agents.libvirt_boundary import (
     NO_STORAGE_POOL,
     HypervisorError,
@@ -168,7 +167,7 @@ class FakeFs:
         self.checks: list[tuple[str, str, float]] = []  # (mode, target, seconds)
         self.clock: FakeClock | None = None  # advanced by the time a hung check takes
 
-    def run(self, runner, args: list[str], seconds: float) -> CommandResult:
+    def check(self, args: list[str], seconds: float) -> CommandResult:
         mode, target = args[0], args[1]
         self.checks.append((mode, target, seconds))
         argv = ("python", "fs_check.py", *args)
@@ -257,14 +256,14 @@ class PoolHarness(AgentHarness):
     resource = "images"
     extra_env = {"OCF_RESKEY_CRM_meta_on_node": "node1"}
 
-    def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        super().__init__(tmp_path, monkeypatch, FakePoolHypervisor())
+    def __init__(self, tmp_path: Path) -> None:
+        super().__init__(tmp_path, FakePoolHypervisor())
         self.runner.results["umount"] = self._umount
         self.umount_works = True
         self.hv.fs.clock = self.clock
         self.host.mounts = lambda: list(self.hv.mounts)  # libvirt's (un)mounts show here
-        monkeypatch.setattr(fs_check, "_run", self.hv.fs.run)
-        monkeypatch.setattr(sp_module, "DEFINITION_BACKUP_DIR", str(self.backups))
+        # The agent's filesystem checks (a child process) reach the fake filesystem.
+        self.runner.scripts[os.path.abspath(fs_check.__file__)] = self.hv.fs.check
 
     def _umount(self, argv: tuple[str, ...]) -> CommandResult:
         if not self.umount_works:

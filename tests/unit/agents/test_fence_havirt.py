@@ -193,17 +193,16 @@ class FakeHv:
 
 
 @pytest.fixture
-def hv(monkeypatch: pytest.MonkeyPatch) -> FakeHv:
-    fake = FakeHv()
-    monkeypatch.setattr(lb, "Hypervisor", fake)
-    return fake
+def hv() -> FakeHv:
+    return FakeHv()
 
 
-def agent(*args: str, stdin: str = "") -> tuple[int, str, str]:
-    """Run fence_havirt with ``args`` (or ``stdin``) on a fake host: its clock and programs."""
+def agent(hv: FakeHv, *args: str, stdin: str = "") -> tuple[int, str, str]:
+    """Run fence_havirt with ``args`` (or ``stdin``) on a fake host (its clock and
+    programs) and the fake libvirt ``hv``."""
     out, err = io.StringIO(), io.StringIO()
     rc = fencing.run(
-        FenceHavirt(),
+        FenceHavirt(hypervisor=hv),
         ["fence_havirt", *args],
         stdin=io.StringIO(stdin),
         stdout=out,
@@ -231,26 +230,26 @@ URI = "qemu+tcp://192.0.2.1/system"
 )
 def test_status_from_the_domain_state(hv: FakeHv, state: str, rc: int, line: str) -> None:
     hv.add("node1", state=state)
-    assert agent("-o", "status", "-n", "node1", f"--uri={URI}")[:2] == (rc, line + "\n")
+    assert agent(hv, "-o", "status", "-n", "node1", f"--uri={URI}")[:2] == (rc, line + "\n")
 
 
 def test_a_uuid_plug_is_looked_up_by_uuid(hv: FakeHv) -> None:
     hv.add("node1")
-    rc, out, _ = agent(stdin=f"action=status\nplug={UUID}\nuri={URI}\n")
+    rc, out, _ = agent(hv, stdin=f"action=status\nplug={UUID}\nuri={URI}\n")
     assert (rc, out) == (EXIT_OK, "Status: ON\n")
     assert ("lookup", UUID, UUID) in hv.calls
 
 
 def test_status_takes_the_fast_path_without_connecting_libvirt_python(hv: FakeHv) -> None:
     hv.add("node1")
-    agent("-o", "status", "-n", "node1", f"--uri={URI}")
+    agent(hv, "-o", "status", "-n", "node1", f"--uri={URI}")
     assert ("connect",) not in hv.calls
     assert hv.made == [{"uri": URI, "credentials": None, "connect_timeout": 5.0}]
 
 
 def test_off_destroys_hard_and_verifies(hv: FakeHv) -> None:
     hv.add("node1")
-    rc, out, err = agent(stdin=f"action=off\nplug=node1\nuri={URI}\n")
+    rc, out, err = agent(hv, stdin=f"action=off\nplug=node1\nuri={URI}\n")
     assert (rc, out) == (EXIT_OK, "Success: Powered OFF\n"), err
     assert ("destroy", "node1", False) in hv.calls
     assert hv.calls[0] == ("connect",) and hv.calls[-1] == ("close",)
@@ -259,13 +258,13 @@ def test_off_destroys_hard_and_verifies(hv: FakeHv) -> None:
 
 def test_off_of_a_transient_domain_that_vanishes_with_its_destroy(hv: FakeHv) -> None:
     hv.add("node1").transient = True
-    rc, out, _ = agent("-o", "off", "-n", "node1", f"--uri={URI}")
+    rc, out, _ = agent(hv, "-o", "off", "-n", "node1", f"--uri={URI}")
     assert (rc, out) == (EXIT_OK, "Success: Powered OFF\n")
 
 
 def test_on_starts_and_an_already_running_answer_is_not_a_failure(hv: FakeHv) -> None:
     hv.add("node1", state="shutoff")
-    rc, out, _ = agent("-o", "on", "-n", "node1", f"--uri={URI}")
+    rc, out, _ = agent(hv, "-o", "on", "-n", "node1", f"--uri={URI}")
     assert (rc, out) == (EXIT_OK, "Success: Powered ON\n")
     dom = hv.doms["node1"]
     # Someone else started it between our query and our start: the query decides.
@@ -277,14 +276,14 @@ def test_on_starts_and_an_already_running_answer_is_not_a_failure(hv: FakeHv) ->
         real_start()
 
     dom.start = raced
-    rc, out, err = agent("-o", "on", "-n", "node1", f"--uri={URI}")
+    rc, out, err = agent(hv, "-o", "on", "-n", "node1", f"--uri={URI}")
     assert (rc, out) == (EXIT_OK, "Success: Powered ON\n"), err
     assert "already running: checking its state" in err
 
 
 def test_reboot_destroys_then_starts_after_seeing_shutoff(hv: FakeHv) -> None:
     hv.add("node1")
-    rc, out, _ = agent("-o", "reboot", "-n", "node1", f"--uri={URI}")
+    rc, out, _ = agent(hv, "-o", "reboot", "-n", "node1", f"--uri={URI}")
     assert (rc, out) == (EXIT_OK, "Success: Rebooted\n")
     acts = [c for c in hv.calls if c[0] in ("destroy", "start", "state")]
     assert acts == [
@@ -298,12 +297,12 @@ def test_reboot_destroys_then_starts_after_seeing_shutoff(hv: FakeHv) -> None:
 
 def test_an_unknown_plug_fails_unless_missing_as_off(hv: FakeHv) -> None:
     hv.add("node1")
-    rc, _, err = agent("-o", "off", "-n", "node9", f"--uri={URI}")
+    rc, _, err = agent(hv, "-o", "off", "-n", "node9", f"--uri={URI}")
     assert rc == EXIT_ERROR
     assert f"the hypervisor at {URI} has no domain named 'node9'" in err
     assert "'fence_havirt -o list' shows them" in err
     assert not any(c[0] == "destroy" for c in hv.calls)
-    rc, out, _ = agent("-o", "off", "-n", "node9", f"--uri={URI}", "--missing-as-off")
+    rc, out, _ = agent(hv, "-o", "off", "-n", "node9", f"--uri={URI}", "--missing-as-off")
     assert (rc, out) == (EXIT_OK, "Success: Already OFF\n")
 
 
@@ -312,7 +311,7 @@ def test_an_unreachable_hypervisor_fails_with_its_uri_and_libvirts_reason(hv: Fa
         "connect: unable to connect to server at '192.0.2.1:16509': No route to host", 38
     )
     for action in ("off", "status", "list", "monitor"):
-        rc, _, err = agent("-o", action, "-n", "node1", f"--uri={URI}")
+        rc, _, err = agent(hv, "-o", action, "-n", "node1", f"--uri={URI}")
         assert rc == EXIT_ERROR, action
         assert f"cannot reach libvirt at {URI}: connect: unable to connect" in err
 
@@ -320,7 +319,7 @@ def test_an_unreachable_hypervisor_fails_with_its_uri_and_libvirts_reason(hv: Fa
 def test_a_libvirt_error_on_destroy_fails_the_off(hv: FakeHv) -> None:
     hv.add("node1")
     hv.destroy_error = lb.HypervisorError("destroy: Failed to terminate process 42", 1)
-    rc, _, err = agent("-o", "off", "-n", "node1", f"--uri={URI}")
+    rc, _, err = agent(hv, "-o", "off", "-n", "node1", f"--uri={URI}")
     assert rc == EXIT_ERROR
     assert f"libvirt at {URI} failed to destroy node1: destroy: Failed to terminate" in err
 
@@ -328,14 +327,14 @@ def test_a_libvirt_error_on_destroy_fails_the_off(hv: FakeHv) -> None:
 def test_list_and_list_status(hv: FakeHv) -> None:
     hv.add("node2", uuid="0b6c7f54-1111-4222-8333-444455556666", state="shutoff")
     hv.add("node1")
-    rc, out, _ = agent("-o", "list", f"--uri={URI}")
+    rc, out, _ = agent(hv, "-o", "list", f"--uri={URI}")
     assert (rc, out.splitlines()) == (
         EXIT_OK,
         [f"node1,{UUID}", "node2,0b6c7f54-1111-4222-8333-444455556666"],
     )
-    rc, out, _ = agent("-o", "list-status", f"--uri={URI}")
+    rc, out, _ = agent(hv, "-o", "list-status", f"--uri={URI}")
     assert out.splitlines()[1].endswith(",OFF")
-    rc, out, _ = agent("-o", "monitor", f"--uri={URI}")
+    rc, out, _ = agent(hv, "-o", "monitor", f"--uri={URI}")
     assert (rc, out) == (EXIT_OK, "")
 
 
@@ -344,7 +343,15 @@ def test_a_password_becomes_credentials_with_the_username(hv: FakeHv, tmp_path) 
     secret = tmp_path / "pw"
     secret.write_text("sasl-secret\n")
     rc, _, _ = agent(
-        "-o", "status", "-n", "node1", f"--uri={URI}", "-l", "fence", f"--password-file={secret}"
+        hv,
+        "-o",
+        "status",
+        "-n",
+        "node1",
+        f"--uri={URI}",
+        "-l",
+        "fence",
+        f"--password-file={secret}",
     )
     assert rc == EXIT_OK
     creds = hv.made[0]["credentials"]
@@ -355,12 +362,12 @@ def test_a_password_becomes_credentials_with_the_username(hv: FakeHv, tmp_path) 
 def test_validate_all_checks_the_uri_and_key_files_without_connecting(hv, tmp_path) -> None:
     key = tmp_path / "id"
     key.write_text("key")
-    assert agent("-o", "validate-all", "--uri=qemu+ssh://hv/system", f"-k{key}")[0] == EXIT_OK
-    rc, _, err = agent("-o", "validate-all", "--uri=qemu+ssh://hv/system", f"-k{tmp_path}/x")
+    assert agent(hv, "-o", "validate-all", "--uri=qemu+ssh://hv/system", f"-k{key}")[0] == EXIT_OK
+    rc, _, err = agent(hv, "-o", "validate-all", "--uri=qemu+ssh://hv/system", f"-k{tmp_path}/x")
     assert rc == EXIT_ERROR and "does not exist or cannot be read" in err
-    rc, _, err = agent("-o", "validate-all", "--uri=qemu+ssh://hv/system?no_verify=1")
+    rc, _, err = agent(hv, "-o", "validate-all", "--uri=qemu+ssh://hv/system?no_verify=1")
     assert rc == EXIT_ERROR and "no_verify" in err
-    rc, _, err = agent("-o", "validate-all", "-k", "relative/key", "--ip=hv")
+    rc, _, err = agent(hv, "-o", "validate-all", "-k", "relative/key", "--ip=hv")
     assert rc == EXIT_ERROR and "'relative/key' must be an absolute path" in err
     assert hv.made == []
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import havirt.agents as agents_package
 import pytest
-from havirt.agents import libvirt_boundary, storage_lease
+from havirt.agents import storage_lease
 from havirt.agents.libvirt_boundary import RESOURCE_BUSY, HypervisorError
 from havirt.agents.virtual_domain_params import lease_requirement
 from havirt.ocf.exitcodes import OcfExit
@@ -59,19 +59,20 @@ class Node:
         self.host.listening.clear()
 
     def check(self, block_disks=(), has_leases=False) -> storage_lease.LeaseCheck:
-        return storage_lease.inspect(block_disks, has_leases, timeout=1.0, host=self.host)
+        return storage_lease.inspect(
+            block_disks,
+            has_leases,
+            timeout=1.0,
+            host=self.host,
+            conf_dir=str(self.etc),
+            run_dir=str(self.run),
+        )
 
 
 @pytest.fixture
-def node(h, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Node:
-    """This node, sharing the fake host with the agent harness ``h``."""
-    run = tmp_path / "run"
-    run.mkdir(exist_ok=True)
-    etc = tmp_path / "etc-libvirt"  # the agent harness may have made it already
-    etc.mkdir(exist_ok=True)
-    monkeypatch.setattr(storage_lease, "CONF_DIR", str(etc))
-    monkeypatch.setattr(storage_lease, "RUN_DIR", str(run))
-    return Node(etc, run, h.host)
+def node(h) -> Node:
+    """This node, sharing the fake host and libvirt directories with the agent harness ``h``."""
+    return Node(h.libvirt_etc, h.run_dir, h.host)
 
 
 # -- reading libvirt's configuration files -----------------------------------------------
@@ -353,10 +354,9 @@ def test_monitor_never_loads_the_lease_check(
     assert "havirt.agents.storage_lease" not in sys.modules
 
 
-def test_migrate_from_to_a_node_without_lock_manager(h, lease_node, monkeypatch) -> None:
+def test_migrate_from_to_a_node_without_lock_manager(h, lease_node) -> None:
     """libvirt does not refuse such a migration: the agent on the target does, when required."""
-    source = FakeHypervisor(FakeProcs())
-    monkeypatch.setattr(libvirt_boundary, "Hypervisor", lambda uri, deadline, budget=None: source)
+    h.remotes["node1"] = FakeHypervisor(FakeProcs())
     migrated = {"CRM_meta_migrate_source": "node1", "CRM_meta_migrate_target": "node2"}
     h.hv.add()
     out = h.run("migrate_from", extra=migrated, require_storage_lease="true")

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-from havirt.agents import libvirt_boundary
 from havirt.agents import virtual_domain as vd_module
 from havirt.agents.libvirt_boundary import (
     MIGRATE_FLAG_NAMES,
@@ -288,8 +287,7 @@ class StuckOwnAbort(vd_module.VirtualDomain):
 
 def run_stuck(h, monkeypatch):
     StuckOwnAbort.said = []
-    monkeypatch.setattr(h, "agent_class", StuckOwnAbort)
-    return h.run("migrate_to", timeout=SHORT, extra=TARGET)
+    return h.run("migrate_to", timeout=SHORT, extra=TARGET, agent=StuckOwnAbort())
 
 
 def test_the_watchdog_aborts_the_migration_job_first(h, monkeypatch):
@@ -358,8 +356,7 @@ def test_the_watchdog_finds_a_job_already_ended(h, monkeypatch):
             said.append(ctx.on_timeout(1.0))  # the watchdog fires as the agent answers
             return super()._migration_outcome(ctx, dom, job, aborted, plan)
 
-    monkeypatch.setattr(h, "agent_class", Late)
-    out = h.run("migrate_to", timeout=SHORT, extra=TARGET)
+    out = h.run("migrate_to", timeout=SHORT, extra=TARGET, agent=Late())
     assert out.rc == GENERIC, out
     assert said == ["the migration job had already ended"]
     assert len(h.hv.calls_of("abort_job")) == 1  # only the agent's own
@@ -376,8 +373,7 @@ def test_no_watchdog_step_is_left_behind_after_migrate_to(h, monkeypatch):
             finally:
                 seen.append(ctx.on_timeout)
 
-    monkeypatch.setattr(h, "agent_class", Watching)
-    assert h.run("migrate_to", timeout=SHORT, extra=TARGET).rc == SUCCESS
+    assert h.run("migrate_to", timeout=SHORT, extra=TARGET, agent=Watching()).rc == SUCCESS
     assert seen == [None]
 
 
@@ -385,18 +381,10 @@ def test_no_watchdog_step_is_left_behind_after_migrate_to(h, monkeypatch):
 
 
 @pytest.fixture
-def source(monkeypatch) -> FakeHypervisor:
+def source(h) -> FakeHypervisor:
     """The libvirt of the migration source, reached by _verify_gone_from_source."""
     hv = FakeHypervisor(FakeProcs())
-    opened: list[str] = []
-
-    def connect(uri, deadline, budget=None):
-        opened.append(uri)
-        hv.uri = uri
-        return hv
-
-    monkeypatch.setattr(libvirt_boundary, "Hypervisor", connect)
-    hv.opened = opened
+    h.remotes["node1"] = hv
     return hv
 
 
@@ -404,7 +392,7 @@ def test_migrate_from_checks_the_source_has_no_copy_left(h, source):
     h.hv.add()
     out = h.run("migrate_from", extra=SOURCE, migration_transport="ssh")
     assert out.rc == SUCCESS, out
-    assert source.opened == ["qemu+ssh://node1/system"]
+    assert h.remote_uris == ["qemu+ssh://node1/system"]
     assert h.state().get("uuid") == UUID
 
 

@@ -1,10 +1,12 @@
 """Fakes for the seams of ocf:havirt:VirtualDomain, shared by the agent tests.
 
 Importable as ``vd_fakes`` (pytest puts this folder on ``sys.path``). The
-fakes replace only the agent's seams: the libvirt boundary (``Hypervisor`` /
-``Domain``), the ``CommandRunner``, and the host (``FakeHost``, handed to the
-dispatcher as the agent's ``ctx.host``: installed programs, the clock the agent
-sleeps and measures deadlines with, signals, and the /proc scan for QEMU).
+fakes replace only the agent's seams, all handed to the dispatcher in the agent's
+environment (``AgentHarness.agent_env``: the agent's own ``env_class`` built with
+fakes): the libvirt boundary (``Hypervisor`` / ``Domain``, through the hypervisor
+factory), the ``CommandRunner``, and the host (``FakeHost``: installed programs, the
+clock the agent sleeps and measures deadlines with, signals, and the /proc scan for
+QEMU). No test patches a product module.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import sys
 import time as real_time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -28,6 +31,7 @@ from havirt.agents.libvirt_boundary import (
 )
 from havirt.agents.qemu_processes import QemuProcess
 from havirt.ocf import dispatcher
+from havirt.ocf.agent_env import AgentEnv
 from havirt.ocf.runner import CommandResult
 
 REASON_PREFIX = "ocf-exit-reason:"
@@ -508,14 +512,20 @@ class FakeHypervisor:
 
 
 class FakeRunner:
-    """A CommandRunner that records argv and answers from ``results`` (by program name)."""
+    """A CommandRunner that records argv and answers from ``results`` (by program name).
+
+    A Python script the agent runs as a child (``python -I -S SCRIPT ARGS``) is answered
+    by ``scripts[SCRIPT](ARGS, timeout)`` when given there, and not recorded."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, ...]] = []
         self.results: dict[str, int | Callable[[tuple[str, ...]], CommandResult]] = {}
+        self.scripts: dict[str, Callable[[list[str], float], CommandResult]] = {}
 
     def run(self, argv, timeout, stdin=None, env=None) -> CommandResult:
         argv = tuple(argv)
+        if argv[:3] == (sys.executable, "-I", "-S") and len(argv) > 3 and argv[3] in self.scripts:
+            return self.scripts[argv[3]](list(argv[4:]), timeout)
         self.calls.append(argv)
         answer = self.results.get(argv[0], 0)
         if callable(answer):
@@ -544,9 +554,7 @@ class Outcome:
         return f"Outcome(rc={self.rc}, reason={self.reason!r}, stderr={self.stderr!r})"
 
 
-def run_agent(
-    agent, action: str, environ: dict[str, str], runner: FakeRunner, host: FakeHost
-) -> Outcome:
+def run_agent(agent, action: str, environ: dict[str, str], agent_env: AgentEnv) -> Outcome:
     out, err = io.StringIO(), io.StringIO()
     rc = dispatcher.run(
         agent,
@@ -554,14 +562,21 @@ def run_agent(
         environ=environ,
         stdout=out,
         stderr=err,
-        runner=runner,
-        host=host,
+        agent_env=agent_env,
     )
     text = err.getvalue()
     reasons = [
         line[len(REASON_PREFIX) :] for line in text.splitlines() if line.startswith(REASON_PREFIX)
     ]
     return Outcome(rc, out.getvalue(), text, reasons)
+
+
+def uri_host(uri: str | None) -> str | None:
+    """The host a libvirt URI names (``qemu+ssh://root@node1:22/system``: node1)."""
+    if not uri or "://" not in uri:
+        return None
+    authority = uri.split("://", 1)[1].split("/", 1)[0]
+    return authority.rpartition("@")[2].partition(":")[0] or None
 
 
 SIGTERM = signal.SIGTERM
@@ -571,16 +586,15 @@ SIGKILL = signal.SIGKILL
 class AgentHarness:
     """What every agent's test harness shares: one node with a fake host (clock,
     programs, processes) and command runner, its HA_RSCTMP, the agent's libvirt seam
-    answered by ``hv`` (the real boundary is off limits), and running one action as
-    pacemaker-execd would. Subclasses add their own fakes and default parameters."""
+    answered by ``hv`` (other nodes' by ``remotes``: the real boundary is off limits),
+    and running one action as pacemaker-execd would, with these fakes as the agent's
+    environment. Subclasses add their own fakes and default parameters."""
 
     agent_class: type
     resource = "rsc"
     extra_env: dict[str, str] = {}
 
-    def __init__(self, tmp_path, monkeypatch, hv, procs=None) -> None:  # type: ignore[no-untyped-def]
-        from havirt.agents import libvirt_boundary
-
+    def __init__(self, tmp_path, hv, procs=None) -> None:  # type: ignore[no-untyped-def]
         self.tmp = tmp_path
         self.hv = hv
         self.runner = FakeRunner()
@@ -589,17 +603,36 @@ class AgentHarness:
         self.rsctmp = tmp_path / "rsctmp"
         self.rsctmp.mkdir()
         self.backups = tmp_path / "definitions"
-        self.reserves: list[float] = []  # the reserve of each connection the agent opened
+        self.reserves: list[float] = []  # the reserve of each connection to ``hv``
+        # Other nodes' libvirt, by node name (a URI naming that host reaches it).
+        self.remotes: dict[str, object] = {}
+        self.remote_uris: list[str] = []  # the URIs of the connections to them
 
-        def hypervisor(agent, ctx, reserve: float = 0.0):  # type: ignore[no-untyped-def]
-            self.reserves.append(reserve)
-            return self.hv
+    def connect(self, uri: str | None, deadline, reserve: float = 0.0):  # type: ignore[no-untyped-def]
+        """The agent's hypervisor factory: ``hv``, or another node's named in ``uri``."""
+        remote = self.remotes.get(uri_host(uri))
+        if remote is not None:
+            assert uri is not None
+            self.remote_uris.append(uri)
+            remote.uri = uri  # type: ignore[attr-defined]
+            return remote
+        self.reserves.append(reserve)
+        return self.hv
 
-        def real_hypervisor(*args, **kwargs):  # type: ignore[no-untyped-def]
-            raise AssertionError("a test reached the real libvirt boundary")
+    def agent_env(self) -> AgentEnv:
+        """The agent's world for one action: the fakes, through its own env_class."""
+        return self.agent_class.env_class(  # type: ignore[no-any-return]
+            self.host,
+            self.runner,
+            str(self.rsctmp),
+            connect=self.connect,
+            backup_dir=str(self.backups),
+            **self.env_extra(),
+        )
 
-        monkeypatch.setattr(self.agent_class, "_hypervisor", hypervisor)
-        monkeypatch.setattr(libvirt_boundary, "Hypervisor", real_hypervisor)
+    def env_extra(self) -> dict[str, object]:
+        """More of the agent's environment, as its env_class takes it."""
+        return {}
 
     def default_reskeys(self) -> dict[str, str | None]:
         return {}
@@ -633,13 +666,15 @@ class AgentHarness:
         interval: int | None = None,
         timeout: int = 20000,
         extra: dict[str, str] | None = None,
+        agent: object | None = None,
         **reskeys: str | None,
     ) -> Outcome:
-        """Run one action; ``monitor`` is a recurring monitor unless ``interval=0``."""
+        """Run one action (by ``agent``, else a new ``agent_class``); ``monitor`` is a
+        recurring monitor unless ``interval=0``."""
         if interval is None:
             interval = 10000 if action == "monitor" else 0
         environ = self.environ(interval=interval, timeout=timeout, extra=extra, **reskeys)
-        return run_agent(self.agent_class(), action, environ, self.runner, self.host)
+        return run_agent(agent or self.agent_class(), action, environ, self.agent_env())
 
     def probe(self, **kwargs) -> Outcome:  # type: ignore[no-untyped-def]
         return self.run("monitor", interval=0, **kwargs)

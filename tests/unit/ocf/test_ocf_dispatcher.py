@@ -8,6 +8,7 @@ import pytest
 from fence_toy import FakeClock
 from havirt.ocf import dispatcher
 from havirt.ocf.agent import ActionContext
+from havirt.ocf.agent_env import AgentEnv
 from havirt.ocf.errors import OcfError, configured, generic, installed
 from havirt.ocf.exitcodes import OcfExit
 from havirt.ocf.runner import CommandRunner
@@ -140,6 +141,29 @@ def test_default_runner_uses_the_given_environment(toy):
     assert isinstance(runner, CommandRunner)
     assert runner.env["HAVIRT_MARK"] == "x"
     assert runner.env["LC_ALL"] == "C"
+
+
+def test_the_agent_gets_its_world_built_from_its_env_class(toy):
+    host = FakeClock()
+    invoke(toy, "start", env=env(HA_RSCTMP="/tmp/rsc-of-this-test"), host=host)
+    world = toy.calls[-1][1].agent_env
+    assert type(world) is AgentEnv
+    assert world.host is host and toy.calls[-1][1].host is host
+    assert world.state_dir == "/tmp/rsc-of-this-test"
+    assert world.runner is toy.calls[-1][1].runner
+
+
+def test_a_world_handed_in_is_the_one_the_agent_gets(toy):
+    clock = FakeClock()
+    world = AgentEnv(clock, CommandRunner({}), "/nowhere")
+    out = io.StringIO()
+    rc = dispatcher.run(
+        toy, ["toy", "start"], environ=env(), stdout=out, stderr=out, agent_env=world
+    )
+    assert rc == 0
+    ctx = toy.calls[-1][1]
+    assert ctx.agent_env is world and ctx.host is clock and ctx.runner is world.runner
+    assert ctx.deadline.remaining() == 20.0  # measured on the world's clock
 
 
 def test_status_is_monitor(toy):
@@ -465,9 +489,9 @@ def test_deadline_default_for_validate_all_without_spec():
 
 def test_watchdog_answers_with_one_reason_and_exit_1(mocker):
     fired = threading.Event()
-    fake_exit = mocker.patch.object(dispatcher.os, "_exit", side_effect=lambda rc: fired.set())
+    fake_exit = mocker.Mock(side_effect=lambda rc: fired.set())
     err = io.StringIO()
-    guard = dispatcher._Watchdog("start", 0.3, err)
+    guard = dispatcher._Watchdog("start", 0.3, err, exit_process=fake_exit)
     try:
         assert fired.wait(5), "the watchdog never fired"
     finally:
@@ -480,9 +504,9 @@ def test_watchdog_answers_with_one_reason_and_exit_1(mocker):
 
 
 def test_disarmed_watchdog_never_answers(mocker):
-    fake_exit = mocker.patch.object(dispatcher.os, "_exit")
+    fake_exit = mocker.Mock()
     err = io.StringIO()
-    guard = dispatcher._Watchdog("start", 0.3, err)
+    guard = dispatcher._Watchdog("start", 0.3, err, exit_process=fake_exit)
     guard.disarm()
     guard._expire()  # a timer that fired just as the action finished
     fake_exit.assert_not_called()
@@ -490,7 +514,7 @@ def test_disarmed_watchdog_never_answers(mocker):
 
 
 def test_watchdog_is_cancelled_when_the_action_finishes(mocker, toy):
-    fake_exit = mocker.patch.object(dispatcher.os, "_exit")
+    fake_exit = mocker.Mock()
     guard_cls = mocker.spy(dispatcher, "_Watchdog")
     out = io.StringIO()
     rc = dispatcher.run(
@@ -501,6 +525,7 @@ def test_watchdog_is_cancelled_when_the_action_finishes(mocker, toy):
         stderr=out,
         watchdog=True,
         host=FakeClock(),
+        exit_process=fake_exit,
     )
     assert rc == 0
     assert guard_cls.call_count == 1
@@ -512,7 +537,7 @@ def test_watchdog_is_cancelled_when_the_action_finishes(mocker, toy):
 
 def test_watchdog_fires_before_pacemakers_timeout(mocker):
     guard_cls = mocker.spy(dispatcher, "_Watchdog")
-    mocker.patch.object(dispatcher.os, "_exit")
+    fake_exit = mocker.Mock()
     out = io.StringIO()
     dispatcher.run(
         ToyAgent(),
@@ -522,6 +547,7 @@ def test_watchdog_fires_before_pacemakers_timeout(mocker):
         stderr=out,
         watchdog=True,
         host=FakeClock(),
+        exit_process=fake_exit,
     )
     delay = guard_cls.spy_return.delay
     # margin: max(1 s, 5% of the timeout) = 1.5 s
@@ -548,7 +574,7 @@ def test_answer_by_is_when_the_watchdog_answers():
 
 def test_watchdog_fires_earlier_by_the_agents_reserve(mocker):
     guard_cls = mocker.spy(dispatcher, "_Watchdog")
-    mocker.patch.object(dispatcher.os, "_exit")
+    fake_exit = mocker.Mock()
     out = io.StringIO()
     dispatcher.run(
         Reserving(),
@@ -558,6 +584,7 @@ def test_watchdog_fires_earlier_by_the_agents_reserve(mocker):
         stderr=out,
         watchdog=True,
         host=FakeClock(),
+        exit_process=fake_exit,
     )
     assert guard_cls.spy_return.delay == pytest.approx(26.5, abs=0.2)
 
@@ -573,26 +600,28 @@ def test_a_broken_reserve_hook_costs_nothing(toy):
     assert ctx.deadline.end - ctx.answer_by.end == pytest.approx(1.0)
 
 
-def watchdog_with_step(step, reserve: float):
-    """A watchdog (never firing by itself) for a handler that set ``step`` as on_timeout."""
+def watchdog_with_step(step, reserve: float, exit_process=None):
+    """A watchdog (never firing by itself) for a handler that set ``step`` as on_timeout;
+    it ends the process through ``exit_process`` (a fake: never the real one)."""
+    exit_process = exit_process or (lambda rc: None)
     toy = ToyAgent()
     invoke(toy, "migrate_to")
     ctx = toy.calls[-1][1]
     ctx.on_timeout = step
     err = io.StringIO()
-    guard = dispatcher._Watchdog("migrate_to", 3600, err, ctx, reserve)
+    guard = dispatcher._Watchdog("migrate_to", 3600, err, ctx, reserve, exit_process=exit_process)
     return guard, ctx, err
 
 
 def test_watchdog_runs_the_handlers_step_before_it_answers(mocker):
-    fake_exit = mocker.patch.object(dispatcher.os, "_exit")
+    fake_exit = mocker.Mock()
     given: list[float] = []
 
     def step(seconds: float) -> str:
         given.append(seconds)
         return "migration job aborted by the watchdog"
 
-    guard, ctx, err = watchdog_with_step(step, reserve=2.0)
+    guard, ctx, err = watchdog_with_step(step, reserve=2.0, exit_process=fake_exit)
     try:
         guard._expire()  # the timer ran out
     finally:
@@ -608,9 +637,11 @@ def test_watchdog_runs_the_handlers_step_before_it_answers(mocker):
 
 
 def test_watchdog_answers_even_when_the_step_hangs(mocker):
-    fake_exit = mocker.patch.object(dispatcher.os, "_exit")
+    fake_exit = mocker.Mock()
     stuck = threading.Event()
-    guard, _ctx, err = watchdog_with_step(lambda seconds: str(stuck.wait(30)), reserve=0.05)
+    guard, _ctx, err = watchdog_with_step(
+        lambda seconds: str(stuck.wait(30)), reserve=0.05, exit_process=fake_exit
+    )
     try:
         guard._expire()
     finally:
@@ -622,8 +653,7 @@ def test_watchdog_answers_even_when_the_step_hangs(mocker):
     assert "last-resort step did not finish" in line
 
 
-def test_watchdog_answers_when_the_step_fails(mocker):
-    mocker.patch.object(dispatcher.os, "_exit")
+def test_watchdog_answers_when_the_step_fails():
 
     def step(seconds: float) -> str:
         raise RuntimeError("libvirt went away")
@@ -637,8 +667,7 @@ def test_watchdog_answers_when_the_step_fails(mocker):
     assert "last-resort step failed: RuntimeError('libvirt went away')" in line
 
 
-def test_watchdog_without_a_step_answers_as_before(mocker):
-    mocker.patch.object(dispatcher.os, "_exit")
+def test_watchdog_without_a_step_answers_as_before():
     guard, _ctx, err = watchdog_with_step(None, reserve=1.0)
     try:
         guard._expire()
@@ -673,7 +702,7 @@ def test_startup_seconds_unknown_counts_nothing(stat, uptime):
 
 def test_time_spent_before_the_dispatcher_shortens_deadline_and_watchdog(mocker):
     guard_cls = mocker.spy(dispatcher, "_Watchdog")
-    mocker.patch.object(dispatcher.os, "_exit")
+    fake_exit = mocker.Mock()
     toy = Reserving()
     out = io.StringIO()
     dispatcher.run(
@@ -685,6 +714,7 @@ def test_time_spent_before_the_dispatcher_shortens_deadline_and_watchdog(mocker)
         watchdog=True,
         spent=2.0,
         host=FakeClock(),
+        exit_process=fake_exit,
     )
     ctx = toy.calls[-1][1]
     assert ctx.deadline.total == 30.0

@@ -1,0 +1,144 @@
+"""The libvirt agents' environment: the common one plus a hypervisor factory.
+
+``LibvirtEnv.hypervisor`` opens the agent's libvirt boundary (``libvirt_boundary``,
+imported only then: the monitor path must not pay for libvirt before it needs it).
+The guest agent's ``GuestEnv`` has a ``GuestHost``: the node as it sees it, with the
+guest's QEMU processes in /proc; the pool agent's ``PoolEnv`` a ``PoolHost``, which
+also reads what is mounted. Tests build these with fakes (``connect``, a fake
+host and runner) and hand them to ``dispatcher.run(agent_env=...)``.
+"""
+
+from __future__ import annotations
+
+from havirt.ocf.agent_env import AgentEnv
+from havirt.ocf.host import Host
+
+from . import definitions, qemu_processes
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from havirt.ocf.agent import ActionContext
+    from havirt.ocf.environment import Deadline
+    from havirt.ocf.runner import CommandRunner
+
+    from .libvirt_boundary import Hypervisor
+    from .mountinfo import Mount
+
+    # (uri, deadline, reserve): a hypervisor whose calls end ``reserve`` s before ``deadline``
+    HypervisorFactory = Callable[[str | None, Deadline, float], Hypervisor]
+
+
+class GuestHost(Host):
+    """The node as the guest agent sees it: the common host, plus its QEMU processes."""
+
+    def __init__(self, proc: str = qemu_processes.PROC) -> None:
+        self.proc = proc
+
+    def qemu_processes(
+        self, name: str | None, uuid: str | None
+    ) -> list[qemu_processes.QemuProcess]:
+        """The QEMU processes of this guest on this node (from /proc, never libvirt)."""
+        return qemu_processes.find(name, uuid, self.proc)
+
+
+class LibvirtEnv(AgentEnv):
+    """An agent's world with libvirt: ``hypervisor()`` opens a connection;
+    ``backup_dir`` keeps the definitions the agent replaces."""
+
+    __slots__ = ("connect", "backup_dir")
+
+    def __init__(
+        self,
+        host: Host,
+        runner: CommandRunner,
+        state_dir: str,
+        connect: HypervisorFactory | None = None,
+        backup_dir: str = definitions.BACKUP_DIR,
+    ) -> None:
+        super().__init__(host, runner, state_dir)
+        self.connect = connect  # None: the real libvirt boundary
+        self.backup_dir = backup_dir
+
+    def hypervisor(self, uri: str | None, deadline: Deadline, reserve: float = 0.0) -> Hypervisor:
+        """Connections to ``uri`` (None: libvirt's default) whose calls are bounded by
+        ``deadline`` minus ``reserve`` seconds; opened lazily, on the first call."""
+        if self.connect is not None:
+            return self.connect(uri, deadline, reserve)
+        from .libvirt_boundary import Hypervisor  # libvirt only when it is needed
+
+        return Hypervisor(uri, deadline, reserve)
+
+
+# Where the storage lease check reads this node's libvirt (storage_lease's defaults,
+# spelled out here: the monitor must not import that module).
+LIBVIRT_CONF_DIR = "/etc/libvirt"
+RUN_DIR = "/run"
+
+
+class GuestEnv(LibvirtEnv):
+    """The guest agent's world: its host also finds the guest's QEMU processes;
+    ``libvirt_conf_dir`` and ``run_dir`` are where the storage lease check reads
+    libvirt's configuration and its daemons' sockets and pid files."""
+
+    __slots__ = ("libvirt_conf_dir", "run_dir")
+    host: GuestHost
+
+    def __init__(
+        self,
+        host: GuestHost,
+        runner: CommandRunner,
+        state_dir: str,
+        connect: HypervisorFactory | None = None,
+        backup_dir: str = definitions.BACKUP_DIR,
+        libvirt_conf_dir: str = LIBVIRT_CONF_DIR,
+        run_dir: str = RUN_DIR,
+    ) -> None:
+        super().__init__(host, runner, state_dir, connect, backup_dir)
+        self.libvirt_conf_dir = libvirt_conf_dir
+        self.run_dir = run_dir
+
+    @classmethod
+    def of(cls, ctx: ActionContext) -> GuestEnv:
+        """The context's environment, which the dispatcher built from the agent's env_class."""
+        found = ctx.agent_env
+        if not isinstance(found, GuestEnv):
+            raise TypeError(f"the guest agent was handed {type(found).__name__}, not GuestEnv")
+        return found
+
+
+class PoolHost(Host):
+    """The node as the pool agent sees it: the common host, plus what is mounted."""
+
+    def mounts(self) -> list[Mount]:
+        """Every mount of this node (from /proc/self/mountinfo: never touches a mount)."""
+        from . import mountinfo  # the guest agent's monitor does not load it
+
+        return mountinfo.read()
+
+
+class PoolEnv(LibvirtEnv):
+    """The pool agent's world: its host also reads the node's mounts."""
+
+    __slots__ = ()
+    host: PoolHost
+
+    def __init__(
+        self,
+        host: PoolHost,
+        runner: CommandRunner,
+        state_dir: str,
+        connect: HypervisorFactory | None = None,
+        backup_dir: str = definitions.BACKUP_DIR,
+    ) -> None:
+        super().__init__(host, runner, state_dir, connect, backup_dir)
+
+    @classmethod
+    def of(cls, ctx: ActionContext) -> PoolEnv:
+        """The context's environment, which the dispatcher built from the agent's env_class."""
+        found = ctx.agent_env
+        if not isinstance(found, PoolEnv):
+            raise TypeError(f"the pool agent was handed {type(found).__name__}, not PoolEnv")
+        return found
