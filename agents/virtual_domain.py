@@ -14,68 +14,22 @@ from havirt.ocf.agent import ActionContext, ResourceAgent
 from havirt.ocf.errors import OcfError
 from havirt.ocf.exitcodes import OcfExit
 from havirt.ocf.files import FileProblem
-from havirt.ocf.record import Record
 
 from . import definitions, domain_config, migration
 from .domain_state import FAILED, RUNNING, STOPPED, DomainState, Verdict, judge
 from .env import GuestEnv, GuestHost
+from .guest_observation import Identity, Observation, margin
 from .resource_state import ResourceState
 from .virtual_domain_params import ACTIONS, PARAMETERS, lease_requirement
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
 if TYPE_CHECKING:
-    from havirt.ocf.environment import Deadline
-
-    from .libvirt_boundary import Domain, Hypervisor, MigrationJob
+    from .libvirt_boundary import Domain, Hypervisor
+    from .migration_run import MigrationRun
     from .storage_lease import LeaseCheck
 
-# libvirt's "unlimited" migration bandwidth for QEMU, in MiB/s (INT64_MAX bytes/s).
-MIGRATION_SPEED_UNLIMITED = (2**63 - 1) >> 20
 POLL = 0.25  # seconds between state polls while waiting for a change
-PROGRESS_POLL = 0.5  # seconds between looks at a running migration job
-PROGRESS_LOG = 2.0  # seconds between progress lines in the log
-ABORT_RETRY = 0.2  # seconds between the watchdog's aborts while libvirt has no job yet
-SHUTDOWN_REPEAT = 5.0  # seconds between graceful shutdown requests during stop
-KILL_RESERVE = 1.5  # seconds kept to SIGKILL a QEMU that destroy did not end in time
-
-
-class Identity(Record):
-    """How to recognise the guest: its name and, when known, its UUID."""
-
-    __slots__ = (
-        "name",
-        "uuid",
-    )
-
-    name: str
-    uuid: str | None
-
-
-class Observation(Record):
-    __slots__ = (
-        "verdict",
-        "domain",
-        "state",
-        "pids",
-        "libvirt_reachable",
-    )
-    _defaults = {"domain": None, "state": None, "pids": (), "libvirt_reachable": True}
-    verdict: Verdict
-    domain: Domain | None
-    state: DomainState | None
-    pids: tuple[int, ...]
-    libvirt_reachable: bool
-
-    @property
-    def outcome(self) -> str:
-        return self.verdict.outcome
-
-
-def _margin(total: float) -> float:
-    """Time kept back at the end of an action for the forced path (destroy, abort)."""
-    # destroy waits for QEMU to honour SIGTERM (seconds under load) before SIGKILL
-    return min(10.0, max(4.0, total / 6.0))
 
 
 class Carried:
@@ -337,7 +291,7 @@ class VirtualDomain(ResourceAgent):
 
     # -- monitor -----------------------------------------------------------------
     def monitor(self, ctx: ActionContext) -> OcfExit:
-        hv = self._hypervisor(ctx, reserve=_margin(ctx.deadline.total))
+        hv = self._hypervisor(ctx, reserve=margin(ctx.deadline.total))
         ident = self._identity(ctx)
         obs = self.observe(ctx, hv, ident)
         if obs.outcome == STOPPED and (renamed := self._renamed(ctx, ident)) is not None:
@@ -566,6 +520,11 @@ class VirtualDomain(ResourceAgent):
     def stop(self, ctx: ActionContext) -> OcfExit:
         return self._stop(ctx, self._identity(ctx))
 
+    def _stop(self, ctx: ActionContext, ident: Identity) -> OcfExit:
+        from .guest_stop import GuestStop
+
+        return GuestStop(self.observe, self._hypervisor, Carried.of(ctx).config).stop(ctx, ident)
+
     def stop_unconfigured(self, ctx: ActionContext, error: OcfError) -> OcfExit:
         # A missing or broken configuration does not mean nothing runs: look for the
         # guest by what we know of it, and stop it if it is there.
@@ -593,7 +552,7 @@ class VirtualDomain(ResourceAgent):
     ) -> OcfExit:
         self._lenient_params(ctx)
         ident = self._identity(ctx)
-        obs = self.observe(ctx, self._hypervisor(ctx, _margin(ctx.deadline.total)), ident)
+        obs = self.observe(ctx, self._hypervisor(ctx, margin(ctx.deadline.total)), ident)
         if obs.outcome == STOPPED:
             return stopped
         # Tell the truth about a copy that runs, and say what is wrong.
@@ -606,190 +565,10 @@ class VirtualDomain(ResourceAgent):
         ctx.fail(f"{error.reason}; {obs.verdict.explanation}")
         return OcfExit.ERR_GENERIC
 
-    def _stop(self, ctx: ActionContext, ident: Identity) -> OcfExit:
-        from .libvirt_boundary import HypervisorError, HypervisorTimeout, HypervisorUnavailable
-
-        p = ctx.params
-        total = ctx.deadline.total
-        forced_at = ctx.deadline.sooner(_margin(total))  # when graceful attempts end
-        # Calls may run until shortly before the deadline: destroy itself can take seconds.
-        hv = self._hypervisor(ctx, reserve=min(0.5, _margin(total) / 4))
-        try:
-            obs = self.observe(ctx, hv, ident)
-            if not obs.libvirt_reachable:
-                return self._stop_without_libvirt(ctx, ident, obs)
-            if obs.domain is None and obs.pids:
-                why = f"libvirt does not know {ident.name}, but its QEMU process remains"
-                return self._reap(ctx, ident, reason=why)
-            if obs.domain is None or (obs.outcome == STOPPED and not obs.pids):
-                ctx.log.info(f"{ident.name} is already stopped")
-                return OcfExit.SUCCESS
-            dom = obs.domain
-            if obs.state and obs.state.state not in ("shutoff",):
-                if p.get("save_config_on_stop") or p.get("sync_config_on_stop"):
-                    self._save_config(ctx, dom)
-                if p.get("force_stop") or obs.state.state in ("paused", "crashed"):
-                    pass  # a paused or crashed guest cannot react to a shutdown request
-                elif not (p.get("snapshot") and self._save_state(ctx, dom)):
-                    self._shutdown_gracefully(ctx, hv, dom, ident, forced_at)
-            if self._is_stopped(ctx, hv, ident):
-                return self._reap(ctx, ident)
-            ctx.log.info(f"destroying {ident.name}")
-            hv.reserve = max(hv.reserve, KILL_RESERVE)  # keep time to SIGKILL QEMU ourselves
-            try:
-                dom.destroy()
-            except HypervisorTimeout:
-                return self._reap(ctx, ident, reason="destroy did not finish in time", urgent=True)
-            except HypervisorError as exc:
-                if isinstance(exc, HypervisorUnavailable):
-                    raise
-                if exc.code is None or "not running" not in str(exc):
-                    ctx.log.warn(f"destroy of {ident.name}: {exc}")
-            while not self._is_stopped(ctx, hv, ident):
-                if ctx.deadline.remaining() < KILL_RESERVE:
-                    return self._reap(ctx, ident, reason="still running after destroy", urgent=True)
-                ctx.host.sleep(POLL)
-            return self._reap(ctx, ident)
-        except HypervisorUnavailable as exc:
-            ctx.log.warn(f"libvirt became unreachable during stop: {exc}")
-            return self._stop_without_libvirt(ctx, ident, None)
-
-    def _is_stopped(self, ctx: ActionContext, hv: Hypervisor, ident: Identity) -> bool:
-        obs = self.observe(ctx, hv, ident)
-        if not obs.libvirt_reachable:
-            return not obs.pids
-        return obs.outcome == STOPPED or (obs.state is not None and obs.state.state == "shutoff")
-
-    def _shutdown_gracefully(
-        self, ctx: ActionContext, hv: Hypervisor, dom: Domain, ident: Identity, until: Deadline
-    ) -> None:
-        from .libvirt_boundary import HypervisorError
-
-        modes = [m.strip() for m in (ctx.params.get("shutdown_mode") or "").split(",") if m]
-        how = f" (mode {','.join(modes)})" if modes else ""
-        ctx.log.info(f"asking {ident.name} to shut down{how}")
-        try:
-            dom.shutdown(modes)
-        except HypervisorError as exc:
-            ctx.log.warn(f"graceful shutdown of {ident.name} refused: {exc}; destroying instead")
-            return
-        last_request = ctx.host.monotonic()
-        while until.remaining() > 0:
-            if self._is_stopped(ctx, hv, ident):
-                ctx.log.info(f"{ident.name} shut down gracefully")
-                return
-            ctx.host.sleep(min(POLL * 2, max(until.remaining(), 0.01)))
-            if ctx.host.monotonic() - last_request >= SHUTDOWN_REPEAT:
-                # A request that arrives while the guest is still booting is lost
-                # (nothing handles the power button yet): ask again.
-                last_request = ctx.host.monotonic()
-                try:
-                    dom.shutdown(modes)
-                except HypervisorError as exc:
-                    ctx.log.debug(f"repeated shutdown request: {exc}")
-        ctx.log.warn(f"{ident.name} did not shut down before the stop timeout; destroying")
-
-    def _save_state(self, ctx: ActionContext, dom: Domain) -> bool:
-        from .libvirt_boundary import HypervisorError
-
-        target = os.path.join(ctx.params.snapshot, f"{dom.name}.state")
-        try:
-            dom.save(target)
-            ctx.log.info(f"saved the state of {dom.name} to {target}")
-            return True
-        except HypervisorError as exc:
-            ctx.log.error(f"saving the state of {dom.name} to {target} failed: {exc}")
-            return False
-
-    def _save_config(self, ctx: ActionContext, dom: Domain) -> None:
-        """Write the running definition back to the config file: atomically, with a backup."""
-        from .libvirt_boundary import HypervisorError
-
-        config = Carried.of(ctx).config
-        if config is None:
-            return
-        try:
-            xml = dom.xml(inactive=True)
-        except HypervisorError as exc:
-            ctx.log.error(f"cannot read the definition of {dom.name} to save it: {exc}")
-            return
-        tmp = f"{config.path}.havirt-new"
-        try:
-            with open(tmp, "w", encoding="utf-8") as handle:
-                handle.write(xml)
-                handle.flush()
-                os.fsync(handle.fileno())
-            _copy2(config.path, f"{config.path}.bak")
-            os.replace(tmp, config.path)
-            ctx.log.info(f"saved the definition of {dom.name} to {config.path}")
-        except OSError as exc:
-            ctx.log.error(f"cannot save the definition of {dom.name}: {exc}")
-            return
-        if ctx.params.get("sync_config_on_stop"):
-            result = ctx.runner.run(["csync2", "-x", config.path], timeout=30.0)
-            if not result.ok:
-                ctx.log.error(f"csync2 failed: {result.describe()}")
-
-    def _stop_without_libvirt(
-        self, ctx: ActionContext, ident: Identity, obs: Observation | None
-    ) -> OcfExit:
-        """libvirtd is down or hung: wait a while for it, then end the QEMU process ourselves."""
-        from .libvirt_boundary import HypervisorUnavailable
-
-        wait_until = ctx.deadline.within(ctx.deadline.total / 2)
-        while wait_until.remaining() > 0:
-            pids = [p.pid for p in _host(ctx).qemu_processes(ident.name, ident.uuid)]
-            if not pids:
-                ctx.log.info(f"libvirt is unreachable and no QEMU process of {ident.name} exists")
-                return OcfExit.SUCCESS
-            ctx.host.sleep(min(1.0, wait_until.remaining()))
-            hv = self._hypervisor(ctx, reserve=ctx.deadline.remaining() - wait_until.remaining())
-            try:
-                hv.connect()
-            except HypervisorUnavailable:
-                continue
-            ctx.log.info("libvirt is reachable again; stopping through libvirt")
-            return self._stop(ctx, ident)
-        return self._reap(ctx, ident, reason="libvirt is unreachable")
-
-    def _reap(
-        self, ctx: ActionContext, ident: Identity, reason: str | None = None, urgent: bool = False
-    ) -> OcfExit:
-        """Make sure no QEMU process of the guest is left; end stragglers by PID.
-
-        ``urgent``: the deadline is close, SIGKILL at once instead of SIGTERM first."""
-        import signal
-
-        grace = ctx.deadline.within(0.0 if urgent else 2.0)
-        while _host(ctx).qemu_processes(ident.name, ident.uuid) and grace.remaining() > 0:
-            ctx.host.sleep(0.1)  # QEMU may take a moment to exit after libvirt reports shutoff
-        steps = (
-            ((signal.SIGKILL, 3.0),) if urgent else ((signal.SIGTERM, 5.0), (signal.SIGKILL, 3.0))
-        )
-        for sig, wait in steps:
-            procs = _host(ctx).qemu_processes(ident.name, ident.uuid)
-            if not procs:
-                return OcfExit.SUCCESS
-            why = reason or "libvirt reports the guest stopped but its QEMU process remains"
-            for proc in procs:
-                ctx.log.warn(
-                    f"{why}: sending {sig.name} to QEMU process {proc.pid} of {ident.name}"
-                )
-                try:
-                    ctx.host.kill(proc.pid, sig)
-                except ProcessLookupError:
-                    pass
-            limit = ctx.deadline.within(min(wait, max(0.0, ctx.deadline.remaining() - 0.5)))
-            while _host(ctx).qemu_processes(ident.name, ident.uuid) and limit.remaining() > 0:
-                ctx.host.sleep(0.1)
-        if _host(ctx).qemu_processes(ident.name, ident.uuid):
-            ctx.fail(f"QEMU process of {ident.name} survived SIGKILL")
-            return OcfExit.ERR_GENERIC
-        return OcfExit.SUCCESS
-
     # -- migration ---------------------------------------------------------------
     def migrate_to(self, ctx: ActionContext) -> OcfExit:
         from .libvirt_boundary import HypervisorError, migrate_flags
+        from .migration_run import set_migration_speed
 
         p = ctx.params
         config = _config(ctx)
@@ -823,13 +602,15 @@ class VirtualDomain(ResourceAgent):
             )
             flags = migrate_flags(options.switches)
             if p.save_config_on_stop or p.sync_config_on_stop:
-                self._save_config(ctx, dom)
+                from .guest_stop import save_config
+
+                save_config(ctx, dom, config)
             if p.start_resources:
                 remote = self._hypervisor(ctx, reserve=kept)
                 remote.uri = dest_uri
                 self._start_resources(ctx, remote, config)
                 remote.close()
-            self._set_migration_speed(ctx, dom, p.migration_speed)
+            set_migration_speed(ctx, dom, p.migration_speed)
             downtime_pending = bool(p.migration_downtime)
             if downtime_pending:
                 try:
@@ -841,7 +622,7 @@ class VirtualDomain(ResourceAgent):
                 f"{ident.name}: live migration to {target} via {dest_uri}"
                 + (f" (data over {data_uri})" if data_uri else "")
             )
-            outcome = self._run_migration(
+            outcome = self._migration_run().run(
                 ctx,
                 dom,
                 dest_uri,
@@ -869,177 +650,20 @@ class VirtualDomain(ResourceAgent):
             network_suffix=p.migration_network_suffix,
         )
 
-    def _run_migration(
-        self,
-        ctx: ActionContext,
-        dom: Domain,
-        dest_uri: str,
-        data_uri: str | None,
-        flags: int,
-        speed: int,
-        downtime: int,
-    ) -> str | None:
-        """Migrate; log progress; abort before the deadline. None on success.
+    def _migration_run(self) -> MigrationRun:
+        """The migration job's runner (a method, so a test agent can replace it)."""
+        from .migration_run import MigrationRun
 
-        Until it answers, the watchdog may answer for it: ``ctx.on_timeout`` then
-        aborts the job first, so no migration goes on behind a failure."""
-        plan = migration.migration_budget(ctx.deadline.total)
-        settle_by = ctx.answer_by.sooner(plan.final)
-        abort_at = settle_by.sooner(plan.abort_reserve)
-        job = dom.start_migration(dest_uri, data_uri, flags, speed, ctx.deadline.remaining())
-        ctx.on_timeout = lambda seconds: self._abort_at_timeout(ctx, dom, job, seconds)
-        try:
-            aborted = self._follow_migration(ctx, dom, job, abort_at, settle_by, plan, downtime)
-            return self._migration_outcome(ctx, dom, job, aborted, plan)
-        finally:
-            ctx.on_timeout = None
-
-    def _follow_migration(
-        self,
-        ctx: ActionContext,
-        dom: Domain,
-        job: MigrationJob,
-        abort_at: Deadline,
-        settle_by: Deadline,
-        plan: migration.MigrationBudget,
-        downtime: int,
-    ) -> bool:
-        """Wait for the job, logging progress, until it ends; abort it at ``abort_at``
-        and stop waiting at ``settle_by``. True when it was aborted."""
-        from .libvirt_boundary import HypervisorError
-
-        aborted = landed = False
-        last_log = -PROGRESS_LOG
-        # Never sleep past the next point in time that matters.
-        while not job.wait(min(PROGRESS_POLL, (settle_by if aborted else abort_at).remaining())):
-            if aborted:
-                if settle_by.expired():
-                    return True
-                if not landed:  # e.g. libvirt had not begun the job yet: try again
-                    landed = self._abort_migration(
-                        ctx, dom, min(plan.abort_call, settle_by.remaining()), again=True
-                    )
-                continue
-            if abort_at.expired():
-                landed = self._abort_migration(ctx, dom, plan.abort_call)
-                aborted = True
-                continue
-            try:  # bounded by the abort: a slow answer must not delay it
-                progress = dom.job_progress(limit=abort_at.remaining())
-            except HypervisorError:
-                continue
-            if progress.active and downtime:
-                try:
-                    dom.set_migration_downtime(downtime)
-                    downtime = 0
-                except HypervisorError as exc:
-                    ctx.log.debug(f"setting the downtime failed: {exc}")
-            if progress.active and ctx.host.monotonic() - last_log >= PROGRESS_LOG:
-                last_log = ctx.host.monotonic()
-                done = progress.data_processed / progress.data_total if progress.data_total else 0
-                ctx.log.info(
-                    f"{dom.name}: migration {done:.0%} after {progress.elapsed_ms / 1000:.1f}s, "
-                    f"{progress.data_remaining // 2**20} MiB to go"
-                )
-        return aborted
+        return MigrationRun(self._abort_migration)
 
     def _abort_migration(
         self, ctx: ActionContext, dom: Domain, seconds: float, again: bool = False
     ) -> bool:
-        """The agent's own abort, near the deadline; waits at most ``seconds`` for libvirt.
+        """The agent's own abort of the migration job near the deadline (a method, so a
+        test agent can replace it: see tests/integration/stuck_abort_agent.py)."""
+        from .migration_run import abort_migration
 
-        False when it did not land: libvirt had no job (the migrate call may not have
-        begun it yet) or did not answer; the caller tries again while it waits."""
-        from .libvirt_boundary import NO_DOMAIN, OPERATION_INVALID, HypervisorError
-
-        log = ctx.log.debug if again else ctx.log.warn
-        log(f"{dom.name}: aborting the migration, the timeout is near")
-        try:
-            dom.abort_job(seconds)
-        except HypervisorError as exc:
-            if exc.code == NO_DOMAIN:
-                ctx.log.info(f"{dom.name}: the migration ended before the abort ({exc})")
-                return True
-            if exc.code == OPERATION_INVALID:
-                log(f"{dom.name}: libvirt has no migration job to abort (yet): {exc}")
-            else:
-                ctx.log.error(f"{dom.name}: abort failed: {exc}")
-            return False
-        ctx.log.info(f"{dom.name}: migration job aborted")
-        return True
-
-    def _set_migration_speed(self, ctx: ActionContext, dom: Domain, speed: int) -> None:
-        """The guest's migration bandwidth limit, before the migration starts. 0 ("no
-        limit") lifts a limit libvirt kept from before (an earlier migration_speed: the
-        domain keeps it while it runs), else the next migrations would crawl."""
-        from .libvirt_boundary import HypervisorError
-
-        if speed:
-            dom.set_migration_speed(speed)
-            return
-        try:
-            dom.set_migration_speed(MIGRATION_SPEED_UNLIMITED)
-        except HypervisorError as exc:  # unlimited is libvirt's default anyway
-            ctx.log.debug(f"{dom.name}: lifting the migration speed limit: {exc}")
-
-    def _abort_at_timeout(
-        self, ctx: ActionContext, dom: Domain, job: MigrationJob, seconds: float
-    ) -> str:
-        """The watchdog's step for migrate_to: abort the job before the failure is answered,
-        so the migration cannot complete after Pacemaker was told it failed."""
-        from .libvirt_boundary import NO_DOMAIN, OPERATION_INVALID, HypervisorError
-
-        end = ctx.host.monotonic() + seconds
-        while True:
-            if job.wait(0.0):
-                return "the migration job had already ended"
-            try:
-                dom.abort_job(max(0.1, end - ctx.host.monotonic()))
-                break
-            except HypervisorError as exc:
-                if exc.code == NO_DOMAIN:
-                    return "the migration job had already ended (the guest left this node)"
-                if exc.code != OPERATION_INVALID:
-                    return f"aborting the migration job failed: {exc}"
-                if end - ctx.host.monotonic() < 2 * ABORT_RETRY:
-                    return f"libvirt had no migration job to abort: {exc}"
-            job.wait(ABORT_RETRY)  # the migrate call has not begun libvirt's job yet
-        ended = job.wait(end - ctx.host.monotonic())
-        return "migration job aborted by the watchdog; " + (
-            "the job ended" if ended else "libvirt is still ending the job"
-        )
-
-    def _migration_outcome(
-        self,
-        ctx: ActionContext,
-        dom: Domain,
-        job: MigrationJob,
-        aborted: bool,
-        plan: migration.MigrationBudget,
-    ) -> str | None:
-        from .libvirt_boundary import NO_DOMAIN, HypervisorError
-
-        ended = job.wait(0.0)
-        if not aborted:
-            return None if job.error is None else f"failed: {job.error}"
-        # The migration may have completed just before the abort landed.
-        try:
-            state = dom.state(limit=plan.final / 2)
-        except HypervisorError as exc:
-            if exc.code != NO_DOMAIN:
-                return f"was aborted at the timeout; its state on this node is unknown ({exc})"
-            state = DomainState("undefined", "unknown")  # transient and gone: it left
-        if not ended:
-            ctx.log.warn(f"{dom.name}: libvirt had not ended the aborted migration job yet")
-        if judge(state).outcome == RUNNING:
-            if state.state == "running":
-                return "was aborted at the timeout; the guest still runs on this node"
-            return f"was aborted at the timeout; the guest is {state} on this node"
-        if job.error is not None:
-            return f"failed: {job.error}"
-        if not ended:
-            return f"was aborted at the timeout; the guest is {state} on this node"
-        return None
+        return abort_migration(ctx, dom, seconds, again)
 
     def migrate_from(self, ctx: ActionContext) -> OcfExit:
         from .libvirt_boundary import HypervisorUnavailable
@@ -1111,12 +735,6 @@ class VirtualDomain(ResourceAgent):
         except HypervisorError as exc:
             ctx.log.warn(f"reload: {exc}")
         return OcfExit.SUCCESS
-
-
-def _copy2(src: str, dst: str) -> None:
-    import shutil
-
-    shutil.copy2(src, dst)
 
 
 def _image_format(ctx: ActionContext, path: str) -> str:

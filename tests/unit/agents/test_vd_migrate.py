@@ -9,7 +9,7 @@ from havirt.agents.libvirt_boundary import (
     HypervisorTimeout,
 )
 from havirt.agents.migration import migration_budget
-from havirt.agents.virtual_domain import MIGRATION_SPEED_UNLIMITED
+from havirt.agents.migration_run import MIGRATION_SPEED_UNLIMITED, PROGRESS_POLL, MigrationRun
 from havirt.ocf.exitcodes import OcfExit
 from vd_fakes import UUID, FakeHypervisor, FakeProcs
 
@@ -166,7 +166,7 @@ def test_a_migration_running_into_the_deadline_is_aborted_on_time(h):
     assert h.hv.calls_of("abort_job") == [("abort_job", "vm1", PLAN.abort_call)]
     assert "aborting the migration, the timeout is near" in out.stderr
     assert "migration job aborted" in out.stderr
-    assert max(dom.job.waits) <= vd_module.PROGRESS_POLL
+    assert max(dom.job.waits) <= PROGRESS_POLL
     assert h.clock.now - start <= PLAN.answer_by  # answered before the watchdog
 
 
@@ -351,10 +351,14 @@ def test_the_watchdog_finds_a_job_already_ended(h, monkeypatch):
     dom.migration_takes = None
     said: list[str] = []
 
-    class Late(vd_module.VirtualDomain):
+    class LateRun(MigrationRun):
         def _migration_outcome(self, ctx, dom, job, aborted, plan):
             said.append(ctx.on_timeout(1.0))  # the watchdog fires as the agent answers
             return super()._migration_outcome(ctx, dom, job, aborted, plan)
+
+    class Late(vd_module.VirtualDomain):
+        def _migration_run(self):
+            return LateRun(self._abort_migration)
 
     out = h.run("migrate_to", timeout=SHORT, extra=TARGET, agent=Late())
     assert out.rc == GENERIC, out
