@@ -14,8 +14,6 @@ from .errors import HavirtError
 from .exit_codes import fail
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from .demo_steps import AgentCall, Step
 
 
@@ -127,15 +125,6 @@ def render_demo_timings(rows: list[tuple[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def command_clock() -> Callable[[], float]:
-    """The clock a command times itself with: the one its caller hands in as
-    ``main(obj={"clock": ...})`` (a test's fake), else this machine's monotonic clock."""
-    import time
-
-    obj = click.get_current_context().obj
-    return (obj or {}).get("clock") or time.monotonic
-
-
 @main.command("demo")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable result of every step.")
 @click.option("--keep", is_flag=True, help="Leave the lab up at the end and say how to reach it.")
@@ -176,17 +165,15 @@ def demo_command(
     import contextlib
     import signal
 
-    from . import cluster_demo, demo, demo_steps
+    from . import demo_steps
+    from .demo_env import command_world
 
     # The two demos share their interface, and their steps (demo_steps).
-    take_down, run_demo = (
-        (demo.take_down, demo.run_demo)
-        if agent_only
-        else (cluster_demo.take_down, cluster_demo.run_demo)
-    )
+    world = command_world()
+    chosen = world.demo(agent_only)
 
     if down:
-        gone = take_down(lab_name)
+        gone = chosen.take_down(lab_name)
         text = f"lab {lab_name} taken down" if gone else f"no lab {lab_name} is up"
         _emit({"lab": lab_name, "taken_down": gone}, as_json, text)
         return
@@ -199,12 +186,12 @@ def demo_command(
         raise KeyboardInterrupt  # unwinds like Ctrl-C: the lab is taken down
 
     previous = signal.signal(signal.SIGTERM, terminated)
-    clock = command_clock()
+    clock = world.clock
     began = clock()
     steps: list[Step] = []
     error: HavirtError | None = None
     try:
-        run = run_demo(progress, keep=keep, lab_name=lab_name, cache_dir=cache_dir, clock=clock)
+        run = chosen.run(progress, keep=keep, lab_name=lab_name, cache_dir=cache_dir, clock=clock)
         if not as_json:
             click.echo(
                 "havirt demo: ocf:havirt:VirtualDomain on a 2-node lab "

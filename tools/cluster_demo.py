@@ -261,10 +261,11 @@ def run_demo(
     cache_dir: Path | str = DEFAULT_CACHE_DIR,
     base_dir: Path | str = DEFAULT_BASE_DIR,
     clock: Callable[[], float] | None = None,
+    requirements: Callable[[], list[str]] = cluster_missing_requirements,
 ) -> Generator[Step, None, None]:  # the CLI closes it early on an error
     """The cluster demo: an iterator yielding each step as it ends (see the module doc)."""
     check_lab_name(lab_name)
-    problems = cluster_missing_requirements()
+    problems = requirements()
     if problems:
         raise HavirtError(
             "the demo cannot run on this machine: " + "; ".join(problems),

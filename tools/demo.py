@@ -521,6 +521,7 @@ def run_demo(
     cache_dir: Path | str = DEFAULT_CACHE_DIR,
     base_dir: Path | str = DEFAULT_BASE_DIR,
     clock: Callable[[], float] | None = None,
+    requirements: Callable[[], list[str]] = missing_requirements,
 ) -> Generator[Step, None, None]:  # the CLI closes it early on an error
     """The demo: an iterator yielding each :class:`Step` as it ends.
 
@@ -528,9 +529,10 @@ def run_demo(
     the iterator raises it after yielding a failed step (and the lab's
     teardown). The lab is taken down in every case, including Ctrl-C and
     closing the iterator early, unless ``keep`` is set and the run reached its
-    end (a failed step included)."""
+    end (a failed step included). ``requirements`` says why this machine cannot
+    host the lab (the lab's own checks unless another is given)."""
     check_lab_name(lab_name)
-    problems = missing_requirements()
+    problems = requirements()
     if problems:
         raise HavirtError(
             "the demo cannot run on this machine: " + "; ".join(problems),

@@ -471,9 +471,7 @@ def test_lab_guest_xml_gets_kvm_vcpus_and_a_bridged_nic(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not shutil.which("qemu-img"), reason="qemu-img not installed")
-def test_make_guests_writes_each_guest_from_the_inventory(
-    inventory: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_make_guests_writes_each_guest_from_the_inventory(inventory: Path, tmp_path: Path) -> None:
     import dataclasses
 
     from havirt.tools.inventory import load
@@ -487,11 +485,10 @@ def test_make_guests_writes_each_guest_from_the_inventory(
         built.append(folder)
         return GuestAssets(folder / "vmlinuz", folder / "initrd.gz", "6.1.0-x", "linux-image")
 
-    monkeypatch.setattr(make_guests, "build_guest_assets", assets)
     guest = load(str(inventory)).guests[0]
     # The inventory's path on the shared pool, moved under tmp_path.
     moved = dataclasses.replace(guest, config=f"{tmp_path}{guest.config}")
-    assert make_guests.make_guest(moved, kvm=True)
+    assert make_guests.make_guest(moved, kvm=True, build_assets=assets)
     folder = Path(moved.config).parent
     assert built == [folder.parent / ".assets"]
     assert sorted(p.name for p in folder.iterdir()) == ["console.log", "disk.qcow2", "domain.xml"]
@@ -509,4 +506,4 @@ def test_make_guests_writes_each_guest_from_the_inventory(
         timeout=60,
     )
     assert f'"virtual-size": {guest.disk.size}' in info.stdout
-    assert not make_guests.make_guest(moved, kvm=True)  # exists: left alone
+    assert not make_guests.make_guest(moved, kvm=True, build_assets=assets)  # exists: left alone

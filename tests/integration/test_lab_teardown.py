@@ -61,17 +61,20 @@ def test_down_removes_everything_even_with_a_guest_running(
     lab.down()  # idempotent
 
 
-def test_failed_up_cleans_up_after_itself(
-    lab_requirements: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    lab = Lab(f"tf{os.getpid()}", nodes=("f1", "f2"), subnet="192.168.79.0/24")
+def test_failed_up_cleans_up_after_itself(lab_requirements: None) -> None:
     seen: dict[str, object] = {}
 
-    def broken_power_on(node: LibvirtNode) -> None:
-        seen.update(snapshot(lab))
-        raise LabError("simulated failure while starting daemons")
+    class BrokenNode(LibvirtNode):
+        """A node whose daemons fail to start, after the lab made its namespaces."""
 
-    monkeypatch.setattr(LibvirtNode, "power_on", broken_power_on)
+        def power_on(self) -> None:
+            seen.update(snapshot(lab))
+            raise LabError("simulated failure while starting daemons")
+
+    class BrokenLab(Lab):  # the lab's own seam for its nodes (ClusterLab's too)
+        node_class = BrokenNode
+
+    lab = BrokenLab(f"tf{os.getpid()}", nodes=("f1", "f2"), subnet="192.168.79.0/24")
     with pytest.raises(LabError, match="simulated"):
         lab.up()
     assert seen["netns"]  # it got as far as creating namespaces

@@ -17,11 +17,13 @@ from __future__ import annotations
 import os
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from havirt.tools.inventory import Guest, load
 from havirt.tools.inventory.model import MIB
 from havirt.tools.lab.guest_image import (
+    GuestAssets,
     build_guest_assets,
     create_disk,
     domain_xml,
@@ -48,14 +50,19 @@ def lab_domain_xml(base_xml: str, *, vcpus: int, mac: str, network: str, kvm: bo
     return etree.tostring(domain, pretty_print=True, encoding="unicode")
 
 
-def make_guest(guest: Guest, kvm: bool) -> bool:
-    """Write one guest's files; False when its XML already exists."""
+def make_guest(
+    guest: Guest,
+    kvm: bool,
+    build_assets: Callable[[Path], GuestAssets] = build_guest_assets,
+) -> bool:
+    """Write one guest's files; False when its XML already exists. ``build_assets``
+    builds (or reuses) the shared kernel and initramfs in the folder it is given."""
     config = Path(guest.config)
     if config.exists():
         return False
     if guest.mac is None or guest.network is None:
         raise SystemExit(f"make_guests: {guest.name}: the lab's guests need a mac and a network")
-    assets = build_guest_assets(config.parent.parent / ".assets")
+    assets = build_assets(config.parent.parent / ".assets")
     size = guest.disk.size if guest.disk and guest.disk.size else 64 * MIB
     disk = create_disk(config.parent / "disk.qcow2", size_mib=-(-size // MIB))
     console_log = config.parent / "console.log"

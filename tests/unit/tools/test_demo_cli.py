@@ -1,19 +1,29 @@
-"""`havirt demo` rendering and exit codes, with the demo itself replaced by a fake."""
+"""`havirt demo` rendering and exit codes, with the demo itself a fake the command is
+handed (``main(obj=DemoWorld(...))``)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 
-import pytest
 from click.testing import CliRunner
 from havirt.tools import demo
 from havirt.tools.cli import main, render_demo_step, render_demo_timings
+from havirt.tools.demo_env import Demo, DemoWorld
 from havirt.tools.demo_steps import AgentCall, Step
 from havirt.tools.errors import HavirtError
 
-# The clock the demo command times itself with (main(obj=...)): fixed, never the host's.
-FAKE_TIME = {"clock": lambda: 100.0}
+
+def world(run=demo.run_demo, take_down: Callable[[str], bool] = demo.take_down) -> DemoWorld:
+    """The demo command's world: ``run`` and ``take_down`` as the --agent demo (the
+    cluster demo is never asked for here), timed by a fixed clock, never the host's."""
+
+    def agent_demo(agent_only: bool) -> Demo:
+        assert agent_only, "these tests run `havirt demo --agent`"
+        return Demo(run=run, take_down=take_down)
+
+    return DemoWorld(demo=agent_demo, clock=lambda: 100.0)
 
 
 def call(node: str, action: str, rc: int, interval_ms: int = 0, reason: str | None = None):
@@ -43,32 +53,32 @@ def good_steps() -> list[Step]:
     ]
 
 
-@pytest.fixture
-def fake_demo(monkeypatch: pytest.MonkeyPatch):
-    """fake_demo(steps, error=None): run_demo yields these steps, then raises error."""
-    seen: dict = {}
+def fake_demo(
+    steps: list[Step], error: HavirtError | None = None, seen: dict | None = None
+) -> DemoWorld:
+    """A world whose demo yields these steps, then raises error; the options it was
+    run with go to ``seen``."""
 
-    def install(steps: list[Step], error: HavirtError | None = None) -> dict:
-        def run_demo(progress, **options) -> Iterator[Step]:
+    def run_demo(progress, **options) -> Iterator[Step]:
+        if seen is not None:
             seen["options"] = options
-            progress("waiting for something")
+        progress("waiting for something")
 
-            def run() -> Iterator[Step]:
-                yield from steps
-                if error is not None:
-                    raise error
+        def run() -> Iterator[Step]:
+            yield from steps
+            if error is not None:
+                raise error
 
-            return run()
+        return run()
 
-        monkeypatch.setattr(demo, "run_demo", run_demo)
-        return seen
-
-    return install
+    return world(run=run_demo)
 
 
-def test_human_output_shows_steps_answers_and_times(fake_demo) -> None:
-    seen = fake_demo(good_steps())
-    result = CliRunner().invoke(main, obj=FAKE_TIME, args=["demo", "--agent"])
+def test_human_output_shows_steps_answers_and_times() -> None:
+    seen: dict = {}
+    result = CliRunner().invoke(
+        main, obj=fake_demo(good_steps(), seen=seen), args=["demo", "--agent"]
+    )
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "[ok]  2. Probe and monitor (0.25 s)" in out
@@ -82,9 +92,10 @@ def test_human_output_shows_steps_answers_and_times(fake_demo) -> None:
     assert seen["options"]["keep"] is False and seen["options"]["lab_name"] == "demo"
 
 
-def test_quiet_prints_one_line_per_step_and_the_table(fake_demo) -> None:
-    fake_demo(good_steps())
-    result = CliRunner().invoke(main, obj=FAKE_TIME, args=["demo", "--agent", "--quiet"])
+def test_quiet_prints_one_line_per_step_and_the_table() -> None:
+    result = CliRunner().invoke(
+        main, obj=fake_demo(good_steps()), args=["demo", "--agent", "--quiet"]
+    )
     assert result.exit_code == 0
     assert "OCF_NOT_RUNNING" not in result.stdout
     assert "why it matters" not in result.stdout
@@ -92,9 +103,10 @@ def test_quiet_prints_one_line_per_step_and_the_table(fake_demo) -> None:
     assert "[ok]  3. A crash" in result.stdout and "measured times:" in result.stdout
 
 
-def test_json_has_every_step_and_progress_goes_to_stderr(fake_demo) -> None:
-    fake_demo(good_steps())
-    result = CliRunner().invoke(main, obj=FAKE_TIME, args=["demo", "--agent", "--json"])
+def test_json_has_every_step_and_progress_goes_to_stderr() -> None:
+    result = CliRunner().invoke(
+        main, obj=fake_demo(good_steps()), args=["demo", "--agent", "--json"]
+    )
     assert result.exit_code == 0
     data = json.loads(result.stdout)
     assert data["ok"] is True and data["error"] is None
@@ -104,37 +116,35 @@ def test_json_has_every_step_and_progress_goes_to_stderr(fake_demo) -> None:
     assert "waiting for something" in result.stderr
 
 
-def test_a_failed_step_is_shown_and_exits_non_zero(fake_demo) -> None:
+def test_a_failed_step_is_shown_and_exits_non_zero() -> None:
     steps = good_steps()[:2]
     steps[1].ok = False
     steps[1].summary = "probe on node2 answered 0, expected 7"
-    fake_demo(steps, HavirtError("step 'Probe and monitor' failed", "rerun with --keep"))
-    result = CliRunner().invoke(main, obj=FAKE_TIME, args=["demo", "--agent", "--quiet"])
+    failing = fake_demo(steps, HavirtError("step 'Probe and monitor' failed", "rerun with --keep"))
+    result = CliRunner().invoke(main, obj=failing, args=["demo", "--agent", "--quiet"])
     assert result.exit_code == 1
     assert "[FAILED]  2. Probe and monitor" in result.stdout
     assert "answered 0, expected 7" in result.stdout  # shown even when quiet
     assert "havirt: error: step 'Probe and monitor' failed" in result.stderr
     assert "every step behaved" not in result.stdout
 
-    result = CliRunner().invoke(main, obj=FAKE_TIME, args=["demo", "--agent", "--json"])
+    result = CliRunner().invoke(main, obj=failing, args=["demo", "--agent", "--json"])
     assert result.exit_code == 1
     data = json.loads(result.stdout)
     assert data["ok"] is False and data["hint"] == "rerun with --keep"
     assert data["steps"][1]["ok"] is False
 
 
-def test_not_root_is_a_clear_error_before_anything_starts(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(demo, "missing_requirements", lambda: ["needs root"])
-    result = CliRunner().invoke(main, obj=FAKE_TIME, args=["demo", "--agent"])
+def test_not_root_is_a_clear_error_before_anything_starts() -> None:
+    not_root = world(run=partial(demo.run_demo, requirements=lambda: ["needs root"]))
+    result = CliRunner().invoke(main, obj=not_root, args=["demo", "--agent"])
     assert result.exit_code == 1
     assert result.stdout == ""
     assert "the demo cannot run on this machine: needs root" in result.stderr
     assert "fix: " in result.stderr
 
 
-def test_keep_says_how_to_reach_the_lab_even_when_quiet(fake_demo) -> None:
+def test_keep_says_how_to_reach_the_lab_even_when_quiet() -> None:
     keep = Step(
         "keep",
         "The lab stays up",
@@ -145,21 +155,23 @@ def test_keep_says_how_to_reach_the_lab_even_when_quiet(fake_demo) -> None:
             "down": "havirt demo --down",
         },
     )
-    fake_demo([*good_steps()[:3], keep])
-    result = CliRunner().invoke(main, obj=FAKE_TIME, args=["demo", "--agent", "--keep", "--quiet"])
+    kept = fake_demo([*good_steps()[:3], keep])
+    result = CliRunner().invoke(main, obj=kept, args=["demo", "--agent", "--keep", "--quiet"])
     assert result.exit_code == 0
     assert "node1: nsenter -t 1 -n -m -u -- bash" in result.stdout
     assert "take the lab down: havirt demo --down" in result.stdout
 
 
-def test_down(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(demo, "take_down", lambda name: name == "demo")
+def test_down() -> None:
+    only_demo_is_up = world(take_down=lambda name: name == "demo")
     assert (
-        CliRunner().invoke(main, obj=FAKE_TIME, args=["demo", "--agent", "--down"]).stdout
+        CliRunner().invoke(main, obj=only_demo_is_up, args=["demo", "--agent", "--down"]).stdout
         == "lab demo taken down\n"
     )
     result = CliRunner().invoke(
-        main, ["demo", "--agent", "--down", "--json", "--lab-name", "other"]
+        main,
+        ["demo", "--agent", "--down", "--json", "--lab-name", "other"],
+        obj=only_demo_is_up,
     )
     assert json.loads(result.stdout) == {"lab": "other", "taken_down": False}
 
@@ -171,3 +183,15 @@ def test_rendering_functions() -> None:
     assert render_demo_timings([]) == ""
     table = render_demo_timings([("a", 1.0), ("longer label", 12.345)])
     assert table.splitlines()[-1] == "  longer label     12.35"
+
+
+def test_the_live_world_runs_this_machines_demos_on_the_monotonic_clock() -> None:
+    import time
+
+    from havirt.tools import cluster_demo
+    from havirt.tools.demo_env import live_demo
+
+    live = DemoWorld()
+    assert live.clock is time.monotonic
+    assert live_demo(True) == Demo(run=demo.run_demo, take_down=demo.take_down)
+    assert live_demo(False) == Demo(run=cluster_demo.run_demo, take_down=cluster_demo.take_down)

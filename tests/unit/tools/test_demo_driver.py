@@ -117,12 +117,12 @@ def test_interrupt_inside_a_step_takes_the_lab_down() -> None:
     assert scripted.fake_lab.downs == 1
 
 
-def test_requirements_and_lab_name_are_checked_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(demo, "missing_requirements", lambda: ["needs root"])
+def test_requirements_and_lab_name_are_checked_at_once() -> None:
     with pytest.raises(HavirtError, match="needs root"):
-        demo.run_demo()  # raised by the call, before any iteration
+        # raised by the call, before any iteration
+        demo.run_demo(requirements=lambda: ["needs root"])
     with pytest.raises(HavirtError, match="lab name"):
-        demo.run_demo(lab_name="Not Valid")
+        demo.run_demo(lab_name="Not Valid", requirements=lambda: [])
 
 
 def test_ticking_reports_during_long_waits() -> None:
