@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .cluster_env import command_world
 from .errors import HavirtError
 
 if TYPE_CHECKING:
@@ -182,7 +183,8 @@ def inventory_import(cluster_conf: str, into: str | None, output: str | None) ->
     from .userinput import output_file, read_text
 
     if output not in (None, "-"):
-        output_file(output, "-o")  # before reading anything: nothing is written on errors
+        # before reading anything: nothing is written on errors
+        output_file(output, "-o", command_world().writable)
     text = read_text(cluster_conf, "cluster.conf")
     into_text = None if into is None else read_text(into, "inventory (--into)")
     result = import_text(
@@ -241,7 +243,7 @@ def generate_command(
     from .inventory import InventoryError, check_file
     from .userinput import output_dir, read_bytes
 
-    output_dir(directory, "-o")  # before anything is read or written
+    output_dir(directory, "-o", command_world().writable)  # before anything is read or written
     checked = check_file(inventory)
     if checked.inventory is None:
         raise InventoryError(os.path.basename(inventory), checked.problems)
@@ -266,9 +268,7 @@ def generate_command(
     if not as_json:
         click.echo(summary)  # before reading the cluster, which may fail
     if diff or and_apply:
-        from .pacemaker import Pacemaker
-
-        pacemaker = Pacemaker()
+        pacemaker = command_world().pacemaker()
         cmp = record_live(directory, pacemaker)
         data["comparison"] = cmp.to_dict()
         if not as_json:
@@ -304,9 +304,8 @@ def apply_command(directory: str, as_json: bool) -> None:
     3), when cib.xml was edited, or when crm_verify rejects the result.
     """
     from .generate.apply import apply_directory
-    from .pacemaker import Pacemaker
 
-    report = apply_directory(directory, Pacemaker())
+    report = apply_directory(directory, command_world().pacemaker())
     if as_json:
         _json(report.to_dict())
     else:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .cli_types import Number
+from .cluster_env import command_world
 from .errors import HavirtError
 from .exit_codes import fail
 
@@ -81,17 +82,9 @@ def reach_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _sources(template: str | None, timeout: float, all_nodes: bool) -> Sources:
-    """Read crm_mon, the CIB and every node's libvirt (the seam the tests replace)."""
-    from . import records
-    from .pacemaker import Pacemaker
-
-    return records.gather(
-        Pacemaker(),
-        records.LibvirtScanner(),
-        template=template,
-        timeout=timeout,
-        all_nodes=all_nodes,
-    )
+    """Read crm_mon, the CIB and every node's libvirt, as the command's world does
+    (tools/cluster_env.py: this machine's unless the caller passed another)."""
+    return command_world().sources(template, timeout, all_nodes)
 
 
 # -- rendering ----------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from typing import cast
 
 from havirt.ocf.files import DIRECTORY, MISSING, SPECIAL, UNREADABLE, Refused, read_regular
@@ -157,7 +158,8 @@ def _pseudo(path: str) -> str | None:
     return None
 
 
-def _writable(directory: str) -> bool:
+def writable(directory: str) -> bool:
+    """May this process create files in ``directory`` (permissions, a read-only mount)?"""
     return os.access(directory, os.W_OK | os.X_OK) and not _read_only(directory)
 
 
@@ -178,9 +180,10 @@ def _nearest_existing(path: str) -> str:
     return current
 
 
-def output_dir(path: str, option: str) -> None:
+def output_dir(path: str, option: str, writable: Callable[[str], bool] = writable) -> None:
     """Refuse, before anything is written, ``path`` as a directory to write into
-    (created if missing); ``option`` names the option in the message ("-o")."""
+    (created if missing); ``option`` names the option in the message ("-o");
+    ``writable`` says whether a directory is (this machine's answer by default)."""
     root = _pseudo(path)
     if root is not None:
         raise HavirtError(
@@ -200,14 +203,14 @@ def output_dir(path: str, option: str) -> None:
                 f"{option} {path} cannot be created: {base} is not a directory",
                 f"pass another directory as {option}",
             )
-    if not _writable(base):
+    if not writable(base):
         why = "is read-only" if _read_only(base) else "is not writable by this user"
         raise HavirtError(f"{option} {path}: {base} {why}", f"pass another directory as {option}")
 
 
-def output_file(path: str, option: str) -> None:
+def output_file(path: str, option: str, writable: Callable[[str], bool] = writable) -> None:
     """Refuse, before anything is written, ``path`` as a file to (re)write atomically
-    (a temporary file next to it, then a rename)."""
+    (a temporary file next to it, then a rename); ``writable`` as for output_dir."""
     root = _pseudo(path)
     if root is not None:
         raise HavirtError(
@@ -227,6 +230,6 @@ def output_file(path: str, option: str) -> None:
             f"{option} {path}: the directory {parent} {what}",
             f"create it first or pass another file as {option}",
         )
-    if not _writable(parent):
+    if not writable(parent):
         why = "is read-only" if _read_only(parent) else "is not writable by this user"
         raise HavirtError(f"{option} {path}: {parent} {why}", f"pass another file as {option}")

@@ -100,10 +100,17 @@ class Scanner(Protocol):
 
 class LibvirtScanner:
     """The real one: every node in parallel, through the libvirt boundary, bounded on
-    ``clock`` (this machine's monotonic clock unless a caller hands in another)."""
+    ``clock`` (this machine's monotonic clock unless a caller hands in another); each
+    node is listed by ``scan_node`` (the libvirt boundary's :func:`scan_node` unless
+    a caller hands in another, e.g. one that never answers)."""
 
-    def __init__(self, clock: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] | None = None,
+        scan_node: Callable[[str, str, float], NodeScan] | None = None,
+    ) -> None:
         self.clock = clock
+        self.scan_node = scan_node
 
     def prepare(self) -> None:
         from havirt.agents.libvirt_boundary import preload
@@ -113,9 +120,10 @@ class LibvirtScanner:
     def scan(self, targets: Mapping[str, str], timeout: float) -> dict[str, NodeScan]:
         results: dict[str, NodeScan] = {}
         threads = []
+        list_node = self.scan_node or scan_node
         for node, uri in targets.items():
             thread = threading.Thread(
-                target=lambda n=node, u=uri: results.__setitem__(n, scan_node(n, u, timeout)),
+                target=lambda n=node, u=uri: results.__setitem__(n, list_node(n, u, timeout)),
                 name=f"libvirt-{node}",
                 daemon=True,  # a node that never answers must not keep the command alive
             )

@@ -155,6 +155,7 @@ def validate_command(
     """
     import os
 
+    from havirt.tools.cluster_env import command_world
     from havirt.tools.errors import BadRequest, HavirtError
     from havirt.tools.userinput import read_bytes
 
@@ -180,7 +181,7 @@ def validate_command(
                 read_bytes(path, f"{option} file", 1 << 20)
             except HavirtError as exc:  # a bad option: validate cannot run
                 raise BadRequest(exc.message, exc.hint) from None
-    connector = ssh.make_connector(known_hosts, identities, ssh_config, connect_timeout)
+    connector = command_world().connector(known_hosts, identities, ssh_config, connect_timeout)
     options = engine.Options(
         skip=skip,
         checks=CheckOptions(max_clock_offset, memory_reserve, migration_user),

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from example_paths import EXAMPLES
-from havirt.tools import generate, pacemaker, userinput
+from havirt.tools import generate
 from havirt.tools.cli import main
+from havirt.tools.cluster_env import ClusterWorld
 from havirt.tools.errors import HavirtError
 from havirt.tools.generate.apply import apply_directory, record_live
 from havirt.tools.inventory import check_text, load
@@ -22,8 +23,8 @@ LAB = str(EXAMPLES / "lab.toml")
 LAB_TEXT = (EXAMPLES / "lab.toml").read_text()
 
 
-def run(*args: str, env: dict[str, str] | None = None):
-    result = CliRunner().invoke(main, list(args), env=env)
+def run(*args: str, env: dict[str, str] | None = None, world: ClusterWorld | None = None):
+    result = CliRunner().invoke(main, list(args), env=env, obj=world)
     assert result.exception is None or isinstance(result.exception, SystemExit), (
         f"uncaught {result.exception!r}"
     )
@@ -61,11 +62,11 @@ def test_generate_into_a_file_is_refused(tmp_path) -> None:
     assert target.read_text() == "keep me"
 
 
-def test_generate_into_a_read_only_directory_is_refused(tmp_path, monkeypatch) -> None:
+def test_generate_into_a_read_only_directory_is_refused(tmp_path) -> None:
     ro = tmp_path / "ro"
     ro.mkdir()
-    monkeypatch.setattr(userinput, "_writable", lambda d: not str(d).startswith(str(ro)))
-    result = run("generate", LAB, "-o", str(ro / "out"))
+    world = ClusterWorld(writable=lambda d: not str(d).startswith(str(ro)))  # root writes anywhere
+    result = run("generate", LAB, "-o", str(ro / "out"), world=world)
     assert result.exit_code == 1 and "not writable" in result.output
     assert tree(ro) == []
 
@@ -153,7 +154,9 @@ def test_a_huge_value_is_echoed_cut(tmp_path) -> None:
 
 
 @pytest.fixture
-def no_cluster(monkeypatch):
+def no_cluster() -> ClusterWorld:
+    """A world whose cluster refuses to be asked anything."""
+
     class Refuse:
         def __init__(self, *args, **kwargs) -> None:
             pass
@@ -161,7 +164,7 @@ def no_cluster(monkeypatch):
         def __getattr__(self, name):
             raise AssertionError(f"a refused option must not reach the cluster ({name})")
 
-    monkeypatch.setattr(pacemaker, "Pacemaker", Refuse)
+    return ClusterWorld(pacemaker=Refuse)
 
 
 @pytest.mark.parametrize(
@@ -191,7 +194,7 @@ def no_cluster(monkeypatch):
     ],
 )
 def test_numeric_options_refuse_nan_infinity_and_out_of_range(no_cluster, args) -> None:
-    result = run(*args)
+    result = run(*args, world=no_cluster)
     assert result.exit_code == 2, result.output
     assert "Invalid value" in result.output or "is not a score" in result.output
 
@@ -250,10 +253,10 @@ def test_apply_against_a_bad_live_cib_pushes_nothing(lab_dir, runner_queue, name
     assert len(str(caught.value)) < 400
 
 
-def test_generate_diff_with_a_bad_cib_through_the_cli(lab_dir, runner_queue, monkeypatch) -> None:
-    monkeypatch.setattr(pacemaker, "Pacemaker", lambda *a, **k: Pacemaker(runner_queue))
+def test_generate_diff_with_a_bad_cib_through_the_cli(lab_dir, runner_queue) -> None:
     runner_queue.expect(["cibadmin", "--query"], stdout=BAD_CIBS["too-deep"])
-    result = run("generate", LAB, "-o", lab_dir, "--diff")
+    world = ClusterWorld(pacemaker=lambda: Pacemaker(runner_queue))
+    result = run("generate", LAB, "-o", lab_dir, "--diff", world=world)
     assert result.exit_code == 1
     assert "the CIB nests elements more than 256 deep" in result.output or (
         "Excessive depth" in result.output

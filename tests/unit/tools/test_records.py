@@ -395,7 +395,7 @@ def test_gather_fails_clearly_when_pacemaker_does_not_answer() -> None:
 # -- the libvirt side ---------------------------------------------------------------------
 
 
-def test_scanner_gives_up_on_a_node_that_never_answers(monkeypatch) -> None:
+def test_scanner_gives_up_on_a_node_that_never_answers() -> None:
     release = threading.Event()
 
     def stuck(node: str, uri: str, timeout: float) -> records.NodeScan:
@@ -403,10 +403,10 @@ def test_scanner_gives_up_on_a_node_that_never_answers(monkeypatch) -> None:
             release.wait(30)
         return records.NodeScan(node, uri)
 
-    monkeypatch.setattr(scan, "scan_node", stuck)
     start = time.monotonic()
     try:
-        scanner = records.LibvirtScanner(clock=lambda: 0.0)  # the join waits the bound itself
+        # the join waits the bound itself
+        scanner = records.LibvirtScanner(clock=lambda: 0.0, scan_node=stuck)
         found = scanner.scan({"node1": "u1", "node2": "u2"}, timeout=0.2)
     finally:
         release.set()

@@ -1,5 +1,5 @@
 """`havirt node list`, `havirt domain list|locate`: rendering, --json and the exit codes,
-with the sources faked at the CLI's one seam (records_cli._sources)."""
+with the sources faked at the CLI's one seam: the sources of the world it is passed."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 from havirt.tools import records, records_cli
 from havirt.tools.cli import main
+from havirt.tools.cluster_env import ClusterWorld
 from records_fakes import Rsc, cib_xml, crm_mon_xml, dom, guest_primitive, sources
 
 THREE = [guest_primitive(g) for g in ("vm1", "vm2", "vm3")]
@@ -16,8 +17,11 @@ HEALTHY = [Rsc("vm1", ["node1"]), Rsc("vm2", ["node2"]), Rsc("vm3", ["node3"])]
 LIBVIRT = {"node1": [dom("vm1")], "node2": [dom("vm2")], "node3": [dom("vm3")]}
 
 
+_passed: list[ClusterWorld] = []  # the world run() hands the CLI, set by cluster()
+
+
 @pytest.fixture
-def cluster(monkeypatch):
+def cluster():
     """``cluster(libvirt=..., resources=..., **crm_mon options)`` sets what the CLI reads;
     the options the command was given are kept in ``seen``."""
     seen: dict[str, object] = {}
@@ -31,14 +35,15 @@ def cluster(monkeypatch):
             seen.update(template=template, timeout=timeout, all_nodes=all_nodes)
             return found
 
-        monkeypatch.setattr(records_cli, "_sources", fake)
+        _passed[:] = [ClusterWorld(sources=fake)]
         return seen
 
-    return set_up
+    yield set_up
+    _passed.clear()
 
 
 def run(*args: str, env: dict[str, str] | None = None):
-    return CliRunner().invoke(main, list(args), env=env)
+    return CliRunner().invoke(main, list(args), env=env, obj=_passed[0] if _passed else None)
 
 
 def test_domain_list_healthy_exits_0_even_with_check(cluster) -> None:
@@ -188,14 +193,13 @@ def test_locate_an_unknown_guest_exits_2_with_a_hint(cluster) -> None:
     assert "fix: 'havirt domain list' shows every guest" in result.output
 
 
-def test_a_pacemaker_failure_exits_2(monkeypatch) -> None:
+def test_a_pacemaker_failure_exits_2() -> None:
     from havirt.tools.pacemaker import PacemakerError
 
     def fail(*_args):
         raise PacemakerError("reading the cluster status failed: ...", hint="run this on a node")
 
-    monkeypatch.setattr(records_cli, "_sources", fail)
-    result = run("node", "list")
+    result = CliRunner().invoke(main, ["node", "list"], obj=ClusterWorld(sources=fail))
     assert result.exit_code == records_cli.EXIT_TROUBLE
     assert "fix: run this on a node" in result.output
 

@@ -7,6 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 from havirt.tools.cli import main
+from havirt.tools.cluster_env import ClusterWorld
 from havirt.tools.validate import engine, ssh
 from havirt.tools.validate.render import render
 from validate_fakes import FakeConnector, cluster, net_xml
@@ -14,9 +15,13 @@ from validate_fakes import FakeConnector, cluster, net_xml
 HOSTS = ["--host", "node1=10.0.0.11", "--host", "node2=10.0.0.12", "--host", "node3=10.0.0.13"]
 
 
+_passed: list[ClusterWorld] = []  # the world invoke() hands the CLI, set by fake_nodes
+
+
 @pytest.fixture
-def fake_nodes(monkeypatch: pytest.MonkeyPatch):
-    """The command's SSH connector replaced by fakes; returns (nodes, connector, calls)."""
+def fake_nodes():
+    """The command's SSH connector replaced by fakes (in the world the CLI is passed);
+    returns (nodes, connector, calls)."""
     _, nodes = cluster(3)
     connector = FakeConnector(nodes)
     calls = []
@@ -25,12 +30,14 @@ def fake_nodes(monkeypatch: pytest.MonkeyPatch):
         calls.append(args)
         return connector
 
-    monkeypatch.setattr(ssh, "make_connector", make_connector)
-    return nodes, connector, calls
+    _passed[:] = [ClusterWorld(connector=make_connector)]
+    yield nodes, connector, calls
+    _passed.clear()
 
 
 def invoke(*args: str):
-    return CliRunner().invoke(main, ["validate", *args], catch_exceptions=False)
+    world = _passed[0] if _passed else None
+    return CliRunner().invoke(main, ["validate", *args], obj=world, catch_exceptions=False)
 
 
 def test_alike_nodes_exit_0(fake_nodes) -> None:
