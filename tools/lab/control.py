@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import HavirtError
-from .auditor import netns_ids, scan
+from .auditor import QemuCopy, netns_ids, scan
 from .cluster import ClusterLab, cluster_missing_requirements
 from .guest_image import build_guest_assets
 from .lab import DEFAULT_BASE_DIR, DEFAULT_CACHE_DIR, LAB_NAME_RE, Lab
@@ -124,11 +124,17 @@ def status(name: str = DEFAULT_LAB, *, base_dir: Path | str = DEFAULT_BASE_DIR) 
     lab = _attach(name, base_dir)
     if lab is None or not lab.is_up():
         return LabView(name, up=False)
+    return view_of(name, lab, scan(netns_ids(lab)))
+
+
+def view_of(name: str, lab: ClusterLab, qemu: dict[str, list[QemuCopy]]) -> LabView:
+    """The view of a lab that is up, with ``qemu``: the guests' QEMU processes per
+    guest as the auditor's scan found them (crm_mon may not answer: then the QEMU
+    processes alone say which guests run)."""
     try:
         cluster = lab.status()
     except LabError:
         cluster = None
-    qemu = scan(netns_ids(lab))
     view = LabView(name, up=True, quorate=bool(cluster and cluster.quorum))
     for node_name, node in lab.nodes.items():
         seen = cluster.node(node_name) if cluster else None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from havirt.tools.lab import control
 from havirt.tools.lab.auditor import QemuCopy
 from havirt.tools.lab.proc import LabError
@@ -27,12 +26,10 @@ class _LabWithoutCrmMon:
         raise LabError("crm_mon: connection to the cluster failed")
 
 
-def test_status_without_pacemaker_lists_the_qemu_guests(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_status_without_pacemaker_lists_the_qemu_guests() -> None:
     # Found by the type checker: the resource list was read from a None cluster status.
-    monkeypatch.setattr(control, "_attach", lambda name, base_dir: _LabWithoutCrmMon())
-    monkeypatch.setattr(control, "netns_ids", lambda lab: {"node1": (1, 2)})
-    monkeypatch.setattr(control, "scan", lambda ids: {"vm1": [QemuCopy("node1", 10, 100, False)]})
-    view = control.status("t1", base_dir="/nonexistent")
+    qemu = {"vm1": [QemuCopy("node1", 10, 100, False)]}
+    view = control.view_of("t1", _LabWithoutCrmMon(), qemu)  # a lab whose crm_mon fails
     assert view.up and not view.quorate
     assert [(g.name, g.role, g.qemu_nodes) for g in view.guests] == [("vm1", "unknown", ("node1",))]
     assert [(n.name, n.online) for n in view.nodes] == [("node1", False)]
