@@ -20,7 +20,6 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from havirt.ocf.agent import ActionContext
     from havirt.ocf.environment import Deadline
     from havirt.ocf.runner import CommandRunner
 
@@ -100,14 +99,6 @@ class GuestEnv(LibvirtEnv):
         self.libvirt_conf_dir = libvirt_conf_dir
         self.run_dir = run_dir
 
-    @classmethod
-    def of(cls, ctx: ActionContext) -> GuestEnv:
-        """The context's environment, which the dispatcher built from the agent's env_class."""
-        found = ctx.agent_env
-        if not isinstance(found, GuestEnv):
-            raise TypeError(f"the guest agent was handed {type(found).__name__}, not GuestEnv")
-        return found
-
 
 class PoolHost(Host):
     """The node as the pool agent sees it: the common host, plus what is mounted."""
@@ -123,22 +114,4 @@ class PoolEnv(LibvirtEnv):
     """The pool agent's world: its host also reads the node's mounts."""
 
     __slots__ = ()
-    host: PoolHost
-
-    def __init__(
-        self,
-        host: PoolHost,
-        runner: CommandRunner,
-        state_dir: str,
-        connect: HypervisorFactory | None = None,
-        backup_dir: str = definitions.BACKUP_DIR,
-    ) -> None:
-        super().__init__(host, runner, state_dir, connect, backup_dir)
-
-    @classmethod
-    def of(cls, ctx: ActionContext) -> PoolEnv:
-        """The context's environment, which the dispatcher built from the agent's env_class."""
-        found = ctx.agent_env
-        if not isinstance(found, PoolEnv):
-            raise TypeError(f"the pool agent was handed {type(found).__name__}, not PoolEnv")
-        return found
+    host: PoolHost  # the dispatcher builds it from the agent's host_class

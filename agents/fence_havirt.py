@@ -236,7 +236,7 @@ class FenceHavirt(FenceAgent):
     # -- helpers -------------------------------------------------------------
     @staticmethod
     def _uri(ctx: FenceContext) -> str:
-        return _Carried.of(ctx).uri
+        return ctx.carried(_Carried).uri
 
     def _libvirt(self, ctx: FenceContext, what: str, call: Callable[[], T]) -> T:
         from .libvirt_boundary import HypervisorError, HypervisorUnavailable
@@ -264,7 +264,7 @@ class FenceHavirt(FenceAgent):
     def validate(self, ctx: FenceContext) -> None:
         import os
 
-        _Carried.of(ctx).uri = connection_uri(ctx.options)
+        ctx.carried(_Carried).uri = connection_uri(ctx.options)
         for option in ("identity_file", "known_hosts"):
             path = ctx.options.get(option)
             if path and not os.access(path, os.R_OK):
@@ -308,7 +308,7 @@ class FenceHavirt(FenceAgent):
                 if exc.code != NO_DOMAIN:
                     raise
         if state is None:  # unknown to libvirt, or gone since the lookup
-            if plug in _Carried.of(ctx).destroyed:
+            if plug in ctx.carried(_Carried).destroyed:
                 return OFF  # a transient domain ends with its destroy
             if ctx.options.missing_as_off:
                 ctx.log.info(f"{plug} is unknown to the hypervisor: OFF (missing_as_off)")
@@ -330,7 +330,7 @@ class FenceHavirt(FenceAgent):
         try:
             if state == OFF:
                 self._libvirt(ctx, f"destroy {plug}", lambda: dom.destroy(graceful=False))
-                _Carried.of(ctx).destroyed.add(plug)
+                ctx.carried(_Carried).destroyed.add(plug)
             else:
                 self._libvirt(ctx, f"start {plug}", dom.start)
         except LibvirtFailure as exc:
@@ -355,13 +355,6 @@ class _Carried:
     def __init__(self) -> None:
         self.uri = ""  # the connection URI, set by validate
         self.destroyed: set[str] = set()  # plugs destroyed in this run
-
-    @staticmethod
-    def of(ctx: FenceContext) -> _Carried:
-        found = ctx.state
-        if not isinstance(found, _Carried):
-            ctx.state = found = _Carried()
-        return found
 
 
 def main() -> None:

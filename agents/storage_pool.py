@@ -61,13 +61,6 @@ class Carried:
         self.wanted: PoolSpec | None = None  # the definition the parameters ask for
         self.pool_xml_text: str | None = None  # pool_xml's text, as given
 
-    @staticmethod
-    def of(ctx: ActionContext) -> Carried:
-        found = ctx.state
-        if not isinstance(found, Carried):
-            ctx.state = found = Carried()
-        return found
-
 
 def _host(ctx: ActionContext) -> PoolHost:
     """The node as this agent sees it (its environment's, built from ``env_class``)."""
@@ -101,7 +94,7 @@ class StoragePool(ResourceAgent):
 
     def _wanted(self, ctx: ActionContext) -> PoolSpec | None:
         """The definition the parameters ask for; None when libvirt's own counts."""
-        return Carried.of(ctx).wanted
+        return ctx.carried(Carried).wanted
 
     def _spec(self, ctx: ActionContext, pool: Pool) -> PoolSpec:
         wanted = self._wanted(ctx)
@@ -115,7 +108,7 @@ class StoragePool(ResourceAgent):
             ) from None
 
     def _definition_xml(self, ctx: ActionContext, spec: PoolSpec) -> str:
-        text = Carried.of(ctx).pool_xml_text
+        text = ctx.carried(Carried).pool_xml_text
         if text is not None:
             return text
         from .pool_definition import to_xml
@@ -168,7 +161,7 @@ class StoragePool(ResourceAgent):
                     f"parameter 'pool_xml': {p.pool_xml} defines pool '{spec.name}', but "
                     f"parameter 'pool' is '{p.pool}': make them agree",
                 )
-            carried = Carried.of(ctx)
+            carried = ctx.carried(Carried)
             carried.wanted = spec
             carried.pool_xml_text = text
             return
@@ -177,7 +170,7 @@ class StoragePool(ResourceAgent):
         except DefinitionError as exc:
             raise OcfError(OcfExit.ERR_CONFIGURED, str(exc)) from None
         if wanted is not None:
-            Carried.of(ctx).wanted = wanted
+            ctx.carried(Carried).wanted = wanted
 
     def validate_all(self, ctx: ActionContext) -> OcfExit:
         spec = self._wanted(ctx)

@@ -41,17 +41,10 @@ class Carried:
         self.config: domain_config.DomainConfig | None = None  # loaded by validate
         self.resource_state: ResourceState | None = None  # read once per action
 
-    @staticmethod
-    def of(ctx: ActionContext) -> Carried:
-        found = ctx.state
-        if not isinstance(found, Carried):
-            ctx.state = found = Carried()
-        return found
-
 
 def _config(ctx: ActionContext) -> domain_config.DomainConfig:
     """The configuration validate loaded (the actions that need one run after it)."""
-    config = Carried.of(ctx).config
+    config = ctx.carried(Carried).config
     if config is None:
         raise RuntimeError("no guest configuration was loaded before this action")
     return config
@@ -91,7 +84,7 @@ class VirtualDomain(ResourceAgent):
         return GuestEnv.of(ctx).hypervisor(uri, ctx.deadline, reserve)
 
     def _state(self, ctx: ActionContext) -> ResourceState:
-        carried = Carried.of(ctx)
+        carried = ctx.carried(Carried)
         state = carried.resource_state
         if state is None:  # one per action: the file is read once
             state = ResourceState(GuestEnv.of(ctx).state_dir, self.name, ctx.env.resource)
@@ -99,7 +92,7 @@ class VirtualDomain(ResourceAgent):
         return state
 
     def _identity(self, ctx: ActionContext) -> Identity:
-        config = Carried.of(ctx).config
+        config = ctx.carried(Carried).config
         state = self._state(ctx)
         if config is not None:
             uuid = config.uuid
@@ -120,7 +113,7 @@ class VirtualDomain(ResourceAgent):
         return Identity(name, state.get("uuid"))
 
     def _remember(self, ctx: ActionContext, dom: Domain) -> None:
-        config = Carried.of(ctx).config
+        config = ctx.carried(Carried).config
         self._state(ctx).update(name=dom.name, uuid=dom.uuid, config=getattr(config, "path", None))
 
     def observe(self, ctx: ActionContext, hv: Hypervisor, ident: Identity) -> Observation:
@@ -184,7 +177,7 @@ class VirtualDomain(ResourceAgent):
     # -- validation ------------------------------------------------------------
     def validate(self, ctx: ActionContext) -> None:
         p = ctx.params
-        Carried.of(ctx).config = domain_config.load(p.config, cache=self._state(ctx))
+        ctx.carried(Carried).config = domain_config.load(p.config, cache=self._state(ctx))
         if p.hypervisor:
             problem = migration.check_uri(p.hypervisor, "hypervisor")
             if problem:
@@ -282,7 +275,7 @@ class VirtualDomain(ResourceAgent):
         """Parameters one by one, defaults for the malformed ones (for stop and probe)."""
         values = self.parameter_set().parse_lenient(ctx.env.reskeys)
         ctx.params = values
-        carried = Carried.of(ctx)
+        carried = ctx.carried(Carried)
         if carried.config is None and values.get("config"):
             try:
                 carried.config = domain_config.load(values["config"])
@@ -334,7 +327,7 @@ class VirtualDomain(ResourceAgent):
             result = ctx.runner.run([script], timeout=ctx.deadline.remaining())
             if not result.ok:
                 return f"monitor script failed: {result.describe()}"
-        config = Carried.of(ctx).config
+        config = ctx.carried(Carried).config
         if ctx.env.check_level >= 10 and config is not None and config.has_guest_agent:
             try:
                 dom.agent_ping(max(1, int(min(5.0, ctx.deadline.remaining()))))
@@ -523,7 +516,9 @@ class VirtualDomain(ResourceAgent):
     def _stop(self, ctx: ActionContext, ident: Identity) -> OcfExit:
         from .guest_stop import GuestStop
 
-        return GuestStop(self.observe, self._hypervisor, Carried.of(ctx).config).stop(ctx, ident)
+        return GuestStop(self.observe, self._hypervisor, ctx.carried(Carried).config).stop(
+            ctx, ident
+        )
 
     def stop_unconfigured(self, ctx: ActionContext, error: OcfError) -> OcfExit:
         # A missing or broken configuration does not mean nothing runs: look for the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .agent_env import AgentEnv
+from .carried import Carrying
 from .exitcodes import OcfExit
 from .host import Host
 from .params import Parameter, ParameterSet, Params
@@ -50,7 +51,7 @@ class ActionSpec(Record):
     until_ocf: tuple[int, int] | None  # first OCF version that no longer lists it
 
 
-class ActionContext:
+class ActionContext(Carrying):
     # A plain class, not a dataclass: importing dataclasses costs the guest agent's
     # monitor (run every few seconds per guest) more than all of its own work.
     def __init__(
@@ -76,9 +77,7 @@ class ActionContext:
         self.runner: CommandRunner = agent_env.runner
         self.host: Host = agent_env.host
         self.exit_reason = exit_reason  # set by a handler for a failure it returns as a code
-        # What one handler (validate) leaves for the next within an action: the agent's
-        # own typed object, which it creates and checks the type of (``isinstance``).
-        self.state: object = None
+        self.state: object = None  # see carried(): what validate leaves for the action
         self.warning: str | None = None  # said as the exit reason of a success
         # What the watchdog does, bounded by the agent's timeout_reserve, before it
         # answers for a handler still running (e.g. abort a migration job). Called with

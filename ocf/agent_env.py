@@ -17,8 +17,15 @@ from __future__ import annotations
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
 if TYPE_CHECKING:
+    from typing import Protocol, TypeVar
+
     from .host import Host
     from .runner import CommandRunner
+
+    E = TypeVar("E", bound="AgentEnv")
+
+    class Holder(Protocol):  # an action's context (ocf.agent.ActionContext)
+        agent_env: AgentEnv
 
 
 class AgentEnv:
@@ -30,3 +37,12 @@ class AgentEnv:
         self.host = host  # programs, clock, sleep, signals, /proc
         self.runner = runner  # external commands, each bounded by a timeout
         self.state_dir = state_dir  # per-resource state, emptied at boot (HA_RSCTMP)
+
+    @classmethod
+    def of(cls: type[E], ctx: Holder) -> E:
+        """The context's environment, which the dispatcher built from the agent's
+        ``env_class``: a ``cls`` (an agent handed another kind is a programming error)."""
+        found = ctx.agent_env
+        if not isinstance(found, cls):
+            raise TypeError(f"the agent was handed {type(found).__name__}, not {cls.__name__}")
+        return found

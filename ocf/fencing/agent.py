@@ -4,6 +4,7 @@ implements, the :class:`FenceContext` they receive, and :class:`Plug`, one line 
 
 from __future__ import annotations
 
+from ..carried import Carrying
 from ..host import Host
 from ..record import Record
 from .options import COMMON_OPTIONS, FenceOption, OptionTable
@@ -33,7 +34,7 @@ class Plug(Record):
     status: str | None
 
 
-class FenceContext:
+class FenceContext(Carrying):
     """What the agent's callbacks receive."""
 
     def __init__(
@@ -53,9 +54,7 @@ class FenceContext:
         self.deadline = deadline  # the whole run's bound; libvirt calls use it
         self._runner = runner
         self.password: str | None = None  # set from password/_file/_script before connect
-        # What one callback leaves for the next: the agent's own typed object, which
-        # it creates and checks the type of (``isinstance``).
-        self.state: object = None
+        self.state: object = None  # see carried(): what one callback leaves for the next
 
     @property
     def runner(self) -> CommandRunner:
