@@ -419,15 +419,27 @@ def watch(
     return list(moves)
 
 
-def _recovered(status: ClusterStatus, guest: str) -> bool:
-    """The guest runs on one node that is up, healthy, with no action in flight."""
+def _in_flight(status: ClusterStatus, guest: str) -> str | None:
+    """The action crm_mon shows in flight for the guest, if any. A monitor in flight
+    does not hold a guest up: it runs where it arrived."""
     instances = status.instances(guest)
+    if any(r.role == "Migrating" for r in instances):  # crm_mon's role while migrate_to runs
+        return "Migrating"
+    return next((r.pending for r in instances if r.pending and r.pending != "Monitoring"), None)
+
+
+def _settled_on(status: ClusterStatus, guest: str) -> str | None:
+    """The node the guest runs on alone, when that node is up, the guest healthy and
+    no action in flight; else None."""
     where = status.where(guest)
-    return (
-        len(where) == 1
-        and _node_up(status, where[0])
-        and not any(r.failed or r.pending for r in instances if r.active)
-    )
+    healthy = not any(r.failed for r in status.instances(guest) if r.active)
+    if len(where) == 1 and _node_up(status, where[0]) and healthy:
+        return None if _in_flight(status, guest) else where[0]
+    return None
+
+
+def _recovered(status: ClusterStatus, guest: str) -> bool:
+    return _settled_on(status, guest) is not None
 
 
 def _recovering(pm: Pacemaker, status: ClusterStatus, guests: Sequence[str]) -> bool:
@@ -494,18 +506,13 @@ def _step(move: GuestMove, status: ClusterStatus, elapsed: float, judge: bool = 
     still being recovered (crm_mon may list a guest on the target in the moment its
     start there failed). A guest is done on a node that is up, alone, with no action
     pending; a done guest that no longer is (its node died) is moving again."""
-    instances = status.instances(move.guest)
     where = status.where(move.guest)
-    # A monitor in flight does not hold a guest up: it runs where it arrived.
-    pending = next((r.pending for r in instances if r.pending and r.pending != "Monitoring"), None)
-    if any(r.role == "Migrating" for r in instances):  # crm_mon's role while migrate_to runs
-        pending = "Migrating"
-    healthy = not any(r.failed for r in instances if r.active)
-    settled = len(where) == 1 and _node_up(status, where[0])
+    pending = _in_flight(status, move.guest)
+    settled = _settled_on(status, move.guest)
     before = (move.state, move.detail, move.node)
-    if judge and healthy and not pending and settled and move.arrived(where[0]):
-        if move.state != DONE or move.node != where[0]:
-            move.state, move.node, move.seconds = DONE, where[0], elapsed
+    if judge and settled is not None and move.arrived(settled):
+        if move.state != DONE or move.node != settled:
+            move.state, move.node, move.seconds = DONE, settled, elapsed
         move.detail = "" if move.detail in IN_FLIGHT else move.detail
     elif move.state == DONE:
         lost = f"left {move.node} again" if move.node not in where else f"{move.node} is down"
