@@ -16,7 +16,7 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every 
 if TYPE_CHECKING:
     import xml.etree.ElementTree as ET
 
-    from .resource_state import ResourceState
+    from havirt.agents.resource_state import ResourceState
 
 GUEST_AGENT_CHANNEL = "org.qemu.guest_agent.0"
 

@@ -10,21 +10,19 @@ host and runner) and hand them to ``dispatcher.run(agent_env=...)``.
 
 from __future__ import annotations
 
+from havirt.agents import definitions, qemu_processes
 from havirt.ocf.agent_env import AgentEnv
 from havirt.ocf.host import Host
-
-from . import definitions, qemu_processes
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from havirt.agents.libvirt_boundary import Hypervisor
+    from havirt.agents.mountinfo import Mount
     from havirt.ocf.environment import Deadline
     from havirt.ocf.runner import CommandRunner
-
-    from .libvirt_boundary import Hypervisor
-    from .mountinfo import Mount
 
     # (uri, deadline, reserve): a hypervisor whose calls end ``reserve`` s before ``deadline``
     HypervisorFactory = Callable[[str | None, Deadline, float], Hypervisor]
@@ -66,7 +64,7 @@ class LibvirtEnv(AgentEnv):
         ``deadline`` minus ``reserve`` seconds; opened lazily, on the first call."""
         if self.connect is not None:
             return self.connect(uri, deadline, reserve)
-        from .libvirt_boundary import Hypervisor  # libvirt only when it is needed
+        from havirt.agents.libvirt_boundary import Hypervisor  # libvirt only when it is needed
 
         return Hypervisor(uri, deadline, reserve)
 
@@ -105,7 +103,7 @@ class PoolHost(Host):
 
     def mounts(self) -> list[Mount]:
         """Every mount of this node (from /proc/self/mountinfo: never touches a mount)."""
-        from . import mountinfo  # the guest agent's monitor does not load it
+        from havirt.agents import mountinfo  # the guest agent's monitor does not load it
 
         return mountinfo.read()
 

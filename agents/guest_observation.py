@@ -9,8 +9,8 @@ from havirt.ocf.record import Record
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
 if TYPE_CHECKING:
-    from .domain_state import DomainState, Verdict
-    from .libvirt_boundary import Domain
+    from havirt.agents.domain_state import DomainState, Verdict
+    from havirt.agents.libvirt_boundary import Domain
 
 
 class Identity(Record):

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import os
 
+from havirt.agents import domain_config
+from havirt.agents.domain_state import STOPPED
+from havirt.agents.env import GuestEnv, GuestHost
+from havirt.agents.guest_observation import Identity, Observation, margin
 from havirt.ocf.agent import ActionContext
 from havirt.ocf.exitcodes import OcfExit
-
-from . import domain_config
-from .domain_state import STOPPED
-from .env import GuestEnv, GuestHost
-from .guest_observation import Identity, Observation, margin
 
 TYPE_CHECKING = False
 
@@ -26,9 +25,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Protocol
 
+    from havirt.agents.libvirt_boundary import Domain, Hypervisor
     from havirt.ocf.environment import Deadline
-
-    from .libvirt_boundary import Domain, Hypervisor
 
     class HypervisorFor(Protocol):
         def __call__(self, ctx: ActionContext, reserve: float = 0.0) -> Hypervisor: ...
@@ -59,7 +57,11 @@ class GuestStop:
         self.config = config
 
     def stop(self, ctx: ActionContext, ident: Identity) -> OcfExit:
-        from .libvirt_boundary import HypervisorError, HypervisorTimeout, HypervisorUnavailable
+        from havirt.agents.libvirt_boundary import (
+            HypervisorError,
+            HypervisorTimeout,
+            HypervisorUnavailable,
+        )
 
         p = ctx.params
         total = ctx.deadline.total
@@ -115,7 +117,7 @@ class GuestStop:
     def _shutdown_gracefully(
         self, ctx: ActionContext, hv: Hypervisor, dom: Domain, ident: Identity, until: Deadline
     ) -> None:
-        from .libvirt_boundary import HypervisorError
+        from havirt.agents.libvirt_boundary import HypervisorError
 
         modes = [m.strip() for m in (ctx.params.get("shutdown_mode") or "").split(",") if m]
         how = f" (mode {','.join(modes)})" if modes else ""
@@ -142,7 +144,7 @@ class GuestStop:
         ctx.log.warn(f"{ident.name} did not shut down before the stop timeout; destroying")
 
     def _save_state(self, ctx: ActionContext, dom: Domain) -> bool:
-        from .libvirt_boundary import HypervisorError
+        from havirt.agents.libvirt_boundary import HypervisorError
 
         target = os.path.join(ctx.params.snapshot, f"{dom.name}.state")
         try:
@@ -157,7 +159,7 @@ class GuestStop:
         self, ctx: ActionContext, ident: Identity, obs: Observation | None
     ) -> OcfExit:
         """libvirtd is down or hung: wait a while for it, then end the QEMU process ourselves."""
-        from .libvirt_boundary import HypervisorUnavailable
+        from havirt.agents.libvirt_boundary import HypervisorUnavailable
 
         wait_until = ctx.deadline.within(ctx.deadline.total / 2)
         while wait_until.remaining() > 0:
@@ -213,7 +215,7 @@ class GuestStop:
 
 def save_config(ctx: ActionContext, dom: Domain, config: domain_config.DomainConfig | None) -> None:
     """Write the running definition back to the config file: atomically, with a backup."""
-    from .libvirt_boundary import HypervisorError
+    from havirt.agents.libvirt_boundary import HypervisorError
 
     if config is None:
         return

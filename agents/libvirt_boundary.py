@@ -16,11 +16,10 @@ from __future__ import annotations
 import _thread  # the threading module costs the monitor more than all its own work
 import sys
 
+from havirt.agents import libvirt_c
+from havirt.agents.domain_state import DomainState
 from havirt.ocf.environment import Deadline
 from havirt.ocf.record import Record
-
-from . import libvirt_c
-from .domain_state import DomainState
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 

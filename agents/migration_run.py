@@ -7,19 +7,17 @@ Loaded by migrate_to only: the monitor never imports this module.
 
 from __future__ import annotations
 
+from havirt.agents import migration
+from havirt.agents.domain_state import RUNNING, DomainState, judge
 from havirt.ocf.agent import ActionContext
-
-from . import migration
-from .domain_state import RUNNING, DomainState, judge
 
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from havirt.agents.libvirt_boundary import Domain, MigrationJob
     from havirt.ocf.environment import Deadline
-
-    from .libvirt_boundary import Domain, MigrationJob
 
 # libvirt's "unlimited" migration bandwidth for QEMU, in MiB/s (INT64_MAX bytes/s).
 MIGRATION_SPEED_UNLIMITED = (2**63 - 1) >> 20
@@ -73,7 +71,7 @@ class MigrationRun:
     ) -> bool:
         """Wait for the job, logging progress, until it ends; abort it at ``abort_at``
         and stop waiting at ``settle_by``. True when it was aborted."""
-        from .libvirt_boundary import HypervisorError
+        from havirt.agents.libvirt_boundary import HypervisorError
 
         aborted = landed = False
         last_log = -PROGRESS_LOG
@@ -115,7 +113,7 @@ class MigrationRun:
     ) -> str:
         """The watchdog's step for migrate_to: abort the job before the failure is answered,
         so the migration cannot complete after Pacemaker was told it failed."""
-        from .libvirt_boundary import NO_DOMAIN, OPERATION_INVALID, HypervisorError
+        from havirt.agents.libvirt_boundary import NO_DOMAIN, OPERATION_INVALID, HypervisorError
 
         end = ctx.host.monotonic() + seconds
         while True:
@@ -145,7 +143,7 @@ class MigrationRun:
         aborted: bool,
         plan: migration.MigrationBudget,
     ) -> str | None:
-        from .libvirt_boundary import NO_DOMAIN, HypervisorError
+        from havirt.agents.libvirt_boundary import NO_DOMAIN, HypervisorError
 
         ended = job.wait(0.0)
         if not aborted:
@@ -175,7 +173,7 @@ def abort_migration(ctx: ActionContext, dom: Domain, seconds: float, again: bool
 
     False when it did not land: libvirt had no job (the migrate call may not have
     begun it yet) or did not answer; the caller tries again while it waits."""
-    from .libvirt_boundary import NO_DOMAIN, OPERATION_INVALID, HypervisorError
+    from havirt.agents.libvirt_boundary import NO_DOMAIN, OPERATION_INVALID, HypervisorError
 
     log = ctx.log.debug if again else ctx.log.warn
     log(f"{dom.name}: aborting the migration, the timeout is near")
@@ -198,7 +196,7 @@ def set_migration_speed(ctx: ActionContext, dom: Domain, speed: int) -> None:
     """The guest's migration bandwidth limit, before the migration starts. 0 ("no
     limit") lifts a limit libvirt kept from before (an earlier migration_speed: the
     domain keeps it while it runs), else the next migrations would crawl."""
-    from .libvirt_boundary import HypervisorError
+    from havirt.agents.libvirt_boundary import HypervisorError
 
     if speed:
         dom.set_migration_speed(speed)

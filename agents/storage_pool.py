@@ -10,14 +10,9 @@ killed (or, if even SIGKILL cannot end it, left behind), never the answer.
 
 from __future__ import annotations
 
-from havirt.ocf.agent import ActionContext, ResourceAgent
-from havirt.ocf.errors import OcfError
-from havirt.ocf.exitcodes import OcfExit
-from havirt.ocf.runner import KILL_WAIT
-
-from . import definitions, fs_check, mountinfo
-from .env import PoolEnv, PoolHost
-from .pool_definition import (
+from havirt.agents import definitions, fs_check, mountinfo
+from havirt.agents.env import PoolEnv, PoolHost
+from havirt.agents.pool_definition import (
     DEFINITION_FIELDS,
     MOUNT_HELPERS,
     DefinitionError,
@@ -26,13 +21,17 @@ from .pool_definition import (
     from_params,
     from_xml,
 )
-from .storage_pool_params import ACTIONS, NODE_PLACEHOLDER, PARAMETERS
+from havirt.agents.storage_pool_params import ACTIONS, NODE_PLACEHOLDER, PARAMETERS
+from havirt.ocf.agent import ActionContext, ResourceAgent
+from havirt.ocf.errors import OcfError
+from havirt.ocf.exitcodes import OcfExit
+from havirt.ocf.runner import KILL_WAIT
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
 if TYPE_CHECKING:
-    from .libvirt_boundary import Domain, Hypervisor
-    from .libvirt_boundary import StoragePool as Pool
+    from havirt.agents.libvirt_boundary import Domain, Hypervisor
+    from havirt.agents.libvirt_boundary import StoragePool as Pool
 
 POLL = 0.25  # seconds between polls while waiting for guests to go
 DETACH_CHECK = 5.0  # at most this long for stop's look at a possibly hung mount
@@ -111,7 +110,7 @@ class StoragePool(ResourceAgent):
         text = ctx.carried(Carried).pool_xml_text
         if text is not None:
             return text
-        from .pool_definition import to_xml
+        from havirt.agents.pool_definition import to_xml
 
         return to_xml(spec)
 
@@ -199,7 +198,7 @@ class StoragePool(ResourceAgent):
 
     # -- monitor ---------------------------------------------------------------------------
     def monitor(self, ctx: ActionContext) -> OcfExit:
-        from .libvirt_boundary import HypervisorError, HypervisorUnavailable
+        from havirt.agents.libvirt_boundary import HypervisorError, HypervisorUnavailable
 
         p = ctx.params
         depth = 0 if ctx.env.is_probe else max(ctx.env.check_level, p.monitor_depth or 0)
@@ -282,7 +281,7 @@ class StoragePool(ResourceAgent):
 
     # -- start -----------------------------------------------------------------------------
     def start(self, ctx: ActionContext) -> OcfExit:
-        from .libvirt_boundary import HypervisorError
+        from havirt.agents.libvirt_boundary import HypervisorError
 
         name = ctx.params.pool
         wanted = self._wanted(ctx)
@@ -328,7 +327,7 @@ class StoragePool(ResourceAgent):
     def _reconcile(self, ctx: ActionContext, hv: Hypervisor, pool: Pool, wanted: PoolSpec) -> Pool:
         """Make libvirt's definition the wanted one: never under an active pool, and never
         without keeping the previous definition in a file."""
-        from .pool_definition import with_uuid
+        from havirt.agents.pool_definition import with_uuid
 
         defined_xml = pool.xml(inactive=True)
         try:
@@ -381,7 +380,7 @@ class StoragePool(ResourceAgent):
         return self._stop(ctx)
 
     def probe_unconfigured(self, ctx: ActionContext, error: OcfError) -> OcfExit:
-        from .libvirt_boundary import HypervisorError
+        from havirt.agents.libvirt_boundary import HypervisorError
 
         ctx.params = self.parameter_set().parse_lenient(ctx.env.reskeys)
         name = ctx.params.get("pool")
@@ -403,7 +402,7 @@ class StoragePool(ResourceAgent):
         return OcfExit.SUCCESS
 
     def _stop(self, ctx: ActionContext) -> OcfExit:
-        from .libvirt_boundary import HypervisorError, HypervisorUnavailable
+        from havirt.agents.libvirt_boundary import HypervisorError, HypervisorUnavailable
 
         name = ctx.params.pool
         hv = self._hypervisor(ctx, reserve=_reserve(ctx.deadline.total))
@@ -440,8 +439,8 @@ class StoragePool(ResourceAgent):
 
     def _users(self, hv: Hypervisor, pool: Pool, spec: PoolSpec) -> list[tuple[Domain, list[str]]]:
         """Running guests of this node that use the pool, with what they use of it."""
-        from . import pool_usage
-        from .libvirt_boundary import NO_DOMAIN, HypervisorError
+        from havirt.agents import pool_usage
+        from havirt.agents.libvirt_boundary import NO_DOMAIN, HypervisorError
 
         volumes = pool.volume_paths()
         found = []
@@ -461,7 +460,7 @@ class StoragePool(ResourceAgent):
         self, ctx: ActionContext, hv: Hypervisor, pool: Pool, spec: PoolSpec
     ) -> None:
         """Refuse to stop (or, with force_stop=destroy-guests, destroy) guests on the pool."""
-        from .libvirt_boundary import HypervisorError
+        from havirt.agents.libvirt_boundary import HypervisorError
 
         users = self._users(hv, pool, spec)
         if not users:
@@ -543,7 +542,7 @@ class StoragePool(ResourceAgent):
     def reload_agent(self, ctx: ActionContext) -> OcfExit:
         # force_stop, monitor_depth, check_timeout and status_file are read at each action.
         # A new definition cannot be applied under running guests: say so.
-        from .libvirt_boundary import HypervisorError
+        from havirt.agents.libvirt_boundary import HypervisorError
 
         wanted = self._wanted(ctx)
         if wanted is None:

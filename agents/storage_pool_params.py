@@ -9,11 +9,10 @@ in libvirt on every node). Cross-parameter rules live in
 
 from __future__ import annotations
 
+from havirt.agents.migration import check_uri
+from havirt.agents.pool_definition import FORMATS, POOL_TYPES, check_options
 from havirt.ocf.agent import ActionSpec
 from havirt.ocf.params import Parameter, shown
-
-from .migration import check_uri
-from .pool_definition import FORMATS, POOL_TYPES, check_options
 
 FORCE_STOP_POLICIES = ("refuse", "destroy-guests")
 DEPTHS = (0, 10, 20)

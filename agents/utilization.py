@@ -7,9 +7,8 @@ touched only when the guest's size changes (or once after a node reboot).
 
 from __future__ import annotations
 
+from havirt.agents.resource_state import ResourceState
 from havirt.ocf.runner import CommandRunner
-
-from .resource_state import ResourceState
 
 
 def sync(

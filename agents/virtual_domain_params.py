@@ -7,10 +7,7 @@ default differs and docs/migrating-from-heartbeat.md says why.
 
 from __future__ import annotations
 
-from havirt.ocf.agent import ActionSpec
-from havirt.ocf.params import Parameter, parse_bool, shown
-
-from .migration import (
+from havirt.agents.migration import (
     TRANSPORTS,
     MigrationConfigError,
     check_migrateuri,
@@ -18,6 +15,8 @@ from .migration import (
     parse_migrate_options,
     valid_user,
 )
+from havirt.ocf.agent import ActionSpec
+from havirt.ocf.params import Parameter, parse_bool, shown
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from .agent_env import AgentEnv
-from .carried import Carrying
-from .exitcodes import OcfExit
-from .host import Host
-from .params import Parameter, ParameterSet, Params
-from .record import Record
+from havirt.ocf.agent_env import AgentEnv
+from havirt.ocf.carried import Carrying
+from havirt.ocf.exitcodes import OcfExit
+from havirt.ocf.host import Host
+from havirt.ocf.params import Parameter, ParameterSet, Params
+from havirt.ocf.record import Record
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
@@ -15,10 +15,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import ClassVar
 
-    from .environment import Deadline, OcfEnvironment
-    from .errors import OcfError
-    from .log import OcfLogger
-    from .runner import CommandRunner
+    from havirt.ocf.environment import Deadline, OcfEnvironment
+    from havirt.ocf.errors import OcfError
+    from havirt.ocf.log import OcfLogger
+    from havirt.ocf.runner import CommandRunner
 
 
 class ActionSpec(Record):

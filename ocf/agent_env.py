@@ -19,8 +19,8 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every 
 if TYPE_CHECKING:
     from typing import Protocol, TypeVar
 
-    from .host import Host
-    from .runner import CommandRunner
+    from havirt.ocf.host import Host
+    from havirt.ocf.runner import CommandRunner
 
     E = TypeVar("E", bound="AgentEnv")
 

@@ -19,16 +19,16 @@ from __future__ import annotations
 import os
 import sys
 
-from .agent import ActionContext, ResourceAgent
-from .agent_env import AgentEnv
-from .environment import OcfEnvironment
-from .errors import OcfError
-from .exitcodes import OcfExit
-from .host import Host
-from .log import OcfLogger
-from .params import Params
-from .runner import CommandRunner
-from .watchdog import Watchdog, answer_margin, run_bounded
+from havirt.ocf.agent import ActionContext, ResourceAgent
+from havirt.ocf.agent_env import AgentEnv
+from havirt.ocf.environment import OcfEnvironment
+from havirt.ocf.errors import OcfError
+from havirt.ocf.exitcodes import OcfExit
+from havirt.ocf.host import Host
+from havirt.ocf.log import OcfLogger
+from havirt.ocf.params import Params
+from havirt.ocf.runner import CommandRunner
+from havirt.ocf.watchdog import Watchdog, answer_margin, run_bounded
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
@@ -86,7 +86,7 @@ def run(
     action = argv[1] if len(argv) > 1 else ""
 
     if action == "meta-data":
-        from . import metadata  # lxml is only needed here
+        from havirt.ocf import metadata  # lxml is only needed here
 
         # Rendered in the version the agent declares, not the one the caller offers:
         # Pacemaker announces OCF 1.1, but admins and ocf-tester validate what

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .exitcodes import OcfExit
+from havirt.ocf.exitcodes import OcfExit
 
 
 class OcfError(Exception):

@@ -20,8 +20,8 @@ from __future__ import annotations
 import os
 import stat
 
-from .errors import OcfError
-from .exitcodes import OcfExit
+from havirt.ocf.errors import OcfError
+from havirt.ocf.exitcodes import OcfExit
 
 DEFAULT_LIMIT = 4 << 20  # a libvirt domain or pool definition is a few KiB
 

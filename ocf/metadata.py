@@ -11,10 +11,9 @@ Two renderings from the same data (an agent picks one with ``metadata_ocf_versio
 
 from __future__ import annotations
 
+from havirt.ocf.agent import ResourceAgent
+from havirt.ocf.params import Parameter
 from lxml import etree
-
-from .agent import ResourceAgent
-from .params import Parameter
 
 
 def _desc(parent: etree._Element, tag: str, text: str) -> None:

@@ -6,8 +6,8 @@ meta-data XML (``metadata.py``) and the parameter tables in the docs.
 
 from __future__ import annotations
 
-from .errors import OcfError, configured
-from .record import Record
+from havirt.ocf.errors import OcfError, configured
+from havirt.ocf.record import Record
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 

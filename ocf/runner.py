@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-from .record import Record
+from havirt.ocf.record import Record
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 

@@ -90,7 +90,7 @@ class Watchdog:
             self._answer()
             # The commands still running (a hung monitor script, a mount helper) go
             # with us: nothing the agent started may outlive its answer.
-            from .runner import kill_running
+            from havirt.ocf.runner import kill_running
 
             kill_running()
             # os._exit: a call stuck in a worker thread must not keep the process alive.

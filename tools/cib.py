@@ -13,10 +13,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from havirt.tools.errors import HavirtError
+from havirt.tools.userinput import parse_xml
 from lxml import etree
-
-from .errors import HavirtError
-from .userinput import parse_xml
 
 GUEST_TYPE = "VirtualDomain"  # ocf:havirt:VirtualDomain, ocf:heartbeat:VirtualDomain
 # crm_resource --move / --ban (pcs resource move|ban, crm resource move|ban) name theirs so.

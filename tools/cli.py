@@ -8,13 +8,12 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 import click
-
-from .cli_types import Number
-from .errors import HavirtError
-from .exit_codes import fail
+from havirt.tools.cli_types import Number
+from havirt.tools.errors import HavirtError
+from havirt.tools.exit_codes import fail
 
 if TYPE_CHECKING:
-    from .demo_steps import AgentCall, Step
+    from havirt.tools.demo_steps import AgentCall, Step
 
 
 def _emit(data: Any, as_json: bool, human: str) -> None:
@@ -57,7 +56,7 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def install_agents(ocf_root: str | None, fence_dir: str, uninstall: bool, as_json: bool) -> None:
     """Install the resource agents into $OCF_ROOT/resource.d/havirt/."""
-    from . import install
+    from havirt.tools import install
 
     root = ocf_root or install.default_ocf_root()
     if uninstall:
@@ -74,7 +73,7 @@ def install_agents(ocf_root: str | None, fence_dir: str, uninstall: bool, as_jso
 
 # -- validate (defined in tools/validate/command.py; heavy imports happen when it runs) -----
 
-from .validate.command import validate_command  # noqa: E402 - kept next to its registration
+from havirt.tools.validate.command import validate_command  # noqa: E402 - kept next to its registration
 
 main.add_command(validate_command)
 
@@ -165,8 +164,8 @@ def demo_command(
     import contextlib
     import signal
 
-    from . import demo_steps
-    from .demo_env import command_world
+    from havirt.tools import demo_steps
+    from havirt.tools.demo_env import command_world
 
     # The two demos share their interface, and their steps (demo_steps).
     world = command_world()
@@ -284,7 +283,7 @@ def _render_lab(view: Any) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def lab_up(lab_name: str, nodes: int, guests: int, as_json: bool) -> None:
     """Bring the lab up (a healthy lab is left as it is) and wait for every node and guest."""
-    from .lab import control
+    from havirt.tools.lab import control
 
     def progress(message: str) -> None:
         click.echo(click.style(f"... {message}", dim=True), err=True)
@@ -298,7 +297,7 @@ def lab_up(lab_name: str, nodes: int, guests: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def lab_status(lab_name: str, as_json: bool) -> None:
     """Nodes and guests: Pacemaker's view next to the QEMU processes really running."""
-    from .lab import control
+    from havirt.tools.lab import control
 
     view = control.status(lab_name)
     _emit(view.to_dict(), as_json, _render_lab(view))
@@ -311,7 +310,7 @@ def lab_status(lab_name: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def lab_down(lab_name: str, as_json: bool) -> None:
     """Take the lab down: no process, namespace, mount or directory of it is left."""
-    from .lab import control
+    from havirt.tools.lab import control
 
     gone = control.down(lab_name)
     text = f"lab {lab_name} taken down" if gone else f"no lab {lab_name} was up"
@@ -328,7 +327,7 @@ def lab_exec(lab_name: str, node: str, command: tuple[str, ...]) -> None:
     """Run COMMAND inside NODE, e.g. 'havirt lab exec node1 -- crm_mon -1'."""
     import os
 
-    from .lab import control
+    from havirt.tools.lab import control
 
     if command and command[0] == "--":
         command = command[1:]
@@ -338,7 +337,7 @@ def lab_exec(lab_name: str, node: str, command: tuple[str, ...]) -> None:
 
 # -- inventory, generate, apply (tools/inventory_cli.py) ----------------------------------
 
-from .inventory_cli import apply_command, generate_command, inventory_group  # noqa: E402
+from havirt.tools.inventory_cli import apply_command, generate_command, inventory_group  # noqa: E402
 
 main.add_command(inventory_group)
 main.add_command(generate_command)
@@ -349,9 +348,9 @@ main.add_command(apply_command)
 # node list, domain list|locate: tools/records_cli.py; node standby|unstandby, cluster
 # maintenance: tools/maintenance_cli.py; balance, place: tools/placement_cli.py.
 
-from .maintenance_cli import cluster_group, node_group  # noqa: E402
-from .placement_cli import balance_command, place_command  # noqa: E402
-from .records_cli import domain_group, node_list  # noqa: E402
+from havirt.tools.maintenance_cli import cluster_group, node_group  # noqa: E402
+from havirt.tools.placement_cli import balance_command, place_command  # noqa: E402
+from havirt.tools.records_cli import domain_group, node_list  # noqa: E402
 
 node_group.add_command(node_list)
 main.add_command(node_group)

@@ -17,19 +17,12 @@ from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
-from .demo_steps import (
-    Progress,
-    Step,
-    StepRunner,
-    check_lab_name,
-    run_steps,
-    silent,
-)
-from .errors import HavirtError
-from .lab import LabError, build_guest_assets
-from .lab.auditor import AuditError, Auditor
-from .lab.cluster import ClusterLab, cluster_missing_requirements
-from .lab.lab import DEFAULT_BASE_DIR, DEFAULT_CACHE_DIR
+from havirt.tools.demo_steps import Progress, Step, StepRunner, check_lab_name, run_steps, silent
+from havirt.tools.errors import HavirtError
+from havirt.tools.lab import LabError, build_guest_assets
+from havirt.tools.lab.auditor import AuditError, Auditor
+from havirt.tools.lab.cluster import ClusterLab, cluster_missing_requirements
+from havirt.tools.lab.lab import DEFAULT_BASE_DIR, DEFAULT_CACHE_DIR
 
 DEMO_LAB = "demo"
 WAIT = 120.0
@@ -38,7 +31,7 @@ __all__ = ["run_demo", "take_down"]
 
 def take_down(lab_name: str = DEMO_LAB, base_dir: Path | str = DEFAULT_BASE_DIR) -> bool:
     """Take down a demo lab left up by ``keep``; False if there was none."""
-    from .lab import control
+    from havirt.tools.lab import control
 
     return control.down(lab_name, base_dir=base_dir)
 

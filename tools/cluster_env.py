@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from .cluster_lock import LockEnv
-    from .pacemaker import Pacemaker
-    from .placement.moves import GuestMove
-    from .records import Sources
-    from .validate.engine import Connector
+    from havirt.tools.cluster_lock import LockEnv
+    from havirt.tools.pacemaker import Pacemaker
+    from havirt.tools.placement.moves import GuestMove
+    from havirt.tools.records import Sources
+    from havirt.tools.validate.engine import Connector
 
     Progress = Callable[[GuestMove], None]
     # (connect template, timeout, all nodes) -> what domain/node list show
@@ -65,7 +65,7 @@ class ClusterEnv:
 
 
 def _live_pacemaker() -> Pacemaker:
-    from .pacemaker import Pacemaker
+    from havirt.tools.pacemaker import Pacemaker
 
     return Pacemaker()
 
@@ -73,7 +73,7 @@ def _live_pacemaker() -> Pacemaker:
 def _live_sources(template: str | None, timeout: float, all_nodes: bool) -> Sources:
     """Read crm_mon, the CIB and every node's libvirt: Pacemaker from the command's
     world, libvirt through the real scanner."""
-    from . import records
+    from havirt.tools import records
 
     return records.gather(
         command_world().pacemaker(),
@@ -90,13 +90,13 @@ def _live_connector(
     ssh_config: str | None,
     connect_timeout: float,
 ) -> Connector:
-    from .validate import ssh  # fabric and paramiko: only when validate runs
+    from havirt.tools.validate import ssh  # fabric and paramiko: only when validate runs
 
     return ssh.make_connector(known_hosts, identities, ssh_config, connect_timeout)
 
 
 def _live_writable(directory: str) -> bool:
-    from .userinput import writable
+    from havirt.tools.userinput import writable
 
     return writable(directory)
 
@@ -127,7 +127,7 @@ def command_world() -> ClusterWorld:
 def live_env(quiet: bool = False, pacemaker: Pacemaker | None = None) -> ClusterEnv:
     """This machine: the live cluster's tools (or ``pacemaker``), the real clocks, this
     process."""
-    from .lock_cli import live_lock_env
+    from havirt.tools.lock_cli import live_lock_env
 
     def now() -> dt.datetime:
         return dt.datetime.now(dt.UTC)

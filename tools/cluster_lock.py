@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from .errors import HavirtError, Refused
+from havirt.tools.errors import HavirtError, Refused
 
 # lxml (and userinput, which uses it) are imported where the CIB is read or written:
 # `havirt --help` loads this module through the commands and must stay light.
@@ -164,7 +164,7 @@ def _token_xpath(token: str | None) -> str:
 
 def read_lock(store: LockStore) -> LockRecord | None:
     """The lock as the CIB holds it now, or None when nobody holds it."""
-    from .userinput import parse_xml
+    from havirt.tools.userinput import parse_xml
 
     crm_config = parse_xml(store.cib_xml(SCOPE), "the CIB's crm_config")
     found = crm_config.find(f".//cluster_property_set[@id='{LOCK_ID}']")

@@ -24,9 +24,8 @@ from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 from havirt.ocf.exitcodes import OcfExit
-
-from . import install
-from .demo_steps import (
+from havirt.tools import install
+from havirt.tools.demo_steps import (
     AgentCall,
     Progress,
     Step,
@@ -35,16 +34,9 @@ from .demo_steps import (
     run_steps,
     silent,
 )
-from .errors import HavirtError
-from .lab import (
-    READY_MARKER,
-    Lab,
-    LabError,
-    LabGuest,
-    build_guest_assets,
-    create_guest,
-)
-from .lab.lab import DEFAULT_BASE_DIR, DEFAULT_CACHE_DIR, missing_requirements
+from havirt.tools.errors import HavirtError
+from havirt.tools.lab import READY_MARKER, Lab, LabError, LabGuest, build_guest_assets, create_guest
+from havirt.tools.lab.lab import DEFAULT_BASE_DIR, DEFAULT_CACHE_DIR, missing_requirements
 
 DEMO_LAB = "demo"
 GUEST_NAME = "demo-vm"

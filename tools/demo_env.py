@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from .demo_steps import Progress, Step
+    from havirt.tools.demo_steps import Progress, Step
 
 
 class RunDemo(Protocol):
@@ -48,10 +48,10 @@ class Demo:
 def live_demo(agent_only: bool) -> Demo:
     """This machine's demo: the agent alone (``--agent``) or the cluster."""
     if agent_only:
-        from . import demo
+        from havirt.tools import demo
 
         return Demo(run=demo.run_demo, take_down=demo.take_down)
-    from . import cluster_demo
+    from havirt.tools import cluster_demo
 
     return Demo(run=cluster_demo.run_demo, take_down=cluster_demo.take_down)
 

@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from .errors import HavirtError
-from .lab import GuestAssets, Lab, LabError
-from .lab.lab import LAB_NAME_RE
+from havirt.tools.errors import HavirtError
+from havirt.tools.lab import GuestAssets, Lab, LabError
+from havirt.tools.lab.lab import LAB_NAME_RE
 
 TICK_SECONDS = 5.0
 

@@ -18,8 +18,7 @@ import sys
 from typing import NoReturn
 
 import click
-
-from .errors import BadRequest, Conflict, HavirtError, Refused
+from havirt.tools.errors import BadRequest, Conflict, HavirtError, Refused
 
 OK, FAILED, REFUSED, CHANGED_MEANWHILE = 0, 1, 2, 3
 

@@ -16,8 +16,7 @@ import sys
 from dataclasses import asdict, dataclass
 
 from havirt.ocf.runner import CommandRunner
-
-from .errors import HavirtError
+from havirt.tools.errors import HavirtError
 
 PROVIDER = "havirt"
 MANIFEST = ".havirt-manifest.json"

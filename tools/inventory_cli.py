@@ -14,13 +14,12 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 import click
-
-from .cluster_env import command_world
-from .errors import HavirtError
+from havirt.tools.cluster_env import command_world
+from havirt.tools.errors import HavirtError
 
 if TYPE_CHECKING:
-    from .generate.apply import Comparison
-    from .inventory import Inventory, Problem
+    from havirt.tools.generate.apply import Comparison
+    from havirt.tools.inventory import Inventory, Problem
 
 
 def _json(data: Any) -> None:
@@ -60,7 +59,7 @@ def inventory_check(file: str, as_json: bool) -> None:
 
     Every problem is reported with its line: FILE:LINE: PATH: MESSAGE.
     """
-    from .inventory import check_file
+    from havirt.tools.inventory import check_file
 
     result = check_file(file)
     errors = [p for p in result.problems if p.severity == "error"]
@@ -75,7 +74,7 @@ def inventory_check(file: str, as_json: bool) -> None:
             }
         )
     else:
-        from .inventory.loader import SHOWN_PROBLEMS
+        from havirt.tools.inventory.loader import SHOWN_PROBLEMS
 
         for problem in result.problems[:SHOWN_PROBLEMS]:
             click.echo(_problem_line(problem))
@@ -90,7 +89,7 @@ def inventory_check(file: str, as_json: bool) -> None:
 
 
 def _show_text(inv: Inventory) -> str:
-    from .inventory.model import duration_text, size_text
+    from havirt.tools.inventory.model import duration_text, size_text
 
     pol = inv.policies
     lines = [f"cluster {inv.cluster.name} ({inv.source}): {_summary(inv)}", "", "nodes:"]
@@ -138,7 +137,7 @@ def _show_text(inv: Inventory) -> str:
 @click.option("--json", "as_json", is_flag=True, help="The inventory with every default filled in.")
 def inventory_show(file: str, as_json: bool) -> None:
     """Show an inventory as havirt reads it (defaults filled in)."""
-    from .inventory import load
+    from havirt.tools.inventory import load
 
     inv = load(file)
     if as_json:
@@ -179,8 +178,8 @@ def inventory_import(cluster_conf: str, into: str | None, output: str | None) ->
     Nothing is written unless the whole file (and, with --into, the whole
     resulting inventory) is valid.
     """
-    from .inventory.cluster_conf import import_text
-    from .userinput import output_file, read_text
+    from havirt.tools.inventory.cluster_conf import import_text
+    from havirt.tools.userinput import output_file, read_text
 
     if output not in (None, "-"):
         # before reading anything: nothing is written on errors
@@ -238,10 +237,10 @@ def generate_command(
     has errors. With --diff, the live CIB is read (on a cluster node, or from
     CIB_file) and the changes are shown; --apply also pushes them.
     """
-    from . import generate
-    from .generate.apply import apply_directory, record_live
-    from .inventory import InventoryError, check_file
-    from .userinput import output_dir, read_bytes
+    from havirt.tools import generate
+    from havirt.tools.generate.apply import apply_directory, record_live
+    from havirt.tools.inventory import InventoryError, check_file
+    from havirt.tools.userinput import output_dir, read_bytes
 
     output_dir(directory, "-o", command_world().writable)  # before anything is read or written
     checked = check_file(inventory)
@@ -303,7 +302,7 @@ def apply_command(directory: str, as_json: bool) -> None:
     refuses, changing nothing, when the live configuration changed since (exit
     3), when cib.xml was edited, or when crm_verify rejects the result.
     """
-    from .generate.apply import apply_directory
+    from havirt.tools.generate.apply import apply_directory
 
     report = apply_directory(directory, command_world().pacemaker())
     if as_json:

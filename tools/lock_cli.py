@@ -15,10 +15,9 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
-
-from .cli_types import WEEK, Number
-from .cluster_env import ClusterEnv, command_env
-from .cluster_lock import (
+from havirt.tools.cli_types import WEEK, Number
+from havirt.tools.cluster_env import ClusterEnv, command_env
+from havirt.tools.cluster_lock import (
     LOCK_MARGIN,
     ClusterLock,
     Holder,

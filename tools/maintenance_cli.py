@@ -24,14 +24,13 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import click
-
-from .cli_types import seconds
-from .cluster_env import ClusterEnv, command_env
-from .lock_cli import WAIT_LOCK_OPTION, lock_command_group, run_locked
+from havirt.tools.cli_types import seconds
+from havirt.tools.cluster_env import ClusterEnv, command_env
+from havirt.tools.lock_cli import WAIT_LOCK_OPTION, lock_command_group, run_locked
 
 if TYPE_CHECKING:
-    from .maintenance.standby import StandbyReport
-    from .placement.moves import GuestMove
+    from havirt.tools.maintenance.standby import StandbyReport
+    from havirt.tools.placement.moves import GuestMove
 
 TIMEOUT_OPTION = click.option(
     "--timeout",
@@ -217,7 +216,7 @@ def standby_command(
     Like 'pcs node standby NODE --wait' (crmsh: 'crm node standby NODE'), plus
     the check, the progress and the memory of where the guests came from.
     """
-    from .maintenance.standby import standby
+    from havirt.tools.maintenance.standby import standby
 
     env = moving_env(quiet or as_json)
     with sigterm_unwinds():
@@ -258,7 +257,7 @@ def unstandby_command(
     every case (a failed move, a timeout, Ctrl-C). Guests Pacemaker would not put
     back (no room, constraints) are skipped with the reason.
     """
-    from .maintenance.standby import unstandby
+    from havirt.tools.maintenance.standby import unstandby
 
     env = moving_env(quiet or as_json)
     command = f"node unstandby {node}" + (" --return" if return_guests else "")
@@ -322,7 +321,7 @@ def maintenance_command(
     Like 'pcs property set maintenance-mode=true|false' (crmsh: 'crm
     maintenance on|off'), with the re-probe before leaving.
     """
-    from .maintenance.cluster import maintenance
+    from havirt.tools.maintenance.cluster import maintenance
 
     env = command_env()
     command = f"cluster maintenance {state}"

@@ -7,12 +7,11 @@ tool failed; 2 refused, nothing changed.
 from __future__ import annotations
 
 import click
-
-from .cli_types import Number, seconds
-from .cluster_env import command_env
-from .errors import BadRequest
-from .lock_cli import WAIT_LOCK_OPTION, run_locked
-from .maintenance_cli import (
+from havirt.tools.cli_types import Number, seconds
+from havirt.tools.cluster_env import command_env
+from havirt.tools.errors import BadRequest
+from havirt.tools.lock_cli import WAIT_LOCK_OPTION, run_locked
+from havirt.tools.maintenance_cli import (
     DRY_RUN_OPTION,
     JSON_OPTION,
     finish,
@@ -66,7 +65,7 @@ def balance_command(
     (havirt-move-GUEST, with a lifetime) are removed, which they always are,
     also when a move fails. Run it twice and the second run moves nothing.
     """
-    from .placement.balance import BalancePolicy, balance
+    from havirt.tools.placement.balance import BalancePolicy, balance
 
     policy = BalancePolicy(threshold=threshold, min_gain=min_gain, max_moves=max_moves)
     env = moving_env(quiet or as_json)
@@ -154,8 +153,8 @@ def place_command(
     """
     import json
 
-    from .placement.moves import clear_moves as clear_all_moves
-    from .placement.place import check_score, place
+    from havirt.tools.placement.moves import clear_moves as clear_all_moves
+    from havirt.tools.placement.place import check_score, place
 
     if clear_moves:
         # Under the cluster lock: a live balance or unstandby --return holds it while its

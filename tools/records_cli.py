@@ -20,14 +20,21 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import click
-
-from .cli_types import Number
-from .cluster_env import command_world
-from .errors import HavirtError
-from .exit_codes import fail
+from havirt.tools.cli_types import Number
+from havirt.tools.cluster_env import command_world
+from havirt.tools.errors import HavirtError
+from havirt.tools.exit_codes import fail
 
 if TYPE_CHECKING:
-    from .records import DomainListing, Flag, Guest, GuestLocation, NodeRecord, NodeScan, Sources
+    from havirt.tools.records import (
+        DomainListing,
+        Flag,
+        Guest,
+        GuestLocation,
+        NodeRecord,
+        NodeScan,
+        Sources,
+    )
 
 EXIT_OK, EXIT_FLAGGED, EXIT_TROUBLE, EXIT_INCOMPLETE = 0, 1, 2, 3
 TIMEOUT = 5.0  # seconds per node; havirt.tools.records.DEFAULT_TIMEOUT (not imported here)
@@ -290,7 +297,7 @@ def node_list(template: str | None, timeout: float, all_nodes: bool, as_json: bo
     node's capacity (its utilization in the CIB); LIBVIRT whether the node's
     libvirt answered and how many domains it runs. See docs/records.md.
     """
-    from . import records
+    from havirt.tools import records
 
     with _trouble():
         sources = _sources(template, timeout, all_nodes)
@@ -331,7 +338,7 @@ def domain_list(
     disagreeing, a failed or blocked resource. A node whose libvirt does not
     answer makes the view incomplete (said at the end). See docs/records.md.
     """
-    from . import records
+    from havirt.tools import records
 
     with _trouble():
         listing = records.guests(_sources(template, timeout, all_nodes))
@@ -359,7 +366,7 @@ def domain_locate(
     GUEST is a resource id, a domain name or a domain UUID. Also lists the
     location constraints naming it (those left by a move or a ban are marked).
     """
-    from . import records
+    from havirt.tools import records
 
     with _trouble():
         found = records.locate(_sources(template, timeout, all_nodes), guest)

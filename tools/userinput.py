@@ -23,9 +23,8 @@ from collections.abc import Callable
 from typing import cast
 
 from havirt.ocf.files import DIRECTORY, MISSING, SPECIAL, UNREADABLE, Refused, read_regular
+from havirt.tools.errors import HavirtError
 from lxml import etree
-
-from .errors import HavirtError
 
 FILE_LIMIT = 16 << 20  # an inventory or a CIB of a few dozen nodes is well under 1 MiB
 XML_DEPTH_LIMIT = 256  # a CIB nests about 10 deep

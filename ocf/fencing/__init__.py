@@ -25,7 +25,7 @@ Agents import from here (``from havirt.ocf.fencing import FenceAgent``). This pa
 imports only the lean protocol layer (no typing, no lxml): a fence agent starts fast.
 """
 
-from .actions import (
+from havirt.ocf.fencing.actions import (
     ACTION_ALIASES,
     ACTIONS,
     EXIT_ERROR,
@@ -37,8 +37,8 @@ from .actions import (
     POWER_ACTIONS,
     FenceError,
 )
-from .agent import FenceAgent, FenceContext, Plug
-from .options import (
+from havirt.ocf.fencing.agent import FenceAgent, FenceContext, Plug
+from havirt.ocf.fencing.options import (
     COMMON_OPTIONS,
     MAX_SECONDS,
     SILENT_NAMES,
@@ -47,8 +47,15 @@ from .options import (
     OptionTable,
     RawOptions,
 )
-from .protocol import POLL_INTERVAL, STDIN_LIMIT, WATCHDOG_SLACK, main, run, run_bound
-from .usage import usage
+from havirt.ocf.fencing.protocol import (
+    POLL_INTERVAL,
+    STDIN_LIMIT,
+    WATCHDOG_SLACK,
+    main,
+    run,
+    run_bound,
+)
+from havirt.ocf.fencing.usage import usage
 
 __all__ = [
     "ACTIONS",

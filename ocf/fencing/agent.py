@@ -4,20 +4,20 @@ implements, the :class:`FenceContext` they receive, and :class:`Plug`, one line 
 
 from __future__ import annotations
 
-from ..carried import Carrying
-from ..host import Host
-from ..record import Record
-from .options import COMMON_OPTIONS, FenceOption, OptionTable
+from havirt.ocf.carried import Carrying
+from havirt.ocf.fencing.options import COMMON_OPTIONS, FenceOption, OptionTable
+from havirt.ocf.host import Host
+from havirt.ocf.record import Record
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
 if TYPE_CHECKING:
     from typing import Any, ClassVar
 
-    from ..environment import Deadline
-    from ..log import OcfLogger
-    from ..params import Params
-    from ..runner import CommandRunner
+    from havirt.ocf.environment import Deadline
+    from havirt.ocf.log import OcfLogger
+    from havirt.ocf.params import Params
+    from havirt.ocf.runner import CommandRunner
 
 
 class Plug(Record):
@@ -59,7 +59,7 @@ class FenceContext(Carrying):
     @property
     def runner(self) -> CommandRunner:
         if self._runner is None:
-            from ..runner import CommandRunner
+            from havirt.ocf.runner import CommandRunner
 
             self._runner = CommandRunner()
         return self._runner

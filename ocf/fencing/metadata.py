@@ -10,14 +10,13 @@ agent takes ``plug`` (so it passes the target as ``plug=``).
 
 from __future__ import annotations
 
+from havirt.ocf.fencing.actions import ACTIONS
 from lxml import etree
-
-from .actions import ACTIONS
 
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
-    from .agent import FenceAgent
+    from havirt.ocf.fencing.agent import FenceAgent
 
 
 def build(agent: type[FenceAgent]) -> etree._Element:

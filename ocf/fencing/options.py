@@ -5,9 +5,9 @@ passes them) and converts them to typed values with one clear message per bad op
 
 from __future__ import annotations
 
-from ..params import Params, _is_integer, is_decimal, parse_bool, shown
-from ..record import Record
-from .actions import ACTIONS, FenceError
+from havirt.ocf.fencing.actions import ACTIONS, FenceError
+from havirt.ocf.params import Params, _is_integer, is_decimal, parse_bool, shown
+from havirt.ocf.record import Record
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 

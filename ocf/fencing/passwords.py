@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import os
 
-from ..params import shown
-from .actions import FenceError
+from havirt.ocf.fencing.actions import FenceError
+from havirt.ocf.params import shown
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
 if TYPE_CHECKING:
-    from .agent import FenceContext
+    from havirt.ocf.fencing.agent import FenceContext
 
 
 def check_sources(ctx: FenceContext) -> None:
@@ -59,7 +59,7 @@ def read_password(ctx: FenceContext) -> str | None:
         return password
     if opts.get("password_file"):
         path = opts.password_file
-        from ..files import FileProblem, read_text
+        from havirt.ocf.files import FileProblem, read_text
 
         try:  # without blocking on a FIFO, never past 64 KiB (/dev/zero), regular files only
             first = read_text(path, "password_file", limit=64 << 10).split("\n", 1)[0]

@@ -17,13 +17,9 @@ from __future__ import annotations
 import os
 import sys
 
-from ..environment import Deadline
-from ..host import Host
-from ..log import OcfLogger
-from ..params import Params, parse_bool, shown
-from ..watchdog import Watchdog
-from . import passwords
-from .actions import (
+from havirt.ocf.environment import Deadline
+from havirt.ocf.fencing import passwords
+from havirt.ocf.fencing.actions import (
     ACTION_ALIASES,
     ACTIONS,
     EXIT_ERROR,
@@ -34,9 +30,13 @@ from .actions import (
     PLUG_ACTIONS,
     FenceError,
 )
-from .agent import FenceAgent, FenceContext
-from .options import OptionTable
-from .usage import usage
+from havirt.ocf.fencing.agent import FenceAgent, FenceContext
+from havirt.ocf.fencing.options import OptionTable
+from havirt.ocf.fencing.usage import usage
+from havirt.ocf.host import Host
+from havirt.ocf.log import OcfLogger
+from havirt.ocf.params import Params, parse_bool, shown
+from havirt.ocf.watchdog import Watchdog
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from typing import Any, TextIO
 
-    from ..runner import CommandRunner
+    from havirt.ocf.runner import CommandRunner
 
 # Standard input is a few name=value lines; more is a mistake, never read whole.
 STDIN_LIMIT = 1 << 20
@@ -123,7 +123,7 @@ def run(
     action = raw.values.get("action", "reboot").strip().lower()
     action = ACTION_ALIASES.get(action, action)
     if action == "metadata":  # needs no valid options: Pacemaker passes only the action
-        from .metadata import render  # lxml: only for this action
+        from havirt.ocf.fencing.metadata import render  # lxml: only for this action
 
         out.write(render(type(agent)))
         out.flush()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from .actions import EXIT_ERROR, EXIT_OFF, EXIT_OK
+from havirt.ocf.fencing.actions import EXIT_ERROR, EXIT_OFF, EXIT_OK
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
 if TYPE_CHECKING:
-    from .agent import FenceAgent
+    from havirt.ocf.fencing.agent import FenceAgent
 
 
 def usage(agent: type[FenceAgent]) -> str:

@@ -31,10 +31,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import HavirtError
-from ..inventory import Inventory
-from ..userinput import read_text
-from . import cib, corosync, hostfiles, libvirt_xml
+from havirt.tools.errors import HavirtError
+from havirt.tools.generate import cib, corosync, hostfiles, libvirt_xml
+from havirt.tools.inventory import Inventory
+from havirt.tools.userinput import read_text
 
 MANIFEST = "manifest.json"
 CIB_XML = "cib.xml"

@@ -30,13 +30,20 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
+from havirt.tools.errors import Conflict, HavirtError
+from havirt.tools.generate import (
+    CIB_XML,
+    LIVE_CIB,
+    MANIFEST,
+    manifest_text,
+    read_manifest,
+    sha256,
+    write_file,
+)
+from havirt.tools.inventory.cluster_options import weakens_safety
+from havirt.tools.pacemaker import CibVersion, Pacemaker, verify_lines
+from havirt.tools.userinput import parse_xml, quote, read_bytes
 from lxml import etree
-
-from ..errors import Conflict, HavirtError
-from ..inventory.cluster_options import weakens_safety
-from ..pacemaker import CibVersion, Pacemaker, verify_lines
-from ..userinput import parse_xml, quote, read_bytes
-from . import CIB_XML, LIVE_CIB, MANIFEST, manifest_text, read_manifest, sha256, write_file
 
 # Meta attributes pcs sets at run time (disable, unmanage, maintenance): never overwritten.
 RUNTIME_META = ("target-role", "is-managed", "maintenance")

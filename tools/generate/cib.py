@@ -16,11 +16,10 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from havirt.tools.cib import Colocation  # the same value the CIB reader gives back
+from havirt.tools.inventory import Guest, Inventory, Storage
+from havirt.tools.inventory.model import duration_text
 from lxml import etree
-
-from ..cib import Colocation  # the same value the CIB reader gives back
-from ..inventory import Guest, Inventory, Storage
-from ..inventory.model import duration_text
 
 # ocf:havirt:StoragePool's parameter names, in one place (that agent is written separately).
 STORAGE_POOL_PARAMS = {

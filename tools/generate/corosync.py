@@ -9,7 +9,7 @@ anything but the inventory. knet with aes256/sha256 (pcs's defaults), one
 
 from __future__ import annotations
 
-from ..inventory import Inventory
+from havirt.tools.inventory import Inventory
 
 
 def pcs_setup_argv(inv: Inventory, out_file: str) -> list[str]:

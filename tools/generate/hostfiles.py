@@ -7,7 +7,7 @@ so that nodes reach each other (and the guests) by short names.
 
 from __future__ import annotations
 
-from ..inventory import Guest, Inventory
+from havirt.tools.inventory import Guest, Inventory
 
 
 def _header(inv: Inventory, what: str) -> str:

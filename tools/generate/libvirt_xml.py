@@ -9,9 +9,8 @@ node without autostart.
 
 from __future__ import annotations
 
+from havirt.tools.inventory import Inventory, Network, Storage
 from lxml import etree
-
-from ..inventory import Inventory, Network, Storage
 
 FS_NS = "http://libvirt.org/schemas/storagepool/fs/1.0"
 

@@ -8,9 +8,27 @@ networks, guests and policies (see docs/inventory.md).
 * :mod:`.cluster_conf` -- import of the seed runbook's tab-delimited cluster.conf.
 """
 
-from .kinds import Address
-from .loader import CheckResult, InventoryError, Problem, check_file, check_text, load, load_text
-from .model import Cluster, Disk, Fence, Guest, Inventory, Network, Node, Policies, Storage
+from havirt.tools.inventory.kinds import Address
+from havirt.tools.inventory.loader import (
+    CheckResult,
+    InventoryError,
+    Problem,
+    check_file,
+    check_text,
+    load,
+    load_text,
+)
+from havirt.tools.inventory.model import (
+    Cluster,
+    Disk,
+    Fence,
+    Guest,
+    Inventory,
+    Network,
+    Node,
+    Policies,
+    Storage,
+)
 
 __all__ = [
     "Address",

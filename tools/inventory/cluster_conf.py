@@ -17,10 +17,10 @@ import json
 import re
 from dataclasses import dataclass
 
-from .kinds import Invalid, IPAddress, Mac
-from .loader import InventoryError, Problem, check_text
-from .model import MIB, size_text
-from .schema import RESOURCE_NAME
+from havirt.tools.inventory.kinds import Invalid, IPAddress, Mac
+from havirt.tools.inventory.loader import InventoryError, Problem, check_text
+from havirt.tools.inventory.model import MIB, size_text
+from havirt.tools.inventory.schema import RESOURCE_NAME
 
 GIB = 1 << 30
 

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..userinput import quote
-from .locate import Path, render_path
+from havirt.tools.inventory.locate import Path, render_path
+from havirt.tools.userinput import quote
 
 MISSING: Any = object()
 

@@ -17,18 +17,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from havirt.ocf.errors import OcfError
-
-from ..errors import HavirtError
-from ..userinput import quote, read_bytes
-from .cluster_options import (
+from havirt.tools.errors import HavirtError
+from havirt.tools.inventory.cluster_options import (
     MAINTAINED_BY_PACEMAKER,
     PACEMAKER_CLUSTER_OPTIONS,
     SET_BY_HAVIRT,
     weakens_safety,
 )
-from .kinds import Address, Problems, did_you_mean
-from .locate import Locations, Path, locate, render_path
-from .model import (
+from havirt.tools.inventory.kinds import Address, Problems, did_you_mean
+from havirt.tools.inventory.locate import Locations, Path, locate, render_path
+from havirt.tools.inventory.model import (
     Cluster,
     Disk,
     Fence,
@@ -40,7 +38,8 @@ from .model import (
     Storage,
     size_text,
 )
-from .schema import INVENTORY
+from havirt.tools.inventory.schema import INVENTORY
+from havirt.tools.userinput import quote, read_bytes
 
 # Set by havirt from the inventory itself; a guest's params may not override them.
 GENERATED_PARAMS = {

@@ -13,8 +13,8 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
-from .kinds import Address
-from .locate import Path
+from havirt.tools.inventory.kinds import Address
+from havirt.tools.inventory.locate import Path
 
 MIB = 1 << 20
 

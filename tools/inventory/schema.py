@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .kinds import (
+from havirt.tools.inventory.kinds import (
     AbsPath,
     ArrayOf,
     Boolean,
@@ -29,7 +29,7 @@ from .kinds import (
     Table,
     Text,
 )
-from .locate import Path
+from havirt.tools.inventory.locate import Path
 
 # Names that become Pacemaker ids (XML NCName) and libvirt names: a letter first.
 RESOURCE_NAME = r"[A-Za-z_][A-Za-z0-9_.-]{0,63}"

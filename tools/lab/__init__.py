@@ -12,12 +12,17 @@ Needs root, util-linux (unshare, nsenter), iproute2, libvirt-daemon-system,
 qemu-system-x86, qemu-utils, busybox-static and apt access to a Debian 6.1 kernel.
 """
 
-from .guest import LabGuest, create_guest
-from .guest_image import GuestAssets, build_guest_assets, domain_xml, write_domain_xml
-from .guest_init import ACPI_IGNORED_MARKER, POWEROFF_MARKER, READY_MARKER
-from .lab import Lab
-from .node import LibvirtNode
-from .proc import LabError, Result
+from havirt.tools.lab.guest import LabGuest, create_guest
+from havirt.tools.lab.guest_image import (
+    GuestAssets,
+    build_guest_assets,
+    domain_xml,
+    write_domain_xml,
+)
+from havirt.tools.lab.guest_init import ACPI_IGNORED_MARKER, POWEROFF_MARKER, READY_MARKER
+from havirt.tools.lab.lab import Lab
+from havirt.tools.lab.node import LibvirtNode
+from havirt.tools.lab.proc import LabError, Result
 
 __all__ = [
     "ACPI_IGNORED_MARKER",

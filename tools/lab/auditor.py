@@ -28,9 +28,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from havirt.agents import qemu_processes
-
-from . import nsutil
-from .lab import Lab
+from havirt.tools.lab import nsutil
+from havirt.tools.lab.lab import Lab
 
 T = TypeVar("T")
 

@@ -33,16 +33,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from havirt.tools import install
+from havirt.tools.cib import configuration as configuration_of
+from havirt.tools.lab.guest import LabGuest, create_guest
+from havirt.tools.lab.guest_image import GuestAssets, build_guest_assets
+from havirt.tools.lab.lab import DEFAULT_BASE_DIR, Lab, missing_requirements
+from havirt.tools.lab.node import LibvirtNode
+from havirt.tools.lab.proc import LabError, Result, checked, run
+from havirt.tools.pacemaker import ClusterStatus, ResourceStatus, parse_status
 from lxml import etree
-
-from .. import install
-from ..cib import configuration as configuration_of
-from ..pacemaker import ClusterStatus, ResourceStatus, parse_status
-from .guest import LabGuest, create_guest
-from .guest_image import GuestAssets, build_guest_assets
-from .lab import DEFAULT_BASE_DIR, Lab, missing_requirements
-from .node import LibvirtNode
-from .proc import LabError, Result, checked, run
 
 FENCE_AGENT = "fence_havirt_lab"
 FENCE_MODULE = "havirt.tools.lab.fence_lab"
@@ -427,8 +426,8 @@ def generated_configuration(inventory_text: str, provider: str = "havirt") -> tu
     feature set is refused by the daemons) holding the generated configuration;
     ``provider="heartbeat"`` swaps in the stock VirtualDomain agent, same parameters.
     """
-    from ..generate import render
-    from ..inventory import loader
+    from havirt.tools.generate import render
+    from havirt.tools.inventory import loader
 
     files = render(loader.load_text(inventory_text, "lab inventory"))
     generated = etree.fromstring(files["cib.xml"].encode())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from .ssh import LIBVIRT_GROUP
+from havirt.tools.lab.ssh import LIBVIRT_GROUP
 
 
 def _conf_value(value: str | int) -> str:

@@ -12,12 +12,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import HavirtError
-from .auditor import QemuCopy, netns_ids, scan
-from .cluster import ClusterLab, cluster_missing_requirements
-from .guest_image import build_guest_assets
-from .lab import DEFAULT_BASE_DIR, DEFAULT_CACHE_DIR, LAB_NAME_RE, Lab
-from .proc import LabError
+from havirt.tools.errors import HavirtError
+from havirt.tools.lab.auditor import QemuCopy, netns_ids, scan
+from havirt.tools.lab.cluster import ClusterLab, cluster_missing_requirements
+from havirt.tools.lab.guest_image import build_guest_assets
+from havirt.tools.lab.lab import DEFAULT_BASE_DIR, DEFAULT_CACHE_DIR, LAB_NAME_RE, Lab
+from havirt.tools.lab.proc import LabError
 
 DEFAULT_LAB = "havirt"
 Progress = Callable[[str], None]

@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING
 from havirt.ocf.fencing import OFF, ON, FenceAgent, FenceContext, FenceError, FenceOption, Plug
 
 if TYPE_CHECKING:
-    from .cluster import ClusterLab, ClusterNode
+    from havirt.tools.lab.cluster import ClusterLab, ClusterNode
 
 LAB_DIR = "/var/lib/havirt-lab"
 
 
 def _lab_name(value: str) -> str | None:
-    from .lab import LAB_NAME_RE
+    from havirt.tools.lab.lab import LAB_NAME_RE
 
     return None if LAB_NAME_RE.match(value) else f"'{value}' is no lab name (letters, digits)"
 
@@ -47,8 +47,8 @@ class FenceHavirtLab(FenceAgent):
     )
 
     def connect(self, ctx: FenceContext) -> ClusterLab:
-        from .cluster import ClusterLab
-        from .proc import LabError
+        from havirt.tools.lab.cluster import ClusterLab
+        from havirt.tools.lab.proc import LabError
 
         try:
             lab = ClusterLab.attach(ctx.options.lab, ctx.options.lab_dir, cache_dir=None)

@@ -18,18 +18,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import nsutil
-from .guest_image import (
+from havirt.tools.lab import nsutil
+from havirt.tools.lab.guest_image import (
     GuestAssets,
     build_guest_assets,
     create_disk,
     guest_cmdline,
     write_domain_xml,
 )
-from .guest_init import READY_MARKER
-from .lab import Lab
-from .node import LibvirtNode
-from .proc import LabError
+from havirt.tools.lab.guest_init import READY_MARKER
+from havirt.tools.lab.lab import Lab
+from havirt.tools.lab.node import LibvirtNode
+from havirt.tools.lab.proc import LabError
 
 GUEST_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 

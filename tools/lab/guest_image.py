@@ -26,11 +26,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from havirt.tools.lab.cpio import CpioArchive
+from havirt.tools.lab.guest_init import AGENT_PORT_NAME, MODULE_LIST_PATH, render_init_script
+from havirt.tools.lab.proc import LabError, run
 from lxml import etree
-
-from .cpio import CpioArchive
-from .guest_init import AGENT_PORT_NAME, MODULE_LIST_PATH, render_init_script
-from .proc import LabError, run
 
 DEFAULT_CACHE_DIR = Path("/var/cache/havirt-lab/guest")
 BUSYBOX = Path("/bin/busybox")

@@ -30,11 +30,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Self
 
-from . import nsutil
-from . import ssh as lab_ssh
-from .configs import hosts_file
-from .node import CAPS_DIR, NETNS_PREFIX, LibvirtNode
-from .proc import LabError, run
+from havirt.tools.lab import nsutil
+from havirt.tools.lab import ssh as lab_ssh
+from havirt.tools.lab.configs import hosts_file
+from havirt.tools.lab.node import CAPS_DIR, NETNS_PREFIX, LibvirtNode
+from havirt.tools.lab.proc import LabError, run
 
 DEFAULT_BASE_DIR = Path("/var/lib/havirt-lab")
 DEFAULT_CACHE_DIR = Path("/var/cache/havirt-lab")

@@ -50,11 +50,10 @@ from pathlib import Path
 from typing import Protocol
 
 from havirt.agents import qemu_processes
-
-from . import nsutil
-from . import ssh as lab_ssh
-from .configs import libvirtd_conf, qemu_conf, qemu_lockd_conf
-from .proc import LabError, Namespaced, Result, checked, run, spawn
+from havirt.tools.lab import nsutil
+from havirt.tools.lab import ssh as lab_ssh
+from havirt.tools.lab.configs import libvirtd_conf, qemu_conf, qemu_lockd_conf
+from havirt.tools.lab.proc import LabError, Namespaced, Result, checked, run, spawn
 
 CAPS_DIR = "var-cache-libvirt/qemu/capabilities"  # under a node dir
 VIRTLOCKD_SOCKET = "run/libvirt/virtlockd-sock"  # under a node dir

@@ -13,8 +13,7 @@ import time
 from pathlib import Path
 
 from havirt.agents import mountinfo
-
-from .proc import LabError, Result, run
+from havirt.tools.lab.proc import LabError, Result, run
 
 NETNS_DIR = Path("/run/netns")
 

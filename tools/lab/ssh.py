@@ -42,8 +42,8 @@ from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Protocol
 
-from . import nsutil
-from .proc import LabError, Namespaced, Result, run
+from havirt.tools.lab import nsutil
+from havirt.tools.lab.proc import LabError, Namespaced, Result, run
 
 SSHD = "/usr/sbin/sshd"  # sshd must be started by its absolute path (it re-executes itself)
 REQUIRED_TOOLS = ("ssh", "ssh-keygen", SSHD)

@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..cib import parse_config
-from ..cluster_env import ClusterEnv
-from ..pacemaker import Pacemaker
-from ..placement.predict import predict
+from havirt.tools.cib import parse_config
+from havirt.tools.cluster_env import ClusterEnv
+from havirt.tools.pacemaker import Pacemaker
+from havirt.tools.placement.predict import predict
 
 DEFAULT_TIMEOUT = 120.0
 

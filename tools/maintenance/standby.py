@@ -17,12 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..cluster_env import ClusterEnv
-from ..errors import Refused
-from ..pacemaker import ClusterStatus, Pacemaker
-from ..placement.constraints import Move
-from ..placement.model import Guest, Layout, describe_load, layout_from
-from ..placement.moves import (
+from havirt.tools.cluster_env import ClusterEnv
+from havirt.tools.errors import Refused
+from havirt.tools.pacemaker import ClusterStatus, Pacemaker
+from havirt.tools.placement.constraints import Move
+from havirt.tools.placement.model import Guest, Layout, describe_load, layout_from
+from havirt.tools.placement.moves import (
     GuestMove,
     carry_out,
     check_cluster_can_move,
@@ -30,7 +30,7 @@ from ..placement.moves import (
     sweep_expired_moves,
     watch,
 )
-from ..placement.predict import Prediction, predict, predict_moves
+from havirt.tools.placement.predict import Prediction, predict, predict_moves
 
 DRAINED_ATTRIBUTE = "havirt-drained-guests"  # the guests a standby moved away, space-separated
 DEFAULT_TIMEOUT = 300.0

@@ -17,13 +17,25 @@ are the rooms. Importing this package imports lxml, so the CLI imports it inside
 commands that talk to the cluster, never for ``--help``.
 """
 
-from .errors import CrmExit, PacemakerError, PacemakerTimeout, crm_exit
-from .history import Operation, OperationHistory, parse_history
-from .live import DEFAULT_TIMEOUT, PACKAGES, Pacemaker, PrefixRunner
-from .simulation import PlannedAction, Simulation, parse_simulation
-from .status import ClusterStatus, FailedAction, NodeStatus, ResourceStatus, parse_status
-from .verify import VERIFY_LINE_WIDTH, VERIFY_LINES, VerifyResult, parse_verify, verify_lines
-from .version import CibVersion
+from havirt.tools.pacemaker.errors import CrmExit, PacemakerError, PacemakerTimeout, crm_exit
+from havirt.tools.pacemaker.history import Operation, OperationHistory, parse_history
+from havirt.tools.pacemaker.live import DEFAULT_TIMEOUT, PACKAGES, Pacemaker, PrefixRunner
+from havirt.tools.pacemaker.simulation import PlannedAction, Simulation, parse_simulation
+from havirt.tools.pacemaker.status import (
+    ClusterStatus,
+    FailedAction,
+    NodeStatus,
+    ResourceStatus,
+    parse_status,
+)
+from havirt.tools.pacemaker.verify import (
+    VERIFY_LINE_WIDTH,
+    VERIFY_LINES,
+    VerifyResult,
+    parse_verify,
+    verify_lines,
+)
+from havirt.tools.pacemaker.version import CibVersion
 
 __all__ = [
     "DEFAULT_TIMEOUT",

@@ -6,8 +6,7 @@ from __future__ import annotations
 from enum import IntEnum
 
 from havirt.ocf.runner import CommandResult
-
-from ..errors import HavirtError
+from havirt.tools.errors import HavirtError
 
 
 class CrmExit(IntEnum):

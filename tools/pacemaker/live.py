@@ -27,15 +27,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from havirt.ocf.runner import CommandResult, CommandRunner
-
-from ..errors import HavirtError
-from ..userinput import parse_xml, read_bytes
-from .errors import CrmExit, PacemakerError, PacemakerTimeout
-from .history import OperationHistory, parse_history
-from .simulation import Simulation, parse_simulation
-from .status import ClusterStatus, parse_status
-from .verify import VerifyResult, parse_verify
-from .version import CibVersion
+from havirt.tools.errors import HavirtError
+from havirt.tools.pacemaker.errors import CrmExit, PacemakerError, PacemakerTimeout
+from havirt.tools.pacemaker.history import OperationHistory, parse_history
+from havirt.tools.pacemaker.simulation import Simulation, parse_simulation
+from havirt.tools.pacemaker.status import ClusterStatus, parse_status
+from havirt.tools.pacemaker.verify import VerifyResult, parse_verify
+from havirt.tools.pacemaker.version import CibVersion
+from havirt.tools.userinput import parse_xml, read_bytes
 
 DEFAULT_TIMEOUT = 30.0
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..userinput import parse_xml
-from .errors import PacemakerError
-from .status import ClusterStatus, status_from
+from havirt.tools.pacemaker.errors import PacemakerError
+from havirt.tools.pacemaker.status import ClusterStatus, status_from
+from havirt.tools.userinput import parse_xml
 
 
 @dataclass(frozen=True)

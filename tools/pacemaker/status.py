@@ -6,9 +6,8 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
+from havirt.tools.userinput import parse_xml
 from lxml import etree
-
-from ..userinput import parse_xml
 
 
 def _bool(el: etree._Element, name: str) -> bool:

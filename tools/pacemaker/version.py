@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import HavirtError
-from ..userinput import parse_xml, quote
+from havirt.tools.errors import HavirtError
+from havirt.tools.userinput import parse_xml, quote
 
 
 @dataclass(frozen=True)

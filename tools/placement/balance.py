@@ -26,12 +26,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..cluster_env import ClusterEnv
-from ..errors import BadRequest, HavirtError, Refused
-from .constraints import Move
-from .model import Layout, layout_from
-from .moves import GuestMove, carry_out, check_cluster_can_move
-from .predict import predict_moves
+from havirt.tools.cluster_env import ClusterEnv
+from havirt.tools.errors import BadRequest, HavirtError, Refused
+from havirt.tools.placement.constraints import Move
+from havirt.tools.placement.model import Layout, layout_from
+from havirt.tools.placement.moves import GuestMove, carry_out, check_cluster_can_move
+from havirt.tools.placement.predict import predict_moves
 
 DEFAULT_TIMEOUT = 300.0
 MAX_ROUNDS = 3  # plan, check with the scheduler, drop what it refuses, plan again

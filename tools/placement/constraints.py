@@ -19,10 +19,9 @@ from collections.abc import Iterable, Sequence
 from copy import deepcopy
 from dataclasses import dataclass
 
+from havirt.tools.cib import HAVIRT_MOVE_PREFIX, configuration
+from havirt.tools.userinput import parse_xml
 from lxml import etree
-
-from ..cib import HAVIRT_MOVE_PREFIX, configuration
-from ..userinput import parse_xml
 
 INFINITY = "INFINITY"
 MOVE_PREFIX = HAVIRT_MOVE_PREFIX  # this module's name for it (place.py imports it from here)

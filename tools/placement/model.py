@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from ..cib import parse_config
-from ..errors import BadRequest
-from ..pacemaker import ClusterStatus, Pacemaker
+from havirt.tools.cib import parse_config
+from havirt.tools.errors import BadRequest
+from havirt.tools.pacemaker import ClusterStatus, Pacemaker
 
 DIMENSIONS = ("cpu", "hv_memory")  # what havirt generate declares, in this order
 

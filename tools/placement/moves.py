@@ -14,10 +14,16 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
-from ..cluster_env import ClusterEnv
-from ..errors import HavirtError, Refused
-from ..pacemaker import ClusterStatus, Operation, OperationHistory, Pacemaker, PacemakerError
-from .constraints import (
+from havirt.tools.cluster_env import ClusterEnv
+from havirt.tools.errors import HavirtError, Refused
+from havirt.tools.pacemaker import (
+    ClusterStatus,
+    Operation,
+    OperationHistory,
+    Pacemaker,
+    PacemakerError,
+)
+from havirt.tools.placement.constraints import (
     Move,
     MoveConstraint,
     move_constraints,

@@ -19,17 +19,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from havirt.tools.cib import origin_of, parse_config
+from havirt.tools.cluster_env import ClusterEnv
+from havirt.tools.errors import BadRequest, Refused
+from havirt.tools.pacemaker import parse_history
+from havirt.tools.placement.constraints import MOVE_PREFIX, to_text
+from havirt.tools.placement.model import layout_from
+from havirt.tools.placement.moves import GuestMove, watch
+from havirt.tools.placement.predict import predict
+from havirt.tools.userinput import quote
 from lxml import etree
-
-from ..cib import origin_of, parse_config
-from ..cluster_env import ClusterEnv
-from ..errors import BadRequest, Refused
-from ..pacemaker import parse_history
-from ..userinput import quote
-from .constraints import MOVE_PREFIX, to_text
-from .model import layout_from
-from .moves import GuestMove, watch
-from .predict import predict
 
 INFINITY = "INFINITY"
 

@@ -16,13 +16,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from havirt.tools.cib import configuration
+from havirt.tools.pacemaker import Pacemaker, PlannedAction, Simulation
+from havirt.tools.placement.constraints import (
+    Move,
+    insert_constraints,
+    move_constraints,
+    move_id,
+    remove_constraints,
+)
+from havirt.tools.placement.moves import expiry
+from havirt.tools.userinput import parse_xml
 from lxml import etree
-
-from ..cib import configuration
-from ..pacemaker import Pacemaker, PlannedAction, Simulation
-from ..userinput import parse_xml
-from .constraints import Move, insert_constraints, move_constraints, move_id, remove_constraints
-from .moves import expiry
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ what is wrong (see :mod:`.join`). See docs/records.md.
 
 from __future__ import annotations
 
-from ..cib import CibConfig, Location, Primitive, parse_config
-from .gather import gather, identity
-from .join import (
+from havirt.tools.cib import CibConfig, Location, Primitive, parse_config
+from havirt.tools.records.gather import gather, identity
+from havirt.tools.records.join import (
     DomainListing,
     Flag,
     Guest,
@@ -26,7 +26,14 @@ from .join import (
     node_state,
     nodes,
 )
-from .scan import DEFAULT_TIMEOUT, LibvirtDomain, LibvirtScanner, NodeScan, Scanner, node_uris
+from havirt.tools.records.scan import (
+    DEFAULT_TIMEOUT,
+    LibvirtDomain,
+    LibvirtScanner,
+    NodeScan,
+    Scanner,
+    node_uris,
+)
 
 __all__ = [
     "DEFAULT_TIMEOUT",

@@ -7,10 +7,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ..cib import Primitive, parse_config
-from ..pacemaker import Pacemaker
-from .join import GuestIdentity, RecordsError, Sources
-from .scan import DEFAULT_TIMEOUT, NodeScan, Scanner, local_node, node_uris
+from havirt.tools.cib import Primitive, parse_config
+from havirt.tools.pacemaker import Pacemaker
+from havirt.tools.records.join import GuestIdentity, RecordsError, Sources
+from havirt.tools.records.scan import DEFAULT_TIMEOUT, NodeScan, Scanner, local_node, node_uris
 
 
 def _parallel(*calls: Callable[[], Any]) -> list[Any]:

@@ -21,10 +21,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ..cib import CibConfig, Location
-from ..errors import HavirtError
-from ..pacemaker import ClusterStatus, NodeStatus, ResourceStatus
-from .scan import LibvirtDomain, NodeScan
+from havirt.tools.cib import CibConfig, Location
+from havirt.tools.errors import HavirtError
+from havirt.tools.pacemaker import ClusterStatus, NodeStatus, ResourceStatus
+from havirt.tools.records.scan import LibvirtDomain, NodeScan
 
 ERROR, NOTE = "error", "note"
 TWO_NODES = "two-nodes"

@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..cib import Primitive
-from ..errors import HavirtError
+from havirt.tools.cib import Primitive
+from havirt.tools.errors import HavirtError
 
 DEFAULT_TIMEOUT = 5.0
 LOCAL_URI = "qemu:///system"

@@ -16,10 +16,10 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from .catalog import CATALOG
-from .facts import Cpu, NodeFacts, Trust
-from .findings import ERROR, WARNING, Finding
-from .targets import Target
+from havirt.tools.validate.catalog import CATALOG
+from havirt.tools.validate.facts import Cpu, NodeFacts, Trust
+from havirt.tools.validate.findings import ERROR, WARNING, Finding
+from havirt.tools.validate.targets import Target
 
 V = TypeVar("V", bound=Hashable)
 ALL_NODES = "*"  # the node of a finding about the whole cluster
@@ -409,7 +409,7 @@ def _baseline_fix(baseline: str | None) -> str:
     )
     if not baseline:
         return general + ": virsh cpu-baseline over all nodes' host CPUs computes it"
-    from .facts import xml
+    from havirt.tools.validate.facts import xml
 
     try:
         root = xml(baseline)

@@ -12,9 +12,8 @@ import textwrap
 from pathlib import Path
 
 import click
-
-from ..cli_types import Number
-from .catalog import CATALOG, SKIPPABLE
+from havirt.tools.cli_types import Number
+from havirt.tools.validate.catalog import CATALOG, SKIPPABLE
 
 _CHECK_LIST = "\n".join(
     textwrap.fill(c.compares, 78, initial_indent=f"  {c.id:<13} ", subsequent_indent=" " * 16)
@@ -158,10 +157,9 @@ def validate_command(
     from havirt.tools.cluster_env import command_world
     from havirt.tools.errors import BadRequest, HavirtError
     from havirt.tools.userinput import read_bytes
-
-    from . import engine, ssh, targets
-    from .checks import CheckOptions
-    from .render import render
+    from havirt.tools.validate import engine, ssh, targets
+    from havirt.tools.validate.checks import CheckOptions
+    from havirt.tools.validate.render import render
 
     nodes = targets.parse_hosts(hosts, user, port)
     if inventory is not None:

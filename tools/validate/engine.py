@@ -15,13 +15,19 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from havirt.tools.errors import BadRequest
-
-from . import checks as C
-from .catalog import CONNECT, SKIPPABLE
-from .facts import NodeFacts
-from .findings import ERROR, WARNING, CheckOutcome, Finding, NodeSummary, Report
-from .probe import Collector, ProbeOptions, Session, cpu_baseline
-from .targets import Target, check_distinct
+from havirt.tools.validate import checks as C
+from havirt.tools.validate.catalog import CONNECT, SKIPPABLE
+from havirt.tools.validate.facts import NodeFacts
+from havirt.tools.validate.findings import (
+    ERROR,
+    WARNING,
+    CheckOutcome,
+    Finding,
+    NodeSummary,
+    Report,
+)
+from havirt.tools.validate.probe import Collector, ProbeOptions, Session, cpu_baseline
+from havirt.tools.validate.targets import Target, check_distinct
 
 MAX_PARALLEL = 32  # connections at once
 

@@ -29,9 +29,8 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from havirt.ocf.runner import CommandResult
-
-from . import facts as F
-from .targets import Target
+from havirt.tools.validate import facts as F
+from havirt.tools.validate.targets import Target
 
 T = TypeVar("T")
 LOCAL_URI = "qemu:///system"

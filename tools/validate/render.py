@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable
 
-from .findings import ERROR, Report
+from havirt.tools.validate.findings import ERROR, Report
 
 WIDTH = 100
 

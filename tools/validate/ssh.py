@@ -31,8 +31,7 @@ from typing import Any, NoReturn
 import paramiko
 from fabric import Config, Connection
 from havirt.ocf.runner import TIMEOUT_RC, CommandResult
-
-from .targets import Target
+from havirt.tools.validate.targets import Target
 
 DEFAULT_KNOWN_HOSTS = ("~/.ssh/known_hosts", "/etc/ssh/ssh_known_hosts")
 
