@@ -1,6 +1,6 @@
 """The libvirt agents' environment: the common one plus a hypervisor factory.
 
-``LibvirtEnv.hypervisor`` opens the agent's libvirt boundary (``libvirt_boundary``,
+``LibvirtEnv.hypervisor`` opens the agent's libvirt boundary (``agents.libvirt.boundary``,
 imported only then: the monitor path must not pay for libvirt before it needs it).
 The guest agent's ``GuestEnv`` has a ``GuestHost``: the node as it sees it, with the
 guest's QEMU processes in /proc; the pool agent's ``PoolEnv`` a ``PoolHost``, which
@@ -10,7 +10,8 @@ host and runner) and hand them to ``dispatcher.run(agent_env=...)``.
 
 from __future__ import annotations
 
-from havirt.agents import definitions, qemu_processes
+from havirt.agents.guest import qemu_processes
+from havirt.agents.libvirt import definition_backup
 from havirt.ocf.agent_env import AgentEnv
 from havirt.ocf.host import Host
 
@@ -19,8 +20,8 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from havirt.agents.libvirt_boundary import Hypervisor
-    from havirt.agents.mountinfo import Mount
+    from havirt.agents.libvirt.boundary import Hypervisor
+    from havirt.agents.pool.mountinfo import Mount
     from havirt.ocf.environment import Deadline
     from havirt.ocf.runner import CommandRunner
 
@@ -53,7 +54,7 @@ class LibvirtEnv(AgentEnv):
         runner: CommandRunner,
         state_dir: str,
         connect: HypervisorFactory | None = None,
-        backup_dir: str = definitions.BACKUP_DIR,
+        backup_dir: str = definition_backup.BACKUP_DIR,
     ) -> None:
         super().__init__(host, runner, state_dir)
         self.connect = connect  # None: the real libvirt boundary
@@ -64,7 +65,7 @@ class LibvirtEnv(AgentEnv):
         ``deadline`` minus ``reserve`` seconds; opened lazily, on the first call."""
         if self.connect is not None:
             return self.connect(uri, deadline, reserve)
-        from havirt.agents.libvirt_boundary import Hypervisor  # libvirt only when it is needed
+        from havirt.agents.libvirt.boundary import Hypervisor  # libvirt only when it is needed
 
         return Hypervisor(uri, deadline, reserve)
 
@@ -89,7 +90,7 @@ class GuestEnv(LibvirtEnv):
         runner: CommandRunner,
         state_dir: str,
         connect: HypervisorFactory | None = None,
-        backup_dir: str = definitions.BACKUP_DIR,
+        backup_dir: str = definition_backup.BACKUP_DIR,
         libvirt_conf_dir: str = LIBVIRT_CONF_DIR,
         run_dir: str = RUN_DIR,
     ) -> None:
@@ -103,7 +104,7 @@ class PoolHost(Host):
 
     def mounts(self) -> list[Mount]:
         """Every mount of this node (from /proc/self/mountinfo: never touches a mount)."""
-        from havirt.agents import mountinfo  # the guest agent's monitor does not load it
+        from havirt.agents.pool import mountinfo  # the guest agent's monitor does not load it
 
         return mountinfo.read()
 

@@ -16,7 +16,7 @@ host key".
 
 from __future__ import annotations
 
-from havirt.agents.migration import check_uri
+from havirt.agents.guest.migration import check_uri
 from havirt.ocf.fencing import OFF, ON, FenceAgent, FenceContext, FenceError, FenceOption, Plug
 from havirt.ocf.params import shown
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import TypeVar
 
-    from havirt.agents.libvirt_boundary import Domain, Hypervisor
+    from havirt.agents.libvirt.boundary import Domain, Hypervisor
     from havirt.ocf.params import Params
 
     T = TypeVar("T")
@@ -237,7 +237,7 @@ class FenceHavirt(FenceAgent):
         return ctx.carried(_Carried).uri
 
     def _libvirt(self, ctx: FenceContext, what: str, call: Callable[[], T]) -> T:
-        from havirt.agents.libvirt_boundary import HypervisorError, HypervisorUnavailable
+        from havirt.agents.libvirt.boundary import HypervisorError, HypervisorUnavailable
 
         try:
             return call()
@@ -269,13 +269,13 @@ class FenceHavirt(FenceAgent):
                 raise FenceError(f"option {option}: {path} does not exist or cannot be read")
 
     def connect(self, ctx: FenceContext) -> Hypervisor:
-        from havirt.agents.libvirt_boundary import Credentials
+        from havirt.agents.libvirt.boundary import Credentials
 
         creds = None
         if ctx.password is not None:
             creds = Credentials(ctx.options.get("username"), ctx.password)
         if self.hypervisor is None:
-            from havirt.agents.libvirt_boundary import Hypervisor
+            from havirt.agents.libvirt.boundary import Hypervisor
 
             self.hypervisor = Hypervisor
         hv = self.hypervisor(
@@ -295,7 +295,7 @@ class FenceHavirt(FenceAgent):
         session.close()
 
     def get_power_status(self, ctx: FenceContext, session: Hypervisor, plug: str) -> str:
-        from havirt.agents.libvirt_boundary import NO_DOMAIN
+        from havirt.agents.libvirt.boundary import NO_DOMAIN
 
         dom = self._lookup(ctx, session, plug)
         state = None
@@ -320,7 +320,7 @@ class FenceHavirt(FenceAgent):
     def set_power_status(
         self, ctx: FenceContext, session: Hypervisor, plug: str, state: str
     ) -> None:
-        from havirt.agents.libvirt_boundary import OPERATION_INVALID
+        from havirt.agents.libvirt.boundary import OPERATION_INVALID
 
         dom = self._lookup(ctx, session, plug)
         if dom is None:

@@ -10,9 +10,10 @@ killed (or, if even SIGKILL cannot end it, left behind), never the answer.
 
 from __future__ import annotations
 
-from havirt.agents import definitions, fs_check, mountinfo
 from havirt.agents.env import PoolEnv, PoolHost
-from havirt.agents.pool_definition import (
+from havirt.agents.libvirt import definition_backup
+from havirt.agents.pool import fs_check, mountinfo
+from havirt.agents.pool.definition import (
     DEFINITION_FIELDS,
     MOUNT_HELPERS,
     DefinitionError,
@@ -21,7 +22,7 @@ from havirt.agents.pool_definition import (
     from_params,
     from_xml,
 )
-from havirt.agents.storage_pool_params import ACTIONS, NODE_PLACEHOLDER, PARAMETERS
+from havirt.agents.pool.params import ACTIONS, NODE_PLACEHOLDER, PARAMETERS
 from havirt.ocf.agent import ActionContext, ResourceAgent
 from havirt.ocf.errors import OcfError
 from havirt.ocf.exitcodes import OcfExit
@@ -30,8 +31,8 @@ from havirt.ocf.runner import KILL_WAIT
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
 if TYPE_CHECKING:
-    from havirt.agents.libvirt_boundary import Domain, Hypervisor
-    from havirt.agents.libvirt_boundary import StoragePool as Pool
+    from havirt.agents.libvirt.boundary import Domain, Hypervisor
+    from havirt.agents.libvirt.boundary import StoragePool as Pool
 
 POLL = 0.25  # seconds between polls while waiting for guests to go
 DETACH_CHECK = 5.0  # at most this long for stop's look at a possibly hung mount
@@ -110,7 +111,7 @@ class StoragePool(ResourceAgent):
         text = ctx.carried(Carried).pool_xml_text
         if text is not None:
             return text
-        from havirt.agents.pool_definition import to_xml
+        from havirt.agents.pool.definition import to_xml
 
         return to_xml(spec)
 
@@ -198,7 +199,7 @@ class StoragePool(ResourceAgent):
 
     # -- monitor ---------------------------------------------------------------------------
     def monitor(self, ctx: ActionContext) -> OcfExit:
-        from havirt.agents.libvirt_boundary import HypervisorError, HypervisorUnavailable
+        from havirt.agents.libvirt.boundary import HypervisorError, HypervisorUnavailable
 
         p = ctx.params
         depth = 0 if ctx.env.is_probe else max(ctx.env.check_level, p.monitor_depth or 0)
@@ -281,7 +282,7 @@ class StoragePool(ResourceAgent):
 
     # -- start -----------------------------------------------------------------------------
     def start(self, ctx: ActionContext) -> OcfExit:
-        from havirt.agents.libvirt_boundary import HypervisorError
+        from havirt.agents.libvirt.boundary import HypervisorError
 
         name = ctx.params.pool
         wanted = self._wanted(ctx)
@@ -327,7 +328,7 @@ class StoragePool(ResourceAgent):
     def _reconcile(self, ctx: ActionContext, hv: Hypervisor, pool: Pool, wanted: PoolSpec) -> Pool:
         """Make libvirt's definition the wanted one: never under an active pool, and never
         without keeping the previous definition in a file."""
-        from havirt.agents.pool_definition import with_uuid
+        from havirt.agents.pool.definition import with_uuid
 
         defined_xml = pool.xml(inactive=True)
         try:
@@ -345,7 +346,9 @@ class StoragePool(ResourceAgent):
                 "can redefine it",
             )
         env = PoolEnv.of(ctx)
-        backup = definitions.keep(env.backup_dir, f"pool-{pool.name}", defined_xml, env.host.time())
+        backup = definition_backup.keep(
+            env.backup_dir, f"pool-{pool.name}", defined_xml, env.host.time()
+        )
         ctx.log.warn(
             f"redefining pool {pool.name} as the resource says ({what}); "
             f"the previous definition is kept in {backup}"
@@ -380,7 +383,7 @@ class StoragePool(ResourceAgent):
         return self._stop(ctx)
 
     def probe_unconfigured(self, ctx: ActionContext, error: OcfError) -> OcfExit:
-        from havirt.agents.libvirt_boundary import HypervisorError
+        from havirt.agents.libvirt.boundary import HypervisorError
 
         ctx.params = self.parameter_set().parse_lenient(ctx.env.reskeys)
         name = ctx.params.get("pool")
@@ -402,7 +405,7 @@ class StoragePool(ResourceAgent):
         return OcfExit.SUCCESS
 
     def _stop(self, ctx: ActionContext) -> OcfExit:
-        from havirt.agents.libvirt_boundary import HypervisorError, HypervisorUnavailable
+        from havirt.agents.libvirt.boundary import HypervisorError, HypervisorUnavailable
 
         name = ctx.params.pool
         hv = self._hypervisor(ctx, reserve=_reserve(ctx.deadline.total))
@@ -439,8 +442,8 @@ class StoragePool(ResourceAgent):
 
     def _users(self, hv: Hypervisor, pool: Pool, spec: PoolSpec) -> list[tuple[Domain, list[str]]]:
         """Running guests of this node that use the pool, with what they use of it."""
-        from havirt.agents import pool_usage
-        from havirt.agents.libvirt_boundary import NO_DOMAIN, HypervisorError
+        from havirt.agents.libvirt.boundary import NO_DOMAIN, HypervisorError
+        from havirt.agents.pool import usage as pool_usage
 
         volumes = pool.volume_paths()
         found = []
@@ -460,7 +463,7 @@ class StoragePool(ResourceAgent):
         self, ctx: ActionContext, hv: Hypervisor, pool: Pool, spec: PoolSpec
     ) -> None:
         """Refuse to stop (or, with force_stop=destroy-guests, destroy) guests on the pool."""
-        from havirt.agents.libvirt_boundary import HypervisorError
+        from havirt.agents.libvirt.boundary import HypervisorError
 
         users = self._users(hv, pool, spec)
         if not users:
@@ -542,7 +545,7 @@ class StoragePool(ResourceAgent):
     def reload_agent(self, ctx: ActionContext) -> OcfExit:
         # force_stop, monitor_depth, check_timeout and status_file are read at each action.
         # A new definition cannot be applied under running guests: say so.
-        from havirt.agents.libvirt_boundary import HypervisorError
+        from havirt.agents.libvirt.boundary import HypervisorError
 
         wanted = self._wanted(ctx)
         if wanted is None:

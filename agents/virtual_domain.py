@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 
-from havirt.agents import definitions, domain_config, migration
-from havirt.agents.domain_state import FAILED, RUNNING, STOPPED, DomainState, Verdict, judge
 from havirt.agents.env import GuestEnv, GuestHost
-from havirt.agents.guest_observation import Identity, Observation, margin
-from havirt.agents.resource_state import ResourceState
-from havirt.agents.virtual_domain_params import ACTIONS, PARAMETERS, lease_requirement
+from havirt.agents.guest import domain_config, migration
+from havirt.agents.guest.domain_state import FAILED, RUNNING, STOPPED, DomainState, Verdict, judge
+from havirt.agents.guest.observation import Identity, Observation, margin
+from havirt.agents.guest.params import ACTIONS, PARAMETERS, lease_requirement
+from havirt.agents.guest.resource_state import ResourceState
+from havirt.agents.libvirt import definition_backup
 from havirt.ocf.agent import ActionContext, ResourceAgent
 from havirt.ocf.errors import OcfError
 from havirt.ocf.exitcodes import OcfExit
@@ -24,9 +25,9 @@ from havirt.ocf.files import FileProblem
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
 if TYPE_CHECKING:
-    from havirt.agents.libvirt_boundary import Domain, Hypervisor
-    from havirt.agents.migration_run import MigrationRun
-    from havirt.agents.storage_lease import LeaseCheck
+    from havirt.agents.guest.migration_run import MigrationRun
+    from havirt.agents.guest.storage_lease import LeaseCheck
+    from havirt.agents.libvirt.boundary import Domain, Hypervisor
 
 POLL = 0.25  # seconds between state polls while waiting for a change
 
@@ -117,7 +118,7 @@ class VirtualDomain(ResourceAgent):
 
     def observe(self, ctx: ActionContext, hv: Hypervisor, ident: Identity) -> Observation:
         """Where the guest stands, from libvirt, with /proc as the witness of last resort."""
-        from havirt.agents.libvirt_boundary import NO_DOMAIN, HypervisorError, HypervisorUnavailable
+        from havirt.agents.libvirt.boundary import NO_DOMAIN, HypervisorError, HypervisorUnavailable
 
         try:
             dom = hv.lookup(name=ident.name, uuid=ident.uuid)
@@ -235,7 +236,7 @@ class VirtualDomain(ResourceAgent):
         mode = lease_requirement(ctx.params.get("require_storage_lease"))
         if mode == "false":
             return None
-        from havirt.agents import storage_lease
+        from havirt.agents.guest import storage_lease
 
         if not storage_lease.is_local_system_uri(ctx.params.get("hypervisor")):
             if mode == "true":
@@ -320,7 +321,7 @@ class VirtualDomain(ResourceAgent):
         return OcfExit.SUCCESS
 
     def _deep_checks(self, ctx: ActionContext, dom: Domain) -> str | None:
-        from havirt.agents.libvirt_boundary import HypervisorError
+        from havirt.agents.libvirt.boundary import HypervisorError
 
         for script in (ctx.params.monitor_scripts or "").split():
             result = ctx.runner.run([script], timeout=ctx.deadline.remaining())
@@ -342,7 +343,7 @@ class VirtualDomain(ResourceAgent):
             for attr in ("cpu", "host_memory", "hv_memory")
         ):
             return
-        from havirt.agents import utilization
+        from havirt.agents.guest import utilization
 
         vcpus, memory_kib = dom.vcpus_and_memory()
         sizes = {"cpu": vcpus, "host_memory": memory_kib // 1024, "hv_memory": memory_kib // 1024}
@@ -360,7 +361,7 @@ class VirtualDomain(ResourceAgent):
 
     # -- start ---------------------------------------------------------------------
     def start(self, ctx: ActionContext) -> OcfExit:
-        from havirt.agents.libvirt_boundary import (
+        from havirt.agents.libvirt.boundary import (
             RESOURCE_BUSY,
             HypervisorError,
             HypervisorUnavailable,
@@ -434,7 +435,9 @@ class VirtualDomain(ResourceAgent):
         """A persistent definition lets libvirt autostart the guest outside Pacemaker:
         remove it, but keep its XML so no definition is ever lost."""
         env = GuestEnv.of(ctx)
-        backup = definitions.keep(env.backup_dir, dom.name, dom.xml(inactive=True), env.host.time())
+        backup = definition_backup.keep(
+            env.backup_dir, dom.name, dom.xml(inactive=True), env.host.time()
+        )
         ctx.log.warn(
             f"{dom.name} was defined persistently in libvirt; undefining it so only Pacemaker "
             f"starts it (definition kept in {backup})"
@@ -517,7 +520,7 @@ class VirtualDomain(ResourceAgent):
         return self._stop(ctx, self._identity(ctx))
 
     def _stop(self, ctx: ActionContext, ident: Identity) -> OcfExit:
-        from havirt.agents.guest_stop import GuestStop
+        from havirt.agents.guest.stop import GuestStop
 
         return GuestStop(self.observe, self._hypervisor, ctx.carried(Carried).config).stop(
             ctx, ident
@@ -565,8 +568,8 @@ class VirtualDomain(ResourceAgent):
 
     # -- migration ---------------------------------------------------------------
     def migrate_to(self, ctx: ActionContext) -> OcfExit:
-        from havirt.agents.libvirt_boundary import HypervisorError, migrate_flags
-        from havirt.agents.migration_run import set_migration_speed
+        from havirt.agents.guest.migration_run import set_migration_speed
+        from havirt.agents.libvirt.boundary import HypervisorError, migrate_flags
 
         p = ctx.params
         config = _config(ctx)
@@ -600,7 +603,7 @@ class VirtualDomain(ResourceAgent):
             )
             flags = migrate_flags(options.switches)
             if p.save_config_on_stop or p.sync_config_on_stop:
-                from havirt.agents.guest_stop import save_config
+                from havirt.agents.guest.stop import save_config
 
                 save_config(ctx, dom, config)
             if p.start_resources:
@@ -650,7 +653,7 @@ class VirtualDomain(ResourceAgent):
 
     def _migration_run(self) -> MigrationRun:
         """The migration job's runner (a method, so a test agent can replace it)."""
-        from havirt.agents.migration_run import MigrationRun
+        from havirt.agents.guest.migration_run import MigrationRun
 
         return MigrationRun(self._abort_migration)
 
@@ -659,12 +662,12 @@ class VirtualDomain(ResourceAgent):
     ) -> bool:
         """The agent's own abort of the migration job near the deadline (a method, so a
         test agent can replace it: see tests/integration/stuck_abort_agent.py)."""
-        from havirt.agents.migration_run import abort_migration
+        from havirt.agents.guest.migration_run import abort_migration
 
         return abort_migration(ctx, dom, seconds, again)
 
     def migrate_from(self, ctx: ActionContext) -> OcfExit:
-        from havirt.agents.libvirt_boundary import HypervisorUnavailable
+        from havirt.agents.libvirt.boundary import HypervisorUnavailable
 
         hv = self._hypervisor(ctx)
         ident = self._identity(ctx)
@@ -703,7 +706,7 @@ class VirtualDomain(ResourceAgent):
         self, ctx: ActionContext, hv: Hypervisor, dom: Domain, source: str
     ) -> None:
         """Exactly one copy: the guest must no longer run on the migration source."""
-        from havirt.agents.libvirt_boundary import HypervisorError
+        from havirt.agents.libvirt.boundary import HypervisorError
 
         src_uri = self._remote_uri(ctx, hv.actual_uri, source)
         remote = GuestEnv.of(ctx).hypervisor(src_uri, ctx.deadline.within(10.0))
@@ -723,7 +726,7 @@ class VirtualDomain(ResourceAgent):
 
     def reload_agent(self, ctx: ActionContext) -> OcfExit:
         # Reloadable parameters are read at each action; only utilization needs applying.
-        from havirt.agents.libvirt_boundary import HypervisorError
+        from havirt.agents.libvirt.boundary import HypervisorError
 
         hv = self._hypervisor(ctx)
         try:

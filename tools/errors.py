@@ -1,7 +1,7 @@
 """The error types of havirt's library layer.
 
 A library function raises one of these; it never picks an exit code or names a
-command-line option. The command layer (``tools/cli.py``'s ``exit_code_for``) maps
+command-line option. The command layer (``tools/cli/main.py``'s ``exit_code_for``) maps
 each type to the exit code it documents.
 """
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from havirt.tools.cli import main
+from havirt.tools.cli.main import main
 from havirt.tools.pacemaker import Pacemaker
 
 REPO = Path(__file__).resolve().parents[2]

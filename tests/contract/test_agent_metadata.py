@@ -115,9 +115,9 @@ def test_pcs_resource_describe_lists_every_parameter(agent) -> None:
 
 
 def test_reference_docs_are_up_to_date() -> None:
-    from havirt.tools import docgen
+    from havirt.tools.dev import docgen
 
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert docgen.main(["--root", root, "--check"]) == 0, (
-        "docs/reference is stale: run python -m havirt.tools.docgen"
+        "docs/reference is stale: run python -m havirt.tools.dev.docgen"
     )

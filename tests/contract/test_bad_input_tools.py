@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from havirt.ocf.runner import CommandRunner
-from havirt.tools.cli import main
+from havirt.tools.cli.main import main
 from lxml import etree
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from havirt.tools.cli import main
-from havirt.tools.cluster_lock import LOCK_ID, LockHeld, acquire, read_lock
+from havirt.tools.cli.main import main
+from havirt.tools.cluster.lock import LOCK_ID, LockHeld, acquire, read_lock
 from havirt.tools.pacemaker import Pacemaker
 from lxml import etree
 

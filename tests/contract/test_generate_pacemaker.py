@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from havirt.ocf.runner import CommandRunner
-from havirt.tools.cli import main
-from havirt.tools.generate import cib as cibgen
+from havirt.tools.cli.main import main
+from havirt.tools.generate import cib_plan as cibgen
 from havirt.tools.generate import corosync
 from havirt.tools.generate.apply import parse
 from havirt.tools.inventory import load

@@ -17,14 +17,7 @@ PACKAGE_DIR: dict[str, str] = tomllib.loads((REPO / "pyproject.toml").read_text(
     "setuptools"
 ]["package-dir"]
 # Known circles, each a sorted tuple of module names, and why they are still there.
-KNOWN: dict[tuple[str, ...], str] = {
-    (
-        "havirt.tools.cluster_env",
-        "havirt.tools.lock_cli",
-        "havirt.tools.placement.moves",
-    ): "cluster_env.live_env builds the lock's environment from lock_cli (deferred) and "
-    "names moves.GuestMove in a type; not yet untangled",
-}
+KNOWN: dict[tuple[str, ...], str] = {}
 
 
 def _modules() -> dict[str, Path]:

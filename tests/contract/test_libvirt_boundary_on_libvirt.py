@@ -8,7 +8,7 @@ The boundary's own logic, with libvirt faked, is in tests/unit/agents/test_libvi
 from __future__ import annotations
 
 import pytest
-from havirt.agents import libvirt_boundary as lb
+from havirt.agents.libvirt import boundary as lb
 from havirt.ocf.environment import Deadline
 
 libvirt = pytest.importorskip("libvirt", reason="libvirt-python is not installed")
@@ -16,35 +16,35 @@ libvirt = pytest.importorskip("libvirt", reason="libvirt-python is not installed
 
 def test_ctypes_state_query_on_libvirts_test_driver():
     """The fast path against a real libvirt (its built-in test driver)."""
-    from havirt.agents import libvirt_c
+    from havirt.agents.libvirt import c_api
 
-    lib = libvirt_c.load()
+    lib = c_api.load()
     if lib is None:
         pytest.skip("libvirt.so.0 is not installed")
-    conn = libvirt_c.open_connection(lib, "test:///default")
+    conn = c_api.open_connection(lib, "test:///default")
     try:
-        dom = libvirt_c.lookup(lib, conn, None, "test")
+        dom = c_api.lookup(lib, conn, None, "test")
         assert dom is not None
-        assert libvirt_c.state(lib, dom)[0] == libvirt.VIR_DOMAIN_RUNNING
-        name, uuid = libvirt_c.identity(lib, dom)
+        assert c_api.state(lib, dom)[0] == libvirt.VIR_DOMAIN_RUNNING
+        name, uuid = c_api.identity(lib, dom)
         assert name == "test" and len(uuid) == 36
-        assert libvirt_c.lookup(lib, conn, uuid, None) is not None
-        assert libvirt_c.lookup(lib, conn, None, "no-such-guest") is None
-        vcpus, memory_kib = libvirt_c.vcpus_and_memory(lib, dom)
+        assert c_api.lookup(lib, conn, uuid, None) is not None
+        assert c_api.lookup(lib, conn, None, "no-such-guest") is None
+        vcpus, memory_kib = c_api.vcpus_and_memory(lib, dom)
         assert vcpus >= 1 and memory_kib > 0
-        libvirt_c.free(lib, dom)
+        c_api.free(lib, dom)
     finally:
-        libvirt_c.close(lib, conn)
+        c_api.close(lib, conn)
 
 
 def test_ctypes_connect_failure_is_reported_with_libvirts_code():
-    from havirt.agents import libvirt_c
+    from havirt.agents.libvirt import c_api
 
-    lib = libvirt_c.load()
+    lib = c_api.load()
     if lib is None:
         pytest.skip("libvirt.so.0 is not installed")
-    with pytest.raises(libvirt_c.CallFailed) as info:
-        libvirt_c.open_connection(lib, "qemu+unix:///system?socket=/nonexistent/sock")
+    with pytest.raises(c_api.CallFailed) as info:
+        c_api.open_connection(lib, "qemu+unix:///system?socket=/nonexistent/sock")
     assert info.value.code == libvirt.VIR_ERR_SYSTEM_ERROR
     assert "nonexistent" in str(info.value)
 
@@ -64,7 +64,7 @@ def test_open_auth_and_listing_on_libvirts_test_driver():
 
 
 def test_pools_on_libvirts_test_driver():
-    from havirt.agents.pool_definition import PoolSpec, from_xml, to_xml, with_uuid
+    from havirt.agents.pool.definition import PoolSpec, from_xml, to_xml, with_uuid
 
     hv = lb.Hypervisor("test:///default", Deadline(30.0))
     assert hv.lookup_pool("havirt-no-such-pool") is None

@@ -13,14 +13,8 @@ import time
 from pathlib import Path
 
 from havirt.tools.pacemaker import Pacemaker
-from havirt.tools.placement.moves import (
-    LIVE_MIGRATED,
-    RESTARTED,
-    GuestMove,
-    HistoryLog,
-    Sightings,
-    judge,
-)
+from havirt.tools.placement.guest_move import LIVE_MIGRATED, RESTARTED, GuestMove
+from havirt.tools.placement.moves import HistoryLog, Sightings, judge
 from test_placement_pacemaker import tool  # cib: tests/contract/conftest.py
 
 

@@ -22,7 +22,7 @@ SETUPTOOLS = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setup
 PACKAGE_DIR: dict[str, str] = SETUPTOOLS["package-dir"]
 PACKAGE_DATA: dict[str, list[str]] = SETUPTOOLS.get("package-data", {})
 # Modules that may use __file__, and why.
-FILE_USERS = {"agents/fs_check.py": "runs itself as a script in a child process"}
+FILE_USERS = {"agents/pool/fs_check.py": "runs itself as a script in a child process"}
 
 
 def _mapped_packages() -> list[str]:

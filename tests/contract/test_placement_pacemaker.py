@@ -13,7 +13,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 from havirt.ocf.runner import CommandRunner
-from havirt.tools.cli import main
+from havirt.tools.cli.main import main
 from havirt.tools.pacemaker import Pacemaker
 
 

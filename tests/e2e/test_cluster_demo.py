@@ -6,7 +6,7 @@ import json
 import os
 
 from click.testing import CliRunner
-from havirt.tools.cli import main
+from havirt.tools.cli.main import main
 
 
 def test_the_cluster_demo_runs_every_step(cluster_possible: None) -> None:

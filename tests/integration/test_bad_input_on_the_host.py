@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from havirt.ocf import fencing
 from havirt.ocf.fencing import EXIT_ERROR
-from havirt.tools.cli import main
+from havirt.tools.cli.main import main
 
 REPO = Path(__file__).resolve().parents[2]
 LAB = str(REPO / "cluster-templates" / "lab.toml")

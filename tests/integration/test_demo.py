@@ -10,9 +10,9 @@ import os
 
 import pytest
 from click.testing import CliRunner
-from havirt.tools import demo
-from havirt.tools.cli import main
+from havirt.tools.cli.main import main
 from havirt.tools.lab import GuestAssets
+from havirt.tools.lab.demo import agent_demo as demo
 from havirt.tools.lab.lab import DEFAULT_BASE_DIR, DEFAULT_CACHE_DIR
 from havirt.tools.lab.nsutil import netns_list
 

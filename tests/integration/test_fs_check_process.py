@@ -11,7 +11,7 @@ import os
 import sys
 import time
 
-from havirt.agents import fs_check
+from havirt.agents.pool import fs_check
 from havirt.ocf.runner import KILL_WAIT, CommandRunner
 
 

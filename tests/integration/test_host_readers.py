@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 
-from havirt.agents import mountinfo
-from havirt.agents.qemu_processes import find
+from havirt.agents.guest.qemu_processes import find
+from havirt.agents.pool import mountinfo
 
 
 def test_find_on_the_real_proc_does_not_fail():

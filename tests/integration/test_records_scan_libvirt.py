@@ -17,12 +17,12 @@ def test_scan_node_reports_an_unreachable_libvirt_as_an_error() -> None:
 
 def test_listing_on_libvirts_test_driver_both_ways() -> None:
     """Through libvirt.so's C API (no libvirt-python), and through libvirt-python."""
-    lb = pytest.importorskip("havirt.agents.libvirt_boundary")
+    lb = pytest.importorskip("havirt.agents.libvirt.boundary")
     pytest.importorskip("libvirt", reason="libvirt-python is not installed")
-    from havirt.agents import libvirt_c
+    from havirt.agents.libvirt import c_api
     from havirt.ocf.environment import Deadline
 
-    if libvirt_c.load() is None:
+    if c_api.load() is None:
         pytest.skip("libvirt.so.0 cannot be loaded")
     c_side = lb.Hypervisor("test:///default", Deadline(10))
     py_side = lb.Hypervisor("test:///default", Deadline(10))

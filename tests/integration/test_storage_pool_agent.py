@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from agent_helpers import AgentRun, run_ocf, wait_until
-from havirt.agents import mountinfo
+from havirt.agents.pool import mountinfo
 from havirt.tools.lab import Lab, LabGuest, LibvirtNode
 from lxml import etree
 

@@ -12,7 +12,7 @@ def test_help_does_not_import_ssh_or_xml_libraries() -> None:
     code = (
         "import sys\n"
         "from click.testing import CliRunner\n"
-        "from havirt.tools.cli import main\n"
+        "from havirt.tools.cli.main import main\n"
         "CliRunner().invoke(main, ['--help'])\n"
         "CliRunner().invoke(main, ['validate', '--help'])\n"
         "print(sorted(m for m in ('fabric', 'paramiko', 'lxml', 'invoke') if m in sys.modules))\n"

@@ -43,10 +43,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 from havirt.ocf.runner import CommandResult, CommandRunner
-from havirt.tools.cli import main
-from havirt.tools.cluster_env import ClusterEnv, ClusterWorld
-from havirt.tools.cluster_lock import Holder, LockEnv, read_lock
-from havirt.tools.lock_cli import waiting_printer
+from havirt.tools.cli.main import main
+from havirt.tools.cli.world import ClusterWorld, waiting_printer
+from havirt.tools.cluster.env import ClusterEnv
+from havirt.tools.cluster.lock import Holder, LockEnv, read_lock
 from havirt.tools.pacemaker import Pacemaker, PacemakerTimeout, parse_status
 from lxml import etree
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from havirt.tools.cli import main
+from havirt.tools.cli.main import main
 
 from .sim import TOOLS, Cluster, Log, run_folder
 

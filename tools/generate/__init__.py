@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from havirt.tools.errors import HavirtError
-from havirt.tools.generate import cib, corosync, hostfiles, libvirt_xml
+from havirt.tools.generate import cib_plan, corosync, hostfiles, libvirt_xml
 from havirt.tools.inventory import Inventory
 from havirt.tools.userinput import read_text
 
@@ -45,11 +45,11 @@ MANIFEST_FORMAT = 1
 
 def render(inv: Inventory) -> dict[str, str]:
     """Every generated file, by relative path, in a stable order (manifest excluded)."""
-    plan = cib.plan(inv)
+    plan = cib_plan.plan(inv)
     files = {
         "corosync.conf": corosync.render(inv),
-        CIB_XML: cib.to_xml(plan, inv.source),
-        CIB_PCS: cib.to_pcs(plan, inv.source),
+        CIB_XML: cib_plan.to_xml(plan, inv.source),
+        CIB_PCS: cib_plan.to_pcs(plan, inv.source),
         "hosts": hostfiles.hosts(inv),
         "dnsmasq-hosts.conf": hostfiles.dnsmasq_hosts(inv),
         "ssh_config": hostfiles.ssh_config(inv),

@@ -486,7 +486,7 @@ class _Builder:
                 )
 
     def params(self, path: Path, params: dict[str, str]) -> None:
-        from havirt.agents.virtual_domain_params import PARAMETERS
+        from havirt.agents.guest.params import PARAMETERS
 
         by_name = {p.name: p for p in PARAMETERS}
         for name, value in params.items():

@@ -1,7 +1,7 @@
 """The inventory's schema, declared once as data.
 
 The same declaration checks an inventory (``loader.py``), and is rendered as the
-reference table in docs/reference/inventory-schema.md (``tools/docgen.py``).
+reference table in docs/reference/inventory-schema.md (``tools/dev/docgen.py``).
 Rules that span several tables (duplicates, references, capacity) live in
 ``loader.py``.
 """

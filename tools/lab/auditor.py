@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from havirt.agents import qemu_processes
+from havirt.agents.guest import qemu_processes
 from havirt.tools.lab import nsutil
 from havirt.tools.lab.lab import Lab
 

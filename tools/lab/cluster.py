@@ -34,13 +34,13 @@ from pathlib import Path
 from typing import Any
 
 from havirt.tools import install
-from havirt.tools.cib import configuration as configuration_of
 from havirt.tools.lab.guest import LabGuest, create_guest
 from havirt.tools.lab.guest_image import GuestAssets, build_guest_assets
 from havirt.tools.lab.lab import DEFAULT_BASE_DIR, Lab, missing_requirements
 from havirt.tools.lab.node import LibvirtNode
 from havirt.tools.lab.proc import LabError, Result, checked, run
 from havirt.tools.pacemaker import ClusterStatus, ResourceStatus, parse_status
+from havirt.tools.pacemaker.cib import configuration as configuration_of
 from lxml import etree
 
 FENCE_AGENT = "fence_havirt_lab"

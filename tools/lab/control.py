@@ -1,7 +1,7 @@
 """What ``havirt lab up|status|down|exec`` decide: library functions returning data.
 
 They raise :class:`~havirt.tools.errors.HavirtError` with a hint, print nothing,
-and leave the printing to the click commands in :mod:`havirt.tools.cli`.
+and leave the printing to the click commands in :mod:`havirt.tools.cli.main`.
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from havirt.agents import qemu_processes
+from havirt.agents.guest import qemu_processes
 from havirt.tools.lab import nsutil
 from havirt.tools.lab import ssh as lab_ssh
 from havirt.tools.lab.configs import libvirtd_conf, qemu_conf, qemu_lockd_conf

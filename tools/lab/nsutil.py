@@ -12,7 +12,7 @@ import signal
 import time
 from pathlib import Path
 
-from havirt.agents import mountinfo
+from havirt.agents.pool import mountinfo
 from havirt.tools.lab.proc import LabError, Result, run
 
 NETNS_DIR = Path("/run/netns")

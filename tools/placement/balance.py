@@ -26,11 +26,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from havirt.tools.cluster_env import ClusterEnv
+from havirt.tools.cluster.env import ClusterEnv
 from havirt.tools.errors import BadRequest, HavirtError, Refused
 from havirt.tools.placement.constraints import Move
+from havirt.tools.placement.guest_move import GuestMove
 from havirt.tools.placement.model import Layout, layout_from
-from havirt.tools.placement.moves import GuestMove, carry_out, check_cluster_can_move
+from havirt.tools.placement.moves import carry_out, check_cluster_can_move
 from havirt.tools.placement.predict import predict_moves
 
 DEFAULT_TIMEOUT = 300.0

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from copy import deepcopy
 from dataclasses import dataclass
 
-from havirt.tools.cib import HAVIRT_MOVE_PREFIX, configuration
+from havirt.tools.pacemaker.cib import HAVIRT_MOVE_PREFIX, configuration
 from havirt.tools.userinput import parse_xml
 from lxml import etree
 

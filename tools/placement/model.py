@@ -4,7 +4,7 @@ Read from Pacemaker's own records, nothing else: the node and primitive
 ``utilization`` of the CIB configuration (the names ``havirt generate`` writes:
 ``cpu`` and ``hv_memory``, in vCPUs and MiB) and where crm_mon says each guest
 runs. A guest is a primitive of type ``VirtualDomain``, whatever its provider
-(``ocf:havirt:`` or the stock ``ocf:heartbeat:``), as tools/cib.py reads them.
+(``ocf:havirt:`` or the stock ``ocf:heartbeat:``), as tools/pacemaker/cib.py reads them.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from havirt.tools.cib import parse_config
 from havirt.tools.errors import BadRequest
 from havirt.tools.pacemaker import ClusterStatus, Pacemaker
+from havirt.tools.pacemaker.cib import parse_config
 
 DIMENSIONS = ("cpu", "hv_memory")  # what havirt generate declares, in this order
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
-from havirt.tools.cluster_env import ClusterEnv
+from havirt.tools.cluster.env import ClusterEnv
 from havirt.tools.errors import HavirtError, Refused
 from havirt.tools.pacemaker import (
     ClusterStatus,
@@ -31,6 +31,22 @@ from havirt.tools.placement.constraints import (
     move_id,
     to_text,
 )
+from havirt.tools.placement.guest_move import (
+    DONE,
+    FAILED,
+    FINAL,
+    IN_FLIGHT,
+    LIVE_MIGRATED,
+    MOVING,
+    NOT_MOVED,
+    NOT_RUNNING,
+    RESTARTED,
+    STOPPED,
+    TIMED_OUT,
+    UNKNOWN,
+    WAITING,
+    GuestMove,
+)
 
 POLL_SECONDS = 0.3
 MIN_LIFETIME = 120.0  # seconds a temporary constraint outlives the wait, at least
@@ -39,68 +55,6 @@ MIN_LIFETIME = 120.0  # seconds a temporary constraint outlives the wait, at lea
 # token and consensus timeouts (6.6 s with the default 3 s token).
 SETTLE_SECONDS = 10.0
 RECOVERY_POLL_SECONDS = 1.0
-
-# States of a guest being watched; the last four are final.
-WAITING, MOVING, DONE, FAILED, STOPPED, TIMED_OUT = (
-    "waiting",
-    "moving",
-    "done",
-    "failed",
-    "stopped",
-    "timed out",
-)
-FINAL = (DONE, FAILED, STOPPED, TIMED_OUT)
-# Details that only say which action was in flight (crm_mon's pending, lower case).
-IN_FLIGHT = ("migrating", "starting", "stopping", "promoting", "demoting")
-
-# How a guest got where it ended, judged from Pacemaker's operation history.
-LIVE_MIGRATED = "live-migrated"  # migrate_to/migrate_from: it never stopped
-RESTARTED = "restarted"  # stopped (or lost with its node) and started again: a cold boot
-NOT_RUNNING = "stopped"  # runs nowhere when the watch ended
-UNKNOWN = "unknown"  # on several nodes, or the history does not say
-NOT_MOVED = "not moved"  # still runs where it ran, never stopped
-HOWS = (LIVE_MIGRATED, RESTARTED, NOT_RUNNING, UNKNOWN, NOT_MOVED)
-
-
-@dataclass
-class GuestMove:
-    """One guest on its way: to ``target`` (``required``), or just away from ``source``
-    (a drain, where ``target`` is where the scheduler is expected to put it).
-
-    ``target`` is the plan; ``node`` is where the cluster really runs the guest when
-    the watch ended, ``how`` how it got there and ``outage`` for how long it was down."""
-
-    guest: str
-    source: str | None
-    target: str | None
-    required: bool = True
-    state: str = WAITING
-    node: str | None = None  # where it runs when watching ended (from the cluster)
-    seconds: float | None = None  # from the start of the watch to its final state
-    detail: str = ""
-    how: str | None = None  # one of HOWS, once final
-    outage: float | None = None  # seconds without a running guest; None: unknown or still down
-    outage_approximate: bool = False  # a node died: its loss time is havirt's estimate
-    outage_note: str = ""  # what the outage was measured from
-
-    @property
-    def arrived_ok(self) -> bool:
-        """It runs where it was meant to (however it got there)."""
-        return self.state == DONE
-
-    @property
-    def ok(self) -> bool:
-        """Everything went as planned: it arrived by live migration, without an outage."""
-        return self.state == DONE and self.how == LIVE_MIGRATED
-
-    def arrived(self, node: str) -> bool:
-        return node == self.target if self.required else node != self.source
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-
-Progress = Callable[[GuestMove], None]
 
 
 def _failures(status: ClusterStatus) -> set[tuple[str, str, str, str]]:

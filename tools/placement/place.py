@@ -19,13 +19,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from havirt.tools.cib import origin_of, parse_config
-from havirt.tools.cluster_env import ClusterEnv
+from havirt.tools.cluster.env import ClusterEnv
 from havirt.tools.errors import BadRequest, Refused
 from havirt.tools.pacemaker import parse_history
+from havirt.tools.pacemaker.cib import origin_of, parse_config
 from havirt.tools.placement.constraints import MOVE_PREFIX, to_text
+from havirt.tools.placement.guest_move import GuestMove
 from havirt.tools.placement.model import layout_from
-from havirt.tools.placement.moves import GuestMove, watch
+from havirt.tools.placement.moves import watch
 from havirt.tools.placement.predict import predict
 from havirt.tools.userinput import quote
 from lxml import etree

@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from havirt.tools.cib import configuration
 from havirt.tools.pacemaker import Pacemaker, PlannedAction, Simulation
+from havirt.tools.pacemaker.cib import configuration
 from havirt.tools.placement.constraints import (
     Move,
     insert_constraints,

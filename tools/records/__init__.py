@@ -8,7 +8,7 @@ what is wrong (see :mod:`.join`). See docs/records.md.
 
 from __future__ import annotations
 
-from havirt.tools.cib import CibConfig, Location, Primitive, parse_config
+from havirt.tools.pacemaker.cib import CibConfig, Location, Primitive, parse_config
 from havirt.tools.records.gather import gather, identity
 from havirt.tools.records.join import (
     DomainListing,

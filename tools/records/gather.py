@@ -7,8 +7,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from havirt.tools.cib import Primitive, parse_config
 from havirt.tools.pacemaker import Pacemaker
+from havirt.tools.pacemaker.cib import Primitive, parse_config
 from havirt.tools.records.join import GuestIdentity, RecordsError, Sources
 from havirt.tools.records.scan import DEFAULT_TIMEOUT, NodeScan, Scanner, local_node, node_uris
 
@@ -39,7 +39,7 @@ def _parallel(*calls: Callable[[], Any]) -> list[Any]:
 def identity(primitive: Primitive) -> GuestIdentity:
     """The domain a guest resource runs: the ``<name>`` (and ``<uuid>``) of its config file,
     read here (shared storage: every node sees it), else the resource id."""
-    from havirt.agents import domain_config
+    from havirt.agents.guest import domain_config
     from havirt.ocf.errors import OcfError
 
     path = primitive.params.get("config")

@@ -21,9 +21,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from havirt.tools.cib import CibConfig, Location
 from havirt.tools.errors import HavirtError
 from havirt.tools.pacemaker import ClusterStatus, NodeStatus, ResourceStatus
+from havirt.tools.pacemaker.cib import CibConfig, Location
 from havirt.tools.records.scan import LibvirtDomain, NodeScan
 
 ERROR, NOTE = "error", "note"

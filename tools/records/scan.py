@@ -1,6 +1,6 @@
 """Asking every node's libvirt, at once, what runs there and what is defined there.
 
-Each node is asked through the libvirt boundary (``havirt.agents.libvirt_boundary``,
+Each node is asked through the libvirt boundary (``havirt.agents.libvirt.boundary``,
 the only module that talks to libvirt; its listing goes through libvirt.so's C API
 without importing libvirt-python), in a thread of its own, bounded by a per-node
 timeout: a dead or hung node costs that timeout, never a hung command.
@@ -8,7 +8,7 @@ timeout: a dead or hung node costs that timeout, never a hung command.
 Which URI reaches a node: :func:`node_uris`. By default the one the guests' own
 agents use to migrate to it (the VirtualDomain resources' ``hypervisor``,
 ``migration_transport``, ``migration_user``, ``migration_network_suffix`` and
-``remoteuri``, through the agent's own :func:`havirt.agents.migration.remote_uri`),
+``remoteuri``, through the agent's own :func:`havirt.agents.guest.migration.remote_uri`),
 and the local hypervisor URI for the node the command runs on; or a template
 given by the admin (``qemu+ssh://root@{node}/system``).
 """
@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from havirt.tools.cib import Primitive
 from havirt.tools.errors import HavirtError
+from havirt.tools.pacemaker.cib import Primitive
 
 DEFAULT_TIMEOUT = 5.0
 LOCAL_URI = "qemu:///system"
@@ -113,7 +113,7 @@ class LibvirtScanner:
         self.scan_node = scan_node
 
     def prepare(self) -> None:
-        from havirt.agents.libvirt_boundary import preload
+        from havirt.agents.libvirt.boundary import preload
 
         preload()  # loading libvirt.so takes as long as crm_mon: do both at once
 
@@ -140,7 +140,7 @@ class LibvirtScanner:
 
 def scan_node(node: str, uri: str, timeout: float) -> NodeScan:
     """One node's listing (never raises: a failure is the scan's ``error``)."""
-    from havirt.agents.libvirt_boundary import Hypervisor, HypervisorError
+    from havirt.agents.libvirt.boundary import Hypervisor, HypervisorError
     from havirt.ocf.environment import Deadline
 
     start = time.monotonic()
@@ -180,7 +180,7 @@ def check_template(template: str) -> None:
             hint="give one URI with the node's place marked, e.g. "
             "--connect-template 'qemu+ssh://root@{node}/system'",
         )
-    from havirt.agents.migration import check_uri
+    from havirt.agents.guest.migration import check_uri
 
     problem = check_uri(template.replace(NODE_PLACEHOLDER, "node"), "--connect-template")
     if problem:
@@ -204,7 +204,7 @@ def node_uris(
     if not ways:
         uris = {n: FALLBACK_TEMPLATE.replace(NODE_PLACEHOLDER, n) for n in nodes}
     else:
-        from havirt.agents.migration import remote_uri
+        from havirt.agents.guest.migration import remote_uri
 
         (hypervisor, remote, transport, user, suffix), _count = ways.most_common(1)[0]
         hypervisor = hypervisor or LOCAL_URI

@@ -4,7 +4,7 @@ import syslog
 from pathlib import Path
 
 import pytest
-from havirt.agents.resource_state import ResourceState
+from havirt.agents.guest.resource_state import ResourceState
 from havirt.agents.virtual_domain import VirtualDomain
 from pool_fakes import PoolHarness
 from vd_fakes import AgentHarness, FakeHypervisor, FakeProcs, domain_xml

@@ -13,13 +13,13 @@ import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from havirt.agents import fs_check
-from havirt.agents.libvirt_boundary import (
+from havirt.agents.libvirt.boundary import (
     NO_STORAGE_POOL,
     HypervisorError,
     HypervisorUnavailable,
 )
-from havirt.agents.mountinfo import Mount
+from havirt.agents.pool import fs_check
+from havirt.agents.pool.mountinfo import Mount
 from havirt.agents.storage_pool import StoragePool
 from havirt.ocf.runner import KILL_WAIT, TIMEOUT_RC, CommandResult
 from vd_fakes import AgentHarness, FakeClock, Outcome

@@ -4,7 +4,7 @@ reason naming the parameter, the documented OCF code, and nothing done."""
 from __future__ import annotations
 
 import pytest
-from havirt.agents.migration import MigrationConfigError, check_uri, parse_migrate_options
+from havirt.agents.guest.migration import MigrationConfigError, check_uri, parse_migrate_options
 from havirt.ocf.exitcodes import OcfExit
 
 CONFIGURED = OcfExit.ERR_CONFIGURED

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from havirt.agents import definitions
 from havirt.agents.env import GuestEnv, GuestHost, PoolEnv, PoolHost
+from havirt.agents.libvirt import definition_backup
 from havirt.agents.storage_pool import StoragePool
 from havirt.agents.virtual_domain import VirtualDomain
 from havirt.ocf.environment import Deadline
@@ -21,7 +21,7 @@ def test_each_agent_builds_its_own_world(agent, env_class, host_class) -> None:
     assert type(world.host) is host_class
     assert world.state_dir == "/run/resource-agents"
     assert world.connect is None  # the real libvirt boundary
-    assert world.backup_dir == definitions.BACKUP_DIR
+    assert world.backup_dir == definition_backup.BACKUP_DIR
 
 
 def test_the_guest_agents_lease_check_reads_the_real_libvirt_by_default() -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from havirt.agents.domain_config import load, parse
+from havirt.agents.guest.domain_config import load, parse
 from havirt.ocf.errors import OcfError
 from havirt.ocf.exitcodes import OcfExit
 

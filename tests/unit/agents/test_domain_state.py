@@ -1,8 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from havirt.agents import libvirt_boundary
-from havirt.agents.domain_state import (
+from havirt.agents.guest.domain_state import (
     FAILED,
     RUNNING,
     STATE_TABLE,
@@ -11,6 +10,7 @@ from havirt.agents.domain_state import (
     Verdict,
     judge,
 )
+from havirt.agents.libvirt import boundary as libvirt_boundary
 from havirt.ocf.exitcodes import OcfExit
 
 UNLISTED_REASON = "some-reason-no-row-names"

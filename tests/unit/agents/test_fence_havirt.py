@@ -6,9 +6,9 @@ import io
 
 import pytest
 from havirt.agents import fence_havirt as fh
-from havirt.agents import libvirt_boundary as lb
-from havirt.agents.domain_state import DomainState
 from havirt.agents.fence_havirt import FenceHavirt, connection_uri, looks_like_uuid
+from havirt.agents.guest.domain_state import DomainState
+from havirt.agents.libvirt import boundary as lb
 from havirt.ocf import fencing
 from havirt.ocf.fencing import EXIT_ERROR, EXIT_OFF, EXIT_OK, FenceError
 from havirt.ocf.params import Params

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 
-from havirt.agents import fs_check
+from havirt.agents.pool import fs_check
 from havirt.ocf.runner import TIMEOUT_RC, CommandResult
 
 

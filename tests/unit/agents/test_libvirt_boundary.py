@@ -8,8 +8,8 @@ from __future__ import annotations
 import threading
 
 import pytest
-from havirt.agents import libvirt_boundary as lb
-from havirt.agents.domain_state import DomainState
+from havirt.agents.guest.domain_state import DomainState
+from havirt.agents.libvirt import boundary as lb
 from havirt.ocf.environment import Deadline
 
 libvirt = pytest.importorskip("libvirt", reason="libvirt-python is not installed")
@@ -171,24 +171,24 @@ def test_vcpus_and_memory():
 
 
 def test_every_shutdown_mode_name_of_the_parameter_is_known():
-    from havirt.agents.virtual_domain_params import SHUTDOWN_MODE_NAMES
+    from havirt.agents.guest.params import SHUTDOWN_MODE_NAMES
 
     assert set(SHUTDOWN_MODE_NAMES) == set(lb.SHUTDOWN_MODE_FLAGS)
 
 
 def test_every_migrate_switch_of_the_parameter_has_a_flag():
-    from havirt.agents.migration import FLAG_SWITCHES
+    from havirt.agents.guest.migration import FLAG_SWITCHES
 
     assert set(FLAG_SWITCHES) == set(lb.MIGRATE_FLAG_NAMES)
 
 
 def test_ctypes_state_tables_match_libvirt_python():
     """libvirt_c hard-codes libvirt's public enums; they must agree with libvirt-python."""
-    from havirt.agents import libvirt_c
+    from havirt.agents.libvirt import c_api
 
-    for code, state in libvirt_c.STATE_NAMES.items():
+    for code, state in c_api.STATE_NAMES.items():
         assert getattr(libvirt, f"VIR_DOMAIN_{state.upper()}") == code
-        for reason, name in libvirt_c.REASON_NAMES[code].items():
+        for reason, name in c_api.REASON_NAMES[code].items():
             constant = f"VIR_DOMAIN_{state.upper()}_{name.upper()}"
             if hasattr(libvirt, constant):  # newer reasons may postdate this libvirt-python
                 assert getattr(libvirt, constant) == reason, constant
@@ -201,7 +201,7 @@ def test_ctypes_state_tables_match_libvirt_python():
         "INVALID_CONN",
         "OPERATION_INVALID",
     ):
-        assert getattr(libvirt_c, f"ERR_{name}") == getattr(libvirt, f"VIR_ERR_{name}")
+        assert getattr(c_api, f"ERR_{name}") == getattr(libvirt, f"VIR_ERR_{name}")
 
 
 # -- what fence_havirt needs: credentials, listings, connect timeouts

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from havirt.agents.migration import (
+from havirt.agents.guest.migration import (
     FLAG_SWITCHES,
     MigrateOptions,
     MigrationConfigError,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from havirt.agents import mountinfo
+from havirt.agents.pool import mountinfo
 
 TEXT = (
     "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from havirt.agents.pool_definition import (
+from havirt.agents.pool.definition import (
     DefinitionError,
     PoolSpec,
     differences,

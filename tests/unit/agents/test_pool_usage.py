@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from havirt.agents import pool_usage
+from havirt.agents.pool import usage as pool_usage
 
 LIVE = """<domain type='kvm' id='3'>
   <name>vm1</name>

@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
-from havirt.agents.qemu_processes import QemuProcess, find, parse_cmdline
+from havirt.agents.guest.qemu_processes import QemuProcess, find, parse_cmdline
 
 UUID = "6F1B8C2E-52A4-4D3E-9A0B-0123456789AB"
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import marshal
 import os
 
-from havirt.agents import utilization
-from havirt.agents.resource_state import ResourceState
+from havirt.agents.guest import utilization
+from havirt.agents.guest.resource_state import ResourceState
 from havirt.ocf.runner import CommandResult
 from vd_fakes import FakeRunner
 

@@ -116,8 +116,8 @@ def test_unknown_action_is_unimplemented(sp) -> None:
 
 
 def test_parameters_match_the_definition_fields() -> None:
-    from havirt.agents.pool_definition import DEFINITION_FIELDS, FIELD_MEANING
-    from havirt.agents.storage_pool_params import PARAMETERS
+    from havirt.agents.pool.definition import DEFINITION_FIELDS, FIELD_MEANING
+    from havirt.agents.pool.params import PARAMETERS
 
     names = {p.name for p in PARAMETERS}
     assert set(DEFINITION_FIELDS) <= names

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import xml.etree.ElementTree as ET
 
-from havirt.agents.libvirt_boundary import HypervisorError
+from havirt.agents.libvirt.boundary import HypervisorError
 from pool_fakes import NFS, POOL_UUID, pool_xml
 
 SUCCESS, GENERIC, INSTALLED = 0, 1, 5

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from havirt.agents.libvirt_boundary import NO_DOMAIN, HypervisorError
+from havirt.agents.libvirt.boundary import NO_DOMAIN, HypervisorError
 from pool_fakes import NFS, guest_xml
 
 SUCCESS, GENERIC = 0, 1

@@ -13,11 +13,11 @@ import os
 import sys
 from pathlib import Path
 
-import havirt.agents as agents_package
+import havirt.agents.guest as guest_package
 import pytest
-from havirt.agents import storage_lease
-from havirt.agents.libvirt_boundary import RESOURCE_BUSY, HypervisorError
-from havirt.agents.virtual_domain_params import lease_requirement
+from havirt.agents.guest import storage_lease
+from havirt.agents.guest.params import lease_requirement
+from havirt.agents.libvirt.boundary import RESOURCE_BUSY, HypervisorError
 from havirt.ocf.exitcodes import OcfExit
 from vd_fakes import FakeHost, FakeHypervisor, FakeProcs
 
@@ -347,11 +347,11 @@ def test_monitor_never_loads_the_lease_check(
 ) -> None:
     h.hv.add()
     # Forget the module (and the package's attribute, which `from . import` would reuse).
-    monkeypatch.delitem(sys.modules, "havirt.agents.storage_lease")
-    monkeypatch.delattr(agents_package, "storage_lease")
+    monkeypatch.delitem(sys.modules, "havirt.agents.guest.storage_lease")
+    monkeypatch.delattr(guest_package, "storage_lease")
     assert h.run("monitor").rc == OcfExit.SUCCESS
     assert h.run("monitor", interval=0).rc == OcfExit.SUCCESS
-    assert "havirt.agents.storage_lease" not in sys.modules
+    assert "havirt.agents.guest.storage_lease" not in sys.modules
 
 
 def test_migrate_from_to_a_node_without_lock_manager(h, lease_node) -> None:

@@ -2,14 +2,14 @@ from __future__ import annotations
 
 import pytest
 from havirt.agents import virtual_domain as vd_module
-from havirt.agents.libvirt_boundary import (
+from havirt.agents.guest.migration import migration_budget
+from havirt.agents.guest.migration_run import MIGRATION_SPEED_UNLIMITED, PROGRESS_POLL, MigrationRun
+from havirt.agents.libvirt.boundary import (
     MIGRATE_FLAG_NAMES,
     OPERATION_INVALID,
     HypervisorError,
     HypervisorTimeout,
 )
-from havirt.agents.migration import migration_budget
-from havirt.agents.migration_run import MIGRATION_SPEED_UNLIMITED, PROGRESS_POLL, MigrationRun
 from havirt.ocf.exitcodes import OcfExit
 from vd_fakes import UUID, FakeHypervisor, FakeProcs
 

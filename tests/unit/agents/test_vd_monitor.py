@@ -3,8 +3,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from havirt.agents.domain_state import STATE_TABLE, STOPPED
-from havirt.agents.libvirt_boundary import HypervisorError
+from havirt.agents.guest.domain_state import STATE_TABLE, STOPPED
+from havirt.agents.libvirt.boundary import HypervisorError
 from havirt.agents.virtual_domain import GuestHost
 from havirt.ocf.exitcodes import OcfExit
 from vd_fakes import OTHER_UUID, UUID

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
+from havirt.agents.guest.params import PARAMETERS
 from havirt.agents.virtual_domain import VirtualDomain
-from havirt.agents.virtual_domain_params import PARAMETERS
 from havirt.ocf.exitcodes import OcfExit
 
 CONFIGURED = OcfExit.ERR_CONFIGURED

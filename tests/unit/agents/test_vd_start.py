@@ -3,7 +3,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from havirt.agents.libvirt_boundary import HypervisorError
+from havirt.agents.libvirt.boundary import HypervisorError
 from havirt.ocf.exitcodes import OcfExit
 from havirt.ocf.runner import CommandResult
 from vd_fakes import UUID, domain_xml

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import pytest
-from havirt.agents.domain_state import STATE_TABLE
-from havirt.agents.libvirt_boundary import HypervisorError, HypervisorUnavailable
+from havirt.agents.guest.domain_state import STATE_TABLE
+from havirt.agents.libvirt.boundary import HypervisorError, HypervisorUnavailable
 from havirt.ocf.exitcodes import OcfExit
 from vd_fakes import OTHER_UUID, SIGKILL, SIGTERM, UUID, domain_xml
 

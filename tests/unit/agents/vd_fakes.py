@@ -20,8 +20,9 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from havirt.agents.domain_state import DomainState
-from havirt.agents.libvirt_boundary import (
+from havirt.agents.guest.domain_state import DomainState
+from havirt.agents.guest.qemu_processes import QemuProcess
+from havirt.agents.libvirt.boundary import (
     NO_DOMAIN,
     OPERATION_INVALID,
     HypervisorError,
@@ -29,7 +30,6 @@ from havirt.agents.libvirt_boundary import (
     HypervisorUnavailable,
     JobProgress,
 )
-from havirt.agents.qemu_processes import QemuProcess
 from havirt.ocf import dispatcher
 from havirt.ocf.agent_env import AgentEnv
 from havirt.ocf.runner import CommandResult

@@ -10,8 +10,8 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from havirt.tools.cluster_env import ClusterEnv
-from havirt.tools.cluster_lock import Holder, LockEnv, LockRecord
+from havirt.tools.cluster.env import ClusterEnv
+from havirt.tools.cluster.lock import Holder, LockEnv, LockRecord
 from lxml import etree
 
 EMPTY = "<cib><configuration><crm_config/><nodes/><resources/><constraints/></configuration></cib>"

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 from example_paths import EXAMPLES
 from havirt.tools import generate
-from havirt.tools.cli import main
-from havirt.tools.cluster_env import ClusterWorld
+from havirt.tools.cli.main import main
+from havirt.tools.cli.world import ClusterWorld
 from havirt.tools.errors import HavirtError
 from havirt.tools.generate.apply import apply_directory, record_live
 from havirt.tools.inventory import check_text, load

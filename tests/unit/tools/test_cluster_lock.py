@@ -4,7 +4,7 @@ store is held to real cibadmin in tests/contract/test_cluster_lock_pacemaker.py)
 from __future__ import annotations
 
 import pytest
-from havirt.tools.cluster_lock import (
+from havirt.tools.cluster.lock import (
     LOCK_ID,
     LockHeld,
     acquire,

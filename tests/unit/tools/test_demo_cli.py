@@ -8,11 +8,11 @@ from collections.abc import Callable, Iterator
 from functools import partial
 
 from click.testing import CliRunner
-from havirt.tools import demo
-from havirt.tools.cli import main, render_demo_step, render_demo_timings
-from havirt.tools.demo_env import Demo, DemoWorld
-from havirt.tools.demo_steps import AgentCall, Step
+from havirt.tools.cli.main import main, render_demo_step, render_demo_timings
 from havirt.tools.errors import HavirtError
+from havirt.tools.lab.demo import agent_demo as demo
+from havirt.tools.lab.demo.env import Demo, DemoWorld
+from havirt.tools.lab.demo.steps import AgentCall, Step
 
 
 def world(run=demo.run_demo, take_down: Callable[[str], bool] = demo.take_down) -> DemoWorld:
@@ -188,8 +188,8 @@ def test_rendering_functions() -> None:
 def test_the_live_world_runs_this_machines_demos_on_the_monotonic_clock() -> None:
     import time
 
-    from havirt.tools import cluster_demo
-    from havirt.tools.demo_env import live_demo
+    from havirt.tools.lab.demo import cluster_demo
+    from havirt.tools.lab.demo.env import live_demo
 
     live = DemoWorld()
     assert live.clock is time.monotonic

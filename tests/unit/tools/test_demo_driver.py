@@ -6,11 +6,11 @@ import time
 from pathlib import Path
 
 import pytest
-from havirt.tools import demo
-from havirt.tools.demo import _Demo, _rc_name, _reason
-from havirt.tools.demo_steps import Step, run_steps, ticking, timings
 from havirt.tools.errors import HavirtError
 from havirt.tools.lab import LabError
+from havirt.tools.lab.demo import agent_demo as demo
+from havirt.tools.lab.demo.agent_demo import _Demo, _rc_name, _reason
+from havirt.tools.lab.demo.steps import Step, run_steps, ticking, timings
 
 
 class FakeLab:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from havirt.agents.storage_pool import StoragePool
-from havirt.tools import docgen
+from havirt.tools.dev import docgen
 
-BEGIN = "<!-- BEGIN generated parameters by `python -m havirt.tools.docgen` -->\n"
+BEGIN = "<!-- BEGIN generated parameters by `python -m havirt.tools.dev.docgen` -->\n"
 END = "<!-- END generated parameters -->"
 
 

@@ -26,21 +26,22 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from example_paths import EXAMPLES
-from havirt.agents import domain_config, pool_definition
 from havirt.agents.fence_havirt import FenceHavirt
+from havirt.agents.guest import domain_config
+from havirt.agents.pool import definition as pool_definition
 from havirt.ocf import fencing
 from havirt.ocf.errors import OcfError
 from havirt.ocf.exitcodes import OcfExit
 from havirt.ocf.fencing import FenceError
 from havirt.ocf.runner import CommandResult
 from havirt.tools import generate
-from havirt.tools.cib import parse_config
-from havirt.tools.cli import main
+from havirt.tools.cli.exit_codes import exit_code_for
+from havirt.tools.cli.main import main
 from havirt.tools.errors import HavirtError
-from havirt.tools.exit_codes import exit_code_for
 from havirt.tools.generate.apply import merge
 from havirt.tools.inventory import load
 from havirt.tools.pacemaker import CibVersion
+from havirt.tools.pacemaker.cib import parse_config
 from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "ocf"))  # the toy fence host

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from example_paths import EXAMPLES
 from havirt.tools import generate
+from havirt.tools.cli.exit_codes import exit_code_for
 from havirt.tools.errors import HavirtError
-from havirt.tools.exit_codes import exit_code_for
 from havirt.tools.generate.apply import LiveCibChanged, apply_directory, merge, parse, record_live
 from havirt.tools.inventory import load
 from havirt.tools.pacemaker import Pacemaker

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from havirt.tools import install
-from havirt.tools.cli import main
+from havirt.tools.cli.main import main
 from havirt.tools.errors import HavirtError
 
 

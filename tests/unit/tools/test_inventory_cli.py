@@ -7,7 +7,7 @@ import os
 
 from click.testing import CliRunner
 from example_paths import EXAMPLES
-from havirt.tools.cli import main
+from havirt.tools.cli.main import main
 
 LAB = str(EXAMPLES / "lab.toml")
 LAB_TEXT = (EXAMPLES / "lab.toml").read_text()

@@ -8,7 +8,7 @@ or quorum. [cluster.overrides] accepts them with a reason and warns on every che
 from __future__ import annotations
 
 import pytest
-from havirt.tools.generate import cib as cibgen
+from havirt.tools.generate import cib_plan as cibgen
 from havirt.tools.inventory import check_text, load_text
 from havirt.tools.inventory.cluster_options import PACEMAKER_CLUSTER_OPTIONS, weakens_safety
 from test_inventory_loader import BASE

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from havirt.tools.cluster_env import ClusterEnv
+from havirt.tools.cluster.env import ClusterEnv
 from havirt.tools.pacemaker import (
     ClusterStatus,
     OperationHistory,
@@ -28,21 +28,17 @@ from havirt.tools.pacemaker import (
     parse_history,
     parse_status,
 )
-from havirt.tools.placement.moves import (
+from havirt.tools.placement.guest_move import (
     DONE,
     LIVE_MIGRATED,
     NOT_RUNNING,
     RESTARTED,
-    SETTLE_SECONDS,
     STOPPED,
     UNKNOWN,
     GuestMove,
-    HistoryLog,
     Progress,
-    Sightings,
-    judge,
-    watch,
 )
+from havirt.tools.placement.moves import SETTLE_SECONDS, HistoryLog, Sightings, judge, watch
 from lock_fakes import Admin, World
 from lxml import etree
 from records_fakes import Op, OpLog, Rsc, crm_mon_xml
@@ -465,8 +461,8 @@ def test_no_history_means_the_outcome_is_unknown_and_not_ok() -> None:
 def test_text_json_and_exit_status_tell_the_truth(capsys: pytest.CaptureFixture[str]) -> None:
     """The report is rendered as it is: what ``node standby`` prints of a standby's report
     and the status it exits with (the command hands its report to these two)."""
-    from havirt.tools import maintenance_cli
-    from havirt.tools.maintenance.standby import StandbyReport
+    from havirt.tools.cli import maintenance as maintenance_cli
+    from havirt.tools.placement.standby import StandbyReport
 
     migrated = GuestMove("vm1", "node1", "node2", False, DONE, "node2", 2.0)
     migrated.how, migrated.outage = LIVE_MIGRATED, 0.0

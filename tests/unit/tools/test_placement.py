@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
-from havirt.tools.cluster_env import ClusterEnv
+from havirt.tools.cluster.env import ClusterEnv
 from havirt.tools.errors import BadRequest, HavirtError, Refused
 from havirt.tools.pacemaker import (
     ClusterStatus,
@@ -26,8 +26,9 @@ from havirt.tools.placement.constraints import (
     move_constraints_in,
     to_text,
 )
+from havirt.tools.placement.guest_move import DONE, FAILED, TIMED_OUT, GuestMove
 from havirt.tools.placement.model import Guest, Host, Layout
-from havirt.tools.placement.moves import DONE, FAILED, TIMED_OUT, GuestMove, carry_out, watch
+from havirt.tools.placement.moves import carry_out, watch
 from lock_fakes import Admin, World
 from lxml import etree
 
@@ -285,7 +286,7 @@ def test_unexpired_moves_of_another_run_are_refused_and_expired_ones_swept() -> 
     ],
 )
 def test_who_left_a_constraint(cid: str, origin: str | None) -> None:
-    from havirt.tools.cib import origin_of
+    from havirt.tools.pacemaker.cib import origin_of
 
     assert origin_of(cid) == origin
 

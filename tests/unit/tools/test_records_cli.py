@@ -7,9 +7,10 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from havirt.tools import records, records_cli
-from havirt.tools.cli import main
-from havirt.tools.cluster_env import ClusterWorld
+from havirt.tools import records
+from havirt.tools.cli import records as records_cli
+from havirt.tools.cli.main import main
+from havirt.tools.cli.world import ClusterWorld
 from records_fakes import Rsc, cib_xml, crm_mon_xml, dom, guest_primitive, sources
 
 THREE = [guest_primitive(g) for g in ("vm1", "vm2", "vm3")]

@@ -6,8 +6,8 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from havirt.tools.cli import main
-from havirt.tools.cluster_env import ClusterWorld
+from havirt.tools.cli.main import main
+from havirt.tools.cli.world import ClusterWorld
 from havirt.tools.validate import engine, ssh
 from havirt.tools.validate.render import render
 from validate_fakes import FakeConnector, cluster, net_xml

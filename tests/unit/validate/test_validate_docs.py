@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from havirt.tools.cli.validate import validate_command
 from havirt.tools.validate.catalog import CATALOG
-from havirt.tools.validate.command import validate_command
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "validate.md"
 

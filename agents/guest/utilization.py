@@ -1,0 +1,57 @@
+"""Keep a guest resource's utilization attributes in the CIB up to date.
+
+Unlike the stock agent, which reads the CIB through crm_resource on every
+monitor, the values last written are remembered (ResourceState), so the CIB is
+touched only when the guest's size changes (or once after a node reboot).
+"""
+
+from __future__ import annotations
+
+from havirt.agents.guest.resource_state import ResourceState
+from havirt.ocf.runner import CommandRunner
+
+
+def sync(
+    runner: CommandRunner,
+    state: ResourceState,
+    resource: str,
+    wanted: dict[str, int | None],
+    timeout: float,
+) -> list[str]:
+    """Set (int) or delete (None) each utilization attribute that changed; return problems."""
+    written: dict[str, int | None] = dict(state.get("utilization", {}))
+    problems: list[str] = []
+    changed = False
+    for attribute, value in wanted.items():
+        if attribute in written and written[attribute] == value:
+            continue
+        if value is None:
+            argv = [
+                "crm_resource",
+                "--resource",
+                resource,
+                "--utilization",
+                "--delete-parameter",
+                attribute,
+            ]
+        else:
+            argv = [
+                "crm_resource",
+                "--resource",
+                resource,
+                "--utilization",
+                "--set-parameter",
+                attribute,
+                "--parameter-value",
+                str(value),
+            ]
+        result = runner.run(argv, timeout=timeout)
+        # Deleting an attribute that is not there is not a problem (crm_resource: 105 / 6).
+        if result.ok or (value is None and result.returncode in (6, 105)):
+            written[attribute] = value
+            changed = True
+        else:
+            problems.append(f"utilization {attribute}: {result.describe()}")
+    if changed:
+        state.update(utilization=written)
+    return problems

@@ -1,0 +1,1 @@
+"""The command layer: click commands that parse, call the library, render and pick exit codes."""

@@ -1,0 +1,1 @@
+"""The cluster commands' world (ClusterEnv) and the admins' lock."""

@@ -1,0 +1,1 @@
+"""Developers' tools: not part of what an admin runs."""

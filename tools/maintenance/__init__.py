@@ -1,1 +1,0 @@
-"""Maintenance: drain a node (standby) and bring it back, cluster maintenance mode."""
