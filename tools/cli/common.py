@@ -1,4 +1,4 @@
-"""Numbers on the command line: finite, in range, or refused as wrong usage (exit 2).
+"""Numbers on the command line and what every command prints its result with.
 
 click's FLOAT and FloatRange take ``nan`` and ``inf`` (``nan < 0`` is false, so a
 range check lets NaN through): ``--timeout nan`` once drained a node. Every
@@ -7,12 +7,21 @@ numeric option of havirt uses :class:`Number` instead.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import TYPE_CHECKING, Any
 
 import click
 
 WEEK = 7 * 24 * 3600.0
+
+
+def emit(data: Any, as_json: bool, human: str) -> None:
+    """Print a result: its JSON (sorted keys, indented) with --json, else its human text."""
+    if as_json:
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        click.echo(human)
 
 
 if TYPE_CHECKING:

@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterator
 from functools import partial
 
 from click.testing import CliRunner
-from havirt.tools.cli.main import main, render_demo_step, render_demo_timings
+from havirt.tools.cli.demo import render_demo_step, render_demo_timings
+from havirt.tools.cli.main import main
 from havirt.tools.errors import HavirtError
 from havirt.tools.lab.demo import agent_demo as demo
 from havirt.tools.lab.demo.env import Demo, DemoWorld
