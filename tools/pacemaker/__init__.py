@@ -9,6 +9,7 @@ the one adapter that runs them.
 * :mod:`.verify` -- :class:`VerifyResult`: what ``crm_verify`` found.
 * :mod:`.version` -- :class:`CibVersion`.
 * :mod:`.errors` -- :class:`CrmExit`, :class:`PacemakerError`, :class:`PacemakerTimeout`.
+* :mod:`.adapter` -- :class:`PacemakerAdapter`, what the library may ask of Pacemaker.
 * :mod:`.live` -- :class:`Pacemaker`, the adapter (every call through a CommandRunner),
   and :class:`PrefixRunner`.
 
@@ -17,6 +18,7 @@ are the rooms. Importing this package imports lxml, so the CLI imports it inside
 commands that talk to the cluster, never for ``--help``.
 """
 
+from havirt.tools.pacemaker.adapter import PacemakerAdapter
 from havirt.tools.pacemaker.errors import CrmExit, PacemakerError, PacemakerTimeout, crm_exit
 from havirt.tools.pacemaker.history import Operation, OperationHistory, parse_history
 from havirt.tools.pacemaker.live import DEFAULT_TIMEOUT, PACKAGES, Pacemaker, PrefixRunner
@@ -50,6 +52,7 @@ __all__ = [
     "Operation",
     "OperationHistory",
     "Pacemaker",
+    "PacemakerAdapter",
     "PacemakerError",
     "PacemakerTimeout",
     "PlannedAction",
