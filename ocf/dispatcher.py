@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
     from typing import TextIO
 
+    from havirt.ocf.runner import Runner
+
 # Old names: "status" is monitor; OCF 1.0's "reload" is served by reload-agent.
 ALIASES = {"status": "monitor", "reload": "reload-agent"}
 
@@ -64,7 +66,7 @@ def run(
     environ: Mapping[str, str] | None = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
-    runner: CommandRunner | None = None,
+    runner: Runner | None = None,
     watchdog: bool = False,
     host: Host | None = None,
     spent: float = 0.0,

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from typing import Any, TextIO
 
-    from havirt.ocf.runner import CommandRunner
+    from havirt.ocf.runner import Runner
 
 # Standard input is a few name=value lines; more is a mistake, never read whole.
 STDIN_LIMIT = 1 << 20
@@ -72,7 +72,7 @@ def run(
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
-    runner: CommandRunner | None = None,
+    runner: Runner | None = None,
     watchdog: bool = False,
     host: Host | None = None,
 ) -> int:
