@@ -6,7 +6,7 @@ passes them) and converts them to typed values with one clear message per bad op
 from __future__ import annotations
 
 from havirt.ocf.fencing.actions import ACTIONS, FenceError
-from havirt.ocf.params import Params, _is_integer, is_decimal, parse_bool, shown
+from havirt.ocf.params import Params, is_decimal, is_integer, parse_bool, shown
 from havirt.ocf.record import Record
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
@@ -336,7 +336,7 @@ def _typed(opt: FenceOption, spelled: str, text: str) -> Any:
                 f"option {spelled}: {quoted} is not a boolean (use 1/0, yes/no, true/false, on/off)"
             )
     elif opt.type == "integer":
-        if not _is_integer(text.strip()) or len(text.strip()) > 18:
+        if not is_integer(text.strip()) or len(text.strip()) > 18:
             raise FenceError(f"option {spelled}: {quoted} is not a whole number in range")
         value = int(text.strip(), 10)
     elif opt.type == "second":
