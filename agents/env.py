@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from havirt.agents.libvirt.boundary import Hypervisor
     from havirt.agents.pool.mountinfo import Mount
     from havirt.ocf.environment import Deadline
-    from havirt.ocf.runner import CommandRunner
+    from havirt.ocf.runner import Runner
 
     # (uri, deadline, reserve): a hypervisor whose calls end ``reserve`` s before ``deadline``
     HypervisorFactory = Callable[[str | None, Deadline, float], Hypervisor]
@@ -51,7 +51,7 @@ class LibvirtEnv(AgentEnv):
     def __init__(
         self,
         host: Host,
-        runner: CommandRunner,
+        runner: Runner,
         state_dir: str,
         connect: HypervisorFactory | None = None,
         backup_dir: str = definition_backup.BACKUP_DIR,
@@ -87,7 +87,7 @@ class GuestEnv(LibvirtEnv):
     def __init__(
         self,
         host: GuestHost,
-        runner: CommandRunner,
+        runner: Runner,
         state_dir: str,
         connect: HypervisorFactory | None = None,
         backup_dir: str = definition_backup.BACKUP_DIR,

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from havirt.ocf.environment import Deadline, OcfEnvironment
     from havirt.ocf.errors import OcfError
     from havirt.ocf.log import OcfLogger
-    from havirt.ocf.runner import CommandRunner
+    from havirt.ocf.runner import Runner
 
 
 class ActionSpec(Record):
@@ -74,7 +74,7 @@ class ActionContext(Carrying):
         # The agent's world (the dispatcher's, or a test's fakes); its host (programs,
         # clock, signals) and command runner are also reached directly.
         self.agent_env = agent_env
-        self.runner: CommandRunner = agent_env.runner
+        self.runner: Runner = agent_env.runner
         self.host: Host = agent_env.host
         self.exit_reason = exit_reason  # set by a handler for a failure it returns as a code
         self.state: object = None  # see carried(): what validate leaves for the action
@@ -128,7 +128,7 @@ class ResourceAgent:
         return found
 
     @classmethod
-    def environment(cls, host: Host, runner: CommandRunner, state_dir: str) -> AgentEnv:
+    def environment(cls, host: Host, runner: Runner, state_dir: str) -> AgentEnv:
         """The real world of one action (the one place production code builds it)."""
         return cls.env_class(host, runner, state_dir)
 

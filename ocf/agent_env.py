@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from typing import Protocol, TypeVar
 
     from havirt.ocf.host import Host
-    from havirt.ocf.runner import CommandRunner
+    from havirt.ocf.runner import Runner
 
     E = TypeVar("E", bound="AgentEnv")
 
@@ -33,7 +33,7 @@ class AgentEnv:
 
     __slots__ = ("host", "runner", "state_dir")
 
-    def __init__(self, host: Host, runner: CommandRunner, state_dir: str) -> None:
+    def __init__(self, host: Host, runner: Runner, state_dir: str) -> None:
         self.host = host  # programs, clock, sleep, signals, /proc
         self.runner = runner  # external commands, each bounded by a timeout
         self.state_dir = state_dir  # per-resource state, emptied at boot (HA_RSCTMP)

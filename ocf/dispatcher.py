@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
     from typing import TextIO
 
+    from havirt.ocf.runner import Runner
+
 # Old names: "status" is monitor; OCF 1.0's "reload" is served by reload-agent.
 ALIASES = {"status": "monitor", "reload": "reload-agent"}
 
@@ -64,7 +66,7 @@ def run(
     environ: Mapping[str, str] | None = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
-    runner: CommandRunner | None = None,
+    runner: Runner | None = None,
     watchdog: bool = False,
     host: Host | None = None,
     spent: float = 0.0,
@@ -73,8 +75,8 @@ def run(
 ) -> int:
     """Run one OCF action and return its exit code (never raises).
 
-    ``agent_env`` is the agent's world (its host: programs, clock, signals; its command
-    runner; its state directory; what more its ``env_class`` holds). By default the
+    ``agent_env`` is the agent's world (its host: programs, clock, signals, syslog; its
+    command runner; its state directory; what more its ``env_class`` holds). By default the
     agent builds the real one, from ``runner`` and ``host`` when given (a test's
     fakes); a test hands in a whole fake world as ``agent_env``. ``spent``: seconds of
     the action's timeout already gone before this call (the process's start-up:
@@ -110,7 +112,6 @@ def run(
         return OcfExit.ERR_UNIMPLEMENTED
 
     env = OcfEnvironment.from_environ(action, environ)
-    log = OcfLogger(f"{agent.name}({env.resource})", environ, err)
     default_timeout = float(spec.timeout) if spec else 20.0
     if agent_env is None:
         agent_env = type(agent).environment(
@@ -118,6 +119,8 @@ def run(
             runner or CommandRunner(environ),
             env.state_dir,
         )
+    # Its messages go to ``err`` and, when Pacemaker passes a facility, the host's syslog.
+    log = OcfLogger(f"{agent.name}({env.resource})", environ, err, agent_env.host)
     deadline = env.deadline(default_timeout, agent_env.host.monotonic)
     deadline.end -= spent
     reserve = _timeout_reserve(agent, handler_name, deadline.total)

@@ -3,8 +3,8 @@
 Besides libvirt (the agents' boundary module) and external commands (the
 ``CommandRunner``), an agent needs a few things of its host: whether a program
 is installed, the clock, sleeping, signalling a process, whether a device node
-exists, the node's own name. They all go through one ``Host`` the dispatcher
-builds (or is handed) and gives the agent in its ``ActionContext``, so a test
+exists, the node's own name, its syslog. They all go through one ``Host`` the
+dispatcher builds (or is handed) and gives the agent in its ``ActionContext``, so a test
 passes a fake one in instead of patching modules, and nothing reaches the real
 machine behind its back. An agent that needs more of the host (the guest agent
 looks for QEMU processes in /proc) declares a subclass as ``host_class``.
@@ -68,6 +68,20 @@ class Host:
             sock.connect(path)
         finally:
             sock.close()
+
+    # -- the system log -----------------------------------------------------
+    # Where the action's logger (``havirt.ocf.log.OcfLogger``) sends its messages when
+    # Pacemaker passes a syslog facility (a test's fake host records them, if it must).
+    def openlog(self, ident: str, facility: int) -> None:
+        """Messages from now on are ``ident[pid]``'s, under ``facility``."""
+        import syslog  # cheap C module, only loaded when syslog is used
+
+        syslog.openlog(ident, syslog.LOG_PID, facility)
+
+    def syslog(self, priority: int, message: str) -> None:
+        import syslog
+
+        syslog.syslog(priority, message)
 
     # -- the clock ----------------------------------------------------------
     def monotonic(self) -> float:

@@ -6,19 +6,32 @@ for debug messages, ``HA_DEBUGLOG``. When neither syslog nor a file is in use,
 or stderr is a terminal, they go to stderr. Pacemaker sets ``HA_debug`` as a
 string ("yes", "1", or a list of daemon names), so any value other than an
 explicit no/0/false turns debug on.
+
+Where the messages go is handed in: the stream that stands for stderr, and the
+``Syslog`` they are sent to (the machine's, ``havirt.ocf.host.Host``, which the
+dispatcher and the fencing framework pass; a test's recording fake). The log files are
+the paths the environment names.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from typing import TextIO
+    from typing import Protocol, TextIO
+
+    class Syslog(Protocol):
+        """Where syslog messages go (``Host`` sends them to the machine's syslog)."""
+
+        def openlog(self, ident: str, facility: int) -> None:
+            """Messages from now on are ``ident[pid]``'s, under ``facility``."""
+
+        def syslog(self, priority: int, message: str) -> None: ...
+
 
 LEVELS = ("debug", "info", "notice", "warn", "err", "crit")
 _SYSLOG_PRIO = {"debug": 7, "info": 6, "notice": 5, "warn": 4, "err": 3, "crit": 2}
@@ -47,12 +60,8 @@ def debug_enabled(value: str | None) -> bool:
 
 class OcfLogger:
     def __init__(
-        self,
-        tag: str,
-        environ: Mapping[str, str] | None = None,
-        stderr: TextIO | None = None,
+        self, tag: str, environ: Mapping[str, str], stderr: TextIO, syslog: Syslog
     ) -> None:
-        environ = os.environ if environ is None else environ
         self.tag = tag
         self.debug_on = debug_enabled(environ.get("HA_debug"))
         self.logfile = environ.get("HA_LOGFILE") or None
@@ -61,7 +70,8 @@ class OcfLogger:
         # the admin set PCMK_logfacility=none); stderr is logged by pacemaker-execd.
         facility = environ.get("HA_LOGFACILITY", "none").strip().lower()
         self.facility = None if facility in ("none", "") else _FACILITIES.get(facility, 24)
-        self._stderr = stderr if stderr is not None else sys.stderr
+        self._stderr = stderr
+        self._sink = syslog
         try:
             tty = self._stderr.isatty()
         except (AttributeError, ValueError):
@@ -100,12 +110,10 @@ class OcfLogger:
 
     # -- sinks --------------------------------------------------------------
     def _syslog(self, level: str, text: str) -> None:
-        import syslog  # cheap C module, only loaded when syslog is used
-
         if not self._syslog_open:
-            syslog.openlog(self.tag, syslog.LOG_PID, self.facility or syslog.LOG_DAEMON)
+            self._sink.openlog(self.tag, self.facility or _FACILITIES["daemon"])
             self._syslog_open = True
-        syslog.syslog(_SYSLOG_PRIO[level], text)
+        self._sink.syslog(_SYSLOG_PRIO[level], text)
 
     @staticmethod
     def _append(path: str, line: str) -> None:

@@ -39,7 +39,7 @@ def shown(value: object) -> str:
     return f"'{printable}'" + ("..." if len(text) > ECHO_LIMIT else "")
 
 
-def _is_integer(text: str) -> bool:
+def is_integer(text: str) -> bool:
     """Plain ASCII digits with an optional sign (int() alone also takes "1_000", "٣")."""
     digits = text[1:] if text[:1] in ("+", "-") else text
     return bool(digits) and set(digits) <= _DIGITS
@@ -153,7 +153,7 @@ class Parameter(Record):
                 )
         elif self.type == "integer":
             text = raw.strip()
-            if not _is_integer(text):
+            if not is_integer(text):
                 unit = f" ({self.unit})" if self.unit else ""
                 raise configured(
                     f"parameter '{self.name}': {shown(raw)} is not a whole number{unit}"

@@ -5,8 +5,9 @@ admin's locale, a timeout on every call, and the whole process group killed
 when it runs out. A command that SIGKILL cannot end at once (a process in
 uninterruptible sleep on a hung mount, or one outside the group holding our
 pipes) is given up on after a short wait instead of being waited for: the
-caller gets its answer in time, the process is left behind. Tests replace this
-object, never ``subprocess`` itself.
+caller gets its answer in time, the process is left behind. Code that runs
+commands takes a ``Runner`` (the interface, for type checking only: importing typing
+costs every monitor); tests hand in a fake one, never patch ``subprocess``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,23 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every 
 if TYPE_CHECKING:
     import subprocess
     from collections.abc import Mapping, Sequence
+    from typing import Protocol
+
+    class Runner(Protocol):
+        """How agents and tools run an external command: ``CommandRunner`` below, or a
+        test's fake. ``argv`` is never run by a shell; after ``timeout`` seconds the
+        command is killed and the result says ``timed_out``; ``stdin`` is its input,
+        ``env`` what it gets on top of the runner's environment, ``cwd`` where it runs."""
+
+        def run(
+            self,
+            argv: Sequence[str],
+            timeout: float,
+            stdin: str | None = None,
+            env: Mapping[str, str] | None = None,
+            cwd: str | None = None,
+        ) -> CommandResult: ...
+
 
 TIMEOUT_RC = 124  # what timeout(1) and `crm_resource --wait` use for "timed out"
 KILL_WAIT = 1.0  # seconds to wait for a SIGKILLed command to end before giving up on it
@@ -80,6 +98,8 @@ def kill_running() -> list[int]:
 
 
 class CommandRunner:
+    """The real ``Runner``: each command in its own process group, killed at its timeout."""
+
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         base = dict(os.environ if env is None else env)
         base["LC_ALL"] = "C"

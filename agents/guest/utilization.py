@@ -8,11 +8,15 @@ touched only when the guest's size changes (or once after a node reboot).
 from __future__ import annotations
 
 from havirt.agents.guest.resource_state import ResourceState
-from havirt.ocf.runner import CommandRunner
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
+
+if TYPE_CHECKING:
+    from havirt.ocf.runner import Runner
 
 
 def sync(
-    runner: CommandRunner,
+    runner: Runner,
     state: ResourceState,
     resource: str,
     wanted: dict[str, int | None],

@@ -102,7 +102,7 @@ def child_main(argv: list[str]) -> int:
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
 if TYPE_CHECKING:
-    from havirt.ocf.runner import CommandResult, CommandRunner
+    from havirt.ocf.runner import CommandResult, Runner
 
 
 class CheckResult:
@@ -117,7 +117,7 @@ class CheckResult:
         return f"CheckResult(ok={self.ok}, problem={self.problem!r}, missing={self.missing})"
 
 
-def _run(runner: CommandRunner, args: list[str], seconds: float) -> CommandResult:
+def _run(runner: Runner, args: list[str], seconds: float) -> CommandResult:
     argv = [sys.executable, "-I", "-S", os.path.abspath(__file__), *args]
     return runner.run(argv, timeout=seconds)
 
@@ -143,19 +143,19 @@ def _judge(result: CommandResult, what: str, target: str, seconds: float) -> Che
     return CheckResult(False, f"{what} failed: {detail or result.describe()}")
 
 
-def exists_check(runner: CommandRunner, target: str, seconds: float) -> CheckResult:
+def exists_check(runner: Runner, target: str, seconds: float) -> CheckResult:
     """``stat`` of ``target`` (a directory) in a child, bounded by ``seconds``."""
     result = _run(runner, ["exists", target], seconds)
     return _judge(result, f"stat of {target}", target, seconds)
 
 
-def stat_check(runner: CommandRunner, target: str, seconds: float) -> CheckResult:
+def stat_check(runner: Runner, target: str, seconds: float) -> CheckResult:
     """``stat`` + ``statvfs`` of ``target`` in a child, bounded by ``seconds``."""
     result = _run(runner, ["stat", target], seconds)
     return _judge(result, f"stat and statfs of {target}", target, seconds)
 
 
-def write_check(runner: CommandRunner, target: str, name: str, seconds: float) -> CheckResult:
+def write_check(runner: Runner, target: str, name: str, seconds: float) -> CheckResult:
     """Write, fsync, read back and remove ``target/name`` in a child, bounded by ``seconds``."""
     token = f"havirt {name} {os.getpid()} {os.urandom(8).hex()}\n"
     result = _run(runner, ["write", target, name, token], seconds)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from havirt.ocf.environment import Deadline
     from havirt.ocf.log import OcfLogger
     from havirt.ocf.params import Params
-    from havirt.ocf.runner import CommandRunner
+    from havirt.ocf.runner import Runner
 
 
 class Plug(Record):
@@ -43,7 +43,7 @@ class FenceContext(Carrying):
         options: Params,
         log: OcfLogger,
         deadline: Deadline,
-        runner: CommandRunner | None,
+        runner: Runner | None,
         host: Host | None = None,
     ) -> None:
         self.action = action
@@ -57,7 +57,7 @@ class FenceContext(Carrying):
         self.state: object = None  # see carried(): what one callback leaves for the next
 
     @property
-    def runner(self) -> CommandRunner:
+    def runner(self) -> Runner:
         if self._runner is None:
             from havirt.ocf.runner import CommandRunner
 

@@ -6,14 +6,16 @@ passes them) and converts them to typed values with one clear message per bad op
 from __future__ import annotations
 
 from havirt.ocf.fencing.actions import ACTIONS, FenceError
-from havirt.ocf.params import Params, _is_integer, is_decimal, parse_bool, shown
+from havirt.ocf.params import Params, is_decimal, is_integer, parse_bool, shown
 from havirt.ocf.record import Record
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
-    from typing import Any
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
 
 # Names Pacemaker (and the old fenced) pass on standard input besides the options:
 # accepted without a warning, not used.
@@ -215,47 +217,29 @@ class OptionTable:
     def parse_argv(self, args: Sequence[str]) -> RawOptions:
         """Options from the command line; raises FenceError on anything it cannot take."""
         raw = RawOptions()
-        i = 0
-        while i < len(args):
-            arg = args[i]
-            i += 1
+        pending = iter(args)  # an option's value may be the next argument
+        for arg in pending:
             if arg.startswith("--") and len(arg) > 2:
                 name, eq, value = arg[2:].partition("=")
-                opt = self.by_long.get(name)
-                if opt is None:
-                    raise FenceError(f"unknown option --{name}")
                 spelled = f"--{name}"
-                _refuse_secret(opt, spelled)
+                opt = self._given(self.by_long, name, spelled)
                 if opt.type == "boolean":
                     if eq:
                         raise FenceError(f"option {spelled} takes no value")
                     value = "1"
                 elif not eq:
-                    if i >= len(args):
-                        raise FenceError(f"option {spelled} needs a value: {opt.spelled()}")
-                    value = args[i]
-                    i += 1
+                    value = _next_value(pending, opt, spelled)
                 raw.set(opt, spelled, value)
             elif arg.startswith("-") and len(arg) > 1 and arg != "--":
-                j = 1
-                while j < len(arg):
-                    letter = arg[j]
-                    j += 1
-                    opt = self.by_short.get(letter)
-                    if opt is None:
-                        raise FenceError(f"unknown option -{letter}")
+                # Letters may be bundled (-vV); the first that takes a value ends the bundle,
+                # the rest of the argument (or the next one) being its value.
+                for end, letter in enumerate(arg[1:], 2):
                     spelled = f"-{letter}"
-                    _refuse_secret(opt, spelled)
+                    opt = self._given(self.by_short, letter, spelled)
                     if opt.type == "boolean":
                         raw.set(opt, spelled, "1")
                         continue
-                    value = arg[j:]
-                    if not value:
-                        if i >= len(args):
-                            raise FenceError(f"option {spelled} needs a value: {opt.spelled()}")
-                        value = args[i]
-                        i += 1
-                    raw.set(opt, spelled, value)
+                    raw.set(opt, spelled, arg[end:] or _next_value(pending, opt, spelled))
                     break
             else:
                 # fence-agents warn and carry on with the default action (reboot!) when
@@ -290,18 +274,24 @@ class OptionTable:
         # One warning of each kind, however many lines: a flood of junk on standard
         # input must not become a flood of log lines.
         if stray:
-            lines = ", ".join(str(n) for n in stray[:WARN_EXAMPLES])
-            more = f" and {len(stray) - WARN_EXAMPLES} more" if len(stray) > WARN_EXAMPLES else ""
-            noun = "line" if len(stray) == 1 else "lines"
-            raw.warnings.append(f"ignoring {noun} {lines}{more} of standard input: not name=value")
+            lines = _examples("line", stray, str)
+            raw.warnings.append(f"ignoring {lines} of standard input: not name=value")
         if unknown:
-            names = ", ".join(shown(n) for n in unknown[:WARN_EXAMPLES])
-            more = (
-                f" and {len(unknown) - WARN_EXAMPLES} more" if len(unknown) > WARN_EXAMPLES else ""
-            )
-            noun = "option" if len(unknown) == 1 else "options"
-            raw.warnings.append(f"ignoring unknown {noun} {names}{more}")
+            raw.warnings.append(f"ignoring unknown {_examples('option', unknown, shown)}")
         return raw
+
+    def _given(self, index: dict[str, FenceOption], key: str, spelled: str) -> FenceOption:
+        """The option the command line names as ``spelled``, if it may be given there."""
+        opt = index.get(key)
+        if opt is None:
+            raise FenceError(f"unknown option {spelled}")
+        if opt.secret:
+            raise FenceError(
+                f"{spelled}: a {opt.name} must not be given on the command line, where every "
+                f"user can read it (ps, /proc): use --{opt.name}-file=PATH, "
+                f"--{opt.name}-script=COMMAND or {opt.name}= on standard input"
+            )
+        return opt
 
     # -- typed values ----------------------------------------------------------
     def convert(self, raw: RawOptions) -> Params:
@@ -320,13 +310,20 @@ class OptionTable:
         return values
 
 
-def _refuse_secret(opt: FenceOption, spelled: str) -> None:
-    if opt.secret:
-        raise FenceError(
-            f"{spelled}: a {opt.name} must not be given on the command line, where every "
-            f"user can read it (ps, /proc): use --{opt.name}-file=PATH, "
-            f"--{opt.name}-script=COMMAND or {opt.name}= on standard input"
-        )
+def _next_value(pending: Iterator[str], opt: FenceOption, spelled: str) -> str:
+    """The argument after an option that takes a value (``-n vm1``, ``--plug vm1``)."""
+    value = next(pending, None)
+    if value is None:
+        raise FenceError(f"option {spelled} needs a value: {opt.spelled()}")
+    return value
+
+
+def _examples(noun: str, items: Sequence[T], show: Callable[[T], str]) -> str:
+    """``noun`` (plural for more than one) and the first WARN_EXAMPLES of ``items``,
+    each as ``show`` says: ``lines 1, 2, 3 and 4 more``."""
+    named = ", ".join(show(item) for item in items[:WARN_EXAMPLES])
+    more = f" and {len(items) - WARN_EXAMPLES} more" if len(items) > WARN_EXAMPLES else ""
+    return f"{noun if len(items) == 1 else noun + 's'} {named}{more}"
 
 
 def _typed(opt: FenceOption, spelled: str, text: str) -> Any:
@@ -339,7 +336,7 @@ def _typed(opt: FenceOption, spelled: str, text: str) -> Any:
                 f"option {spelled}: {quoted} is not a boolean (use 1/0, yes/no, true/false, on/off)"
             )
     elif opt.type == "integer":
-        if not _is_integer(text.strip()) or len(text.strip()) > 18:
+        if not is_integer(text.strip()) or len(text.strip()) > 18:
             raise FenceError(f"option {spelled}: {quoted} is not a whole number in range")
         value = int(text.strip(), 10)
     elif opt.type == "second":

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from typing import Any, TextIO
 
-    from havirt.ocf.runner import CommandRunner
+    from havirt.ocf.runner import Runner
 
 # Standard input is a few name=value lines; more is a mistake, never read whole.
 STDIN_LIMIT = 1 << 20
@@ -72,7 +72,7 @@ def run(
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
-    runner: CommandRunner | None = None,
+    runner: Runner | None = None,
     watchdog: bool = False,
     host: Host | None = None,
 ) -> int:
@@ -135,7 +135,7 @@ def run(
     except FenceError as exc:
         return fail(str(exc))
     options["action"] = action
-    log = _logger(agent, options, err)
+    log = _logger(agent, options, err, host)
     if options.verbose:
         log.debug("options: " + _describe(table, options))
     total = run_bound(options, action)
@@ -156,12 +156,13 @@ def _isatty(stream: Any) -> bool:
         return False
 
 
-def _logger(agent: FenceAgent, options: Params, err: TextIO) -> OcfLogger:
+def _logger(agent: FenceAgent, options: Params, err: TextIO, host: Host) -> OcfLogger:
     environ = {"HA_debug": "1" if options.verbose else "0"}
     if options.debug_file:
         environ["HA_DEBUGLOG"] = options.debug_file
-    log = OcfLogger(agent.name, environ, err)
-    # Pacemaker's fencer logs what a fence agent writes to stderr: always write it.
+    log = OcfLogger(agent.name, environ, err, host)
+    # No syslog (no HA_LOGFACILITY): Pacemaker's fencer logs what a fence agent writes
+    # to stderr, so always write it.
     log.to_stderr = True
     return log
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import syslog
 from pathlib import Path
 
 import pytest
@@ -8,15 +7,6 @@ from havirt.agents.guest.resource_state import ResourceState
 from havirt.agents.virtual_domain import VirtualDomain
 from pool_fakes import PoolHarness
 from vd_fakes import AgentHarness, FakeHypervisor, FakeProcs, domain_xml
-
-
-@pytest.fixture(autouse=True)
-def fake_syslog(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
-    """No test writes to the real syslog."""
-    sent: list[tuple] = []
-    monkeypatch.setattr(syslog, "openlog", lambda *a, **k: sent.append(("openlog", *a)))
-    monkeypatch.setattr(syslog, "syslog", lambda *a: sent.append(("syslog", *a)))
-    return sent
 
 
 class Harness(AgentHarness):

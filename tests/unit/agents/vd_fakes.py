@@ -522,7 +522,7 @@ class FakeRunner:
         self.results: dict[str, int | Callable[[tuple[str, ...]], CommandResult]] = {}
         self.scripts: dict[str, Callable[[list[str], float], CommandResult]] = {}
 
-    def run(self, argv, timeout, stdin=None, env=None) -> CommandResult:
+    def run(self, argv, timeout, stdin=None, env=None, cwd=None) -> CommandResult:
         argv = tuple(argv)
         if argv[:3] == (sys.executable, "-I", "-S") and len(argv) > 3 and argv[3] in self.scripts:
             return self.scripts[argv[3]](list(argv[4:]), timeout)

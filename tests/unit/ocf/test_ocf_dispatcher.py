@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import syslog
 import threading
 import time
 
@@ -164,6 +165,34 @@ def test_a_world_handed_in_is_the_one_the_agent_gets(toy):
     ctx = toy.calls[-1][1]
     assert ctx.agent_env is world and ctx.host is clock and ctx.runner is world.runner
     assert ctx.deadline.remaining() == 20.0  # measured on the world's clock
+
+
+class SyslogHost(FakeClock):
+    """A fake host with a syslog, which records what it is sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple] = []
+
+    def openlog(self, ident: str, facility: int) -> None:
+        self.sent.append(("openlog", ident, facility))
+
+    def syslog(self, priority: int, message: str) -> None:
+        self.sent.append(("syslog", priority, message))
+
+
+def test_the_log_goes_to_the_hosts_syslog_and_the_given_stderr():
+    toy = ToyAgent({"start": generic("disk full: free some space")})
+    host = SyslogHost()
+    out = invoke(toy, "start", env=env(HA_LOGFACILITY="local3"), host=host)
+    assert host.sent == [
+        ("openlog", "toy(toy1)", syslog.LOG_LOCAL3),
+        ("syslog", syslog.LOG_ERR, "ERROR: disk full: free some space"),
+    ]
+    assert "ERROR: disk full" not in out.stderr  # syslog in use: stderr has the reason only
+    assert invoke(toy, "start", env=env(HA_LOGFACILITY="none")).stderr.startswith(
+        "ERROR: disk full: free some space\n"
+    )
 
 
 def test_status_is_monitor(toy):

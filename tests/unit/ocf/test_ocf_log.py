@@ -19,12 +19,38 @@ class ClosedStream(io.StringIO):
         raise ValueError("I/O operation on closed file")
 
 
-def logger(environ: dict[str, str], stream: io.StringIO | None = None) -> OcfLogger:
-    return OcfLogger("toy(vm1)", environ, stream if stream is not None else io.StringIO())
+class RecordingSyslog:
+    """The syslog handed to the logger (the host's, in an agent): records what it is sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple] = []
+
+    def openlog(self, ident: str, facility: int) -> None:
+        self.sent.append(("openlog", ident, facility))
+
+    def syslog(self, priority: int, message: str) -> None:
+        self.sent.append(("syslog", priority, message))
+
+    def messages(self) -> list[tuple[int, str]]:
+        return [(prio, text) for kind, prio, text in self.sent if kind == "syslog"]
 
 
-def syslog_messages(sent: list[tuple]) -> list[tuple[int, str]]:
-    return [(prio, text) for kind, prio, text in (s for s in sent if s[0] == "syslog")]
+@pytest.fixture
+def fake_syslog() -> RecordingSyslog:
+    return RecordingSyslog()
+
+
+def logger(
+    environ: dict[str, str],
+    stream: io.StringIO | None = None,
+    sink: RecordingSyslog | None = None,
+) -> OcfLogger:
+    return OcfLogger(
+        "toy(vm1)",
+        environ,
+        stream if stream is not None else io.StringIO(),
+        sink if sink is not None else RecordingSyslog(),
+    )
 
 
 # -- HA_debug is a string
@@ -83,19 +109,19 @@ def test_labels_match_ocf_log():
 
 def test_stderr_is_the_fallback_without_syslog_or_file(fake_syslog):
     out = io.StringIO()
-    log = logger({"HA_LOGFACILITY": "none"}, out)
+    log = logger({"HA_LOGFACILITY": "none"}, out, fake_syslog)
     assert log.to_stderr
     log.error("boom")
     assert out.getvalue() == "ERROR: boom\n"
-    assert fake_syslog == []
+    assert fake_syslog.sent == []
 
 
 @pytest.mark.parametrize("facility", ["", "NONE", " none "])
 def test_empty_or_none_facility_disables_syslog(facility, fake_syslog):
-    log = logger({"HA_LOGFACILITY": facility})
+    log = logger({"HA_LOGFACILITY": facility}, sink=fake_syslog)
     assert log.facility is None
     log.info("x")
-    assert fake_syslog == []
+    assert fake_syslog.sent == []
 
 
 def test_no_stderr_when_syslog_is_used():
@@ -115,10 +141,10 @@ def test_no_stderr_when_a_logfile_is_used(tmp_path):
 
 def test_terminal_always_gets_messages(fake_syslog):
     out = TtyStream()
-    log = logger({"HA_LOGFACILITY": "daemon"}, out)
+    log = logger({"HA_LOGFACILITY": "daemon"}, out, fake_syslog)
     log.info("hello")
     assert out.getvalue() == "INFO: hello\n"
-    assert syslog_messages(fake_syslog) == [(syslog.LOG_INFO, "INFO: hello")]
+    assert fake_syslog.messages() == [(syslog.LOG_INFO, "INFO: hello")]
 
 
 def test_stream_without_isatty_is_not_a_terminal():
@@ -126,33 +152,25 @@ def test_stream_without_isatty_is_not_a_terminal():
     assert not log.to_stderr
 
 
-def test_defaults_to_process_stderr(monkeypatch):
-    fake = io.StringIO()
-    monkeypatch.setattr("sys.stderr", fake)
-    log = OcfLogger("t", {"HA_LOGFACILITY": "none"})
-    log.info("x")
-    assert fake.getvalue() == "INFO: x\n"
-
-
 # -- syslog
 
 
 def test_no_syslog_unless_pacemaker_passes_a_facility(fake_syslog):
-    log = logger({}, io.StringIO())
+    log = logger({}, io.StringIO(), fake_syslog)
     log.info("i")
     assert log.facility is None
-    assert syslog_messages(fake_syslog) == []
+    assert fake_syslog.sent == []
 
 
 def test_syslog_facility_daemon_and_priorities(fake_syslog):
-    log = logger({"HA_debug": "yes", "HA_LOGFACILITY": "daemon"})
+    log = logger({"HA_debug": "yes", "HA_LOGFACILITY": "daemon"}, sink=fake_syslog)
     log.debug("d")
     log.info("i")
     log.warn("w")
     log.error("e")
-    opens = [s for s in fake_syslog if s[0] == "openlog"]
-    assert opens == [("openlog", "toy(vm1)", syslog.LOG_PID, syslog.LOG_DAEMON)]
-    assert syslog_messages(fake_syslog) == [
+    opens = [s for s in fake_syslog.sent if s[0] == "openlog"]
+    assert opens == [("openlog", "toy(vm1)", syslog.LOG_DAEMON)]  # once, before the first
+    assert fake_syslog.messages() == [
         (syslog.LOG_DEBUG, "DEBUG: d"),
         (syslog.LOG_INFO, "INFO: i"),
         (syslog.LOG_WARNING, "WARNING: w"),
@@ -165,10 +183,16 @@ def test_syslog_facility_daemon_and_priorities(fake_syslog):
     [("local0", syslog.LOG_LOCAL0), ("LOCAL7", syslog.LOG_LOCAL7), ("user", syslog.LOG_USER)],
 )
 def test_syslog_facility_names(name, code, fake_syslog):
-    log = logger({"HA_LOGFACILITY": name})
+    log = logger({"HA_LOGFACILITY": name}, sink=fake_syslog)
     assert log.facility == code
     log.info("x")
-    assert ("openlog", "toy(vm1)", syslog.LOG_PID, code) in fake_syslog
+    assert ("openlog", "toy(vm1)", code) in fake_syslog.sent
+
+
+def test_kern_is_opened_as_daemon(fake_syslog):
+    # facility 0 (kern) is no facility for an agent: it logs as daemon
+    logger({"HA_LOGFACILITY": "kern"}, sink=fake_syslog).info("x")
+    assert fake_syslog.sent[0] == ("openlog", "toy(vm1)", syslog.LOG_DAEMON)
 
 
 def test_unknown_facility_falls_back_to_daemon():
@@ -254,7 +278,7 @@ def test_unwritable_logfile_never_raises(tmp_path):
 
 def test_syslog_and_file_together(tmp_path, fake_syslog):
     logfile = tmp_path / "ha.log"
-    log = logger({"HA_LOGFACILITY": "daemon", "HA_LOGFILE": str(logfile)})
+    log = logger({"HA_LOGFACILITY": "daemon", "HA_LOGFILE": str(logfile)}, sink=fake_syslog)
     log.info("both")
     assert parsed(logfile) == [("INFO", "both")]
-    assert syslog_messages(fake_syslog) == [(syslog.LOG_INFO, "INFO: both")]
+    assert fake_syslog.messages() == [(syslog.LOG_INFO, "INFO: both")]
