@@ -72,6 +72,7 @@ def run(
     spent: float = 0.0,
     agent_env: AgentEnv | None = None,
     exit_process: Callable[[int], object] | None = None,
+    watchdog_class: type[ActionWatchdog] | None = None,
 ) -> int:
     """Run one OCF action and return its exit code (never raises).
 
@@ -81,7 +82,8 @@ def run(
     fakes); a test hands in a whole fake world as ``agent_env``. ``spent``: seconds of
     the action's timeout already gone before this call (the process's start-up:
     Pacemaker's clock runs from the fork). ``exit_process``: how the watchdog ends the
-    process (``os._exit``; a test's fake)."""
+    process (``os._exit``; a test's fake). ``watchdog_class``: the watchdog armed when
+    ``watchdog`` is on (:class:`ActionWatchdog`; a test's subclass that records it)."""
     environ = os.environ if environ is None else environ
     out = stdout if stdout is not None else sys.stdout
     err = stderr if stderr is not None else sys.stderr
@@ -133,7 +135,9 @@ def run(
         answer_by=deadline.sooner(answer_margin(deadline.total) + reserve),
     )
     guard = (
-        _Watchdog(action, deadline.total, err, ctx, reserve, spent, exit_process)
+        (watchdog_class or ActionWatchdog)(
+            action, deadline.total, err, ctx, reserve, spent, exit_process
+        )
         if watchdog
         else None
     )
@@ -225,7 +229,7 @@ def _apply_protocol_rules(
     return rc
 
 
-class _Watchdog(Watchdog):
+class ActionWatchdog(Watchdog):
     """Answers ERR_GENERIC with a reason just before Pacemaker's timeout would hit.
 
     With ``reserve`` seconds it fires that much earlier and first runs the handler's

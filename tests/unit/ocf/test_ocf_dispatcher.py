@@ -520,7 +520,7 @@ def test_watchdog_answers_with_one_reason_and_exit_1(mocker):
     fired = threading.Event()
     fake_exit = mocker.Mock(side_effect=lambda rc: fired.set())
     err = io.StringIO()
-    guard = dispatcher._Watchdog("start", 0.3, err, exit_process=fake_exit)
+    guard = dispatcher.ActionWatchdog("start", 0.3, err, exit_process=fake_exit)
     try:
         assert fired.wait(5), "the watchdog never fired"
     finally:
@@ -535,16 +535,33 @@ def test_watchdog_answers_with_one_reason_and_exit_1(mocker):
 def test_disarmed_watchdog_never_answers(mocker):
     fake_exit = mocker.Mock()
     err = io.StringIO()
-    guard = dispatcher._Watchdog("start", 0.3, err, exit_process=fake_exit)
+    guard = dispatcher.ActionWatchdog("start", 0.3, err, exit_process=fake_exit)
     guard.disarm()
     guard._expire()  # a timer that fired just as the action finished
     fake_exit.assert_not_called()
     assert err.getvalue() == ""
 
 
+class Guards:
+    """Records the watchdogs the dispatcher arms (handed in as its watchdog_class)."""
+
+    def __init__(self) -> None:
+        self.armed: list[dispatcher.ActionWatchdog] = []
+
+    def watchdog_class(self) -> type[dispatcher.ActionWatchdog]:
+        armed = self.armed
+
+        class Recorded(dispatcher.ActionWatchdog):
+            def __init__(self, *args, **kwargs) -> None:
+                super().__init__(*args, **kwargs)
+                armed.append(self)
+
+        return Recorded
+
+
 def test_watchdog_is_cancelled_when_the_action_finishes(mocker, toy):
     fake_exit = mocker.Mock()
-    guard_cls = mocker.spy(dispatcher, "_Watchdog")
+    guards = Guards()
     out = io.StringIO()
     rc = dispatcher.run(
         toy,
@@ -553,19 +570,20 @@ def test_watchdog_is_cancelled_when_the_action_finishes(mocker, toy):
         stdout=out,
         stderr=out,
         watchdog=True,
+        watchdog_class=guards.watchdog_class(),
         host=FakeClock(),
         exit_process=fake_exit,
     )
     assert rc == 0
-    assert guard_cls.call_count == 1
-    assert guard_cls.spy_return.delay == pytest.approx(0.1)
+    assert len(guards.armed) == 1
+    assert guards.armed[-1].delay == pytest.approx(0.1)
     time.sleep(0.3)
     fake_exit.assert_not_called()
     assert REASON_PREFIX not in out.getvalue()
 
 
 def test_watchdog_fires_before_pacemakers_timeout(mocker):
-    guard_cls = mocker.spy(dispatcher, "_Watchdog")
+    guards = Guards()
     fake_exit = mocker.Mock()
     out = io.StringIO()
     dispatcher.run(
@@ -575,10 +593,11 @@ def test_watchdog_fires_before_pacemakers_timeout(mocker):
         stdout=out,
         stderr=out,
         watchdog=True,
+        watchdog_class=guards.watchdog_class(),
         host=FakeClock(),
         exit_process=fake_exit,
     )
-    delay = guard_cls.spy_return.delay
+    delay = guards.armed[-1].delay
     # margin: max(1 s, 5% of the timeout) = 1.5 s
     assert delay == pytest.approx(28.5, abs=0.2)
 
@@ -602,7 +621,7 @@ def test_answer_by_is_when_the_watchdog_answers():
 
 
 def test_watchdog_fires_earlier_by_the_agents_reserve(mocker):
-    guard_cls = mocker.spy(dispatcher, "_Watchdog")
+    guards = Guards()
     fake_exit = mocker.Mock()
     out = io.StringIO()
     dispatcher.run(
@@ -612,10 +631,11 @@ def test_watchdog_fires_earlier_by_the_agents_reserve(mocker):
         stdout=out,
         stderr=out,
         watchdog=True,
+        watchdog_class=guards.watchdog_class(),
         host=FakeClock(),
         exit_process=fake_exit,
     )
-    assert guard_cls.spy_return.delay == pytest.approx(26.5, abs=0.2)
+    assert guards.armed[-1].delay == pytest.approx(26.5, abs=0.2)
 
 
 def test_a_broken_reserve_hook_costs_nothing(toy):
@@ -638,7 +658,9 @@ def watchdog_with_step(step, reserve: float, exit_process=None):
     ctx = toy.calls[-1][1]
     ctx.on_timeout = step
     err = io.StringIO()
-    guard = dispatcher._Watchdog("migrate_to", 3600, err, ctx, reserve, exit_process=exit_process)
+    guard = dispatcher.ActionWatchdog(
+        "migrate_to", 3600, err, ctx, reserve, exit_process=exit_process
+    )
     return guard, ctx, err
 
 
@@ -730,7 +752,7 @@ def test_startup_seconds_unknown_counts_nothing(stat, uptime):
 
 
 def test_time_spent_before_the_dispatcher_shortens_deadline_and_watchdog(mocker):
-    guard_cls = mocker.spy(dispatcher, "_Watchdog")
+    guards = Guards()
     fake_exit = mocker.Mock()
     toy = Reserving()
     out = io.StringIO()
@@ -741,6 +763,7 @@ def test_time_spent_before_the_dispatcher_shortens_deadline_and_watchdog(mocker)
         stdout=out,
         stderr=out,
         watchdog=True,
+        watchdog_class=guards.watchdog_class(),
         spent=2.0,
         host=FakeClock(),
         exit_process=fake_exit,
@@ -749,7 +772,7 @@ def test_time_spent_before_the_dispatcher_shortens_deadline_and_watchdog(mocker)
     assert ctx.deadline.total == 30.0
     assert 27.0 < ctx.deadline.remaining() <= 28.0
     assert ctx.deadline.end - ctx.answer_by.end == pytest.approx(3.5)
-    assert guard_cls.spy_return.delay == pytest.approx(24.5, abs=0.2)
+    assert guards.armed[-1].delay == pytest.approx(24.5, abs=0.2)
 
 
 # -- the one-reason rule, across every action and every kind of answer
