@@ -179,7 +179,7 @@ def _standby_text(report: StandbyReport, verb: str, dry_run: bool) -> str:
     else:
         lines.append(f"{report.node}: {verb} set")
     lines += [move_line(m) for m in report.guests]
-    lines += [f"  note: {n}" for n in report.notes]
+    lines += [f"  note: {n.message}" for n in report.notes]
     if not dry_run and report.guests:
         verb = f"left {report.node}" if verb == "standby" else "arrived"
         lines += outcome_summary(report.guests, verb, report.seconds)

@@ -19,6 +19,7 @@ from typing import Any
 
 from havirt.tools.cluster.env import ClusterEnv
 from havirt.tools.errors import Refused
+from havirt.tools.findings import NOTE, Finding
 from havirt.tools.pacemaker import ClusterStatus, Pacemaker
 from havirt.tools.placement.constraints import Move
 from havirt.tools.placement.guest_move import GuestMove
@@ -34,6 +35,11 @@ from havirt.tools.placement.predict import Prediction, predict, predict_moves
 
 DRAINED_ATTRIBUTE = "havirt-drained-guests"  # the guests a standby moved away, space-separated
 DEFAULT_TIMEOUT = 300.0
+# The codes of a standby's notes
+STOPPED = "stopped"  # forced: a guest with no room elsewhere stops
+STAYS = "stays"  # forced: a guest the cluster does not move stays
+RESTARTED = "restarted"  # a guest is restarted, not live-migrated
+ALSO_MOVES = "also-moves"  # the scheduler moves a guest of another node too
 
 
 @dataclass
@@ -41,7 +47,7 @@ class StandbyReport:
     node: str
     changed: bool  # False: the node was in standby already
     guests: list[GuestMove] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    notes: list[Finding] = field(default_factory=list)  # NOTE findings: what else happens
     seconds: float = 0.0
     dry_run: bool = False
 
@@ -55,7 +61,7 @@ class StandbyReport:
             "changed": self.changed,
             "ok": self.ok,
             "guests": [g.to_dict() for g in self.guests],
-            "notes": self.notes,
+            "notes": [n.message for n in self.notes],
             "seconds": self.seconds,
             "dry_run": self.dry_run,
         }
@@ -138,7 +144,14 @@ def standby(
         )
     report.notes += _side_effects(prediction, on_node, stranded)
     report.notes += [
-        f"forced: {g.id} stays on {node} (Pacemaker does not move it)" for g in staying
+        Finding(
+            STAYS,
+            NOTE,
+            f"forced: {g.id} stays on {node} (Pacemaker does not move it)",
+            node=node,
+            guest=g.id,
+        )
+        for g in staying
     ]
     # Forced: the stranded guests stop and the staying ones stay (see the notes); the
     # others are followed.
@@ -165,21 +178,35 @@ def standby(
 
 def _side_effects(
     prediction: Prediction, on_node: tuple[Guest, ...], stranded: list[Guest]
-) -> list[str]:
+) -> list[Finding]:
     notes = []
     if stranded:
+        stopped = ", ".join(g.id for g in stranded)
         notes.append(
-            f"forced: {', '.join(g.id for g in stranded)} will be stopped (no room elsewhere)"
-        )
-    restarted = [g for g in prediction.restarts() if g in {x.id for x in on_node}]
-    if restarted:
-        notes.append(
-            f"{', '.join(restarted)} will be restarted, not live-migrated (allow-migrate is off)"
+            Finding(STOPPED, NOTE, f"forced: {stopped} will be stopped (no room elsewhere)")
         )
     ours = {g.id for g in on_node}
+    restarted = [g for g in prediction.restarts() if g in ours]
+    if restarted:
+        notes.append(
+            Finding(
+                RESTARTED,
+                NOTE,
+                f"{', '.join(restarted)} will be restarted, not live-migrated "
+                "(allow-migrate is off)",
+            )
+        )
     others = {g: m for g, m in prediction.moved().items() if g not in ours}
     for guest, (src, dst) in sorted(others.items()):
-        notes.append(f"{guest} on {src} will also move, to {dst} (the scheduler's choice)")
+        notes.append(
+            Finding(
+                ALSO_MOVES,
+                NOTE,
+                f"{guest} on {src} will also move, to {dst} (the scheduler's choice)",
+                node=src,
+                guest=guest,
+            )
+        )
     return notes
 
 

@@ -6,7 +6,7 @@ Three layers, as everywhere in havirt:
 * :mod:`.command` -- the click command: parses options, renders (:mod:`.render`);
 * :mod:`.engine` -- :func:`~.engine.validate` connects to every node in parallel,
   collects facts (:mod:`.probe`, parsed by :mod:`.facts`) and runs the checks
-  (:mod:`.checks`, declared as data) into a :class:`~.findings.Report`;
+  (:mod:`.checks`, declared as data) into a :class:`~.report.Report`;
 * :mod:`.ssh` -- the adapter: SSH with fabric/paramiko, host keys verified against
   known_hosts and never accepted otherwise.
 

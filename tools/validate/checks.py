@@ -16,9 +16,9 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from havirt.tools.findings import ERROR, WARNING, Finding
 from havirt.tools.validate.catalog import CATALOG
 from havirt.tools.validate.facts import Cpu, NodeFacts, Trust
-from havirt.tools.validate.findings import ERROR, WARNING, Finding
 from havirt.tools.validate.targets import Target
 
 V = TypeVar("V", bound=Hashable)
@@ -207,13 +207,13 @@ def compare_objects(
                     Finding(
                         check,
                         severity,
-                        node,
-                        item,
                         f"defined on {node} only, not on {nodes_text(lack)}",
                         f"define it on the other nodes too (from {node}: virsh {verbs}-dumpxml "
                         f"{name} > {name}.xml, then on each: virsh {verbs}-define {name}.xml), or "
                         f"remove it from {node}: virsh {verbs}-destroy {name}; "
                         f"virsh {verbs}-undefine {name}",
+                        node=node,
+                        item=item,
                         expected="absent",
                         actual="present",
                     )
@@ -225,12 +225,12 @@ def compare_objects(
                     Finding(
                         check,
                         ERROR,
-                        node,
-                        item,
                         f"missing on {node}; defined on {nodes_text(have)}",
                         f"copy it from {source}: (on {source}) virsh {verbs}-dumpxml {name} > "
                         f"{name}.xml; (on {node}) virsh {verbs}-define {name}.xml; "
                         f"virsh {verbs}-start {name}; virsh {verbs}-autostart {name}",
+                        node=node,
+                        item=item,
                         expected="present",
                         actual="absent",
                     )
@@ -243,12 +243,12 @@ def compare_objects(
                     Finding(
                         check,
                         ERROR,
-                        node,
-                        item,
                         f"{spec.label} is {_show(values[node])} on {node}; "
                         f"{nodes_text(same)} {'has' if len(same) == 1 else 'have'} "
                         f"{_show(ref_value)}",
                         spec.fix(node, name, ref_value),
+                        node=node,
+                        item=item,
                         expected=_jsonable(ref_value),
                         actual=_jsonable(values[node]),
                     )
@@ -327,12 +327,12 @@ def check_ssh_trust(ctx: Context) -> list[Finding]:
                         Finding(
                             "ssh-trust",
                             ERROR,
-                            node,
-                            item,
                             f"qemu+ssh://{peer} from {node} reaches a host that calls itself "
                             f"'{result.answered}', not {peer} ('{expected}')",
                             f"on {node}: make '{peer}' resolve to {peer}'s address "
                             "(/etc/hosts or DNS)",
+                            node=node,
+                            item=item,
                             expected=expected,
                             actual=result.answered,
                         )
@@ -343,11 +343,11 @@ def check_ssh_trust(ctx: Context) -> list[Finding]:
                 Finding(
                     "ssh-trust",
                     ERROR,
-                    node,
-                    item,
                     f"{node} cannot reach {peer} as {user} without a prompt "
                     f"(qemu+ssh://{user}@{peer}/system): {reason}",
                     fix,
+                    node=node,
+                    item=item,
                 )
             )
     return found
@@ -385,11 +385,11 @@ def check_cpu(ctx: Context) -> list[Finding]:
             Finding(
                 "cpu",
                 ERROR,
-                node,
-                "host CPU",
                 f"host CPU of {node} differs from {nodes_text(same)}'s: {'; '.join(parts)}; "
                 "guests with host-model or host-passthrough CPUs cannot live-migrate between them",
                 baseline,
+                node=node,
+                item="host CPU",
                 expected={
                     "model": ref_cpu.model,
                     "vendor": ref_cpu.vendor,
@@ -451,7 +451,18 @@ def check_versions(ctx: Context) -> list[Finding]:
                     f"upgrade or downgrade {package} on {node} to {ref} (a guest migrated from a "
                     "newer QEMU or libvirt to an older one can fail to start)"
                 )
-            found.append(Finding("versions", ERROR, node, label, message, fix, ref, mine))
+            found.append(
+                Finding(
+                    "versions",
+                    ERROR,
+                    message,
+                    fix,
+                    node=node,
+                    item=label,
+                    expected=ref,
+                    actual=mine,
+                )
+            )
     return found
 
 
@@ -471,13 +482,13 @@ def check_host_uuid(ctx: Context) -> list[Finding]:
                 Finding(
                     "host-uuid",
                     ERROR,
-                    node,
-                    "host UUID",
                     f"{node} has the same host UUID as {keep} ({uuid}): libvirt refuses to "
                     "migrate between hosts it believes are the same",
                     f'on {node}: set host_uuid = "<output of uuidgen>" in '
                     "/etc/libvirt/libvirtd.conf and restart libvirtd (or fix a cloned "
                     "/etc/machine-id or SMBIOS UUID)",
+                    node=node,
+                    item="host UUID",
                     actual=uuid,
                 )
             )
@@ -500,11 +511,11 @@ def check_hostnames(ctx: Context) -> list[Finding]:
                 Finding(
                     "hostnames",
                     ERROR,
-                    node,
-                    "hostname",
                     f"{node} calls itself '{hostname}'",
                     f"on {node}: hostnamectl set-hostname {node} (or name the node "
                     f"'{hostname}' here): Pacemaker node names and migration targets use it",
+                    node=node,
+                    item="hostname",
                     expected=node,
                     actual=hostname,
                 )
@@ -523,11 +534,11 @@ def check_hostnames(ctx: Context) -> list[Finding]:
                 Finding(
                     "hostnames",
                     ERROR,
-                    node,
-                    f"name {name}",
                     f"{node} resolves {name} to a loopback address ({addrs})",
                     f"on {node}: map {name} to its cluster address in /etc/hosts (remove "
                     f"'127.0.1.1 {name}'): Corosync and migrations would use loopback",
+                    node=node,
+                    item=f"name {name}",
                     actual=sorted(values[node]),
                 )
             )
@@ -546,11 +557,11 @@ def check_hostnames(ctx: Context) -> list[Finding]:
                 Finding(
                     "hostnames",
                     ERROR,
-                    node,
-                    f"name {name}",
                     message,
                     f"on {node}: make {name} resolve to {wanted} (/etc/hosts or DNS), as on "
                     "the other nodes",
+                    node=node,
+                    item=f"name {name}",
                     expected=sorted(ref) if ref else [],
                     actual=mine,
                 )
@@ -576,12 +587,12 @@ def check_clock(ctx: Context) -> list[Finding]:
             Finding(
                 "clock",
                 ERROR,
-                node,
-                "clock",
                 f"clock of {node} is {delta:+.2f} s (±{uncertainty:.2f} s) off the other nodes "
                 f"(limit {ctx.options.max_clock_offset:g} s)",
                 f"on {node}: enable time synchronisation (chrony or systemd-timesyncd) with the "
                 "same NTP servers as the other nodes",
+                node=node,
+                item="clock",
                 expected=0.0,
                 actual=round(delta, 3),
             )
@@ -613,10 +624,10 @@ def check_lock_manager(ctx: Context) -> list[Finding]:
             Finding(
                 "lock-manager",
                 ERROR,
-                node,
-                "lock_manager",
                 f"lock manager is '{managers[node]}' on {node}; {nodes_text(same)}: '{ref}'",
                 fix,
+                node=node,
+                item="lock_manager",
                 expected=ref,
                 actual=managers[node],
             )
@@ -633,12 +644,12 @@ def check_lock_manager(ctx: Context) -> list[Finding]:
                 Finding(
                     "lock-manager",
                     ERROR,
-                    node,
-                    key,
                     f"{key} is {_show(values[node])} on {node}; {nodes_text(holders)}: "
                     f"{_show(ref_value)}",
                     f"on {node}: set {key} = {ref_value} in /etc/libvirt/{conf} and restart "
                     "libvirtd",
+                    node=node,
+                    item=key,
                     expected=ref_value,
                     actual=values[node],
                 )
@@ -654,11 +665,11 @@ def check_lock_manager(ctx: Context) -> list[Finding]:
                     Finding(
                         "lock-manager",
                         ERROR,
-                        node,
-                        "host_id",
                         f"sanlock host_id {host_id} on {node} is also {seen[host_id]}'s",
                         f"on {node}: give host_id in /etc/libvirt/qemu-sanlock.conf a number no "
                         "other node uses, then restart libvirtd",
+                        node=node,
+                        item="host_id",
                         actual=host_id,
                     )
                 )
@@ -668,12 +679,12 @@ def check_lock_manager(ctx: Context) -> list[Finding]:
             Finding(
                 "lock-manager",
                 WARNING,
-                ALL_NODES,
-                "lock_manager",
                 "no node uses a lock manager: nothing in libvirt stops a guest's disks from "
                 "being used on two nodes at once (Pacemaker and fencing are the only guard)",
                 'on every node: set lock_manager = "lockd" in /etc/libvirt/qemu.conf, '
                 "run virtlockd, restart libvirtd",
+                node=ALL_NODES,
+                item="lock_manager",
                 actual="none",
             )
         )
@@ -695,11 +706,11 @@ def check_memory(ctx: Context) -> list[Finding]:
                 Finding(
                     "memory",
                     WARNING,
-                    node,
-                    "N+1 memory",
                     f"{node} runs {len(guests)} guest(s) ({need // 1024} MiB) and no other "
                     "node could take them over",
                     "add a node to the cluster",
+                    node=node,
+                    item="N+1 memory",
                 )
             )
             continue
@@ -725,11 +736,11 @@ def check_memory(ctx: Context) -> list[Finding]:
             Finding(
                 "memory",
                 ERROR,
-                node,
-                "N+1 memory",
                 message,
                 f"free memory on the other nodes, add a node, or run fewer or smaller guests "
                 f"on {node}",
+                node=node,
+                item="N+1 memory",
                 expected=need // 1024,
                 actual=free // 1024,
             )

@@ -1,7 +1,7 @@
 """validate(): connect to every node in parallel, collect, compare, report.
 
 The library layer: takes targets and a connector (the SSH adapter, or a fake),
-returns a :class:`~.findings.Report`; it never prints and never exits. Invalid
+returns a :class:`~.report.Report`; it never prints and never exits. Invalid
 input raises :class:`~havirt.tools.errors.HavirtError`; a node's problems,
 unreachable nodes included, are findings.
 """
@@ -11,22 +11,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from havirt.tools.errors import BadRequest
+from havirt.tools.findings import ERROR, WARNING, Finding
 from havirt.tools.validate import checks as C
 from havirt.tools.validate.catalog import CONNECT, SKIPPABLE
 from havirt.tools.validate.facts import NodeFacts
-from havirt.tools.validate.findings import (
-    ERROR,
-    WARNING,
-    CheckOutcome,
-    Finding,
-    NodeSummary,
-    Report,
-)
 from havirt.tools.validate.probe import Collector, ProbeOptions, Session, cpu_baseline
+from havirt.tools.validate.report import CheckOutcome, NodeSummary, Report
 from havirt.tools.validate.targets import Target, check_distinct
 
 MAX_PARALLEL = 32  # connections at once
@@ -92,10 +86,7 @@ def validate(
         )
     everyone = [*targets, *([new_host] if new_host else [])]
     if not targets:
-        raise BadRequest(
-            "no nodes to validate",
-            hint="name them with --host NAME=ADDRESS (once per node), or --inventory FILE",
-        )
+        raise BadRequest("no nodes to validate", hint="give validate the cluster's nodes")
     check_distinct(everyone)
     started = clock()
     nodes = [_Node(t, "new-host" if t is new_host else "member") for t in everyone]
@@ -158,10 +149,10 @@ def _connect_finding(target: Target, exc: ConnectFailure) -> Finding:
     return Finding(
         CONNECT,
         ERROR,
-        target.name,
-        f"ssh {target.describe()}",
         exc.message,
         exc.fix,
+        node=target.name,
+        item=f"ssh {target.describe()}",
         actual=exc.kind,
     )
 
@@ -183,9 +174,7 @@ def _run_checks(ctx: C.Context, nodes: list[_Node], skip: Iterable[str]) -> list
         if node.facts is None:
             continue
         for p in node.facts.problems:
-            problems.setdefault(p.check, []).append(
-                Finding(p.check, p.severity, node.target.name, p.item, p.message, p.fix)
-            )
+            problems.setdefault(p.code, []).append(replace(p, node=node.target.name))
     outcomes = []
     for check in C.CHECKS:
         if check.id in skip:

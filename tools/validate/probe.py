@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from havirt.ocf.runner import CommandResult
+from havirt.tools.findings import ERROR, WARNING, Finding
 from havirt.tools.validate import facts as F
 from havirt.tools.validate.targets import Target
 
@@ -217,8 +218,8 @@ class Collector:
         self.facts = F.NodeFacts(target.name)
         self.guests: tuple[tuple[str, int], ...] = ()  # running guests' memory, from virsh
 
-    def problem(self, check: str, item: str, message: str, fix: str, **kw: str) -> None:
-        self.facts.problems.append(F.Problem(check, item, message, fix, **kw))
+    def problem(self, check: str, item: str, message: str, fix: str, severity: str = ERROR) -> None:
+        self.facts.problems.append(Finding(check, severity, message, fix, item=item))
 
     def run_sections(self, sections: Sequence[tuple[str, str]]) -> dict[str, Section] | None:
         boundary = new_boundary()
@@ -426,7 +427,7 @@ class Collector:
                 "qemu.conf",
                 f"could not read {CONF['qemu.conf']}: {reason}",
                 fix,
-                severity="warning" if denied else "error",
+                severity=WARNING if denied else ERROR,
             )
             return
         manager = F.parse_libvirt_conf(qemu.stdout).get("lock_manager", "") or "none"

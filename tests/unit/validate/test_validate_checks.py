@@ -7,11 +7,12 @@ whole library runs (collector, checks, engine) without SSH.
 from __future__ import annotations
 
 import pytest
+from havirt.tools.findings import ERROR, WARNING, Finding
 from havirt.tools.validate import checks as C
 from havirt.tools.validate import engine
 from havirt.tools.validate.catalog import SKIPPABLE
 from havirt.tools.validate.facts import NodeFacts
-from havirt.tools.validate.findings import ERROR, WARNING, Finding, Report
+from havirt.tools.validate.report import Report
 from havirt.tools.validate.targets import Target
 from validate_fakes import ConnectFailed, FakeConnector, FakeNode, cluster, net_xml, pool_xml
 
@@ -29,13 +30,13 @@ def run(
 
 
 def errors(report: Report, check: str) -> list[Finding]:
-    return [f for f in report.findings if f.check == check]
+    return [f for f in report.findings if f.code == check]
 
 
 def only(report: Report, check: str) -> Finding:
     found = errors(report, check)
     assert len(found) == 1, found
-    others = [f for f in report.findings if f.check != check and f.check != "lock-manager"]
+    others = [f for f in report.findings if f.code != check and f.code != "lock-manager"]
     assert others == [], others
     return found[0]
 

@@ -66,7 +66,7 @@ def test_collector_reports_libvirt_down_per_check() -> None:
     targets, nodes = cluster(2)
     nodes["node2"].libvirt_up = False
     facts = collect(nodes["node2"], targets).facts
-    checks = {p.check for p in facts.problems}
+    checks = {p.code for p in facts.problems}
     assert {"networks", "pools", "host-uuid", "cpu", "versions", "hostnames"} <= checks
     assert all("failed to connect to the hypervisor" in p.message for p in facts.problems)
     assert facts.networks is None and facts.cpu is None
@@ -76,7 +76,7 @@ def test_unreadable_qemu_conf_is_a_warning_with_a_fix() -> None:
     targets, nodes = cluster(2)
     nodes["node1"].qemu_conf = None
     (problem,) = collect(nodes["node1"], targets).facts.problems
-    assert (problem.check, problem.severity) == ("lock-manager", "warning")
+    assert (problem.code, problem.severity) == ("lock-manager", "warning")
     assert "Permission denied" in problem.message
     assert "run validate as root" in problem.fix
 
@@ -89,7 +89,7 @@ def test_an_unknown_name_resolves_to_nothing_and_a_broken_getent_is_a_problem() 
     facts = collect(nodes["node2"], targets).facts
     assert facts.resolution is None
     (problem,) = facts.problems
-    assert (problem.check, problem.item) == ("hostnames", "name resolution")
+    assert (problem.code, problem.item) == ("hostnames", "name resolution")
     assert "getent ahosts node1" in problem.fix
 
 
