@@ -16,8 +16,9 @@ from typing import Protocol
 
 from havirt.tools.errors import BadRequest
 from havirt.tools.findings import ERROR, WARNING, Finding
-from havirt.tools.validate import checks as C
 from havirt.tools.validate.catalog import CONNECT, SKIPPABLE
+from havirt.tools.validate.checks import CHECKS
+from havirt.tools.validate.checks.context import CheckOptions, Context
 from havirt.tools.validate.facts import NodeFacts
 from havirt.tools.validate.probe import Collector, ProbeOptions, Session, cpu_baseline
 from havirt.tools.validate.report import CheckOutcome, NodeSummary, Report
@@ -41,7 +42,7 @@ class Connector(Protocol):
 @dataclass
 class Options:
     skip: tuple[str, ...] = ()
-    checks: C.CheckOptions = field(default_factory=C.CheckOptions)
+    checks: CheckOptions = field(default_factory=CheckOptions)
     command_timeout: float = 20.0
     parallel: int = MAX_PARALLEL
 
@@ -114,7 +115,7 @@ def validate(
 
     try:
         _in_parallel(work, nodes, options.parallel)
-        ctx = C.Context(
+        ctx = Context(
             targets=everyone,
             facts={n.target.name: n.facts for n in nodes if n.facts is not None},
             new_host=new_host.name if new_host else None,
@@ -157,7 +158,7 @@ def _connect_finding(target: Target, exc: ConnectFailure) -> Finding:
     )
 
 
-def _cpu_baseline(ctx: C.Context, nodes: list[_Node], timeout: float) -> str | None:
+def _cpu_baseline(ctx: Context, nodes: list[_Node], timeout: float) -> str | None:
     """When host CPUs differ, ask libvirt on a member for a CPU all of them run."""
     cpus = [f.cpu for f in ctx.facts.values() if f.cpu is not None]
     if len({cpu.signature for cpu in cpus}) < 2:
@@ -168,7 +169,7 @@ def _cpu_baseline(ctx: C.Context, nodes: list[_Node], timeout: float) -> str | N
     return cpu_baseline(node.session, [cpu.xml for cpu in cpus], timeout)
 
 
-def _run_checks(ctx: C.Context, nodes: list[_Node], skip: Iterable[str]) -> list[CheckOutcome]:
+def _run_checks(ctx: Context, nodes: list[_Node], skip: Iterable[str]) -> list[CheckOutcome]:
     problems: dict[str, list[Finding]] = {}
     for node in nodes:
         if node.facts is None:
@@ -176,7 +177,7 @@ def _run_checks(ctx: C.Context, nodes: list[_Node], skip: Iterable[str]) -> list
         for p in node.facts.problems:
             problems.setdefault(p.code, []).append(replace(p, node=node.target.name))
     outcomes = []
-    for check in C.CHECKS:
+    for check in CHECKS:
         if check.id in skip:
             outcomes.append(CheckOutcome(check.id, check.title, "skipped", note="--skip"))
             continue
