@@ -23,7 +23,7 @@ from havirt.tools.findings import NOTE, Finding
 from havirt.tools.pacemaker import ClusterStatus, Pacemaker
 from havirt.tools.placement.constraints import Move
 from havirt.tools.placement.guest_move import GuestMove
-from havirt.tools.placement.model import Guest, Layout, describe_load, layout_from
+from havirt.tools.placement.model import Guest, Host, Layout, describe_load, layout_from
 from havirt.tools.placement.moves import (
     carry_out,
     check_cluster_can_move,
@@ -76,9 +76,16 @@ class UnstandbyReport(StandbyReport):
         return {**super().to_dict(), "skipped": self.skipped, "forgotten": self.forgotten}
 
 
-def _read(pm: Pacemaker) -> tuple[ClusterStatus, Layout]:
+def _read(pm: Pacemaker, node: str) -> tuple[ClusterStatus, Layout, Host]:
+    """The cluster as it is, and ``node`` in it (refused when the cluster has no such node)."""
     status = pm.status()
-    return status, layout_from(status, pm.cib_xml("configuration"))
+    layout = layout_from(status, pm.cib_xml("configuration"))
+    return status, layout, layout.require_host(node)
+
+
+def _since(env: ClusterEnv, start: float) -> float:
+    """Seconds since ``start`` on the environment's monotonic clock, as reports give them."""
+    return round(env.monotonic() - start, 2)
 
 
 def _why_stranded(layout: Layout, guest: Guest, node: str) -> str:
@@ -115,8 +122,7 @@ def standby(
     """Put ``node`` in standby and follow its guests away (see the module doc)."""
     pm = env.pacemaker
     start = env.monotonic()
-    status, layout = _read(pm)
-    host = layout.require_host(node)
+    status, layout, host = _read(pm, node)
     on_node = layout.guests_on(node)
     report = StandbyReport(node, changed=not host.standby, dry_run=dry_run)
     if on_node:
@@ -172,7 +178,7 @@ def standby(
     for move in report.guests:
         env.progress(move)
     watch(env, report.guests, timeout=timeout, baseline=status, history=history)
-    report.seconds = round(env.monotonic() - start, 2)
+    report.seconds = _since(env, start)
     return report
 
 
@@ -225,8 +231,7 @@ def unstandby(
     """Take ``node`` out of standby; with ``return_guests`` move its recorded guests back."""
     pm = env.pacemaker
     start = env.monotonic()
-    status, layout = _read(pm)
-    host = layout.require_host(node)
+    status, layout, host = _read(pm, node)
     report = UnstandbyReport(node, changed=host.standby, dry_run=dry_run)
     recorded = _recorded(layout, node)
     moves: list[Move] = []
@@ -245,7 +250,7 @@ def unstandby(
         if recorded:
             pm.set_node_attribute(node, DRAINED_ATTRIBUTE, None)
             report.forgotten = recorded
-        report.seconds = round(env.monotonic() - start, 2)
+        report.seconds = _since(env, start)
         return report
     report.guests = carry_out(env, moves, timeout=timeout)
     returned = {g.guest for g in report.guests if g.arrived_ok} | {
@@ -253,7 +258,7 @@ def unstandby(
     }
     remaining = [g for g in recorded if g not in returned and layout.guest(g) is not None]
     pm.set_node_attribute(node, DRAINED_ATTRIBUTE, " ".join(remaining) or None)
-    report.seconds = round(env.monotonic() - start, 2)
+    report.seconds = _since(env, start)
     return report
 
 

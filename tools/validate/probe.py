@@ -223,53 +223,48 @@ class Collector:
         self.collect_definitions(answers)
 
     def collect_definitions(self, answers: dict[str, str]) -> None:
-        nets = F.names(answers.get("net-all", ""))
-        pools = F.names(answers.get("pool-all", ""))
-        if not nets and not pools:
+        """The XML of every network and pool (one virsh), each parsed."""
+        listed = {verb: F.names(answers.get(f"{verb}-all", "")) for verb in ("net", "pool")}
+        if not any(listed.values()):
             self.facts.networks, self.facts.pools = {}, {}
             return
         boundary = new_boundary()
-        commands = [(f"net{i}", f"net-dumpxml {virsh_word(n)}") for i, n in enumerate(nets)]
-        commands += [(f"pool{i}", f"pool-dumpxml {virsh_word(p)}") for i, p in enumerate(pools)]
+        commands = [
+            (f"{verb}{i}", f"{verb}-dumpxml {virsh_word(name)}")
+            for verb, names in listed.items()
+            for i, name in enumerate(names)
+        ]
         batch = virsh_batch(boundary, commands)
         virsh = f"virsh -c {LOCAL_URI} {shlex.quote(batch)}"
         found = self.run_sections([("dump", bounded(virsh, self.options.command_timeout))])
         section = (found or {}).get("dump")
         dumps = split_marked(boundary, section.stdout) if section else {}
         self.facts.networks = self.parse_each(
-            "networks",
-            "network",
-            nets,
-            [dumps.get(f"net{i}", "") for i in range(len(nets))],
-            set(F.names(answers.get("net-active", ""))),
-            set(F.names(answers.get("net-autostart", ""))),
-            F.parse_network,
+            "networks", "network", "net", listed["net"], answers, dumps, F.parse_network
         )
         self.facts.pools = self.parse_each(
-            "pools",
-            "pool",
-            pools,
-            [dumps.get(f"pool{i}", "") for i in range(len(pools))],
-            set(F.names(answers.get("pool-active", ""))),
-            set(F.names(answers.get("pool-autostart", ""))),
-            F.parse_pool,
+            "pools", "pool", "pool", listed["pool"], answers, dumps, F.parse_pool
         )
 
     def parse_each(
         self,
         check: str,
         kind: str,
+        verb: str,
         names: list[str],
-        texts: list[str],
-        active: set[str],
-        autostart: set[str],
+        answers: dict[str, str],
+        dumps: dict[str, str],
         parse: Callable[[str, bool, bool], T],
     ) -> dict[str, T]:
-        """Parse each object's XML; an unreadable one is a problem, not a crash."""
+        """Parse each object's XML (``dumps``, by ``VERBi``), whether it is active and
+        autostarted (``answers`` of ``VERB-list``); an unreadable one is a problem, not a
+        crash."""
+        active = set(F.names(answers.get(f"{verb}-active", "")))
+        autostart = set(F.names(answers.get(f"{verb}-autostart", "")))
         parsed: dict[str, T] = {}
-        for name, text in zip(names, texts, strict=True):
+        for i, name in enumerate(names):
             try:
-                parsed[name] = parse(text, name in active, name in autostart)
+                parsed[name] = parse(dumps.get(f"{verb}{i}", ""), name in active, name in autostart)
             except ValueError as exc:
                 self.problem(
                     check,
