@@ -42,6 +42,15 @@ RESTARTED = "restarted"  # a guest is restarted, not live-migrated
 ALSO_MOVES = "also-moves"  # the scheduler moves a guest of another node too
 
 
+class Forcible(Refused):
+    """A standby refused because some guests could not be moved away; ``forcing`` says
+    what forcing it would do instead (the command says how to force it)."""
+
+    def __init__(self, message: str, hint: str, forcing: str) -> None:
+        super().__init__(message, hint)
+        self.forcing = forcing
+
+
 @dataclass
 class StandbyReport:
     node: str
@@ -134,19 +143,19 @@ def standby(
     staying = [g for g in on_node if node in prediction.after.get(g.id, ())]
     if stranded and not force:
         reasons = "\n  ".join(_why_stranded(layout, g, node) for g in stranded)
-        raise Refused(
+        raise Forcible(
             f"{node} cannot go to standby: Pacemaker would stop "
             f"{', '.join(g.id for g in stranded)}, nothing was changed:\n  {reasons}",
-            "free capacity elsewhere (stop or shrink a guest, bring a node back), or pass "
-            "--force to stop the guests that do not fit",
+            "free capacity elsewhere (stop or shrink a guest, bring a node back)",
+            forcing="stop the guests that do not fit",
         )
     if staying and not force:
-        raise Refused(
+        raise Forcible(
             f"{node} cannot be drained: Pacemaker would leave "
             f"{', '.join(g.id for g in staying)} running on it (not managed by the cluster), "
             "nothing was changed",
-            "let the cluster manage it (crm_resource --manage --resource GUEST), or pass "
-            "--force to go to standby with it still running there",
+            "let the cluster manage it (crm_resource --manage --resource GUEST)",
+            forcing="go to standby with it still running there",
         )
     report.notes += _side_effects(prediction, on_node, stranded)
     report.notes += [
