@@ -41,7 +41,7 @@ from benchlib import BenchError, log, report_main
 from havirt.ocf.runner import CommandRunner
 from havirt.tools.lab import Lab, nsutil
 from havirt.tools.lab.lab import DEFAULT_CACHE_DIR, missing_requirements
-from havirt.tools.validate import probe
+from havirt.tools.validate import framing, trust_probe
 from havirt.tools.validate.targets import Target
 
 HAVIRT = str(Path(sys.executable).with_name("havirt"))
@@ -156,14 +156,14 @@ def time_trust_alone(lab: Lab) -> float:
     what each node spends on SSH trust when it has its own CPUs, as real hosts do."""
     node = next(iter(lab.nodes.values()))
     peers = [Target(n.name, n.address) for n in lab.nodes.values() if n is not node]
-    boundary = probe.new_boundary()
-    script = probe.trust_script(boundary, peers, None, timeout=30)
+    boundary = framing.new_boundary()
+    script = trust_probe.trust_script(boundary, peers, None, timeout=30)
     start = time.monotonic()
     result = node.exec(["sh", "-c", script], timeout=300)
     wall = time.monotonic() - start
-    found = probe.parse_sections(boundary, result.stdout)
+    found = framing.parse_sections(boundary, result.stdout)
     failed = [
-        p.name for i, p in enumerate(peers) if not found.get(f"v{i}", probe.Section("", 1, "")).ok
+        p.name for i, p in enumerate(peers) if not found.get(f"v{i}", framing.Section("", 1, "")).ok
     ]
     if failed:
         raise BenchError(f"trust probes from {node.name} failed for {failed}")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from havirt.ocf.runner import CommandRunner
 from havirt.tools.validate import facts as F
-from havirt.tools.validate import probe
+from havirt.tools.validate import framing, trust_probe
 from havirt.tools.validate.targets import Target
 
 
@@ -25,8 +25,8 @@ def run_sh(script: str, path: str | None = None, timeout: float = 30) -> str:
 
 
 def test_sections_keep_each_commands_output_exit_code_and_errors_apart() -> None:
-    boundary = probe.new_boundary()
-    script = probe.sections_script(
+    boundary = framing.new_boundary()
+    script = framing.sections_script(
         boundary,
         [
             ("one", "printf 'line 1\\nline 2\\n'"),
@@ -37,8 +37,8 @@ def test_sections_keep_each_commands_output_exit_code_and_errors_apart() -> None
             ("exit-stays-inside", "exit 4"),
         ],
     )
-    found = probe.parse_sections(boundary, run_sh(script))
-    assert found["one"] == probe.Section("line 1\nline 2", 0, "")
+    found = framing.parse_sections(boundary, run_sh(script))
+    assert found["one"] == framing.Section("line 1\nline 2", 0, "")
     assert found["no-newline"].stdout == "partial"
     assert (found["fails"].stdout, found["fails"].rc) == ("out", 3)
     assert found["fails"].error() == "broken"
@@ -50,19 +50,19 @@ def test_sections_keep_each_commands_output_exit_code_and_errors_apart() -> None
 
 
 def test_a_hanging_command_times_out_alone() -> None:
-    boundary = probe.new_boundary()
-    hang = probe.bounded("sleep 30", 1)
-    script = probe.sections_script(boundary, [("hang", hang), ("after", "echo ok")])
-    found = probe.parse_sections(boundary, run_sh(script, timeout=20))
+    boundary = framing.new_boundary()
+    hang = framing.bounded("sleep 30", 1)
+    script = framing.sections_script(boundary, [("hang", hang), ("after", "echo ok")])
+    found = framing.parse_sections(boundary, run_sh(script, timeout=20))
     assert found["hang"].rc == 124 and found["hang"].error() == "timed out"
-    assert found["after"] == probe.Section("ok", 0, "")
+    assert found["after"] == framing.Section("ok", 0, "")
 
 
 def test_output_mimicking_the_frame_does_not_confuse_the_parser() -> None:
-    boundary = probe.new_boundary()
+    boundary = framing.new_boundary()
     fake = "@@havirt-0000000000000000 end x 0"
-    script = probe.sections_script(boundary, [("x", f"echo '{fake}'")])
-    assert probe.parse_sections(boundary, run_sh(script))["x"].stdout == fake
+    script = framing.sections_script(boundary, [("x", f"echo '{fake}'")])
+    assert framing.parse_sections(boundary, run_sh(script))["x"].stdout == fake
 
 
 @pytest.mark.skipif(shutil.which("virsh") is None, reason="virsh (libvirt-clients) not installed")
@@ -71,17 +71,17 @@ def test_virsh_batch_markers_and_quoting_with_libvirts_test_driver(tmp_path: Pat
     escaped = name.replace("'", "&apos;").replace('"', "&quot;")
     xml = tmp_path / "net.xml"
     xml.write_text(f"<network><name>{escaped}</name><bridge name='vb9'/></network>")
-    boundary = probe.new_boundary()
-    batch = probe.virsh_batch(
+    boundary = framing.new_boundary()
+    batch = framing.virsh_batch(
         boundary,
         [
-            ("define", f"net-define {probe.virsh_word(str(xml))}"),
-            ("dump", f"net-dumpxml {probe.virsh_word(name)}"),
+            ("define", f"net-define {framing.virsh_word(str(xml))}"),
+            ("dump", f"net-dumpxml {framing.virsh_word(name)}"),
             ("names", "net-list --all --name"),
         ],
     )
     result = CommandRunner().run(["virsh", "-c", "test:///default", batch], timeout=30)
-    answers = probe.split_marked(boundary, result.stdout)
+    answers = framing.split_marked(boundary, result.stdout)
     assert "vb9" in answers["dump"]
     assert name in answers["names"].splitlines()
 
@@ -124,12 +124,12 @@ def test_trust_script_probes_every_peer_in_waves_and_asks_ssh_only_on_failure(
     for tool in bin_dir.iterdir():
         tool.chmod(0o755)
     peers = [Target(f"node{i}", f"10.0.0.{i}") for i in range(2, 8)]
-    boundary = probe.new_boundary()
-    script = probe.trust_script(boundary, peers, "migrate", timeout=10)
+    boundary = framing.new_boundary()
+    script = trust_probe.trust_script(boundary, peers, "migrate", timeout=10)
     assert script.count(" wait") == 2  # 6 peers, 4 at a time
     path = f"{bin_dir}:{os.environ['PATH']}"
-    found = probe.parse_sections(boundary, run_sh(script, path=path))
-    assert found["v0"] == probe.Section("migrate@node2", 0, "")
+    found = framing.parse_sections(boundary, run_sh(script, path=path))
+    assert found["v0"] == framing.Section("migrate@node2", 0, "")
     assert found["v1"].rc == 1 and found["s1"].rc == 255
     assert "Permission denied" in found["s1"].stderr
     assert found["v3"].rc == 1 and found["s3"].rc == 0

@@ -179,7 +179,7 @@ def _standby_text(report: StandbyReport, verb: str, dry_run: bool) -> str:
     else:
         lines.append(f"{report.node}: {verb} set")
     lines += [move_line(m) for m in report.guests]
-    lines += [f"  note: {n}" for n in report.notes]
+    lines += [f"  note: {n.message}" for n in report.notes]
     if not dry_run and report.guests:
         verb = f"left {report.node}" if verb == "standby" else "arrived"
         lines += outcome_summary(report.guests, verb, report.seconds)
@@ -217,18 +217,23 @@ def standby_command(
     Like 'pcs node standby NODE --wait' (crmsh: 'crm node standby NODE'), plus
     the check, the progress and the memory of where the guests came from.
     """
-    from havirt.tools.placement.standby import standby
+    from havirt.tools.errors import Refused
+    from havirt.tools.placement.standby import Forcible, standby
 
     env = moving_env(quiet or as_json)
     with sigterm_unwinds():
-        report = run_locked(
-            env,
-            f"node standby {node}",
-            lambda dry: standby(env, node, timeout=timeout, force=force, dry_run=dry),
-            dry_run=dry_run,
-            wait=wait_lock,
-            timeout=timeout,
-        )
+        try:
+            report = run_locked(
+                env,
+                f"node standby {node}",
+                lambda dry: standby(env, node, timeout=timeout, force=force, dry_run=dry),
+                dry_run=dry_run,
+                wait=wait_lock,
+                timeout=timeout,
+            )
+        except Forcible as refused:  # the library cannot name the option that forces it
+            hint = f"{refused.hint}, or pass --force to {refused.forcing}"
+            raise Refused(refused.message, hint) from None
     finish(report, as_json, _standby_text(report, "standby", dry_run))
 
 

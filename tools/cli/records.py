@@ -26,9 +26,9 @@ from havirt.tools.cli.world import command_world
 from havirt.tools.errors import HavirtError
 
 if TYPE_CHECKING:
+    from havirt.tools.findings import Finding
     from havirt.tools.records import (
         DomainListing,
-        Flag,
         Guest,
         GuestLocation,
         NodeRecord,
@@ -115,10 +115,12 @@ def _flag_word(code: str) -> str:
     return code.replace("-", " ").upper()
 
 
-def _flag(flag: Flag) -> list[str]:
+def _flag(flag: Finding, guest: str = "") -> list[str]:
+    """A flag and its fix, the line after (``guest`` before it, in a list of guests)."""
     word = _flag_word(flag.code)
-    lines = [f"{_red(word) if flag.severity == 'error' else word}: {flag.message}"]
-    return [*lines, f"  fix: {flag.hint}"] if flag.hint else lines
+    head = f"{guest}: " if guest else ""
+    lines = [f"{head}{_red(word) if flag.severity == 'error' else word}: {flag.message}"]
+    return [*lines, f"  fix: {flag.fix}"] if flag.fix else lines
 
 
 def _flags_cell(g: Guest) -> str:
@@ -191,12 +193,7 @@ def render_domains(listing: DomainListing) -> str:
     if details:
         lines.append("")
     for g, flag in details:
-        word = _flag_word(flag.code)
-        lines.append(
-            f"{g.name}: {_red(word) if flag.severity == 'error' else word}: {flag.message}"
-        )
-        if flag.hint:
-            lines.append(f"  fix: {flag.hint}")
+        lines += _flag(flag, g.name)
     answered = [s.node for s in listing.scans.values() if s.ok]
     flagged = len(listing.flagged)
     summary = f"{len(listing.guests)} guest{'s' if len(listing.guests) != 1 else ''}, "

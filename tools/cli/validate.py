@@ -158,7 +158,7 @@ def validate_command(
     from havirt.tools.errors import BadRequest, HavirtError
     from havirt.tools.userinput import read_bytes
     from havirt.tools.validate import engine, ssh, targets
-    from havirt.tools.validate.checks import CheckOptions
+    from havirt.tools.validate.checks.context import CheckOptions
     from havirt.tools.validate.render import render
 
     nodes = targets.parse_hosts(hosts, user, port)

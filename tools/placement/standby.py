@@ -19,10 +19,11 @@ from typing import Any
 
 from havirt.tools.cluster.env import ClusterEnv
 from havirt.tools.errors import Refused
+from havirt.tools.findings import NOTE, Finding
 from havirt.tools.pacemaker import ClusterStatus, Pacemaker
 from havirt.tools.placement.constraints import Move
 from havirt.tools.placement.guest_move import GuestMove
-from havirt.tools.placement.model import Guest, Layout, describe_load, layout_from
+from havirt.tools.placement.model import Guest, Host, Layout, describe_load, layout_from
 from havirt.tools.placement.moves import (
     carry_out,
     check_cluster_can_move,
@@ -34,6 +35,20 @@ from havirt.tools.placement.predict import Prediction, predict, predict_moves
 
 DRAINED_ATTRIBUTE = "havirt-drained-guests"  # the guests a standby moved away, space-separated
 DEFAULT_TIMEOUT = 300.0
+# The codes of a standby's notes
+STOPPED = "stopped"  # forced: a guest with no room elsewhere stops
+STAYS = "stays"  # forced: a guest the cluster does not move stays
+RESTARTED = "restarted"  # a guest is restarted, not live-migrated
+ALSO_MOVES = "also-moves"  # the scheduler moves a guest of another node too
+
+
+class Forcible(Refused):
+    """A standby refused because some guests could not be moved away; ``forcing`` says
+    what forcing it would do instead (the command says how to force it)."""
+
+    def __init__(self, message: str, hint: str, forcing: str) -> None:
+        super().__init__(message, hint)
+        self.forcing = forcing
 
 
 @dataclass
@@ -41,7 +56,7 @@ class StandbyReport:
     node: str
     changed: bool  # False: the node was in standby already
     guests: list[GuestMove] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    notes: list[Finding] = field(default_factory=list)  # NOTE findings: what else happens
     seconds: float = 0.0
     dry_run: bool = False
 
@@ -55,7 +70,7 @@ class StandbyReport:
             "changed": self.changed,
             "ok": self.ok,
             "guests": [g.to_dict() for g in self.guests],
-            "notes": self.notes,
+            "notes": [n.message for n in self.notes],
             "seconds": self.seconds,
             "dry_run": self.dry_run,
         }
@@ -70,9 +85,16 @@ class UnstandbyReport(StandbyReport):
         return {**super().to_dict(), "skipped": self.skipped, "forgotten": self.forgotten}
 
 
-def _read(pm: Pacemaker) -> tuple[ClusterStatus, Layout]:
+def _read(pm: Pacemaker, node: str) -> tuple[ClusterStatus, Layout, Host]:
+    """The cluster as it is, and ``node`` in it (refused when the cluster has no such node)."""
     status = pm.status()
-    return status, layout_from(status, pm.cib_xml("configuration"))
+    layout = layout_from(status, pm.cib_xml("configuration"))
+    return status, layout, layout.require_host(node)
+
+
+def _since(env: ClusterEnv, start: float) -> float:
+    """Seconds since ``start`` on the environment's monotonic clock, as reports give them."""
+    return round(env.monotonic() - start, 2)
 
 
 def _why_stranded(layout: Layout, guest: Guest, node: str) -> str:
@@ -109,8 +131,7 @@ def standby(
     """Put ``node`` in standby and follow its guests away (see the module doc)."""
     pm = env.pacemaker
     start = env.monotonic()
-    status, layout = _read(pm)
-    host = layout.require_host(node)
+    status, layout, host = _read(pm, node)
     on_node = layout.guests_on(node)
     report = StandbyReport(node, changed=not host.standby, dry_run=dry_run)
     if on_node:
@@ -122,23 +143,30 @@ def standby(
     staying = [g for g in on_node if node in prediction.after.get(g.id, ())]
     if stranded and not force:
         reasons = "\n  ".join(_why_stranded(layout, g, node) for g in stranded)
-        raise Refused(
+        raise Forcible(
             f"{node} cannot go to standby: Pacemaker would stop "
             f"{', '.join(g.id for g in stranded)}, nothing was changed:\n  {reasons}",
-            "free capacity elsewhere (stop or shrink a guest, bring a node back), or pass "
-            "--force to stop the guests that do not fit",
+            "free capacity elsewhere (stop or shrink a guest, bring a node back)",
+            forcing="stop the guests that do not fit",
         )
     if staying and not force:
-        raise Refused(
+        raise Forcible(
             f"{node} cannot be drained: Pacemaker would leave "
             f"{', '.join(g.id for g in staying)} running on it (not managed by the cluster), "
             "nothing was changed",
-            "let the cluster manage it (crm_resource --manage --resource GUEST), or pass "
-            "--force to go to standby with it still running there",
+            "let the cluster manage it (crm_resource --manage --resource GUEST)",
+            forcing="go to standby with it still running there",
         )
     report.notes += _side_effects(prediction, on_node, stranded)
     report.notes += [
-        f"forced: {g.id} stays on {node} (Pacemaker does not move it)" for g in staying
+        Finding(
+            STAYS,
+            NOTE,
+            f"forced: {g.id} stays on {node} (Pacemaker does not move it)",
+            node=node,
+            guest=g.id,
+        )
+        for g in staying
     ]
     # Forced: the stranded guests stop and the staying ones stay (see the notes); the
     # others are followed.
@@ -159,27 +187,41 @@ def standby(
     for move in report.guests:
         env.progress(move)
     watch(env, report.guests, timeout=timeout, baseline=status, history=history)
-    report.seconds = round(env.monotonic() - start, 2)
+    report.seconds = _since(env, start)
     return report
 
 
 def _side_effects(
     prediction: Prediction, on_node: tuple[Guest, ...], stranded: list[Guest]
-) -> list[str]:
+) -> list[Finding]:
     notes = []
     if stranded:
+        stopped = ", ".join(g.id for g in stranded)
         notes.append(
-            f"forced: {', '.join(g.id for g in stranded)} will be stopped (no room elsewhere)"
-        )
-    restarted = [g for g in prediction.restarts() if g in {x.id for x in on_node}]
-    if restarted:
-        notes.append(
-            f"{', '.join(restarted)} will be restarted, not live-migrated (allow-migrate is off)"
+            Finding(STOPPED, NOTE, f"forced: {stopped} will be stopped (no room elsewhere)")
         )
     ours = {g.id for g in on_node}
+    restarted = [g for g in prediction.restarts() if g in ours]
+    if restarted:
+        notes.append(
+            Finding(
+                RESTARTED,
+                NOTE,
+                f"{', '.join(restarted)} will be restarted, not live-migrated "
+                "(allow-migrate is off)",
+            )
+        )
     others = {g: m for g, m in prediction.moved().items() if g not in ours}
     for guest, (src, dst) in sorted(others.items()):
-        notes.append(f"{guest} on {src} will also move, to {dst} (the scheduler's choice)")
+        notes.append(
+            Finding(
+                ALSO_MOVES,
+                NOTE,
+                f"{guest} on {src} will also move, to {dst} (the scheduler's choice)",
+                node=src,
+                guest=guest,
+            )
+        )
     return notes
 
 
@@ -198,8 +240,7 @@ def unstandby(
     """Take ``node`` out of standby; with ``return_guests`` move its recorded guests back."""
     pm = env.pacemaker
     start = env.monotonic()
-    status, layout = _read(pm)
-    host = layout.require_host(node)
+    status, layout, host = _read(pm, node)
     report = UnstandbyReport(node, changed=host.standby, dry_run=dry_run)
     recorded = _recorded(layout, node)
     moves: list[Move] = []
@@ -218,7 +259,7 @@ def unstandby(
         if recorded:
             pm.set_node_attribute(node, DRAINED_ATTRIBUTE, None)
             report.forgotten = recorded
-        report.seconds = round(env.monotonic() - start, 2)
+        report.seconds = _since(env, start)
         return report
     report.guests = carry_out(env, moves, timeout=timeout)
     returned = {g.guest for g in report.guests if g.arrived_ok} | {
@@ -226,7 +267,7 @@ def unstandby(
     }
     remaining = [g for g in recorded if g not in returned and layout.guest(g) is not None]
     pm.set_node_attribute(node, DRAINED_ATTRIBUTE, " ".join(remaining) or None)
-    report.seconds = round(env.monotonic() - start, 2)
+    report.seconds = _since(env, start)
     return report
 
 

@@ -2,17 +2,18 @@
 
 ``havirt node list``, ``havirt domain list`` and ``havirt domain locate`` are thin
 renderings of this package: :func:`gather` reads crm_mon, the CIB and every node's
-libvirt once; :func:`guests`, :func:`nodes` and :func:`locate` join them and flag
-what is wrong (see :mod:`.join`). See docs/records.md.
+libvirt once; :func:`guests` and :func:`locate` join them guest by guest and flag
+what is wrong (:mod:`.join`, :mod:`.flags`), :func:`nodes` node by node
+(:mod:`.nodes`); the values they return are in :mod:`.model`. See docs/records.md.
 """
 
 from __future__ import annotations
 
 from havirt.tools.pacemaker.cib import CibConfig, Location, Primitive, parse_config
 from havirt.tools.records.gather import gather, identity
-from havirt.tools.records.join import (
+from havirt.tools.records.join import guests, guests_on, locate
+from havirt.tools.records.model import (
     DomainListing,
-    Flag,
     Guest,
     GuestIdentity,
     GuestLocation,
@@ -20,12 +21,8 @@ from havirt.tools.records.join import (
     RecordsError,
     Sources,
     Usage,
-    guests,
-    guests_on,
-    locate,
-    node_state,
-    nodes,
 )
+from havirt.tools.records.nodes import node_state, nodes
 from havirt.tools.records.scan import (
     DEFAULT_TIMEOUT,
     LibvirtDomain,
@@ -39,7 +36,6 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "CibConfig",
     "DomainListing",
-    "Flag",
     "Guest",
     "GuestIdentity",
     "GuestLocation",

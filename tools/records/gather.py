@@ -9,7 +9,7 @@ from typing import Any
 
 from havirt.tools.pacemaker import Pacemaker
 from havirt.tools.pacemaker.cib import Primitive, parse_config
-from havirt.tools.records.join import GuestIdentity, RecordsError, Sources
+from havirt.tools.records.model import GuestIdentity, RecordsError, Sources
 from havirt.tools.records.scan import DEFAULT_TIMEOUT, NodeScan, Scanner, local_node, node_uris
 
 

@@ -177,12 +177,11 @@ def check_template(template: str) -> None:
     if NODE_PLACEHOLDER not in template:
         raise HavirtError(
             f"connect template '{template}' does not contain {NODE_PLACEHOLDER}",
-            hint="give one URI with the node's place marked, e.g. "
-            "--connect-template 'qemu+ssh://root@{node}/system'",
+            hint="give one URI with the node's place marked, e.g. 'qemu+ssh://root@{node}/system'",
         )
     from havirt.agents.guest.migration import check_uri
 
-    problem = check_uri(template.replace(NODE_PLACEHOLDER, "node"), "--connect-template")
+    problem = check_uri(template.replace(NODE_PLACEHOLDER, "node"), "a connect template")
     if problem:
         raise HavirtError(f"connect template: {problem}")
 

@@ -1,7 +1,7 @@
 """validate(): connect to every node in parallel, collect, compare, report.
 
 The library layer: takes targets and a connector (the SSH adapter, or a fake),
-returns a :class:`~.findings.Report`; it never prints and never exits. Invalid
+returns a :class:`~.report.Report`; it never prints and never exits. Invalid
 input raises :class:`~havirt.tools.errors.HavirtError`; a node's problems,
 unreachable nodes included, are findings.
 """
@@ -11,22 +11,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from havirt.tools.errors import BadRequest
-from havirt.tools.validate import checks as C
+from havirt.tools.findings import ERROR, WARNING, Finding
 from havirt.tools.validate.catalog import CONNECT, SKIPPABLE
+from havirt.tools.validate.checks import CHECKS
+from havirt.tools.validate.checks.context import CheckOptions, Context
 from havirt.tools.validate.facts import NodeFacts
-from havirt.tools.validate.findings import (
-    ERROR,
-    WARNING,
-    CheckOutcome,
-    Finding,
-    NodeSummary,
-    Report,
-)
 from havirt.tools.validate.probe import Collector, ProbeOptions, Session, cpu_baseline
+from havirt.tools.validate.report import CheckOutcome, NodeSummary, Report
 from havirt.tools.validate.targets import Target, check_distinct
 
 MAX_PARALLEL = 32  # connections at once
@@ -47,7 +42,7 @@ class Connector(Protocol):
 @dataclass
 class Options:
     skip: tuple[str, ...] = ()
-    checks: C.CheckOptions = field(default_factory=C.CheckOptions)
+    checks: CheckOptions = field(default_factory=CheckOptions)
     command_timeout: float = 20.0
     parallel: int = MAX_PARALLEL
 
@@ -92,10 +87,7 @@ def validate(
         )
     everyone = [*targets, *([new_host] if new_host else [])]
     if not targets:
-        raise BadRequest(
-            "no nodes to validate",
-            hint="name them with --host NAME=ADDRESS (once per node), or --inventory FILE",
-        )
+        raise BadRequest("no nodes to validate", hint="give validate the cluster's nodes")
     check_distinct(everyone)
     started = clock()
     nodes = [_Node(t, "new-host" if t is new_host else "member") for t in everyone]
@@ -123,7 +115,7 @@ def validate(
 
     try:
         _in_parallel(work, nodes, options.parallel)
-        ctx = C.Context(
+        ctx = Context(
             targets=everyone,
             facts={n.target.name: n.facts for n in nodes if n.facts is not None},
             new_host=new_host.name if new_host else None,
@@ -158,15 +150,15 @@ def _connect_finding(target: Target, exc: ConnectFailure) -> Finding:
     return Finding(
         CONNECT,
         ERROR,
-        target.name,
-        f"ssh {target.describe()}",
         exc.message,
         exc.fix,
+        node=target.name,
+        item=f"ssh {target.describe()}",
         actual=exc.kind,
     )
 
 
-def _cpu_baseline(ctx: C.Context, nodes: list[_Node], timeout: float) -> str | None:
+def _cpu_baseline(ctx: Context, nodes: list[_Node], timeout: float) -> str | None:
     """When host CPUs differ, ask libvirt on a member for a CPU all of them run."""
     cpus = [f.cpu for f in ctx.facts.values() if f.cpu is not None]
     if len({cpu.signature for cpu in cpus}) < 2:
@@ -177,17 +169,15 @@ def _cpu_baseline(ctx: C.Context, nodes: list[_Node], timeout: float) -> str | N
     return cpu_baseline(node.session, [cpu.xml for cpu in cpus], timeout)
 
 
-def _run_checks(ctx: C.Context, nodes: list[_Node], skip: Iterable[str]) -> list[CheckOutcome]:
+def _run_checks(ctx: Context, nodes: list[_Node], skip: Iterable[str]) -> list[CheckOutcome]:
     problems: dict[str, list[Finding]] = {}
     for node in nodes:
         if node.facts is None:
             continue
         for p in node.facts.problems:
-            problems.setdefault(p.check, []).append(
-                Finding(p.check, p.severity, node.target.name, p.item, p.message, p.fix)
-            )
+            problems.setdefault(p.code, []).append(replace(p, node=node.target.name))
     outcomes = []
-    for check in C.CHECKS:
+    for check in CHECKS:
         if check.id in skip:
             outcomes.append(CheckOutcome(check.id, check.title, "skipped", note="--skip"))
             continue

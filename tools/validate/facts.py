@@ -1,8 +1,9 @@
 """What validate knows about one node, parsed from libvirt's XML and other
 machine-readable output (pure functions: text in, values out).
 
-A value that could not be read is None, and the reason is a :class:`Problem` in
-``NodeFacts.problems`` under the check it prevents; the checks skip None values.
+A value that could not be read is None, and the reason is a
+:class:`~havirt.tools.findings.Finding` in ``NodeFacts.problems`` (its code: the
+check it prevents; its node is set by the engine); the checks skip None values.
 """
 
 from __future__ import annotations
@@ -12,18 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from havirt.tools.findings import Finding
+
 POOL_FS_NS = "http://libvirt.org/schemas/storagepool/fs/1.0"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Something about a node that could not be read (becomes a finding of ``check``)."""
-
-    check: str
-    item: str
-    message: str
-    fix: str
-    severity: str = "error"
 
 
 @dataclass(frozen=True)
@@ -103,7 +95,7 @@ class NodeFacts:
     lock: LockConfig | None = None
     memory: Memory | None = None
     trust: dict[str, Trust] | None = None
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[Finding] = field(default_factory=list)  # what could not be read
 
 
 # ---------------------------------------------------------------- parsers

@@ -15,13 +15,14 @@ answer again framed by ``echo`` lines):
    a few at a time, and ``ssh -o BatchMode=yes PEER true`` when it fails, to
    tell an SSH problem from a libvirt one.
 
-The session is the seam: anything with ``run(command, timeout) ->
-CommandResult`` (the SSH adapter, or a fake in tests).
+The framing of many results in one answer is :mod:`.framing`, the trust probe's
+script and the reading of its answer :mod:`.trust_probe`, the parsing of each
+command's output :mod:`.facts`. The session is the seam: anything with
+``run(command, timeout) -> CommandResult`` (the SSH adapter, or a fake in tests).
 """
 
 from __future__ import annotations
 
-import secrets
 import shlex
 import time
 from collections.abc import Callable, Sequence
@@ -29,13 +30,30 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from havirt.ocf.runner import CommandResult
+from havirt.tools.findings import ERROR, WARNING, Finding
 from havirt.tools.validate import facts as F
+from havirt.tools.validate.framing import (
+    Section,
+    answer,
+    bounded,
+    new_boundary,
+    parse_sections,
+    sections_script,
+    sh_command,
+    split_marked,
+    virsh_batch,
+    virsh_word,
+)
 from havirt.tools.validate.targets import Target
+from havirt.tools.validate.trust_probe import (
+    parse_trust,
+    trust_peers,
+    trust_script,
+    trust_timeout,
+)
 
 T = TypeVar("T")
 LOCAL_URI = "qemu:///system"
-PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-TRUST_PARALLEL = 4  # probes at once from one node: stays under sshd's MaxStartups (10)
 CONF = {
     "qemu.conf": "/etc/libvirt/qemu.conf",
     "lockd.conf": "/etc/libvirt/qemu-lockd.conf",
@@ -71,122 +89,6 @@ class ProbeOptions:
     clock: Callable[[], float] | None = None
 
 
-@dataclass
-class Section:
-    stdout: str
-    rc: int
-    stderr: str
-
-    @property
-    def ok(self) -> bool:
-        return self.rc == 0
-
-    def error(self) -> str:
-        """The command's own message (its error lines, else its last line)."""
-        lines = [line.strip() for line in self.stderr.splitlines() if line.strip()]
-        errors = [line for line in lines if line.lower().startswith("error")]
-        if self.rc == 124:
-            return "timed out"
-        text = "; ".join(errors[:2] or lines[-2:]) or f"exit code {self.rc}"
-        return text.replace("error: ", "")
-
-
-# ---------------------------------------------------------------- framing
-
-
-def new_boundary() -> str:
-    return f"@@havirt-{secrets.token_hex(8)}"
-
-
-def bounded(command: str, timeout: float) -> str:
-    """``command`` (shell text) killed after ``timeout`` seconds (exit code 124)."""
-    return f"timeout -k 2 {max(1, round(timeout))} {command}"
-
-
-def sections_script(boundary: str, sections: Sequence[tuple[str, str]]) -> str:
-    """A POSIX sh script running each (key, shell snippet), output framed by ``boundary``.
-
-    Snippets run in a subshell of the script (no process of their own); one that can
-    hang (virsh on a hung libvirtd, a resolver) must be :func:`bounded`.
-    """
-    lines = [
-        f"PATH=$PATH:{PATH}; export PATH; LC_ALL=C; export LC_ALL; unset LANGUAGE",
-        f"b={shlex.quote(boundary)}",
-        # stdout goes straight out (fd 3), stderr is kept to be printed after the end line.
-        's() { printf \'%s out %s\\n\' "$b" "$1"; '
-        '{ e=$(eval "$2" 2>&1 1>&3 3>&-); r=$?; } 3>&1; '
-        'printf \'\\n%s end %s %s\\n\' "$b" "$1" "$r"; printf \'%s\\n\' "$e"; }',
-    ]
-    lines += [f"s {shlex.quote(key)} {shlex.quote(snippet)}" for key, snippet in sections]
-    return "\n".join(lines) + "\n"
-
-
-def parse_sections(boundary: str, text: str) -> dict[str, Section]:
-    """The framed output of :func:`sections_script` (or of the trust script)."""
-    found: dict[str, Section] = {}
-    key: str | None = None
-    part = "none"
-    out: list[str] = []
-    err: list[str] = []
-    rc = -1
-
-    def close() -> None:
-        if key is not None:
-            found[key] = Section("\n".join(out).removesuffix("\n"), rc, "\n".join(err).strip())
-
-    for line in text.split("\n"):
-        if line.startswith(boundary + " "):
-            fields = line[len(boundary) + 1 :].split(" ")
-            if fields[0] == "out" and len(fields) == 2:
-                close()
-                key, part, out, err, rc = fields[1], "out", [], [], -1
-                continue
-            if fields[0] == "end" and len(fields) == 3 and fields[1] == key:
-                rc = int(fields[2]) if fields[2].lstrip("-").isdigit() else -1
-                part = "err"
-                continue
-        if part == "out":
-            out.append(line)
-        elif part == "err":
-            err.append(line)
-    close()
-    return found
-
-
-def virsh_word(text: str) -> str:
-    """``text`` as one word of virsh's own command parser (backslash before specials)."""
-    return "".join(c if c.isalnum() or c in "-_.:/@+" else "\\" + c for c in text)
-
-
-def virsh_batch(boundary: str, commands: Sequence[tuple[str, str]]) -> str:
-    """One virsh command line running ``commands``, each answer after an echo'd marker."""
-    parts = []
-    for key, command in commands:
-        parts.append(f"echo {boundary}:{key}")
-        parts.append(command)
-    return "; ".join(parts)
-
-
-def split_marked(boundary: str, text: str) -> dict[str, str]:
-    """Answers each printed after a ``BOUNDARY:KEY`` line (see :func:`virsh_batch`), by key.
-
-    A key is missing if its marker never came.
-
-    A marker is found anywhere, not only at the start of a line: an answer
-    without a final newline runs into the next marker.
-    """
-    answers: dict[str, str] = {}
-    for part in text.split(boundary + ":")[1:]:
-        key, _, body = part.partition("\n")
-        answers[key.strip()] = body.strip("\n")
-    return answers
-
-
-def sh_command(script: str) -> str:
-    """Run ``script`` with sh whatever the login shell is."""
-    return "sh -c " + shlex.quote(script)
-
-
 # ---------------------------------------------------------------- collecting
 
 
@@ -217,8 +119,8 @@ class Collector:
         self.facts = F.NodeFacts(target.name)
         self.guests: tuple[tuple[str, int], ...] = ()  # running guests' memory, from virsh
 
-    def problem(self, check: str, item: str, message: str, fix: str, **kw: str) -> None:
-        self.facts.problems.append(F.Problem(check, item, message, fix, **kw))
+    def problem(self, check: str, item: str, message: str, fix: str, severity: str = ERROR) -> None:
+        self.facts.problems.append(Finding(check, severity, message, fix, item=item))
 
     def run_sections(self, sections: Sequence[tuple[str, str]]) -> dict[str, Section] | None:
         boundary = new_boundary()
@@ -321,53 +223,48 @@ class Collector:
         self.collect_definitions(answers)
 
     def collect_definitions(self, answers: dict[str, str]) -> None:
-        nets = F.names(answers.get("net-all", ""))
-        pools = F.names(answers.get("pool-all", ""))
-        if not nets and not pools:
+        """The XML of every network and pool (one virsh), each parsed."""
+        listed = {verb: F.names(answers.get(f"{verb}-all", "")) for verb in ("net", "pool")}
+        if not any(listed.values()):
             self.facts.networks, self.facts.pools = {}, {}
             return
         boundary = new_boundary()
-        commands = [(f"net{i}", f"net-dumpxml {virsh_word(n)}") for i, n in enumerate(nets)]
-        commands += [(f"pool{i}", f"pool-dumpxml {virsh_word(p)}") for i, p in enumerate(pools)]
+        commands = [
+            (f"{verb}{i}", f"{verb}-dumpxml {virsh_word(name)}")
+            for verb, names in listed.items()
+            for i, name in enumerate(names)
+        ]
         batch = virsh_batch(boundary, commands)
         virsh = f"virsh -c {LOCAL_URI} {shlex.quote(batch)}"
         found = self.run_sections([("dump", bounded(virsh, self.options.command_timeout))])
         section = (found or {}).get("dump")
         dumps = split_marked(boundary, section.stdout) if section else {}
         self.facts.networks = self.parse_each(
-            "networks",
-            "network",
-            nets,
-            [dumps.get(f"net{i}", "") for i in range(len(nets))],
-            set(F.names(answers.get("net-active", ""))),
-            set(F.names(answers.get("net-autostart", ""))),
-            F.parse_network,
+            "networks", "network", "net", listed["net"], answers, dumps, F.parse_network
         )
         self.facts.pools = self.parse_each(
-            "pools",
-            "pool",
-            pools,
-            [dumps.get(f"pool{i}", "") for i in range(len(pools))],
-            set(F.names(answers.get("pool-active", ""))),
-            set(F.names(answers.get("pool-autostart", ""))),
-            F.parse_pool,
+            "pools", "pool", "pool", listed["pool"], answers, dumps, F.parse_pool
         )
 
     def parse_each(
         self,
         check: str,
         kind: str,
+        verb: str,
         names: list[str],
-        texts: list[str],
-        active: set[str],
-        autostart: set[str],
+        answers: dict[str, str],
+        dumps: dict[str, str],
         parse: Callable[[str, bool, bool], T],
     ) -> dict[str, T]:
-        """Parse each object's XML; an unreadable one is a problem, not a crash."""
+        """Parse each object's XML (``dumps``, by ``VERBi``), whether it is active and
+        autostarted (``answers`` of ``VERB-list``); an unreadable one is a problem, not a
+        crash."""
+        active = set(F.names(answers.get(f"{verb}-active", "")))
+        autostart = set(F.names(answers.get(f"{verb}-autostart", "")))
         parsed: dict[str, T] = {}
-        for name, text in zip(names, texts, strict=True):
+        for i, name in enumerate(names):
             try:
-                parsed[name] = parse(text, name in active, name in autostart)
+                parsed[name] = parse(dumps.get(f"{verb}{i}", ""), name in active, name in autostart)
             except ValueError as exc:
                 self.problem(
                     check,
@@ -382,9 +279,8 @@ class Collector:
             self.facts.resolution = {}
             return
         try:
-            if section is None or section.rc not in (0, 2):  # 2: some name not found
-                raise ValueError(section.error() if section else "no answer")
-            self.facts.resolution = F.parse_getent_keys(section.stdout, named)
+            getent = answer(section, (0, 2))  # 2: some name not found
+            self.facts.resolution = F.parse_getent_keys(getent.stdout, named)
         except ValueError as exc:
             self.problem(
                 "hostnames",
@@ -395,9 +291,7 @@ class Collector:
 
     def parse_memory(self, section: Section | None) -> None:
         try:
-            if section is None or not section.ok:
-                raise ValueError(section.error() if section else "no answer")
-            total, available = F.parse_meminfo(section.stdout)
+            total, available = F.parse_meminfo(answer(section).stdout)
         except ValueError as exc:
             self.facts.memory = None
             self.problem(
@@ -426,7 +320,7 @@ class Collector:
                 "qemu.conf",
                 f"could not read {CONF['qemu.conf']}: {reason}",
                 fix,
-                severity="warning" if denied else "error",
+                severity=WARNING if denied else ERROR,
             )
             return
         manager = F.parse_libvirt_conf(qemu.stdout).get("lock_manager", "") or "none"
@@ -448,43 +342,13 @@ class Collector:
 
     # -- SSH trust
 
-    def trust_peers(self) -> list[Target]:
-        """The other nodes, starting after this one: at any moment each node is probed
-        by about one other, not by all of them at once."""
-        others = self.everyone
-        index = next(i for i, t in enumerate(others) if t.name == self.target.name)
-        return [others[(index + k) % len(others)] for k in range(1, len(others))]
-
     def collect_trust(self) -> None:
-        peers = self.trust_peers()
+        peers = trust_peers(self.everyone, self.target.name)
         boundary = new_boundary()
-        script = trust_script(
-            boundary, peers, self.options.migration_user, self.options.command_timeout
-        )
-        waves = -(-len(peers) // TRUST_PARALLEL)
-        result = self.session.run(
-            sh_command(script), timeout=(self.options.command_timeout * 2 + 10) * waves
-        )
-        found = parse_sections(boundary, result.stdout)
-        trust = {}
-        for i, peer in enumerate(peers):
-            section = found.get(f"v{i}")
-            if section is None:
-                trust[peer.name] = F.Trust(peer.name, False, libvirt_error=result.describe())
-                continue
-            if section.ok:
-                answered = section.stdout.strip() or None
-                trust[peer.name] = F.Trust(peer.name, True, answered=answered)
-                continue
-            ssh = found.get(f"s{i}")
-            trust[peer.name] = F.Trust(
-                peer.name,
-                False,
-                libvirt_error=section.error(),
-                ssh_ok=ssh.ok if ssh else None,
-                ssh_error=(F.last_line(ssh.stderr) or ssh.error()) if ssh and not ssh.ok else None,
-            )
-        self.facts.trust = trust
+        timeout = self.options.command_timeout
+        script = trust_script(boundary, peers, self.options.migration_user, timeout)
+        result = self.session.run(sh_command(script), timeout=trust_timeout(peers, timeout))
+        self.facts.trust = parse_trust(boundary, peers, result)
 
 
 def cpu_baseline(session: Session, cpu_xmls: Sequence[str], timeout: float) -> str | None:
@@ -495,54 +359,3 @@ def cpu_baseline(session: Session, cpu_xmls: Sequence[str], timeout: float) -> s
     result = session.run(sh_command("LC_ALL=C; export LC_ALL\n" + script), timeout=timeout)
     text = result.stdout.strip()
     return text if result.ok and text.startswith("<cpu") else None
-
-
-def peer_destination(peer: Target, migration_user: str | None) -> str:
-    return f"{migration_user}@{peer.name}" if migration_user else peer.name
-
-
-def peer_uri(peer: Target, migration_user: str | None) -> str:
-    # no_tty=1: ssh in batch mode, as when Pacemaker migrates (no one to type a password).
-    return f"qemu+ssh://{peer_destination(peer, migration_user)}/system?no_tty=1"
-
-
-def trust_script(
-    boundary: str, peers: Sequence[Target], migration_user: str | None, timeout: float
-) -> str:
-    """Probe every peer (a few at a time), then print the results framed like sections."""
-    t = max(1, round(timeout))
-    lines = [
-        f"PATH=$PATH:{PATH}; export PATH; LC_ALL=C; export LC_ALL; unset LANGUAGE",
-        f"b={shlex.quote(boundary)}",
-        "d=$(mktemp -d) || exit 97",
-        "trap 'rm -rf \"$d\"' EXIT",
-        "j() {",
-        f'  timeout -k 2 {t} virsh -c "$2" hostname >"$d/v$1.out" 2>"$d/v$1.err"',
-        '  r=$?; echo "$r" >"$d/v$1.rc"',
-        '  if [ "$r" -ne 0 ]; then',
-        f'    timeout -k 2 {t} ssh -o BatchMode=yes -o ConnectTimeout={t} -- "$3" true'
-        ' </dev/null >"$d/s$1.out" 2>"$d/s$1.err"',
-        '    echo "$?" >"$d/s$1.rc"',
-        "  fi",
-        "}",
-        # p KEY FILE-STEM: the framed result of one probe (stdout, exit code, stderr)
-        "p() {",
-        '  printf \'%s out %s\\n\' "$b" "$1"; cat "$d/$2.out" 2>/dev/null',
-        '  r=$(cat "$d/$2.rc" 2>/dev/null || echo 125)',
-        '  printf \'\\n%s end %s %s\\n\' "$b" "$1" "$r"',
-        '  cat "$d/$2.err" 2>/dev/null',
-        "}",
-    ]
-    for start in range(0, len(peers), TRUST_PARALLEL):
-        wave = []
-        for i in range(start, min(start + TRUST_PARALLEL, len(peers))):
-            peer = peers[i]
-            uri = shlex.quote(peer_uri(peer, migration_user))
-            dest = shlex.quote(peer_destination(peer, migration_user))
-            wave.append(f"j {i} {uri} {dest} &")
-        lines.append(" ".join(wave) + " wait")
-    for i in range(len(peers)):
-        lines.append(f"p v{i} v{i}")
-        lines.append(f'[ -f "$d/s{i}.rc" ] && p s{i} s{i}')
-    lines.append("exit 0")
-    return "\n".join(lines) + "\n"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable
 
-from havirt.tools.validate.findings import ERROR, Report
+from havirt.tools.findings import ERROR
+from havirt.tools.validate.report import Report
 
 WIDTH = 100
 
@@ -57,7 +58,7 @@ def render(
             finding.message, WIDTH, initial_indent=indent, subsequent_indent=indent
         )
         lines += textwrap.wrap(
-            "fix: " + finding.fix,
+            f"fix: {finding.fix}" if finding.fix else "",
             WIDTH,
             initial_indent=indent,
             subsequent_indent=indent + "     ",

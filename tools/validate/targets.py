@@ -109,7 +109,7 @@ def check_distinct(targets: list[Target]) -> None:
         if target.name in seen:
             raise BadRequest(
                 f"node '{target.name}' is given twice",
-                hint="name each node once (--host and --new-host together)",
+                hint="name each node once (the new host is not a member yet)",
             )
         seen.add(target.name)
 

@@ -10,8 +10,9 @@ import time
 import pytest
 from havirt.tools import records
 from havirt.tools.errors import HavirtError
+from havirt.tools.findings import ERROR, NOTE
 from havirt.tools.pacemaker import Pacemaker
-from havirt.tools.records import join, scan
+from havirt.tools.records import flags, scan
 from records_fakes import (
     CIBADMIN,
     CRM_MON,
@@ -168,20 +169,20 @@ def test_a_healthy_cluster_lists_every_guest_without_flags() -> None:
 def test_a_second_copy_on_another_node_is_flagged_with_the_rogue_node() -> None:
     libvirt = {**LIBVIRT_HEALTHY, "node3": [dom("vm3"), dom("vm2")]}
     vm2 = by_name(listing(libvirt=libvirt))["vm2"]
-    assert codes(vm2) == [join.TWO_NODES]
+    assert codes(vm2) == [flags.TWO_NODES]
     (flag,) = vm2.flags
-    assert flag.severity == join.ERROR
+    assert flag.severity == ERROR
     assert flag.message == (
         "libvirt runs it on node2 and node3; Pacemaker knows only the copy on node2"
     )
-    assert "on node3: virsh destroy vm2" in flag.hint
+    assert "on node3: virsh destroy vm2" in flag.fix
 
 
 def test_pacemaker_itself_seeing_a_guest_on_two_nodes_is_flagged() -> None:
     resources = [Rsc("vm1", ["node1", "node2"]), *HEALTHY[1:]]
     libvirt = {**LIBVIRT_HEALTHY, "node2": [dom("vm2"), dom("vm1")]}
     vm1 = by_name(listing(resources, libvirt))["vm1"]
-    assert codes(vm1) == [join.TWO_NODES, join.TWO_NODES]
+    assert codes(vm1) == [flags.TWO_NODES, flags.TWO_NODES]
     assert vm1.flags[0].message == "Pacemaker sees it active on node1 and node2"
 
 
@@ -190,7 +191,7 @@ def test_a_domain_no_resource_describes_is_outside_pacemaker() -> None:
     found = listing(libvirt=libvirt)
     stray = by_name(found)["stray"]
     assert stray.resource is None and stray.running_on == ("node2",)
-    assert codes(stray) == [join.OUTSIDE]
+    assert codes(stray) == [flags.OUTSIDE]
     assert "runs on node2 outside Pacemaker's knowledge" in stray.flags[0].message
     assert found.flagged == (stray,)
 
@@ -204,7 +205,7 @@ def test_a_domain_only_defined_outside_pacemaker_is_listed_not_flagged() -> None
 def test_started_in_pacemaker_but_not_running_there_is_a_disagreement() -> None:
     libvirt = {**LIBVIRT_HEALTHY, "node2": [dom("vm2", "shutoff", persistent=True)]}
     vm2 = by_name(listing(libvirt=libvirt))["vm2"]
-    assert codes(vm2) == [join.DISAGREE]
+    assert codes(vm2) == [flags.DISAGREE]
     assert (
         vm2.flags[0].message
         == "Pacemaker has it started on node2, but libvirt there has it shutoff"
@@ -212,7 +213,7 @@ def test_started_in_pacemaker_but_not_running_there_is_a_disagreement() -> None:
     libvirt = {**LIBVIRT_HEALTHY, "node2": []}
     vm2 = by_name(listing(libvirt=libvirt))["vm2"]
     assert vm2.flags[0].message.endswith("but libvirt there does not know it")
-    assert "crm_resource --refresh -r vm2" in vm2.flags[0].hint
+    assert "crm_resource --refresh -r vm2" in vm2.flags[0].fix
 
 
 def test_running_elsewhere_or_while_stopped_is_a_disagreement() -> None:
@@ -234,7 +235,7 @@ def test_a_live_migration_in_progress_is_a_note_not_a_double_start() -> None:
     libvirt = {**LIBVIRT_HEALTHY, "node3": [dom("vm3"), incoming]}
     found = listing(libvirt=libvirt)
     vm2 = by_name(found)["vm2"]
-    assert codes(vm2) == [join.MIGRATING] and vm2.flags[0].severity == join.NOTE
+    assert codes(vm2) == [flags.MIGRATING] and vm2.flags[0].severity == NOTE
     assert "node3 (paused/migration)" in vm2.flags[0].message
     assert not found.flagged
 
@@ -243,7 +244,7 @@ def test_an_unreachable_node_makes_the_view_incomplete_and_its_guests_unverified
     libvirt = {**LIBVIRT_HEALTHY, "node2": "libvirt did not answer 'connect' within 5.0s"}
     found = listing(libvirt=libvirt)
     vm2 = by_name(found)["vm2"]
-    assert vm2.unverified == ("node2",) and codes(vm2) == [join.UNVERIFIED]
+    assert vm2.unverified == ("node2",) and codes(vm2) == [flags.UNVERIFIED]
     assert not found.flagged and not found.complete
     assert [s.node for s in found.unreachable] == ["node2"]
 
@@ -272,9 +273,9 @@ def test_failed_blocked_and_failed_actions() -> None:
         }
     ]
     found = by_name(listing([*resources, HEALTHY[2]], failures=failures))
-    assert codes(found["vm1"]) == [join.FAILED, join.FAILED_ACTIONS]
+    assert codes(found["vm1"]) == [flags.FAILED, flags.FAILED_ACTIONS]
     assert found["vm1"].flags[1].message == "failed actions: monitor on node1: not running (gone)"
-    assert codes(found["vm2"]) == [join.BLOCKED]
+    assert codes(found["vm2"]) == [flags.BLOCKED]
 
 
 def test_the_domain_is_the_one_the_config_file_names() -> None:
@@ -286,7 +287,7 @@ def test_the_domain_is_the_one_the_config_file_names() -> None:
     assert found["alpha"].resource == "guest-a" and found["alpha"].running_on == ("node1",)
     assert found["alpha"].flags == ()
     # Same name, another UUID: not this guest -- a domain outside Pacemaker.
-    assert codes(found["guest-a"]) == [join.OUTSIDE]
+    assert codes(found["guest-a"]) == [flags.OUTSIDE]
 
 
 def test_guests_on_a_node_and_an_unknown_node() -> None:

@@ -215,11 +215,11 @@ def test_help_documents_exit_codes_and_the_node_group_has_list() -> None:
 def test_the_docs_describe_every_flag_option_and_exit_code() -> None:
     from pathlib import Path
 
-    from havirt.tools.records import join
+    from havirt.tools.records import flags as flag_codes
 
     text = (Path(__file__).resolve().parents[3] / "docs" / "records.md").read_text()
-    flags = [v for k, v in vars(join).items() if k.isupper() and isinstance(v, str)]
-    for code in set(flags) - {join.ERROR, join.NOTE}:
+    flags = [v for k, v in vars(flag_codes).items() if k.isupper() and isinstance(v, str)]
+    for code in set(flags) - {flag_codes.ERROR, flag_codes.NOTE}:
         assert f"`{code}`" in text, code
     for command in (records_cli.domain_list, records_cli.domain_locate, records_cli.node_list):
         for param in command.params:

@@ -7,11 +7,13 @@ whole library runs (collector, checks, engine) without SSH.
 from __future__ import annotations
 
 import pytest
-from havirt.tools.validate import checks as C
+from havirt.tools.findings import ERROR, WARNING, Finding
 from havirt.tools.validate import engine
 from havirt.tools.validate.catalog import SKIPPABLE
+from havirt.tools.validate.checks.context import ALL_NODES, CheckOptions, Context
+from havirt.tools.validate.checks.lock import check_lock_manager
 from havirt.tools.validate.facts import NodeFacts
-from havirt.tools.validate.findings import ERROR, WARNING, Finding, Report
+from havirt.tools.validate.report import Report
 from havirt.tools.validate.targets import Target
 from validate_fakes import ConnectFailed, FakeConnector, FakeNode, cluster, net_xml, pool_xml
 
@@ -22,20 +24,20 @@ def run(
     new_host: Target | None = None,
     **checks,
 ) -> Report:
-    options = engine.Options(checks=C.CheckOptions(**checks))
+    options = engine.Options(checks=CheckOptions(**checks))
     return engine.validate(
         targets, FakeConnector(nodes), options, new_host, connect_errors=(ConnectFailed,)
     )
 
 
 def errors(report: Report, check: str) -> list[Finding]:
-    return [f for f in report.findings if f.check == check]
+    return [f for f in report.findings if f.code == check]
 
 
 def only(report: Report, check: str) -> Finding:
     found = errors(report, check)
     assert len(found) == 1, found
-    others = [f for f in report.findings if f.check != check and f.check != "lock-manager"]
+    others = [f for f in report.findings if f.code != check and f.code != "lock-manager"]
     assert others == [], others
     return found[0]
 
@@ -275,7 +277,7 @@ def test_lockd_settings_must_agree_and_no_lock_manager_is_a_warning() -> None:
     assert (finding.node, finding.item) == ("node1", "file_lockspace_dir")
     targets, nodes = cluster(2)
     warning = only(run(targets, nodes), "lock-manager")
-    assert (warning.node, warning.severity) == (C.ALL_NODES, WARNING)
+    assert (warning.node, warning.severity) == (ALL_NODES, WARNING)
 
 
 def test_sanlock_host_ids_must_differ() -> None:
@@ -283,12 +285,12 @@ def test_sanlock_host_ids_must_differ() -> None:
     for node in nodes.values():
         node.qemu_conf = 'lock_manager = "sanlock"\n'
     # The fake serves qemu-lockd.conf only: build the facts' lock config directly.
-    ctx = C.Context(targets, {n: NodeFacts(n) for n in nodes})
+    ctx = Context(targets, {n: NodeFacts(n) for n in nodes})
     from havirt.tools.validate.facts import LockConfig
 
     for name in nodes:
         ctx.facts[name].lock = LockConfig("sanlock", (), host_id="1")
-    (finding,) = C.check_lock_manager(ctx)
+    (finding,) = check_lock_manager(ctx)
     assert (finding.node, finding.item) == ("node2", "host_id")
 
 

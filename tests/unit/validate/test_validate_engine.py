@@ -7,8 +7,8 @@ import threading
 
 import pytest
 from havirt.tools.errors import BadRequest, HavirtError
+from havirt.tools.findings import ERROR
 from havirt.tools.validate import engine
-from havirt.tools.validate.findings import ERROR
 from havirt.tools.validate.targets import Target
 from validate_fakes import ConnectFailed, FakeConnector, cluster
 
@@ -35,12 +35,12 @@ def test_an_unreachable_node_is_a_finding_and_the_others_are_still_compared() ->
         "host-key-unknown", "host key of 10.0.0.13 is not in known_hosts: refused", "add the key"
     )
     report = validate(targets, connector)
-    (refused,) = [f for f in report.findings if f.check == "connect"]
+    (refused,) = [f for f in report.findings if f.code == "connect"]
     assert (refused.node, refused.severity, refused.actual) == ("node3", ERROR, "host-key-unknown")
     assert refused.item == "ssh root@10.0.0.13"
     assert "refused" in refused.message and refused.fix == "add the key"
     assert [n.reachable for n in report.nodes] == [True, True, False]
-    networks = [f for f in report.findings if f.check == "networks"]
+    networks = [f for f in report.findings if f.code == "networks"]
     assert [(f.node, f.item) for f in networks] == [("node1", "network 'lan'")]
     assert not report.ok()
 
@@ -61,6 +61,7 @@ def test_usage_errors() -> None:
     with pytest.raises(HavirtError) as raised:
         validate([], FakeConnector(nodes))
     assert isinstance(raised.value, BadRequest)
+    assert "--" not in (raised.value.hint or "")  # the library names no command-line flag
     with pytest.raises(HavirtError, match="unknown check"):
         validate(targets, FakeConnector(nodes), options=engine.Options(skip=("connect",)))
     with pytest.raises(HavirtError, match="given twice"):

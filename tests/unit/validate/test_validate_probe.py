@@ -6,15 +6,13 @@ from __future__ import annotations
 import pytest
 from havirt.tools.validate import probe
 from havirt.tools.validate.targets import Target
+from havirt.tools.validate.trust_probe import trust_peers
 from validate_fakes import FakeNode, FakeSession, cluster
 
 
 def test_trust_peers_start_after_the_node_itself() -> None:
-    targets, nodes = cluster(4)
-    collector = probe.Collector(
-        FakeSession(nodes["node3"]), targets[2], targets, probe.ProbeOptions(), "root"
-    )
-    assert [t.name for t in collector.trust_peers()] == ["node4", "node1", "node2"]
+    targets, _ = cluster(4)
+    assert [t.name for t in trust_peers(targets, "node3")] == ["node4", "node1", "node2"]
 
 
 def collect(node: FakeNode, targets: list[Target], **options) -> probe.Collector:
@@ -66,7 +64,7 @@ def test_collector_reports_libvirt_down_per_check() -> None:
     targets, nodes = cluster(2)
     nodes["node2"].libvirt_up = False
     facts = collect(nodes["node2"], targets).facts
-    checks = {p.check for p in facts.problems}
+    checks = {p.code for p in facts.problems}
     assert {"networks", "pools", "host-uuid", "cpu", "versions", "hostnames"} <= checks
     assert all("failed to connect to the hypervisor" in p.message for p in facts.problems)
     assert facts.networks is None and facts.cpu is None
@@ -76,7 +74,7 @@ def test_unreadable_qemu_conf_is_a_warning_with_a_fix() -> None:
     targets, nodes = cluster(2)
     nodes["node1"].qemu_conf = None
     (problem,) = collect(nodes["node1"], targets).facts.problems
-    assert (problem.check, problem.severity) == ("lock-manager", "warning")
+    assert (problem.code, problem.severity) == ("lock-manager", "warning")
     assert "Permission denied" in problem.message
     assert "run validate as root" in problem.fix
 
@@ -89,7 +87,7 @@ def test_an_unknown_name_resolves_to_nothing_and_a_broken_getent_is_a_problem() 
     facts = collect(nodes["node2"], targets).facts
     assert facts.resolution is None
     (problem,) = facts.problems
-    assert (problem.check, problem.item) == ("hostnames", "name resolution")
+    assert (problem.code, problem.item) == ("hostnames", "name resolution")
     assert "getent ahosts node1" in problem.fix
 
 

@@ -1,34 +1,22 @@
-"""What validate returns: findings (node, item, problem, fix) grouped by check."""
+"""What validate returns: findings (node, item, problem, fix) grouped by check.
+
+A finding's ``code`` is the id of its check; an error (a mismatch, or something
+that could not be checked) fails validate, a warning (advice) only with strict.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-ERROR = "error"  # a mismatch or something that could not be checked: exit 1
-WARNING = "warning"  # advice; exit 1 only with --strict
-SEVERITIES = (ERROR, WARNING)
+from havirt.tools.findings import ERROR, WARNING, Finding, of_severity
 
 
-@dataclass(frozen=True)
-class Finding:
-    """One problem on one node: what differs, and the command or edit that fixes it.
-
-    ``expected``/``actual`` carry the compared values for scripts (JSON), when
-    the finding is a difference from the reference.
-    """
-
-    check: str
-    severity: str
-    node: str
-    item: str
-    message: str
-    fix: str
-    expected: Any = None
-    actual: Any = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+def finding_dict(finding: Finding) -> dict[str, Any]:
+    """A finding in validate's JSON (``check`` is the finding's code)."""
+    return {"check": finding.code} | finding.to_dict(
+        "severity", "node", "item", "message", "fix", "expected", "actual"
+    )
 
 
 @dataclass
@@ -46,8 +34,8 @@ class CheckOutcome:
             "id": self.id,
             "title": self.title,
             "status": self.status,
-            "errors": sum(f.severity == ERROR for f in self.findings),
-            "warnings": sum(f.severity == WARNING for f in self.findings),
+            "errors": len(of_severity(self.findings, ERROR)),
+            "warnings": len(of_severity(self.findings, WARNING)),
             "note": self.note,
         }
 
@@ -83,11 +71,11 @@ class Report:
 
     @property
     def errors(self) -> int:
-        return sum(f.severity == ERROR for f in self.findings)
+        return len(of_severity(self.findings, ERROR))
 
     @property
     def warnings(self) -> int:
-        return sum(f.severity == WARNING for f in self.findings)
+        return len(of_severity(self.findings, WARNING))
 
     def ok(self, strict: bool = False) -> bool:
         return self.errors == 0 and not (strict and self.warnings)
@@ -101,6 +89,6 @@ class Report:
             "summary": {"errors": self.errors, "warnings": self.warnings},
             "nodes": [n.to_dict() for n in self.nodes],
             "checks": [c.to_dict() for c in self.checks],
-            "findings": [f.to_dict() for f in self.findings],
+            "findings": [finding_dict(f) for f in self.findings],
             "seconds": round(self.seconds, 3),
         }
