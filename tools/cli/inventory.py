@@ -74,7 +74,7 @@ def inventory_check(file: str, as_json: bool) -> None:
             }
         )
     else:
-        from havirt.tools.inventory.loader import SHOWN_PROBLEMS
+        from havirt.tools.inventory.problem import SHOWN_PROBLEMS
 
         for problem in result.problems[:SHOWN_PROBLEMS]:
             click.echo(_problem_line(problem))
