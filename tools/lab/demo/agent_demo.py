@@ -89,6 +89,23 @@ class _Demo(StepRunner[Lab]):
         env = self.agent_env(interval_ms, timeout_ms, **reskeys)
         return call_agent(self.the_lab.nodes[node], self.agent, action, env, self.clock)
 
+    def migration(self, node: str, action: str, timeout_ms: int) -> AgentCall:
+        """``action`` (migrate_to or migrate_from) on ``node`` of the move node1 -> node2."""
+        return self.call(
+            node,
+            action,
+            timeout_ms=timeout_ms,
+            CRM_meta_migrate_source="node1",
+            CRM_meta_migrate_target="node2",
+        )
+
+    def succeeded(self, step: Step, call: AgentCall) -> bool:
+        """:func:`expect` success of ``call``, whose time is then the step's."""
+        if not expect(step, call, 0):
+            return False
+        step.seconds = call.seconds
+        return True
+
     def qemu_pids(self) -> dict[str, list[int]]:
         return self.the_guest.qemu_pids()
 
@@ -189,9 +206,8 @@ class _Demo(StepRunner[Lab]):
     def start(self, step: Step) -> None:
         with self.ticking(f"starting {GUEST_NAME} on node1"):
             call = self.call("node1", "start", timeout_ms=90000)
-        if not expect(step, call, 0):
+        if not self.succeeded(step, call):
             return
-        step.seconds = call.seconds
         step.summary = f"start on node1 answered {call.rc} ({call.rc_name}) in {call.seconds:.1f} s"
         step.note = "start returns once libvirt runs the guest; the guest then boots."
         step.facts = {"qemu_pids": self.qemu_pids()}
@@ -234,16 +250,9 @@ class _Demo(StepRunner[Lab]):
 
     def migrate_to(self, step: Step) -> None:
         with self.ticking("live migration node1 -> node2 (migrate_to on node1)"):
-            call = self.call(
-                "node1",
-                "migrate_to",
-                timeout_ms=120000,
-                CRM_meta_migrate_source="node1",
-                CRM_meta_migrate_target="node2",
-            )
-        if not expect(step, call, 0):
+            call = self.migration("node1", "migrate_to", timeout_ms=120000)
+        if not self.succeeded(step, call):
             return
-        step.seconds = call.seconds
         step.summary = f"migrate_to on node1 answered {call.rc} in {call.seconds:.1f} s"
         step.note = (
             "migrate_to watches the migration and aborts it before its own timeout, so the "
@@ -251,16 +260,9 @@ class _Demo(StepRunner[Lab]):
         )
 
     def migrate_from(self, step: Step) -> None:
-        call = self.call(
-            "node2",
-            "migrate_from",
-            timeout_ms=60000,
-            CRM_meta_migrate_source="node1",
-            CRM_meta_migrate_target="node2",
-        )
-        if not expect(step, call, 0):
+        call = self.migration("node2", "migrate_from", timeout_ms=60000)
+        if not self.succeeded(step, call):
             return
-        step.seconds = call.seconds
         step.summary = f"migrate_from on node2 answered {call.rc} in {call.seconds:.2f} s"
         step.note = "migrate_from checks on the target that the guest arrived and runs."
 
@@ -358,9 +360,8 @@ class _Demo(StepRunner[Lab]):
 
     def stop(self, step: Step) -> None:
         call = self.call("node2", "stop")
-        if not expect(step, call, 0):
+        if not self.succeeded(step, call):
             return
-        step.seconds = call.seconds
         left = self.qemu_pids()
         step.facts = {"qemu_pids": left}
         if left:
