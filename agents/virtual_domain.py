@@ -12,11 +12,10 @@ import os
 
 from havirt.agents.env import GuestEnv, GuestHost
 from havirt.agents.guest import domain_config, migration
-from havirt.agents.guest.domain_state import FAILED, RUNNING, STOPPED, DomainState, Verdict, judge
-from havirt.agents.guest.observation import Identity, Observation, margin
-from havirt.agents.guest.params import ACTIONS, PARAMETERS, lease_requirement
+from havirt.agents.guest.domain_state import FAILED, RUNNING, STOPPED
+from havirt.agents.guest.observation import Identity, margin, observe
+from havirt.agents.guest.params import ACTIONS, PARAMETERS
 from havirt.agents.guest.resource_state import ResourceState
-from havirt.agents.libvirt import definition_backup
 from havirt.ocf.agent import ActionContext, ResourceAgent
 from havirt.ocf.errors import OcfError
 from havirt.ocf.exitcodes import OcfExit
@@ -26,10 +25,7 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every 
 
 if TYPE_CHECKING:
     from havirt.agents.guest.migration_run import MigrationRun
-    from havirt.agents.guest.storage_lease import LeaseCheck
     from havirt.agents.libvirt.boundary import Domain, Hypervisor
-
-POLL = 0.25  # seconds between state polls while waiting for a change
 
 
 class Carried:
@@ -48,11 +44,6 @@ def _config(ctx: ActionContext) -> domain_config.DomainConfig:
     if config is None:
         raise RuntimeError("no guest configuration was loaded before this action")
     return config
-
-
-def _host(ctx: ActionContext) -> GuestHost:
-    """The node as this agent sees it (its environment's, built from ``env_class``)."""
-    return GuestEnv.of(ctx).host
 
 
 class VirtualDomain(ResourceAgent):
@@ -116,64 +107,6 @@ class VirtualDomain(ResourceAgent):
         config = ctx.carried(Carried).config
         self._state(ctx).update(name=dom.name, uuid=dom.uuid, config=getattr(config, "path", None))
 
-    def observe(self, ctx: ActionContext, hv: Hypervisor, ident: Identity) -> Observation:
-        """Where the guest stands, from libvirt, with /proc as the witness of last resort."""
-        from havirt.agents.libvirt.boundary import NO_DOMAIN, HypervisorError, HypervisorUnavailable
-
-        try:
-            dom = hv.lookup(name=ident.name, uuid=ident.uuid)
-            if dom is not None:
-                try:
-                    state = dom.state()
-                except HypervisorError as exc:
-                    if exc.code != NO_DOMAIN:
-                        raise
-                    dom = None  # gone since the lookup (a transient guest that just ended)
-            if dom is None:
-                state = DomainState("undefined", "unknown")
-        except HypervisorUnavailable as exc:
-            pids = tuple(p.pid for p in _host(ctx).qemu_processes(ident.name, ident.uuid))
-            if pids:
-                return Observation(
-                    Verdict(
-                        RUNNING,
-                        f"libvirt is unreachable ({exc}); QEMU process {pids[0]} of guest "
-                        f"{ident.name} exists, so the guest counts as running",
-                    ),
-                    pids=pids,
-                    libvirt_reachable=False,
-                )
-            return Observation(
-                Verdict(
-                    STOPPED,
-                    f"libvirt is unreachable ({exc}) and no QEMU process of {ident.name} exists",
-                ),
-                libvirt_reachable=False,
-            )
-        except HypervisorError as exc:
-            # libvirt answered with an error: only the QEMU process can tell more.
-            pids = tuple(p.pid for p in _host(ctx).qemu_processes(ident.name, ident.uuid))
-            if pids:
-                return Observation(
-                    Verdict(FAILED, f"libvirt error ({exc}) while QEMU process {pids[0]} runs"),
-                    pids=pids,
-                )
-            return Observation(
-                Verdict(STOPPED, f"libvirt error ({exc}); no QEMU process of {ident.name} exists")
-            )
-        verdict = judge(state)
-        pids = ()
-        if verdict.outcome == STOPPED:
-            # libvirt says stopped: believe it only if no QEMU process of the guest exists.
-            pids = tuple(p.pid for p in _host(ctx).qemu_processes(ident.name, ident.uuid))
-            if pids:
-                verdict = Verdict(
-                    FAILED,
-                    f"libvirt reports {ident.name} as {state.state}, but its QEMU process "
-                    f"{pids[0]} still exists",
-                )
-        return Observation(verdict, dom, state, pids)
-
     # -- validation ------------------------------------------------------------
     def validate(self, ctx: ActionContext) -> None:
         p = ctx.params
@@ -222,54 +155,12 @@ class VirtualDomain(ResourceAgent):
         config = _config(ctx)
         if config.domain_type == "kvm" and not ctx.host.exists("/dev/kvm"):
             ctx.log.warn(f"{config.name} is a KVM guest but /dev/kvm is missing on this node")
-        found = self._require_storage_lease(ctx, config)
+        from havirt.agents.guest.storage_lease import require
+
+        found = require(ctx, config)
         if found is not None and found.protected:
             ctx.log.info(f"{config.name}: {found.summary}")
         return OcfExit.SUCCESS
-
-    def _require_storage_lease(
-        self, ctx: ActionContext, config: domain_config.DomainConfig
-    ) -> LeaseCheck | None:
-        """Raise ERR_INSTALLED when this node cannot give the guest's disks the storage
-        leases that require_storage_lease asks for; warn where they are optional and
-        missing. Returns what was found (None when not checked)."""
-        mode = lease_requirement(ctx.params.get("require_storage_lease"))
-        if mode == "false":
-            return None
-        from havirt.agents.guest import storage_lease
-
-        if not storage_lease.is_local_system_uri(ctx.params.get("hypervisor")):
-            if mode == "true":
-                raise OcfError(
-                    OcfExit.ERR_CONFIGURED,
-                    "require_storage_lease=true needs a local qemu:///system hypervisor: the "
-                    "lock manager is read from this node's libvirt configuration",
-                )
-            return None
-        env = GuestEnv.of(ctx)
-        found = storage_lease.inspect(
-            config.block_disks,
-            config.has_leases,
-            min(2.0, ctx.deadline.remaining() / 4),
-            env.host,
-            env.libvirt_conf_dir,
-            env.run_dir,
-        )
-        for warning in found.warnings:
-            ctx.log.warn(warning)
-        if found.protected:
-            return found
-        if found.manager is None and mode == "auto":
-            ctx.log.warn(
-                f"{config.name} runs without storage leases on this node: {found.problem}; "
-                "a second copy on another node would not be refused by libvirt"
-            )
-            return found
-        why = "require_storage_lease=true" if mode == "true" else "this node uses a lock manager"
-        raise OcfError(
-            OcfExit.ERR_INSTALLED,
-            f"{config.name} needs storage leases on its disks ({why}), but {found.problem}",
-        )
 
     def _lenient_params(self, ctx: ActionContext) -> None:
         """Parameters one by one, defaults for the malformed ones (for stop and probe)."""
@@ -286,11 +177,11 @@ class VirtualDomain(ResourceAgent):
     def monitor(self, ctx: ActionContext) -> OcfExit:
         hv = self._hypervisor(ctx, reserve=margin(ctx.deadline.total))
         ident = self._identity(ctx)
-        obs = self.observe(ctx, hv, ident)
+        obs = observe(ctx, hv, ident)
         if obs.outcome == STOPPED and (renamed := self._renamed(ctx, ident)) is not None:
             # The config now names another domain than the one this resource started (a
             # wrong file copied over it): the guest it started is what counts while it runs.
-            before = self.observe(ctx, hv, renamed)
+            before = observe(ctx, hv, renamed)
             if before.outcome == RUNNING:
                 why = (
                     f"config {ctx.params.config} names {ident.name}, but this resource "
@@ -337,6 +228,7 @@ class VirtualDomain(ResourceAgent):
 
     def _sync_utilization(self, ctx: ActionContext, dom: Domain) -> None:
         p = ctx.params
+        # Checked here: the monitor imports utilization only when it is asked for.
         if not any(
             p[f"{verb}_utilization_{attr}"]
             for verb in ("autoset", "unset")
@@ -345,22 +237,12 @@ class VirtualDomain(ResourceAgent):
             return
         from havirt.agents.guest import utilization
 
-        vcpus, memory_kib = dom.vcpus_and_memory()
-        sizes = {"cpu": vcpus, "host_memory": memory_kib // 1024, "hv_memory": memory_kib // 1024}
-        wanted: dict[str, int | None] = {}
-        for attr, size in sizes.items():
-            if p[f"autoset_utilization_{attr}"]:  # autoset wins, as in the stock agent
-                wanted[attr] = size
-            elif p[f"unset_utilization_{attr}"]:
-                wanted[attr] = None
-        budget = min(10.0, ctx.deadline.remaining())
-        for problem in utilization.sync(
-            ctx.runner, self._state(ctx), ctx.env.resource, wanted, budget
-        ):
-            ctx.log.warn(problem)
+        utilization.sync_guest(ctx, self._state(ctx), dom)
 
     # -- start ---------------------------------------------------------------------
     def start(self, ctx: ActionContext) -> OcfExit:
+        from havirt.agents.guest.start import launch, wait_running
+        from havirt.agents.guest.storage_lease import require
         from havirt.agents.libvirt.boundary import (
             RESOURCE_BUSY,
             HypervisorError,
@@ -371,7 +253,7 @@ class VirtualDomain(ResourceAgent):
         hv = self._hypervisor(ctx)
         ident = self._identity(ctx)
         try:
-            obs = self.observe(ctx, hv, ident)
+            obs = observe(ctx, hv, ident)
             if not obs.libvirt_reachable:
                 raise OcfError(
                     OcfExit.ERR_GENERIC, f"cannot start {config.name}: {obs.verdict.explanation}"
@@ -386,9 +268,9 @@ class VirtualDomain(ResourceAgent):
                     OcfExit.ERR_GENERIC,
                     f"cannot start {config.name}: {obs.verdict.explanation}; stop it first",
                 )
-            self._require_storage_lease(ctx, config)
-            dom = self._launch(ctx, hv, config, obs)
-            self._wait_running(ctx, hv, Identity(dom.name, dom.uuid), "start")
+            require(ctx, config)
+            dom = launch(ctx, hv, config, obs)
+            wait_running(ctx, hv, Identity(dom.name, dom.uuid), "start", self._deep_checks)
         except HypervisorUnavailable as exc:
             raise OcfError(OcfExit.ERR_GENERIC, f"cannot start {config.name}: {exc}") from None
         except HypervisorError as exc:
@@ -404,117 +286,6 @@ class VirtualDomain(ResourceAgent):
         ctx.log.info(f"{config.name} started")
         return OcfExit.SUCCESS
 
-    def _launch(
-        self,
-        ctx: ActionContext,
-        hv: Hypervisor,
-        config: domain_config.DomainConfig,
-        obs: Observation,
-    ) -> Domain:
-        p = ctx.params
-        if p.snapshot:
-            saved = os.path.join(p.snapshot, f"{config.name}.state")
-            if os.path.exists(saved):
-                ctx.log.info(f"restoring {config.name} from {saved}")
-                hv.restore(saved)
-                os.unlink(saved)  # consumed: a later start must boot fresh, not resume old RAM
-                dom = hv.lookup(name=config.name)
-                if dom is None:
-                    raise OcfError(OcfExit.ERR_GENERIC, f"{config.name} vanished after restore")
-                return dom
-        if obs.domain is not None and obs.domain.is_persistent():
-            self._undefine_keeping_backup(ctx, obs.domain)
-        if p.start_resources:
-            self._start_resources(ctx, hv, config)
-        if p.backingfile:
-            return self._launch_copy_on_write(ctx, hv, config)
-        ctx.log.info(f"starting {config.name} from {config.path}")
-        return hv.create(config.xml)
-
-    def _undefine_keeping_backup(self, ctx: ActionContext, dom: Domain) -> None:
-        """A persistent definition lets libvirt autostart the guest outside Pacemaker:
-        remove it, but keep its XML so no definition is ever lost."""
-        env = GuestEnv.of(ctx)
-        backup = definition_backup.keep(
-            env.backup_dir, dom.name, dom.xml(inactive=True), env.host.time()
-        )
-        ctx.log.warn(
-            f"{dom.name} was defined persistently in libvirt; undefining it so only Pacemaker "
-            f"starts it (definition kept in {backup})"
-        )
-        dom.undefine()
-
-    def _start_resources(
-        self, ctx: ActionContext, hv: Hypervisor, config: domain_config.DomainConfig
-    ) -> None:
-        for pool in config.pools:
-            if hv.ensure_pool_active(pool):
-                ctx.log.info(f"started storage pool {pool}")
-        for net in config.networks:
-            if hv.ensure_network_active(net):
-                ctx.log.info(f"started network {net}")
-
-    def _launch_copy_on_write(
-        self, ctx: ActionContext, hv: Hypervisor, config: domain_config.DomainConfig
-    ) -> Domain:
-        p = ctx.params
-        disk = os.path.splitext(config.path)[0] + ".qcow2"
-        fresh = p.stateless or not (os.path.exists(disk) and os.path.getsize(disk) > 0)
-        if fresh:
-            result = ctx.runner.run(
-                [
-                    "qemu-img",
-                    "create",
-                    "-f",
-                    "qcow2",
-                    "-F",
-                    _image_format(ctx, p.backingfile),
-                    "-b",
-                    p.backingfile,
-                    disk,
-                ],
-                timeout=ctx.deadline.remaining(),
-            )
-            if not result.ok:
-                raise OcfError(
-                    OcfExit.ERR_GENERIC,
-                    f"cannot create {disk} on {p.backingfile}: {result.describe()}",
-                )
-        dom = hv.define(config.xml)
-        if fresh and p.stateless and p.copyindirs:
-            result = ctx.runner.run(
-                ["virt-copy-in", "-d", config.name, *p.copyindirs.split(), "/"],
-                timeout=ctx.deadline.remaining(),
-            )
-            if not result.ok:
-                raise OcfError(OcfExit.ERR_GENERIC, f"copyindirs failed: {result.describe()}")
-        dom.start()
-        return dom
-
-    def _wait_running(self, ctx: ActionContext, hv: Hypervisor, ident: Identity, what: str) -> None:
-        """Wait until the guest really runs (and its monitor scripts pass)."""
-        while True:
-            obs = self.observe(ctx, hv, ident)
-            if (
-                obs.outcome == RUNNING
-                and obs.state
-                and obs.state.reason not in ("migration", "postcopy", "starting_up")
-            ):
-                assert obs.domain is not None
-                if not self._deep_checks(ctx, obs.domain):
-                    return
-            elif obs.outcome != RUNNING and what == "start":
-                raise OcfError(
-                    OcfExit.ERR_GENERIC, f"{ident.name} did not start: {obs.verdict.explanation}"
-                )
-            if ctx.deadline.remaining() <= POLL:
-                raise OcfError(
-                    OcfExit.ERR_GENERIC,
-                    f"{ident.name} is not running (and passing its checks) by the end of "
-                    f"{what}'s timeout: {obs.verdict.explanation}",
-                )
-            ctx.host.sleep(POLL)
-
     # -- stop --------------------------------------------------------------------------
     def stop(self, ctx: ActionContext) -> OcfExit:
         return self._stop(ctx, self._identity(ctx))
@@ -522,9 +293,7 @@ class VirtualDomain(ResourceAgent):
     def _stop(self, ctx: ActionContext, ident: Identity) -> OcfExit:
         from havirt.agents.guest.stop import GuestStop
 
-        return GuestStop(self.observe, self._hypervisor, ctx.carried(Carried).config).stop(
-            ctx, ident
-        )
+        return GuestStop(observe, self._hypervisor, ctx.carried(Carried).config).stop(ctx, ident)
 
     def stop_unconfigured(self, ctx: ActionContext, error: OcfError) -> OcfExit:
         # A missing or broken configuration does not mean nothing runs: look for the
@@ -553,7 +322,7 @@ class VirtualDomain(ResourceAgent):
     ) -> OcfExit:
         self._lenient_params(ctx)
         ident = self._identity(ctx)
-        obs = self.observe(ctx, self._hypervisor(ctx, margin(ctx.deadline.total)), ident)
+        obs = observe(ctx, self._hypervisor(ctx, margin(ctx.deadline.total)), ident)
         if obs.outcome == STOPPED:
             return stopped
         # Tell the truth about a copy that runs, and say what is wrong.
@@ -568,10 +337,9 @@ class VirtualDomain(ResourceAgent):
 
     # -- migration ---------------------------------------------------------------
     def migrate_to(self, ctx: ActionContext) -> OcfExit:
-        from havirt.agents.guest.migration_run import set_migration_speed
-        from havirt.agents.libvirt.boundary import HypervisorError, migrate_flags
+        from havirt.agents.guest.migrate import migrate_out
+        from havirt.agents.libvirt.boundary import HypervisorError
 
-        p = ctx.params
         config = _config(ctx)
         target = ctx.env.migrate_target
         if not target:
@@ -583,54 +351,22 @@ class VirtualDomain(ResourceAgent):
         hv = self._hypervisor(ctx, reserve=kept)
         ident = self._identity(ctx)
         try:
-            obs = self.observe(ctx, hv, ident)
+            obs = observe(ctx, hv, ident)
             if obs.outcome != RUNNING or obs.domain is None:
                 raise OcfError(
                     OcfExit.ERR_GENERIC,
                     f"{ident.name}: migrate_to: not active locally ({obs.verdict.explanation})",
                 )
-            dom = obs.domain
-            local_uri = hv.actual_uri
-            options = migration.parse_migrate_options(p.migrate_options)
-            dest_uri = self._remote_uri(ctx, local_uri, target)
-            data_uri = migration.migrate_uri(
-                local_uri,
-                target,
-                migrateuri=p.migrateuri,
-                options_uri=options.migrateuri,
-                network_suffix=p.migration_network_suffix,
-                port=p.migrateport,
-            )
-            flags = migrate_flags(options.switches)
-            if p.save_config_on_stop or p.sync_config_on_stop:
-                from havirt.agents.guest.stop import save_config
-
-                save_config(ctx, dom, config)
-            if p.start_resources:
-                remote = self._hypervisor(ctx, reserve=kept)
-                remote.uri = dest_uri
-                self._start_resources(ctx, remote, config)
-                remote.close()
-            set_migration_speed(ctx, dom, p.migration_speed)
-            downtime_pending = bool(p.migration_downtime)
-            if downtime_pending:
-                try:
-                    dom.set_migration_downtime(p.migration_downtime)
-                    downtime_pending = False
-                except HypervisorError as exc:
-                    ctx.log.debug(f"downtime before the migration job refused ({exc}); retrying")
-            ctx.log.info(
-                f"{ident.name}: live migration to {target} via {dest_uri}"
-                + (f" (data over {data_uri})" if data_uri else "")
-            )
-            outcome = self._migration_run().run(
+            outcome = migrate_out(
                 ctx,
-                dom,
-                dest_uri,
-                data_uri,
-                flags,
-                p.migration_speed,
-                p.migration_downtime if downtime_pending else 0,
+                hv,
+                obs.domain,
+                ident,
+                config,
+                target,
+                kept,
+                self._hypervisor,
+                self._migration_run(),
             )
         except HypervisorError as exc:
             raise OcfError(OcfExit.ERR_GENERIC, f"{ident.name}: migrate_to: {exc}") from None
@@ -638,18 +374,6 @@ class VirtualDomain(ResourceAgent):
             raise OcfError(OcfExit.ERR_GENERIC, f"{ident.name}: migration to {target} {outcome}")
         ctx.log.info(f"{ident.name}: live migration to {target} succeeded")
         return OcfExit.SUCCESS
-
-    def _remote_uri(self, ctx: ActionContext, local_uri: str, node: str) -> str:
-        """The libvirt URI of another node's hypervisor, as the migration parameters say."""
-        p = ctx.params
-        return migration.remote_uri(
-            local_uri,
-            node,
-            remoteuri=p.remoteuri,
-            transport=p.migration_transport,
-            user=p.migration_user,
-            network_suffix=p.migration_network_suffix,
-        )
 
     def _migration_run(self) -> MigrationRun:
         """The migration job's runner (a method, so a test agent can replace it)."""
@@ -667,6 +391,9 @@ class VirtualDomain(ResourceAgent):
         return abort_migration(ctx, dom, seconds, again)
 
     def migrate_from(self, ctx: ActionContext) -> OcfExit:
+        from havirt.agents.guest.migrate import verify_gone_from_source, wait_arrived
+        from havirt.agents.guest.start import wait_running
+        from havirt.agents.guest.storage_lease import require
         from havirt.agents.libvirt.boundary import HypervisorUnavailable
 
         hv = self._hypervisor(ctx)
@@ -674,55 +401,20 @@ class VirtualDomain(ResourceAgent):
         source = ctx.env.migrate_source
         try:
             # The migration was done by migrate_to; wait (bounded) until the guest runs here.
-            grace = ctx.deadline.within(5.0)
-            while True:
-                obs = self.observe(ctx, hv, ident)
-                if obs.domain is not None and obs.outcome == RUNNING:
-                    break
-                if obs.domain is None and grace.expired():
-                    raise OcfError(
-                        OcfExit.ERR_GENERIC,
-                        f"{ident.name}: migrate_from: the guest did not arrive on this node",
-                    )
-                if ctx.deadline.remaining() <= POLL:
-                    raise OcfError(
-                        OcfExit.ERR_GENERIC,
-                        f"{ident.name}: migrate_from: {obs.verdict.explanation}",
-                    )
-                ctx.host.sleep(POLL)
-            self._wait_running(ctx, hv, Identity(obs.domain.name, obs.domain.uuid), "migrate_from")
+            obs = wait_arrived(ctx, hv, ident)
+            assert obs.domain is not None  # wait_arrived returns a guest that runs here
+            arrived = Identity(obs.domain.name, obs.domain.uuid)
+            wait_running(ctx, hv, arrived, "migrate_from", self._deep_checks)
             if source:
-                self._verify_gone_from_source(ctx, hv, obs.domain, source)
+                verify_gone_from_source(ctx, hv, obs.domain, source)
         except HypervisorUnavailable as exc:
             raise OcfError(OcfExit.ERR_GENERIC, f"{ident.name}: migrate_from: {exc}") from None
         self._remember(ctx, obs.domain)
         # libvirt migrates a guest from a host with a lock manager to one without
         # (observed with libvirt 9.0): where leases are required, it must not stay here.
-        self._require_storage_lease(ctx, _config(ctx))
+        require(ctx, _config(ctx))
         self._sync_utilization(ctx, obs.domain)
         return OcfExit.SUCCESS
-
-    def _verify_gone_from_source(
-        self, ctx: ActionContext, hv: Hypervisor, dom: Domain, source: str
-    ) -> None:
-        """Exactly one copy: the guest must no longer run on the migration source."""
-        from havirt.agents.libvirt.boundary import HypervisorError
-
-        src_uri = self._remote_uri(ctx, hv.actual_uri, source)
-        remote = GuestEnv.of(ctx).hypervisor(src_uri, ctx.deadline.within(10.0))
-        try:
-            other = remote.lookup(name=dom.name, uuid=dom.uuid)
-            state = other.state() if other is not None else None
-        except HypervisorError as exc:
-            ctx.log.warn(f"cannot check {source} for a leftover copy of {dom.name}: {exc}")
-            return
-        finally:
-            remote.close()
-        if state is not None and judge(state).outcome != STOPPED:
-            raise OcfError(
-                OcfExit.ERR_GENERIC,
-                f"{dom.name} arrived here but is still {state} on {source}: two copies",
-            )
 
     def reload_agent(self, ctx: ActionContext) -> OcfExit:
         # Reloadable parameters are read at each action; only utilization needs applying.
@@ -730,25 +422,12 @@ class VirtualDomain(ResourceAgent):
 
         hv = self._hypervisor(ctx)
         try:
-            obs = self.observe(ctx, hv, self._identity(ctx))
+            obs = observe(ctx, hv, self._identity(ctx))
             if obs.domain is not None and obs.outcome == RUNNING:
                 self._sync_utilization(ctx, obs.domain)
         except HypervisorError as exc:
             ctx.log.warn(f"reload: {exc}")
         return OcfExit.SUCCESS
-
-
-def _image_format(ctx: ActionContext, path: str) -> str:
-    """The format of a backing file (qemu-img needs it named since QEMU 6.1)."""
-    import json
-
-    result = ctx.runner.run(["qemu-img", "info", "--output=json", "-U", path], timeout=15.0)
-    if result.ok:
-        try:
-            return str(json.loads(result.stdout).get("format") or "raw")
-        except ValueError:
-            pass
-    return "raw"
 
 
 def main() -> None:

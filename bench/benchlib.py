@@ -57,6 +57,22 @@ class BenchError(RuntimeError):
     """The benchmark could not run (not a timing result)."""
 
 
+HAVIRT = str(Path(sys.executable).with_name("havirt"))  # the CLI of this venv
+
+
+def havirt_missing() -> list[str]:
+    """Why this venv's havirt CLI cannot be run, if it cannot."""
+    if os.access(HAVIRT, os.X_OK):
+        return []
+    return [f"{HAVIRT} not found (install havirt into this venv)"]
+
+
+def refuse_unfit(problems: list[str]) -> None:
+    """BenchError listing ``problems``, the reasons the benchmark cannot run here, if any."""
+    if problems:
+        raise BenchError("cannot run here: " + "; ".join(problems))
+
+
 def run_report(name: str, run: Callable[[Any], dict[str, Any]], options: Any) -> dict | None:
     """``run(options)``, SIGTERM/SIGHUP unwinding its labs; a failure that stops the
     benchmark is printed as ``NAME: error: ...`` and gives None."""

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchlib import BenchError, NodeTimer, log, report_main
+from benchlib import BenchError, NodeTimer, log, refuse_unfit, report_main
 from havirt.tools import install
 from havirt.tools.lab import (
     READY_MARKER,
@@ -294,8 +294,7 @@ def run_benchmark(options: argparse.Namespace) -> dict[str, Any]:
             problems.append(f"{tool} not found (install pacemaker-cli-utils)")
     if not os.access(STOCK_AGENT, os.X_OK):
         problems.append(f"{STOCK_AGENT} missing (install resource-agents)")
-    if problems:
-        raise BenchError("cannot run here: " + "; ".join(problems))
+    refuse_unfit(problems)
 
     cache_dir = Path(options.cache_dir)
     log("building (or reusing) the guest's kernel and initramfs")

@@ -35,12 +35,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchlib import BenchError, NodeTimer, log, report_main
+from benchlib import HAVIRT, NodeTimer, havirt_missing, log, refuse_unfit, report_main
 from havirt.tools.lab import build_guest_assets
 from havirt.tools.lab.cluster import DAEMON_PATH, ClusterLab, cluster_missing_requirements
 from havirt.tools.lab.lab import DEFAULT_CACHE_DIR
 
-HAVIRT = str(Path(sys.executable).with_name("havirt"))
 TIMEOUT = 120.0
 
 
@@ -139,11 +138,7 @@ def comparisons(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def run_benchmark(options: argparse.Namespace) -> dict[str, Any]:
-    problems = cluster_missing_requirements()
-    if not os.access(HAVIRT, os.X_OK):
-        problems.append(f"{HAVIRT} not found (install havirt into this venv)")
-    if problems:
-        raise BenchError("cannot run here: " + "; ".join(problems))
+    refuse_unfit(cluster_missing_requirements() + havirt_missing())
     ClusterLab.cleanup_stale()
     lab = ClusterLab(
         f"bs{os.getpid()}",

@@ -37,14 +37,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchlib import BenchError, log, report_main
+from benchlib import HAVIRT, BenchError, havirt_missing, log, refuse_unfit, report_main
 from havirt.ocf.runner import CommandRunner
 from havirt.tools.lab import Lab, nsutil
 from havirt.tools.lab.lab import DEFAULT_CACHE_DIR, missing_requirements
 from havirt.tools.validate import framing, trust_probe
 from havirt.tools.validate.targets import Target
 
-HAVIRT = str(Path(sys.executable).with_name("havirt"))
 VARIANTS = {"full": (), "no-trust": ("--skip", "ssh-trust")}
 SETTLE_S = 0.2
 
@@ -191,11 +190,7 @@ def time_process(argv: Sequence[str], runs: int) -> dict[str, float]:
 
 
 def run_benchmark(options: argparse.Namespace) -> dict[str, Any]:
-    problems = missing_requirements()
-    if not os.access(HAVIRT, os.X_OK):
-        problems.append(f"{HAVIRT} not found (install havirt into this venv)")
-    if problems:
-        raise BenchError("cannot run here: " + "; ".join(problems))
+    refuse_unfit(missing_requirements() + havirt_missing())
     Lab.cleanup_stale()
     report: dict[str, Any] = {
         "machine": {

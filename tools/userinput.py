@@ -17,6 +17,7 @@ Every failure is a :class:`HavirtError` of one line naming the file and the fix.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Callable
@@ -183,12 +184,7 @@ def output_dir(path: str, option: str, writable: Callable[[str], bool] = writabl
     """Refuse, before anything is written, ``path`` as a directory to write into
     (created if missing); ``option`` names the option in the message ("-o");
     ``writable`` says whether a directory is (this machine's answer by default)."""
-    root = _pseudo(path)
-    if root is not None:
-        raise HavirtError(
-            f"{option} {path} is under {root}, a kernel filesystem, not a place for files",
-            f"pass another directory as {option}",
-        )
+    _refuse_pseudo(path, option, "directory")
     if os.path.exists(path):
         if not os.path.isdir(path):
             raise HavirtError(
@@ -202,20 +198,13 @@ def output_dir(path: str, option: str, writable: Callable[[str], bool] = writabl
                 f"{option} {path} cannot be created: {base} is not a directory",
                 f"pass another directory as {option}",
             )
-    if not writable(base):
-        why = "is read-only" if _read_only(base) else "is not writable by this user"
-        raise HavirtError(f"{option} {path}: {base} {why}", f"pass another directory as {option}")
+    _refuse_unwritable(path, base, option, "directory", writable)
 
 
 def output_file(path: str, option: str, writable: Callable[[str], bool] = writable) -> None:
     """Refuse, before anything is written, ``path`` as a file to (re)write atomically
     (a temporary file next to it, then a rename); ``writable`` as for output_dir."""
-    root = _pseudo(path)
-    if root is not None:
-        raise HavirtError(
-            f"{option} {path} is under {root}, a kernel filesystem, not a place for files",
-            f"pass another file as {option}",
-        )
+    _refuse_pseudo(path, option, "file")
     if os.path.isdir(path):
         raise HavirtError(f"{option} {path} is a directory", f"name a file as {option}")
     if os.path.lexists(path) and not os.path.isfile(path):
@@ -229,6 +218,41 @@ def output_file(path: str, option: str, writable: Callable[[str], bool] = writab
             f"{option} {path}: the directory {parent} {what}",
             f"create it first or pass another file as {option}",
         )
-    if not writable(parent):
-        why = "is read-only" if _read_only(parent) else "is not writable by this user"
-        raise HavirtError(f"{option} {path}: {parent} {why}", f"pass another file as {option}")
+    _refuse_unwritable(path, parent, option, "file", writable)
+
+
+def _refuse_pseudo(path: str, option: str, kind: str) -> None:
+    """Refuse ``path`` under a kernel filesystem (/proc, /sys, ...) as a ``kind`` to write."""
+    root = _pseudo(path)
+    if root is not None:
+        raise HavirtError(
+            f"{option} {path} is under {root}, a kernel filesystem, not a place for files",
+            f"pass another {kind} as {option}",
+        )
+
+
+def _refuse_unwritable(
+    path: str, base: str, option: str, kind: str, writable: Callable[[str], bool]
+) -> None:
+    """Refuse ``path`` when ``base``, the directory it would be written in, is not writable."""
+    if not writable(base):
+        why = "is read-only" if _read_only(base) else "is not writable by this user"
+        raise HavirtError(f"{option} {path}: {base} {why}", f"pass another {kind} as {option}")
+
+
+def write_atomically(path: str, text: str, hint: str, mode: int | None = None) -> None:
+    """Write ``text`` to ``path`` through a temporary file next to it and a rename, so
+    that no reader ever sees half a file; ``mode`` whatever the umask (None: as the umask
+    allows). HavirtError with ``hint`` when it cannot."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode or 0o666)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            if mode is not None:
+                os.fchmod(fd, mode)
+            handle.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise HavirtError(f"cannot write {path}: {exc.strerror}", hint) from None

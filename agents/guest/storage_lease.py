@@ -18,13 +18,19 @@ what the daemon reads and asks the lock daemon itself:
 * a configuration file newer than the running libvirt daemon is reported: the
   daemon still runs with the settings it read at its start.
 
-Used by start and validate-all only; monitor never imports it.
+Used by start, migrate_from and validate-all only (:func:`require`, what the
+require_storage_lease parameter asks); monitor never imports it.
 """
 
 from __future__ import annotations
 
 import os
 
+from havirt.agents.env import GuestEnv
+from havirt.agents.guest.params import lease_requirement
+from havirt.ocf.agent import ActionContext
+from havirt.ocf.errors import OcfError
+from havirt.ocf.exitcodes import OcfExit
 from havirt.ocf.host import Host
 from havirt.ocf.record import Record
 
@@ -32,6 +38,8 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: keep the agent's imports lean
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+    from havirt.agents.guest.domain_config import DomainConfig
 
 CONF_DIR = "/etc/libvirt"
 RUN_DIR = "/run"
@@ -224,3 +232,44 @@ def inspect(
     where = f"lockspace {lockspace}" if lockspace else "locks on the disk files themselves"
     summary = f"storage leases by {manager.name} ({manager.daemon} answers; {where})"
     return LeaseCheck(manager.name, None, summary, warnings)
+
+
+def require(ctx: ActionContext, config: DomainConfig) -> LeaseCheck | None:
+    """Raise ERR_INSTALLED when this node cannot give the guest's disks the storage
+    leases that require_storage_lease asks for; warn where they are optional and
+    missing. Returns what was found (None when not checked)."""
+    mode = lease_requirement(ctx.params.get("require_storage_lease"))
+    if mode == "false":
+        return None
+    if not is_local_system_uri(ctx.params.get("hypervisor")):
+        if mode == "true":
+            raise OcfError(
+                OcfExit.ERR_CONFIGURED,
+                "require_storage_lease=true needs a local qemu:///system hypervisor: the "
+                "lock manager is read from this node's libvirt configuration",
+            )
+        return None
+    env = GuestEnv.of(ctx)
+    found = inspect(
+        config.block_disks,
+        config.has_leases,
+        min(2.0, ctx.deadline.remaining() / 4),
+        env.host,
+        env.libvirt_conf_dir,
+        env.run_dir,
+    )
+    for warning in found.warnings:
+        ctx.log.warn(warning)
+    if found.protected:
+        return found
+    if found.manager is None and mode == "auto":
+        ctx.log.warn(
+            f"{config.name} runs without storage leases on this node: {found.problem}; "
+            "a second copy on another node would not be refused by libvirt"
+        )
+        return found
+    why = "require_storage_lease=true" if mode == "true" else "this node uses a lock manager"
+    raise OcfError(
+        OcfExit.ERR_INSTALLED,
+        f"{config.name} needs storage leases on its disks ({why}), but {found.problem}",
+    )

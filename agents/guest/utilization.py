@@ -12,7 +12,26 @@ from havirt.agents.guest.resource_state import ResourceState
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
 if TYPE_CHECKING:
+    from havirt.agents.libvirt.boundary import Domain
+    from havirt.ocf.agent import ActionContext
     from havirt.ocf.runner import Runner
+
+
+def sync_guest(ctx: ActionContext, state: ResourceState, dom: Domain) -> None:
+    """Bring the resource's utilization attributes to what the parameters ask for the
+    guest's size (autoset) or their absence (unset); problems are logged as warnings."""
+    p = ctx.params
+    vcpus, memory_kib = dom.vcpus_and_memory()
+    sizes = {"cpu": vcpus, "host_memory": memory_kib // 1024, "hv_memory": memory_kib // 1024}
+    wanted: dict[str, int | None] = {}
+    for attr, size in sizes.items():
+        if p[f"autoset_utilization_{attr}"]:  # autoset wins, as in the stock agent
+            wanted[attr] = size
+        elif p[f"unset_utilization_{attr}"]:
+            wanted[attr] = None
+    budget = min(10.0, ctx.deadline.remaining())
+    for problem in sync(ctx.runner, state, ctx.env.resource, wanted, budget):
+        ctx.log.warn(problem)
 
 
 def sync(

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from havirt.tools.pacemaker import Pacemaker
 from havirt.tools.placement.guest_move import LIVE_MIGRATED, RESTARTED, GuestMove
-from havirt.tools.placement.moves import HistoryLog, Sightings, judge
+from havirt.tools.placement.judge import judge
+from havirt.tools.placement.sightings import HistoryLog, Sightings
 from test_placement_pacemaker import tool  # cib: tests/contract/conftest.py
 
 

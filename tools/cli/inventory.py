@@ -7,7 +7,6 @@ commands so that `havirt --help` stays fast.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
@@ -15,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 from havirt.tools.cli.world import command_world
-from havirt.tools.errors import HavirtError
 
 if TYPE_CHECKING:
     from havirt.tools.generate.apply import Comparison
@@ -74,7 +72,7 @@ def inventory_check(file: str, as_json: bool) -> None:
             }
         )
     else:
-        from havirt.tools.inventory.loader import SHOWN_PROBLEMS
+        from havirt.tools.inventory.problem import SHOWN_PROBLEMS
 
         for problem in result.problems[:SHOWN_PROBLEMS]:
             click.echo(_problem_line(problem))
@@ -150,17 +148,9 @@ def _write_output(text: str, output: str | None) -> None:
     if output is None or output == "-":
         click.echo(text, nl=False)
         return
-    tmp = f"{output}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, output)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise HavirtError(
-            f"cannot write {output}: {exc.strerror}", "pass another file as -o"
-        ) from None
+    from havirt.tools.userinput import write_atomically
+
+    write_atomically(output, text, "pass another file as -o")
 
 
 @inventory_group.command("import")

@@ -24,7 +24,6 @@ live-cib.xml                    with --diff/--apply: the live CIB compared again
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -34,7 +33,7 @@ from typing import Any
 from havirt.tools.errors import HavirtError
 from havirt.tools.generate import cib_plan, corosync, hostfiles, libvirt_xml
 from havirt.tools.inventory import Inventory
-from havirt.tools.userinput import read_text
+from havirt.tools.userinput import read_text, write_atomically
 
 MANIFEST = "manifest.json"
 CIB_XML = "cib.xml"
@@ -147,22 +146,12 @@ PRIVATE = frozenset({CIB_XML, CIB_PCS, LIVE_CIB})
 def write_file(directory: str, rel: str, text: str) -> None:
     """Write one file atomically; the CIB files readable by their owner only."""
     path = os.path.join(directory, rel)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    mode = 0o600 if rel in PRIVATE else 0o644
+    hint = "make it a writable file (not a directory) or generate into a new directory"
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            os.fchmod(fd, mode)  # whatever the umask
-            handle.write(text)
-        os.replace(tmp, path)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise HavirtError(
-            f"cannot write {path}: {exc.strerror}",
-            "make it a writable file (not a directory) or generate into a new directory",
-        ) from None
+        raise HavirtError(f"cannot write {path}: {exc.strerror}", hint) from None
+    write_atomically(path, text, hint, 0o600 if rel in PRIVATE else 0o644)
 
 
 def write(directory: str, files: dict[str, str], manifest_data: dict[str, Any]) -> WriteReport:

@@ -9,15 +9,7 @@ networks, guests and policies (see docs/inventory.md).
 """
 
 from havirt.tools.inventory.kinds import Address
-from havirt.tools.inventory.loader import (
-    CheckResult,
-    InventoryError,
-    Problem,
-    check_file,
-    check_text,
-    load,
-    load_text,
-)
+from havirt.tools.inventory.loader import check_file, check_text, load, load_text
 from havirt.tools.inventory.model import (
     Cluster,
     Disk,
@@ -29,6 +21,7 @@ from havirt.tools.inventory.model import (
     Policies,
     Storage,
 )
+from havirt.tools.inventory.problem import CheckResult, InventoryError, Problem
 
 __all__ = [
     "Address",

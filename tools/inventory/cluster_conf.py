@@ -18,8 +18,9 @@ import re
 from dataclasses import dataclass
 
 from havirt.tools.inventory.kinds import Invalid, IPAddress, Mac
-from havirt.tools.inventory.loader import InventoryError, Problem, check_text
+from havirt.tools.inventory.loader import check_text
 from havirt.tools.inventory.model import MIB, size_text
+from havirt.tools.inventory.problem import InventoryError, Problem
 from havirt.tools.inventory.schema import RESOURCE_NAME
 
 GIB = 1 << 30

@@ -17,7 +17,6 @@ from havirt.tools.lab.guest_image import (
     GuestAssets,
     build_guest_assets,
     domain_xml,
-    write_domain_xml,
 )
 from havirt.tools.lab.guest_init import ACPI_IGNORED_MARKER, POWEROFF_MARKER, READY_MARKER
 from havirt.tools.lab.lab import Lab
@@ -37,5 +36,4 @@ __all__ = [
     "build_guest_assets",
     "create_guest",
     "domain_xml",
-    "write_domain_xml",
 ]

@@ -23,8 +23,8 @@ from havirt.tools.lab.guest_image import (
     GuestAssets,
     build_guest_assets,
     create_disk,
+    domain_xml,
     guest_cmdline,
-    write_domain_xml,
 )
 from havirt.tools.lab.guest_init import READY_MARKER
 from havirt.tools.lab.lab import Lab
@@ -182,8 +182,8 @@ def create_guest(
         agent_responds=agent_responds,
         extra=extra_cmdline,
     )
-    write_domain_xml(
-        guest.xml_path,
+    guest.xml_path.parent.mkdir(parents=True, exist_ok=True)
+    xml = domain_xml(
         name=name,
         uuid=guest.uuid,
         assets=assets,
@@ -193,4 +193,5 @@ def create_guest(
         memory_mib=memory_mib,
         agent_channel=agent_channel,
     )
+    guest.xml_path.write_text(xml)
     return guest

@@ -347,32 +347,3 @@ def domain_xml(
     _sub(devices, "controller", type="usb", model="none")
     _sub(devices, "memballoon", model="none")
     return etree.tostring(domain, pretty_print=True, encoding="unicode")
-
-
-def write_domain_xml(
-    path: Path | str,
-    *,
-    name: str,
-    uuid: str,
-    assets: GuestAssets,
-    disk: Path | str,
-    console_log: Path | str,
-    cmdline: str | None = None,
-    memory_mib: int = 128,
-    agent_channel: bool = True,
-) -> Path:
-    """Write :func:`domain_xml` to ``path`` (same arguments); return the path."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    text = domain_xml(
-        name=name,
-        uuid=uuid,
-        assets=assets,
-        disk=disk,
-        console_log=console_log,
-        cmdline=cmdline,
-        memory_mib=memory_mib,
-        agent_channel=agent_channel,
-    )
-    target.write_text(text)
-    return target

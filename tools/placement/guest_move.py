@@ -1,7 +1,7 @@
 """One guest on its way, as the move watcher follows it and the commands report it.
 
 Its own module so that the cluster commands' environment (whose progress callback
-takes a :class:`GuestMove`) and the watcher (tools/placement/moves.py, which takes
+takes a :class:`GuestMove`) and the watcher (tools/placement/watch.py, which takes
 that environment) do not import each other.
 """
 

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from havirt.tools.errors import BadRequest
 from havirt.tools.pacemaker import ClusterStatus, Pacemaker
 from havirt.tools.pacemaker.cib import parse_config
+
+T = TypeVar("T")
 
 DIMENSIONS = ("cpu", "hv_memory")  # what havirt generate declares, in this order
 
@@ -112,19 +115,11 @@ class Layout:
 
     def require_host(self, name: str) -> Host:
         """The node of that name, or the BadRequest that lists the nodes."""
-        host = self.host(name)
-        if host is None:
-            names = ", ".join(h.name for h in self.hosts) or "none"
-            raise BadRequest(f"no node {name!r} in the cluster", f"nodes: {names}")
-        return host
+        return _found(self.host(name), "node", name, [h.name for h in self.hosts])
 
     def require_guest(self, name: str) -> Guest:
         """The guest of that id, or the BadRequest that lists the guests."""
-        guest = self.guest(name)
-        if guest is None:
-            names = ", ".join(g.id for g in self.guests) or "none"
-            raise BadRequest(f"no guest {name!r} in the cluster", f"guests: {names}")
-        return guest
+        return _found(self.guest(name), "guest", name, [g.id for g in self.guests])
 
     @property
     def eligible(self) -> tuple[str, ...]:
@@ -171,3 +166,12 @@ def describe_load(values: Mapping[str, int]) -> str:
     """``cpu 2, hv_memory 512`` in a stable order."""
     names = [*[k for k in DIMENSIONS if k in values], *sorted(set(values) - set(DIMENSIONS))]
     return ", ".join(f"{k} {values[k]}" for k in names) or "nothing declared"
+
+
+def _found(thing: T | None, kind: str, name: str, known: list[str]) -> T:
+    """``thing``, the ``kind`` called ``name``; when there is none, the BadRequest that
+    lists the ``known`` ones."""
+    if thing is None:
+        names = ", ".join(known) or "none"
+        raise BadRequest(f"no {kind} {name!r} in the cluster", f"{kind}s: {names}")
+    return thing

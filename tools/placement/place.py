@@ -26,8 +26,8 @@ from havirt.tools.pacemaker.cib import origin_of, parse_config
 from havirt.tools.placement.constraints import MOVE_PREFIX, to_text
 from havirt.tools.placement.guest_move import GuestMove
 from havirt.tools.placement.model import layout_from
-from havirt.tools.placement.moves import watch
 from havirt.tools.placement.predict import predict
+from havirt.tools.placement.watch import watch
 from havirt.tools.userinput import quote
 from lxml import etree
 

@@ -24,14 +24,10 @@ from havirt.tools.pacemaker import ClusterStatus, Pacemaker
 from havirt.tools.placement.constraints import Move
 from havirt.tools.placement.guest_move import GuestMove
 from havirt.tools.placement.model import Guest, Host, Layout, describe_load, layout_from
-from havirt.tools.placement.moves import (
-    carry_out,
-    check_cluster_can_move,
-    read_history,
-    sweep_expired_moves,
-    watch,
-)
+from havirt.tools.placement.moves import carry_out, check_cluster_can_move, sweep_expired_moves
 from havirt.tools.placement.predict import Prediction, predict, predict_moves
+from havirt.tools.placement.sightings import read_history
+from havirt.tools.placement.watch import watch
 
 DRAINED_ATTRIBUTE = "havirt-drained-guests"  # the guests a standby moved away, space-separated
 DEFAULT_TIMEOUT = 300.0

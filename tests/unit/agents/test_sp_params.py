@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from havirt.agents.storage_pool import SBIN_PATH
+from havirt.agents.pool.start import SBIN_PATH
 from pool_fakes import NFS, pool_xml
 
 CONFIGURED, INSTALLED = 6, 5

@@ -386,7 +386,8 @@ def test_no_watchdog_step_is_left_behind_after_migrate_to(h, monkeypatch):
 
 @pytest.fixture
 def source(h) -> FakeHypervisor:
-    """The libvirt of the migration source, reached by _verify_gone_from_source."""
+    """The libvirt of the migration source, reached by verify_gone_from_source
+    (agents/guest/migrate.py)."""
     hv = FakeHypervisor(FakeProcs())
     h.remotes["node1"] = hv
     return hv

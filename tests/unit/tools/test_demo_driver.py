@@ -9,7 +9,8 @@ import pytest
 from havirt.tools.errors import HavirtError
 from havirt.tools.lab import LabError
 from havirt.tools.lab.demo import agent_demo as demo
-from havirt.tools.lab.demo.agent_demo import _Demo, _rc_name, _reason
+from havirt.tools.lab.demo.agent_calls import exit_reason, rc_name
+from havirt.tools.lab.demo.agent_demo import _Demo
 from havirt.tools.lab.demo.steps import Step, run_steps, ticking, timings
 
 
@@ -135,7 +136,7 @@ def test_ticking_reports_during_long_waits() -> None:
 
 
 def test_agent_output_helpers() -> None:
-    assert _rc_name(7) == "OCF_NOT_RUNNING"
-    assert _rc_name(99) == "exit code 99"
-    assert _reason("INFO: x\nocf-exit-reason:vm: gone\n") == "vm: gone"
-    assert _reason("INFO: x\n") is None
+    assert rc_name(7) == "OCF_NOT_RUNNING"
+    assert rc_name(99) == "exit code 99"
+    assert exit_reason("INFO: x\nocf-exit-reason:vm: gone\n") == "vm: gone"
+    assert exit_reason("INFO: x\n") is None

@@ -38,7 +38,10 @@ from havirt.tools.placement.guest_move import (
     GuestMove,
     Progress,
 )
-from havirt.tools.placement.moves import SETTLE_SECONDS, HistoryLog, Sightings, judge, watch
+from havirt.tools.placement.judge import judge
+from havirt.tools.placement.recovery import SETTLE_SECONDS
+from havirt.tools.placement.sightings import HistoryLog, Sightings
+from havirt.tools.placement.watch import watch
 from lock_fakes import Admin, World
 from lxml import etree
 from records_fakes import Op, OpLog, Rsc, crm_mon_xml

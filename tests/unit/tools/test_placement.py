@@ -28,7 +28,8 @@ from havirt.tools.placement.constraints import (
 )
 from havirt.tools.placement.guest_move import DONE, FAILED, TIMED_OUT, GuestMove
 from havirt.tools.placement.model import Guest, Host, Layout
-from havirt.tools.placement.moves import carry_out, watch
+from havirt.tools.placement.moves import carry_out
+from havirt.tools.placement.watch import watch
 from lock_fakes import Admin, World
 from lxml import etree
 

@@ -23,16 +23,22 @@ import time
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
-from havirt.ocf.exitcodes import OcfExit
 from havirt.tools import install
 from havirt.tools.errors import HavirtError
 from havirt.tools.lab import READY_MARKER, Lab, LabError, LabGuest, build_guest_assets, create_guest
+from havirt.tools.lab.demo.agent_calls import (
+    INSTALLED_OCF_ROOT,
+    agent_env,
+    agent_launcher_is_current,
+    call_agent,
+    expect,
+)
 from havirt.tools.lab.demo.steps import (
     AgentCall,
     Progress,
     Step,
     StepRunner,
-    check_lab_name,
+    refuse_unfit,
     run_steps,
     silent,
 )
@@ -40,33 +46,7 @@ from havirt.tools.lab.lab import DEFAULT_BASE_DIR, DEFAULT_CACHE_DIR, missing_re
 
 DEMO_LAB = "demo"
 GUEST_NAME = "demo-vm"
-AGENT_MODULE = "havirt.agents.virtual_domain"
-INSTALLED_OCF_ROOT = "/usr/lib/ocf"
-STATE_DIR = "/run/resource-agents"  # HA_RSCTMP inside a node (node-private /run)
-# The lab's shared directory is no filesystem libvirt knows to be shared: --unsafe.
-MIGRATION = {"migration_transport": "tcp", "migrate_options": "--unsafe"}
 MONITOR_INTERVAL_MS = 10000
-
-
-def _rc_name(rc: int) -> str:
-    try:
-        return f"OCF_{OcfExit(rc).name}"
-    except ValueError:
-        return f"exit code {rc}"
-
-
-def _reason(stderr: str) -> str | None:
-    lines = [x for x in stderr.splitlines() if x.startswith("ocf-exit-reason:")]
-    return lines[-1].split(":", 1)[1].strip() if lines else None
-
-
-def agent_launcher_is_current(path: str) -> bool:
-    """True if ``path`` is the launcher this havirt would install (same interpreter, code)."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read() == install.launcher(AGENT_MODULE)
-    except (OSError, UnicodeDecodeError):
-        return False
 
 
 def take_down(lab_name: str = DEMO_LAB, base_dir: Path | str = DEFAULT_BASE_DIR) -> bool:
@@ -95,20 +75,7 @@ class _Demo(StepRunner[Lab]):
         return self.guest
 
     def agent_env(self, interval_ms: int, timeout_ms: int, **reskeys: str) -> dict[str, str]:
-        guest = self.the_guest
-        env = {
-            "OCF_ROOT": self.ocf_root,
-            "OCF_RESOURCE_INSTANCE": guest.name,
-            "OCF_RESOURCE_TYPE": "VirtualDomain",
-            "OCF_RESOURCE_PROVIDER": install.PROVIDER,
-            "OCF_RESKEY_config": guest.node_xml_path,
-            "OCF_RESKEY_CRM_meta_timeout": str(timeout_ms),
-            "OCF_RESKEY_CRM_meta_interval": str(interval_ms),
-            "HA_RSCTMP": STATE_DIR,
-            "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
-        }
-        env.update({f"OCF_RESKEY_{key}": value for key, value in {**MIGRATION, **reskeys}.items()})
-        return env
+        return agent_env(self.the_guest, self.ocf_root, interval_ms, timeout_ms, **reskeys)
 
     def call(
         self,
@@ -120,33 +87,23 @@ class _Demo(StepRunner[Lab]):
         **reskeys: str,
     ) -> AgentCall:
         env = self.agent_env(interval_ms, timeout_ms, **reskeys)
-        began = self.clock()
-        result = self.the_lab.nodes[node].exec(
-            [self.agent, action], env=env, timeout=timeout_ms / 1000 + 30
-        )
-        seconds = self.clock() - began
-        lines = tuple(x for x in result.stderr.splitlines() if x.strip())
-        return AgentCall(
-            node=node,
-            action=action,
-            interval_ms=interval_ms,
-            rc=result.returncode,
-            rc_name=_rc_name(result.returncode),
-            seconds=round(seconds, 3),
-            reason=_reason(result.stderr),
-            log=lines,
+        return call_agent(self.the_lab.nodes[node], self.agent, action, env, self.clock)
+
+    def migration(self, node: str, action: str, timeout_ms: int) -> AgentCall:
+        """``action`` (migrate_to or migrate_from) on ``node`` of the move node1 -> node2."""
+        return self.call(
+            node,
+            action,
+            timeout_ms=timeout_ms,
+            CRM_meta_migrate_source="node1",
+            CRM_meta_migrate_target="node2",
         )
 
-    def expect(self, step: Step, call: AgentCall, want: int) -> bool:
-        step.calls.append(call)
-        if call.rc != want:
-            step.ok = False
-            why = f": {call.reason}" if call.reason else ""
-            step.summary = (
-                f"{call.label} on {call.node} answered {call.rc} ({call.rc_name}), "
-                f"expected {want} ({_rc_name(want)}){why}"
-            )
+    def succeeded(self, step: Step, call: AgentCall) -> bool:
+        """:func:`expect` success of ``call``, whose time is then the step's."""
+        if not expect(step, call, 0):
             return False
+        step.seconds = call.seconds
         return True
 
     def qemu_pids(self) -> dict[str, list[int]]:
@@ -249,9 +206,8 @@ class _Demo(StepRunner[Lab]):
     def start(self, step: Step) -> None:
         with self.ticking(f"starting {GUEST_NAME} on node1"):
             call = self.call("node1", "start", timeout_ms=90000)
-        if not self.expect(step, call, 0):
+        if not self.succeeded(step, call):
             return
-        step.seconds = call.seconds
         step.summary = f"start on node1 answered {call.rc} ({call.rc_name}) in {call.seconds:.1f} s"
         step.note = "start returns once libvirt runs the guest; the guest then boots."
         step.facts = {"qemu_pids": self.qemu_pids()}
@@ -273,13 +229,13 @@ class _Demo(StepRunner[Lab]):
 
     def monitor(self, step: Step) -> None:
         probe = self.call("node1", "monitor")
-        if not self.expect(step, probe, 0):
+        if not expect(step, probe, 0):
             return
         elsewhere = self.call("node2", "monitor")
-        if not self.expect(step, elsewhere, 7):
+        if not expect(step, elsewhere, 7):
             return
         recurring = self.call("node1", "monitor", interval_ms=MONITOR_INTERVAL_MS)
-        if not self.expect(step, recurring, 0):
+        if not expect(step, recurring, 0):
             return
         step.seconds = recurring.seconds
         step.summary = (
@@ -294,16 +250,9 @@ class _Demo(StepRunner[Lab]):
 
     def migrate_to(self, step: Step) -> None:
         with self.ticking("live migration node1 -> node2 (migrate_to on node1)"):
-            call = self.call(
-                "node1",
-                "migrate_to",
-                timeout_ms=120000,
-                CRM_meta_migrate_source="node1",
-                CRM_meta_migrate_target="node2",
-            )
-        if not self.expect(step, call, 0):
+            call = self.migration("node1", "migrate_to", timeout_ms=120000)
+        if not self.succeeded(step, call):
             return
-        step.seconds = call.seconds
         step.summary = f"migrate_to on node1 answered {call.rc} in {call.seconds:.1f} s"
         step.note = (
             "migrate_to watches the migration and aborts it before its own timeout, so the "
@@ -311,16 +260,9 @@ class _Demo(StepRunner[Lab]):
         )
 
     def migrate_from(self, step: Step) -> None:
-        call = self.call(
-            "node2",
-            "migrate_from",
-            timeout_ms=60000,
-            CRM_meta_migrate_source="node1",
-            CRM_meta_migrate_target="node2",
-        )
-        if not self.expect(step, call, 0):
+        call = self.migration("node2", "migrate_from", timeout_ms=60000)
+        if not self.succeeded(step, call):
             return
-        step.seconds = call.seconds
         step.summary = f"migrate_from on node2 answered {call.rc} in {call.seconds:.2f} s"
         step.note = "migrate_from checks on the target that the guest arrived and runs."
 
@@ -344,10 +286,10 @@ class _Demo(StepRunner[Lab]):
             )
             return
         source_stop = self.call("node1", "stop")
-        if not self.expect(step, source_stop, 0):
+        if not expect(step, source_stop, 0):
             return
         monitor = self.call("node2", "monitor", interval_ms=MONITOR_INTERVAL_MS)
-        if not self.expect(step, monitor, 0):
+        if not expect(step, monitor, 0):
             return
         step.summary = (
             f"one QEMU process (pid {pids['node2'][0]}) on node2, none on node1; the guest "
@@ -373,7 +315,7 @@ class _Demo(StepRunner[Lab]):
             with self.ticking("restarting libvirtd on node2"):
                 node2.start_libvirtd()
             step.facts["libvirtd_restart_seconds"] = round(self.clock() - began, 3)
-        if not self.expect(step, probe, 0):
+        if not expect(step, probe, 0):
             return
         step.summary = (
             f"probe on node2 with libvirtd stopped answered {probe.rc} (running) in "
@@ -405,7 +347,7 @@ class _Demo(StepRunner[Lab]):
         step.seconds = self.clock() - killed
         call = answer[0]
         step.facts = {"killed_pid": pids[0]}
-        if not self.expect(step, call, 7):
+        if not expect(step, call, 7):
             return
         step.summary = (
             f"killed QEMU pid {pids[0]} on node2; the next monitor answered {call.rc} "
@@ -418,9 +360,8 @@ class _Demo(StepRunner[Lab]):
 
     def stop(self, step: Step) -> None:
         call = self.call("node2", "stop")
-        if not self.expect(step, call, 0):
+        if not self.succeeded(step, call):
             return
-        step.seconds = call.seconds
         left = self.qemu_pids()
         step.facts = {"qemu_pids": left}
         if left:
@@ -497,13 +438,6 @@ class _Demo(StepRunner[Lab]):
             else:
                 yield self.run_step("lab-down", "Tear the lab down", "lab_down", "lab down")
 
-    def abandon(self) -> None:
-        """Take the lab down after an interruption or an unexpected error."""
-        if self.lab is not None:
-            lab, self.lab = self.lab, None
-            self.progress("taking the lab down ...")
-            lab.down()
-
 
 def run_demo(
     progress: Progress = silent,
@@ -523,11 +457,5 @@ def run_demo(
     closing the iterator early, unless ``keep`` is set and the run reached its
     end (a failed step included). ``requirements`` says why this machine cannot
     host the lab (the lab's own checks unless another is given)."""
-    check_lab_name(lab_name)
-    problems = requirements()
-    if problems:
-        raise HavirtError(
-            "the demo cannot run on this machine: " + "; ".join(problems),
-            "run it as root on Debian 12: sudo tools/bootstrap.sh demo",
-        )
+    refuse_unfit(lab_name, requirements)
     return run_steps(_Demo(progress, keep, lab_name, Path(cache_dir), Path(base_dir), clock))

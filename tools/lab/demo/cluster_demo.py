@@ -25,7 +25,7 @@ from havirt.tools.lab.demo.steps import (
     Progress,
     Step,
     StepRunner,
-    check_lab_name,
+    refuse_unfit,
     run_steps,
     silent,
 )
@@ -228,7 +228,7 @@ class _ClusterDemo(StepRunner[ClusterLab]):
                 f"havirt lab down --lab {self.lab_name}",
             ]
             yield step
-            self.stop_auditor()
+            self.release()
             self.lab = None
         elif self.lab is not None:
             began = self.clock()
@@ -240,17 +240,11 @@ class _ClusterDemo(StepRunner[ClusterLab]):
                 seconds=round(self.clock() - began, 3),
             )
 
-    def stop_auditor(self) -> None:
+    def release(self) -> None:
+        """Stop the auditor (before the lab goes down, or when it is kept up)."""
         if self.auditor is not None:
             self.auditor.stop()
             self.auditor = None
-
-    def abandon(self) -> None:
-        self.stop_auditor()
-        if self.lab is not None:
-            lab, self.lab = self.lab, None
-            self.progress("taking the lab down ...")
-            lab.down()
 
 
 def run_demo(
@@ -264,12 +258,6 @@ def run_demo(
     requirements: Callable[[], list[str]] = cluster_missing_requirements,
 ) -> Generator[Step, None, None]:  # the CLI closes it early on an error
     """The cluster demo: an iterator yielding each step as it ends (see the module doc)."""
-    check_lab_name(lab_name)
-    problems = requirements()
-    if problems:
-        raise HavirtError(
-            "the demo cannot run on this machine: " + "; ".join(problems),
-            "run it as root on Debian 12: sudo tools/bootstrap.sh demo",
-        )
+    refuse_unfit(lab_name, requirements)
     demo = _ClusterDemo(progress, keep, lab_name, Path(cache_dir), Path(base_dir), clock)
     return run_steps(demo)

@@ -142,6 +142,17 @@ class StepRunner(Generic[LabT]):
     def finish(self) -> Iterator[Step]:
         return iter(())
 
+    def release(self) -> None:
+        """Let go of what the demo holds besides the lab (nothing, unless a demo says)."""
+
+    def abandon(self) -> None:
+        """Take the lab down after the run, an interruption or an unexpected error."""
+        self.release()
+        if self.lab is not None:
+            lab, self.lab = self.lab, None
+            self.progress("taking the lab down ...")
+            lab.down()
+
     def run(self) -> Iterator[Step]:
         failed: Step | None = None
         for key, title, method, timed in self.STEPS:
@@ -180,6 +191,18 @@ def perform_step(
 def check_lab_name(lab_name: str) -> None:
     if not LAB_NAME_RE.match(lab_name):
         raise HavirtError(f"lab name {lab_name!r} must match {LAB_NAME_RE.pattern}")
+
+
+def refuse_unfit(lab_name: str, requirements: Callable[[], list[str]]) -> None:
+    """HavirtError if ``lab_name`` is no lab name, or ``requirements()`` says why this
+    machine cannot host the demo's lab."""
+    check_lab_name(lab_name)
+    problems = requirements()
+    if problems:
+        raise HavirtError(
+            "the demo cannot run on this machine: " + "; ".join(problems),
+            "run it as root on Debian 12: sudo tools/bootstrap.sh demo",
+        )
 
 
 def run_steps(demo: Any) -> Generator[Step, None, None]:
