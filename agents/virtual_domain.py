@@ -27,7 +27,7 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every 
 if TYPE_CHECKING:
     from havirt.agents.guest.migration_run import MigrationRun
     from havirt.agents.guest.storage_lease import LeaseCheck
-    from havirt.agents.libvirt.boundary import Domain, Hypervisor
+    from havirt.agents.libvirt.protocols import Domain, Hypervisor
 
 POLL = 0.25  # seconds between state polls while waiting for a change
 

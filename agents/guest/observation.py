@@ -10,7 +10,7 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every 
 
 if TYPE_CHECKING:
     from havirt.agents.guest.domain_state import DomainState, Verdict
-    from havirt.agents.libvirt.boundary import Domain
+    from havirt.agents.libvirt.protocols import Domain
 
 
 class Identity(Record):
