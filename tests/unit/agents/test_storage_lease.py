@@ -19,7 +19,7 @@ from havirt.agents.guest import storage_lease
 from havirt.agents.guest.params import lease_requirement
 from havirt.agents.libvirt.boundary import RESOURCE_BUSY, HypervisorError
 from havirt.ocf.exitcodes import OcfExit
-from vd_fakes import FakeHost, FakeHypervisor, FakeProcs
+from vd_fakes import FakeHost, FakeProcs, node_libvirt
 
 LOCKD = 'lock_manager = "lockd"\n'
 BUSY = (
@@ -356,7 +356,7 @@ def test_monitor_never_loads_the_lease_check(
 
 def test_migrate_from_to_a_node_without_lock_manager(h, lease_node) -> None:
     """libvirt does not refuse such a migration: the agent on the target does, when required."""
-    h.remotes["node1"] = FakeHypervisor(FakeProcs())
+    h.remotes["node1"] = node_libvirt(FakeProcs())
     migrated = {"CRM_meta_migrate_source": "node1", "CRM_meta_migrate_target": "node2"}
     h.hv.add()
     out = h.run("migrate_from", extra=migrated, require_storage_lease="true")

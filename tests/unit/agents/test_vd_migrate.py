@@ -11,7 +11,7 @@ from havirt.agents.libvirt.boundary import (
     HypervisorTimeout,
 )
 from havirt.ocf.exitcodes import OcfExit
-from vd_fakes import UUID, FakeHypervisor, FakeProcs
+from vd_fakes import UUID, FakeHypervisor, FakeProcs, node_libvirt
 
 libvirt = pytest.importorskip("libvirt", reason="libvirt-python is not installed")
 
@@ -208,20 +208,17 @@ def test_an_aborted_job_libvirt_never_ends_still_gets_an_answer(h):
 def no_job_yet(dom, times: int):
     """abortJob finds no job the first ``times`` calls (the migrate call has not begun
     libvirt's job yet), then aborts it."""
-    real = dom.abort_job
     calls = []
 
-    def abort_job(seconds):
+    def no_job(_dom, seconds):
         calls.append(seconds)
         if len(calls) <= times:
-            dom.hv.calls.append(("abort_job", dom.name, seconds))
             raise HypervisorError(
                 "abortJob: Requested operation is not valid: no job is active on the domain",
                 OPERATION_INVALID,
             )
-        real(seconds)
 
-    dom.abort_job = abort_job
+    dom.before["abort_job"] = no_job
     return calls
 
 
@@ -250,12 +247,12 @@ def test_a_migration_that_completed_as_the_abort_came_is_a_success(h):
     dom.migration_takes = None
     dom.abort_hangs = True
 
-    def completes(seconds):  # libvirt finished the migration while abortJob hung
+    def completes(_dom, seconds):  # libvirt finished the migration while abortJob hung
         dom.job.ends_at = h.clock.now
         dom.job.abort_takes = None
         raise HypervisorTimeout("libvirt did not answer 'abortJob' within 1.2s")
 
-    dom.abort_job = completes
+    dom.before["abort_job"] = completes
     out, _start = migrate_slowly(h)
     assert out.rc == SUCCESS, out
 
@@ -387,7 +384,7 @@ def test_no_watchdog_step_is_left_behind_after_migrate_to(h, monkeypatch):
 @pytest.fixture
 def source(h) -> FakeHypervisor:
     """The libvirt of the migration source, reached by _verify_gone_from_source."""
-    hv = FakeHypervisor(FakeProcs())
+    hv = node_libvirt(FakeProcs())
     h.remotes["node1"] = hv
     return hv
 
