@@ -70,6 +70,21 @@ def domain_xml(
     )
 
 
+_KIB = {"b": 1 / 1024, "bytes": 1 / 1024, "k": 1, "kib": 1, "m": 1024, "mib": 1024}
+_KIB.update({"g": 1024**2, "gib": 1024**2, "kb": 1000 / 1024, "mb": 1000**2 / 1024})
+
+
+def _vcpus_and_memory(xml: str) -> tuple[int, int]:
+    """(vCPUs, maximum memory in KiB) of a definition, as libvirt reads them."""
+    root = ET.fromstring(xml)
+    vcpus = int(root.findtext("vcpu") or 1)
+    memory = root.find("memory")
+    if memory is None or not (memory.text or "").strip():
+        return vcpus, 0
+    unit = (memory.get("unit") or "KiB").lower()
+    return vcpus, int(int(memory.text or 0) * _KIB[unit])
+
+
 class Clock(Protocol):
     """The time a migration takes passes on this clock (a harness passes its own)."""
 
@@ -112,8 +127,7 @@ class FakeDomain:
         self._state = DomainState(*state)
         self.persistent = persistent
         self.inactive_xml = xml or domain_xml(name, uuid)
-        self.vcpus = 2
-        self.memory_kib = 1024 * 1024
+        self.vcpus, self.memory_kib = _vcpus_and_memory(self.inactive_xml)
         # What a graceful shutdown request does: "stop" the guest, "ignore" it, or
         # "refuse" it (libvirt answers with an error); what destroy does: "stop" the
         # guest, or "ignore" it (accepted, no effect: a QEMU that does not die).
@@ -500,6 +514,16 @@ class FakeHypervisor:
                 return dom
         return None
 
+    def _same_uuid(self, what: str, name: str, uuid: str | None) -> None:
+        """libvirt refuses a definition whose name is another UUID's (a definition
+        without a UUID gets a new one)."""
+        known = self._find(name, None)
+        if known is not None and known.uuid != uuid:
+            raise HypervisorError(
+                f"{what}: operation failed: domain '{name}' already exists with uuid {known.uuid}",
+                OPERATION_FAILED,
+            )
+
     @staticmethod
     def _identity(xml: str) -> tuple[str, str | None]:
         root = ET.fromstring(xml)
@@ -531,9 +555,11 @@ class FakeHypervisor:
             raise self.create_error
         name, uuid = self._identity(xml)
         known = self._find(name, uuid)
+        self._same_uuid("create", name, uuid)
         if known is not None and known.active:
             raise HypervisorError(
-                f"create: operation failed: domain '{name}' is already active", OPERATION_FAILED
+                f"create: Requested operation is not valid: domain '{name}' is already active",
+                OPERATION_INVALID,
             )
         if known is not None:  # a defined guest, started with this definition
             known.set_state("running", "booted")
@@ -548,6 +574,7 @@ class FakeHypervisor:
     def define(self, xml: str) -> FakeDomain:
         self._call("define", xml)
         name, uuid = self._identity(xml)
+        self._same_uuid("define", name, uuid)
         known = self._find(name, uuid)
         if known is not None:
             known.inactive_xml, known.persistent = xml, True
@@ -587,10 +614,15 @@ class FakeHypervisor:
         self._call("define_pool", xml)
         if self.define_error is not None:
             raise self.define_error
-        old = self.pools.get(ET.fromstring(xml).findtext("name") or "")
+        root = ET.fromstring(xml)
+        old = self.pools.get(root.findtext("name") or "")
+        if old is not None and old.uuid != root.findtext("uuid"):
+            raise HypervisorError(
+                f"pool define: operation failed: pool '{old.name}' already exists with uuid "
+                f"{old.uuid}",
+                OPERATION_FAILED,
+            )
         pool = FakePool(self, xml, active=old.active if old else False)
-        if old is not None and ET.fromstring(xml).findtext("uuid") is None:
-            pool.uuid = old.uuid
         self.pools[pool.name] = pool
         return pool
 
