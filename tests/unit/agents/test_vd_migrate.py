@@ -282,68 +282,68 @@ class StuckOwnAbort(vd_module.VirtualDomain):
         raise SystemExit  # the watchdog's os._exit: the agent never answers
 
 
-def run_stuck(h, monkeypatch):
+def run_stuck(h):
     StuckOwnAbort.said = []
     return h.run("migrate_to", timeout=SHORT, extra=TARGET, agent=StuckOwnAbort())
 
 
-def test_the_watchdog_aborts_the_migration_job_first(h, monkeypatch):
+def test_the_watchdog_aborts_the_migration_job_first(h):
     dom = h.hv.add()
     dom.migration_takes = None
     dom.abort_takes = 0.5
     with pytest.raises(SystemExit):
-        run_stuck(h, monkeypatch)
+        run_stuck(h)
     assert StuckOwnAbort.said == ["migration job aborted by the watchdog; the job ended"]
     assert h.hv.calls_of("abort_job") == [("abort_job", "vm1", 1.25)]  # bounded
     assert dom.job.finished and dom.job.aborted
     assert dom.active and h.procs.find("vm1")  # the guest still runs here
 
 
-def test_the_watchdog_says_when_libvirt_is_still_ending_the_job(h, monkeypatch):
+def test_the_watchdog_says_when_libvirt_is_still_ending_the_job(h):
     dom = h.hv.add()
     dom.migration_takes = None
     dom.abort_takes = 5.0
     with pytest.raises(SystemExit):
-        run_stuck(h, monkeypatch)
+        run_stuck(h)
     assert StuckOwnAbort.said == [
         "migration job aborted by the watchdog; libvirt is still ending the job"
     ]
 
 
-def test_the_watchdog_says_when_the_abort_failed(h, monkeypatch):
+def test_the_watchdog_says_when_the_abort_failed(h):
     dom = h.hv.add()
     dom.migration_takes = None
     dom.abort_hangs = True
     with pytest.raises(SystemExit):
-        run_stuck(h, monkeypatch)
+        run_stuck(h)
     (said,) = StuckOwnAbort.said
     assert said.startswith("aborting the migration job failed:")
     assert "did not answer 'abortJob' within 1.2s" in said
 
 
-def test_the_watchdog_tries_again_while_libvirt_has_no_job_yet(h, monkeypatch):
+def test_the_watchdog_tries_again_while_libvirt_has_no_job_yet(h):
     dom = h.hv.add()
     dom.migration_takes = None
     dom.abort_takes = 0.2
     no_job_yet(dom, times=2)
     with pytest.raises(SystemExit):
-        run_stuck(h, monkeypatch)
+        run_stuck(h)
     assert StuckOwnAbort.said == ["migration job aborted by the watchdog; the job ended"]
     assert dom.job.aborted
 
 
-def test_the_watchdog_says_when_libvirt_never_had_a_job(h, monkeypatch):
+def test_the_watchdog_says_when_libvirt_never_had_a_job(h):
     dom = h.hv.add()
     dom.migration_takes = None
     no_job_yet(dom, times=100)
     with pytest.raises(SystemExit):
-        run_stuck(h, monkeypatch)
+        run_stuck(h)
     (said,) = StuckOwnAbort.said
     assert said.startswith("libvirt had no migration job to abort:")
     assert "no job is active" in said
 
 
-def test_the_watchdog_finds_a_job_already_ended(h, monkeypatch):
+def test_the_watchdog_finds_a_job_already_ended(h):
     dom = h.hv.add()
     dom.migration_takes = None
     said: list[str] = []
@@ -363,7 +363,7 @@ def test_the_watchdog_finds_a_job_already_ended(h, monkeypatch):
     assert len(h.hv.calls_of("abort_job")) == 1  # only the agent's own
 
 
-def test_no_watchdog_step_is_left_behind_after_migrate_to(h, monkeypatch):
+def test_no_watchdog_step_is_left_behind_after_migrate_to(h):
     h.hv.add()
     seen = []
 
