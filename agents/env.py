@@ -20,7 +20,7 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from havirt.agents.libvirt.boundary import Hypervisor
+    from havirt.agents.libvirt.protocols import Hypervisor
     from havirt.agents.pool.mountinfo import Mount
     from havirt.ocf.environment import Deadline
     from havirt.ocf.runner import Runner

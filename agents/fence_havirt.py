@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import TypeVar
 
-    from havirt.agents.libvirt.boundary import Domain, Hypervisor
+    from havirt.agents.libvirt.protocols import Domain, Hypervisor
     from havirt.ocf.params import Params
 
     T = TypeVar("T")

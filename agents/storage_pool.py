@@ -23,7 +23,7 @@ from havirt.ocf.exitcodes import OcfExit
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
 if TYPE_CHECKING:
-    from havirt.agents.libvirt.boundary import Hypervisor
+    from havirt.agents.libvirt.protocols import Hypervisor
 
 
 class StoragePool(ResourceAgent):

@@ -25,7 +25,7 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every 
 
 if TYPE_CHECKING:
     from havirt.agents.guest.migration_run import MigrationRun
-    from havirt.agents.libvirt.boundary import Domain, Hypervisor
+    from havirt.agents.libvirt.protocols import Domain, Hypervisor
 
 
 class Carried:

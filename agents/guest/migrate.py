@@ -22,7 +22,7 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: keep the agent's imports lean
 if TYPE_CHECKING:
     from havirt.agents.guest.domain_config import DomainConfig
     from havirt.agents.guest.stop import HypervisorFor
-    from havirt.agents.libvirt.boundary import Domain, Hypervisor
+    from havirt.agents.libvirt.protocols import Domain, Hypervisor
 
 
 def migrate_out(

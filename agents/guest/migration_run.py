@@ -16,7 +16,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from havirt.agents.libvirt.boundary import Domain, MigrationJob
+    from havirt.agents.libvirt.protocols import Domain, MigrationJob
     from havirt.ocf.environment import Deadline
 
 # libvirt's "unlimited" migration bandwidth for QEMU, in MiB/s (INT64_MAX bytes/s).

@@ -11,7 +11,7 @@ from havirt.ocf.record import Record
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
 if TYPE_CHECKING:
-    from havirt.agents.libvirt.boundary import Domain, Hypervisor
+    from havirt.agents.libvirt.protocols import Domain, Hypervisor
     from havirt.ocf.agent import ActionContext
 
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from havirt.agents.guest.domain_config import DomainConfig
-    from havirt.agents.libvirt.boundary import Domain, Hypervisor
+    from havirt.agents.libvirt.protocols import Domain, Hypervisor
 
 POLL = 0.25  # seconds between state polls while waiting for a change
 

@@ -12,7 +12,7 @@ from havirt.agents.guest.resource_state import ResourceState
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
 if TYPE_CHECKING:
-    from havirt.agents.libvirt.boundary import Domain
+    from havirt.agents.libvirt.protocols import Domain
     from havirt.ocf.agent import ActionContext
     from havirt.ocf.runner import Runner
 

@@ -499,6 +499,7 @@ class Hypervisor:
         budget: float | None = None,
         credentials: Credentials | None = None,
         connect_timeout: float | None = None,
+        libvirt_python: Any = None,
     ) -> None:
         self.uri = uri or None
         self.deadline = deadline
@@ -508,6 +509,9 @@ class Hypervisor:
         # With credentials, connections go through virConnectOpenAuth (libvirt-python).
         self.credentials = credentials
         self.connect_timeout = connect_timeout
+        # What opens libvirt-python's connections (its open and openAuth): the module
+        # itself unless given (None: imported on the first connection).
+        self.libvirt_python = libvirt_python
         self._conn: Any = None  # libvirt-python
         self._cconn: int | None = None  # libvirt.so.0 through ctypes
         self.clib: Any = None
@@ -534,7 +538,7 @@ class Hypervisor:
     def connect(self) -> None:
         if self._conn is not None:
             return
-        lv = libvirt_module()
+        lv = libvirt_module() if self.libvirt_python is None else self.libvirt_python
         uri, creds = self.uri, self.credentials
         if creds is None:
             self._conn = _bounded(lambda: lv.open(uri), self._connect_budget(), "connect")

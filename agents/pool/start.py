@@ -24,8 +24,8 @@ from havirt.ocf.exitcodes import OcfExit
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
 if TYPE_CHECKING:
-    from havirt.agents.libvirt.boundary import Hypervisor
-    from havirt.agents.libvirt.boundary import StoragePool as Pool
+    from havirt.agents.libvirt.protocols import Hypervisor
+    from havirt.agents.libvirt.protocols import StoragePool as Pool
 
 # Debian packages with the tools a pool type needs on the node.
 HELPER_PACKAGES = {

@@ -16,8 +16,8 @@ from havirt.ocf.exitcodes import OcfExit
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
 if TYPE_CHECKING:
-    from havirt.agents.libvirt.boundary import Domain, Hypervisor
-    from havirt.agents.libvirt.boundary import StoragePool as Pool
+    from havirt.agents.libvirt.protocols import Domain, Hypervisor
+    from havirt.agents.libvirt.protocols import StoragePool as Pool
 
 POLL = 0.25  # seconds between polls while waiting for guests to go
 DETACH_CHECK = 5.0  # at most this long for stop's look at a possibly hung mount

@@ -18,7 +18,7 @@ from havirt.ocf.exitcodes import OcfExit
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
 if TYPE_CHECKING:
-    from havirt.agents.libvirt.boundary import StoragePool as Pool
+    from havirt.agents.libvirt.protocols import StoragePool as Pool
 
 
 class Carried:

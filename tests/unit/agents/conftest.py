@@ -6,7 +6,7 @@ import pytest
 from havirt.agents.guest.resource_state import ResourceState
 from havirt.agents.virtual_domain import VirtualDomain
 from pool_fakes import PoolHarness
-from vd_fakes import AgentHarness, FakeHypervisor, FakeProcs, domain_xml
+from vd_fakes import AgentHarness, FakeProcs, domain_xml, node_libvirt
 
 
 class Harness(AgentHarness):
@@ -18,7 +18,7 @@ class Harness(AgentHarness):
 
     def __init__(self, tmp_path: Path) -> None:
         self.procs = FakeProcs()
-        super().__init__(tmp_path, FakeHypervisor(self.procs), self.procs)
+        super().__init__(tmp_path, node_libvirt(self.procs), self.procs)
         self.hv.clock = self.clock  # a migration runs on the agent's clock
         self.config = tmp_path / "vm1.xml"
         self.config.write_text(domain_xml(), encoding="utf-8")

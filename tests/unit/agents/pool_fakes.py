@@ -1,30 +1,27 @@
-"""Fakes for the seams of ocf:havirt:StoragePool, shared by its unit tests.
+"""The harness of ocf:havirt:StoragePool's unit tests, and its fakes.
 
-Importable as ``pool_fakes``. The seams: the libvirt boundary (``Hypervisor``
-with ``lookup_pool``/``define_pool``/``running_domains``, ``StoragePool``,
-``Domain``), the host (``FakeHost``: the mount table, installed programs, the
-clock), the filesystem checks' child process (``fs_check._run``: the agent's own
-judging of results still runs) and the ``CommandRunner`` (umount).
+Importable as ``pool_fakes``. The seams: the libvirt boundary (the one fake libvirt of
+tests/fakes/libvirt.py, wired here to the node's mounts and filesystem), the host
+(``FakeHost``: the mount table, installed programs, the clock), the filesystem checks'
+child process (``fs_check._run``: the agent's own judging of results still runs) and the
+``CommandRunner`` (umount).
 """
 
 from __future__ import annotations
 
 import os
-import xml.etree.ElementTree as ET
+import uuid
 from pathlib import Path
 
-from havirt.agents.libvirt.boundary import (
-    NO_STORAGE_POOL,
-    HypervisorError,
-    HypervisorUnavailable,
-)
+from fakes.libvirt import GENERATED_POOL_UUID, FakeDomain, FakeHypervisor, FakePool
+from havirt.agents.libvirt.boundary import NO_STORAGE_POOL, HypervisorError
 from havirt.agents.pool import fs_check
 from havirt.agents.pool.mountinfo import Mount
 from havirt.agents.storage_pool import StoragePool
 from havirt.ocf.runner import KILL_WAIT, TIMEOUT_RC, CommandResult
 from vd_fakes import AgentHarness, FakeClock, Outcome
 
-POOL_UUID = "3c1e4f0a-7b2d-4e9a-8c5f-0123456789ab"
+POOL_UUID = GENERATED_POOL_UUID
 NFS = {
     "pool": "images",
     "type": "netfs",
@@ -74,89 +71,6 @@ def guest_xml(name: str, *disks: str, volume: tuple[str, str] | None = None) -> 
     return f"<domain type='kvm'><name>{name}</name><devices>{''.join(parts)}</devices></domain>"
 
 
-class FakeGuest:
-    def __init__(self, hv: FakePoolHypervisor, name: str, xml: str) -> None:
-        self.hv = hv
-        self.name = name
-        self._xml = xml
-        self.destroy_error: HypervisorError | None = None
-
-    def xml(self, inactive: bool = False, secure: bool = True) -> str:
-        self.hv._call("domain xml", self.name)
-        return self._xml
-
-    def destroy(self, graceful: bool = False) -> None:
-        self.hv._call("destroy", self.name)
-        if self.destroy_error is not None:
-            raise self.destroy_error
-        self.hv.guests.remove(self)
-
-
-class FakePool:
-    """A storage pool of the fake libvirtd; starting/stopping netfs/fs (un)mounts."""
-
-    def __init__(self, hv: FakePoolHypervisor, xml: str, active: bool = False) -> None:
-        self.hv = hv
-        self.defined_xml = xml
-        root = ET.fromstring(xml)
-        self.name = root.findtext("name") or ""
-        self.uuid = root.findtext("uuid") or POOL_UUID
-        self.active = active
-        self.autostart_on = False
-        self.volumes: list[str] = []
-        self.start_error: HypervisorError | None = None
-        self.destroy_error: HypervisorError | None = None
-        # What libvirt's destroy leaves mounted (an fs pool on an image file).
-        self.destroy_leaves_mount = False
-
-    @property
-    def type(self) -> str:
-        return ET.fromstring(self.defined_xml).get("type") or ""
-
-    @property
-    def target(self) -> str:
-        return ET.fromstring(self.defined_xml).findtext("target/path") or ""
-
-    def is_active(self) -> bool:
-        self.hv._call("isActive", self.name)
-        return self.active
-
-    def is_persistent(self) -> bool:
-        return True
-
-    def autostart(self) -> bool:
-        self.hv._call("autostart", self.name)
-        return self.autostart_on
-
-    def xml(self, inactive: bool = False) -> str:
-        self.hv._call("pool xml", self.name)
-        return self.defined_xml
-
-    def build(self) -> None:
-        self.hv._call("build", self.name)
-        self.hv.fs.dirs.add(self.target)
-
-    def start(self) -> None:
-        self.hv._call("start", self.name)
-        if self.start_error is not None:
-            raise self.start_error
-        self.active = True
-        if self.type in ("netfs", "fs"):
-            self.hv.mounts.append(Mount(self.target, "nfs4", "nfs1:/export/images", "rw"))
-
-    def destroy(self) -> None:
-        self.hv._call("destroy pool", self.name)
-        if self.destroy_error is not None:
-            raise self.destroy_error
-        self.active = False
-        if self.type in ("netfs", "fs") and not self.destroy_leaves_mount:
-            self.hv.unmount(self.target)
-
-    def volume_paths(self) -> list[str]:
-        self.hv._call("volume_paths", self.name)
-        return list(self.volumes)
-
-
 class FakeFs:
     """The filesystem as the check child would find it: per target, what a check does."""
 
@@ -188,67 +102,6 @@ class FakeFs:
         return [mode for mode, _target, _seconds in self.checks]
 
 
-class FakePoolHypervisor:
-    def __init__(self) -> None:
-        self.pools: dict[str, FakePool] = {}
-        self.guests: list[FakeGuest] = []
-        self.mounts: list[Mount] = []
-        self.fs = FakeFs()
-        self.calls: list[tuple] = []
-        self.unavailable: str | None = None
-        self.define_error: HypervisorError | None = None
-        self.reserve = 0.0
-
-    def _call(self, *what) -> None:
-        if self.unavailable:
-            raise HypervisorUnavailable(self.unavailable)
-        self.calls.append(what)
-
-    def calls_of(self, what: str) -> list[tuple]:
-        return [c for c in self.calls if c[0] == what]
-
-    def unmount(self, target: str) -> None:
-        for i in range(len(self.mounts) - 1, -1, -1):
-            if self.mounts[i].mount_point == target:
-                del self.mounts[i]
-                return
-
-    # set-up helpers
-    def add_pool(self, xml: str | None = None, active: bool = False, **kwargs) -> FakePool:
-        pool = FakePool(self, xml or pool_xml(**kwargs), active)
-        self.pools[pool.name] = pool
-        self.fs.dirs.add(pool.target)
-        if active and pool.type in ("netfs", "fs"):
-            self.mounts.append(Mount(pool.target, "nfs4", "nfs1:/export/images", "rw"))
-        return pool
-
-    def add_guest(self, name: str, xml: str) -> FakeGuest:
-        guest = FakeGuest(self, name, xml)
-        self.guests.append(guest)
-        return guest
-
-    # the boundary's Hypervisor API
-    def lookup_pool(self, name: str) -> FakePool | None:
-        self._call("lookup_pool", name)
-        return self.pools.get(name)
-
-    def define_pool(self, xml: str) -> FakePool:
-        self._call("define_pool", xml)
-        if self.define_error is not None:
-            raise self.define_error
-        old = self.pools.get(ET.fromstring(xml).findtext("name") or "")
-        pool = FakePool(self, xml, active=old.active if old else False)
-        self.pools[pool.name] = pool
-        return pool
-
-    def running_domains(self) -> list[FakeGuest]:
-        self._call("running_domains")
-        return list(self.guests)
-
-    def close(self) -> None:
-        pass
-
-
 class PoolHarness(AgentHarness):
     """One node for the storage pool agent: fake libvirtd, mounts, filesystem and clock."""
 
@@ -256,27 +109,62 @@ class PoolHarness(AgentHarness):
     resource = "images"
     extra_env = {"OCF_RESKEY_CRM_meta_on_node": "node1"}
 
+    hv: FakeHypervisor
+
     def __init__(self, tmp_path: Path) -> None:
-        super().__init__(tmp_path, FakePoolHypervisor())
+        super().__init__(tmp_path, FakeHypervisor())
+        self.mounts: list[Mount] = []
+        self.fs = FakeFs()
         self.runner.results["umount"] = self._umount
         self.umount_works = True
-        self.hv.fs.clock = self.clock
-        self.host.mounts = lambda: list(self.hv.mounts)  # libvirt's (un)mounts show here
+        self.fs.clock = self.clock
+        self.host.mounts = lambda: list(self.mounts)  # libvirt's (un)mounts show here
+        # What libvirt does on this node when it starts, stops or builds a pool.
+        self.hv.on_pool_started = self._mount
+        self.hv.on_pool_stopped = self._pool_stopped
+        self.hv.on_pool_built = lambda pool: self.fs.dirs.add(pool.target)
         # The agent's filesystem checks (a child process) reach the fake filesystem.
-        self.runner.scripts[os.path.abspath(fs_check.__file__)] = self.hv.fs.check
+        self.runner.scripts[os.path.abspath(fs_check.__file__)] = self.fs.check
+
+    def _mount(self, pool: FakePool) -> None:
+        if pool.type in ("netfs", "fs"):
+            self.mounts.append(Mount(pool.target, "nfs4", "nfs1:/export/images", "rw"))
+
+    def _pool_stopped(self, pool: FakePool) -> None:
+        if pool.type in ("netfs", "fs") and not pool.destroy_leaves_mount:
+            self.unmount(pool.target)
+
+    def unmount(self, target: str) -> None:
+        for i in range(len(self.mounts) - 1, -1, -1):
+            if self.mounts[i].mount_point == target:
+                del self.mounts[i]
+                return
 
     def _umount(self, argv: tuple[str, ...]) -> CommandResult:
         if not self.umount_works:
             return CommandResult(argv, 32, "", f"umount: {argv[-1]}: target is busy.")
-        self.hv.unmount(argv[-1])
+        self.unmount(argv[-1])
         return CommandResult(argv, 0, "", "")
+
+    # set-up
+    def add_pool(self, xml: str | None = None, active: bool = False, **kwargs: str) -> FakePool:
+        """A pool libvirt knows (its target directory exists; an active one is mounted)."""
+        pool = self.hv.add_pool(xml or pool_xml(**kwargs), active)
+        self.fs.dirs.add(pool.target)
+        if active:
+            self._mount(pool)
+        return pool
+
+    def add_guest(self, name: str, xml: str) -> FakeDomain:
+        """A guest running on this node."""
+        return self.hv.add(name, str(uuid.uuid5(uuid.NAMESPACE_DNS, name)), xml=xml)
 
     def nfs(self, action: str, **kwargs) -> Outcome:
         """An action on the NFS pool the parameters define (NFS, overridable)."""
         return self.run(action, **{**NFS, **kwargs})
 
     def mounted(self, target: str = NFS["target_path"]) -> bool:
-        return any(m.mount_point == target for m in self.hv.mounts)
+        return any(m.mount_point == target for m in self.mounts)
 
 
 def no_pool_error(name: str) -> HypervisorError:

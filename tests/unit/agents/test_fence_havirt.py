@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 
 import pytest
+from fakes.libvirt import FakeDomain, FakeHypervisor
 from havirt.agents import fence_havirt as fh
 from havirt.agents.fence_havirt import FenceHavirt, connection_uri, looks_like_uuid
-from havirt.agents.guest.domain_state import DomainState
 from havirt.agents.libvirt import boundary as lb
 from havirt.ocf import fencing
 from havirt.ocf.fencing import EXIT_ERROR, EXIT_OFF, EXIT_OK, FenceError
@@ -122,82 +122,40 @@ def test_looks_like_uuid() -> None:
 # -- callbacks, with a fake at the boundary ------------------------------------------------
 
 
-class FakeDom:
-    def __init__(self, hv: FakeHv, name: str, uuid: str, state: str = "running") -> None:
-        self.hv, self.name, self.uuid = hv, name, uuid
-        self._state = DomainState(state, "booted" if state == "running" else "destroyed")
-        self.transient = False
+class FenceLab:
+    """The hypervisor fence_havirt reaches: the one fake libvirt (``libvirt``), opened
+    through this lab as the agent's hypervisor factory, which records each opening."""
 
-    def state(self) -> DomainState:
-        self.hv.calls.append(("state", self.name))
-        if self.name not in self.hv.doms:
-            raise lb.HypervisorError("state: Domain not found", lb.NO_DOMAIN)
-        return self._state
-
-    def destroy(self, graceful: bool = False) -> None:
-        self.hv.calls.append(("destroy", self.name, graceful))
-        if self.hv.destroy_error:
-            raise self.hv.destroy_error
-        self._state = DomainState("shutoff", "destroyed")
-        if self.transient:
-            del self.hv.doms[self.name]
-
-    def start(self) -> None:
-        self.hv.calls.append(("start", self.name))
-        if self.name not in self.hv.doms:
-            raise lb.HypervisorError("start: Domain not found", lb.NO_DOMAIN)
-        if self._state.state != "shutoff":
-            raise lb.HypervisorError("start: domain is already running", lb.OPERATION_INVALID)
-        self._state = DomainState("running", "booted")
-
-
-class FakeHv:
     def __init__(self) -> None:
-        self.calls: list[tuple] = []
-        self.doms: dict[str, FakeDom] = {}
-        self.connect_error: lb.HypervisorError | None = None
-        self.destroy_error: lb.HypervisorError | None = None
+        self.libvirt = FakeHypervisor()
         self.made: list[dict] = []
-
-    def add(self, name: str, uuid: str = UUID, state: str = "running") -> FakeDom:
-        dom = FakeDom(self, name, uuid, state)
-        self.doms[name] = dom
-        return dom
 
     def __call__(self, uri, deadline, budget=None, credentials=None, connect_timeout=None):
         self.made.append(
             {"uri": uri, "credentials": credentials, "connect_timeout": connect_timeout}
         )
-        return self
+        return self.libvirt
 
-    def connect(self) -> None:
-        self.calls.append(("connect",))
-        if self.connect_error:
-            raise self.connect_error
+    def add(self, name: str, uuid: str = UUID, state: str = "running") -> FakeDomain:
+        """A defined guest (a cluster node) in this state."""
+        reason = "booted" if state == "running" else "destroyed"
+        return self.libvirt.add(name, uuid, (state, reason), persistent=True)
 
-    def lookup(self, name=None, uuid=None):
-        self.calls.append(("lookup", name, uuid))
-        if self.connect_error:
-            raise self.connect_error
-        for dom in self.doms.values():
-            if (uuid and dom.uuid == uuid) or dom.name == name:
-                return dom
-        return None
+    @property
+    def calls(self) -> list[tuple]:
+        return self.libvirt.calls
 
-    def domains(self):
-        self.calls.append(("domains",))
-        return [lb.DomainInfo(d.name, d.uuid, d._state) for d in self.doms.values()]
-
-    def close(self) -> None:
-        self.calls.append(("close",))
+    @property
+    def doms(self) -> dict[str, FakeDomain]:
+        return {dom.name: dom for dom in self.libvirt.guests}
 
 
 @pytest.fixture
-def hv() -> FakeHv:
-    return FakeHv()
+def hv() -> FenceLab:
+    return FenceLab()
 
 
-def agent(hv: FakeHv, *args: str, stdin: str = "") -> tuple[int, str, str]:
+def agent(hv: FenceLab, *args: str, stdin: str = "") -> tuple[int, str, str]:
     """Run fence_havirt with ``args`` (or ``stdin``) on a fake host (its clock and
     programs) and the fake libvirt ``hv``."""
     out, err = io.StringIO(), io.StringIO()
@@ -228,74 +186,68 @@ URI = "qemu+tcp://192.0.2.1/system"
         ("shutoff", EXIT_OFF, "Status: OFF"),
     ],
 )
-def test_status_from_the_domain_state(hv: FakeHv, state: str, rc: int, line: str) -> None:
+def test_status_from_the_domain_state(hv: FenceLab, state: str, rc: int, line: str) -> None:
     hv.add("node1", state=state)
     assert agent(hv, "-o", "status", "-n", "node1", f"--uri={URI}")[:2] == (rc, line + "\n")
 
 
-def test_a_uuid_plug_is_looked_up_by_uuid(hv: FakeHv) -> None:
+def test_a_uuid_plug_is_looked_up_by_uuid(hv: FenceLab) -> None:
     hv.add("node1")
     rc, out, _ = agent(hv, stdin=f"action=status\nplug={UUID}\nuri={URI}\n")
     assert (rc, out) == (EXIT_OK, "Status: ON\n")
     assert ("lookup", UUID, UUID) in hv.calls
 
 
-def test_status_takes_the_fast_path_without_connecting_libvirt_python(hv: FakeHv) -> None:
+def test_status_takes_the_fast_path_without_connecting_libvirt_python(hv: FenceLab) -> None:
     hv.add("node1")
     agent(hv, "-o", "status", "-n", "node1", f"--uri={URI}")
     assert ("connect",) not in hv.calls
     assert hv.made == [{"uri": URI, "credentials": None, "connect_timeout": 5.0}]
 
 
-def test_off_destroys_hard_and_verifies(hv: FakeHv) -> None:
+def test_off_destroys_hard_and_verifies(hv: FenceLab) -> None:
     hv.add("node1")
     rc, out, err = agent(hv, stdin=f"action=off\nplug=node1\nuri={URI}\n")
     assert (rc, out) == (EXIT_OK, "Success: Powered OFF\n"), err
-    assert ("destroy", "node1", False) in hv.calls
+    assert ("destroy", "node1") in hv.calls
     assert hv.calls[0] == ("connect",) and hv.calls[-1] == ("close",)
-    assert hv.calls.index(("destroy", "node1", False)) < len(hv.calls) - 3  # then queried
+    assert hv.calls.index(("destroy", "node1")) < len(hv.calls) - 3  # then queried
 
 
-def test_off_of_a_transient_domain_that_vanishes_with_its_destroy(hv: FakeHv) -> None:
-    hv.add("node1").transient = True
+def test_off_of_a_transient_domain_that_vanishes_with_its_destroy(hv: FenceLab) -> None:
+    hv.add("node1").persistent = False
     rc, out, _ = agent(hv, "-o", "off", "-n", "node1", f"--uri={URI}")
     assert (rc, out) == (EXIT_OK, "Success: Powered OFF\n")
 
 
-def test_on_starts_and_an_already_running_answer_is_not_a_failure(hv: FakeHv) -> None:
+def test_on_starts_and_an_already_running_answer_is_not_a_failure(hv: FenceLab) -> None:
     hv.add("node1", state="shutoff")
     rc, out, _ = agent(hv, "-o", "on", "-n", "node1", f"--uri={URI}")
     assert (rc, out) == (EXIT_OK, "Success: Powered ON\n")
     dom = hv.doms["node1"]
     # Someone else started it between our query and our start: the query decides.
-    dom._state = DomainState("shutoff", "destroyed")
-    real_start = dom.start
-
-    def raced() -> None:
-        dom._state = DomainState("running", "booted")
-        real_start()
-
-    dom.start = raced
+    dom.set_state("shutoff", "destroyed")
+    dom.before["start"] = lambda dom: dom.set_state("running", "booted")
     rc, out, err = agent(hv, "-o", "on", "-n", "node1", f"--uri={URI}")
     assert (rc, out) == (EXIT_OK, "Success: Powered ON\n"), err
     assert "already running: checking its state" in err
 
 
-def test_reboot_destroys_then_starts_after_seeing_shutoff(hv: FakeHv) -> None:
+def test_reboot_destroys_then_starts_after_seeing_shutoff(hv: FenceLab) -> None:
     hv.add("node1")
     rc, out, _ = agent(hv, "-o", "reboot", "-n", "node1", f"--uri={URI}")
     assert (rc, out) == (EXIT_OK, "Success: Rebooted\n")
     acts = [c for c in hv.calls if c[0] in ("destroy", "start", "state")]
     assert acts == [
         ("state", "node1"),
-        ("destroy", "node1", False),
+        ("destroy", "node1"),
         ("state", "node1"),
         ("start", "node1"),
         ("state", "node1"),
     ]
 
 
-def test_an_unknown_plug_fails_unless_missing_as_off(hv: FakeHv) -> None:
+def test_an_unknown_plug_fails_unless_missing_as_off(hv: FenceLab) -> None:
     hv.add("node1")
     rc, _, err = agent(hv, "-o", "off", "-n", "node9", f"--uri={URI}")
     assert rc == EXIT_ERROR
@@ -306,8 +258,8 @@ def test_an_unknown_plug_fails_unless_missing_as_off(hv: FakeHv) -> None:
     assert (rc, out) == (EXIT_OK, "Success: Already OFF\n")
 
 
-def test_an_unreachable_hypervisor_fails_with_its_uri_and_libvirts_reason(hv: FakeHv) -> None:
-    hv.connect_error = lb.HypervisorUnavailable(
+def test_an_unreachable_hypervisor_fails_with_its_uri_and_libvirts_reason(hv: FenceLab) -> None:
+    hv.libvirt.unavailable = lb.HypervisorUnavailable(
         "connect: unable to connect to server at '192.0.2.1:16509': No route to host", 38
     )
     for action in ("off", "status", "list", "monitor"):
@@ -316,15 +268,17 @@ def test_an_unreachable_hypervisor_fails_with_its_uri_and_libvirts_reason(hv: Fa
         assert f"cannot reach libvirt at {URI}: connect: unable to connect" in err
 
 
-def test_a_libvirt_error_on_destroy_fails_the_off(hv: FakeHv) -> None:
+def test_a_libvirt_error_on_destroy_fails_the_off(hv: FenceLab) -> None:
     hv.add("node1")
-    hv.destroy_error = lb.HypervisorError("destroy: Failed to terminate process 42", 1)
+    hv.doms["node1"].destroy_error = lb.HypervisorError(
+        "destroy: Failed to terminate process 42", 1
+    )
     rc, _, err = agent(hv, "-o", "off", "-n", "node1", f"--uri={URI}")
     assert rc == EXIT_ERROR
     assert f"libvirt at {URI} failed to destroy node1: destroy: Failed to terminate" in err
 
 
-def test_list_and_list_status(hv: FakeHv) -> None:
+def test_list_and_list_status(hv: FenceLab) -> None:
     hv.add("node2", uuid="0b6c7f54-1111-4222-8333-444455556666", state="shutoff")
     hv.add("node1")
     rc, out, _ = agent(hv, "-o", "list", f"--uri={URI}")
@@ -338,7 +292,7 @@ def test_list_and_list_status(hv: FakeHv) -> None:
     assert (rc, out) == (EXIT_OK, "")
 
 
-def test_a_password_becomes_credentials_with_the_username(hv: FakeHv, tmp_path) -> None:
+def test_a_password_becomes_credentials_with_the_username(hv: FenceLab, tmp_path) -> None:
     hv.add("node1")
     secret = tmp_path / "pw"
     secret.write_text("sasl-secret\n")

@@ -232,7 +232,21 @@ def test_credentials_without_a_password_refuse_a_password_question():
     assert "a password (Password)" in str(creds.explain(lb.HypervisorError("x", 45)))
 
 
-def test_with_credentials_the_connection_goes_through_open_auth(monkeypatch):
+class Opener:
+    """libvirt-python as the boundary opens connections with it: its constants, and
+    ``open``/``openAuth`` as given (unless given, the test fails when one is called)."""
+
+    def __init__(self, opens=None, opens_with_auth=None) -> None:
+        self.open = opens or (lambda uri: pytest.fail(f"open({uri!r})"))
+        self.openAuth = opens_with_auth or (
+            lambda uri, auth, flags: pytest.fail(f"openAuth({uri!r})")
+        )
+
+    def __getattr__(self, name: str):
+        return getattr(libvirt, name)
+
+
+def test_with_credentials_the_connection_goes_through_open_auth():
     seen = {}
 
     def open_auth(uri, auth, flags):
@@ -241,10 +255,11 @@ def test_with_credentials_the_connection_goes_through_open_auth(monkeypatch):
         seen.update(uri=uri, kinds=kinds, answered=callback([cred], None), value=cred[4])
         return RawConnection()
 
-    monkeypatch.setattr(libvirt, "openAuth", open_auth)
-    monkeypatch.setattr(libvirt, "open", lambda uri: pytest.fail("open without auth"))
     hv = lb.Hypervisor(
-        "qemu+tcp://hv/system", Deadline(5, frozen), credentials=lb.Credentials("u", "p")
+        "qemu+tcp://hv/system",
+        Deadline(5, frozen),
+        credentials=lb.Credentials("u", "p"),
+        libvirt_python=Opener(opens_with_auth=open_auth),
     )
     assert hv._connect_c() is False  # the C fast path has no auth callback
     hv.connect()
@@ -253,22 +268,30 @@ def test_with_credentials_the_connection_goes_through_open_auth(monkeypatch):
     assert (seen["answered"], seen["value"]) == (0, "p")
 
 
-def test_a_refused_question_is_named_in_the_connection_error(monkeypatch):
+def test_a_refused_question_is_named_in_the_connection_error():
     def open_auth(uri, auth, flags):
         cred = [libvirt.VIR_CRED_ECHOPROMPT, "Accept host key?", None, None, None]
         auth[1]([cred], None)
         raise libvirt_error(libvirt.VIR_ERR_AUTH_FAILED, "authentication failed")
 
-    monkeypatch.setattr(libvirt, "openAuth", open_auth)
-    hv = lb.Hypervisor("qemu+libssh://hv/system", Deadline(5, frozen), credentials=lb.Credentials())
+    hv = lb.Hypervisor(
+        "qemu+libssh://hv/system",
+        Deadline(5, frozen),
+        credentials=lb.Credentials(),
+        libvirt_python=Opener(opens_with_auth=open_auth),
+    )
     with pytest.raises(lb.HypervisorUnavailable, match=r"'Accept host key\?'.*which was refused"):
         hv.connect()
 
 
-def test_connecting_is_bounded_by_the_connect_timeout(monkeypatch):
+def test_connecting_is_bounded_by_the_connect_timeout():
     release = threading.Event()
-    monkeypatch.setattr(libvirt, "open", lambda uri: release.wait(5))
-    hv = lb.Hypervisor("qemu+tcp://hv/system", Deadline(30, frozen), connect_timeout=0.2)
+    hv = lb.Hypervisor(
+        "qemu+tcp://hv/system",
+        Deadline(30, frozen),
+        connect_timeout=0.2,
+        libvirt_python=Opener(opens=lambda uri: release.wait(5)),
+    )
     try:
         with pytest.raises(lb.HypervisorTimeout, match=r"within 0\.2s"):
             hv.connect()

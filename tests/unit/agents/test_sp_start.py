@@ -13,7 +13,7 @@ TARGET = NFS["target_path"]
 
 
 def test_defines_starts_and_verifies_an_unknown_pool(sp) -> None:
-    sp.hv.fs.dirs.add(TARGET)
+    sp.fs.dirs.add(TARGET)
     outcome = sp.nfs("start", mount_options="vers=4.2,hard")
     assert outcome.rc == SUCCESS, outcome
     ((_, xml),) = sp.hv.calls_of("define_pool")
@@ -26,7 +26,7 @@ def test_defines_starts_and_verifies_an_unknown_pool(sp) -> None:
     fs = "{http://libvirt.org/schemas/storagepool/fs/1.0}"
     assert [o.get("name") for o in root.iter(f"{fs}option")] == ["vers=4.2", "hard"]
     assert sp.hv.calls_of("start") and sp.mounted()
-    assert sp.hv.fs.modes() == ["exists", "stat"]  # target there; answers once mounted
+    assert sp.fs.modes() == ["exists", "stat"]  # target there; answers once mounted
     assert not sp.hv.calls_of("build")
 
 
@@ -37,14 +37,14 @@ def test_builds_a_missing_target_directory(sp) -> None:
 
 
 def test_already_active_is_success_without_starting_again(sp) -> None:
-    sp.hv.add_pool(active=True)
+    sp.add_pool(active=True)
     outcome = sp.nfs("start")
     assert outcome.rc == SUCCESS and "already active" in outcome.stderr
     assert not sp.hv.calls_of("start") and not sp.hv.calls_of("define_pool")
 
 
 def test_an_existing_matching_definition_is_used_as_it_is(sp) -> None:
-    sp.hv.add_pool(fmt="auto")  # defined by an admin; format not given to the resource
+    sp.add_pool(fmt="auto")  # defined by an admin; format not given to the resource
     assert sp.nfs("start").rc == SUCCESS
     assert not sp.hv.calls_of("define_pool")
     assert sp.hv.calls_of("start")
@@ -57,13 +57,13 @@ def test_undefined_pool_without_a_definition_is_not_installed_here(sp) -> None:
 
 
 def test_libvirts_own_definition_is_started(sp) -> None:
-    sp.hv.add_pool(pool_type="dir", target="/srv/images")
+    sp.add_pool(pool_type="dir", target="/srv/images")
     assert sp.run("start", pool="images").rc == SUCCESS
     assert sp.hv.pools["images"].active and not sp.hv.calls_of("define_pool")
 
 
 def test_a_different_inactive_definition_is_replaced_and_kept(sp) -> None:
-    old = sp.hv.add_pool(host="oldnfs", target="/mnt/old")
+    old = sp.add_pool(host="oldnfs", target="/mnt/old")
     old_xml = old.defined_xml
     outcome = sp.nfs("start")
     assert outcome.rc == SUCCESS, outcome
@@ -79,7 +79,7 @@ def test_a_different_inactive_definition_is_replaced_and_kept(sp) -> None:
 
 
 def test_a_different_active_definition_is_left_alone(sp) -> None:
-    sp.hv.add_pool(host="oldnfs", active=True)
+    sp.add_pool(host="oldnfs", active=True)
     outcome = sp.nfs("start")
     assert outcome.rc == GENERIC
     assert "active with a definition that differs" in outcome.reason
@@ -96,8 +96,8 @@ def test_pool_xml_defines_the_pool_from_the_file(sp, tmp_path) -> None:
 
 
 def test_mount_failure_is_reported_with_libvirts_reason(sp) -> None:
-    sp.hv.fs.dirs.add(TARGET)
-    sp.hv.add_pool().start_error = HypervisorError(
+    sp.fs.dirs.add(TARGET)
+    sp.add_pool().start_error = HypervisorError(
         "start pool images: internal error: Child process (/bin/mount -t nfs nfs1:/export/images "
         "/var/lib/libvirt/images) unexpected exit status 32: mount.nfs: No such device"
     )
@@ -108,8 +108,8 @@ def test_mount_failure_is_reported_with_libvirts_reason(sp) -> None:
 
 
 def test_storage_that_does_not_answer_after_the_mount_fails_the_start(sp) -> None:
-    sp.hv.add_pool()
-    sp.hv.fs.trouble[TARGET] = "hung"
+    sp.add_pool()
+    sp.fs.trouble[TARGET] = "hung"
     outcome = sp.nfs("start")
     assert outcome.rc == GENERIC
     assert "cannot start pool images" in outcome.reason and "did not answer" in outcome.reason
@@ -117,12 +117,12 @@ def test_storage_that_does_not_answer_after_the_mount_fails_the_start(sp) -> Non
 
 
 def test_a_hung_target_after_the_mount(sp) -> None:
-    pool = sp.hv.add_pool()
+    pool = sp.add_pool()
     real_start = pool.start
 
     def start_then_hang() -> None:
         real_start()
-        sp.hv.fs.trouble[TARGET] = "stuck"
+        sp.fs.trouble[TARGET] = "stuck"
 
     pool.start = start_then_hang
     outcome = sp.nfs("start", timeout=30000)
@@ -131,7 +131,7 @@ def test_a_hung_target_after_the_mount(sp) -> None:
 
 
 def test_autostart_is_warned_about(sp) -> None:
-    sp.hv.add_pool().autostart_on = True
+    sp.add_pool().autostart_on = True
     outcome = sp.nfs("start")
     assert outcome.rc == SUCCESS and "virsh pool-autostart --disable images" in outcome.stderr
 
@@ -143,13 +143,13 @@ def test_libvirt_unreachable_fails_the_start(sp) -> None:
 
 
 def test_logical_pool_needs_no_target_directory(sp) -> None:
-    sp.hv.fs.dirs.add("/dev/vg0")
+    sp.fs.dirs.add("/dev/vg0")
     outcome = sp.run("start", pool="vg0", type="logical", source_name="vg0")
     assert outcome.rc == SUCCESS, outcome
     ((_, xml),) = sp.hv.calls_of("define_pool")
     root = ET.fromstring(xml)
     assert root.findtext("source/name") == "vg0" and root.findtext("target/path") == "/dev/vg0"
-    assert sp.hv.fs.modes() == ["exists", "stat"]  # only the verification after the start
+    assert sp.fs.modes() == ["exists", "stat"]  # only the verification after the start
     assert not sp.hv.calls_of("build")
 
 

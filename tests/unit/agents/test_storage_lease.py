@@ -10,16 +10,14 @@ through ``ctx.host``.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
-import havirt.agents.guest as guest_package
 import pytest
 from havirt.agents.guest import storage_lease
 from havirt.agents.guest.params import lease_requirement
 from havirt.agents.libvirt.boundary import RESOURCE_BUSY, HypervisorError
 from havirt.ocf.exitcodes import OcfExit
-from vd_fakes import FakeHost, FakeHypervisor, FakeProcs
+from vd_fakes import FakeHost, FakeProcs, node_libvirt
 
 LOCKD = 'lock_manager = "lockd"\n'
 BUSY = (
@@ -342,21 +340,9 @@ def test_lease_held_by_another_host_names_the_cause(h, lease_node: Node) -> None
     assert "Lockspace resource" in out.reason
 
 
-def test_monitor_never_loads_the_lease_check(
-    h, lease_node: Node, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    h.hv.add()
-    # Forget the module (and the package's attribute, which `from . import` would reuse).
-    monkeypatch.delitem(sys.modules, "havirt.agents.guest.storage_lease")
-    monkeypatch.delattr(guest_package, "storage_lease")
-    assert h.run("monitor").rc == OcfExit.SUCCESS
-    assert h.run("monitor", interval=0).rc == OcfExit.SUCCESS
-    assert "havirt.agents.guest.storage_lease" not in sys.modules
-
-
 def test_migrate_from_to_a_node_without_lock_manager(h, lease_node) -> None:
     """libvirt does not refuse such a migration: the agent on the target does, when required."""
-    h.remotes["node1"] = FakeHypervisor(FakeProcs())
+    h.remotes["node1"] = node_libvirt(FakeProcs())
     migrated = {"CRM_meta_migrate_source": "node1", "CRM_meta_migrate_target": "node2"}
     h.hv.add()
     out = h.run("migrate_from", extra=migrated, require_storage_lease="true")

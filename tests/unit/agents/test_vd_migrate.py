@@ -11,7 +11,7 @@ from havirt.agents.libvirt.boundary import (
     HypervisorTimeout,
 )
 from havirt.ocf.exitcodes import OcfExit
-from vd_fakes import UUID, FakeHypervisor, FakeProcs
+from vd_fakes import UUID, FakeHypervisor, FakeProcs, node_libvirt
 
 libvirt = pytest.importorskip("libvirt", reason="libvirt-python is not installed")
 
@@ -208,20 +208,17 @@ def test_an_aborted_job_libvirt_never_ends_still_gets_an_answer(h):
 def no_job_yet(dom, times: int):
     """abortJob finds no job the first ``times`` calls (the migrate call has not begun
     libvirt's job yet), then aborts it."""
-    real = dom.abort_job
     calls = []
 
-    def abort_job(seconds):
+    def no_job(_dom, seconds):
         calls.append(seconds)
         if len(calls) <= times:
-            dom.hv.calls.append(("abort_job", dom.name, seconds))
             raise HypervisorError(
                 "abortJob: Requested operation is not valid: no job is active on the domain",
                 OPERATION_INVALID,
             )
-        real(seconds)
 
-    dom.abort_job = abort_job
+    dom.before["abort_job"] = no_job
     return calls
 
 
@@ -250,12 +247,12 @@ def test_a_migration_that_completed_as_the_abort_came_is_a_success(h):
     dom.migration_takes = None
     dom.abort_hangs = True
 
-    def completes(seconds):  # libvirt finished the migration while abortJob hung
+    def completes(_dom, seconds):  # libvirt finished the migration while abortJob hung
         dom.job.ends_at = h.clock.now
         dom.job.abort_takes = None
         raise HypervisorTimeout("libvirt did not answer 'abortJob' within 1.2s")
 
-    dom.abort_job = completes
+    dom.before["abort_job"] = completes
     out, _start = migrate_slowly(h)
     assert out.rc == SUCCESS, out
 
@@ -285,68 +282,68 @@ class StuckOwnAbort(vd_module.VirtualDomain):
         raise SystemExit  # the watchdog's os._exit: the agent never answers
 
 
-def run_stuck(h, monkeypatch):
+def run_stuck(h):
     StuckOwnAbort.said = []
     return h.run("migrate_to", timeout=SHORT, extra=TARGET, agent=StuckOwnAbort())
 
 
-def test_the_watchdog_aborts_the_migration_job_first(h, monkeypatch):
+def test_the_watchdog_aborts_the_migration_job_first(h):
     dom = h.hv.add()
     dom.migration_takes = None
     dom.abort_takes = 0.5
     with pytest.raises(SystemExit):
-        run_stuck(h, monkeypatch)
+        run_stuck(h)
     assert StuckOwnAbort.said == ["migration job aborted by the watchdog; the job ended"]
     assert h.hv.calls_of("abort_job") == [("abort_job", "vm1", 1.25)]  # bounded
     assert dom.job.finished and dom.job.aborted
     assert dom.active and h.procs.find("vm1")  # the guest still runs here
 
 
-def test_the_watchdog_says_when_libvirt_is_still_ending_the_job(h, monkeypatch):
+def test_the_watchdog_says_when_libvirt_is_still_ending_the_job(h):
     dom = h.hv.add()
     dom.migration_takes = None
     dom.abort_takes = 5.0
     with pytest.raises(SystemExit):
-        run_stuck(h, monkeypatch)
+        run_stuck(h)
     assert StuckOwnAbort.said == [
         "migration job aborted by the watchdog; libvirt is still ending the job"
     ]
 
 
-def test_the_watchdog_says_when_the_abort_failed(h, monkeypatch):
+def test_the_watchdog_says_when_the_abort_failed(h):
     dom = h.hv.add()
     dom.migration_takes = None
     dom.abort_hangs = True
     with pytest.raises(SystemExit):
-        run_stuck(h, monkeypatch)
+        run_stuck(h)
     (said,) = StuckOwnAbort.said
     assert said.startswith("aborting the migration job failed:")
     assert "did not answer 'abortJob' within 1.2s" in said
 
 
-def test_the_watchdog_tries_again_while_libvirt_has_no_job_yet(h, monkeypatch):
+def test_the_watchdog_tries_again_while_libvirt_has_no_job_yet(h):
     dom = h.hv.add()
     dom.migration_takes = None
     dom.abort_takes = 0.2
     no_job_yet(dom, times=2)
     with pytest.raises(SystemExit):
-        run_stuck(h, monkeypatch)
+        run_stuck(h)
     assert StuckOwnAbort.said == ["migration job aborted by the watchdog; the job ended"]
     assert dom.job.aborted
 
 
-def test_the_watchdog_says_when_libvirt_never_had_a_job(h, monkeypatch):
+def test_the_watchdog_says_when_libvirt_never_had_a_job(h):
     dom = h.hv.add()
     dom.migration_takes = None
     no_job_yet(dom, times=100)
     with pytest.raises(SystemExit):
-        run_stuck(h, monkeypatch)
+        run_stuck(h)
     (said,) = StuckOwnAbort.said
     assert said.startswith("libvirt had no migration job to abort:")
     assert "no job is active" in said
 
 
-def test_the_watchdog_finds_a_job_already_ended(h, monkeypatch):
+def test_the_watchdog_finds_a_job_already_ended(h):
     dom = h.hv.add()
     dom.migration_takes = None
     said: list[str] = []
@@ -366,7 +363,7 @@ def test_the_watchdog_finds_a_job_already_ended(h, monkeypatch):
     assert len(h.hv.calls_of("abort_job")) == 1  # only the agent's own
 
 
-def test_no_watchdog_step_is_left_behind_after_migrate_to(h, monkeypatch):
+def test_no_watchdog_step_is_left_behind_after_migrate_to(h):
     h.hv.add()
     seen = []
 
@@ -388,7 +385,7 @@ def test_no_watchdog_step_is_left_behind_after_migrate_to(h, monkeypatch):
 def source(h) -> FakeHypervisor:
     """The libvirt of the migration source, reached by verify_gone_from_source
     (agents/guest/migrate.py)."""
-    hv = FakeHypervisor(FakeProcs())
+    hv = node_libvirt(FakeProcs())
     h.remotes["node1"] = hv
     return hv
 

@@ -188,7 +188,7 @@ def test_probe_with_missing_config_and_a_failed_guest_reports_the_failure(h):
 def test_probe_with_a_malformed_parameter_tells_the_truth(h):
     h.hv.add()
     assert h.probe(migrateport="99999").rc == SUCCESS
-    h.hv.domains.clear()
+    h.hv.guests.clear()
     h.procs.procs.clear()
     assert h.probe(migrateport="99999").rc == NOT_RUNNING
 
@@ -290,7 +290,7 @@ def test_config_naming_another_domain_keeps_the_started_guest(h, monitor):
 def test_config_naming_another_domain_with_nothing_running_is_not_running(h):
     h.hv.add()
     assert h.run("monitor").rc == SUCCESS
-    h.hv.domains.clear()
+    h.hv.guests.clear()
     h.procs.procs.clear()
     h.config.write_text(h.config.read_text().replace("vm1", "vm2").replace(UUID, OTHER_UUID))
     assert h.run("monitor").rc == NOT_RUNNING
@@ -440,6 +440,6 @@ def test_failing_crm_resource_warns_but_does_not_fail_and_retries(h):
 def test_status_is_monitor(h):
     h.hv.add()
     assert h.run("status", interval=10000).rc == SUCCESS
-    h.hv.domains.clear()
+    h.hv.guests.clear()
     h.procs.procs.clear()
     assert h.run("status", interval=10000).rc == NOT_RUNNING

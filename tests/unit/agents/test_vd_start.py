@@ -13,14 +13,14 @@ UNREACHABLE = "connect: Failed to connect socket to '/run/libvirt/libvirt-sock':
 
 
 def actions(h) -> list[str]:
-    return [c[0] for c in h.hv.calls if c[0] not in ("lookup", "state", "close")]
+    return [c[0] for c in h.hv.calls if c[0] not in ("connect", "lookup", "state", "close")]
 
 
 def test_start_creates_a_transient_guest_from_the_config(h):
     out = h.run("start")
     assert out.rc == SUCCESS, out
     assert h.hv.calls_of("create") == [("create", h.config.read_text())]
-    assert [d.name for d in h.hv.domains] == ["vm1"]
+    assert [d.name for d in h.hv.guests] == ["vm1"]
     assert h.state().get("name") == "vm1" and h.state().get("uuid") == UUID
 
 
@@ -35,13 +35,7 @@ def test_persistent_definition_is_undefined_after_its_xml_is_backed_up(h):
     dom = h.hv.add(state=("shutoff", "shutdown"), persistent=True)
     dom.inactive_xml = "<domain type='kvm'><name>vm1</name><!-- admin's edits --></domain>"
     seen_at_undefine: list[list[str]] = []
-    original_undefine = dom.undefine
-
-    def undefine():
-        seen_at_undefine.append(sorted(os.listdir(h.backups)))
-        original_undefine()
-
-    dom.undefine = undefine
+    dom.before["undefine"] = lambda _dom: seen_at_undefine.append(sorted(os.listdir(h.backups)))
     out = h.run("start")
     assert out.rc == SUCCESS, out
     assert actions(h) == ["is_persistent", "xml", "undefine", "create"]
@@ -86,17 +80,13 @@ def test_start_of_a_failed_guest_is_refused(h):
     assert not h.hv.calls_of("create")
 
 
-def test_guest_that_dies_while_starting_fails_the_start(h, monkeypatch):
-    original_create = h.hv.create
-
-    def create(xml):
-        dom = original_create(xml)
+def test_guest_that_dies_while_starting_fails_the_start(h):
+    def dies(dom):
         dom.set_state("shutoff", "failed")
         dom.persistent = True
         h.procs.remove_guest(dom.name, dom.uuid)
-        return dom
 
-    monkeypatch.setattr(h.hv, "create", create)
+    h.hv.on_create = dies
     out = h.run("start")
     assert out.rc == GENERIC, out
     assert "did not start" in out.reason and "failed to start" in out.reason
@@ -123,26 +113,12 @@ def test_start_times_out_when_monitor_scripts_never_pass(h, tmp_path):
     assert "by the end of start's timeout" in out.reason
 
 
-def test_start_waits_while_the_guest_is_starting_up(h, monkeypatch):
-    original_create = h.hv.create
-
-    def create(xml):
-        dom = original_create(xml)
+def test_start_waits_while_the_guest_is_starting_up(h):
+    def starting_up(dom):
         dom.set_state("paused", "starting_up")
-        states = iter([("paused", "starting_up")] * 3)
-        original_state = dom.state
+        dom.upcoming_states = [("paused", "starting_up")] * 3 + [("running", "booted")]
 
-        def state():
-            try:
-                dom.set_state(*next(states))
-            except StopIteration:
-                dom.set_state("running", "booted")
-            return original_state()
-
-        dom.state = state
-        return dom
-
-    monkeypatch.setattr(h.hv, "create", create)
+    h.hv.on_create = starting_up
     assert h.run("start").rc == SUCCESS
     assert h.clock.slept > 0
 

@@ -12,7 +12,7 @@ UNREACHABLE = "connect: Cannot recv data: Connection reset by peer"
 
 def actions(h) -> list[str]:
     """What the agent asked libvirt to do (observations left out)."""
-    return [c[0] for c in h.hv.calls if c[0] not in ("lookup", "state", "close")]
+    return [c[0] for c in h.hv.calls if c[0] not in ("connect", "lookup", "state", "close")]
 
 
 def test_stop_of_a_stopped_guest_succeeds_twice(h):
@@ -71,17 +71,15 @@ def test_refused_shutdown_destroys_at_once(h):
     assert h.clock.slept < 1.0
 
 
-def test_guest_stuck_after_destroy_is_killed_by_pid(h, monkeypatch):
-    dom = h.hv.add()
-    monkeypatch.setattr(dom, "destroy", lambda graceful=False: None)  # accepted, no effect
+def test_guest_stuck_after_destroy_is_killed_by_pid(h):
+    h.hv.add().on_destroy = "ignore"  # accepted, no effect
     out = h.run("stop", force_stop="true")
     assert out.rc == SUCCESS, out
     assert "still running after destroy: sending SIGKILL" in out.stderr
 
 
-def test_guest_surviving_destroy_and_sigkill_fails_the_stop(h, monkeypatch):
-    dom = h.hv.add()
-    monkeypatch.setattr(dom, "destroy", lambda graceful=False: None)
+def test_guest_surviving_destroy_and_sigkill_fails_the_stop(h):
+    h.hv.add().on_destroy = "ignore"
     for pid in list(h.procs.ignores):
         h.procs.ignores[pid] = {SIGTERM, SIGKILL}
     out = h.run("stop", force_stop="true")
@@ -140,14 +138,14 @@ def test_libvirt_coming_back_during_stop_is_used(h):
     assert h.procs.kills == []
 
 
-def test_libvirt_lost_in_the_middle_of_the_stop(h, monkeypatch):
+def test_libvirt_lost_in_the_middle_of_the_stop(h):
     dom = h.hv.add()
 
-    def shutdown(modes):
+    def lost(_dom, _modes):
         h.hv.unavailable = UNREACHABLE
         raise HypervisorUnavailable(UNREACHABLE)
 
-    monkeypatch.setattr(dom, "shutdown", shutdown)
+    dom.before["shutdown"] = lost
     out = h.run("stop")
     assert out.rc == SUCCESS, out
     assert h.procs.kills and h.procs.procs == {}
@@ -179,15 +177,15 @@ def test_unknown_guest_with_an_unkillable_qemu_fails_the_stop(h):
     assert out.rc == GENERIC, out
 
 
-def test_domain_vanishing_between_lookup_and_state_during_stop(h, monkeypatch):
+def test_domain_vanishing_between_lookup_and_state_during_stop(h):
     dom = h.hv.add()
 
-    def shutdown(modes):
-        h.hv.calls.append(("shutdown", dom.name, modes))
+    def vanish(_dom, _modes):
         h.procs.remove_guest(dom.name, dom.uuid)
         dom.gone = True  # still returned by lookup once more, then libvirt says no domain
 
-    monkeypatch.setattr(dom, "shutdown", shutdown)
+    dom.before["shutdown"] = vanish
+    dom.on_shutdown = "ignore"
     out = h.run("stop")
     assert out.rc == SUCCESS, out
 
@@ -203,14 +201,14 @@ def test_stop_with_missing_config_stops_the_remembered_guest(h):
     out = h.run("stop")
     assert out.rc == SUCCESS, out
     assert h.hv.calls_of("shutdown") == [("shutdown", "guest-a", [])]
-    assert h.hv.domains == [] and h.procs.procs == {}
+    assert h.hv.guests == [] and h.procs.procs == {}
 
 
 def test_stop_with_missing_config_and_no_state_uses_the_resource_name(h):
     h.hv.add("vm1", OTHER_UUID)
     out = h.run("stop", config=h.gone_config)
     assert out.rc == SUCCESS, out
-    assert h.hv.domains == []
+    assert h.hv.guests == []
 
 
 def test_stop_with_missing_config_and_libvirt_down_kills_the_remembered_qemu(h):
@@ -237,7 +235,7 @@ def test_stop_with_malformed_parameters_still_stops_the_guest(h, reskeys):
     h.hv.add()
     out = h.run("stop", **reskeys)
     assert out.rc == SUCCESS, out
-    assert h.hv.domains == [] and h.procs.procs == {}
+    assert h.hv.guests == [] and h.procs.procs == {}
 
 
 def test_stop_with_a_broken_config_file_uses_the_remembered_guest(h):
@@ -246,7 +244,7 @@ def test_stop_with_a_broken_config_file_uses_the_remembered_guest(h):
     h.config.write_text("<domain><name>vm1")
     out = h.run("stop")
     assert out.rc == SUCCESS, out
-    assert h.hv.domains == []
+    assert h.hv.guests == []
 
 
 # -- never 7
@@ -263,7 +261,7 @@ def test_stop_never_returns_7_and_leaves_nothing_running(h, state, reason, force
     out = h.run("stop", force_stop=force)
     assert out.rc == SUCCESS, out
     assert h.procs.procs == {}
-    assert all(not d.active for d in h.hv.domains)
+    assert all(not d.active for d in h.hv.guests)
 
 
 @pytest.mark.parametrize(
