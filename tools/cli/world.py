@@ -26,7 +26,7 @@ from havirt.tools.cluster.lock import Holder, LockEnv, LockRecord
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from havirt.tools.pacemaker import Pacemaker
+    from havirt.tools.pacemaker import Pacemaker, PacemakerAdapter
     from havirt.tools.records import Sources
     from havirt.tools.validate.engine import Connector
 
@@ -119,7 +119,7 @@ class ClusterWorld:
     Every part left out is this machine's."""
 
     make: Callable[[bool], ClusterEnv] | None = None  # quiet (no lock-waiting lines) -> env
-    pacemaker: Callable[[], Pacemaker] = _live_pacemaker  # also that of the live env
+    pacemaker: Callable[[], PacemakerAdapter] = _live_pacemaker  # also that of the live env
     sources: SourcesReader = _live_sources  # domain list|locate, node list
     connector: ConnectorMaker = _live_connector  # validate's SSH
     writable: Callable[[str], bool] = _live_writable  # may an output go into this directory
@@ -133,7 +133,7 @@ def command_world() -> ClusterWorld:
     return world if world is not None else ClusterWorld()
 
 
-def live_env(quiet: bool = False, pacemaker: Pacemaker | None = None) -> ClusterEnv:
+def live_env(quiet: bool = False, pacemaker: PacemakerAdapter | None = None) -> ClusterEnv:
     """This machine: the live cluster's tools (or ``pacemaker``), the real clocks, this
     process."""
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from havirt.tools.cluster.lock import LockEnv
-    from havirt.tools.pacemaker import Pacemaker
+    from havirt.tools.pacemaker import PacemakerAdapter
     from havirt.tools.placement.guest_move import GuestMove
 
     Progress = Callable[[GuestMove], None]
@@ -34,7 +34,7 @@ def _silent(move: GuestMove) -> None:
 
 @dataclass(frozen=True)
 class ClusterEnv:
-    pacemaker: Pacemaker  # the only way to the cluster (a simulated one in scenarios)
+    pacemaker: PacemakerAdapter  # the only way to the cluster (a simulated one in scenarios)
     monotonic: Callable[[], float]  # for durations and timeouts
     now: Callable[[], dt.datetime]  # UTC wall clock: constraint lifetimes, outage times
     sleep: Callable[[float], None]

@@ -41,7 +41,7 @@ from havirt.tools.generate import (
     write_file,
 )
 from havirt.tools.inventory.cluster_options import weakens_safety
-from havirt.tools.pacemaker import CibVersion, Pacemaker, verify_lines
+from havirt.tools.pacemaker import CibVersion, PacemakerAdapter, verify_lines
 from havirt.tools.userinput import parse_xml, quote, read_bytes
 from lxml import etree
 
@@ -310,7 +310,7 @@ def _checked_generated(directory: str, manifest: dict[str, Any]) -> bytes:
     return data
 
 
-def record_live(directory: str, pacemaker: Pacemaker) -> Comparison:
+def record_live(directory: str, pacemaker: PacemakerAdapter) -> Comparison:
     """Read the live CIB, keep it as live-cib.xml (recorded in the manifest), compare."""
     manifest = read_manifest(directory)
     generated = _checked_generated(directory, manifest)
@@ -346,7 +346,7 @@ class ApplyReport:
         }
 
 
-def apply_directory(directory: str, pacemaker: Pacemaker) -> ApplyReport:
+def apply_directory(directory: str, pacemaker: PacemakerAdapter) -> ApplyReport:
     """Push a generated directory's CIB to the cluster as one transaction.
 
     Refuses (raising, with nothing pushed) when the directory was never compared

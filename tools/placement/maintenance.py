@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from havirt.tools.cluster.env import ClusterEnv
-from havirt.tools.pacemaker import Pacemaker
+from havirt.tools.pacemaker import PacemakerAdapter
 from havirt.tools.pacemaker.cib import parse_config
 from havirt.tools.placement.predict import predict
 
@@ -36,7 +36,7 @@ class MaintenanceReport:
         return asdict(self)
 
 
-def _guests(pm: Pacemaker) -> list[str]:
+def _guests(pm: PacemakerAdapter) -> list[str]:
     return [p.id for p in parse_config(pm.cib_xml("configuration")).guests]
 
 

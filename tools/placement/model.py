@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from havirt.tools.errors import BadRequest
-from havirt.tools.pacemaker import ClusterStatus, Pacemaker
+from havirt.tools.pacemaker import ClusterStatus, PacemakerAdapter
 from havirt.tools.pacemaker.cib import parse_config
 
 T = TypeVar("T")
@@ -157,7 +157,7 @@ def layout_from(status: ClusterStatus, configuration_xml: str) -> Layout:
     return Layout(hosts, tuple(sorted(guests, key=lambda g: g.id)), config.node_attributes)
 
 
-def read_layout(pm: Pacemaker) -> Layout:
+def read_layout(pm: PacemakerAdapter) -> Layout:
     """The live (or CIB_file) cluster's layout: one crm_mon and one cibadmin call."""
     return layout_from(pm.status(), pm.cib_xml("configuration"))
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from havirt.tools.cluster.env import ClusterEnv
 from havirt.tools.errors import HavirtError, Refused
-from havirt.tools.pacemaker import ClusterStatus, Pacemaker
+from havirt.tools.pacemaker import ClusterStatus, PacemakerAdapter
 from havirt.tools.placement.constraints import (
     Move,
     MoveConstraint,
@@ -53,7 +53,7 @@ def expiry(now: dt.datetime, timeout: float) -> dt.datetime:
     return now + dt.timedelta(seconds=lifetime_for(timeout))
 
 
-def sweep_expired_moves(pm: Pacemaker, now: dt.datetime) -> list[MoveConstraint]:
+def sweep_expired_moves(pm: PacemakerAdapter, now: dt.datetime) -> list[MoveConstraint]:
     """Delete the expired ``havirt-move-*`` constraints (left by a havirt that was
     killed: they no longer apply, but they clutter the CIB and every listing); return
     the unexpired ones (another havirt run is moving guests)."""
@@ -64,7 +64,9 @@ def sweep_expired_moves(pm: Pacemaker, now: dt.datetime) -> list[MoveConstraint]
     return [c for c in existing if not c.expired(now)]
 
 
-def check_no_move_in_progress(pm: Pacemaker, guests: Sequence[str], now: dt.datetime) -> None:
+def check_no_move_in_progress(
+    pm: PacemakerAdapter, guests: Sequence[str], now: dt.datetime
+) -> None:
     """Sweep expired ``havirt-move-*`` constraints; refuse while unexpired ones exist:
     another havirt run is moving guests."""
     busy = sweep_expired_moves(pm, now)
@@ -120,7 +122,7 @@ def _remove_for_sure(env: ClusterEnv, ids: list[str], expires: dt.datetime) -> N
     )
 
 
-def clear_moves(pm: Pacemaker) -> list[str]:
+def clear_moves(pm: PacemakerAdapter) -> list[str]:
     """Delete every ``havirt-move-*`` constraint (after a havirt run was killed)."""
     ids = [c.id for c in move_constraints_in(pm.cib_xml("constraints"))]
     pm.delete_constraints(ids)

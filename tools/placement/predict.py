@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from havirt.tools.pacemaker import Pacemaker, PlannedAction, Simulation
+from havirt.tools.pacemaker import PacemakerAdapter, PlannedAction, Simulation
 from havirt.tools.pacemaker.cib import configuration
 from havirt.tools.placement.constraints import (
     Move,
@@ -104,7 +104,7 @@ def _placement(
 
 
 def predict(
-    pm: Pacemaker,
+    pm: PacemakerAdapter,
     guests: Iterable[str],
     *,
     standby: Iterable[str] = (),
@@ -148,7 +148,7 @@ def predict(
 
 
 def predict_moves(
-    pm: Pacemaker,
+    pm: PacemakerAdapter,
     guests: Iterable[str],
     moves: Sequence[Move],
     *,

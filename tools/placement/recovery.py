@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import Callable, Sequence
 
 from havirt.tools.cluster.env import ClusterEnv
-from havirt.tools.pacemaker import ClusterStatus, Pacemaker, PacemakerError
+from havirt.tools.pacemaker import ClusterStatus, PacemakerAdapter, PacemakerError
 from havirt.tools.placement.sightings import node_up
 
 # A guest left down after a failed move is judged once the cluster had nothing planned
@@ -40,7 +40,7 @@ def _recovered(status: ClusterStatus, guest: str) -> bool:
     return settled_on(status, guest) is not None
 
 
-def _recovering(pm: Pacemaker, status: ClusterStatus, guests: Sequence[str]) -> bool:
+def _recovering(pm: PacemakerAdapter, status: ClusterStatus, guests: Sequence[str]) -> bool:
     """Whether the cluster still has work that may bring ``guests`` back: a node
     waiting to be fenced or to join, or any action the scheduler plans for them, also
     one blocked until something else happened (crm_resource --wait ignores those)."""

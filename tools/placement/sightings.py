@@ -11,12 +11,12 @@ from havirt.tools.pacemaker import (
     ClusterStatus,
     Operation,
     OperationHistory,
-    Pacemaker,
+    PacemakerAdapter,
     PacemakerError,
 )
 
 
-def read_history(pm: Pacemaker) -> OperationHistory | None:
+def read_history(pm: PacemakerAdapter) -> OperationHistory | None:
     """The operation history, or None when it cannot be read (then outcomes are unknown)."""
     try:
         return pm.history()

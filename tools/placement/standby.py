@@ -20,7 +20,7 @@ from typing import Any
 from havirt.tools.cluster.env import ClusterEnv
 from havirt.tools.errors import Refused
 from havirt.tools.findings import NOTE, Finding
-from havirt.tools.pacemaker import ClusterStatus, Pacemaker
+from havirt.tools.pacemaker import ClusterStatus, PacemakerAdapter
 from havirt.tools.placement.constraints import Move
 from havirt.tools.placement.guest_move import GuestMove
 from havirt.tools.placement.model import Guest, Host, Layout, describe_load, layout_from
@@ -81,7 +81,7 @@ class UnstandbyReport(StandbyReport):
         return {**super().to_dict(), "skipped": self.skipped, "forgotten": self.forgotten}
 
 
-def _read(pm: Pacemaker, node: str) -> tuple[ClusterStatus, Layout, Host]:
+def _read(pm: PacemakerAdapter, node: str) -> tuple[ClusterStatus, Layout, Host]:
     """The cluster as it is, and ``node`` in it (refused when the cluster has no such node)."""
     status = pm.status()
     layout = layout_from(status, pm.cib_xml("configuration"))

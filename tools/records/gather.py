@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from havirt.tools.pacemaker import Pacemaker
+from havirt.tools.pacemaker import PacemakerAdapter
 from havirt.tools.pacemaker.cib import Primitive, parse_config
 from havirt.tools.records.model import GuestIdentity, RecordsError, Sources
 from havirt.tools.records.scan import DEFAULT_TIMEOUT, NodeScan, Scanner, local_node, node_uris
@@ -53,7 +53,7 @@ def identity(primitive: Primitive) -> GuestIdentity:
 
 
 def gather(
-    pacemaker: Pacemaker,
+    pacemaker: PacemakerAdapter,
     scanner: Scanner,
     *,
     template: str | None = None,
