@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from havirt.tools.errors import HavirtError
+from havirt.tools.errors import BadRequest, HavirtError
 from havirt.tools.lab.auditor import QemuCopy, netns_ids, scan
 from havirt.tools.lab.cluster import ClusterLab, cluster_missing_requirements
 from havirt.tools.lab.guest_image import build_guest_assets
@@ -82,9 +82,9 @@ def up(
     """Bring a cluster lab up (or leave a healthy one as it is) and describe it."""
     _check_name(name)
     if not 2 <= nodes <= 8:
-        raise HavirtError(f"--nodes {nodes}: a lab has 2 to 8 nodes", "pass --nodes 3")
+        raise BadRequest(f"a lab has 2 to 8 nodes, not {nodes}", "ask for 3 nodes")
     if not 0 <= guests <= 20:
-        raise HavirtError(f"--guests {guests}: a lab has 0 to 20 guests", "pass --guests 3")
+        raise BadRequest(f"a lab has 0 to 20 guests, not {guests}", "ask for 3 guests")
     problems = cluster_missing_requirements()
     if problems:
         raise HavirtError(

@@ -112,7 +112,7 @@ def plan_balance(
             reason = f"balanced: the spread is within the threshold ({policy.threshold:.0%})"
             break
         if len(moves) >= policy.max_moves:
-            reason = f"stopped at --max-moves {policy.max_moves}"
+            reason = f"stopped at the limit of {policy.max_moves} move(s)"
             break
         best = _best_move(current, nodes, loads, moves, refused)
         if best is None or best[0] < policy.min_gain:
