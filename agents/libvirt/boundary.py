@@ -1,6 +1,8 @@
-"""The only module that talks to libvirt.
+"""The connection to libvirt: the only way the agents reach it.
 
-One connection per agent run. Every call runs in a worker thread and is
+One connection per agent run (:class:`Hypervisor`); what it hands out is in
+objects.py, libvirt's errors and the deadline of each call in errors.py, libvirt's
+flags and state names in names.py. Every call runs in a worker thread and is
 bounded by the operation's deadline: libvirt releases the GIL while it waits
 for libvirtd, so a hung daemon costs us a stuck thread (abandoned, the agent
 exits with os._exit) instead of a hung agent.
@@ -13,13 +15,59 @@ integer states and reasons are translated to names here.
 
 from __future__ import annotations
 
-import _thread  # the threading module costs the monitor more than all its own work
-import sys
-
-from havirt.agents.guest.domain_state import DomainState
 from havirt.agents.libvirt import c_api
+from havirt.agents.libvirt.errors import (
+    NO_DOMAIN,
+    NO_STORAGE_POOL,
+    OPERATION_INVALID,
+    RESOURCE_BUSY,
+    HypervisorError,
+    HypervisorTimeout,
+    HypervisorUnavailable,
+    bounded,
+)
+from havirt.agents.libvirt.names import (
+    MIGRATE_FLAG_NAMES,
+    SHUTDOWN_MODE_FLAGS,
+    libvirt_module,
+    migrate_flags,
+    shutdown_flags,
+    state_names,
+)
+from havirt.agents.libvirt.objects import (
+    Domain,
+    DomainInfo,
+    JobProgress,
+    MigrationJob,
+    StoragePool,
+)
 from havirt.ocf.environment import Deadline
-from havirt.ocf.record import Record
+
+# The boundary's whole vocabulary, importable from here (the agents import it lazily,
+# with one import line per use): its errors, libvirt's names, the objects.
+__all__ = [
+    "MIGRATE_FLAG_NAMES",
+    "NO_DOMAIN",
+    "NO_STORAGE_POOL",
+    "OPERATION_INVALID",
+    "RESOURCE_BUSY",
+    "SHUTDOWN_MODE_FLAGS",
+    "Credentials",
+    "Domain",
+    "DomainInfo",
+    "Hypervisor",
+    "HypervisorError",
+    "HypervisorTimeout",
+    "HypervisorUnavailable",
+    "JobProgress",
+    "MigrationJob",
+    "StoragePool",
+    "libvirt_module",
+    "migrate_flags",
+    "preload",
+    "shutdown_flags",
+    "state_names",
+]
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
 
@@ -29,152 +77,11 @@ if TYPE_CHECKING:
 
     T = TypeVar("T")
 
-_STATE_NAMES = c_api.STATE_NAMES
-_REASONS = c_api.REASON_NAMES
-
-SHUTDOWN_MODE_FLAGS = {
-    "acpi": "VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN",
-    "agent": "VIR_DOMAIN_SHUTDOWN_GUEST_AGENT",
-    "initctl": "VIR_DOMAIN_SHUTDOWN_INITCTL",
-    "signal": "VIR_DOMAIN_SHUTDOWN_SIGNAL",
-    "paravirt": "VIR_DOMAIN_SHUTDOWN_PARAVIRT",
-}
-
-# virsh migrate's switches, as libvirt flags (for migrate_options).
-MIGRATE_FLAG_NAMES = {
-    "--live": "VIR_MIGRATE_LIVE",
-    "--p2p": "VIR_MIGRATE_PEER2PEER",
-    "--peer2peer": "VIR_MIGRATE_PEER2PEER",
-    "--tunnelled": "VIR_MIGRATE_TUNNELLED",
-    "--tunneled": "VIR_MIGRATE_TUNNELLED",
-    "--persistent": "VIR_MIGRATE_PERSIST_DEST",
-    "--undefinesource": "VIR_MIGRATE_UNDEFINE_SOURCE",
-    "--suspend": "VIR_MIGRATE_PAUSED",
-    "--copy-storage-all": "VIR_MIGRATE_NON_SHARED_DISK",
-    "--copy-storage-inc": "VIR_MIGRATE_NON_SHARED_INC",
-    "--copy-storage-synchronous-writes": "VIR_MIGRATE_NON_SHARED_SYNCHRONOUS_WRITES",
-    "--change-protection": "VIR_MIGRATE_CHANGE_PROTECTION",
-    "--unsafe": "VIR_MIGRATE_UNSAFE",
-    "--compressed": "VIR_MIGRATE_COMPRESSED",
-    "--auto-converge": "VIR_MIGRATE_AUTO_CONVERGE",
-    "--rdma-pin-all": "VIR_MIGRATE_RDMA_PIN_ALL",
-    "--abort-on-error": "VIR_MIGRATE_ABORT_ON_ERROR",
-    "--postcopy": "VIR_MIGRATE_POSTCOPY",
-    "--tls": "VIR_MIGRATE_TLS",
-    "--parallel": "VIR_MIGRATE_PARALLEL",
-}
-
-NO_DOMAIN = c_api.ERR_NO_DOMAIN
-OPERATION_INVALID = c_api.ERR_OPERATION_INVALID
-NO_STORAGE_POOL = 49  # VIR_ERR_NO_STORAGE_POOL
-RESOURCE_BUSY = c_api.ERR_RESOURCE_BUSY
-
-_libvirt: Any = None
-
-
-def libvirt_module() -> Any:
-    """libvirt-python, imported on first use (the monitor path never needs it)."""
-    global _libvirt
-    if _libvirt is None:
-        import libvirt
-
-        # libvirt prints every error to stderr by default; we report them ourselves.
-        libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
-        _libvirt = libvirt
-    return _libvirt
-
 
 def preload() -> None:
     """Load libvirt.so.0 for the C path ahead of the first connection (a command that
     asks several hosts can do it while it waits for something else)."""
     c_api.load()
-
-
-def migrate_flags(switches: tuple[str, ...] | list[str]) -> int:
-    """The libvirt flags of a live migration with these virsh switches."""
-    lv = libvirt_module()
-    flags: int = lv.VIR_MIGRATE_LIVE
-    for switch in switches:
-        flags |= getattr(lv, MIGRATE_FLAG_NAMES[switch])
-    return flags
-
-
-def shutdown_flags(modes: list[str]) -> int:
-    lv = libvirt_module()
-    flags = 0
-    for mode in modes:
-        flags |= getattr(lv, SHUTDOWN_MODE_FLAGS[mode])
-    return flags
-
-
-def state_names(state: int, reason: int) -> DomainState:
-    return DomainState(
-        _STATE_NAMES.get(state, f"state{state}"),
-        _REASONS.get(state, {}).get(reason, f"reason{reason}"),
-    )
-
-
-class HypervisorError(Exception):
-    """A libvirt call failed; ``code`` is libvirt's error code (or None)."""
-
-    def __init__(self, message: str, code: int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class HypervisorUnavailable(HypervisorError):
-    """libvirtd could not be reached, or did not answer before the deadline."""
-
-
-class HypervisorTimeout(HypervisorUnavailable):
-    pass
-
-
-def _bounded(call: Callable[[], T], seconds: float, what: str) -> T:
-    """Run a libvirt call in a worker thread; give up after ``seconds``."""
-    box: dict[str, Any] = {}
-
-    done = _thread.allocate_lock()
-    done.acquire()
-
-    def work() -> None:
-        try:
-            box["value"] = call()
-        except BaseException as exc:  # handed to the caller's thread
-            box["error"] = exc
-        finally:
-            done.release()
-
-    _thread.start_new_thread(work, ())
-    # Even with the deadline spent, let an answering daemon answer.
-    if not done.acquire(timeout=max(seconds, 0.1)):
-        raise HypervisorTimeout(f"libvirt did not answer '{what}' within {seconds:.1f}s")
-    if "error" in box:
-        exc = box["error"]
-        if isinstance(exc, c_api.CallFailed):
-            raise _classify(exc.code, str(exc), what) from exc
-        lv = sys.modules.get("libvirt")  # loaded by whoever made the failing call
-        if lv is not None and isinstance(exc, lv.libvirtError):
-            message = (exc.get_error_message() or str(exc)).strip()
-            raise _classify(exc.get_error_code(), message, what) from exc
-        raise exc
-    value: T = box["value"]
-    return value
-
-
-_UNREACHABLE_CODES = {
-    c_api.ERR_SYSTEM_ERROR,
-    c_api.ERR_NO_CONNECT,
-    c_api.ERR_RPC,
-    c_api.ERR_AUTH_FAILED,
-    c_api.ERR_INVALID_CONN,
-}
-
-
-def _classify(code: int | None, message: str, what: str) -> HypervisorError:
-    if code in _UNREACHABLE_CODES or "Cannot recv data" in message or "End of file" in message:
-        return HypervisorUnavailable(f"{what}: {message}", code)
-    return HypervisorError(f"{what}: {message}", code)
 
 
 class Credentials:
@@ -224,271 +131,6 @@ class Credentials:
         )
 
 
-class DomainInfo(Record):
-    """One domain of a listing."""
-
-    __slots__ = (
-        "name",
-        "uuid",
-        "state",
-        "persistent",
-    )
-    _defaults = {"persistent": None}
-    name: str
-    uuid: str
-    state: DomainState
-    persistent: bool | None  # defined (not transient); None when the listing did not ask
-
-
-class JobProgress(Record):
-    __slots__ = (
-        "active",
-        "elapsed_ms",
-        "data_total",
-        "data_processed",
-        "data_remaining",
-        "downtime_ms",
-    )
-    _defaults = {
-        "elapsed_ms": 0,
-        "data_total": 0,
-        "data_processed": 0,
-        "data_remaining": 0,
-        "downtime_ms": None,
-    }
-    active: bool
-    elapsed_ms: int
-    data_total: int
-    data_processed: int
-    data_remaining: int
-    downtime_ms: int | None
-
-
-class Domain:
-    """One guest, seen through one connection. Every method is deadline-bounded.
-
-    Found through the C fast path it carries only a pointer for state queries;
-    libvirt-python's object is looked up (by UUID) when an action needs it.
-    """
-
-    def __init__(
-        self,
-        hv: Hypervisor,
-        dom: Any = None,
-        *,
-        name: str = "",
-        uuid: str = "",
-        cdom: int | None = None,
-    ) -> None:
-        self._hv = hv
-        self._pydom = dom
-        self._cdom = cdom
-        self.name: str = name or dom.name()
-        self._uuid = uuid
-
-    @property
-    def uuid(self) -> str:
-        if not self._uuid:
-            self._uuid = self._dom.UUIDString()
-        return self._uuid
-
-    @property
-    def _dom(self) -> Any:
-        if self._pydom is None:
-            self._pydom = self._hv.py_lookup_uuid(self._uuid)
-        return self._pydom
-
-    def state(self, limit: float | None = None) -> DomainState:
-        if self._cdom is not None:
-            lib, cdom = self._hv.clib, self._cdom
-            state, reason = self._hv.call_c(lambda: c_api.state(lib, cdom), "state", limit)
-        else:
-            state, reason = self._hv.call(self._dom.state, "state", limit)
-        return state_names(state, reason)
-
-    def is_persistent(self) -> bool:
-        return bool(self._hv.call(self._dom.isPersistent, "isPersistent"))
-
-    def xml(self, inactive: bool = False, secure: bool = True) -> str:
-        lv = libvirt_module()
-        flags = (lv.VIR_DOMAIN_XML_INACTIVE if inactive else 0) | (
-            lv.VIR_DOMAIN_XML_SECURE if secure else 0
-        )
-        xml: str = self._hv.call(lambda: self._dom.XMLDesc(flags), "XMLDesc")
-        return xml
-
-    def vcpus_and_memory(self) -> tuple[int, int]:
-        """(vCPUs, maximum memory in KiB)."""
-        if self._cdom is not None:
-            lib, cdom = self._hv.clib, self._cdom
-            return self._hv.call_c(lambda: c_api.vcpus_and_memory(lib, cdom), "info")
-        info = self._hv.call(self._dom.info, "info")
-        return int(info[3]), int(info[1])
-
-    def shutdown(self, modes: list[str]) -> None:
-        flags = shutdown_flags(modes)
-        self._hv.call(lambda: self._dom.shutdownFlags(flags), "shutdown")
-
-    def destroy(self, graceful: bool = False) -> None:
-        flags = libvirt_module().VIR_DOMAIN_DESTROY_GRACEFUL if graceful else 0
-        self._hv.call(lambda: self._dom.destroyFlags(flags), "destroy")
-
-    def undefine(self) -> None:
-        # No flags: libvirt refuses while a managed-save image or NVRAM exists,
-        # so undefining never deletes guest data.
-        self._hv.call(lambda: self._dom.undefineFlags(0), "undefine")
-
-    def start(self) -> None:
-        self._hv.call(self._dom.create, "start")
-
-    def save(self, path: str) -> None:
-        self._hv.call(lambda: self._dom.save(path), "save")
-
-    def set_migration_speed(self, mib_per_s: int) -> None:
-        self._hv.call(lambda: self._dom.migrateSetMaxSpeed(mib_per_s, 0), "migrateSetMaxSpeed")
-
-    def set_migration_downtime(self, ms: int) -> None:
-        self._hv.call(lambda: self._dom.migrateSetMaxDowntime(ms, 0), "migrateSetMaxDowntime")
-
-    def job_progress(self, limit: float | None = None) -> JobProgress:
-        lv = libvirt_module()
-        stats = self._hv.call(self._dom.jobStats, "jobStats", limit)
-        active = stats.get("type", lv.VIR_DOMAIN_JOB_NONE) not in (
-            lv.VIR_DOMAIN_JOB_NONE,
-            lv.VIR_DOMAIN_JOB_COMPLETED,
-            lv.VIR_DOMAIN_JOB_FAILED,
-            lv.VIR_DOMAIN_JOB_CANCELLED,
-        )
-        return JobProgress(
-            active=active,
-            elapsed_ms=int(stats.get("time_elapsed", 0)),
-            data_total=int(stats.get("data_total", 0)),
-            data_processed=int(stats.get("data_processed", 0)),
-            data_remaining=int(stats.get("data_remaining", 0)),
-            downtime_ms=stats.get("downtime"),
-        )
-
-    def abort_job(self, seconds: float) -> None:
-        """Abort the domain's job, waiting at most ``seconds`` for libvirt's answer (not
-        bounded by the connection's deadline: the watchdog aborts after it)."""
-        dom = self._dom
-        _bounded(dom.abortJob, seconds, "abortJob")
-
-    def migrate(
-        self, dest_uri: str, migrate_uri: str | None, flags: int, bandwidth: int, seconds: float
-    ) -> None:
-        """Live-migrate; peer-to-peer when ``flags`` has P2P, else through a second connection."""
-        lv = libvirt_module()
-        params: dict[str, Any] = {}
-        if migrate_uri:
-            params[lv.VIR_MIGRATE_PARAM_URI] = migrate_uri
-        if bandwidth:
-            params[lv.VIR_MIGRATE_PARAM_BANDWIDTH] = bandwidth
-        dom = self._dom
-        if flags & lv.VIR_MIGRATE_PEER2PEER:
-            _bounded(lambda: dom.migrateToURI3(dest_uri, params, flags), seconds, "migrate")
-            return
-        dconn = _bounded(lambda: lv.open(dest_uri), seconds, f"connect {dest_uri}")
-        try:
-            _bounded(lambda: dom.migrate3(dconn, params, flags), seconds, "migrate")
-        finally:
-            try:
-                dconn.close()
-            except lv.libvirtError:
-                pass
-
-    def start_migration(
-        self, dest_uri: str, migrate_uri: str | None, flags: int, bandwidth: int, seconds: float
-    ) -> MigrationJob:
-        """:meth:`migrate` in a thread of its own; follow it through the job returned."""
-        return MigrationJob(lambda: self.migrate(dest_uri, migrate_uri, flags, bandwidth, seconds))
-
-    def agent_ping(self, seconds: int) -> None:
-        import json
-
-        import libvirt_qemu
-
-        command = json.dumps({"execute": "guest-ping"})
-        self._hv.call(
-            lambda: libvirt_qemu.qemuAgentCommand(self._dom, command, seconds, 0), "guest-ping"
-        )
-
-
-class MigrationJob:
-    """A live migration running in a thread: libvirt's migrate call blocks until the
-    migration ended (done, failed or aborted)."""
-
-    def __init__(self, call: Callable[[], None]) -> None:
-        self.error: BaseException | None = None
-        self._done = _thread.allocate_lock()
-        self._done.acquire()
-
-        def work() -> None:
-            try:
-                call()
-            except BaseException as exc:  # handed to whoever follows the job
-                self.error = exc
-            finally:
-                self._done.release()
-
-        _thread.start_new_thread(work, ())
-
-    def wait(self, seconds: float) -> bool:
-        """True once libvirt's call returned; waits at most ``seconds`` for that."""
-        if self._done.acquire(timeout=max(0.0, seconds)):
-            self._done.release()  # stays "done" for every later wait
-            return True
-        return False
-
-
-class StoragePool:
-    """One storage pool, seen through one connection. Every method is deadline-bounded.
-
-    None of these calls makes libvirtd touch the pool's filesystem except ``start``,
-    ``build`` and ``destroy`` (mount, mkdir, unmount)."""
-
-    def __init__(self, hv: Hypervisor, pool: Any) -> None:
-        self._hv = hv
-        self._pool = pool
-        self.name: str = pool.name()  # kept by the client library: no call to libvirtd
-
-    @property
-    def uuid(self) -> str:
-        uuid: str = self._pool.UUIDString()  # kept by the client library too
-        return uuid
-
-    def is_active(self) -> bool:
-        return bool(self._hv.call(self._pool.isActive, "pool isActive"))
-
-    def is_persistent(self) -> bool:
-        return bool(self._hv.call(self._pool.isPersistent, "pool isPersistent"))
-
-    def autostart(self) -> bool:
-        return bool(self._hv.call(self._pool.autostart, "pool autostart"))
-
-    def xml(self, inactive: bool = False) -> str:
-        flags = libvirt_module().VIR_STORAGE_XML_INACTIVE if inactive else 0
-        xml: str = self._hv.call(lambda: self._pool.XMLDesc(flags), "pool XMLDesc")
-        return xml
-
-    def build(self) -> None:
-        """Create the target directory (no flags: never formats or overwrites anything)."""
-        self._hv.call(lambda: self._pool.build(0), f"build pool {self.name}")
-
-    def start(self) -> None:
-        self._hv.call(lambda: self._pool.create(0), f"start pool {self.name}")
-
-    def destroy(self) -> None:
-        self._hv.call(self._pool.destroy, f"stop pool {self.name}")
-
-    def volume_paths(self) -> list[str]:
-        """Paths of the volumes libvirt knows in the pool (from its last refresh)."""
-        pool = self._pool
-        return self._hv.call(
-            lambda: [vol.path() for vol in pool.listAllVolumes(0)], "pool listAllVolumes"
-        )
-
-
 class Hypervisor:
     """Lazily opened connections whose every call is bounded by ``deadline``."""
 
@@ -522,10 +164,10 @@ class Hypervisor:
     def call(self, fn: Callable[[], T], what: str, limit: float | None = None) -> T:
         """``fn()`` bounded by the deadline minus the reserve, and by ``limit`` seconds."""
         self.connect()
-        return _bounded(fn, self._limited(limit), what)
+        return bounded(fn, self._limited(limit), what)
 
     def call_c(self, fn: Callable[[], T], what: str, limit: float | None = None) -> T:
-        return _bounded(fn, self._limited(limit), what)
+        return bounded(fn, self._limited(limit), what)
 
     def _limited(self, limit: float | None) -> float:
         budget = self._budget()
@@ -541,7 +183,7 @@ class Hypervisor:
         lv = libvirt_module() if self.libvirt_python is None else self.libvirt_python
         uri, creds = self.uri, self.credentials
         if creds is None:
-            self._conn = _bounded(lambda: lv.open(uri), self._connect_budget(), "connect")
+            self._conn = bounded(lambda: lv.open(uri), self._connect_budget(), "connect")
             return
         kinds = [
             lv.VIR_CRED_AUTHNAME,
@@ -551,7 +193,7 @@ class Hypervisor:
         ]
         auth = [kinds, creds.answer, None]
         try:
-            self._conn = _bounded(
+            self._conn = bounded(
                 lambda: lv.openAuth(uri, auth, 0), self._connect_budget(), "connect"
             )
         except HypervisorError as exc:
@@ -568,7 +210,7 @@ class Hypervisor:
         if lib is None:
             return False
         uri = self.uri
-        self._cconn = _bounded(
+        self._cconn = bounded(
             lambda: c_api.open_connection(lib, uri), self._connect_budget(), "connect"
         )
         self.clib = lib
@@ -736,12 +378,12 @@ class Hypervisor:
         if self._cconn is not None:
             lib, cconn, self._cconn = self.clib, self._cconn, None
             try:
-                _bounded(lambda: c_api.close(lib, cconn), 1.0, "close")
+                bounded(lambda: c_api.close(lib, cconn), 1.0, "close")
             except HypervisorError:
                 pass
         if self._conn is not None:
             conn, self._conn = self._conn, None
             try:
-                _bounded(conn.close, 1.0, "close")
+                bounded(conn.close, 1.0, "close")
             except HypervisorError:
                 pass

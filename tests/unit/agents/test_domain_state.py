@@ -10,7 +10,7 @@ from havirt.agents.guest.domain_state import (
     Verdict,
     judge,
 )
-from havirt.agents.libvirt import boundary as libvirt_boundary
+from havirt.agents.libvirt import names as libvirt_names
 from havirt.ocf.exitcodes import OcfExit
 
 UNLISTED_REASON = "some-reason-no-row-names"
@@ -44,15 +44,15 @@ def test_no_row_is_shadowed_by_an_earlier_wildcard():
 
 def test_every_state_libvirt_reports_has_a_wildcard_row():
     wildcard_states = {s for s, r, _, _ in STATE_TABLE if r == "*"}
-    for name in libvirt_boundary._STATE_NAMES.values():
+    for name in libvirt_names._STATE_NAMES.values():
         assert name in wildcard_states, f"libvirt state {name} falls through the table"
 
 
 def test_every_specific_reason_in_the_table_is_one_libvirt_can_report():
     """A misspelt reason would silently fall through to the state's '*' row."""
     by_state = {
-        libvirt_boundary._STATE_NAMES[code]: set(reasons.values())
-        for code, reasons in libvirt_boundary._REASONS.items()
+        libvirt_names._STATE_NAMES[code]: set(reasons.values())
+        for code, reasons in libvirt_names._REASONS.items()
     }
     for state, reason, _, _ in STATE_TABLE:
         if reason == "*" or state == "undefined" or (state, reason) in NEWER_LIBVIRT_REASONS:
