@@ -16,10 +16,15 @@ import click
 WEEK = 7 * 24 * 3600.0
 
 
+def print_json(data: Any) -> None:
+    """What --json prints: the result as JSON, keys sorted, indented."""
+    click.echo(json.dumps(data, indent=2, sort_keys=True))
+
+
 def emit(data: Any, as_json: bool, human: str) -> None:
-    """Print a result: its JSON (sorted keys, indented) with --json, else its human text."""
+    """Print a result: its JSON with --json, else its human text."""
     if as_json:
-        click.echo(json.dumps(data, indent=2, sort_keys=True))
+        print_json(data)
     else:
         click.echo(human)
 

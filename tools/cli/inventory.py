@@ -7,21 +7,17 @@ commands so that `havirt --help` stays fast.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from typing import TYPE_CHECKING, Any
 
 import click
+from havirt.tools.cli.common import print_json
 from havirt.tools.cli.world import command_world
 
 if TYPE_CHECKING:
     from havirt.tools.generate.apply import Comparison
     from havirt.tools.inventory import Inventory, Problem
-
-
-def _json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=True))
 
 
 def _problem_line(problem: Problem) -> str:
@@ -62,7 +58,7 @@ def inventory_check(file: str, as_json: bool) -> None:
     result = check_file(file)
     errors = [p for p in result.problems if p.severity == "error"]
     if as_json:
-        _json(
+        print_json(
             {
                 "file": file,
                 "ok": result.ok,
@@ -139,7 +135,7 @@ def inventory_show(file: str, as_json: bool) -> None:
 
     inv = load(file)
     if as_json:
-        _json(inv.to_dict())
+        print_json(inv.to_dict())
     else:
         click.echo(_show_text(inv))
 
@@ -268,7 +264,7 @@ def generate_command(
             if not as_json:
                 click.echo(_apply_text(applied))
     if as_json:
-        _json(data)
+        print_json(data)
 
 
 def _apply_text(report: Any) -> str:
@@ -296,6 +292,6 @@ def apply_command(directory: str, as_json: bool) -> None:
 
     report = apply_directory(directory, command_world().pacemaker())
     if as_json:
-        _json(report.to_dict())
+        print_json(report.to_dict())
     else:
         click.echo(_apply_text(report))

@@ -4,13 +4,12 @@ havirt.tools.cluster.lock."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
-from havirt.tools.cli.common import WEEK, Number
+from havirt.tools.cli.common import WEEK, Number, print_json
 from havirt.tools.cli.world import command_env
 from havirt.tools.cluster.env import ClusterEnv
 from havirt.tools.cluster.lock import (
@@ -94,7 +93,7 @@ def lock_command_group(group: click.Group) -> None:
             body: dict[str, Any] = {"held": record is not None}
             if record is not None:
                 body |= {"holder": record.to_dict(), "expired": record.expired(now)}
-            click.echo(json.dumps(body, indent=2, sort_keys=True))
+            print_json(body)
         elif record is None:
             click.echo("the cluster lock is free")
         else:
@@ -114,7 +113,7 @@ def lock_command_group(group: click.Group) -> None:
         now = env.now()
         if as_json:
             body = {"removed": record.to_dict() if record is not None else None}
-            click.echo(json.dumps(body, indent=2, sort_keys=True))
+            print_json(body)
         elif record is None:
             click.echo("the cluster lock was free; nothing to remove")
         else:

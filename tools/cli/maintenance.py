@@ -15,7 +15,6 @@ checks and acts (havirt.tools.cluster.lock); --dry-run takes no lock.
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import threading
@@ -24,7 +23,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import click
-from havirt.tools.cli.common import seconds
+from havirt.tools.cli.common import print_json, seconds
 from havirt.tools.cli.lock import WAIT_LOCK_OPTION, lock_command_group, run_locked
 from havirt.tools.cli.world import command_env
 from havirt.tools.cluster.env import ClusterEnv
@@ -154,7 +153,7 @@ def finish(report: Any, as_json: bool, human: str) -> None:
     """Print the result; exit 1 when not everything went as planned: a guest did not
     arrive, or was restarted instead of live-migrated, or stopped, or its end is unknown."""
     if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2, sort_keys=True))
+        print_json(report.to_dict())
     else:
         click.echo(human)
     if not report.ok:
@@ -343,7 +342,7 @@ def maintenance_command(
             timeout=timeout,
         )
     if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2, sort_keys=True))
+        print_json(report.to_dict())
         return
     if not report.changed:
         click.echo(f"maintenance mode is already {state}")

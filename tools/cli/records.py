@@ -14,13 +14,12 @@ Exit codes of these commands (docs/records.md):
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import click
-from havirt.tools.cli.common import Number
+from havirt.tools.cli.common import Number, print_json
 from havirt.tools.cli.exit_codes import fail
 from havirt.tools.cli.world import command_world
 from havirt.tools.errors import HavirtError
@@ -47,10 +46,6 @@ def _trouble() -> Iterator[None]:
         yield
     except HavirtError as exc:
         fail(exc, EXIT_TROUBLE)
-
-
-def _json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=True))
 
 
 def reach_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -300,7 +295,7 @@ def node_list(template: str | None, timeout: float, all_nodes: bool, as_json: bo
         sources = _sources(template, timeout, all_nodes)
         found = records.nodes(sources)
     if as_json:
-        _json({"nodes": [r.to_dict() for r in found]})
+        print_json({"nodes": [r.to_dict() for r in found]})
     else:
         click.echo(render_nodes(found))
 
@@ -342,7 +337,7 @@ def domain_list(
         if node:
             listing = records.guests_on(listing, node)
     if as_json:
-        _json(listing.to_dict())
+        print_json(listing.to_dict())
     else:
         click.echo(render_domains(listing))
     if check:
@@ -368,6 +363,6 @@ def domain_locate(
     with _trouble():
         found = records.locate(_sources(template, timeout, all_nodes), guest)
     if as_json:
-        _json(found.to_dict())
+        print_json(found.to_dict())
     else:
         click.echo(render_location(found))
