@@ -154,7 +154,7 @@ def plan(inv: Inventory) -> CibPlan:
             # Mandatory and symmetrical: the pool is mounted before the guest starts and
             # the guest is stopped before its node's pool is. Pacemaker relates a primitive
             # to the clone instance on its own node, so live migration is kept (tested with
-            # crm_simulate in tests/contract/test_generate_cib.py).
+            # crm_simulate in tests/contract/test_generate_pacemaker.py).
             constraints.append(Order(f"order-{clone}-{guest.name}-mandatory", clone, guest.name))
             constraints.append(
                 Colocation(
