@@ -232,3 +232,16 @@ def test_a_definition_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"<domain>\xe9</domain>")
     with pytest.raises(BadRequest, match="not UTF-8"):
         read_definition(str(path), "the XML")
+
+
+def test_the_inventory_says_where_the_store_is_and_defaults_without_the_host() -> None:
+    from havirt.tools.inventory import load_text
+
+    base = (
+        "[cluster]\nname = 'c'\n"
+        "[[nodes]]\nname = 'n1'\naddresses = ['10.0.0.1']\nmemory = '8GiB'\nvcpus = 4\n"
+        "fence = { agent = 'fence_havirt', options = { uri = 'qemu:///system' } }\n"
+    )
+    assert load_text(base).definitions == "/srv/havirt-shared/definitions"
+    moved = load_text(base + "[definitions]\npath = '/mnt/shared/defs'\n")
+    assert moved.definitions == "/mnt/shared/defs"
