@@ -216,18 +216,32 @@ def domain_revert(
     metavar="FILE",
     help="Store this file as the new definition instead of opening an editor.",
 )
+@click.option(
+    "--base",
+    type=click.IntRange(min=1),
+    metavar="REV",
+    help="The revision FILE was made from: refused (exit 3) if the guest changed since "
+    "(default: the current revision, read now).",
+)
 @click.option("--why", default="", help="Why the change is made (kept in the history).")
 @store_options
 def domain_edit(
-    name: str, xml_file: str | None, why: str, store: str | None, inventory: str | None
+    name: str,
+    xml_file: str | None,
+    base: int | None,
+    why: str,
+    store: str | None,
+    inventory: str | None,
 ) -> None:
     """Change guest NAME's definition: in $EDITOR (like virsh edit) or from --xml FILE.
     An unchanged file changes nothing; a refused edit changes nothing and keeps the
     edited text."""
     from havirt.tools.domains import read_definition
 
+    if base is not None and xml_file is None:
+        raise BadRequest("--base goes with --xml", "name the edited file with --xml FILE")
     where = _open_store(store, inventory)
-    base = where.latest(name)
+    base = where.latest(name) if base is None else base
     current = where.get(name, base)
     if xml_file is not None:
         new = read_definition(xml_file, "the XML (--xml)")

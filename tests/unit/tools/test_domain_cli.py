@@ -206,3 +206,16 @@ def test_a_fifo_as_the_xml_is_refused_at_once(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     result = run(tmp_path, "import", "web1", "--xml", str(fifo))
     assert result.exit_code == 2 and "not a regular file" in result.output
+
+
+def test_a_file_made_from_an_older_revision_is_a_conflict_with_base(tmp_path: Path) -> None:
+    imported(tmp_path)
+    run(tmp_path, "edit", "web1", edit=edit_to(xml(2048)), who="bob")
+    mine = tmp_path / "mine.xml"
+    mine.write_text(xml(512))
+    result = run(tmp_path, "edit", "web1", "--xml", str(mine), "--base", "1")
+    assert result.exit_code == 3
+    assert "changed since revision 1" in result.output and "revision 2 by bob" in result.output
+    assert (tmp_path / "store" / "web1" / "domain.xml").read_text() == xml(2048)
+    alone = run(tmp_path, "edit", "web1", "--base", "1")
+    assert alone.exit_code == 2 and "--base goes with --xml" in alone.output
