@@ -297,6 +297,7 @@ class DefinitionStore:
                 f"{name} is already in the definition store (revision {numbers[-1]})",
                 "edit it instead; to start its history again, purge it first",
             )
+        self._check_uuid_unique(definition)
         os.makedirs(self._revisions_dir(name), exist_ok=True)
         return self._store(definition, None, change)
 
@@ -346,6 +347,22 @@ class DefinitionStore:
         return count
 
     # -- inside -----------------------------------------------------------------------
+
+    def _check_uuid_unique(self, definition: Definition) -> None:
+        """No two guests of the store share a UUID (libvirt would take them for one)."""
+        for other in self.guests():
+            if other == definition.name:
+                continue
+            try:
+                theirs = check_definition(other, self.get(other), f"the XML of {other}")
+            except HavirtError:
+                continue  # a damaged guest is reported by its own commands
+            if theirs.uuid == definition.uuid:
+                raise Refused(
+                    f"the UUID {definition.uuid} of {definition.name} is already that of "
+                    f"{other} in the definition store",
+                    "give the new guest its own <uuid> (uuidgen), or edit the existing one",
+                )
 
     def _conflict(self, name: str, base: int, newer: int) -> Conflict:
         made = self.record(name, newer)

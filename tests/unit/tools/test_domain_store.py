@@ -245,3 +245,10 @@ def test_the_inventory_says_where_the_store_is_and_defaults_without_the_host() -
     assert load_text(base).definitions == "/srv/havirt-shared/definitions"
     moved = load_text(base + "[definitions]\npath = '/mnt/shared/defs'\n")
     assert moved.definitions == "/mnt/shared/defs"
+
+
+def test_create_refuses_a_uuid_another_guest_has(store: DefinitionStore, tmp_path: Path) -> None:
+    store.create("web1", xml(), change())
+    with pytest.raises(Refused, match="already that of web1"):
+        store.create("web2", xml("web2"), change())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["web1"]
