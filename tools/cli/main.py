@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 from havirt.tools.cli.demo import demo_command
+from havirt.tools.cli.domains import DOMAIN_COMMANDS
 from havirt.tools.cli.exit_codes import fail
 from havirt.tools.cli.install import install_agents
 from havirt.tools.cli.inventory import apply_command, generate_command, inventory_group
@@ -39,6 +40,8 @@ def main() -> None:
 
 
 node_group.add_command(node_list)  # node standby|unstandby (maintenance) and node list (records)
+for domain_command in DOMAIN_COMMANDS:  # domain list|locate (records), the store's (domains)
+    domain_group.add_command(domain_command)
 for command in (
     install_agents,
     demo_command,

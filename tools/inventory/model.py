@@ -169,6 +169,7 @@ class Inventory:
     storage: tuple[Storage, ...]
     networks: tuple[Network, ...]
     guests: tuple[Guest, ...]
+    definitions: str = ""  # the definition store's directory ([definitions] path)
 
     def node(self, name: str) -> Node:
         return next(n for n in self.nodes if n.name == name)

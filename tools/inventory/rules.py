@@ -72,7 +72,16 @@ class Builder:
         self.capacity(nodes, guests)
         self.ids(nodes, storage, guests)
         self.cluster_properties(cluster, len(nodes))
-        return Inventory(self.source, cluster, policies, nodes, storage, networks, guests)
+        return Inventory(
+            self.source,
+            cluster,
+            policies,
+            nodes,
+            storage,
+            networks,
+            guests,
+            definitions=self.v["definitions"]["path"],
+        )
 
     # -- nodes ---------------------------------------------------------------------------
 

@@ -31,6 +31,9 @@ from havirt.tools.inventory.kinds import (
 )
 from havirt.tools.inventory.locate import Path
 
+# Where the definition store is when the inventory does not say (docs/domains.md).
+DEFAULT_STORE = "/srv/havirt-shared/definitions"
+
 # Names that become Pacemaker ids (XML NCName) and libvirt names: a letter first.
 RESOURCE_NAME = r"[A-Za-z_][A-Za-z0-9_.-]{0,63}"
 NODE_NAME = r"[A-Za-z0-9]([A-Za-z0-9.-]{0,62}[A-Za-z0-9])?"
@@ -153,6 +156,19 @@ GUEST_DEFAULTS = Table(
             Text("a libvirt URI like qemu:///system", r"[a-z0-9+]+://[^\s]*"),
             "The libvirt URI of the local hypervisor.",
             default="qemu:///system",
+        ),
+    )
+)
+
+DEFINITIONS = Table(
+    fields=(
+        Field(
+            "path",
+            AbsPath(what="an absolute path like /srv/havirt-shared/definitions"),
+            "The definition store: the directory on the cluster's shared storage that "
+            "holds every guest's domain XML and its revisions (docs/domains.md). The "
+            "`havirt domain` commands' --store overrides it.",
+            default=DEFAULT_STORE,
         ),
     )
 )
@@ -353,6 +369,7 @@ INVENTORY = Table(
         Field("cluster", CLUSTER, "The cluster as a whole.", required=True),
         Field("policies", POLICIES, "Placement, migration and monitoring policies."),
         Field("guest_defaults", GUEST_DEFAULTS, "Defaults for every guest."),
+        Field("definitions", DEFINITIONS, "Where the guests' domain XML is kept."),
         Field("nodes", ArrayOf(NODE, min_items=1), "The hypervisor hosts.", required=True),
         Field("storage", ArrayOf(STORAGE), "Shared storage."),
         Field("networks", ArrayOf(NETWORK), "libvirt networks the guests use."),
@@ -364,6 +381,7 @@ TABLES: tuple[tuple[str, Table], ...] = (
     ("[cluster]", CLUSTER),
     ("[policies]", POLICIES),
     ("[guest_defaults]", GUEST_DEFAULTS),
+    ("[definitions]", DEFINITIONS),
     ("[[nodes]]", NODE),
     ("[nodes.fence]", FENCE),
     ("[[storage]]", STORAGE),
