@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 from havirt.tools.cli.demo import demo_command
+from havirt.tools.cli.domain_run import DOMAIN_COMMANDS
 from havirt.tools.cli.exit_codes import fail
 from havirt.tools.cli.install import install_agents
 from havirt.tools.cli.inventory import apply_command, generate_command, inventory_group
@@ -39,6 +40,8 @@ def main() -> None:
 
 
 node_group.add_command(node_list)  # node standby|unstandby (maintenance) and node list (records)
+for command in DOMAIN_COMMANDS:  # domain start|stop|migrate (domain_run) and list|locate (records)
+    domain_group.add_command(command)
 for command in (
     install_agents,
     demo_command,
