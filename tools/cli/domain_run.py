@@ -111,9 +111,9 @@ def _role_text(report: DomainReport, running: bool) -> str:
     else:
         head = f"{name}: target-role set to {role}" if report.changed else f"{name}: meant to run"
         if report.move is None and running and report.expected:
-            head += f"; Pacemaker starts it on {report.expected} (not followed: --wait)"
+            head += f"; Pacemaker starts it on {report.expected} (--wait follows it)"
         elif report.move is None and not running and report.before:
-            head += f"; Pacemaker stops it{where} (not followed: --wait)"
+            head += f"; Pacemaker stops it{where} (--wait follows it)"
     lines = [head, *(f"  note: {n}" for n in report.notes)]
     if report.move is not None and not report.dry_run:
         lines.append(state_line(report.move, running))

@@ -322,17 +322,23 @@ def _end(move: GuestMove, state: str, where: tuple[str, ...], elapsed: float) ->
     move.detail = f"{move.detail}; {now}" if keep else now
 
 
-def _why_not(cluster: _Cluster, guest: Guest, node: str) -> str:
-    """Why the scheduler would not run ``guest`` on ``node`` (which is available)."""
+def _why_not(cluster: _Cluster, guest: Guest, node: str) -> tuple[str, str]:
+    """Why the scheduler would not run ``guest`` on ``node`` (which is available), and
+    what would change that."""
     layout = cluster.layout
+    others = f"or pick another node ({_room(cluster)})"
     if not layout.fits(guest, node):
         return (
             f"{node} lacks room: {guest.id} needs {describe_load(guest.utilization)}, "
-            f"{node} has free {describe_load(layout.free(node))}"
+            f"{node} has free {describe_load(layout.free(node))}",
+            f"free room on {node} (stop or move a guest there), {others}",
         )
-    rules = [c.describe() for c in constraints_of(cluster.cib, guest.id) if c.kind not in ("move",)]
+    rules = [c.describe() for c in constraints_of(cluster.cib, guest.id) if c.kind != "move"]
     listed = "; ".join(rules) if rules else "none of its own: see crm_simulate --show-scores"
-    return f"a rule forbids it there (its constraints: {listed})"
+    return (
+        f"a rule forbids it there (its constraints: {listed})",
+        f"change the rule (havirt place {guest.id} lists them and clears havirt's), {others}",
+    )
 
 
 def migrate(
@@ -384,11 +390,8 @@ def migrate(
         env.pacemaker, [g.id for g in cluster.layout.guests], [move], now=env.now(), timeout=timeout
     )
     if prediction.destination(name) != node:
-        raise Refused(
-            f"Pacemaker would not run {name} on {node}: {_why_not(cluster, guest, node)}; "
-            "nothing was changed",
-            f"free room on {node}, or pick another node ({_room(cluster)})",
-        )
+        why, fix = _why_not(cluster, guest, node)
+        raise Refused(f"Pacemaker would not run {name} on {node}: {why}; nothing was changed", fix)
     stopped = [g for g in prediction.stopped() if g != name]
     if stopped:
         raise Refused(
