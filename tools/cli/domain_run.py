@@ -9,6 +9,7 @@ refused, nothing changed. Each holds the cluster lock while it checks and acts.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -55,8 +56,9 @@ def state_line(move: GuestMove, running: bool) -> str:
     elif move.state in ("failed", "timed out"):
         text = click.style(f"{move.state} {verb}", fg="red")
     else:
-        text = verb + (f" (expected on {move.target})" if running and move.target else "")
-    extra = [f"{move.seconds:.1f} s"] if move.seconds is not None else []
+        text = verb
+    extra = [f"expected on {move.target}"] if running and move.target and not move.node else []
+    extra += [f"{move.seconds:.1f} s"] if move.seconds is not None else []
     extra += [move.detail] if move.detail else []
     return f"  {move.guest:<14} {text}" + (f" ({'; '.join(extra)})" if extra else "")
 
@@ -84,14 +86,22 @@ def _run(
     do = start if running else stop
     env = command_env(quiet or as_json).reporting(_printer(quiet or as_json, running))
     with sigterm_unwinds():
-        report = run_locked(
-            env,
-            f"domain {action} {name}",
-            lambda dry: do(env, name, wait=wait, dry_run=dry),
-            dry_run=dry_run,
-            wait=wait_lock,
-            timeout=wait or 0.0,
-        )
+        try:
+            report = run_locked(
+                env,
+                f"domain {action} {name}",
+                lambda dry: do(env, name, wait=wait, dry_run=dry),
+                dry_run=dry_run,
+                wait=wait_lock,
+                timeout=wait or 0.0,
+            )
+        except KeyboardInterrupt:  # no temporary constraint to remove: say what stays
+            click.echo(
+                f"havirt: interrupted; {name}'s target-role stays as it is now and Pacemaker "
+                f"carries on (havirt domain locate {name} shows where it runs)",
+                err=True,
+            )
+            sys.exit(130)
     finish(report, as_json, _role_text(report, running))
 
 

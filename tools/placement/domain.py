@@ -291,6 +291,10 @@ def _follow(
                 keep = move.detail and move.detail not in IN_FLIGHT
                 move.detail = f"{move.detail}; {failure}" if keep else failure
         if failed and running and settled_on(status, move.guest) is None:
+            if move.detail != before[1]:  # say so now: the recovery may take a while
+                move.state = MOVING
+                env.progress(move)
+                before = (move.state, move.detail)
             status = await_recovery(env, [move.guest], deadline=began + timeout)
         where = status.where(move.guest)
         pending = in_flight(status, move.guest)
