@@ -220,3 +220,18 @@ def test_the_command_answers_in_json_and_refuses_with_exit_2() -> None:
     result = CliRunner().invoke(main, ["domain", "migrate", "vm1", "n2"], obj=world)
     assert result.exit_code == 2
     assert "vm1 is not running" in result.stderr
+
+
+def test_a_bare_wait_takes_the_default_and_migrate_answers_in_json() -> None:
+    pm = FakeCluster([_status(RUNNING)], _cib({"vm1": None, "vm2": None}))
+    world = ClusterWorld(make=lambda quiet: _env(pm))
+    result = CliRunner().invoke(main, ["domain", "start", "vm2", "--wait", "--json"], obj=world)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["before"] == ["n2"]
+    result = CliRunner().invoke(main, ["domain", "migrate", "vm1", "n1", "--json"], obj=world)
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert (body["action"], body["changed"], body["expected"]) == ("migrate", False, "n1")
+    result = CliRunner().invoke(main, ["domain", "stop", "vm1", "--wait", "-1"], obj=world)
+    assert result.exit_code == 2  # a bad number is refused by the command line
+    assert pm.written == []
