@@ -171,8 +171,7 @@ def start(
     began = env.monotonic()
     cluster, guest = _read(env, name)
     role = cluster.role(name)
-    report = DomainReport(name, "start", changed=role != STARTED, before=guest.nodes)
-    report.dry_run = dry_run
+    report = DomainReport(name, "start", role != STARTED, guest.nodes, dry_run=dry_run)
     if guest.nodes and role != STOPPED:
         report.expected = guest.node
         return report  # runs, and is meant to
@@ -231,8 +230,7 @@ def stop(
     began = env.monotonic()
     cluster, guest = _read(env, name)
     role = cluster.role(name)
-    report = DomainReport(name, "stop", changed=role != STOPPED, before=guest.nodes)
-    report.dry_run = dry_run
+    report = DomainReport(name, "stop", role != STOPPED, guest.nodes, dry_run=dry_run)
     if not report.changed and not guest.nodes:
         return report  # stopped, and meant to be
     if guest.nodes:
