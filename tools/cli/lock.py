@@ -81,9 +81,10 @@ def lock_command_group(group: click.Group) -> None:
     def lock_status(as_json: bool) -> None:
         """Who holds the cluster lock of havirt's commands that move guests, if anyone.
 
-        standby, unstandby, balance, place and maintenance take it, one at a
-        time across the cluster; it is kept in the CIB (crm_config, property set
-        havirt-lock) with its holder, when it was taken and when it expires.
+        standby, unstandby, balance, place, domain start|stop|migrate and
+        maintenance take it, one at a time across the cluster; it is kept in
+        the CIB (crm_config, property set havirt-lock) with its holder, when it
+        was taken and when it expires.
         Exit 0 whether it is held or not.
         """
         env = command_env()

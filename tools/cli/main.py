@@ -11,7 +11,8 @@ from typing import Any
 
 import click
 from havirt.tools.cli.demo import demo_command
-from havirt.tools.cli.domains import DOMAIN_COMMANDS
+from havirt.tools.cli.domain_run import DOMAIN_COMMANDS as RUN_COMMANDS
+from havirt.tools.cli.domains import DOMAIN_COMMANDS as STORE_COMMANDS
 from havirt.tools.cli.exit_codes import fail
 from havirt.tools.cli.install import install_agents
 from havirt.tools.cli.inventory import apply_command, generate_command, inventory_group
@@ -40,7 +41,8 @@ def main() -> None:
 
 
 node_group.add_command(node_list)  # node standby|unstandby (maintenance) and node list (records)
-for domain_command in DOMAIN_COMMANDS:  # domain list|locate (records), the store's (domains)
+# domain list|locate (records), start|stop|migrate (domain_run), the store's (domains)
+for domain_command in (*RUN_COMMANDS, *STORE_COMMANDS):
     domain_group.add_command(domain_command)
 for command in (
     install_agents,

@@ -312,6 +312,19 @@ class Pacemaker:
             what=f"{'setting' if value is not None else 'deleting'} attribute {name} of {node}",
         )
 
+    def set_resource_meta(
+        self, resource: str, name: str, value: str, *, timeout: float | None = None
+    ) -> None:
+        """Set one meta attribute of a resource in one CIB change (``crm_resource --meta
+        --set-parameter``; ``target-role`` is how ``pcs resource enable|disable`` start
+        and stop one)."""
+        meta = ["crm_resource", "--resource", resource, "--meta"]
+        self.run(
+            [*meta, "--set-parameter", name, "--parameter-value", value],
+            timeout=timeout,
+            what=f"setting {name} of {resource}",
+        )
+
     def add_constraints(self, constraints_xml: str, *, timeout: float | None = None) -> None:
         """Add every constraint of a ``<constraints>`` fragment in one CIB transaction."""
         modify = ["cibadmin", "--modify", "--allow-create", "--scope", "constraints"]

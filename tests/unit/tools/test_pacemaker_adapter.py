@@ -232,3 +232,9 @@ def test_errors_from_xml_output_and_a_hint_when_not_on_a_cluster(runner_queue) -
 def test_a_simulation_without_cluster_status_is_refused() -> None:
     with pytest.raises(PacemakerError, match="no cluster_status"):
         parse_simulation("<pacemaker-result><actions/></pacemaker-result>")
+
+
+def test_set_resource_meta_is_one_crm_resource_call(runner_queue) -> None:
+    meta = ["crm_resource", "--resource", "vm1", "--meta"]
+    runner_queue.expect([*meta, "--set-parameter", "target-role", "--parameter-value", "Stopped"])
+    Pacemaker(runner_queue).set_resource_meta("vm1", "target-role", "Stopped")

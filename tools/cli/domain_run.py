@@ -1,0 +1,225 @@
+"""`havirt domain start|stop NAME` and `havirt domain migrate NAME NODE`: parse and
+render only (havirt.tools.placement.domain decides). They join the ``domain`` group of
+tools/cli/records.py in tools/cli/main.py.
+
+Exit codes as for `havirt node standby`: 0 done (migrate: live-migrated); 1 the guest
+did not get there (or was restarted instead of live-migrated) or a tool failed; 2
+refused, nothing changed. Each holds the cluster lock while it checks and acts.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import click
+from havirt.tools.cli.common import seconds
+from havirt.tools.cli.lock import WAIT_LOCK_OPTION, run_locked
+from havirt.tools.cli.maintenance import (
+    DRY_RUN_OPTION,
+    JSON_OPTION,
+    QUIET_OPTION,
+    finish,
+    move_line,
+    moving_env,
+    moving_options,
+    outcome_summary,
+    sigterm_unwinds,
+)
+from havirt.tools.cli.world import command_env
+
+if TYPE_CHECKING:
+    from havirt.tools.placement.domain import DomainReport
+    from havirt.tools.placement.guest_move import GuestMove
+
+DEFAULT_WAIT = 300.0
+
+WAIT_OPTION = click.option(
+    "--wait",
+    "wait",
+    type=seconds(),
+    is_flag=False,
+    flag_value=DEFAULT_WAIT,
+    default=None,
+    metavar="[SECONDS]",
+    help=f"Follow the guest until it gets there, up to SECONDS (default {DEFAULT_WAIT:g}).",
+)
+
+
+def state_line(move: GuestMove, running: bool) -> str:
+    """One guest on its way up or down: ``vm1   starting``, ``vm1   running on node2 (1.2 s)``."""
+    verb = "starting" if running else "stopping"
+    if move.state == "done":
+        text = f"running on {move.node}" if running else "stopped"
+        text = click.style(text, fg="green")
+    elif move.state in ("failed", "timed out"):
+        text = click.style(f"{move.state} {verb}", fg="red")
+    else:
+        text = verb
+    extra = [f"expected on {move.target}"] if running and move.target and not move.node else []
+    extra += [f"{move.seconds:.1f} s"] if move.seconds is not None else []
+    extra += [move.detail] if move.detail else []
+    return f"  {move.guest:<14} {text}" + (f" ({'; '.join(extra)})" if extra else "")
+
+
+def _printer(quiet: bool, running: bool) -> Callable[[GuestMove], None]:
+    def show(move: GuestMove) -> None:
+        if not quiet:
+            click.echo(state_line(move, running), err=True)
+
+    return show
+
+
+def _run(
+    action: str,
+    name: str,
+    wait: float | None,
+    dry_run: bool,
+    wait_lock: float,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    from havirt.tools.placement.domain import start, stop
+
+    running = action == "start"
+    do = start if running else stop
+    env = command_env(quiet or as_json).reporting(_printer(quiet or as_json, running))
+    with sigterm_unwinds():
+        try:
+            report = run_locked(
+                env,
+                f"domain {action} {name}",
+                lambda dry: do(env, name, wait=wait, dry_run=dry),
+                dry_run=dry_run,
+                wait=wait_lock,
+                timeout=wait or 0.0,
+            )
+        except KeyboardInterrupt:  # no temporary constraint to remove: say what stays
+            click.echo(
+                f"havirt: interrupted; {name}'s target-role stays as it is now and Pacemaker "
+                f"carries on (havirt domain locate {name} shows where it runs)",
+                err=True,
+            )
+            sys.exit(130)
+    finish(report, as_json, _role_text(report, running))
+
+
+def _role_text(report: DomainReport, running: bool) -> str:
+    name, role = report.guest, "Started" if running else "Stopped"
+    where = f" on {', '.join(report.before)}" if report.before else ""
+    if report.dry_run:
+        head = f"{name}: would set target-role {role}" if report.changed else f"{name}: as is"
+        if running and report.expected:
+            head += f"; Pacemaker would start it on {report.expected}"
+        elif report.move is not None:
+            head += f"; Pacemaker would stop it{where}"
+    elif running and not report.changed and report.before:
+        head = f"{name}: already running{where}"
+    elif not running and not report.changed and not report.before:
+        head = f"{name}: already stopped"
+    else:
+        head = f"{name}: target-role set to {role}" if report.changed else f"{name}: meant to run"
+        if report.move is None and running and report.expected:
+            head += f"; Pacemaker starts it on {report.expected} (--wait follows it)"
+        elif report.move is None and not running and report.before:
+            head += f"; Pacemaker stops it{where} (--wait follows it)"
+    lines = [head, *(f"  note: {n}" for n in report.notes)]
+    if report.move is not None and not report.dry_run:
+        lines.append(state_line(report.move, running))
+    return "\n".join(lines)
+
+
+@click.command("start")
+@click.argument("name")
+@WAIT_OPTION
+@DRY_RUN_OPTION
+@WAIT_LOCK_OPTION
+@QUIET_OPTION
+@JSON_OPTION
+def domain_start(
+    name: str, wait: float | None, dry_run: bool, wait_lock: float, quiet: bool, as_json: bool
+) -> None:
+    """Start guest NAME: Pacemaker starts it where its scheduler chooses.
+
+    Sets the resource's target-role meta attribute to Started (one CIB change, as
+    'pcs resource enable NAME'), after asking the scheduler (crm_simulate) where it
+    would run: refused (exit 2, nothing changed) when no node has room or its
+    constraints allow none, when another guest would have to stop, or when the
+    cluster is in maintenance mode or without quorum. --wait follows it until it
+    runs.
+    """
+    _run("start", name, wait, dry_run, wait_lock, quiet, as_json)
+
+
+@click.command("stop")
+@click.argument("name")
+@WAIT_OPTION
+@DRY_RUN_OPTION
+@WAIT_LOCK_OPTION
+@QUIET_OPTION
+@JSON_OPTION
+def domain_stop(
+    name: str, wait: float | None, dry_run: bool, wait_lock: float, quiet: bool, as_json: bool
+) -> None:
+    """Stop guest NAME (a clean shutdown by its agent) and keep it stopped.
+
+    Sets the resource's target-role meta attribute to Stopped (one CIB change, as
+    'pcs resource disable NAME'). Refused (exit 2, nothing changed) when the
+    cluster is in maintenance mode or without quorum. --wait follows it until it
+    runs nowhere.
+    """
+    _run("stop", name, wait, dry_run, wait_lock, quiet, as_json)
+
+
+@click.command("migrate")
+@click.argument("name")
+@click.argument("node")
+@moving_options
+def domain_migrate(
+    name: str,
+    node: str,
+    timeout: float,
+    wait_lock: float,
+    dry_run: bool,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Live-migrate guest NAME to NODE, and follow it there.
+
+    Pacemaker's scheduler is asked first (crm_simulate, with a temporary
+    havirt-move-NAME constraint): refused with the reason (exit 2, nothing
+    changed) when NODE is offline or in standby, lacks room, a rule forbids
+    NAME there, or another guest would have to stop. The temporary constraint
+    is removed afterwards in every case (success, failure, timeout, Ctrl-C), so
+    Pacemaker may later move NAME again as its rules say (use 'havirt place
+    NAME --prefer NODE' for a lasting wish).
+
+    Like 'pcs resource move NAME NODE', without the constraint it leaves behind.
+    """
+    from havirt.tools.placement.domain import migrate
+
+    env = moving_env(quiet or as_json)
+    with sigterm_unwinds():
+        report = run_locked(
+            env,
+            f"domain migrate {name} {node}",
+            lambda dry: migrate(env, name, node, timeout=timeout, dry_run=dry),
+            dry_run=dry_run,
+            wait=wait_lock,
+            timeout=timeout,
+        )
+    if not report.changed:
+        lines = [f"{name}: already runs on {node}"]
+    elif report.dry_run:
+        lines = [f"{name} would move: {', '.join(report.before)} -> {node}"]
+    else:
+        lines = []
+    lines += [f"  note: {n}" for n in report.notes]
+    if report.move is not None and not report.dry_run:
+        lines.append(move_line(report.move))
+        lines += outcome_summary([report.move], "arrived", report.seconds)
+    finish(report, as_json, "\n".join(lines))
+
+
+DOMAIN_COMMANDS = (domain_start, domain_stop, domain_migrate)
