@@ -149,6 +149,16 @@ def _others(prediction: Prediction, guest: str) -> list[str]:
     return notes
 
 
+def _require_managed(guest: Guest, verb: str) -> None:
+    """Refuse to ask Pacemaker to start or stop a guest it does not manage."""
+    if not guest.managed:
+        raise Refused(
+            f"{guest.id} is not managed by the cluster: Pacemaker would not {verb} it; "
+            "nothing was changed",
+            f"let the cluster manage it first (crm_resource --manage --resource {guest.id})",
+        )
+
+
 def _room(cluster: _Cluster) -> str:
     layout = cluster.layout
     return "; ".join(
@@ -180,12 +190,7 @@ def start(
     # LibvirtScanner) and name node and guest. It needs that scanner as a seam of the
     # ClusterEnv first: the simulated cluster of tests/scenarios has no libvirt to show.
     check_cluster_can_move(cluster.status, f"starting {name}")
-    if not guest.managed:
-        raise Refused(
-            f"{name} is not managed by the cluster: Pacemaker would not start it; "
-            "nothing was changed",
-            f"let the cluster manage it first (crm_resource --manage --resource {name})",
-        )
+    _require_managed(guest, "start")
     prediction = _predict_role(env, cluster, name, STARTED)
     if not prediction.after.get(name):
         failed = " It has failed actions." if guest.failed else ""
@@ -235,12 +240,7 @@ def stop(
         return report  # stopped, and meant to be
     if guest.nodes:
         check_cluster_can_move(cluster.status, f"stopping {name}")
-        if not guest.managed:
-            raise Refused(
-                f"{name} is not managed by the cluster: Pacemaker would not stop it; "
-                "nothing was changed",
-                f"let the cluster manage it first (crm_resource --manage --resource {name})",
-            )
+        _require_managed(guest, "stop")
         report.notes = _others(_predict_role(env, cluster, name, STOPPED), name)
         report.move = GuestMove(name, guest.node, None, required=False)
     if dry_run:
