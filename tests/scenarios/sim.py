@@ -164,8 +164,11 @@ class Cluster:
             self.log.add(self.clock, "cluster", said)
         # crm_simulate does not drop a cancelled recurring monitor from the status section
         # (in maintenance mode it cancels them at every run): cancelling changes nothing.
+        # Nor does it drop the history of a deleted resource (the controller does: its
+        # "delete" of the orphan's history): that changes nothing either.
         busy = transition is not None and any(
-            el.tag == "fencing_action" or (el.tag == "rsc_action" and el.get("op") != "cancel")
+            el.tag == "fencing_action"
+            or (el.tag == "rsc_action" and el.get("op") not in ("cancel", "delete"))
             for el in transition
         )
         self.quiet_hash = None if busy else self.digest()
@@ -193,6 +196,9 @@ class Cluster:
                 if el.get("op") == "cancel" or (el.get("op") == "monitor" and el.get("interval")):
                     continue  # the recurring monitors start with every placement
                 op = el.get("op")
+                if op == "delete":  # the controller drops a deleted resource's history
+                    words.append(f"forget {el.get('resource')}'s history on {el.get('node')}")
+                    continue
                 words.append(f"{op} {el.get('resource')} on {el.get('node')}")
         words += [f"{text} FAILED" for text in fired]
         return "; ".join(words)
@@ -278,9 +284,13 @@ class Cluster:
             state += " standby" if node.standby else ""
             guests = [g for g in sorted(self.guests) if node.name in status.where(g)]
             lines.append(f"  {node.name}: {state}; runs {' '.join(guests) or '-'}")
-        stopped = [g for g in sorted(self.guests) if not status.where(g)]
+        kept = {p.get("id") for p in cib.iterfind("configuration/resources//primitive")}
+        stopped = [g for g in sorted(self.guests) if not status.where(g) and g in kept]
         if stopped:
             lines.append(f"  stopped: {' '.join(stopped)}")
+        removed = [g for g in sorted(self.guests) if g not in kept]
+        if removed:
+            lines.append(f"  removed (no resource): {' '.join(removed)}")
         for f in status.failed_actions:
             if f.resource in self.guests:
                 lines.append(f"  failed action: {f.task} {f.resource} on {f.node} ({f.exitstatus})")
