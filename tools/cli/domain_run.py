@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import click
 from havirt.tools.cli.common import seconds
+from havirt.tools.cli.domains import open_store, store_options
 from havirt.tools.cli.lock import WAIT_LOCK_OPTION, run_locked
 from havirt.tools.cli.maintenance import (
     DRY_RUN_OPTION,
@@ -30,10 +31,11 @@ from havirt.tools.cli.maintenance import (
 from havirt.tools.cli.world import command_env
 
 if TYPE_CHECKING:
-    from havirt.tools.placement.domain import DomainReport
+    from havirt.tools.placement.domain import DomainReport, RemoveReport
     from havirt.tools.placement.guest_move import GuestMove
 
 DEFAULT_WAIT = 300.0
+REMOVE_WAIT = 120.0
 
 WAIT_OPTION = click.option(
     "--wait",
@@ -222,4 +224,111 @@ def domain_migrate(
     finish(report, as_json, "\n".join(lines))
 
 
-DOMAIN_COMMANDS = (domain_start, domain_stop, domain_migrate)
+@click.command("remove")
+@click.argument("name")
+@click.option(
+    "--wait",
+    "wait",
+    type=seconds(),
+    default=REMOVE_WAIT,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for the guest to stop before its resource is deleted.",
+)
+@DRY_RUN_OPTION
+@click.option("--purge", is_flag=True, help="Also delete its definition history from the store.")
+@store_options
+@WAIT_LOCK_OPTION
+@QUIET_OPTION
+@JSON_OPTION
+def domain_remove(
+    name: str,
+    wait: float,
+    dry_run: bool,
+    purge: bool,
+    store: str | None,
+    inventory: str | None,
+    wait_lock: float,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Remove guest NAME from the cluster: stop it, then delete its resource.
+
+    Sets target-role Stopped (as 'havirt domain stop'), waits until it runs
+    nowhere (--wait), then deletes the resource and every constraint that
+    names it (location, colocation, order, havirt's) in one CIB transaction.
+    Its definition history stays in the store unless --purge (which needs
+    --store or --inventory) deletes it, after the resource is gone. Refused
+    (exit 2, nothing changed) as 'domain stop' is; exit 1 when it did not stop
+    in time (then nothing is deleted and it stays stopped).
+    """
+    from havirt.tools.placement.domain import remove
+
+    if (store or inventory) and not purge:
+        raise click.UsageError("--store and --inventory only say where --purge deletes")
+    if purge and not (store or inventory):
+        raise click.UsageError("--purge needs the store's place: --store DIR or --inventory FILE")
+    purger = None
+    if purge:
+        where = open_store(store, inventory)
+
+        def purger(guest: str) -> int | None:
+            return where.purge(guest) if guest in where.guests() else None
+
+    env = command_env(quiet or as_json).reporting(_printer(quiet or as_json, False))
+    with sigterm_unwinds():
+        try:
+            report = run_locked(
+                env,
+                f"domain remove {name}",
+                lambda dry: remove(env, name, wait=wait, dry_run=dry, purge=purger),
+                dry_run=dry_run,
+                wait=wait_lock,
+                timeout=wait,
+            )
+        except KeyboardInterrupt:
+            click.echo(
+                f"havirt: interrupted; {name} is not removed (its target-role may be "
+                f"Stopped now; havirt domain locate {name} shows where it runs)",
+                err=True,
+            )
+            sys.exit(130)
+    finish(report, as_json, _remove_text(report, purge))
+
+
+def _remove_text(report: RemoveReport, purge: bool) -> str:
+    name = report.guest
+    where = f" on {', '.join(report.before)}" if report.before else ""
+    rules = ", ".join(report.constraints)
+    if report.dry_run:
+        lines = [
+            f"{name}: would stop it{where}" if report.before else f"{name}: not running",
+            f"{name}: would delete its resource"
+            + (f" and its constraints {rules}" if rules else ""),
+        ]
+        if purge:
+            lines.append(f"{name}: would delete its definition history from the store")
+        return "\n".join([*lines, *(f"  note: {n}" for n in report.notes)])
+    lines = [f"  note: {n}" for n in report.notes]
+    if report.move is not None:
+        lines.append(state_line(report.move, False))
+    if not report.removed:
+        lines.append(
+            f"{name}: did not stop within the wait; its resource was not deleted "
+            f"(target-role stays Stopped). Try again, with a longer --wait, once it is down"
+        )
+        return "\n".join(lines)
+    lines.append(f"{name}: resource deleted" + (f", with its constraints {rules}" if rules else ""))
+    if not purge:
+        lines.append(
+            f"{name}: its definition history stays in the store (havirt domain history "
+            f"{name}); to add it again: havirt domain import, then regenerate and apply"
+        )
+    elif report.purged is None:
+        lines.append(f"{name}: the store had no history of it; nothing purged")
+    else:
+        lines.append(f"{name}: definition history purged ({report.purged} revisions)")
+    return "\n".join(lines)
+
+
+DOMAIN_COMMANDS = (domain_start, domain_stop, domain_migrate, domain_remove)

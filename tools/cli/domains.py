@@ -84,7 +84,7 @@ def _change(why: str) -> Change:
     return Change(world.who(), world.now(), why)
 
 
-def _open_store(store: str | None, inventory: str | None) -> DefinitionStore:
+def open_store(store: str | None, inventory: str | None) -> DefinitionStore:
     from havirt.tools.domains import DefinitionStore
 
     if store is not None:
@@ -151,7 +151,7 @@ def _keeping(path: str) -> Iterator[None]:
 @click.option("--json", "as_json", is_flag=True, help="The revisions as JSON.")
 def domain_history(name: str, store: str | None, inventory: str | None, as_json: bool) -> None:
     """The revisions of guest NAME's definition, oldest first; the last is current."""
-    where = _open_store(store, inventory)
+    where = open_store(store, inventory)
     revisions = where.history(name)
     if as_json:
         data = {
@@ -178,7 +178,7 @@ def domain_diff(
     that revision to the current one; two, from the first to the second."""
     if len(revisions) > 2:
         raise BadRequest("diff takes at most two revisions", "name one or two revisions")
-    where = _open_store(store, inventory)
+    where = open_store(store, inventory)
     latest = where.latest(name)
     if not revisions:
         if latest == 1:
@@ -202,7 +202,7 @@ def domain_revert(
     name: str, revision: int, why: str, store: str | None, inventory: str | None
 ) -> None:
     """Make REV's definition the current one again, as a new revision."""
-    where = _open_store(store, inventory)
+    where = open_store(store, inventory)
     base = where.latest(name)
     stored = where.revert(name, revision, _change(why), base=base)
     _show_stored(where, name, stored.number, base)
@@ -240,7 +240,7 @@ def domain_edit(
 
     if base is not None and xml_file is None:
         raise BadRequest("--base goes with --xml", "name the edited file with --xml FILE")
-    where = _open_store(store, inventory)
+    where = open_store(store, inventory)
     base = where.latest(name) if base is None else base
     current = where.get(name, base)
     if xml_file is not None:
@@ -286,7 +286,7 @@ def domain_import(
     ran before havirt: see docs/domains.md). Touches neither libvirt nor Pacemaker."""
     from havirt.tools.domains import read_definition
 
-    where = _open_store(store, inventory)
+    where = open_store(store, inventory)
     text = read_definition(xml_file, "the XML (--xml)")
     stored = where.create(name, text, _change(why), f"the XML in {xml_file}")
     _show_stored(where, name, stored.number, None)
