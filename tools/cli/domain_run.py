@@ -1,4 +1,4 @@
-"""`havirt domain start|stop NAME` and `havirt domain migrate NAME NODE`: parse and
+"""`havirt domain start|stop|remove NAME` and `havirt domain migrate NAME NODE`: parse and
 render only (havirt.tools.placement.domain decides). They join the ``domain`` group of
 tools/cli/records.py in tools/cli/main.py.
 

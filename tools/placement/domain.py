@@ -1,5 +1,5 @@
-"""``havirt domain start|stop NAME`` and ``havirt domain migrate NAME NODE``: one guest
-at a time, through Pacemaker.
+"""``havirt domain start|stop|remove NAME`` and ``havirt domain migrate NAME NODE``: one
+guest at a time, through Pacemaker.
 
 start and stop set the guest resource's ``target-role`` meta attribute (Started,
 Stopped) in one CIB change, as ``pcs resource enable|disable`` do, after asking the
@@ -12,6 +12,10 @@ constraint to NODE and refuses, with the reason, when NODE is not available, lac
 room, a rule forbids it, or another guest would have to stop. Otherwise the move is
 carried out with that temporary constraint (tools/placement/moves.carry_out), which is
 removed in every case, and judged like every move (live-migrated, restarted, ...).
+
+remove stops the guest as stop does, waits until it runs nowhere, then deletes its
+primitive and every constraint that names it in one CIB transaction; its definition
+history is deleted only when asked (the caller's ``purge``), after the resource.
 
 Every refusal changes nothing.
 """
