@@ -31,8 +31,9 @@ from havirt.tools.cli.maintenance import (
 from havirt.tools.cli.world import command_env
 
 if TYPE_CHECKING:
-    from havirt.tools.placement.domain import DomainReport, RemoveReport
+    from havirt.tools.placement.domain import DomainReport
     from havirt.tools.placement.guest_move import GuestMove
+    from havirt.tools.placement.removal import RemoveReport
 
 DEFAULT_WAIT = 300.0
 REMOVE_WAIT = 120.0
@@ -262,7 +263,7 @@ def domain_remove(
     (exit 2, nothing changed) as 'domain stop' is; exit 1 when it did not stop
     in time (then nothing is deleted and it stays stopped).
     """
-    from havirt.tools.placement.domain import remove
+    from havirt.tools.placement.removal import remove
 
     if (store or inventory) and not purge:
         raise click.UsageError("--store and --inventory only say where --purge deletes")

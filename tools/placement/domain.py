@@ -1,5 +1,6 @@
-"""``havirt domain start|stop|remove NAME`` and ``havirt domain migrate NAME NODE``: one
-guest at a time, through Pacemaker.
+"""``havirt domain start|stop NAME`` and ``havirt domain migrate NAME NODE``: one
+guest at a time, through Pacemaker (``remove``, built on the same reading of the
+cluster, is in removal.py).
 
 start and stop set the guest resource's ``target-role`` meta attribute (Started,
 Stopped) in one CIB change, as ``pcs resource enable|disable`` do, after asking the
@@ -13,16 +14,11 @@ room, a rule forbids it, or another guest would have to stop. Otherwise the move
 carried out with that temporary constraint (tools/placement/moves.carry_out), which is
 removed in every case, and judged like every move (live-migrated, restarted, ...).
 
-remove stops the guest as stop does, waits until it runs nowhere, then deletes its
-primitive and every constraint that names it in one CIB transaction; its definition
-history is deleted only when asked (the caller's ``purge``), after the resource.
-
 Every refusal changes nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,7 +92,7 @@ class _Cluster:
         return (primitive.meta.get(TARGET_ROLE) if primitive else None) or STARTED
 
 
-def _read(env: ClusterEnv, name: str) -> tuple[_Cluster, Guest]:
+def read_guest(env: ClusterEnv, name: str) -> tuple[_Cluster, Guest]:
     """The cluster as it is and the guest ``name`` in it; BadRequest when there is no
     such guest (naming the guests) or ``name`` is a resource of another kind."""
     pm = env.pacemaker
@@ -135,7 +131,7 @@ def _with_role(cib: str, guest: str, role: str) -> str:
     return etree.tostring(root, encoding="unicode")
 
 
-def _predict_role(env: ClusterEnv, cluster: _Cluster, guest: str, role: str) -> Prediction:
+def predict_role(env: ClusterEnv, cluster: _Cluster, guest: str, role: str) -> Prediction:
     return predict(
         env.pacemaker,
         [g.id for g in cluster.layout.guests],
@@ -143,7 +139,7 @@ def _predict_role(env: ClusterEnv, cluster: _Cluster, guest: str, role: str) -> 
     )
 
 
-def _others(prediction: Prediction, guest: str) -> list[str]:
+def others_affected(prediction: Prediction, guest: str) -> list[str]:
     """What the scheduler would also do to other guests: stop or move them."""
     notes = [f"{g} will be stopped too" for g in prediction.stopped() if g != guest]
     notes += [
@@ -154,7 +150,7 @@ def _others(prediction: Prediction, guest: str) -> list[str]:
     return notes
 
 
-def _require_managed(guest: Guest, verb: str) -> None:
+def require_managed(guest: Guest, verb: str) -> None:
     """Refuse to ask Pacemaker to start or stop a guest it does not manage."""
     if not guest.managed:
         raise Refused(
@@ -184,7 +180,7 @@ def start(
 ) -> DomainReport:
     """Set ``name``'s target-role to Started; with ``wait`` follow it until it runs."""
     began = env.monotonic()
-    cluster, guest = _read(env, name)
+    cluster, guest = read_guest(env, name)
     role = cluster.role(name)
     report = DomainReport(name, "start", role != STARTED, guest.nodes, dry_run=dry_run)
     if guest.nodes and role != STOPPED:
@@ -195,8 +191,8 @@ def start(
     # LibvirtScanner) and name node and guest. It needs that scanner as a seam of the
     # ClusterEnv first: the simulated cluster of tests/scenarios has no libvirt to show.
     check_cluster_can_move(cluster.status, f"starting {name}")
-    _require_managed(guest, "start")
-    prediction = _predict_role(env, cluster, name, STARTED)
+    require_managed(guest, "start")
+    prediction = predict_role(env, cluster, name, STARTED)
     if not prediction.after.get(name):
         failed = " It has failed actions." if guest.failed else ""
         fix = f"crm_resource --cleanup --resource {name}, or " if guest.failed else ""
@@ -214,7 +210,7 @@ def start(
             "free capacity first (havirt domain migrate or stop a guest)",
         )
     report.expected = prediction.destination(name)
-    report.notes = _others(prediction, name)
+    report.notes = others_affected(prediction, name)
     report.move = GuestMove(name, None, report.expected, required=False)
     if dry_run:
         return report
@@ -223,7 +219,7 @@ def start(
     if wait is None:
         report.move = None
         return report
-    _follow(env, report.move, cluster.status, running=True, timeout=wait, poll=poll)
+    follow(env, report.move, cluster.status, running=True, timeout=wait, poll=poll)
     report.seconds = round(env.monotonic() - began, 2)
     return report
 
@@ -238,15 +234,15 @@ def stop(
 ) -> DomainReport:
     """Set ``name``'s target-role to Stopped; with ``wait`` follow it until it is down."""
     began = env.monotonic()
-    cluster, guest = _read(env, name)
+    cluster, guest = read_guest(env, name)
     role = cluster.role(name)
     report = DomainReport(name, "stop", role != STOPPED, guest.nodes, dry_run=dry_run)
     if not report.changed and not guest.nodes:
         return report  # stopped, and meant to be
     if guest.nodes:
         check_cluster_can_move(cluster.status, f"stopping {name}")
-        _require_managed(guest, "stop")
-        report.notes = _others(_predict_role(env, cluster, name, STOPPED), name)
+        require_managed(guest, "stop")
+        report.notes = others_affected(predict_role(env, cluster, name, STOPPED), name)
         report.move = GuestMove(name, guest.node, None, required=False)
     if dry_run:
         return report
@@ -255,7 +251,7 @@ def stop(
     if wait is None or report.move is None:
         report.move = None
         return report
-    _follow(env, report.move, cluster.status, running=False, timeout=wait, poll=poll)
+    follow(env, report.move, cluster.status, running=False, timeout=wait, poll=poll)
     report.seconds = round(env.monotonic() - began, 2)
     return report
 
@@ -265,7 +261,7 @@ def _failures(status: ClusterStatus, guest: str) -> set[tuple[str, str, str]]:
     return {(f.task, f.node, f.last_rc_change) for f in failed if f.resource == guest}
 
 
-def _follow(
+def follow(
     env: ClusterEnv,
     move: GuestMove,
     baseline: ClusterStatus,
@@ -358,7 +354,7 @@ def migrate(
 ) -> DomainReport:
     """Move ``name`` to ``node`` with a temporary constraint, after asking the scheduler."""
     began = env.monotonic()
-    cluster, guest = _read(env, name)
+    cluster, guest = read_guest(env, name)
     host = cluster.layout.require_host(node)
     report = DomainReport(name, "migrate", changed=True, before=guest.nodes, dry_run=dry_run)
     if guest.nodes == (node,):
@@ -407,7 +403,7 @@ def migrate(
             "free room first, or pick another node",
         )
     report.expected = node
-    report.notes = _others(prediction, name)
+    report.notes = others_affected(prediction, name)
     if name in prediction.restarts():
         report.notes.append(f"{name} will be restarted, not live-migrated (allow-migrate is off)")
     report.move = GuestMove(name, guest.node, node)
@@ -416,129 +412,3 @@ def migrate(
     report.move = carry_out(env, [move], timeout=timeout)[0]
     report.seconds = round(env.monotonic() - began, 2)
     return report
-
-
-REMOVE_WAIT = 120.0
-
-
-@dataclass
-class RemoveReport:
-    """What ``remove`` of one guest did (or would do)."""
-
-    guest: str
-    before: tuple[str, ...]  # the nodes it ran on
-    constraints: list[str] = field(default_factory=list)  # ids deleted with it
-    move: GuestMove | None = None  # its stop, followed
-    removed: bool = False  # the resource and its constraints are gone
-    purged: int | None = None  # revisions of its definition deleted from the store
-    notes: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    dry_run: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.dry_run or self.removed
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "guest": self.guest,
-            "ok": self.ok,
-            "before": list(self.before),
-            "constraints": self.constraints,
-            "move": self.move.to_dict() if self.move is not None else None,
-            "removed": self.removed,
-            "purged": self.purged,
-            "notes": self.notes,
-            "seconds": self.seconds,
-            "dry_run": self.dry_run,
-        }
-
-
-def constraints_naming(cib: str, guest: str) -> list[str]:
-    """The ids of the constraints (location, colocation, order, ticket; havirt's own
-    among them) that name ``guest``. Refused when a resource set names it with other
-    resources: deleting that constraint would drop a rule of theirs too."""
-    root = parse_xml(cib, "the CIB")
-    ids = []
-    for c in root.iterfind("configuration/constraints/*"):
-        named = {c.get(a) for a in ("rsc", "with-rsc", "first", "then")}
-        refs = {r.get("id") for r in c.iterfind(".//resource_ref")}
-        if guest not in named and guest not in refs:
-            continue
-        others = refs - {guest}
-        if others:
-            raise Refused(
-                f"constraint {c.get('id')} names {guest} in a set with "
-                f"{', '.join(sorted(str(o) for o in others))}; nothing was changed",
-                f"take {guest} out of that set first (pcs constraint ... remove)",
-            )
-        ids.append(str(c.get("id")))
-    return sorted(ids)
-
-
-def _quoted(value: str) -> str:
-    if "'" in value:
-        raise BadRequest(
-            f"{value!r} cannot be named in an XPath; nothing was changed",
-            "remove it with pcs resource delete",
-        )
-    return f"'{value}'"
-
-
-def remove(
-    env: ClusterEnv,
-    name: str,
-    *,
-    wait: float = REMOVE_WAIT,
-    dry_run: bool = False,
-    purge: Callable[[str], int | None] | None = None,
-    poll: float = POLL_SECONDS,
-) -> RemoveReport:
-    """Stop ``name`` (target-role Stopped), wait up to ``wait`` seconds until it runs
-    nowhere, then delete its resource and every constraint naming it in one CIB
-    transaction. ``purge`` (called only once the resource is gone) deletes its
-    definition history and says how many revisions it had (None: there was none).
-    When it does not stop in time nothing is deleted and its target-role stays Stopped."""
-    began = env.monotonic()
-    cluster, guest = _read(env, name)
-    _quoted(name)
-    report = RemoveReport(name, guest.nodes, dry_run=dry_run)
-    check_cluster_can_move(cluster.status, f"removing {name}")
-    _require_managed(guest, "stop")
-    if name not in {p.get("id") for p in _top_primitives(cluster.cib)}:
-        raise Refused(
-            f"{name} is inside a group or clone: removing it would change that; "
-            "nothing was changed",
-            "take it out of the group or clone first",
-        )
-    report.constraints = constraints_naming(cluster.cib, name)
-    if guest.nodes:
-        report.notes = _others(_predict_role(env, cluster, name, STOPPED), name)
-        report.move = GuestMove(name, guest.node, None, required=False)
-    if dry_run:
-        return report
-    if cluster.role(name) != STOPPED:
-        env.pacemaker.set_resource_meta(name, TARGET_ROLE, STOPPED)
-    if report.move is not None:
-        _follow(env, report.move, cluster.status, running=False, timeout=wait, poll=poll)
-        report.seconds = round(env.monotonic() - began, 2)
-        if report.move.state != DONE:
-            return report
-    # read again: a constraint may have come since (the lock keeps out havirt only)
-    ids = constraints_naming(env.pacemaker.cib_xml(), name)
-    report.constraints = ids
-    xpath = f"/cib/configuration/resources/primitive[@id={_quoted(name)}]"
-    if ids:
-        match = " or ".join(f"@id={_quoted(i)}" for i in ids)
-        xpath += f" | /cib/configuration/constraints/*[{match}]"
-    env.pacemaker.delete_where(xpath)
-    report.removed = True
-    if purge is not None:
-        report.purged = purge(name)
-    report.seconds = round(env.monotonic() - began, 2)
-    return report
-
-
-def _top_primitives(cib: str) -> list[etree._Element]:
-    root = parse_xml(cib, "the CIB")
-    return list(root.iterfind("configuration/resources/primitive"))

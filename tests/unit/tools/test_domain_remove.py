@@ -15,7 +15,7 @@ from havirt.tools.cli.main import main
 from havirt.tools.cli.world import ClusterWorld
 from havirt.tools.domains import Change, DefinitionStore
 from havirt.tools.errors import Refused
-from havirt.tools.placement.domain import constraints_naming, remove
+from havirt.tools.placement.removal import constraints_naming, remove
 from test_domain_run import FakeCluster, _cib, _env, _status
 
 STOPPED = {"vm1": (), "vm2": ("n2",)}

@@ -16,7 +16,7 @@ from havirt.tools.cluster.env import ClusterEnv
 from havirt.tools.errors import BadRequest, Refused
 from havirt.tools.pacemaker import ClusterStatus, NodeStatus, ResourceStatus
 from havirt.tools.pacemaker.cib import parse_config
-from havirt.tools.placement.domain import _follow, _with_role, migrate, start, stop
+from havirt.tools.placement.domain import _with_role, follow, migrate, start, stop
 from havirt.tools.placement.guest_move import DONE, TIMED_OUT, GuestMove
 from lock_fakes import Admin, World
 
@@ -169,7 +169,7 @@ def test_a_guest_that_never_stops_is_followed_until_the_wait_runs_out() -> None:
     shown: list[GuestMove] = []
     env = _env(pm, shown)
     move = GuestMove("vm1", "n1", None, required=False)
-    _follow(env, move, pm.status(), running=False, timeout=2.0, poll=0.5)
+    follow(env, move, pm.status(), running=False, timeout=2.0, poll=0.5)
     assert (move.state, move.node, move.detail) == (TIMED_OUT, "n1", "runs on n1")
     assert move.seconds == 2.0
     assert [m.state for m in shown][-1] == TIMED_OUT
@@ -181,7 +181,7 @@ def test_a_guest_is_done_when_it_runs_nowhere_any_more() -> None:
         _cib({"vm1": None, "vm2": None}),
     )
     move = GuestMove("vm1", "n1", None, required=False)
-    _follow(_env(pm), move, _status(RUNNING), running=False, timeout=10.0, poll=0.5)
+    follow(_env(pm), move, _status(RUNNING), running=False, timeout=10.0, poll=0.5)
     assert (move.state, move.node, move.seconds) == (DONE, None, 1.0)
 
 
