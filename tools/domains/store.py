@@ -41,6 +41,7 @@ from havirt.tools.domains.definition import (
     check_guest_name,
     check_same_uuid,
 )
+from havirt.tools.domains.drift import Stored
 from havirt.tools.errors import BadRequest, Conflict, HavirtError, Refused
 from havirt.tools.userinput import read_bytes
 
@@ -273,6 +274,15 @@ class DefinitionStore:
                 "restore it from a backup; revisions are never edited in place",
             )
         return text
+
+    def current(self) -> dict[str, Stored]:
+        """Every guest's current definition, by name (what nodes are compared with)."""
+        found = {}
+        for name in self.guests():
+            number = self.latest(name)
+            text = self.get(name, number)
+            found[name] = Stored(name, number, text, _sha256(text))
+        return found
 
     def diff(self, name: str, old: int, new: int) -> str:
         """The unified diff from revision ``old`` to revision ``new`` ("" when equal)."""

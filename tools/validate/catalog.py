@@ -54,6 +54,12 @@ CATALOG: tuple[CheckInfo, ...] = (
         "N+1 memory",
         "the other nodes' available memory holds any one node's running guests",
     ),
+    CheckInfo(
+        "definitions",
+        "guest definitions",
+        "each node's persistent definition of a guest is the definition store's current "
+        "revision; no node defines a guest the store does not know",
+    ),
 )
 CHECK_IDS = tuple(check.id for check in CATALOG)
 SKIPPABLE = tuple(i for i in CHECK_IDS if i != CONNECT)

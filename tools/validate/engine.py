@@ -9,11 +9,12 @@ unreachable nodes included, are findings.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from havirt.tools.domains.drift import Stored
 from havirt.tools.errors import BadRequest
 from havirt.tools.findings import ERROR, WARNING, Finding
 from havirt.tools.validate.catalog import CONNECT, SKIPPABLE
@@ -45,6 +46,9 @@ class Options:
     checks: CheckOptions = field(default_factory=CheckOptions)
     command_timeout: float = 20.0
     parallel: int = MAX_PARALLEL
+    # guest -> its current definition in the store (None: no store, the check is skipped)
+    definitions: Mapping[str, Stored] | None = None
+    no_store: str = "no definition store given"  # the note of the skipped check
 
 
 @dataclass
@@ -121,6 +125,7 @@ def validate(
             new_host=new_host.name if new_host else None,
             options=options.checks,
             login_users={n.target.name: n.login_user for n in nodes if n.login_user},
+            definitions=options.definitions,
         )
         if "cpu" not in options.skip:
             ctx.cpu_baseline = _cpu_baseline(ctx, nodes, options.command_timeout)
@@ -130,7 +135,7 @@ def validate(
                 close = getattr(node.session, "close", None)
                 if close:
                     close()
-    outcomes = _run_checks(ctx, nodes, options.skip)
+    outcomes = _run_checks(ctx, nodes, options.skip, options.no_store)
     return Report(
         mode="new-host" if new_host else "cluster",
         new_host=new_host.name if new_host else None,
@@ -169,7 +174,9 @@ def _cpu_baseline(ctx: Context, nodes: list[_Node], timeout: float) -> str | Non
     return cpu_baseline(node.session, [cpu.xml for cpu in cpus], timeout)
 
 
-def _run_checks(ctx: Context, nodes: list[_Node], skip: Iterable[str]) -> list[CheckOutcome]:
+def _run_checks(
+    ctx: Context, nodes: list[_Node], skip: Iterable[str], no_store: str
+) -> list[CheckOutcome]:
     problems: dict[str, list[Finding]] = {}
     for node in nodes:
         if node.facts is None:
@@ -180,6 +187,9 @@ def _run_checks(ctx: Context, nodes: list[_Node], skip: Iterable[str]) -> list[C
     for check in CHECKS:
         if check.id in skip:
             outcomes.append(CheckOutcome(check.id, check.title, "skipped", note="--skip"))
+            continue
+        if check.id == "definitions" and ctx.definitions is None:
+            outcomes.append(CheckOutcome(check.id, check.title, "skipped", note=no_store))
             continue
         if check.id == CONNECT:
             found = [n.failure for n in nodes if n.failure is not None]

@@ -95,6 +95,8 @@ class NodeFacts:
     lock: LockConfig | None = None
     memory: Memory | None = None
     trust: dict[str, Trust] | None = None
+    # guest -> the XML of its persistent definition (virsh dumpxml --inactive)
+    definitions: dict[str, str] | None = None
     problems: list[Finding] = field(default_factory=list)  # what could not be read
 
 

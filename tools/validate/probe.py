@@ -9,7 +9,8 @@ answer again framed by ``echo`` lines):
 1. facts: lists of networks and pools, capabilities, hostname, versions,
    running guests' memory (one virsh), name resolution of every node,
    /proc/meminfo, the lock manager's configuration, Pacemaker and Corosync;
-2. the XML of every network and pool (one virsh);
+2. the XML of every network and pool, and of every persistent guest definition
+   (one virsh);
 3. the clock (``date``, alone, so that the round trip bounds the offset);
 4. SSH trust: ``virsh -c qemu+ssh://PEER/system hostname`` to every other node,
    a few at a time, and ``ssh -o BatchMode=yes PEER true`` when it fails, to
@@ -70,6 +71,7 @@ VIRSH_BATCH = (
     ("hostname", "hostname"),
     ("version", "version"),
     ("domstats", "domstats --balloon --list-active"),
+    ("dom-persistent", "list --all --persistent --name"),
 )
 
 
@@ -223,16 +225,21 @@ class Collector:
         self.collect_definitions(answers)
 
     def collect_definitions(self, answers: dict[str, str]) -> None:
-        """The XML of every network and pool (one virsh), each parsed."""
+        """The XML of every network, pool and persistent guest (one virsh); networks
+        and pools parsed, guests kept as text (the store judges them)."""
         listed = {verb: F.names(answers.get(f"{verb}-all", "")) for verb in ("net", "pool")}
-        if not any(listed.values()):
-            self.facts.networks, self.facts.pools = {}, {}
+        guests = F.names(answers.get("dom-persistent", ""))
+        if not any(listed.values()) and not guests:
+            self.facts.networks, self.facts.pools, self.facts.definitions = {}, {}, {}
             return
         boundary = new_boundary()
         commands = [
             (f"{verb}{i}", f"{verb}-dumpxml {virsh_word(name)}")
             for verb, names in listed.items()
             for i, name in enumerate(names)
+        ]
+        commands += [
+            (f"dom{i}", f"dumpxml --inactive {virsh_word(name)}") for i, name in enumerate(guests)
         ]
         batch = virsh_batch(boundary, commands)
         virsh = f"virsh -c {LOCAL_URI} {shlex.quote(batch)}"
@@ -245,6 +252,18 @@ class Collector:
         self.facts.pools = self.parse_each(
             "pools", "pool", "pool", listed["pool"], answers, dumps, F.parse_pool
         )
+        self.facts.definitions = {}
+        for i, name in enumerate(guests):
+            text = dumps.get(f"dom{i}", "").strip()
+            if text:
+                self.facts.definitions[name] = text
+            else:
+                self.problem(
+                    "definitions",
+                    f"guest '{name}'",
+                    "could not read its persistent definition (virsh dumpxml --inactive)",
+                    libvirt_fix(self.target),
+                )
 
     def parse_each(
         self,

@@ -24,7 +24,7 @@ def run(
     new_host: Target | None = None,
     **checks,
 ) -> Report:
-    options = engine.Options(checks=CheckOptions(**checks))
+    options = engine.Options(checks=CheckOptions(**checks), definitions={})
     return engine.validate(
         targets, FakeConnector(nodes), options, new_host, connect_errors=(ConnectFailed,)
     )

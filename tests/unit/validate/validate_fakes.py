@@ -85,6 +85,7 @@ class FakeNode:
     libvirt_only_fails: set[str] = field(default_factory=set)  # peers: ssh ok, libvirt not
     answers_as: dict[str, str] = field(default_factory=dict)  # peer -> hostname answering
     baseline: str | None = None  # what virsh cpu-baseline prints
+    domains: dict[str, str] = field(default_factory=dict)  # persistent guest -> its XML
     commands: list[str] = field(default_factory=list)
 
     # -- virsh
@@ -112,6 +113,13 @@ class FakeNode:
             if name in dumps[verb]:
                 return dumps[verb][name][0] + "\n", ""
             return "", f"error: no such object '{name}'\n"
+        if verb == "list" and "--persistent" in args:
+            return "".join(f"{n}\n" for n in self.domains) + "\n", ""
+        if verb == "dumpxml" and args[:1] == ["--inactive"]:
+            name = shlex.split(command.split(" ", 2)[2])[0]
+            if name in self.domains:
+                return self.domains[name] + "\n", ""
+            return "", f"error: failed to get domain '{name}'\n"
         if verb == "capabilities":
             return caps_xml(self.uuid, self.cpu_model, self.cpu_features), ""
         if verb == "hostname":

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from havirt.tools.findings import Finding
 from havirt.tools.validate.catalog import CATALOG
 from havirt.tools.validate.checks.context import Context
+from havirt.tools.validate.checks.definitions import check_definitions
 from havirt.tools.validate.checks.host import (
     check_clock,
     check_cpu,
@@ -43,6 +44,7 @@ _RUN: dict[str, Callable[[Context], list[Finding]]] = {
     "clock": check_clock,
     "lock-manager": check_lock_manager,
     "memory": check_memory,
+    "definitions": check_definitions,
 }
 CHECKS: tuple[Check, ...] = tuple(
     Check(info.id, info.title, info.compares, _RUN.get(info.id)) for info in CATALOG

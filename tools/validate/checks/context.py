@@ -11,6 +11,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from havirt.tools.domains.drift import Stored
 from havirt.tools.validate.facts import NodeFacts
 from havirt.tools.validate.targets import Target
 
@@ -35,6 +36,8 @@ class Context:
     options: CheckOptions = field(default_factory=CheckOptions)
     login_users: dict[str, str] = field(default_factory=dict)  # node -> SSH user
     cpu_baseline: str | None = None  # <cpu> every node can run, when CPUs differ
+    # guest -> its current definition in the store; None: no store to compare with
+    definitions: Mapping[str, Stored] | None = None
 
     @property
     def order(self) -> list[str]:
