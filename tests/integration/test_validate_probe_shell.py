@@ -138,3 +138,18 @@ def test_trust_script_probes_every_peer_in_waves_and_asks_ssh_only_on_failure(
     assert calls.count("virsh ") == 6 and calls.count("ssh ") == 2
     assert "qemu+ssh://migrate@node4/system?no_tty=1" in calls
     assert "BatchMode=yes" in calls
+
+
+def test_the_bridge_and_path_snippets_run_in_sh(tmp_path: Path) -> None:
+    """The probe's bridge list and path test as a node's sh runs them: an odd path
+    (quote, space, glob) is one word, and a missing one is said."""
+    from havirt.tools.validate import probe
+
+    odd = tmp_path / "it's a [disk]*.qcow2"
+    odd.write_text("")
+    boundary = framing.new_boundary()
+    paths = probe.path_test([str(odd), str(tmp_path / "gone")])
+    script = framing.sections_script(boundary, [("bridges", probe.BRIDGES), ("paths", paths)])
+    found = framing.parse_sections(boundary, run_sh(script))
+    assert found["bridges"].ok
+    assert F.parse_present(found["paths"].stdout) == {str(odd): True, str(tmp_path / "gone"): False}

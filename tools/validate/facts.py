@@ -51,6 +51,15 @@ class Cpu:
 
 
 @dataclass(frozen=True)
+class GuestArch:
+    """What a node's libvirt can run for one guest architecture (``virsh capabilities``)."""
+
+    emulators: frozenset[str]
+    machines: frozenset[str]  # names and their aliases ("pc" and "pc-i440fx-7.2")
+    domain_types: frozenset[str]  # "qemu", and "kvm" where KVM is usable
+
+
+@dataclass(frozen=True)
 class LockConfig:
     manager: str  # "none" when qemu.conf sets no lock_manager
     settings: tuple[tuple[str, str], ...]  # the lock driver's settings that must agree
@@ -97,6 +106,10 @@ class NodeFacts:
     trust: dict[str, Trust] | None = None
     # guest -> the XML of its persistent definition (virsh dumpxml --inactive)
     definitions: dict[str, str] | None = None
+    guest_arches: dict[str, GuestArch] | None = None  # arch -> what runs
+    running: dict[str, str] | None = None  # running guests: UUID -> name
+    bridges: frozenset[str] | None = None  # network bridges (interface type='bridge')
+    paths: dict[str, bool] | None = None  # asked-for path -> exists on the node
     problems: list[Finding] = field(default_factory=list)  # what could not be read
 
 
@@ -192,6 +205,40 @@ def parse_capabilities(text: str) -> tuple[str | None, Cpu | None]:
         xml=_tostring(cpu_el),
     )
     return uuid, cpu
+
+
+def parse_guest_arches(text: str) -> dict[str, GuestArch]:
+    """Each guest architecture's emulators, machine types and domain types from
+    ``virsh capabilities`` (its ``<guest>`` elements; an arch may come in several)."""
+    found: dict[str, tuple[set[str], set[str], set[str]]] = {}
+    for arch in xml(text).findall("guest/arch"):
+        emulators, machines, types = found.setdefault(arch.get("name", ""), (set(), set(), set()))
+        for scope in (arch, *arch.findall("domain")):
+            emulators.update(e.text.strip() for e in scope.findall("emulator") if e.text)
+            for machine in scope.findall("machine"):
+                machines.update(
+                    m for m in ((machine.text or "").strip(), machine.get("canonical")) if m
+                )
+        types.update(d.get("type", "") for d in arch.findall("domain"))
+    return {
+        name: GuestArch(frozenset(e), frozenset(m), frozenset(t))
+        for name, (e, m, t) in found.items()
+    }
+
+
+def parse_uuid_names(text: str) -> dict[str, str]:
+    """UUID -> name from ``virsh list --uuid --name`` ("UUID NAME" per line)."""
+    found = {}
+    for line in text.splitlines():
+        uuid, _, name = line.strip().partition(" ")
+        if uuid and name.strip():
+            found[uuid.lower()] = name.strip()
+    return found
+
+
+def parse_present(text: str) -> dict[str, bool]:
+    """``y PATH`` / ``n PATH`` lines (the probe's path test) -> path: exists."""
+    return {line[2:]: line[0] == "y" for line in text.splitlines() if line[1:2] == " "}
 
 
 _VIRSH_VERSION = {

@@ -6,8 +6,9 @@ returns many results (stdout, exit code, stderr of each). libvirt is asked in
 ``virsh`` batch mode (one process and one connection for many commands, each
 answer again framed by ``echo`` lines):
 
-1. facts: lists of networks and pools, capabilities, hostname, versions,
-   running guests' memory (one virsh), name resolution of every node,
+1. facts: lists of networks, pools and guests, capabilities, hostname, versions,
+   running guests' memory (one virsh), the bridges, the paths asked about (a new
+   guest's disks), name resolution of every node,
    /proc/meminfo, the lock manager's configuration, Pacemaker and Corosync;
 2. the XML of every network and pool, and of every persistent guest definition
    (one virsh);
@@ -72,11 +73,20 @@ VIRSH_BATCH = (
     ("version", "version"),
     ("domstats", "domstats --balloon --list-active"),
     ("dom-persistent", "list --all --persistent --name"),
+    ("dom-active", "list --uuid --name"),
 )
+# The network bridges of a node (for guests' <interface type='bridge'>).
+BRIDGES = 'cd /sys/class/net && for n in *; do [ -d "$n/bridge" ] && echo "$n"; done; true'
 
 
 class Session(Protocol):
     def run(self, command: str, timeout: float) -> CommandResult: ...
+
+
+def path_test(paths: Sequence[str]) -> str:
+    """A snippet printing ``y PATH`` or ``n PATH`` for each path (does it exist?)."""
+    words = " ".join(shlex.quote(p) for p in paths)
+    return f'for p in {words}; do if [ -e "$p" ]; then echo "y $p"; else echo "n $p"; fi; done'
 
 
 @dataclass
@@ -86,6 +96,7 @@ class ProbeOptions:
     trust: bool = True  # probe SSH trust to the other nodes
     migration_user: str | None = None  # user@ in the qemu+ssh:// URIs (None: the login user)
     command_timeout: float = 20.0  # each remote command
+    paths: tuple[str, ...] = ()  # files and devices whose existence is asked (a guest's disks)
     # This machine's wall clock, against which each node's clock is compared (None:
     # time.time, looked up when used so that a test's fake is never bypassed).
     clock: Callable[[], float] | None = None
@@ -176,6 +187,9 @@ class Collector:
             keys = " ".join(shlex.quote(k) for k in F.getent_keys(named))
             sections.append(("resolve", bounded(f"getent ahosts {keys}", limit)))
         sections.append(("meminfo", "cat /proc/meminfo"))
+        sections.append(("bridges", BRIDGES))
+        if self.options.paths:
+            sections.append(("paths", path_test(self.options.paths)))
         for key, path in CONF.items():
             quoted = shlex.quote(path)
             # qemu.conf is root's alone (0600) on Debian: a non-root user may have sudo for it.
@@ -195,6 +209,7 @@ class Collector:
         self.parse_virsh(boundary, found.get("virsh"))
         self.parse_resolution(found.get("resolve"), named)
         self.parse_memory(found.get("meminfo"))
+        self.parse_node_lists(found)
         self.parse_lock(found)
         self.parse_cluster_versions(found)
 
@@ -222,6 +237,12 @@ class Collector:
         facts.hostname = answers.get("hostname", "").strip() or None
         facts.versions = F.parse_virsh_version(answers.get("version", ""))
         self.guests = F.parse_domstats_balloon(answers.get("domstats", ""))
+        facts.running = F.parse_uuid_names(answers.get("dom-active", ""))
+        try:
+            facts.guest_arches = F.parse_guest_arches(answers["capabilities"])
+        except ValueError:
+            pass  # reported above, as the host CPU's
+
         self.collect_definitions(answers)
 
     def collect_definitions(self, answers: dict[str, str]) -> None:
@@ -307,6 +328,15 @@ class Collector:
                 f"could not resolve the node names: {exc}",
                 f"check that 'getent ahosts {named[0]}' answers on {self.target.name}",
             )
+
+    def parse_node_lists(self, found: dict[str, Section]) -> None:
+        """The node's bridges, and which asked-for paths exist (none: not asked)."""
+        bridges = found.get("bridges")
+        if bridges is not None and bridges.ok:
+            self.facts.bridges = frozenset(F.names(bridges.stdout))
+        paths = found.get("paths")
+        if paths is not None and paths.ok:
+            self.facts.paths = F.parse_present(paths.stdout)
 
     def parse_memory(self, section: Section | None) -> None:
         try:

@@ -133,3 +133,30 @@ def test_cpu_baseline_is_parsed_only_when_virsh_gives_a_cpu() -> None:
     assert probe.cpu_baseline(session, ["<cpu/>"], 10) is None
     nodes["node1"].baseline = "<cpu mode='custom'><model>Haswell</model></cpu>\n"
     assert probe.cpu_baseline(session, ["<cpu/>"], 10).startswith("<cpu mode='custom'>")
+
+
+def test_what_a_guest_needs_of_a_node_is_collected_in_the_same_round_trips() -> None:
+    targets, nodes = cluster(1)
+    node = nodes["node1"]
+    node.kvm = False
+    node.bridges = ("br-lan", "virbr0")
+    node.files = ("/srv/pool/web1.qcow2",)
+    node.running = {"web1": "4DEA22B3-1D52-D8F3-2516-782E98AB3FA0"}
+    node.domains = {"web1": "<domain><name>web1</name></domain>"}
+    paths = ("/srv/pool/web1.qcow2", "/dev/disk/by-path/it's gone")
+    facts = collect(node, targets, paths=paths).facts
+    assert facts.bridges == frozenset({"br-lan", "virbr0"})
+    assert facts.paths == {paths[0]: True, paths[1]: False}
+    assert facts.running == {"4dea22b3-1d52-d8f3-2516-782e98ab3fa0": "web1"}
+    assert facts.definitions == {"web1": "<domain><name>web1</name></domain>"}
+    arch = facts.guest_arches["x86_64"]
+    assert arch.emulators == {"/usr/bin/qemu-system-x86_64"}
+    assert {"pc", "pc-i440fx-7.2", "q35", "pc-q35-7.2"} <= arch.machines
+    assert arch.domain_types == {"qemu"}
+
+
+def test_paths_are_not_tested_unless_asked() -> None:
+    targets, nodes = cluster(1)
+    facts = collect(nodes["node1"], targets).facts
+    assert facts.paths is None
+    assert not any("for p in" in c for c in nodes["node1"].commands)

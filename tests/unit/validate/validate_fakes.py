@@ -27,11 +27,22 @@ CPU_XML = """<cpu>
 FEATURES = ("vmx", "avx2", "aes")
 
 
-def caps_xml(uuid: str, model: str = "Skylake-Client", features=FEATURES) -> str:
+GUEST_XML = """<guest><os_type>hvm</os_type><arch name='x86_64'>
+  <emulator>/usr/bin/qemu-system-x86_64</emulator>
+  <machine maxCpus='255'>pc-i440fx-7.2</machine>
+  <machine canonical='pc-i440fx-7.2' maxCpus='255'>pc</machine>
+  <machine canonical='pc-q35-7.2' maxCpus='288'>q35</machine>
+  <machine maxCpus='288'>pc-q35-7.2</machine>
+  <domain type='qemu'/>{kvm}
+</arch></guest>"""
+
+
+def caps_xml(uuid: str, model: str = "Skylake-Client", features=FEATURES, kvm: bool = True) -> str:
     cpu = CPU_XML.format(
         model=model, features="\n  ".join(f"<feature name='{f}'/>" for f in features)
     )
-    return f"<capabilities><host><uuid>{uuid}</uuid>{cpu}</host></capabilities>"
+    guest = GUEST_XML.format(kvm="<domain type='kvm'/>" if kvm else "")
+    return f"<capabilities><host><uuid>{uuid}</uuid>{cpu}</host>{guest}</capabilities>"
 
 
 def net_xml(name: str, bridge: str = "br0", mode: str | None = "bridge") -> str:
@@ -86,6 +97,10 @@ class FakeNode:
     answers_as: dict[str, str] = field(default_factory=dict)  # peer -> hostname answering
     baseline: str | None = None  # what virsh cpu-baseline prints
     domains: dict[str, str] = field(default_factory=dict)  # persistent guest -> its XML
+    running: dict[str, str] = field(default_factory=dict)  # running guest -> its UUID
+    kvm: bool = True  # whether libvirt offers domain type 'kvm'
+    bridges: tuple[str, ...] = ("br0",)
+    files: tuple[str, ...] = ()  # paths that exist (the probe's path test)
     commands: list[str] = field(default_factory=list)
 
     # -- virsh
@@ -113,6 +128,8 @@ class FakeNode:
             if name in dumps[verb]:
                 return dumps[verb][name][0] + "\n", ""
             return "", f"error: no such object '{name}'\n"
+        if verb == "list" and "--uuid" in args:
+            return "".join(f"{u} {n}\n" for n, u in self.running.items()) + "\n", ""
         if verb == "list" and "--persistent" in args:
             return "".join(f"{n}\n" for n in self.domains) + "\n", ""
         if verb == "dumpxml" and args[:1] == ["--inactive"]:
@@ -121,7 +138,7 @@ class FakeNode:
                 return self.domains[name] + "\n", ""
             return "", f"error: failed to get domain '{name}'\n"
         if verb == "capabilities":
-            return caps_xml(self.uuid, self.cpu_model, self.cpu_features), ""
+            return caps_xml(self.uuid, self.cpu_model, self.cpu_features, self.kvm), ""
         if verb == "hostname":
             return (self.hostname or self.name) + "\n", ""
         if verb == "version":
@@ -149,6 +166,11 @@ class FakeNode:
             text = text.split(" ", 4)[4]
             if text.startswith("sh -c "):
                 text = shlex.split(text)[2]
+        if text.startswith("cd /sys/class/net"):
+            return "".join(f"{b}\n" for b in self.bridges), 0, ""
+        if text.startswith("for p in "):
+            asked = shlex.split(text[len("for p in ") : text.index("; do")])
+            return "".join(f"{'y' if p in self.files else 'n'} {p}\n" for p in asked), 0, ""
         words = shlex.split(text)
         if words[:3] == ["virsh", "-c", "qemu:///system"]:
             out, err = self.virsh_batch(words[3])
