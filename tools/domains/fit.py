@@ -1,0 +1,281 @@
+"""Can every node run this guest? A domain XML judged against the facts validate's probe
+collected on each node (pure: XML and facts in, findings out).
+
+What is judged, per node:
+
+- **hypervisor**: the domain type (``kvm`` needs KVM on the node), the architecture,
+  the machine type and the emulator, against ``virsh capabilities``;
+- **networks**: each ``<interface type='network'>``'s libvirt network is defined, and
+  each ``<interface type='bridge'>``'s bridge exists;
+- **disks**: a file disk lies inside a storage pool that every node defines at the same
+  target path, and exists on the node; a block device exists on the node; a volume's
+  pool is defined on the node (network disks are the storage server's business);
+- **memory**: the guest fits on at least one node, after the host's reserve;
+- **identity**: no guest of that name or UUID runs on any node.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from havirt.tools.findings import ERROR, Finding
+from havirt.tools.validate.facts import NodeFacts
+from lxml import etree
+
+UNITS = {
+    "b": 1,
+    "bytes": 1,
+    "kb": 1000,
+    "k": 1024,
+    "kib": 1024,
+    "mb": 1000**2,
+    "m": 1024**2,
+    "mib": 1024**2,
+    "gb": 1000**3,
+    "g": 1024**3,
+    "gib": 1024**3,
+    "tb": 1000**4,
+    "t": 1024**4,
+    "tib": 1024**4,
+}
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a guest needs of a node, read from its domain XML."""
+
+    name: str
+    uuid: str
+    domain_type: str
+    arch: str | None
+    machine: str | None
+    emulator: str | None
+    memory_kib: int
+    networks: tuple[str, ...] = ()
+    bridges: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()  # file disks
+    devices: tuple[str, ...] = ()  # block disks
+    volume_pools: tuple[str, ...] = ()
+    paths: tuple[str, ...] = field(init=False)  # what the probe must test on each node
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "paths", self.files + self.devices)
+
+
+def memory_kib(element: etree._Element | None) -> int:
+    """A libvirt memory element in KiB (its unit, KiB by default); 0 when absent."""
+    text = (element.text or "").strip() if element is not None else ""
+    if element is None or not text:
+        return 0
+    factor = UNITS.get(element.get("unit", "KiB").lower())
+    if factor is None:
+        raise ValueError(f"unknown memory unit {element.get('unit')!r}")
+    if not text.isdigit():
+        raise ValueError(f"{text!r} is not a whole number")
+    return int(text) * factor // 1024
+
+
+def read_needs(root: etree._Element) -> Needs:
+    """What the (already checked) domain ``root`` needs of a node; ValueError when a
+    value is unreadable."""
+    os_type = root.find("os/type")
+    try:
+        memory = max(memory_kib(root.find("memory")), memory_kib(root.find("currentMemory")))
+    except ValueError as exc:
+        raise ValueError(f"<memory>: {exc}") from None
+
+    def sources(kind: str, tag: str, attribute: str) -> tuple[str, ...]:
+        found = []
+        for device in root.findall(f"devices/{tag}"):
+            source = device.find("source")
+            if device.get("type") == kind and source is not None and source.get(attribute):
+                found.append(source.get(attribute, ""))
+        return tuple(dict.fromkeys(found))
+
+    return Needs(
+        name=(root.findtext("name") or "").strip(),
+        uuid=(root.findtext("uuid") or "").strip().lower(),
+        domain_type=root.get("type", ""),
+        arch=os_type.get("arch") if os_type is not None else None,
+        machine=os_type.get("machine") if os_type is not None else None,
+        emulator=(root.findtext("devices/emulator") or "").strip() or None,
+        memory_kib=memory,
+        networks=sources("network", "interface", "network"),
+        bridges=sources("bridge", "interface", "bridge"),
+        files=sources("file", "disk", "file"),
+        devices=sources("block", "disk", "dev"),
+        volume_pools=sources("volume", "disk", "pool"),
+    )
+
+
+def shared_targets(facts: Mapping[str, NodeFacts]) -> dict[str, str]:
+    """Pools every node defines with the same target path: name -> that path."""
+    pools = [f.pools or {} for f in facts.values()]
+    if not pools:
+        return {}
+    found = {}
+    for name, pool in pools[0].items():
+        targets = {p[name].target if name in p else None for p in pools}
+        if len(targets) == 1 and pool.target:
+            found[name] = pool.target
+    return found
+
+
+def _inside(path: str, directory: str) -> bool:
+    path, directory = os.path.normpath(path), os.path.normpath(directory)
+    return os.path.commonpath([path, directory]) == directory
+
+
+class _Found:
+    """The findings about one guest, as they are made."""
+
+    def __init__(self, guest: str) -> None:
+        self.guest = guest
+        self.findings: list[Finding] = []
+
+    def __call__(self, code: str, node: str, item: str, message: str, fix: str) -> None:
+        self.findings.append(
+            Finding(code, ERROR, message, fix, node=node, guest=self.guest, item=item)
+        )
+
+
+def judge_fit(
+    needs: Needs, facts: Mapping[str, NodeFacts], reserve_mib: int = 1024
+) -> list[Finding]:
+    """Every reason a node cannot run the guest, each naming the node, what and the fix."""
+    guest = needs.name
+    finding = _Found(guest)
+    shared = shared_targets(facts)
+    for file in needs.files:
+        if not any(_inside(file, target) for target in shared.values()):
+            where = ", ".join(f"{n} at {t}" for n, t in sorted(shared.items())) or "none"
+            finding(
+                "disks",
+                "*",
+                f"disk {file}",
+                f"{guest}'s disk {file} is outside every storage pool all nodes share "
+                f"(shared pools: {where})",
+                "move the disk into a shared pool, or define that pool on every node",
+            )
+    for node, f in facts.items():
+        _judge_hypervisor(needs, node, f, finding)
+        _judge_devices(needs, node, f, finding)
+        for uuid, name in (f.running or {}).items():
+            if name == guest or uuid == needs.uuid:
+                what = f"a guest named {name}" if name == guest else f"the guest {name}"
+                finding(
+                    "identity",
+                    node,
+                    f"guest '{name}'",
+                    f"{what} (UUID {uuid}) already runs on {node}",
+                    "import a running guest (havirt domain import) instead of adding it, "
+                    "or give the new guest another name and UUID",
+                )
+    _judge_memory(needs, facts, reserve_mib, finding)
+    return finding.findings
+
+
+def _judge_hypervisor(needs: Needs, node: str, f: NodeFacts, finding: _Found) -> None:
+    if f.guest_arches is None:
+        return
+    arch = needs.arch or (f.cpu.arch if f.cpu else None)
+    caps = f.guest_arches.get(arch or "")
+    if caps is None:
+        finding(
+            "hypervisor",
+            node,
+            f"arch {arch}",
+            f"{node} runs no {arch} guests (it offers: {', '.join(sorted(f.guest_arches))})",
+            f"install QEMU for {arch} on {node}, or change <os><type arch=...>",
+        )
+        return
+    if needs.domain_type not in caps.domain_types:
+        kvm = needs.domain_type == "kvm"
+        finding(
+            "hypervisor",
+            node,
+            f"domain type {needs.domain_type}",
+            f"{node} cannot run domain type '{needs.domain_type}'"
+            + (" (no KVM there)" if kvm else ""),
+            f"enable KVM on {node}, or write <domain type='qemu'>"
+            if kvm
+            else f"write one of: {', '.join(sorted(caps.domain_types))}",
+        )
+    if needs.machine and needs.machine not in caps.machines:
+        finding(
+            "hypervisor",
+            node,
+            f"machine {needs.machine}",
+            f"QEMU on {node} has no machine type '{needs.machine}'",
+            "choose a machine type every node has (virsh capabilities), e.g. 'pc' or 'q35'",
+        )
+    if needs.emulator and needs.emulator not in caps.emulators:
+        finding(
+            "hypervisor",
+            node,
+            f"emulator {needs.emulator}",
+            f"{node} has no emulator {needs.emulator}",
+            f"use {', '.join(sorted(caps.emulators))}, or leave <emulator> out",
+        )
+
+
+def _judge_devices(needs: Needs, node: str, f: NodeFacts, finding: _Found) -> None:
+    for net in needs.networks:
+        if f.networks is not None and net not in f.networks:
+            finding(
+                "networks",
+                node,
+                f"network '{net}'",
+                f"{node} has no libvirt network '{net}'",
+                f"define '{net}' on {node} as on the others (virsh net-define)",
+            )
+    for bridge in needs.bridges:
+        if f.bridges is not None and bridge not in f.bridges:
+            finding(
+                "networks",
+                node,
+                f"bridge '{bridge}'",
+                f"{node} has no bridge '{bridge}'",
+                f"create the bridge '{bridge}' on {node}, or change the guest's interface",
+            )
+    for pool in needs.volume_pools:
+        if f.pools is not None and pool not in f.pools:
+            finding(
+                "disks",
+                node,
+                f"pool '{pool}'",
+                f"{node} has no storage pool '{pool}'",
+                f"define the pool '{pool}' on {node} as on the others",
+            )
+    for path in needs.paths:
+        if f.paths is not None and not f.paths.get(path, True):
+            finding(
+                "disks",
+                node,
+                f"disk {path}",
+                f"{needs.name}'s disk {path} does not exist on {node}",
+                f"make {path} reachable on {node} (shared storage, the same device path)",
+            )
+
+
+def _judge_memory(
+    needs: Needs, facts: Mapping[str, NodeFacts], reserve_mib: int, finding: _Found
+) -> None:
+    room = {
+        node: f.memory.total_kib - reserve_mib * 1024
+        for node, f in facts.items()
+        if f.memory is not None
+    }
+    if not room or needs.memory_kib <= max(room.values()):
+        return
+    largest = max(room, key=lambda n: room[n])
+    finding(
+        "memory",
+        "*",
+        "memory",
+        f"{needs.name} needs {needs.memory_kib // 1024} MiB; the largest node, {largest}, has "
+        f"{max(0, room[largest]) // 1024} MiB after the {reserve_mib} MiB reserve",
+        "give the guest less memory (<memory>), or add a larger node",
+    )
