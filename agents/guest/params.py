@@ -15,7 +15,7 @@ from havirt.agents.guest.migration import (
     parse_migrate_options,
     valid_user,
 )
-from havirt.ocf.agent import ActionSpec
+from havirt.ocf.agent import ActionSpec, admin_actions, monitor_actions
 from havirt.ocf.params import Parameter, parse_bool, shown
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
@@ -368,15 +368,9 @@ PARAMETERS: tuple[Parameter, ...] = (
 ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("start", 90),
     ActionSpec("stop", 90),
-    ActionSpec("status", 30, interval=10, depth=0),
-    ActionSpec("monitor", 30, interval=10, depth=0),
-    ActionSpec("monitor", 30, interval=60, depth=10),
+    *monitor_actions(30, interval=10, deep_timeout=30),
     ActionSpec("migrate_from", 60),
     ActionSpec("migrate_to", 120),
-    ActionSpec("meta-data", 5),
-    ActionSpec("validate-all", 5),
-    # OCF 1.0 "reload": Pacemaker then reloads instead of restarting for changes of
-    # non-unique parameters; each takes effect at the next action that reads it.
-    ActionSpec("reload", 5, until_ocf=(1, 1)),
-    ActionSpec("reload-agent", 5, since_ocf=(1, 1)),
+    # A reloaded parameter takes effect at the next action that reads it.
+    *admin_actions(5),
 )
