@@ -24,15 +24,6 @@ if TYPE_CHECKING:
 class ActionSpec(Record):
     """An action as advertised in meta-data; ``timeout`` is the default, in seconds."""
 
-    __slots__ = (
-        "name",
-        "timeout",
-        "interval",
-        "depth",
-        "role",
-        "since_ocf",
-        "until_ocf",
-    )
     _defaults = {
         "interval": None,
         "depth": None,

@@ -16,10 +16,6 @@ STOPPED = "stopped"
 
 
 class DomainState(Record):
-    __slots__ = (
-        "state",
-        "reason",
-    )
     state: str  # running, blocked, paused, shutdown, shutoff, crashed, pmsuspended, nostate
     reason: str  # libvirt's reason for that state, lower case (e.g. "ioerror", "migration")
 
@@ -28,10 +24,6 @@ class DomainState(Record):
 
 
 class Verdict(Record):
-    __slots__ = (
-        "outcome",
-        "explanation",
-    )
     outcome: str  # RUNNING, FAILED or STOPPED
     explanation: str
 
