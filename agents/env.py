@@ -42,11 +42,20 @@ class GuestHost(Host):
         return qemu_processes.find(name, uuid, self.proc)
 
 
+# Where this node's libvirt keeps its configuration, and its daemons their sockets and
+# pid files (storage_lease's defaults, spelled out here: the monitor must not import
+# that module).
+LIBVIRT_CONF_DIR = "/etc/libvirt"
+RUN_DIR = "/run"
+
+
 class LibvirtEnv(AgentEnv):
     """An agent's world with libvirt: ``hypervisor()`` opens a connection;
-    ``backup_dir`` keeps the definitions the agent replaces."""
+    ``backup_dir`` keeps the definitions the agent replaces; ``libvirt_conf_dir`` and
+    ``run_dir`` are where the node's libvirt configuration and its daemons' sockets and
+    pid files are (the guest agent's storage lease check reads them)."""
 
-    __slots__ = ("connect", "backup_dir")
+    __slots__ = ("connect", "backup_dir", "libvirt_conf_dir", "run_dir")
 
     def __init__(
         self,
@@ -55,10 +64,14 @@ class LibvirtEnv(AgentEnv):
         state_dir: str,
         connect: HypervisorFactory | None = None,
         backup_dir: str = definition_backup.BACKUP_DIR,
+        libvirt_conf_dir: str = LIBVIRT_CONF_DIR,
+        run_dir: str = RUN_DIR,
     ) -> None:
         super().__init__(host, runner, state_dir)
         self.connect = connect  # None: the real libvirt boundary
         self.backup_dir = backup_dir
+        self.libvirt_conf_dir = libvirt_conf_dir
+        self.run_dir = run_dir
 
     def hypervisor(self, uri: str | None, deadline: Deadline, reserve: float = 0.0) -> Hypervisor:
         """Connections to ``uri`` (None: libvirt's default) whose calls are bounded by
@@ -70,33 +83,11 @@ class LibvirtEnv(AgentEnv):
         return Hypervisor(uri, deadline, reserve)
 
 
-# Where the storage lease check reads this node's libvirt (storage_lease's defaults,
-# spelled out here: the monitor must not import that module).
-LIBVIRT_CONF_DIR = "/etc/libvirt"
-RUN_DIR = "/run"
-
-
 class GuestEnv(LibvirtEnv):
-    """The guest agent's world: its host also finds the guest's QEMU processes;
-    ``libvirt_conf_dir`` and ``run_dir`` are where the storage lease check reads
-    libvirt's configuration and its daemons' sockets and pid files."""
+    """The guest agent's world: its host also finds the guest's QEMU processes."""
 
-    __slots__ = ("libvirt_conf_dir", "run_dir")
+    __slots__ = ()
     host: GuestHost
-
-    def __init__(
-        self,
-        host: GuestHost,
-        runner: Runner,
-        state_dir: str,
-        connect: HypervisorFactory | None = None,
-        backup_dir: str = definition_backup.BACKUP_DIR,
-        libvirt_conf_dir: str = LIBVIRT_CONF_DIR,
-        run_dir: str = RUN_DIR,
-    ) -> None:
-        super().__init__(host, runner, state_dir, connect, backup_dir)
-        self.libvirt_conf_dir = libvirt_conf_dir
-        self.run_dir = run_dir
 
 
 class PoolHost(Host):

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import argparse
+
     from havirt.tools.lab.node import LibvirtNode
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -32,6 +34,22 @@ def ensure_havirt(script: str) -> None:
             os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), script, *sys.argv[1:]])
         name = Path(script).name
         sys.exit(f"bench/{name}: cannot import havirt; run it with {VENV_PYTHON} or install havirt")
+
+
+def add_report_options(parser: argparse.ArgumentParser, cache_holds: str | None = None) -> None:
+    """The options a benchmark's command line ends with: ``--json``, and for one with a
+    lab cache ``--cache-dir`` (HAVIRT_LAB_CACHE, else the lab's own; ``cache_holds``
+    says what it keeps for this benchmark)."""
+    parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    if cache_holds is None:
+        return
+    from havirt.tools.lab.lab import DEFAULT_CACHE_DIR  # havirt only after ensure_havirt
+
+    parser.add_argument(
+        "--cache-dir",
+        default=os.environ.get("HAVIRT_LAB_CACHE", str(DEFAULT_CACHE_DIR)),
+        help=f"lab cache ({cache_holds})",
+    )
 
 
 def log(message: str) -> None:

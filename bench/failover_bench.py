@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchlib import log, run_report
+from benchlib import add_report_options, log, run_report
 from havirt.tools.lab import build_guest_assets
 from havirt.tools.lab.auditor import Auditor
 from havirt.tools.lab.cluster import ClusterLab, cluster_missing_requirements
@@ -215,7 +215,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--agents", default="stock,havirt", help="comma-separated: stock,havirt (both)"
     )
-    parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    add_report_options(parser)
     return parser.parse_args(argv)
 
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchlib import BenchError, NodeTimer, log, refuse_unfit, report_main
+from benchlib import BenchError, NodeTimer, add_report_options, log, refuse_unfit, report_main
 from havirt.tools import install
 from havirt.tools.lab import (
     READY_MARKER,
@@ -46,7 +46,7 @@ from havirt.tools.lab import (
     build_guest_assets,
     create_guest,
 )
-from havirt.tools.lab.lab import DEFAULT_CACHE_DIR, missing_requirements
+from havirt.tools.lab.lab import missing_requirements
 from havirt.tools.lab.node import LibvirtNode
 
 STOCK_OCF_ROOT = "/usr/lib/ocf"
@@ -616,12 +616,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--resources", type=int, default=1000, help="primitives in the big CIB (1000)"
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of the run order (1)")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    parser.add_argument(
-        "--cache-dir",
-        default=os.environ.get("HAVIRT_LAB_CACHE", str(DEFAULT_CACHE_DIR)),
-        help="lab cache (guest kernel/initramfs, QEMU capabilities)",
-    )
+    add_report_options(parser, "guest kernel/initramfs, QEMU capabilities")
     options = parser.parse_args(argv)
     if options.iterations < 1 or options.warmup < 0 or options.resources < 2:
         parser.error("need --iterations >= 1, --warmup >= 0 and --resources >= 2")

@@ -35,10 +35,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchlib import HAVIRT, NodeTimer, havirt_missing, log, refuse_unfit, report_main
+from benchlib import (
+    HAVIRT,
+    NodeTimer,
+    add_report_options,
+    havirt_missing,
+    log,
+    refuse_unfit,
+    report_main,
+)
 from havirt.tools.lab import build_guest_assets
 from havirt.tools.lab.cluster import DAEMON_PATH, ClusterLab, cluster_missing_requirements
-from havirt.tools.lab.lab import DEFAULT_CACHE_DIR
 
 TIMEOUT = 120.0
 
@@ -225,12 +232,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured rounds first (1)")
     parser.add_argument("--guests", type=int, default=3, help="guests in the lab (3)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the shuffled order (1)")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    parser.add_argument(
-        "--cache-dir",
-        default=os.environ.get("HAVIRT_LAB_CACHE", str(DEFAULT_CACHE_DIR)),
-        help="lab cache (guest image, QEMU capabilities)",
-    )
+    add_report_options(parser, "guest image, QEMU capabilities")
     options = parser.parse_args(argv)
     if options.runs < 1 or options.warmup < 0 or not 1 <= options.guests <= 12:
         parser.error("need --runs >= 1, --warmup >= 0 and 1 <= --guests <= 12")

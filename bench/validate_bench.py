@@ -37,10 +37,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchlib import HAVIRT, BenchError, havirt_missing, log, refuse_unfit, report_main
+from benchlib import (
+    HAVIRT,
+    BenchError,
+    add_report_options,
+    havirt_missing,
+    log,
+    refuse_unfit,
+    report_main,
+)
 from havirt.ocf.runner import CommandRunner
 from havirt.tools.lab import Lab, nsutil
-from havirt.tools.lab.lab import DEFAULT_CACHE_DIR, missing_requirements
+from havirt.tools.lab.lab import missing_requirements
 from havirt.tools.validate import framing, trust_probe
 from havirt.tools.validate.targets import Target
 
@@ -302,12 +310,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--help-runs", type=int, default=20, help="runs of each start-up measurement (20)"
     )
-    parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    parser.add_argument(
-        "--cache-dir",
-        default=os.environ.get("HAVIRT_LAB_CACHE", str(DEFAULT_CACHE_DIR)),
-        help="lab cache (QEMU capabilities)",
-    )
+    add_report_options(parser, "QEMU capabilities")
     options = parser.parse_args(argv)
     try:
         options.nodes = [int(n) for n in options.nodes.split(",")]

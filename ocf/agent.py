@@ -24,15 +24,6 @@ if TYPE_CHECKING:
 class ActionSpec(Record):
     """An action as advertised in meta-data; ``timeout`` is the default, in seconds."""
 
-    __slots__ = (
-        "name",
-        "timeout",
-        "interval",
-        "depth",
-        "role",
-        "since_ocf",
-        "until_ocf",
-    )
     _defaults = {
         "interval": None,
         "depth": None,
@@ -49,6 +40,29 @@ class ActionSpec(Record):
     # Which OCF versions advertise it (reload-agent only exists from OCF 1.1 on).
     since_ocf: tuple[int, int]
     until_ocf: tuple[int, int] | None  # first OCF version that no longer lists it
+
+
+def monitor_actions(timeout: int, interval: int, deep_timeout: int) -> tuple[ActionSpec, ...]:
+    """``status`` (monitor's old name) and ``monitor`` every ``interval`` seconds at depth
+    0, and a deeper ``monitor`` (depth 10) every minute."""
+    return (
+        ActionSpec("status", timeout, interval=interval, depth=0),
+        ActionSpec("monitor", timeout, interval=interval, depth=0),
+        ActionSpec("monitor", deep_timeout, interval=60, depth=10),
+    )
+
+
+def admin_actions(timeout: int) -> tuple[ActionSpec, ...]:
+    """``meta-data``, then ``validate-all`` and the reload actions, which check the
+    parameters and so get the same ``timeout``. OCF 1.0 ``reload`` (``reload-agent``
+    from OCF 1.1 on): Pacemaker then reloads instead of restarting the resource for
+    changes of non-unique parameters."""
+    return (
+        ActionSpec("meta-data", 5),
+        ActionSpec("validate-all", timeout),
+        ActionSpec("reload", timeout, until_ocf=(1, 1)),
+        ActionSpec("reload-agent", timeout, since_ocf=(1, 1)),
+    )
 
 
 class ActionContext(Carrying):

@@ -75,10 +75,6 @@ def parse_bool(text: str) -> bool | None:
 class Deprecation(Record):
     """Marks a parameter as deprecated; ``replaced_with`` names its successor."""
 
-    __slots__ = (
-        "desc",
-        "replaced_with",
-    )
     _defaults = {"replaced_with": None}
 
     desc: str
@@ -86,22 +82,6 @@ class Deprecation(Record):
 
 
 class Parameter(Record):
-    __slots__ = (
-        "name",
-        "shortdesc",
-        "longdesc",
-        "type",
-        "default",
-        "required",
-        "unique",
-        "reloadable",
-        "deprecated",
-        "choices",
-        "minimum",
-        "maximum",
-        "check",
-        "unit",
-    )
     _defaults = {
         "type": "string",
         "default": None,

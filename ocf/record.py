@@ -4,7 +4,9 @@ Pacemaker runs the guest agent's monitor every few seconds for every guest,
 as a new process each time, so every module imported on that path counts;
 ``collections.namedtuple`` and ``typing.NamedTuple`` pull in more than the
 agent's own work costs. A ``Record`` behaves like a named tuple: fields by
-name or position, equality with tuples, unpacking, ``_replace``.
+name or position, equality with tuples, unpacking, ``_replace``. Like a
+``typing.NamedTuple``, a subclass declares its fields once, as annotations, in
+order; ``_defaults`` gives the values of those that may be left out.
 """
 
 from __future__ import annotations
@@ -16,8 +18,18 @@ if TYPE_CHECKING:
     from typing import Any, ClassVar
 
 
-class Record:
-    __slots__: tuple[str, ...] = ()  # the field names, in order; each subclass lists its own
+class _RecordType(type):
+    """Makes a record class's annotated names, in order, its ``__slots__``: its fields."""
+
+    def __new__(mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any]) -> _RecordType:
+        # The class body's annotations, in order (only their names count). A record
+        # class extends Record itself: its fields are its own annotations.
+        namespace.setdefault("__slots__", tuple(namespace.get("__annotations__", ())))
+        return super().__new__(mcs, name, bases, namespace)
+
+
+class Record(metaclass=_RecordType):
+    __slots__: tuple[str, ...] = ()  # the field names, in order (from a subclass's annotations)
     _defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -44,14 +44,6 @@ KILL_WAIT = 1.0  # seconds to wait for a SIGKILLed command to end before giving 
 
 
 class CommandResult(Record):
-    __slots__ = (
-        "argv",
-        "returncode",
-        "stdout",
-        "stderr",
-        "timed_out",
-        "stuck",
-    )
     _defaults = {"timed_out": False, "stuck": False}
     argv: tuple[str, ...]
     returncode: int

@@ -22,21 +22,6 @@ GUEST_AGENT_CHANNEL = "org.qemu.guest_agent.0"
 
 
 class DomainConfig(Record):
-    __slots__ = (
-        "path",
-        "xml",
-        "name",
-        "uuid",
-        "domain_type",
-        "vcpus",
-        "memory_kib",
-        "disks",
-        "pools",
-        "networks",
-        "has_guest_agent",
-        "block_disks",
-        "has_leases",
-    )
     _defaults = {
         "vcpus": None,
         "memory_kib": None,

@@ -16,10 +16,6 @@ STOPPED = "stopped"
 
 
 class DomainState(Record):
-    __slots__ = (
-        "state",
-        "reason",
-    )
     state: str  # running, blocked, paused, shutdown, shutoff, crashed, pmsuspended, nostate
     reason: str  # libvirt's reason for that state, lower case (e.g. "ioerror", "migration")
 
@@ -28,10 +24,6 @@ class DomainState(Record):
 
 
 class Verdict(Record):
-    __slots__ = (
-        "outcome",
-        "explanation",
-    )
     outcome: str  # RUNNING, FAILED or STOPPED
     explanation: str
 
@@ -48,12 +40,7 @@ class Verdict(Record):
 # reasons before the "*" of their state.
 STATE_TABLE: tuple[tuple[str, str, str, str], ...] = (
     ("running", "*", RUNNING, "the guest is running"),
-    (
-        "blocked",
-        "*",
-        RUNNING,
-        "the guest is running (blocked: a normal transient state)",
-    ),
+    ("blocked", "*", RUNNING, "the guest is running (blocked: a normal transient state)"),
     ("paused", "ioerror", FAILED, "the guest is paused after a disk I/O error (check its storage)"),
     ("paused", "watchdog", FAILED, "the guest is paused by its watchdog device"),
     ("paused", "crashed", FAILED, "the guest is paused after a guest kernel panic"),
@@ -66,12 +53,7 @@ STATE_TABLE: tuple[tuple[str, str, str, str], ...] = (
     ("paused", "snapshot", RUNNING, "the guest is paused while a snapshot is taken"),
     ("paused", "shutting_down", RUNNING, "the guest is paused while shutting down"),
     ("paused", "starting_up", RUNNING, "the guest is paused while starting up"),
-    (
-        "paused",
-        "user",
-        RUNNING,
-        "the guest is paused by an administrator (counts as running)",
-    ),
+    ("paused", "user", RUNNING, "the guest is paused by an administrator (counts as running)"),
     ("paused", "*", RUNNING, "the guest is paused (still counts as running)"),
     ("shutdown", "*", RUNNING, "the guest is shutting down"),
     ("pmsuspended", "*", RUNNING, "the guest suspended itself to RAM (still counts as running)"),
@@ -79,12 +61,7 @@ STATE_TABLE: tuple[tuple[str, str, str, str], ...] = (
     ("shutoff", "crashed", STOPPED, "the guest is shut off after it crashed"),
     ("shutoff", "failed", STOPPED, "the guest is shut off: it failed to start"),
     ("shutoff", "*", STOPPED, "the guest is shut off"),
-    (
-        "nostate",
-        "*",
-        RUNNING,
-        "the hypervisor reports no state (never taken as stopped)",
-    ),
+    ("nostate", "*", RUNNING, "the hypervisor reports no state (never taken as stopped)"),
     ("undefined", "*", STOPPED, "the hypervisor does not know the guest"),
 )
 

@@ -67,14 +67,6 @@ class MigrationBudget(Record):
     before the timeout) and spends that time aborting the job itself.
     """
 
-    __slots__ = (
-        "total",
-        "answer_margin",
-        "watchdog_abort",
-        "final",
-        "abort_reserve",
-        "abort_call",
-    )
     total: float
     answer_margin: float  # the watchdog answers this long before the timeout
     watchdog_abort: float  # the watchdog's own abortJob, before it answers
@@ -122,10 +114,6 @@ class MigrationConfigError(ValueError):
 
 
 class MigrateOptions(Record):
-    __slots__ = (
-        "switches",
-        "migrateuri",
-    )
     switches: tuple[str, ...]
     migrateuri: str | None
 

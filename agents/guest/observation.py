@@ -18,23 +18,11 @@ if TYPE_CHECKING:
 class Identity(Record):
     """How to recognise the guest: its name and, when known, its UUID."""
 
-    __slots__ = (
-        "name",
-        "uuid",
-    )
-
     name: str
     uuid: str | None
 
 
 class Observation(Record):
-    __slots__ = (
-        "verdict",
-        "domain",
-        "state",
-        "pids",
-        "libvirt_reachable",
-    )
     _defaults = {"domain": None, "state": None, "pids": (), "libvirt_reachable": True}
     verdict: Verdict
     domain: Domain | None

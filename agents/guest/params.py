@@ -7,15 +7,8 @@ default differs and docs/migrating-from-heartbeat.md says why.
 
 from __future__ import annotations
 
-from havirt.agents.guest.migration import (
-    TRANSPORTS,
-    MigrationConfigError,
-    check_migrateuri,
-    check_uri,
-    parse_migrate_options,
-    valid_user,
-)
-from havirt.ocf.agent import ActionSpec
+from havirt.agents.guest import migration
+from havirt.ocf.agent import ActionSpec, admin_actions, monitor_actions
 from havirt.ocf.params import Parameter, parse_bool, shown
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every monitor
@@ -31,7 +24,7 @@ def _check_uri(what: str) -> Callable[[str], str | None]:
     def check(value: str) -> str | None:
         if value == "":
             return None
-        return check_uri(value.replace("%n", "node"), what)
+        return migration.check_uri(value.replace("%n", "node"), what)
 
     return check
 
@@ -50,21 +43,21 @@ def _check_shutdown_mode(value: str) -> str | None:
 
 
 def _check_user(value: str) -> str | None:
-    if value and not valid_user(value):
+    if value and not migration.valid_user(value):
         return f"{shown(value)} is not a valid user name"
     return None
 
 
 def _check_transport(value: str) -> str | None:
-    if value not in TRANSPORTS:
-        return f"unknown transport {shown(value)} (one of: {', '.join(TRANSPORTS[1:])})"
+    if value not in migration.TRANSPORTS:
+        return f"unknown transport {shown(value)} (one of: {', '.join(migration.TRANSPORTS[1:])})"
     return None
 
 
 def _check_options(value: str) -> str | None:
     try:
-        parse_migrate_options(value)
-    except MigrationConfigError as exc:
+        migration.parse_migrate_options(value)
+    except migration.MigrationConfigError as exc:
         return str(exc)
     return None
 
@@ -185,7 +178,7 @@ PARAMETERS: tuple[Parameter, ...] = (
         "--migrateuri in migrate_options.",
         reloadable=True,
         # libvirt accepts more here than URIs (tcp:host:port, a bare host for Xen).
-        check=lambda v: None if v == "" else check_migrateuri(v),
+        check=lambda v: None if v == "" else migration.check_migrateuri(v),
     ),
     Parameter(
         "migrate_options",
@@ -368,15 +361,9 @@ PARAMETERS: tuple[Parameter, ...] = (
 ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("start", 90),
     ActionSpec("stop", 90),
-    ActionSpec("status", 30, interval=10, depth=0),
-    ActionSpec("monitor", 30, interval=10, depth=0),
-    ActionSpec("monitor", 30, interval=60, depth=10),
+    *monitor_actions(30, interval=10, deep_timeout=30),
     ActionSpec("migrate_from", 60),
     ActionSpec("migrate_to", 120),
-    ActionSpec("meta-data", 5),
-    ActionSpec("validate-all", 5),
-    # OCF 1.0 "reload": Pacemaker then reloads instead of restarting for changes of
-    # non-unique parameters; each takes effect at the next action that reads it.
-    ActionSpec("reload", 5, until_ocf=(1, 1)),
-    ActionSpec("reload-agent", 5, since_ocf=(1, 1)),
+    # A reloaded parameter takes effect at the next action that reads it.
+    *admin_actions(5),
 )

@@ -17,11 +17,6 @@ PROC = "/proc"
 
 
 class QemuProcess(Record):
-    __slots__ = (
-        "pid",
-        "name",
-        "uuid",
-    )
     pid: int
     name: str | None
     uuid: str | None

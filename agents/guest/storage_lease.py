@@ -46,12 +46,6 @@ RUN_DIR = "/run"
 
 
 class LockManager(Record):
-    __slots__ = (
-        "name",
-        "daemon",
-        "socket",
-        "auto_disk_leases",
-    )
     name: str
     daemon: str
     socket: str  # under RUN_DIR
@@ -69,12 +63,6 @@ LIBVIRT_DAEMONS = (("virtqemud", "virtqemud.pid"), ("libvirtd", "libvirtd.pid"))
 class LeaseCheck(Record):
     """What the node offers: ``problem`` is None when the guest's disks get leases."""
 
-    __slots__ = (
-        "manager",
-        "problem",
-        "summary",
-        "warnings",
-    )
     _defaults = {"warnings": ()}
     manager: str | None  # the lock manager qemu.conf names (None: none, libvirt's "nop")
     problem: str | None  # why the guest's disks would run without a lease

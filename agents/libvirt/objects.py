@@ -35,12 +35,6 @@ if TYPE_CHECKING:
 class DomainInfo(Record):
     """One domain of a listing."""
 
-    __slots__ = (
-        "name",
-        "uuid",
-        "state",
-        "persistent",
-    )
     _defaults = {"persistent": None}
     name: str
     uuid: str
@@ -49,14 +43,6 @@ class DomainInfo(Record):
 
 
 class JobProgress(Record):
-    __slots__ = (
-        "active",
-        "elapsed_ms",
-        "data_total",
-        "data_processed",
-        "data_remaining",
-        "downtime_ms",
-    )
     _defaults = {
         "elapsed_ms": 0,
         "data_total": 0,

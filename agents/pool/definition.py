@@ -80,16 +80,6 @@ class DefinitionError(ValueError):
 
 
 class PoolSpec(Record):
-    __slots__ = (
-        "name",
-        "type",
-        "target",
-        "source_host",
-        "source_path",
-        "source_name",
-        "source_format",
-        "mount_options",
-    )
     _defaults = {
         "source_host": None,
         "source_path": None,

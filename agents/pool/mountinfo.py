@@ -16,12 +16,6 @@ MOUNTINFO = "/proc/self/mountinfo"
 
 
 class Mount(Record):
-    __slots__ = (
-        "mount_point",
-        "fstype",
-        "source",
-        "options",
-    )
     mount_point: str
     fstype: str
     source: str

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from havirt.agents.guest.migration import check_uri
 from havirt.agents.pool.definition import FORMATS, POOL_TYPES, check_options
-from havirt.ocf.agent import ActionSpec
+from havirt.ocf.agent import ActionSpec, admin_actions, monitor_actions
 from havirt.ocf.params import Parameter, shown
 
 FORCE_STOP_POLICIES = ("refuse", "destroy-guests")
@@ -207,13 +207,7 @@ PARAMETERS: tuple[Parameter, ...] = (
 ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("start", 60),
     ActionSpec("stop", 60),
-    ActionSpec("status", 20, interval=20, depth=0),
-    ActionSpec("monitor", 20, interval=20, depth=0),
-    ActionSpec("monitor", 40, interval=60, depth=10),
-    ActionSpec("meta-data", 5),
-    ActionSpec("validate-all", 10),
-    # OCF 1.0 "reload": Pacemaker reloads instead of restarting for changes of non-unique
-    # parameters. A restart would stop the pool under running guests (and fail).
-    ActionSpec("reload", 10, until_ocf=(1, 1)),
-    ActionSpec("reload-agent", 10, since_ocf=(1, 1)),
+    *monitor_actions(20, interval=20, deep_timeout=40),
+    # Reload, not restart: a restart would stop the pool under running guests (and fail).
+    *admin_actions(10),
 )

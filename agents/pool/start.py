@@ -6,15 +6,7 @@ from __future__ import annotations
 
 from havirt.agents.env import PoolEnv
 from havirt.agents.libvirt import definition_backup
-from havirt.agents.pool import fs_check
-from havirt.agents.pool.definition import (
-    MOUNT_HELPERS,
-    DefinitionError,
-    PoolSpec,
-    differences,
-    from_xml,
-    with_uuid,
-)
+from havirt.agents.pool import definition, fs_check
 from havirt.agents.pool.health import check_seconds
 from havirt.agents.pool.wanted import definition_xml
 from havirt.ocf.agent import ActionContext
@@ -37,11 +29,11 @@ HELPER_PACKAGES = {
 SBIN_PATH = "/usr/local/sbin:/usr/sbin:/sbin:/usr/local/bin:/usr/bin:/bin"
 
 
-def check_tools(ctx: ActionContext, spec: PoolSpec) -> None:
+def check_tools(ctx: ActionContext, spec: definition.PoolSpec) -> None:
     """The mount helper (or LVM tool) the pool type needs must be on this node."""
     tool = None
     if spec.type == "netfs":
-        tool = MOUNT_HELPERS.get(spec.source_format or "nfs")
+        tool = definition.MOUNT_HELPERS.get(spec.source_format or "nfs")
     elif spec.type == "logical":
         tool = "vgchange"
     if tool and ctx.host.which(tool, SBIN_PATH) is None:
@@ -52,13 +44,13 @@ def check_tools(ctx: ActionContext, spec: PoolSpec) -> None:
         )
 
 
-def reconcile(ctx: ActionContext, hv: Hypervisor, pool: Pool, wanted: PoolSpec) -> Pool:
+def reconcile(ctx: ActionContext, hv: Hypervisor, pool: Pool, wanted: definition.PoolSpec) -> Pool:
     """Make libvirt's definition the wanted one: never under an active pool, and never
     without keeping the previous definition in a file."""
     defined_xml = pool.xml(inactive=True)
     try:
-        diffs = differences(wanted, from_xml(defined_xml))
-    except DefinitionError as exc:
+        diffs = definition.differences(wanted, definition.from_xml(defined_xml))
+    except definition.DefinitionError as exc:
         diffs = [str(exc)]
     if not diffs:
         return pool
@@ -78,10 +70,10 @@ def reconcile(ctx: ActionContext, hv: Hypervisor, pool: Pool, wanted: PoolSpec) 
         f"redefining pool {pool.name} as the resource says ({what}); "
         f"the previous definition is kept in {backup}"
     )
-    return hv.define_pool(with_uuid(definition_xml(ctx, wanted), pool.uuid))
+    return hv.define_pool(definition.with_uuid(definition_xml(ctx, wanted), pool.uuid))
 
 
-def prepare_target(ctx: ActionContext, pool: Pool, spec: PoolSpec) -> None:
+def prepare_target(ctx: ActionContext, pool: Pool, spec: definition.PoolSpec) -> None:
     """The target directory must exist (libvirt's build makes it) and must answer."""
     if spec.type == "logical":
         return  # /dev/<vg> appears when libvirt activates the volume group

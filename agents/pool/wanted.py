@@ -4,13 +4,7 @@ the definition an action works with, the resource's or libvirt's own."""
 
 from __future__ import annotations
 
-from havirt.agents.pool.definition import (
-    DEFINITION_FIELDS,
-    DefinitionError,
-    PoolSpec,
-    from_params,
-    from_xml,
-)
+from havirt.agents.pool import definition
 from havirt.ocf.agent import ActionContext
 from havirt.ocf.errors import OcfError
 from havirt.ocf.exitcodes import OcfExit
@@ -27,7 +21,7 @@ class Carried:
     __slots__ = ("wanted", "pool_xml_text")
 
     def __init__(self) -> None:
-        self.wanted: PoolSpec | None = None  # the definition the parameters ask for
+        self.wanted: definition.PoolSpec | None = None  # the definition the parameters ask for
         self.pool_xml_text: str | None = None  # pool_xml's text, as given
 
 
@@ -36,7 +30,7 @@ def carry_wanted(ctx: ActionContext) -> None:
     fields) into ``ctx``'s :class:`Carried`; ERR_CONFIGURED when it is wrong."""
     p = ctx.params
     if p.pool_xml:
-        given = [f for f in ("type", *DEFINITION_FIELDS) if p.get(f)]
+        given = [f for f in ("type", *definition.DEFINITION_FIELDS) if p.get(f)]
         if given:
             raise OcfError(
                 OcfExit.ERR_CONFIGURED,
@@ -47,8 +41,8 @@ def carry_wanted(ctx: ActionContext) -> None:
 
         text = read_text(p.pool_xml, "pool_xml file")
         try:
-            spec = from_xml(text)
-        except DefinitionError as exc:
+            spec = definition.from_xml(text)
+        except definition.DefinitionError as exc:
             raise OcfError(
                 OcfExit.ERR_CONFIGURED, f"parameter 'pool_xml': {p.pool_xml}: {exc}"
             ) from None
@@ -63,36 +57,34 @@ def carry_wanted(ctx: ActionContext) -> None:
         carried.pool_xml_text = text
         return
     try:
-        wanted = from_params(p)
-    except DefinitionError as exc:
+        wanted = definition.from_params(p)
+    except definition.DefinitionError as exc:
         raise OcfError(OcfExit.ERR_CONFIGURED, str(exc)) from None
     if wanted is not None:
         ctx.carried(Carried).wanted = wanted
 
 
-def wanted_spec(ctx: ActionContext) -> PoolSpec | None:
+def wanted_spec(ctx: ActionContext) -> definition.PoolSpec | None:
     """The definition the parameters ask for; None when libvirt's own counts."""
     return ctx.carried(Carried).wanted
 
 
-def spec_of(ctx: ActionContext, pool: Pool) -> PoolSpec:
+def spec_of(ctx: ActionContext, pool: Pool) -> definition.PoolSpec:
     """The definition to work with: the resource's, else libvirt's."""
     wanted = wanted_spec(ctx)
     if wanted is not None:
         return wanted
     try:
-        return from_xml(pool.xml())
-    except DefinitionError as exc:
+        return definition.from_xml(pool.xml())
+    except definition.DefinitionError as exc:
         raise OcfError(
             OcfExit.ERR_CONFIGURED, f"pool {pool.name} as libvirt defines it: {exc}"
         ) from None
 
 
-def definition_xml(ctx: ActionContext, spec: PoolSpec) -> str:
+def definition_xml(ctx: ActionContext, spec: definition.PoolSpec) -> str:
     """The XML to define ``spec`` with: pool_xml's text as given, else rendered."""
     text = ctx.carried(Carried).pool_xml_text
     if text is not None:
         return text
-    from havirt.agents.pool.definition import to_xml
-
-    return to_xml(spec)
+    return definition.to_xml(spec)

@@ -23,11 +23,6 @@ if TYPE_CHECKING:
 class Plug(Record):
     """One line of ``list``: the plug, an alias (may be empty), and on/off/None."""
 
-    __slots__ = (
-        "id",
-        "alias",
-        "status",
-    )
     _defaults = {"alias": "", "status": None}
     id: str
     alias: str

@@ -28,19 +28,6 @@ class FenceOption(Record):
     """One option, as Pacemaker passes it on stdin (``name``) and as typed on the
     command line (``-short`` / ``--long``)."""
 
-    __slots__ = (
-        "name",
-        "shortdesc",
-        "type",
-        "default",
-        "required",
-        "short",
-        "long",
-        "metavar",
-        "alias_of",
-        "secret",
-        "check",
-    )
     _defaults = {
         "type": "string",
         "default": None,

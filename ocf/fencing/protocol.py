@@ -18,18 +18,7 @@ import os
 import sys
 
 from havirt.ocf.environment import Deadline
-from havirt.ocf.fencing import passwords
-from havirt.ocf.fencing.actions import (
-    ACTION_ALIASES,
-    ACTIONS,
-    EXIT_ERROR,
-    EXIT_OFF,
-    EXIT_OK,
-    OFF,
-    ON,
-    PLUG_ACTIONS,
-    FenceError,
-)
+from havirt.ocf.fencing import actions, passwords
 from havirt.ocf.fencing.agent import FenceAgent, FenceContext
 from havirt.ocf.fencing.options import OptionTable
 from havirt.ocf.fencing.usage import usage
@@ -89,7 +78,7 @@ def run(
     def fail(message: str) -> int:
         err.write(f"ERROR: {message}\n")
         err.flush()
-        return EXIT_ERROR
+        return actions.EXIT_ERROR
 
     try:
         if len(argv) > 1:
@@ -103,36 +92,36 @@ def run(
                 )
             text = source.read(STDIN_LIMIT + 1)
             if len(text) > STDIN_LIMIT:
-                raise FenceError(
+                raise actions.FenceError(
                     f"standard input is larger than {STDIN_LIMIT >> 10} KiB: "
                     "Pacemaker passes a few name=value lines"
                 )
             raw = table.parse_stdin(text)
     except UnicodeDecodeError:
         return fail(f"standard input is not UTF-8 text; see {agent.name} --help")
-    except FenceError as exc:
+    except actions.FenceError as exc:
         return fail(f"{exc}; see {agent.name} --help")
     for warning in raw.warnings:
         err.write(f"WARNING: {warning}\n")
     if parse_bool(raw.values.get("help", "")):
         out.write(usage(type(agent)))
-        return EXIT_OK
+        return actions.EXIT_OK
     if parse_bool(raw.values.get("version", "")):
         out.write(f"{agent.name} {agent.version}\n")
-        return EXIT_OK
+        return actions.EXIT_OK
     action = raw.values.get("action", "reboot").strip().lower()
-    action = ACTION_ALIASES.get(action, action)
+    action = actions.ACTION_ALIASES.get(action, action)
     if action == "metadata":  # needs no valid options: Pacemaker passes only the action
         from havirt.ocf.fencing.metadata import render  # lxml: only for this action
 
         out.write(render(type(agent)))
         out.flush()
-        return EXIT_OK
-    if action not in ACTIONS:
-        return fail(f"unknown action {shown(action)} (one of: {', '.join(ACTIONS)})")
+        return actions.EXIT_OK
+    if action not in actions.ACTIONS:
+        return fail(f"unknown action {shown(action)} (one of: {', '.join(actions.ACTIONS)})")
     try:
         options = table.convert(raw)
-    except FenceError as exc:
+    except actions.FenceError as exc:
         return fail(str(exc))
     options["action"] = action
     log = _logger(agent, options, err, host)
@@ -182,7 +171,7 @@ def _guard(agent: FenceAgent, total: float, err: TextIO) -> Watchdog:
         err.write(f"ERROR: {agent.name} did not finish within {total:.0f}s; giving up\n")
         err.flush()
 
-    return Watchdog(total + WATCHDOG_SLACK, answer, EXIT_ERROR)
+    return Watchdog(total + WATCHDOG_SLACK, answer, actions.EXIT_ERROR)
 
 
 def _run_action(agent: FenceAgent, ctx: FenceContext, out: TextIO, started: float) -> int:
@@ -190,8 +179,8 @@ def _run_action(agent: FenceAgent, ctx: FenceContext, out: TextIO, started: floa
     session: Any = None
     connected = False
     try:
-        if ctx.action in PLUG_ACTIONS and not ctx.options.plug:
-            raise FenceError(
+        if ctx.action in actions.PLUG_ACTIONS and not ctx.options.plug:
+            raise actions.FenceError(
                 f"no plug given for {ctx.action}: set plug=NAME_OR_UUID "
                 "(Pacemaker passes it from pcmk_host_map or the node name; "
                 "on the command line: -n NAME)"
@@ -201,7 +190,7 @@ def _run_action(agent: FenceAgent, ctx: FenceContext, out: TextIO, started: floa
         if ctx.action == "validate-all":
             passwords.validate_sources(ctx)
             log.debug("the options are valid")
-            return EXIT_OK
+            return actions.EXIT_OK
         if ctx.action in ("off", "reboot") and ctx.options.delay > 0:
             wait = ctx.options.delay - (ctx.host.monotonic() - started)
             if wait > 0:
@@ -211,14 +200,14 @@ def _run_action(agent: FenceAgent, ctx: FenceContext, out: TextIO, started: floa
         session = agent.connect(ctx)
         connected = True
         return _act(agent, ctx, session, out)
-    except FenceError as exc:
+    except actions.FenceError as exc:
         log.error(str(exc))
-        return EXIT_ERROR
+        return actions.EXIT_ERROR
     except Exception as exc:  # a bug must still give the fencer a definite answer
         import traceback  # only on this rare path
 
         log.error(f"{ctx.action}: internal error: {exc!r}\n{traceback.format_exc()}")
-        return EXIT_ERROR
+        return actions.EXIT_ERROR
     finally:
         if connected:
             try:
@@ -242,38 +231,38 @@ def _act(agent: FenceAgent, ctx: FenceContext, session: Any, out: TextIO) -> int
                 status = (entry.status or "").upper()
                 fields.append(status if status in ("ON", "OFF") else "UNKNOWN")
             say(sep.join(fields))
-        return EXIT_OK
+        return actions.EXIT_OK
     if action == "monitor":
         agent.monitor(ctx, session)
-        return EXIT_OK
+        return actions.EXIT_OK
     status = _status(agent, ctx, session, plug)
     if action == "status":
         say(f"Status: {status.upper()}")
-        return EXIT_OK if status == ON else EXIT_OFF
-    if action in (ON, OFF):
+        return actions.EXIT_OK if status == actions.ON else actions.EXIT_OFF
+    if action in (actions.ON, actions.OFF):
         if status == action:
             say(f"Success: Already {status.upper()}")
-            return EXIT_OK
+            return actions.EXIT_OK
         _change(agent, ctx, session, plug, action)
         say(f"Success: Powered {action.upper()}")
-        return EXIT_OK
+        return actions.EXIT_OK
     # reboot: off, verified, then on; the fencing is done once off is verified.
-    if status != OFF:
-        _change(agent, ctx, session, plug, OFF)
+    if status != actions.OFF:
+        _change(agent, ctx, session, plug, actions.OFF)
     else:
         ctx.log.info(f"{plug} is already OFF")
     try:
-        _change(agent, ctx, session, plug, ON)
-    except FenceError as exc:
+        _change(agent, ctx, session, plug, actions.ON)
+    except actions.FenceError as exc:
         ctx.log.warn(f"{plug} is OFF (fenced), but powering it ON again failed: {exc}")
     say("Success: Rebooted")
-    return EXIT_OK
+    return actions.EXIT_OK
 
 
 def _status(agent: FenceAgent, ctx: FenceContext, session: Any, plug: str) -> str:
     status = agent.get_power_status(ctx, session, plug)
-    if status not in (ON, OFF):
-        raise FenceError(f"the device reported an unknown state {shown(status)} for {plug}")
+    if status not in (actions.ON, actions.OFF):
+        raise actions.FenceError(f"the device reported an unknown state {shown(status)} for {plug}")
     return status
 
 
@@ -286,17 +275,17 @@ def _change(agent: FenceAgent, ctx: FenceContext, session: Any, plug: str, state
     if opts.power_wait > 0:
         ctx.host.sleep(min(opts.power_wait, window.remaining()))
     while True:
-        problem: FenceError | None = None
+        problem: actions.FenceError | None = None
         try:
             current = _status(agent, ctx, session, plug)
-        except FenceError as exc:
+        except actions.FenceError as exc:
             current, problem = None, exc
         if current == state:
             ctx.log.info(f"verified: {plug} is {state.upper()}")
             return
         if window.expired():
             seen = f"the last query failed: {problem}" if problem else f"it is {current}"
-            raise FenceError(
+            raise actions.FenceError(
                 f"{plug} did not reach {state.upper()} within power_timeout="
                 f"{opts.power_timeout:g}s ({seen})"
             )
