@@ -42,15 +42,9 @@ def migrate_out(
     p = ctx.params
     local_uri = hv.actual_uri
     options = migration.parse_migrate_options(p.migrate_options)
-    dest_uri = remote_uri(ctx, local_uri, target)
-    data_uri = migration.migrate_uri(
-        local_uri,
-        target,
-        migrateuri=p.migrateuri,
-        options_uri=options.migrateuri,
-        network_suffix=p.migration_network_suffix,
-        port=p.migrateport,
-    )
+    route = route_of(ctx, options.migrateuri)
+    dest_uri = route.remote_uri(local_uri, target)
+    data_uri = route.data_uri(local_uri, target)
     flags = migrate_flags(options.switches)
     if p.save_config_on_stop or p.sync_config_on_stop:
         from havirt.agents.guest.stop import save_config
@@ -84,16 +78,18 @@ def migrate_out(
     )
 
 
-def remote_uri(ctx: ActionContext, local_uri: str, node: str) -> str:
-    """The libvirt URI of another node's hypervisor, as the migration parameters say."""
+def route_of(ctx: ActionContext, options_uri: str | None = None) -> migration.Route:
+    """How this guest's migrations reach other nodes, as its parameters say
+    (``options_uri``: the ``--migrateuri`` of migrate_options)."""
     p = ctx.params
-    return migration.remote_uri(
-        local_uri,
-        node,
+    return migration.Route(
         remoteuri=p.remoteuri,
         transport=p.migration_transport,
         user=p.migration_user,
         network_suffix=p.migration_network_suffix,
+        migrateuri=p.migrateuri,
+        options_uri=options_uri,
+        port=p.migrateport,
     )
 
 
@@ -119,7 +115,7 @@ def wait_arrived(ctx: ActionContext, hv: Hypervisor, ident: Identity) -> Observa
 
 def verify_gone_from_source(ctx: ActionContext, hv: Hypervisor, dom: Domain, source: str) -> None:
     """Exactly one copy: the guest must no longer run on the migration source."""
-    src_uri = remote_uri(ctx, hv.actual_uri, source)
+    src_uri = route_of(ctx).remote_uri(hv.actual_uri, source)
     remote = GuestEnv.of(ctx).hypervisor(src_uri, ctx.deadline.within(10.0))
     try:
         other = remote.lookup(name=dom.name, uuid=dom.uuid)

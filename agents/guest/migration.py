@@ -237,51 +237,53 @@ def with_suffix(node: str, suffix: str | None) -> str:
     return f"{head}{suffix}{dot}{tail}"
 
 
-def remote_uri(
-    local_uri: str,
-    target_node: str,
-    *,
-    remoteuri: str | None = None,
-    transport: str | None = None,
-    user: str | None = None,
-    network_suffix: str | None = None,
-) -> str:
-    """The URI of the target node's hypervisor, derived like the stock agent does."""
-    if remoteuri:
-        return remoteuri.replace("%n", target_node)
-    host = with_suffix(target_node, network_suffix)
-    if user:
-        host = f"{user}@{host}"
-    from urllib.parse import urlsplit, urlunsplit
+class Route(Record):
+    """How migrations reach another node, from the guest agent's parameters, derived
+    like the stock agent does: the node's hypervisor URI (``remoteuri``, else the local
+    URI's driver with ``transport``, ``user`` and the node name with ``network_suffix``)
+    and the URI of the migration data stream (``migrateuri``, the ``--migrateuri`` of
+    migrate_options, the suffixed node with ``port``, or libvirt's choice)."""
 
-    parts = urlsplit(local_uri)
-    driver, _, local_transport = parts.scheme.partition("+")
-    if not transport and local_transport != "unix":  # unix cannot reach another node
-        transport = local_transport
-    scheme = f"{driver}+{transport}" if transport else driver
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((scheme, netloc, parts.path or "/system", parts.query, ""))
+    remoteuri: str | None
+    transport: str | None
+    user: str | None
+    network_suffix: str | None
+    migrateuri: str | None
+    options_uri: str | None
+    port: int | None
+    _defaults = dict.fromkeys(
+        ("remoteuri", "transport", "user", "network_suffix", "migrateuri", "options_uri", "port")
+    )
 
+    def remote_uri(self, local_uri: str, target_node: str) -> str:
+        """The URI of the target node's hypervisor."""
+        if self.remoteuri:
+            return self.remoteuri.replace("%n", target_node)
+        host = with_suffix(target_node, self.network_suffix)
+        if self.user:
+            host = f"{self.user}@{host}"
+        from urllib.parse import urlsplit, urlunsplit
 
-def migrate_uri(
-    local_uri: str,
-    target_node: str,
-    *,
-    migrateuri: str | None = None,
-    options_uri: str | None = None,
-    network_suffix: str | None = None,
-    port: int | None = None,
-) -> str | None:
-    """The URI for the migration data stream; None lets libvirt choose."""
-    if migrateuri:
-        return migrateuri.replace("%n", target_node)
-    if options_uri:
-        return options_uri.replace("%n", target_node)
-    if network_suffix:
-        host = with_suffix(target_node, network_suffix)
-        if local_uri.partition(":")[0].partition("+")[0] == "qemu":
-            return f"tcp://{host}:{port}" if port else f"tcp://{host}"
-        return host
-    if port:
-        return f"tcp://{target_node}:{port}"
-    return None
+        parts = urlsplit(local_uri)
+        driver, _, local_transport = parts.scheme.partition("+")
+        transport = self.transport
+        if not transport and local_transport != "unix":  # unix cannot reach another node
+            transport = local_transport
+        scheme = f"{driver}+{transport}" if transport else driver
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        return urlunsplit((scheme, netloc, parts.path or "/system", parts.query, ""))
+
+    def data_uri(self, local_uri: str, target_node: str) -> str | None:
+        """The URI for the migration data stream; None lets libvirt choose."""
+        if self.migrateuri:
+            return self.migrateuri.replace("%n", target_node)
+        if self.options_uri:
+            return self.options_uri.replace("%n", target_node)
+        if self.network_suffix:
+            host = with_suffix(target_node, self.network_suffix)
+            if local_uri.partition(":")[0].partition("+")[0] == "qemu":
+                return f"tcp://{host}:{self.port}" if self.port else f"tcp://{host}"
+            return host
+        if self.port:
+            return f"tcp://{target_node}:{self.port}"
+        return None

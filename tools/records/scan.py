@@ -8,7 +8,7 @@ timeout: a dead or hung node costs that timeout, never a hung command.
 Which URI reaches a node: :func:`node_uris`. By default the one the guests' own
 agents use to migrate to it (the VirtualDomain resources' ``hypervisor``,
 ``migration_transport``, ``migration_user``, ``migration_network_suffix`` and
-``remoteuri``, through the agent's own :func:`havirt.agents.guest.migration.remote_uri`),
+``remoteuri``, through the agent's own :class:`havirt.agents.guest.migration.Route`),
 and the local hypervisor URI for the node the command runs on; or a template
 given by the admin (``qemu+ssh://root@{node}/system``).
 """
@@ -203,21 +203,12 @@ def node_uris(
     if not ways:
         uris = {n: FALLBACK_TEMPLATE.replace(NODE_PLACEHOLDER, n) for n in nodes}
     else:
-        from havirt.agents.guest.migration import remote_uri
+        from havirt.agents.guest.migration import Route
 
         (hypervisor, remote, transport, user, suffix), _count = ways.most_common(1)[0]
         hypervisor = hypervisor or LOCAL_URI
-        uris = {
-            n: remote_uri(
-                hypervisor,
-                n,
-                remoteuri=remote,
-                transport=transport,
-                user=user,
-                network_suffix=suffix,
-            )
-            for n in nodes
-        }
+        route = Route(remoteuri=remote, transport=transport, user=user, network_suffix=suffix)
+        uris = {n: route.remote_uri(hypervisor, n) for n in nodes}
         if local in uris and _is_local(hypervisor):
             uris[local] = hypervisor
     if local in uris and not guests:

@@ -5,13 +5,21 @@ from havirt.agents.guest.migration import (
     FLAG_SWITCHES,
     MigrateOptions,
     MigrationConfigError,
+    Route,
     check_uri,
-    migrate_uri,
     migration_budget,
     parse_migrate_options,
-    remote_uri,
     with_suffix,
 )
+
+
+def remote_uri(local: str, node: str, **route) -> str:
+    return Route(**route).remote_uri(local, node)
+
+
+def migrate_uri(local: str, node: str, **route) -> str | None:
+    return Route(**route).data_uri(local, node)
+
 
 # -- remote_uri
 
