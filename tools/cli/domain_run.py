@@ -29,6 +29,7 @@ from havirt.tools.cli.maintenance import (
     sigterm_unwinds,
 )
 from havirt.tools.cli.world import command_env
+from havirt.tools.placement.guest_move import REMOVE_WAIT
 
 if TYPE_CHECKING:
     from havirt.tools.placement.domain import DomainReport
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
     from havirt.tools.placement.removal import RemoveReport
 
 DEFAULT_WAIT = 300.0
-REMOVE_WAIT = 120.0
 
 WAIT_OPTION = click.option(
     "--wait",

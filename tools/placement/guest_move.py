@@ -31,6 +31,11 @@ UNKNOWN = "unknown"  # on several nodes, or the history does not say
 NOT_MOVED = "not moved"  # still runs where it ran, never stopped
 HOWS = (LIVE_MIGRATED, RESTARTED, NOT_RUNNING, UNKNOWN, NOT_MOVED)
 
+# How long `domain remove` waits for its guest to stop before deleting it (the library's
+# default, here in this light module so the command line can show it without importing
+# tools/placement/removal.py and its XML library).
+REMOVE_WAIT = 120.0
+
 
 @dataclass
 class GuestMove:
