@@ -75,4 +75,17 @@ class GuestMove:
         return asdict(self)
 
 
+class GuestsFollowed:
+    """What the reports of the commands that move guests and follow them (standby,
+    balance, place) share: ``ok``, for their exit status."""
+
+    guests: list[GuestMove]
+    dry_run: bool
+
+    @property
+    def ok(self) -> bool:
+        """A dry run, or every guest followed went as planned (see :attr:`GuestMove.ok`)."""
+        return self.dry_run or all(g.ok for g in self.guests)
+
+
 Progress = Callable[[GuestMove], None]
