@@ -92,8 +92,16 @@ def seconds(minimum: float = 0, maximum: float = WEEK) -> Number:
     return Number(float, minimum, maximum, above=True, unit="seconds")
 
 
-def seconds_option(name: str, default: float, help: str) -> Callable[[F], F]:
-    """An option of SECONDS, with its default shown: how long a command waits for something."""
+def seconds_option(
+    *names: str, default: float, help: str | None = None, kind: Number | None = None
+) -> Callable[[F], F]:
+    """An option of SECONDS (``kind``: :func:`seconds` unless given), its default shown:
+    how long a command waits for something."""
     return click.option(
-        name, type=seconds(), default=default, show_default=True, metavar="SECONDS", help=help
+        *names,
+        type=kind if kind is not None else seconds(),
+        default=default,
+        show_default=True,
+        metavar="SECONDS",
+        help=help,
     )

@@ -197,7 +197,9 @@ def domain_migrate(name: str, node: str, run: moving.Run) -> None:
 @click.command("remove")
 @click.argument("name")
 @seconds_option(
-    "--wait", REMOVE_WAIT, "How long to wait for the guest to stop before its resource is deleted."
+    "--wait",
+    default=REMOVE_WAIT,
+    help="How long to wait for the guest to stop before its resource is deleted.",
 )
 @moving.DRY_RUN_OPTION
 @click.option("--purge", is_flag=True, help="Also delete its definition history from the store.")

@@ -141,7 +141,7 @@ lock_command_group(cluster_group)
     help="Leave maintenance without re-probing the resources first (not recommended).",
 )
 @moving.DRY_RUN_OPTION
-@seconds_option("--timeout", 120.0, "For the probes.")
+@seconds_option("--timeout", default=120.0, help="For the probes.")
 @WAIT_LOCK_OPTION
 @moving.JSON_OPTION
 def maintenance_command(

@@ -32,7 +32,9 @@ R = TypeVar("R")
 # What Ctrl-C or SIGTERM leaves of a command that moves guests (see sigterm_unwinds).
 UNWOUND = "temporary constraints were removed"
 
-TIMEOUT_OPTION = seconds_option("--timeout", 300.0, "How long to wait for the guests to arrive.")
+TIMEOUT_OPTION = seconds_option(
+    "--timeout", default=300.0, help="How long to wait for the guests to arrive."
+)
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
 QUIET_OPTION = click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
 DRY_RUN_OPTION = click.option(

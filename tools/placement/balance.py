@@ -216,13 +216,7 @@ def balance(
 
 def _check_with_scheduler(env: ClusterEnv, layout: Layout, moves: list[Move]) -> list[Move]:
     """The moves the scheduler would not make; raises if the plan would hurt any guest."""
-    prediction = predict_moves(
-        env.pacemaker,
-        [g.id for g in layout.guests],
-        moves,
-        now=env.now(),
-        timeout=DEFAULT_TIMEOUT,
-    )
+    prediction = predict_moves(env, layout, moves, timeout=DEFAULT_TIMEOUT)
     problems = []
     if prediction.stopped():
         problems.append(f"it would stop {', '.join(prediction.stopped())}")

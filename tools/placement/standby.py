@@ -292,12 +292,7 @@ def _check_return(
 ) -> None:
     """Ask the scheduler; drop guests it would not put back, refuse if anything would stop."""
     prediction = predict_moves(
-        env.pacemaker,
-        [g.id for g in layout.guests],
-        moves,
-        now=env.now(),
-        timeout=DEFAULT_TIMEOUT,
-        active=[] if standby_cleared else [node],
+        env, layout, moves, timeout=DEFAULT_TIMEOUT, active=[] if standby_cleared else [node]
     )
     if prediction.stopped():
         raise Refused(
