@@ -42,6 +42,7 @@ DRY_RUN_OPTION = click.option(
     is_flag=True,
     help="Say what would happen (Pacemaker's own prediction); change nothing.",
 )
+_RUN_OPTIONS = (TIMEOUT_OPTION, WAIT_LOCK_OPTION, DRY_RUN_OPTION, QUIET_OPTION, JSON_OPTION)
 
 
 def how_text(move: GuestMove) -> str:
@@ -197,8 +198,6 @@ def options(command: Callable[..., None]) -> Callable[..., None]:
         command(run=Run(timeout, wait_lock, dry_run, quiet, as_json), **rest)
 
     decorated: Callable[..., None] = gathered
-    for option in reversed(
-        (TIMEOUT_OPTION, WAIT_LOCK_OPTION, DRY_RUN_OPTION, QUIET_OPTION, JSON_OPTION)
-    ):
+    for option in reversed(_RUN_OPTIONS):
         decorated = option(decorated)
     return decorated

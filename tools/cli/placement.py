@@ -155,8 +155,9 @@ def place_command(
     except BadRequest as exc:
         raise BadRequest(f"--score: {exc.message}", exc.hint) from None
     changes = bool(prefer or avoid or apart or clear)  # else it only lists
-    # listing changes nothing: no lock
-    run = moving.Run(wait or 0.0, wait_lock, dry_run or not changes, False, as_json)
+    run = moving.Run(  # a listing changes nothing: no lock
+        wait or 0.0, wait_lock, dry_run=dry_run or not changes, quiet=False, as_json=as_json
+    )
     env = run.env()
     report = run.locked(
         env,
