@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 
 from havirt.ocf.runner import CommandRunner
 from havirt.tools.errors import HavirtError
+from havirt.tools.userinput import read_only
 
 PROVIDER = "havirt"
 MANIFEST = ".havirt-manifest.json"
@@ -101,15 +102,8 @@ def _writable_dir(path: str, what: str, option: str) -> None:
     if not os.path.isdir(path):
         raise HavirtError(f"{what} {path} is not a directory", f"pass a directory as {option}")
     if not os.access(path, os.W_OK):
-        why = "is read-only" if _read_only(path) else "is not writable by this user"
+        why = "is read-only" if read_only(path) else "is not writable by this user"
         raise HavirtError(f"{what} {path} {why}", f"run as root or pass another {option}")
-
-
-def _read_only(path: str) -> bool:
-    try:
-        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
-    except OSError:
-        return False
 
 
 def _os_error(exc: OSError) -> HavirtError:

@@ -160,10 +160,11 @@ def _pseudo(path: str) -> str | None:
 
 def writable(directory: str) -> bool:
     """May this process create files in ``directory`` (permissions, a read-only mount)?"""
-    return os.access(directory, os.W_OK | os.X_OK) and not _read_only(directory)
+    return os.access(directory, os.W_OK | os.X_OK) and not read_only(directory)
 
 
-def _read_only(path: str) -> bool:
+def read_only(path: str) -> bool:
+    """Is ``path`` on a read-only mount (False when that cannot be told)?"""
     try:
         return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
     except OSError:
@@ -236,7 +237,7 @@ def _refuse_unwritable(
 ) -> None:
     """Refuse ``path`` when ``base``, the directory it would be written in, is not writable."""
     if not writable(base):
-        why = "is read-only" if _read_only(base) else "is not writable by this user"
+        why = "is read-only" if read_only(base) else "is not writable by this user"
         raise HavirtError(f"{option} {path}: {base} {why}", f"pass another {kind} as {option}")
 
 

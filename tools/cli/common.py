@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import math
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 WEEK = 7 * 24 * 3600.0
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def print_json(data: Any) -> None:
@@ -88,3 +90,18 @@ class Number(_NumberBase):
 def seconds(minimum: float = 0, maximum: float = WEEK) -> Number:
     """A duration in seconds: above ``minimum`` (never zero or negative), at most a week."""
     return Number(float, minimum, maximum, above=True, unit="seconds")
+
+
+def seconds_option(
+    *names: str, default: float, help: str | None = None, kind: Number | None = None
+) -> Callable[[F], F]:
+    """An option of SECONDS (``kind``: :func:`seconds` unless given), its default shown:
+    how long a command waits for something."""
+    return click.option(
+        *names,
+        type=kind if kind is not None else seconds(),
+        default=default,
+        show_default=True,
+        metavar="SECONDS",
+        help=help,
+    )

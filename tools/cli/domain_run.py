@@ -9,34 +9,23 @@ refused, nothing changed. Each holds the cluster lock while it checks and acts.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import click
-from havirt.tools.cli.common import seconds
+from havirt.tools.cli import moving
+from havirt.tools.cli.common import seconds, seconds_option
 from havirt.tools.cli.domains import open_store, store_options
-from havirt.tools.cli.lock import WAIT_LOCK_OPTION, run_locked
-from havirt.tools.cli.maintenance import (
-    DRY_RUN_OPTION,
-    JSON_OPTION,
-    QUIET_OPTION,
-    finish,
-    move_line,
-    moving_env,
-    moving_options,
-    outcome_summary,
-    sigterm_unwinds,
-)
+from havirt.tools.cli.lock import WAIT_LOCK_OPTION
 from havirt.tools.cli.world import command_env
+from havirt.tools.placement.guest_move import REMOVE_WAIT
 
 if TYPE_CHECKING:
+    from havirt.tools.cluster.env import ClusterEnv
     from havirt.tools.placement.domain import DomainReport
     from havirt.tools.placement.guest_move import GuestMove
     from havirt.tools.placement.removal import RemoveReport
 
 DEFAULT_WAIT = 300.0
-REMOVE_WAIT = 120.0
 
 WAIT_OPTION = click.option(
     "--wait",
@@ -66,46 +55,33 @@ def state_line(move: GuestMove, running: bool) -> str:
     return f"  {move.guest:<14} {text}" + (f" ({'; '.join(extra)})" if extra else "")
 
 
-def _printer(quiet: bool, running: bool) -> Callable[[GuestMove], None]:
+def _env(run: moving.Run, running: bool) -> ClusterEnv:
+    """The command's environment: a state line on stderr (unless --quiet or --json) each
+    time the guest's way up (``running``) or down changes."""
+    quiet = run.quiet or run.as_json
+
     def show(move: GuestMove) -> None:
         if not quiet:
             click.echo(state_line(move, running), err=True)
 
-    return show
+    return command_env(quiet).reporting(show)
 
 
-def _run(
-    action: str,
-    name: str,
-    wait: float | None,
-    dry_run: bool,
-    wait_lock: float,
-    quiet: bool,
-    as_json: bool,
-) -> None:
+def _run(action: str, name: str, wait: float | None, run: moving.Run) -> None:
     from havirt.tools.placement.domain import start, stop
 
     running = action == "start"
     do = start if running else stop
-    env = command_env(quiet or as_json).reporting(_printer(quiet or as_json, running))
-    with sigterm_unwinds():
-        try:
-            report = run_locked(
-                env,
-                f"domain {action} {name}",
-                lambda dry: do(env, name, wait=wait, dry_run=dry),
-                dry_run=dry_run,
-                wait=wait_lock,
-                timeout=wait or 0.0,
-            )
-        except KeyboardInterrupt:  # no temporary constraint to remove: say what stays
-            click.echo(
-                f"havirt: interrupted; {name}'s target-role stays as it is now and Pacemaker "
-                f"carries on (havirt domain locate {name} shows where it runs)",
-                err=True,
-            )
-            sys.exit(130)
-    finish(report, as_json, _role_text(report, running))
+    env = _env(run, running)
+    report = run.locked(
+        env,
+        f"domain {action} {name}",
+        lambda dry: do(env, name, wait=wait, dry_run=dry),
+        # no temporary constraint to remove: say what stays
+        interrupted=f"{name}'s target-role stays as it is now and Pacemaker carries on "
+        f"(havirt domain locate {name} shows where it runs)",
+    )
+    run.finish(report, _role_text(report, running))
 
 
 def _role_text(report: DomainReport, running: bool) -> str:
@@ -133,16 +109,31 @@ def _role_text(report: DomainReport, running: bool) -> str:
     return "\n".join(lines)
 
 
-@click.command("start")
-@click.argument("name")
-@WAIT_OPTION
-@DRY_RUN_OPTION
-@WAIT_LOCK_OPTION
-@QUIET_OPTION
-@JSON_OPTION
-def domain_start(
-    name: str, wait: float | None, dry_run: bool, wait_lock: float, quiet: bool, as_json: bool
-) -> None:
+def _role_command(action: str, doc: str) -> click.Command:
+    """`domain start` or `domain stop` (``action``), with the help text ``doc``: the two
+    take the same options and differ only in the target-role they set."""
+
+    def command(
+        name: str, wait: float | None, dry_run: bool, wait_lock: float, quiet: bool, as_json: bool
+    ) -> None:
+        _run(action, name, wait, moving.Run(wait or 0.0, wait_lock, dry_run, quiet, as_json))
+
+    command.__doc__ = doc
+    options = (
+        click.argument("name"),
+        WAIT_OPTION,
+        moving.DRY_RUN_OPTION,
+        WAIT_LOCK_OPTION,
+        moving.QUIET_OPTION,
+        moving.JSON_OPTION,
+    )
+    for option in reversed(options):
+        command = option(command)
+    return click.command(action)(command)
+
+
+domain_start = _role_command(
+    "start",
     """Start guest NAME: Pacemaker starts it where its scheduler chooses.
 
     Sets the resource's target-role meta attribute to Started (one CIB change, as
@@ -151,43 +142,25 @@ def domain_start(
     constraints allow none, when another guest would have to stop, or when the
     cluster is in maintenance mode or without quorum. --wait follows it until it
     runs.
-    """
-    _run("start", name, wait, dry_run, wait_lock, quiet, as_json)
-
-
-@click.command("stop")
-@click.argument("name")
-@WAIT_OPTION
-@DRY_RUN_OPTION
-@WAIT_LOCK_OPTION
-@QUIET_OPTION
-@JSON_OPTION
-def domain_stop(
-    name: str, wait: float | None, dry_run: bool, wait_lock: float, quiet: bool, as_json: bool
-) -> None:
+    """,
+)
+domain_stop = _role_command(
+    "stop",
     """Stop guest NAME (a clean shutdown by its agent) and keep it stopped.
 
     Sets the resource's target-role meta attribute to Stopped (one CIB change, as
     'pcs resource disable NAME'). Refused (exit 2, nothing changed) when the
     cluster is in maintenance mode or without quorum. --wait follows it until it
     runs nowhere.
-    """
-    _run("stop", name, wait, dry_run, wait_lock, quiet, as_json)
+    """,
+)
 
 
 @click.command("migrate")
 @click.argument("name")
 @click.argument("node")
-@moving_options
-def domain_migrate(
-    name: str,
-    node: str,
-    timeout: float,
-    wait_lock: float,
-    dry_run: bool,
-    quiet: bool,
-    as_json: bool,
-) -> None:
+@moving.options
+def domain_migrate(name: str, node: str, run: moving.Run) -> None:
     """Live-migrate guest NAME to NODE, and follow it there.
 
     Pacemaker's scheduler is asked first (crm_simulate, with a temporary
@@ -202,16 +175,12 @@ def domain_migrate(
     """
     from havirt.tools.placement.domain import migrate
 
-    env = moving_env(quiet or as_json)
-    with sigterm_unwinds():
-        report = run_locked(
-            env,
-            f"domain migrate {name} {node}",
-            lambda dry: migrate(env, name, node, timeout=timeout, dry_run=dry),
-            dry_run=dry_run,
-            wait=wait_lock,
-            timeout=timeout,
-        )
+    env = run.env()
+    report = run.locked(
+        env,
+        f"domain migrate {name} {node}",
+        lambda dry: migrate(env, name, node, timeout=run.timeout, dry_run=dry),
+    )
     if not report.changed:
         lines = [f"{name}: already runs on {node}"]
     elif report.dry_run:
@@ -220,28 +189,24 @@ def domain_migrate(
         lines = []
     lines += [f"  note: {n}" for n in report.notes]
     if report.move is not None and not report.dry_run:
-        lines.append(move_line(report.move))
-        lines += outcome_summary([report.move], "arrived", report.seconds)
-    finish(report, as_json, "\n".join(lines))
+        lines.append(moving.move_line(report.move))
+        lines += moving.outcome_summary([report.move], "arrived", report.seconds)
+    run.finish(report, "\n".join(lines))
 
 
 @click.command("remove")
 @click.argument("name")
-@click.option(
+@seconds_option(
     "--wait",
-    "wait",
-    type=seconds(),
     default=REMOVE_WAIT,
-    show_default=True,
-    metavar="SECONDS",
     help="How long to wait for the guest to stop before its resource is deleted.",
 )
-@DRY_RUN_OPTION
+@moving.DRY_RUN_OPTION
 @click.option("--purge", is_flag=True, help="Also delete its definition history from the store.")
 @store_options
 @WAIT_LOCK_OPTION
-@QUIET_OPTION
-@JSON_OPTION
+@moving.QUIET_OPTION
+@moving.JSON_OPTION
 def domain_remove(
     name: str,
     wait: float,
@@ -276,25 +241,16 @@ def domain_remove(
         def purger(guest: str) -> int | None:
             return where.purge(guest) if guest in where.guests() else None
 
-    env = command_env(quiet or as_json).reporting(_printer(quiet or as_json, False))
-    with sigterm_unwinds():
-        try:
-            report = run_locked(
-                env,
-                f"domain remove {name}",
-                lambda dry: remove(env, name, wait=wait, dry_run=dry, purge=purger),
-                dry_run=dry_run,
-                wait=wait_lock,
-                timeout=wait,
-            )
-        except KeyboardInterrupt:
-            click.echo(
-                f"havirt: interrupted; {name} is not removed (its target-role may be "
-                f"Stopped now; havirt domain locate {name} shows where it runs)",
-                err=True,
-            )
-            sys.exit(130)
-    finish(report, as_json, _remove_text(report, purge))
+    run = moving.Run(wait, wait_lock, dry_run, quiet, as_json)
+    env = _env(run, running=False)
+    report = run.locked(
+        env,
+        f"domain remove {name}",
+        lambda dry: remove(env, name, wait=wait, dry_run=dry, purge=purger),
+        interrupted=f"{name} is not removed (its target-role may be Stopped now; "
+        f"havirt domain locate {name} shows where it runs)",
+    )
+    run.finish(report, _remove_text(report, purge))
 
 
 def _remove_text(report: RemoveReport, purge: bool) -> str:

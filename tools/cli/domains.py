@@ -4,83 +4,34 @@ Parse and render only; the store is havirt.tools.domains (imported inside the co
 so that `havirt --help` stays fast). These commands join the ``domain`` group of
 tools/cli/records.py in tools/cli/main.py.
 
-Their world (who changes, the clock, the editor, where the editor's copy goes) is a
-:class:`DomainsWorld`: this machine's, or the one a test passes as the click context
-object. Exit codes as tools/cli/exit_codes.py: 0 done (also: nothing to change), 2 bad
-input or refused (nothing changed), 3 another admin changed the guest meanwhile.
+Their world (who changes, the clock, the editor, where the editor's copy goes) is the
+command's :class:`~havirt.tools.cli.world.ClusterWorld`: this machine's, or the one a
+test passes as the click context object. Exit codes as tools/cli/exit_codes.py: 0 done
+(also: nothing to change), 2 bad input or refused (nothing changed), 3 another admin
+changed the guest meanwhile.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import getpass
 import json
 import os
-import shlex
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import click
+from havirt.tools.cli.world import command_world
 from havirt.tools.errors import BadRequest, HavirtError
 
 if TYPE_CHECKING:
     from havirt.tools.domains import Change, DefinitionStore
 
 
-def _live_user() -> str:
-    try:
-        name = getpass.getuser()
-    except (KeyError, OSError):
-        name = f"uid {os.getuid()}"
-    sudo = os.environ.get("SUDO_USER")
-    return f"{sudo} (as {name})" if sudo and sudo != name else name
-
-
-def _live_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _live_editor(path: str) -> None:
-    """Run the admin's $VISUAL or $EDITOR (else vi) on ``path``, like virsh edit."""
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-    try:
-        done = subprocess.run([*shlex.split(editor), path], check=False)
-    except (OSError, ValueError) as exc:
-        raise BadRequest(
-            f"cannot run the editor {editor!r}: {exc}", "set EDITOR to an editor that exists"
-        ) from None
-    if done.returncode != 0:
-        raise BadRequest(
-            f"the editor {editor!r} exited with {done.returncode}",
-            "save and quit the editor normally to store the change",
-        )
-
-
-@dataclass(frozen=True)
-class DomainsWorld:
-    """What these commands take from the machine; tests pass their own as the click
-    context object (``invoke(..., obj=DomainsWorld(...))``)."""
-
-    who: Callable[[], str] = _live_user
-    now: Callable[[], dt.datetime] = _live_now
-    edit: Callable[[str], None] = _live_editor  # edits the file in place
-    scratch: Callable[[], str] = tempfile.gettempdir  # where the editor's copy goes
-
-
-def _world() -> DomainsWorld:
-    ctx = click.get_current_context(silent=True)
-    world = ctx.find_object(DomainsWorld) if ctx is not None else None
-    return world if world is not None else DomainsWorld()
-
-
 def _change(why: str) -> Change:
     from havirt.tools.domains import Change
 
-    world = _world()
+    world = command_world()
     return Change(world.who(), world.now(), why)
 
 
@@ -251,7 +202,7 @@ def domain_edit(
         stored = where.commit(name, new, base, _change(why), f"the XML in {xml_file}")
         _show_stored(where, name, stored.number, base)
         return
-    world = _world()
+    world = command_world()
     prefix = f"havirt-{name}-r{base}-"
     fd, path = tempfile.mkstemp(dir=world.scratch(), prefix=prefix, suffix=".xml")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:

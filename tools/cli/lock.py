@@ -38,7 +38,7 @@ def locked(
 ) -> Iterator[ClusterLock]:
     """Hold the cluster lock around a command that moves guests; it lives for the
     command's ``timeout`` and a margin, and is released on the way out (Ctrl-C and
-    SIGTERM included: see maintenance_cli.sigterm_unwinds)."""
+    SIGTERM included: see moving.sigterm_unwinds)."""
     lock = acquire(env.pacemaker, command, env.lock, ttl=timeout + LOCK_MARGIN, wait=wait)
     if lock.taken_over and not quiet:
         click.echo(f"havirt: {lock.taken_over}", err=True)

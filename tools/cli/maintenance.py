@@ -15,154 +15,16 @@ checks and acts (havirt.tools.cluster.lock); --dry-run takes no lock.
 
 from __future__ import annotations
 
-import signal
-import sys
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
-from havirt.tools.cli.common import print_json, seconds
-from havirt.tools.cli.lock import WAIT_LOCK_OPTION, lock_command_group, run_locked
+from havirt.tools.cli import moving
+from havirt.tools.cli.common import print_json, seconds_option
+from havirt.tools.cli.lock import WAIT_LOCK_OPTION, lock_command_group
 from havirt.tools.cli.world import command_env
-from havirt.tools.cluster.env import ClusterEnv
 
 if TYPE_CHECKING:
-    from havirt.tools.placement.guest_move import GuestMove
     from havirt.tools.placement.standby import StandbyReport
-
-TIMEOUT_OPTION = click.option(
-    "--timeout",
-    type=seconds(),
-    default=300.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="How long to wait for the guests to arrive.",
-)
-JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
-QUIET_OPTION = click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
-DRY_RUN_OPTION = click.option(
-    "--dry-run",
-    is_flag=True,
-    help="Say what would happen (Pacemaker's own prediction); change nothing.",
-)
-
-
-def moving_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--timeout, --wait-lock, --dry-run, --quiet and --json: the options of every command
-    that moves guests."""
-    options = (TIMEOUT_OPTION, WAIT_LOCK_OPTION, DRY_RUN_OPTION, QUIET_OPTION, JSON_OPTION)
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def how_text(move: GuestMove) -> str:
-    """How it got there and how long it was down: ``restarted, outage ~5.3 s (...)``."""
-    if move.how is None:
-        return ""
-    if move.how == "restarted":
-        if move.outage is None:
-            text = f"restarted, outage unknown ({move.outage_note})"
-        else:
-            approx = "~" if move.outage_approximate else ""
-            text = f"restarted, outage {approx}{move.outage:.1f} s"
-            text += f" (approximate: {move.outage_note})" if move.outage_approximate else ""
-        return text
-    if move.how == "live-migrated":
-        return "live-migrated, no outage"
-    if move.how == "stopped":
-        return "still down" if move.state == "stopped" else "stopped, still down"
-    if move.how == "unknown":
-        return f"how unknown ({move.outage_note})" if move.outage_note else "how unknown"
-    return move.how
-
-
-def move_line(move: GuestMove) -> str:
-    """One guest's state: ``vm1   node1 -> node2   done: live-migrated, no outage (1.1 s)``.
-
-    Once final, the route names where the cluster really runs the guest (``-``: nowhere,
-    ``?``: several nodes), never the plan; a plan that was not followed is said."""
-    final = move.state in ("done", "failed", "stopped", "timed out")
-    if final:
-        target = move.node or ("-" if move.how == "stopped" else "?")
-    else:
-        target = move.target or move.node or "?"
-    route = f"{move.source or '-'} -> {target}"
-    troubled = move.state != "done" or move.how not in (None, "live-migrated")
-    color = {"done": "green"}.get(move.state, "red") if final else None
-    if final and move.state == "done" and troubled:
-        color = "yellow"
-    outcome = how_text(move) if final else ""
-    state = click.style(move.state, fg=color) if color else move.state
-    state += f": {outcome}" if outcome else ""
-    extra = [f"{move.seconds:.1f} s"] if move.seconds is not None else []
-    if final and move.target and move.node and move.target != move.node:
-        extra.append(f"planned {move.target}")
-    extra += [move.detail] if move.detail else []
-    return f"  {move.guest:<14} {route:<22} {state}" + (f" ({'; '.join(extra)})" if extra else "")
-
-
-def outcome_summary(guests: list[GuestMove], verb: str, seconds: float) -> list[str]:
-    """``3 of 3 guests arrived in 9.1 s: 2 live-migrated, 1 restarted``, and when not
-    everything went as planned, a line that says which guests and why."""
-    arrived = sum(g.arrived_ok for g in guests)
-    counts: dict[str, int] = {}
-    for g in guests:
-        counts[g.how or g.state] = counts.get(g.how or g.state, 0) + 1
-    how = ", ".join(f"{n} {what}" for what, n in counts.items())
-    lines = [f"{arrived} of {len(guests)} guests {verb} in {seconds:.1f} s: {how}"]
-    troubled = [g for g in guests if not g.ok]
-    if troubled:
-        listed = ", ".join(f"{g.guest} {g.how or g.state}" for g in troubled)
-        lines.append(f"not everything went as planned: {listed}")
-    return lines
-
-
-def progress_printer(quiet: bool) -> Callable[[GuestMove], None]:
-    def show(move: GuestMove) -> None:
-        if not quiet:
-            click.echo(move_line(move), err=True)
-
-    return show
-
-
-@contextmanager
-def sigterm_unwinds() -> Iterator[None]:
-    """SIGTERM unwinds like Ctrl-C, so temporary constraints are removed on the way out."""
-
-    def raise_interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    # Python lets only the main thread handle signals (a command run in another
-    # thread, as the scenario tests do, gets none to handle).
-    main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, raise_interrupt) if main else None
-    try:
-        yield
-    except KeyboardInterrupt:
-        click.echo("havirt: interrupted; temporary constraints were removed", err=True)
-        sys.exit(130)
-    finally:
-        if main:
-            signal.signal(signal.SIGTERM, previous)
-
-
-def finish(report: Any, as_json: bool, human: str) -> None:
-    """Print the result; exit 1 when not everything went as planned: a guest did not
-    arrive, or was restarted instead of live-migrated, or stopped, or its end is unknown."""
-    if as_json:
-        print_json(report.to_dict())
-    else:
-        click.echo(human)
-    if not report.ok:
-        sys.exit(1)
-
-
-def moving_env(quiet: bool) -> ClusterEnv:
-    """The command's environment, its progress lines on stderr unless ``quiet``."""
-    return command_env().reporting(progress_printer(quiet))
 
 
 def _standby_text(report: StandbyReport, verb: str, dry_run: bool) -> str:
@@ -177,11 +39,11 @@ def _standby_text(report: StandbyReport, verb: str, dry_run: bool) -> str:
         lines.append(f"{report.node}: already {'in standby' if verb == 'standby' else 'active'}")
     else:
         lines.append(f"{report.node}: {verb} set")
-    lines += [move_line(m) for m in report.guests]
+    lines += [moving.move_line(m) for m in report.guests]
     lines += [f"  note: {n.message}" for n in report.notes]
     if not dry_run and report.guests:
         verb = f"left {report.node}" if verb == "standby" else "arrived"
-        lines += outcome_summary(report.guests, verb, report.seconds)
+        lines += moving.outcome_summary(report.guests, verb, report.seconds)
     return "\n".join(lines)
 
 
@@ -195,16 +57,8 @@ def node_group() -> None:
 @click.option(
     "--force", is_flag=True, help="Go to standby even if some guests must stop (no room)."
 )
-@moving_options
-def standby_command(
-    node: str,
-    timeout: float,
-    wait_lock: float,
-    force: bool,
-    dry_run: bool,
-    quiet: bool,
-    as_json: bool,
-) -> None:
+@moving.options
+def standby_command(node: str, force: bool, run: moving.Run) -> None:
     """Put NODE in standby: its guests live-migrate away, each one followed.
 
     Refuses (exit 2, nothing changed) when Pacemaker, asked beforehand with
@@ -219,21 +73,17 @@ def standby_command(
     from havirt.tools.errors import Refused
     from havirt.tools.placement.standby import Forcible, standby
 
-    env = moving_env(quiet or as_json)
-    with sigterm_unwinds():
-        try:
-            report = run_locked(
-                env,
-                f"node standby {node}",
-                lambda dry: standby(env, node, timeout=timeout, force=force, dry_run=dry),
-                dry_run=dry_run,
-                wait=wait_lock,
-                timeout=timeout,
-            )
-        except Forcible as refused:  # the library cannot name the option that forces it
-            hint = f"{refused.hint}, or pass --force to {refused.forcing}"
-            raise Refused(refused.message, hint) from None
-    finish(report, as_json, _standby_text(report, "standby", dry_run))
+    env = run.env()
+    try:
+        report = run.locked(
+            env,
+            f"node standby {node}",
+            lambda dry: standby(env, node, timeout=run.timeout, force=force, dry_run=dry),
+        )
+    except Forcible as refused:  # the library cannot name the option that forces it
+        hint = f"{refused.hint}, or pass --force to {refused.forcing}"
+        raise Refused(refused.message, hint) from None
+    run.finish(report, _standby_text(report, "standby", run.dry_run))
 
 
 @node_group.command("unstandby")
@@ -244,16 +94,8 @@ def standby_command(
     is_flag=True,
     help="Move the guests the last standby took off NODE back to it.",
 )
-@moving_options
-def unstandby_command(
-    node: str,
-    return_guests: bool,
-    timeout: float,
-    wait_lock: float,
-    dry_run: bool,
-    quiet: bool,
-    as_json: bool,
-) -> None:
+@moving.options
+def unstandby_command(node: str, return_guests: bool, run: moving.Run) -> None:
     """Take NODE out of standby; with --return, bring its guests back.
 
     Without --return the guests stay where they are (stickiness), and the record
@@ -264,27 +106,23 @@ def unstandby_command(
     """
     from havirt.tools.placement.standby import unstandby
 
-    env = moving_env(quiet or as_json)
+    env = run.env()
     command = f"node unstandby {node}" + (" --return" if return_guests else "")
-    with sigterm_unwinds():
-        report = run_locked(
-            env,
-            command,
-            lambda dry: unstandby(
-                env, node, return_guests=return_guests, timeout=timeout, dry_run=dry
-            ),
-            dry_run=dry_run,
-            wait=wait_lock,
-            timeout=timeout,
-        )
-    text = _standby_text(report, "unstandby", dry_run)
+    report = run.locked(
+        env,
+        command,
+        lambda dry: unstandby(
+            env, node, return_guests=return_guests, timeout=run.timeout, dry_run=dry
+        ),
+    )
+    text = _standby_text(report, "unstandby", run.dry_run)
     text += "".join(f"\n  {g}: not returned, {why}" for g, why in sorted(report.skipped.items()))
     if report.forgotten:
         text += (
             f"\n  the guests drained from {node} stay where they are: "
             f"{', '.join(report.forgotten)} (use --return to move them back)"
         )
-    finish(report, as_json, text)
+    run.finish(report, text)
 
 
 @click.group("cluster")
@@ -302,17 +140,10 @@ lock_command_group(cluster_group)
     is_flag=True,
     help="Leave maintenance without re-probing the resources first (not recommended).",
 )
-@DRY_RUN_OPTION
-@click.option(
-    "--timeout",
-    type=seconds(),
-    default=120.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="For the probes.",
-)
+@moving.DRY_RUN_OPTION
+@seconds_option("--timeout", default=120.0, help="For the probes.")
 @WAIT_LOCK_OPTION
-@JSON_OPTION
+@moving.JSON_OPTION
 def maintenance_command(
     state: str, no_refresh: bool, dry_run: bool, timeout: float, wait_lock: float, as_json: bool
 ) -> None:
@@ -330,17 +161,14 @@ def maintenance_command(
 
     env = command_env()
     command = f"cluster maintenance {state}"
-    with sigterm_unwinds():
-        report = run_locked(
-            env,
-            command,
-            lambda dry: maintenance(
-                env, state == "on", refresh=not no_refresh, dry_run=dry, timeout=timeout
-            ),
-            dry_run=dry_run,
-            wait=wait_lock,
-            timeout=timeout,
-        )
+    run = moving.Run(timeout, wait_lock, dry_run, quiet=False, as_json=as_json)
+    report = run.locked(
+        env,
+        command,
+        lambda dry: maintenance(
+            env, state == "on", refresh=not no_refresh, dry_run=dry, timeout=timeout
+        ),
+    )
     if as_json:
         print_json(report.to_dict())
         return

@@ -7,18 +7,9 @@ tool failed; 2 refused, nothing changed.
 from __future__ import annotations
 
 import click
+from havirt.tools.cli import moving
 from havirt.tools.cli.common import Number, seconds
 from havirt.tools.cli.lock import WAIT_LOCK_OPTION, run_locked
-from havirt.tools.cli.maintenance import (
-    DRY_RUN_OPTION,
-    JSON_OPTION,
-    finish,
-    move_line,
-    moving_env,
-    moving_options,
-    outcome_summary,
-    sigterm_unwinds,
-)
 from havirt.tools.cli.world import command_env
 from havirt.tools.errors import BadRequest
 
@@ -45,17 +36,8 @@ from havirt.tools.errors import BadRequest
     show_default=True,
     help="Moves per run, at most.",
 )
-@moving_options
-def balance_command(
-    dry_run: bool,
-    threshold: float,
-    min_gain: float,
-    max_moves: int,
-    timeout: float,
-    wait_lock: float,
-    quiet: bool,
-    as_json: bool,
-) -> None:
+@moving.options
+def balance_command(threshold: float, min_gain: float, max_moves: int, run: moving.Run) -> None:
     """Even out the nodes' load by live-migrating a few guests.
 
     A node's load is its busiest utilization dimension (cpu, hv_memory) as a
@@ -68,16 +50,10 @@ def balance_command(
     from havirt.tools.placement.balance import BalancePolicy, balance
 
     policy = BalancePolicy(threshold=threshold, min_gain=min_gain, max_moves=max_moves)
-    env = moving_env(quiet or as_json)
-    with sigterm_unwinds():
-        report = run_locked(
-            env,
-            "balance",
-            lambda dry: balance(env, policy, dry_run=dry, timeout=timeout),
-            dry_run=dry_run,
-            wait=wait_lock,
-            timeout=timeout,
-        )
+    env = run.env()
+    report = run.locked(
+        env, "balance", lambda dry: balance(env, policy, dry_run=dry, timeout=run.timeout)
+    )
     plan = report.plan
     loads = ", ".join(
         f"{n} {plan.loads_before[n]:.0%}->{plan.loads_after[n]:.0%}" for n in plan.loads_before
@@ -86,13 +62,13 @@ def balance_command(
     if not plan.moves:
         lines.append(f"nothing to move: {plan.reason}")
     else:
-        verb = "would move" if dry_run else "moved" if report.ok else "tried to move"
+        verb = "would move" if run.dry_run else "moved" if report.ok else "tried to move"
         lines.append(f"{verb} ({plan.reason}):")
-        lines += [move_line(m) for m in report.guests]
-        if not dry_run and report.guests:
-            lines += outcome_summary(report.guests, "arrived", report.seconds)
+        lines += [moving.move_line(m) for m in report.guests]
+        if not run.dry_run and report.guests:
+            lines += moving.outcome_summary(report.guests, "arrived", report.seconds)
     lines += [f"  skipped {move}: {why}" for move, why in sorted(report.dropped.items())]
-    finish(report, as_json, "\n".join(lines))
+    run.finish(report, "\n".join(lines))
 
 
 @click.command("place")
@@ -115,7 +91,7 @@ def balance_command(
     "killed; refused while another havirt command holds the cluster lock).",
 )
 @click.option("--force", is_flag=True, help="Accept a wish even if Pacemaker must stop a guest.")
-@DRY_RUN_OPTION
+@moving.DRY_RUN_OPTION
 @click.option(
     "--wait",
     "wait",
@@ -124,7 +100,7 @@ def balance_command(
     help="Follow the moves the wish causes, up to SECONDS.",
 )
 @WAIT_LOCK_OPTION
-@JSON_OPTION
+@moving.JSON_OPTION
 def place_command(
     guest: str | None,
     prefer: str | None,
@@ -178,28 +154,27 @@ def place_command(
         check_score(score, bool(apart))
     except BadRequest as exc:
         raise BadRequest(f"--score: {exc.message}", exc.hint) from None
-    env = moving_env(as_json)
     changes = bool(prefer or avoid or apart or clear)  # else it only lists
-    with sigterm_unwinds():
-        report = run_locked(
+    run = moving.Run(  # a listing changes nothing: no lock
+        wait or 0.0, wait_lock, dry_run=dry_run or not changes, quiet=False, as_json=as_json
+    )
+    env = run.env()
+    report = run.locked(
+        env,
+        f"place {guest}",
+        lambda dry: place(
             env,
-            f"place {guest}",
-            lambda dry: place(
-                env,
-                guest,
-                prefer=prefer,
-                avoid=avoid,
-                apart=apart,
-                score=score,
-                clear=clear,
-                force=force,
-                dry_run=dry if changes else dry_run,
-                wait=wait,
-            ),
-            dry_run=dry_run or not changes,  # listing changes nothing: no lock
-            wait=wait_lock,
-            timeout=wait or 0.0,
-        )
+            guest,
+            prefer=prefer,
+            avoid=avoid,
+            apart=apart,
+            score=score,
+            clear=clear,
+            force=force,
+            dry_run=dry if changes else dry_run,
+            wait=wait,
+        ),
+    )
     verb = "would " if dry_run else ""
     lines = [f"{verb}add {cid}" for cid in report.added]
     lines += [f"{verb}remove {cid}" for cid in report.removed]
@@ -211,8 +186,8 @@ def place_command(
         f"{guest}: " + ("no placement constraints" if not report.constraints else "constraints:")
     )
     lines += [f"  {c.describe()}" for c in report.constraints]
-    lines += [move_line(m) for m in report.guests]
+    lines += [moving.move_line(m) for m in report.guests]
     if report.guests:
         seconds = max(g.seconds or 0.0 for g in report.guests)
-        lines += outcome_summary(report.guests, "arrived", seconds)
-    finish(report, as_json, "\n".join(lines))
+        lines += moving.outcome_summary(report.guests, "arrived", seconds)
+    run.finish(report, "\n".join(lines))

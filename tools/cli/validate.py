@@ -12,13 +12,15 @@ import textwrap
 from pathlib import Path
 
 import click
-from havirt.tools.cli.common import Number
+from havirt.tools.cli.common import Number, seconds_option
 from havirt.tools.validate.catalog import CATALOG, SKIPPABLE
 
 _CHECK_LIST = "\n".join(
     textwrap.fill(c.compares, 78, initial_indent=f"  {c.id:<13} ", subsequent_indent=" " * 16)
     for c in CATALOG
 )
+
+LIMIT = Number(float, 1, 3600, unit="seconds")  # the connection's and each command's
 
 
 @click.command(
@@ -92,13 +94,11 @@ _CHECK_LIST = "\n".join(
     metavar="CHECK",
     help="Do not run this check (repeatable).",
 )
-@click.option(
+@seconds_option(
     "--max-clock-offset",
-    type=Number(float, 0, 3600, unit="seconds"),
     default=1.0,
-    show_default=True,
-    metavar="SECONDS",
     help="Largest tolerated clock difference from the other nodes.",
+    kind=Number(float, 0, 3600, unit="seconds"),
 )
 @click.option(
     "--memory-reserve",
@@ -108,21 +108,9 @@ _CHECK_LIST = "\n".join(
     metavar="MIB",
     help="Memory each node keeps for itself in the N+1 check.",
 )
-@click.option(
-    "--connect-timeout",
-    type=Number(float, 1, 3600, unit="seconds"),
-    default=10.0,
-    show_default=True,
-    metavar="SECONDS",
-)
-@click.option(
-    "--timeout",
-    "command_timeout",
-    type=Number(float, 1, 3600, unit="seconds"),
-    default=20.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="Limit for each remote command.",
+@seconds_option("--connect-timeout", default=10.0, kind=LIMIT)
+@seconds_option(
+    "--timeout", "command_timeout", default=20.0, help="Limit for each remote command.", kind=LIMIT
 )
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")

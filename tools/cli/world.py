@@ -5,7 +5,9 @@ The click context object may hold a :class:`ClusterWorld` (tests pass one:
 It makes the cluster commands' :class:`~havirt.tools.cluster.env.ClusterEnv` and
 carries the other boundaries havirt's commands reach: the Pacemaker adapter of the
 commands that only read or push the CIB, how ``domain list`` reads its sources, how
-``validate`` connects over SSH, whether a directory is writable.
+``validate`` connects over SSH, whether a directory is writable, and for the
+definition store's commands (``domain edit|revert|import``) who changes, when, the
+editor and where its copy goes.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import os
+import shlex
+import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -22,6 +27,7 @@ from typing import TYPE_CHECKING
 import click
 from havirt.tools.cluster.env import ClusterEnv
 from havirt.tools.cluster.lock import Holder, LockEnv, LockRecord
+from havirt.tools.errors import BadRequest
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -41,6 +47,33 @@ def _user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return f"uid {os.getuid()}"
+
+
+def _admin() -> str:
+    """Who changes a definition: this user, and the one behind sudo when there is one."""
+    name = _user()
+    sudo = os.environ.get("SUDO_USER")
+    return f"{sudo} (as {name})" if sudo and sudo != name else name
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _live_editor(path: str) -> None:
+    """Run the admin's $VISUAL or $EDITOR (else vi) on ``path``, like virsh edit."""
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    try:
+        done = subprocess.run([*shlex.split(editor), path], check=False)
+    except (OSError, ValueError) as exc:
+        raise BadRequest(
+            f"cannot run the editor {editor!r}: {exc}", "set EDITOR to an editor that exists"
+        ) from None
+    if done.returncode != 0:
+        raise BadRequest(
+            f"the editor {editor!r} exited with {done.returncode}",
+            "save and quit the editor normally to store the change",
+        )
 
 
 def waiting_printer(now: Callable[[], dt.datetime], quiet: bool) -> Callable[[LockRecord], None]:
@@ -123,6 +156,11 @@ class ClusterWorld:
     sources: SourcesReader = _live_sources  # domain list|locate, node list
     connector: ConnectorMaker = _live_connector  # validate's SSH
     writable: Callable[[str], bool] = _live_writable  # may an output go into this directory
+    # the definition store's commands (tools/cli/domains.py):
+    who: Callable[[], str] = _admin  # who changes a definition
+    now: Callable[[], dt.datetime] = _now  # when
+    edit: Callable[[str], None] = _live_editor  # edits the file in place
+    scratch: Callable[[], str] = tempfile.gettempdir  # where the editor's copy goes
 
 
 def command_world() -> ClusterWorld:
@@ -136,16 +174,12 @@ def command_world() -> ClusterWorld:
 def live_env(quiet: bool = False, pacemaker: PacemakerAdapter | None = None) -> ClusterEnv:
     """This machine: the live cluster's tools (or ``pacemaker``), the real clocks, this
     process."""
-
-    def now() -> dt.datetime:
-        return dt.datetime.now(dt.UTC)
-
     return ClusterEnv(
         pacemaker=pacemaker if pacemaker is not None else _live_pacemaker(),
         monotonic=time.monotonic,
-        now=now,
+        now=_now,
         sleep=time.sleep,
-        lock=live_lock_env(quiet, now),
+        lock=live_lock_env(quiet, _now),
     )
 
 

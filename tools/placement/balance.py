@@ -29,7 +29,7 @@ from typing import Any
 from havirt.tools.cluster.env import ClusterEnv
 from havirt.tools.errors import BadRequest, HavirtError, Refused
 from havirt.tools.placement.constraints import Move
-from havirt.tools.placement.guest_move import GuestMove
+from havirt.tools.placement.guest_move import GuestMove, GuestsFollowed
 from havirt.tools.placement.model import Layout, layout_from
 from havirt.tools.placement.moves import carry_out, check_cluster_can_move
 from havirt.tools.placement.predict import predict_moves
@@ -151,16 +151,12 @@ def _best_move(
 
 
 @dataclass
-class BalanceReport:
+class BalanceReport(GuestsFollowed):
     plan: BalancePlan
     guests: list[GuestMove] = field(default_factory=list)
     dropped: dict[str, str] = field(default_factory=dict)  # "vm1 -> node2": why
     dry_run: bool = False
     seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return self.dry_run or all(g.ok for g in self.guests)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -220,13 +216,7 @@ def balance(
 
 def _check_with_scheduler(env: ClusterEnv, layout: Layout, moves: list[Move]) -> list[Move]:
     """The moves the scheduler would not make; raises if the plan would hurt any guest."""
-    prediction = predict_moves(
-        env.pacemaker,
-        [g.id for g in layout.guests],
-        moves,
-        now=env.now(),
-        timeout=DEFAULT_TIMEOUT,
-    )
+    prediction = predict_moves(env, layout, moves, timeout=DEFAULT_TIMEOUT)
     problems = []
     if prediction.stopped():
         problems.append(f"it would stop {', '.join(prediction.stopped())}")

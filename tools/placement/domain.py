@@ -389,9 +389,7 @@ def migrate(
             f"pick an available node ({', '.join(cluster.layout.eligible) or 'none'})",
         )
     move = Move(name, guest.node, node)
-    prediction = predict_moves(
-        env.pacemaker, [g.id for g in cluster.layout.guests], [move], now=env.now(), timeout=timeout
-    )
+    prediction = predict_moves(env, cluster.layout, [move], timeout=timeout)
     if prediction.destination(name) != node:
         why, fix = _why_not(cluster, guest, node)
         raise Refused(f"Pacemaker would not run {name} on {node}: {why}; nothing was changed", fix)

@@ -31,6 +31,11 @@ UNKNOWN = "unknown"  # on several nodes, or the history does not say
 NOT_MOVED = "not moved"  # still runs where it ran, never stopped
 HOWS = (LIVE_MIGRATED, RESTARTED, NOT_RUNNING, UNKNOWN, NOT_MOVED)
 
+# How long `domain remove` waits for its guest to stop before deleting it (the library's
+# default, here in this light module so the command line can show it without importing
+# tools/placement/removal.py and its XML library).
+REMOVE_WAIT = 120.0
+
 
 @dataclass
 class GuestMove:
@@ -68,6 +73,19 @@ class GuestMove:
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+class GuestsFollowed:
+    """What the reports of the commands that move guests and follow them (standby,
+    balance, place) share: ``ok``, for their exit status."""
+
+    guests: list[GuestMove]
+    dry_run: bool
+
+    @property
+    def ok(self) -> bool:
+        """A dry run, or every guest followed went as planned (see :attr:`GuestMove.ok`)."""
+        return self.dry_run or all(g.ok for g in self.guests)
 
 
 Progress = Callable[[GuestMove], None]

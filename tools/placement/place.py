@@ -24,7 +24,7 @@ from havirt.tools.errors import BadRequest, Refused
 from havirt.tools.pacemaker import parse_history
 from havirt.tools.pacemaker.cib import origin_of, parse_config
 from havirt.tools.placement.constraints import MOVE_PREFIX, to_text
-from havirt.tools.placement.guest_move import GuestMove
+from havirt.tools.placement.guest_move import GuestMove, GuestsFollowed
 from havirt.tools.placement.model import layout_from
 from havirt.tools.placement.predict import predict
 from havirt.tools.placement.watch import watch
@@ -75,7 +75,7 @@ def constraints_of(cib_xml: str, guest: str) -> list[PlacementConstraint]:
 
 
 @dataclass
-class PlaceReport:
+class PlaceReport(GuestsFollowed):
     guest: str
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
@@ -83,10 +83,6 @@ class PlaceReport:
     moves: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)  # predicted
     guests: list[GuestMove] = field(default_factory=list)  # followed with wait
     dry_run: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.dry_run or all(g.ok for g in self.guests)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -10,11 +10,11 @@ constraints: when nothing moves then, the new placement is stable, which is how
 
 from __future__ import annotations
 
-import datetime as dt
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from havirt.tools.pacemaker import PacemakerAdapter, PlannedAction, Simulation
 from havirt.tools.pacemaker.cib import configuration
@@ -28,6 +28,10 @@ from havirt.tools.placement.constraints import (
 from havirt.tools.placement.moves import expiry
 from havirt.tools.userinput import parse_xml
 from lxml import etree
+
+if TYPE_CHECKING:
+    from havirt.tools.cluster.env import ClusterEnv
+    from havirt.tools.placement.model import Layout
 
 
 @dataclass(frozen=True)
@@ -148,21 +152,21 @@ def predict(
 
 
 def predict_moves(
-    pm: PacemakerAdapter,
-    guests: Iterable[str],
+    env: ClusterEnv,
+    layout: Layout,
     moves: Sequence[Move],
     *,
-    now: dt.datetime,
     timeout: float,
     active: Iterable[str] = (),
 ) -> Prediction:
-    """What the scheduler would do with the temporary ``havirt-move-*`` constraints of
-    ``moves`` (made ``now`` for a wait of ``timeout``) in place (``active`` nodes out of
-    standby), and whether the result holds once they are gone (``unsettling``)."""
+    """What the scheduler would do with the guests of ``layout`` and the temporary
+    ``havirt-move-*`` constraints of ``moves`` (made now for a wait of ``timeout``) in
+    place (``active`` nodes out of standby), and whether the result holds once they are
+    gone (``unsettling``)."""
     return predict(
-        pm,
-        guests,
+        env.pacemaker,
+        [g.id for g in layout.guests],
         active=active,
-        constraints=move_constraints(moves, expiry(now, timeout)),
+        constraints=move_constraints(moves, expiry(env.now(), timeout)),
         then_remove=[move_id(m.guest) for m in moves],
     )

@@ -22,13 +22,11 @@ from havirt.tools.placement.domain import (
     read_guest,
     require_managed,
 )
-from havirt.tools.placement.guest_move import DONE, GuestMove
+from havirt.tools.placement.guest_move import DONE, REMOVE_WAIT, GuestMove
 from havirt.tools.placement.moves import check_cluster_can_move
 from havirt.tools.placement.watch import POLL_SECONDS
 from havirt.tools.userinput import parse_xml
 from lxml import etree
-
-REMOVE_WAIT = 120.0
 
 
 @dataclass

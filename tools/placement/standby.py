@@ -22,7 +22,7 @@ from havirt.tools.errors import Refused
 from havirt.tools.findings import NOTE, Finding
 from havirt.tools.pacemaker import ClusterStatus, PacemakerAdapter
 from havirt.tools.placement.constraints import Move
-from havirt.tools.placement.guest_move import GuestMove
+from havirt.tools.placement.guest_move import GuestMove, GuestsFollowed
 from havirt.tools.placement.model import Guest, Host, Layout, describe_load, layout_from
 from havirt.tools.placement.moves import carry_out, check_cluster_can_move, sweep_expired_moves
 from havirt.tools.placement.predict import Prediction, predict, predict_moves
@@ -48,17 +48,13 @@ class Forcible(Refused):
 
 
 @dataclass
-class StandbyReport:
+class StandbyReport(GuestsFollowed):
     node: str
     changed: bool  # False: the node was in standby already
     guests: list[GuestMove] = field(default_factory=list)
     notes: list[Finding] = field(default_factory=list)  # NOTE findings: what else happens
     seconds: float = 0.0
     dry_run: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.dry_run or all(g.ok for g in self.guests)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -296,12 +292,7 @@ def _check_return(
 ) -> None:
     """Ask the scheduler; drop guests it would not put back, refuse if anything would stop."""
     prediction = predict_moves(
-        env.pacemaker,
-        [g.id for g in layout.guests],
-        moves,
-        now=env.now(),
-        timeout=DEFAULT_TIMEOUT,
-        active=[] if standby_cleared else [node],
+        env, layout, moves, timeout=DEFAULT_TIMEOUT, active=[] if standby_cleared else [node]
     )
     if prediction.stopped():
         raise Refused(

@@ -1,5 +1,5 @@
 """`havirt domain history|diff|revert|edit|import` through click's CliRunner, with a
-DomainsWorld (who, clock, a fake editor, the scratch directory) as the context object."""
+ClusterWorld (who, clock, a fake editor, the scratch directory) as the context object."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from havirt.tools.cli.domains import DomainsWorld
 from havirt.tools.cli.main import main
+from havirt.tools.cli.world import ClusterWorld
 
 UUID = "4dea22b3-1d52-d8f3-2516-782e98ab3fa0"
 WHEN = dt.datetime(2026, 12, 3, 20, 0, tzinfo=dt.UTC)
@@ -36,7 +36,7 @@ def run(
 ) -> Result:
     (tmp_path / "scratch").mkdir(exist_ok=True)
     (tmp_path / "store").mkdir(exist_ok=True)
-    world = DomainsWorld(
+    world = ClusterWorld(
         who=lambda: who,
         now=lambda: WHEN,
         edit=edit,
@@ -192,7 +192,7 @@ def test_the_store_comes_from_the_inventory(tmp_path: Path) -> None:
     )
     source = tmp_path / "web1.xml"
     source.write_text(xml())
-    world = DomainsWorld(who=lambda: "alice", now=lambda: WHEN, edit=never)
+    world = ClusterWorld(who=lambda: "alice", now=lambda: WHEN, edit=never)
     args = ["domain", "import", "web1", "--xml", str(source), "--inventory", str(inventory)]
     result = CliRunner().invoke(main, args, obj=world)
     assert result.exit_code == 0, result.output

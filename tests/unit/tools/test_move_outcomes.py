@@ -465,6 +465,7 @@ def test_text_json_and_exit_status_tell_the_truth(capsys: pytest.CaptureFixture[
     """The report is rendered as it is: what ``node standby`` prints of a standby's report
     and the status it exits with (the command hands its report to these two)."""
     from havirt.tools.cli import maintenance as maintenance_cli
+    from havirt.tools.cli import moving
     from havirt.tools.placement.standby import StandbyReport
 
     migrated = GuestMove("vm1", "node1", "node2", False, DONE, "node2", 2.0)
@@ -485,7 +486,7 @@ def test_text_json_and_exit_status_tell_the_truth(capsys: pytest.CaptureFixture[
     def invoke(report: str, as_json: bool = False) -> Shown:
         text = maintenance_cli._standby_text(reports[report], "standby", dry_run=False)
         try:
-            maintenance_cli.finish(reports[report], as_json, text)
+            moving.finish(reports[report], as_json, text)
             code = 0
         except SystemExit as exc:
             code = int(exc.code or 0)
