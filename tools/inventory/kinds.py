@@ -79,7 +79,12 @@ class Kind:
     what = "a value"
     type_name = "value"  # the short word for the docs' type column
 
-    def convert(self, value: Any) -> Any:  # scalar kinds override this
+    def accepts(self, value: Any) -> bool:  # kinds that keep a value as it is narrow this
+        return True
+
+    def convert(self, value: Any) -> Any:  # kinds that change a value override this
+        if not self.accepts(value):
+            raise self.expected(value)
         return value
 
     def check(self, value: Any, path: Path, problems: Problems) -> Any:
@@ -99,12 +104,10 @@ class Text(Kind):
     pattern: str | None = None
     type_name: str = "string"
 
-    def convert(self, value: Any) -> str:
+    def accepts(self, value: Any) -> bool:
         if not isinstance(value, str):
-            raise self.expected(value)
-        if self.pattern is not None and not re.fullmatch(self.pattern, value):
-            raise self.expected(value)
-        return value
+            return False
+        return self.pattern is None or re.fullmatch(self.pattern, value) is not None
 
 
 @dataclass(frozen=True)
@@ -112,10 +115,8 @@ class AbsPath(Kind):
     what: str = "an absolute path like /srv/vms"
     type_name: str = "path"
 
-    def convert(self, value: Any) -> str:
-        if not isinstance(value, str) or not value.startswith("/") or "\n" in value:
-            raise self.expected(value)
-        return value
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, str) and value.startswith("/") and "\n" not in value
 
 
 @dataclass(frozen=True)
@@ -149,10 +150,8 @@ class Boolean(Kind):
     what: str = "true or false"
     type_name: str = "boolean"
 
-    def convert(self, value: Any) -> bool:
-        if not isinstance(value, bool):
-            raise self.expected(value)
-        return value
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, bool)
 
 
 @dataclass(frozen=True)
