@@ -41,6 +41,7 @@ from havirt.tools.generate import (
     write_file,
 )
 from havirt.tools.inventory.cluster_options import weakens_safety
+from havirt.tools.json_fields import fields_dict
 from havirt.tools.pacemaker import CibVersion, PacemakerAdapter, verify_lines
 from havirt.tools.userinput import parse_xml, quote, read_bytes
 from lxml import etree
@@ -86,12 +87,7 @@ class Merge:
         return etree.tostring(self.cib, pretty_print=True, encoding="unicode")
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "added": self.added,
-            "changed": self.changed,
-            "unchanged": self.unchanged,
-            "not_in_inventory": self.not_in_inventory,
-        }
+        return fields_dict(self, skip=("cib",))
 
 
 def _child(parent: etree._Element, tag: str, **attrs: str) -> etree._Element:
@@ -337,13 +333,7 @@ class ApplyReport:
     unsafe: list[str] = field(default_factory=list)  # fencing or quorum off (safety_warnings)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "pushed": self.pushed,
-            "live_version": self.live_version,
-            **self.merge,
-            "warnings": self.warnings,
-            "unsafe": self.unsafe,
-        }
+        return fields_dict(self, skip=("merge",), after={"merge": self.merge})
 
 
 def apply_directory(directory: str, pacemaker: PacemakerAdapter) -> ApplyReport:

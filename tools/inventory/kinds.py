@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,8 +23,6 @@ MISSING: Any = object()
 SIZE_UNITS = {"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
 SIZE_UNITS |= {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 DURATION_UNITS = {"ms": 1, "s": 1000, "min": 60_000, "m": 60_000, "h": 3_600_000}
-_SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([KMGT](?:iB)?)$")
-_DURATION_RE = re.compile(r"^(\d+)\s*(ms|s|min|m|h)$")
 _MAC_RE = re.compile(r"^[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}$")
 
 
@@ -81,7 +79,12 @@ class Kind:
     what = "a value"
     type_name = "value"  # the short word for the docs' type column
 
-    def convert(self, value: Any) -> Any:  # scalar kinds override this
+    def accepts(self, value: Any) -> bool:  # kinds that keep a value as it is narrow this
+        return True
+
+    def convert(self, value: Any) -> Any:  # kinds that change a value override this
+        if not self.accepts(value):
+            raise self.expected(value)
         return value
 
     def check(self, value: Any, path: Path, problems: Problems) -> Any:
@@ -101,12 +104,10 @@ class Text(Kind):
     pattern: str | None = None
     type_name: str = "string"
 
-    def convert(self, value: Any) -> str:
+    def accepts(self, value: Any) -> bool:
         if not isinstance(value, str):
-            raise self.expected(value)
-        if self.pattern is not None and not re.fullmatch(self.pattern, value):
-            raise self.expected(value)
-        return value
+            return False
+        return self.pattern is None or re.fullmatch(self.pattern, value) is not None
 
 
 @dataclass(frozen=True)
@@ -114,10 +115,8 @@ class AbsPath(Kind):
     what: str = "an absolute path like /srv/vms"
     type_name: str = "path"
 
-    def convert(self, value: Any) -> str:
-        if not isinstance(value, str) or not value.startswith("/") or "\n" in value:
-            raise self.expected(value)
-        return value
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, str) and value.startswith("/") and "\n" not in value
 
 
 @dataclass(frozen=True)
@@ -151,10 +150,8 @@ class Boolean(Kind):
     what: str = "true or false"
     type_name: str = "boolean"
 
-    def convert(self, value: Any) -> bool:
-        if not isinstance(value, bool):
-            raise self.expected(value)
-        return value
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -175,22 +172,29 @@ class Choice(Kind):
 
 @dataclass(frozen=True)
 class Quantity(Kind):
-    """A number with a unit, as a quoted string; kept as a whole number of the base unit."""
+    """A number with one of ``units``, as a quoted string; kept as a whole number of
+    the base unit (the one worth 1). With ``fractions`` the number may have a decimal
+    part ("1.5GiB")."""
 
-    def parse(self, value: Any) -> re.Match[str] | None:
-        raise NotImplementedError
+    units: Mapping[str, int] = field(hash=False)
+    what: str
+    type_name: str
+    fractions: bool = False
 
-    def amount(self, match: re.Match[str]) -> int:
-        raise NotImplementedError
+    @property
+    def pattern(self) -> str:
+        number = r"\d+(?:\.\d+)?" if self.fractions else r"\d+"
+        return rf"^({number})\s*({'|'.join(map(re.escape, self.units))})$"
 
     def convert(self, value: Any) -> int:
-        match = self.parse(value.strip()) if isinstance(value, str) else None
+        match = re.match(self.pattern, value.strip()) if isinstance(value, str) else None
         if match is None:
             if isinstance(value, int) and not isinstance(value, bool):
                 raise Invalid(f"expected {self.what} (a quoted string with a unit), got {value}")
             raise self.expected(value)
+        number = float(match.group(1)) if self.fractions else int(match.group(1))
         try:
-            amount = self.amount(match)
+            amount = int(number * self.units[match.group(2)])
         except (OverflowError, ValueError):  # "9999...9GiB": float infinity
             amount = LARGEST + 1
         if amount > LARGEST:
@@ -200,32 +204,10 @@ class Quantity(Kind):
         return amount
 
 
-@dataclass(frozen=True)
-class Size(Quantity):
-    """A size with a binary unit: "2GiB", "512MiB", "1.5G" (G = GiB, as in qemu-img)."""
-
-    what: str = "a size like 2GiB"
-    type_name: str = "size"
-
-    def parse(self, value: Any) -> re.Match[str] | None:
-        return _SIZE_RE.match(value)
-
-    def amount(self, match: re.Match[str]) -> int:
-        return int(float(match.group(1)) * SIZE_UNITS[match.group(2)])
-
-
-@dataclass(frozen=True)
-class Duration(Quantity):
-    """A time with a unit: "500ms", "10s", "2min", "1h"; kept in milliseconds."""
-
-    what: str = "a duration like 30s"
-    type_name: str = "duration"
-
-    def parse(self, value: Any) -> re.Match[str] | None:
-        return _DURATION_RE.match(value)
-
-    def amount(self, match: re.Match[str]) -> int:
-        return int(match.group(1)) * DURATION_UNITS[match.group(2)]
+# A size with a binary unit: "2GiB", "512MiB", "1.5G" (G = GiB, as in qemu-img).
+SIZE = Quantity(SIZE_UNITS, "a size like 2GiB", "size", fractions=True)
+# A time with a unit: "500ms", "10s", "2min", "1h"; kept in milliseconds.
+DURATION = Quantity(DURATION_UNITS, "a duration like 30s", "duration")
 
 
 @dataclass(frozen=True)

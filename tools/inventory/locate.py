@@ -13,7 +13,7 @@ loader uses: ``("guests", 2, "memory")`` is the ``memory`` key of the third
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 Path = tuple[str | int, ...]
 
@@ -235,30 +235,26 @@ class _Scanner:
             else:
                 self.advance()
 
-    def array(self, path: Path) -> None:
-        self.advance()  # "["
-        index = 0
+    def items(self, closing: str) -> Iterator[None]:
+        """Past the opening bracket, then once at the start of each item (commas and
+        white space skipped) until the ``closing`` one, which it passes too."""
+        self.advance()
         while True:
             self.skip_ws(newlines=True)
-            if self.peek() == "]":
+            if self.peek() == closing:
                 self.advance()
                 return
             if self.peek() == ",":
                 self.advance()
                 continue
+            yield
+
+    def array(self, path: Path) -> None:
+        for index, _ in enumerate(self.items("]")):
             element = (*path, index)
             self.record(element, self.line)
             self.value(element)
-            index += 1
 
     def inline_table(self, path: Path) -> None:
-        self.advance()  # "{"
-        while True:
-            self.skip_ws(newlines=True)
-            if self.peek() == "}":
-                self.advance()
-                return
-            if self.peek() == ",":
-                self.advance()
-                continue
+        for _ in self.items("}"):
             self.key_value(path)

@@ -10,6 +10,7 @@ from typing import Any
 from havirt.tools.errors import HavirtError
 from havirt.tools.inventory.locate import Locations, Path, render_path
 from havirt.tools.inventory.model import Inventory
+from havirt.tools.json_fields import fields_dict
 
 
 @dataclass(frozen=True)
@@ -29,13 +30,7 @@ class Problem:
         return f"{where}: {tag}{what}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "file": self.source,
-            "line": self.line,
-            "path": self.path,
-            "message": self.message,
-            "severity": self.severity,
-        }
+        return fields_dict(self, rename={"source": "file"})
 
 
 class InventoryError(HavirtError):

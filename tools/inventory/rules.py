@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from havirt.ocf.errors import OcfError
+from havirt.tools.inventory import model
 from havirt.tools.inventory.cluster_options import (
     MAINTAINED_BY_PACEMAKER,
     PACEMAKER_CLUSTER_OPTIONS,
@@ -16,18 +17,7 @@ from havirt.tools.inventory.cluster_options import (
 )
 from havirt.tools.inventory.kinds import Address, Problems, did_you_mean
 from havirt.tools.inventory.locate import Path, render_path
-from havirt.tools.inventory.model import (
-    Cluster,
-    Disk,
-    Fence,
-    Guest,
-    Inventory,
-    Network,
-    Node,
-    Policies,
-    Storage,
-    size_text,
-)
+from havirt.tools.inventory.model import size_text
 from havirt.tools.userinput import quote
 
 # Set by havirt from the inventory itself; a guest's params may not override them.
@@ -62,9 +52,9 @@ class Builder:
         self.source = source
         self.problems = problems
 
-    def build(self) -> Inventory:
-        cluster = Cluster(**self.v["cluster"])
-        policies = Policies(**self.v["policies"])
+    def build(self) -> model.Inventory:
+        cluster = model.Cluster(**self.v["cluster"])
+        policies = model.Policies(**self.v["policies"])
         nodes = self.nodes()
         storage = self.storage()
         networks = self.networks()
@@ -72,7 +62,7 @@ class Builder:
         self.capacity(nodes, guests)
         self.ids(nodes, storage, guests)
         self.cluster_properties(cluster, len(nodes))
-        return Inventory(
+        return model.Inventory(
             self.source,
             cluster,
             policies,
@@ -85,13 +75,13 @@ class Builder:
 
     # -- nodes ---------------------------------------------------------------------------
 
-    def nodes(self) -> tuple[Node, ...]:
+    def nodes(self) -> tuple[model.Node, ...]:
         nodes = []
         for i, raw in enumerate(self.v["nodes"]):
             path = ("nodes", i)
-            fence = Fence(raw["fence"]["agent"], raw["fence"]["options"], (*path, "fence"))
+            fence = model.Fence(raw["fence"]["agent"], raw["fence"]["options"], (*path, "fence"))
             nodes.append(
-                Node(
+                model.Node(
                     raw["name"],
                     i + 1,
                     tuple(raw["addresses"]),
@@ -116,7 +106,7 @@ class Builder:
 
     # -- storage and networks ------------------------------------------------------------
 
-    def storage(self) -> tuple[Storage, ...]:
+    def storage(self) -> tuple[model.Storage, ...]:
         out = []
         for i, raw in enumerate(self.v["storage"]):
             path = ("storage", i)
@@ -131,7 +121,7 @@ class Builder:
                 if raw["mount_options"]:
                     self.problems.error((*path, "mount_options"), "only for type nfs")
             out.append(
-                Storage(
+                model.Storage(
                     raw["name"],
                     raw["type"],
                     raw["target"],
@@ -146,7 +136,7 @@ class Builder:
         duplicates(self.problems, (((*s.path, "target"), s.target) for s in out), "target")
         return tuple(out)
 
-    def networks(self) -> tuple[Network, ...]:
+    def networks(self) -> tuple[model.Network, ...]:
         out = []
         for i, raw in enumerate(self.v["networks"]):
             path = ("networks", i)
@@ -169,7 +159,7 @@ class Builder:
             elif address.ip not in subnet:
                 self.problems.error((*path, "address"), f"{address.ip} is not in {subnet}")
             out.append(
-                Network(
+                model.Network(
                     raw["name"], raw["bridge"], raw["forward"], address, subnet, raw["domain"], path
                 )
             )
@@ -180,8 +170,11 @@ class Builder:
     # -- guests --------------------------------------------------------------------------
 
     def guests(
-        self, nodes: tuple[Node, ...], storage: tuple[Storage, ...], networks: tuple[Network, ...]
-    ) -> tuple[Guest, ...]:
+        self,
+        nodes: tuple[model.Node, ...],
+        storage: tuple[model.Storage, ...],
+        networks: tuple[model.Network, ...],
+    ) -> tuple[model.Guest, ...]:
         defaults = self.v["guest_defaults"]
         template = defaults["config"]
         if template is not None and "{name}" not in template and len(self.v["guests"]) > 1:
@@ -222,14 +215,14 @@ class Builder:
                     )
             disk = None
             if any(v is not None for v in raw["disk"].values()):
-                disk = Disk(**raw["disk"])
+                disk = model.Disk(**raw["disk"])
                 if disk.pool is not None:
                     self.refs(
                         (*path, "disk"), "pool", [disk.pool], storage_names, "storage", index=False
                     )
             self.params(path, raw["params"])
             out.append(
-                Guest(
+                model.Guest(
                     name=raw["name"],
                     vcpus=raw["vcpus"],
                     memory=raw["memory"],
@@ -268,8 +261,8 @@ class Builder:
         return tuple(out)
 
     @staticmethod
-    def groups(guests: list[Guest]) -> dict[str, list[Guest]]:
-        groups: dict[str, list[Guest]] = {}
+    def groups(guests: list[model.Guest]) -> dict[str, list[model.Guest]]:
+        groups: dict[str, list[model.Guest]] = {}
         for guest in guests:
             for group in guest.anti_affinity:
                 groups.setdefault(group, []).append(guest)
@@ -315,7 +308,7 @@ class Builder:
 
     # -- whole-cluster rules ---------------------------------------------------------------
 
-    def capacity(self, nodes: tuple[Node, ...], guests: tuple[Guest, ...]) -> None:
+    def capacity(self, nodes: tuple[model.Node, ...], guests: tuple[model.Guest, ...]) -> None:
         biggest_memory = max(nodes, key=lambda n: n.memory)
         biggest_cpus = max(nodes, key=lambda n: n.vcpus)
         for guest in guests:
@@ -343,7 +336,7 @@ class Builder:
                 "a node failure",
             )
 
-    def cluster_properties(self, cluster: Cluster, node_count: int) -> None:
+    def cluster_properties(self, cluster: model.Cluster, node_count: int) -> None:
         """Refuse properties that would turn fencing or quorum off, or that havirt or
         Pacemaker set; accept them in [cluster.overrides] with a reason, and warn."""
         for name, value in cluster.properties.items():
@@ -389,7 +382,10 @@ class Builder:
                 )
 
     def ids(
-        self, nodes: tuple[Node, ...], storage: tuple[Storage, ...], guests: tuple[Guest, ...]
+        self,
+        nodes: tuple[model.Node, ...],
+        storage: tuple[model.Storage, ...],
+        guests: tuple[model.Guest, ...],
     ) -> None:
         """Pacemaker ids must be unique across guests, fence devices and pool clones."""
         taken: dict[str, str] = {}

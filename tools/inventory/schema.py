@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from havirt.tools.inventory.kinds import (
+    DURATION,
+    SIZE,
     AbsPath,
     ArrayOf,
     Boolean,
     Choice,
-    Duration,
     Field,
     Integer,
     IPAddress,
@@ -24,7 +25,6 @@ from havirt.tools.inventory.kinds import (
     Problems,
     Scalar,
     Score,
-    Size,
     Subnet,
     Table,
     Text,
@@ -61,7 +61,7 @@ CLUSTER = Table(
         ),
         Field(
             "token",
-            Duration(),
+            DURATION,
             "Corosync's totem token timeout: how long a silent node is waited for "
             "before it is declared lost. Unset: corosync's default (3s, scaled by node count).",
         ),
@@ -115,14 +115,14 @@ POLICIES = Table(
             "memory and vCPU needs against the nodes' capacity.",
             default="balanced",
         ),
-        Field("monitor_interval", Duration(), "How often a guest is monitored.", default="10s"),
-        Field("monitor_timeout", Duration(), "Timeout of a guest's monitor.", default="30s"),
-        Field("start_timeout", Duration(), "Timeout of a guest's start.", default="90s"),
-        Field("stop_timeout", Duration(), "Timeout of a guest's stop.", default="90s"),
-        Field("migrate_to_timeout", Duration(), "Timeout of a live migration.", default="120s"),
+        Field("monitor_interval", DURATION, "How often a guest is monitored.", default="10s"),
+        Field("monitor_timeout", DURATION, "Timeout of a guest's monitor.", default="30s"),
+        Field("start_timeout", DURATION, "Timeout of a guest's start.", default="90s"),
+        Field("stop_timeout", DURATION, "Timeout of a guest's stop.", default="90s"),
+        Field("migrate_to_timeout", DURATION, "Timeout of a live migration.", default="120s"),
         Field(
             "migrate_from_timeout",
-            Duration(),
+            DURATION,
             "Timeout of the target side's check after a migration.",
             default="60s",
         ),
@@ -216,7 +216,7 @@ NODE = Table(
         ),
         Field(
             "memory",
-            Size(),
+            SIZE,
             "Memory the node offers to guests (its RAM minus what the host needs).",
             required=True,
         ),
@@ -299,7 +299,7 @@ NETWORK = Table(
 
 DISK = Table(
     fields=(
-        Field("size", Size(), "The disk's virtual size."),
+        Field("size", SIZE, "The disk's virtual size."),
         Field("base_image", Text("a file name or path"), "The image the disk is cloned from."),
         Field("pool", Text("a storage name"), "The storage the disk lives on."),
     )
@@ -314,7 +314,7 @@ GUEST = Table(
             required=True,
         ),
         Field("vcpus", Integer(minimum=1), "vCPUs of the guest.", required=True),
-        Field("memory", Size(), "Memory of the guest.", required=True),
+        Field("memory", SIZE, "Memory of the guest.", required=True),
         Field(
             "config",
             AbsPath(),

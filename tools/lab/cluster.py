@@ -29,6 +29,7 @@ import shutil
 import time
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -232,7 +233,6 @@ class ClusterLab(Lab):
         self.guests: dict[str, LabGuest] = {}
         self.authkey = secrets.token_bytes(256)
         self._seed_cib = seed_cib
-        self._corosync_conf: str | None = None
         self.fence_launcher = install.launcher(FENCE_MODULE)
 
     @property
@@ -240,25 +240,18 @@ class ClusterLab(Lab):
         """The lab's inventory (TOML): what ``havirt generate`` renders its configuration from."""
         return lab_inventory(self, self.guest_names)
 
-    def _configure(self) -> None:
-        corosync, cib = generated_configuration(self.inventory, self.provider)
-        self._corosync_conf = corosync
-        if self._seed_cib is None:
-            self._seed_cib = cib
+    @cached_property
+    def _generated(self) -> tuple[str, str]:
+        """corosync.conf and the CIB as ``havirt generate`` renders them from the inventory."""
+        return generated_configuration(self.inventory, self.provider)
 
     @property
     def seed_cib(self) -> str:
-        if self._seed_cib is None:
-            self._configure()
-        assert self._seed_cib is not None
-        return self._seed_cib
+        return self._seed_cib if self._seed_cib is not None else self._generated[1]
 
     @property
     def corosync_conf(self) -> str:
-        if self._corosync_conf is None:
-            self._configure()
-        assert self._corosync_conf is not None
-        return self._corosync_conf
+        return self._generated[0]
 
     @property
     def token_ms(self) -> int:

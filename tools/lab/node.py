@@ -103,7 +103,8 @@ class NodeLab(Protocol):
 class LibvirtNode(Namespaced):
     """One simulated hypervisor host. Created by :class:`Lab`, not directly."""
 
-    EXEC_ENV = {"LIBVIRT_DEFAULT_URI": LOCAL_URI}  # virsh inside a node: its own libvirtd
+    # virsh inside a node: its own libvirtd
+    EXEC_ENV: Mapping[str, str] = {"LIBVIRT_DEFAULT_URI": LOCAL_URI}
 
     # Subclasses (e.g. cluster nodes) add their own node-private directories.
     private_dirs: tuple[tuple[str, str], ...] = PRIVATE_DIRS

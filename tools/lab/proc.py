@@ -11,6 +11,7 @@ import os
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Protocol
 
 from havirt.ocf.runner import TIMEOUT_RC, CommandResult, CommandRunner
 
@@ -61,9 +62,12 @@ def run(
     return checked(result) if check else result
 
 
-class Namespaced:
+class Namespaced(Protocol):
     """Something that runs commands inside namespaces: ``command`` prefixes an argv
-    (nsenter ...), ``exec`` runs it to completion with ``EXEC_ENV`` added."""
+    (nsenter ...), ``exec`` runs it to completion with ``EXEC_ENV`` added.
+
+    A protocol with a default ``exec``: the lab's nodes and controller subclass it,
+    and what else uses a node (:class:`~.ssh.SshNode`) extends it."""
 
     EXEC_ENV: Mapping[str, str] = {}
 

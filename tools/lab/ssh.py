@@ -56,23 +56,15 @@ CONTROLLER_HOST_INDEX = 10  # <subnet>.10; nodes are .11 and up
 SSHD_READY_TIMEOUT = 15.0
 
 
-class SshNode(Protocol):
-    """What the lab's SSH set-up uses of a node (a :class:`~.node.LibvirtNode`)."""
+class SshNode(Namespaced, Protocol):
+    """What the lab's SSH set-up uses of a node (a :class:`~.node.LibvirtNode`): its
+    ``exec`` and these."""
 
     name: str
     address: str
     dir: Path
 
     def pids(self) -> list[int]: ...
-
-    def exec(
-        self,
-        argv: Sequence[str],
-        env: Mapping[str, str] | None = None,
-        timeout: float = 60.0,
-        input: str | None = None,
-        check: bool = False,
-    ) -> Result: ...
 
 
 class SshLab(Protocol):

@@ -47,15 +47,14 @@ class PacemakerAdapter(Protocol):
         self,
         xml_file: str | None = None,
         *,
-        node_up: Iterable[str] = (),
-        node_down: Iterable[str] = (),
-        node_fail: Iterable[str] = (),
-        op_inject: Iterable[str] = (),
-        quorum: bool | None = None,
         run: bool = True,
         save_output: str | None = None,
         timeout: float | None = None,
-    ) -> Simulation: ...
+    ) -> Simulation:
+        """What the scheduler would do with the CIB in ``xml_file`` (the live one when
+        None); ``run`` also simulates carrying it out, and ``save_output`` names a file
+        for the CIB that leaves. The library asks no more: the live adapter's injected
+        node and operation events are for the contract tests, which call it directly."""
 
     # -- changing (each one CIB transaction)
     def push_cib(

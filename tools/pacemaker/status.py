@@ -4,14 +4,15 @@ nodes, resource instances and failed actions. Pure parsing, no I/O."""
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from havirt.tools.userinput import parse_xml
 from lxml import etree
 
 
-def _bool(el: etree._Element, name: str) -> bool:
-    return el.get(name) == "true"
+def _flags(cls: type, el: etree._Element) -> dict[str, bool]:
+    """Every bool field of the dataclass ``cls``, from the attribute of its name."""
+    return {f.name: el.get(f.name) == "true" for f in fields(cls) if f.type == "bool"}
 
 
 @dataclass(frozen=True)
@@ -34,14 +35,7 @@ class NodeStatus:
         return cls(
             name=el.get("name", ""),
             id=el.get("id", ""),
-            online=_bool(el, "online"),
-            standby=_bool(el, "standby"),
-            standby_onfail=_bool(el, "standby_onfail"),
-            maintenance=_bool(el, "maintenance"),
-            pending=_bool(el, "pending"),
-            unclean=_bool(el, "unclean"),
-            shutdown=_bool(el, "shutdown"),
-            is_dc=_bool(el, "is_dc"),
+            **_flags(cls, el),
             resources_running=int(el.get("resources_running", "0")),
             type=el.get("type", "member"),
         )
@@ -69,11 +63,7 @@ class ResourceStatus:
             id=el.get("id", ""),
             agent=el.get("resource_agent", ""),
             role=el.get("role", ""),
-            active=_bool(el, "active"),
-            managed=_bool(el, "managed"),
-            failed=_bool(el, "failed"),
-            blocked=_bool(el, "blocked"),
-            orphaned=_bool(el, "orphaned"),
+            **_flags(cls, el),
             nodes=tuple(n.get("name", "") for n in el.findall("node")),
             parent=parent,
             pending=el.get("pending") or None,

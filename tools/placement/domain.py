@@ -24,6 +24,7 @@ from typing import Any
 
 from havirt.tools.cluster.env import ClusterEnv
 from havirt.tools.errors import BadRequest, Refused
+from havirt.tools.json_fields import fields_dict
 from havirt.tools.pacemaker import ClusterStatus
 from havirt.tools.pacemaker.cib import CibConfig, parse_config
 from havirt.tools.placement.constraints import Move
@@ -66,18 +67,7 @@ class DomainReport:
         return self.move.state == DONE
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "guest": self.guest,
-            "action": self.action,
-            "changed": self.changed,
-            "ok": self.ok,
-            "before": list(self.before),
-            "expected": self.expected,
-            "move": self.move.to_dict() if self.move is not None else None,
-            "notes": self.notes,
-            "seconds": self.seconds,
-            "dry_run": self.dry_run,
-        }
+        return fields_dict(self, after={"changed": {"ok": self.ok}})
 
 
 @dataclass(frozen=True)

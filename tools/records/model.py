@@ -6,10 +6,11 @@ beyond properties; the joining is :mod:`.join` and :mod:`.nodes`, the flags
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from havirt.tools.errors import HavirtError
 from havirt.tools.findings import ERROR, Finding, of_severity
+from havirt.tools.json_fields import fields_dict
 from havirt.tools.pacemaker import ClusterStatus
 from havirt.tools.pacemaker.cib import CibConfig, Location
 from havirt.tools.records.scan import LibvirtDomain, NodeScan
@@ -195,15 +196,6 @@ class NodeRecord:
         return tuple(d.name for d in self.libvirt.domains if d.active)
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "id": self.id,
-            "state": self.state,
-            "is_dc": self.is_dc,
-            "guests": list(self.guests),
-            "resources_running": self.resources_running,
-            "utilization": {
-                k: {"capacity": u.capacity, "used": u.used} for k, u in self.utilization.items()
-            },
-            "libvirt": {**scan_summary(self.libvirt), "running": list(self.libvirt_running)},
-        }
+        utilization = {k: asdict(u) for k, u in self.utilization.items()}
+        libvirt = {**scan_summary(self.libvirt), "running": list(self.libvirt_running)}
+        return fields_dict(self, values={"utilization": utilization, "libvirt": libvirt})

@@ -20,10 +20,11 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Protocol
 
 from havirt.tools.errors import HavirtError
+from havirt.tools.json_fields import fields_dict
 from havirt.tools.pacemaker.cib import Primitive
 
 DEFAULT_TIMEOUT = 5.0
@@ -53,13 +54,7 @@ class LibvirtDomain:
         return self.reason in ("migration", "postcopy", "postcopy_failed")
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "uuid": self.uuid,
-            "state": self.state,
-            "reason": self.reason,
-            "persistent": self.persistent,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -78,15 +73,8 @@ class NodeScan:
         return self.asked and self.error is None
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "node": self.node,
-            "uri": self.uri,
-            "asked": self.asked,
-            "reachable": self.ok if self.asked else None,
-            "error": self.error,
-            "seconds": self.seconds,
-            "domains": [d.to_dict() for d in self.domains],
-        }
+        reachable = self.ok if self.asked else None
+        return fields_dict(self, after={"asked": {"reachable": reachable}})
 
 
 class Scanner(Protocol):

@@ -7,7 +7,7 @@ import json
 import pytest
 from example_paths import EXAMPLES
 from havirt.tools.inventory import InventoryError, check_text, load, load_text
-from havirt.tools.inventory.kinds import Size
+from havirt.tools.inventory.kinds import SIZE
 
 BASE = """\
 [cluster]
@@ -242,8 +242,8 @@ def test_examples_are_valid_and_show_as_json() -> None:
 
 
 def test_sizes() -> None:
-    assert Size().convert("1.5GiB") == 3 << 29
-    assert Size().convert("512M") == 512 << 20
+    assert SIZE.convert("1.5GiB") == 3 << 29
+    assert SIZE.convert("512M") == 512 << 20
     for bad in ("2GB", "lots", "-1GiB", "0MiB"):
         with pytest.raises(ValueError):
-            Size().convert(bad)
+            SIZE.convert(bad)

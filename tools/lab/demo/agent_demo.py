@@ -20,7 +20,7 @@ import os
 import shlex
 import signal
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from havirt.tools import install
@@ -33,18 +33,9 @@ from havirt.tools.lab.demo.agent_calls import (
     call_agent,
     expect,
 )
-from havirt.tools.lab.demo.steps import (
-    AgentCall,
-    Progress,
-    Step,
-    StepRunner,
-    refuse_unfit,
-    run_steps,
-    silent,
-)
-from havirt.tools.lab.lab import DEFAULT_BASE_DIR, DEFAULT_CACHE_DIR, missing_requirements
+from havirt.tools.lab.demo.steps import DEMO_LAB, AgentCall, DemoEntry, Step, StepRunner
+from havirt.tools.lab.lab import DEFAULT_BASE_DIR, missing_requirements
 
-DEMO_LAB = "demo"
 GUEST_NAME = "demo-vm"
 MONITOR_INTERVAL_MS = 10000
 
@@ -439,23 +430,5 @@ class _Demo(StepRunner[Lab]):
                 yield self.run_step("lab-down", "Tear the lab down", "lab_down", "lab down")
 
 
-def run_demo(
-    progress: Progress = silent,
-    *,
-    keep: bool = False,
-    lab_name: str = DEMO_LAB,
-    cache_dir: Path | str = DEFAULT_CACHE_DIR,
-    base_dir: Path | str = DEFAULT_BASE_DIR,
-    clock: Callable[[], float] | None = None,
-    requirements: Callable[[], list[str]] = missing_requirements,
-) -> Generator[Step, None, None]:  # the CLI closes it early on an error
-    """The demo: an iterator yielding each :class:`Step` as it ends.
-
-    Raises :class:`HavirtError` at once if the machine cannot host the lab;
-    the iterator raises it after yielding a failed step (and the lab's
-    teardown). The lab is taken down in every case, including Ctrl-C and
-    closing the iterator early, unless ``keep`` is set and the run reached its
-    end (a failed step included). ``requirements`` says why this machine cannot
-    host the lab (the lab's own checks unless another is given)."""
-    refuse_unfit(lab_name, requirements)
-    return run_steps(_Demo(progress, keep, lab_name, Path(cache_dir), Path(base_dir), clock))
+# The demo (see DemoEntry); the lab's own checks say whether this machine can host it.
+run_demo = DemoEntry(_Demo, missing_requirements)

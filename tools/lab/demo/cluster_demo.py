@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +21,9 @@ from havirt.tools.errors import HavirtError
 from havirt.tools.lab import LabError, build_guest_assets
 from havirt.tools.lab.auditor import AuditError, Auditor
 from havirt.tools.lab.cluster import ClusterLab, cluster_missing_requirements
-from havirt.tools.lab.demo.steps import (
-    Progress,
-    Step,
-    StepRunner,
-    refuse_unfit,
-    run_steps,
-    silent,
-)
-from havirt.tools.lab.lab import DEFAULT_BASE_DIR, DEFAULT_CACHE_DIR
+from havirt.tools.lab.demo.steps import DEMO_LAB, DemoEntry, Step, StepRunner
+from havirt.tools.lab.lab import DEFAULT_BASE_DIR
 
-DEMO_LAB = "demo"
 WAIT = 120.0
 __all__ = ["run_demo", "take_down"]
 
@@ -247,17 +239,5 @@ class _ClusterDemo(StepRunner[ClusterLab]):
             self.auditor = None
 
 
-def run_demo(
-    progress: Progress = silent,
-    *,
-    keep: bool = False,
-    lab_name: str = DEMO_LAB,
-    cache_dir: Path | str = DEFAULT_CACHE_DIR,
-    base_dir: Path | str = DEFAULT_BASE_DIR,
-    clock: Callable[[], float] | None = None,
-    requirements: Callable[[], list[str]] = cluster_missing_requirements,
-) -> Generator[Step, None, None]:  # the CLI closes it early on an error
-    """The cluster demo: an iterator yielding each step as it ends (see the module doc)."""
-    refuse_unfit(lab_name, requirements)
-    demo = _ClusterDemo(progress, keep, lab_name, Path(cache_dir), Path(base_dir), clock)
-    return run_steps(demo)
+# The cluster demo (see the module doc and DemoEntry).
+run_demo = DemoEntry(_ClusterDemo, cluster_missing_requirements)

@@ -2,8 +2,8 @@
 :mod:`.cluster_demo`, the Pacemaker cluster): a :class:`StepRunner` runs its ``STEPS``
 one by one, each filling in a :class:`Step` (what it did, measured), stops at the first
 failed one, and always ends with the closing steps; :func:`run_steps` yields the steps
-and takes the lab down in every case. Progress during long waits goes to a callback
-(:func:`ticking`); nothing here prints.
+and takes the lab down in every case, and a :class:`DemoEntry` is a demo's ``run_demo``.
+Progress during long waits goes to a callback (:func:`ticking`); nothing here prints.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from typing import Any, Generic, TypeVar
 
 from havirt.tools.errors import HavirtError
 from havirt.tools.lab import GuestAssets, Lab, LabError
-from havirt.tools.lab.lab import LAB_NAME_RE
+from havirt.tools.lab.lab import DEFAULT_BASE_DIR, DEFAULT_CACHE_DIR, LAB_NAME_RE
 
 TICK_SECONDS = 5.0
+DEMO_LAB = "demo"  # the lab a demo brings up unless told another name
 
 Progress = Callable[[str], None]
 LabT = TypeVar("LabT", bound=Lab)
@@ -216,3 +217,34 @@ def run_steps(demo: Any) -> Generator[Step, None, None]:
 def timings(steps: Iterable[Step]) -> list[tuple[str, float]]:
     """(label, seconds) of every timed step, in order: the table of measured times."""
     return [(s.timed, s.seconds) for s in steps if s.timed and s.seconds is not None]
+
+
+@dataclass(frozen=True)
+class DemoEntry(Generic[LabT]):
+    """A demo's ``run_demo``: its :class:`StepRunner` and what says why this machine
+    cannot host its lab (``requirements``, unless a call gives another)."""
+
+    runner: type[StepRunner[LabT]]
+    requirements: Callable[[], list[str]]
+
+    def __call__(
+        self,
+        progress: Progress = silent,
+        *,
+        keep: bool = False,
+        lab_name: str = DEMO_LAB,
+        cache_dir: Path | str = DEFAULT_CACHE_DIR,
+        base_dir: Path | str = DEFAULT_BASE_DIR,
+        clock: Callable[[], float] | None = None,
+        requirements: Callable[[], list[str]] | None = None,
+    ) -> Generator[Step, None, None]:  # the CLI closes it early on an error
+        """The demo: an iterator yielding each :class:`Step` as it ends.
+
+        Raises :class:`HavirtError` at once if the machine cannot host the lab;
+        the iterator raises it after yielding a failed step (and the lab's
+        teardown). The lab is taken down in every case, including Ctrl-C and
+        closing the iterator early, unless ``keep`` is set and the run reached its
+        end (a failed step included)."""
+        refuse_unfit(lab_name, requirements or self.requirements)
+        demo = self.runner(progress, keep, lab_name, Path(cache_dir), Path(base_dir), clock)
+        return run_steps(demo)
