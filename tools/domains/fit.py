@@ -221,34 +221,25 @@ def _judge_hypervisor(needs: Needs, node: str, f: NodeFacts, finding: _Found) ->
         )
 
 
+# What a guest's devices name that a node must have: (code, the guest's names, the
+# node's, the item, the message, the fix); {x} is the name, {node} the node.
+_NAMED = (
+    ("networks", "networks", "networks", "network '{x}'", "{node} has no libvirt network '{x}'",
+     "define '{x}' on {node} as on the others (virsh net-define)"),
+    ("networks", "bridges", "bridges", "bridge '{x}'", "{node} has no bridge '{x}'",
+     "create the bridge '{x}' on {node}, or change the guest's interface"),
+    ("disks", "volume_pools", "pools", "pool '{x}'", "{node} has no storage pool '{x}'",
+     "define the pool '{x}' on {node} as on the others"),
+)  # fmt: skip
+
+
 def _judge_devices(needs: Needs, node: str, f: NodeFacts, finding: _Found) -> None:
-    for net in needs.networks:
-        if f.networks is not None and net not in f.networks:
-            finding(
-                "networks",
-                node,
-                f"network '{net}'",
-                f"{node} has no libvirt network '{net}'",
-                f"define '{net}' on {node} as on the others (virsh net-define)",
-            )
-    for bridge in needs.bridges:
-        if f.bridges is not None and bridge not in f.bridges:
-            finding(
-                "networks",
-                node,
-                f"bridge '{bridge}'",
-                f"{node} has no bridge '{bridge}'",
-                f"create the bridge '{bridge}' on {node}, or change the guest's interface",
-            )
-    for pool in needs.volume_pools:
-        if f.pools is not None and pool not in f.pools:
-            finding(
-                "disks",
-                node,
-                f"pool '{pool}'",
-                f"{node} has no storage pool '{pool}'",
-                f"define the pool '{pool}' on {node} as on the others",
-            )
+    for code, wanted, present, item, message, fix in _NAMED:
+        have = getattr(f, present)
+        for x in getattr(needs, wanted):
+            if have is not None and x not in have:
+                texts = (t.format(x=x, node=node) for t in (item, message, fix))
+                finding(code, node, *texts)
     for path in needs.paths:
         if f.paths is not None and not f.paths.get(path, True):
             finding(

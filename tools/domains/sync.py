@@ -24,12 +24,12 @@ import shlex
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Protocol
 
 from havirt.ocf.runner import CommandResult
 from havirt.tools.domains.drift import STAMP_KEY, STAMP_NS, Stamp, Stored, judge, node_digest
 from havirt.tools.errors import BadRequest
 from havirt.tools.validate import facts as F
+from havirt.tools.validate.engine import Connector
 from havirt.tools.validate.framing import (
     PATH,
     bounded,
@@ -39,6 +39,7 @@ from havirt.tools.validate.framing import (
     virsh_batch,
     virsh_word,
 )
+from havirt.tools.validate.probe import Session
 from havirt.tools.validate.targets import Target
 
 URI = "qemu:///system"
@@ -50,14 +51,6 @@ WOULD_SYNC = "would sync"
 UNKNOWN = "unknown to the store"
 FAILED = "failed"
 UNREACHABLE = "unreachable"
-
-
-class Session(Protocol):
-    def run(self, command: str, timeout: float) -> CommandResult: ...
-
-
-class Connector(Protocol):
-    def connect(self, target: Target) -> Session: ...
 
 
 @dataclass(frozen=True)
