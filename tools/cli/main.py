@@ -12,6 +12,7 @@ from typing import Any
 import click
 from havirt.tools.cli.demo import demo_command
 from havirt.tools.cli.domain_run import DOMAIN_COMMANDS as RUN_COMMANDS
+from havirt.tools.cli.domain_sync import domain_sync
 from havirt.tools.cli.domains import DOMAIN_COMMANDS as STORE_COMMANDS
 from havirt.tools.cli.exit_codes import fail
 from havirt.tools.cli.install import install_agents
@@ -41,8 +42,9 @@ def main() -> None:
 
 
 node_group.add_command(node_list)  # node standby|unstandby (maintenance) and node list (records)
-# domain list|locate (records), start|stop|migrate (domain_run), the store's (domains)
-for domain_command in (*RUN_COMMANDS, *STORE_COMMANDS):
+# domain list|locate (records), start|stop|migrate (domain_run), the store's (domains),
+# sync (domain_sync)
+for domain_command in (*RUN_COMMANDS, *STORE_COMMANDS, domain_sync):
     domain_group.add_command(domain_command)
 for command in (
     install_agents,

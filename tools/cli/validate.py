@@ -10,17 +10,17 @@ import json
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import click
 from havirt.tools.cli.common import Number, seconds_option
+from havirt.tools.cli.node_access import node_options, reach, time_options
 from havirt.tools.validate.catalog import CATALOG, SKIPPABLE
 
 _CHECK_LIST = "\n".join(
     textwrap.fill(c.compares, 78, initial_indent=f"  {c.id:<13} ", subsequent_indent=" " * 16)
     for c in CATALOG
 )
-
-LIMIT = Number(float, 1, 3600, unit="seconds")  # the connection's and each command's
 
 
 @click.command(
@@ -29,58 +29,7 @@ LIMIT = Number(float, 1, 3600, unit="seconds")  # the connection's and each comm
     "Exit status: 0 every check passed (warnings allowed unless --strict), 1 some check "
     "failed or a node could not be checked, 2 validate could not run (bad options, no nodes).",
 )
-@click.option(
-    "--host",
-    "hosts",
-    multiple=True,
-    metavar="NAME[=[USER@]ADDRESS[:PORT]]",
-    help="A cluster node (repeat for each). NAME is the node's name in the cluster; "
-    "ADDRESS where to reach it over SSH (default: NAME).",
-)
-@click.option(
-    "--inventory",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Take the nodes from an inventory file.",
-)
-@click.option(
-    "--new-host",
-    metavar="NAME[=[USER@]ADDRESS[:PORT]]",
-    help="A host about to join: compared against the nodes given, which are the reference.",
-)
-@click.option(
-    "--user",
-    "-u",
-    metavar="USER",
-    help="SSH user where a node names none (default: ssh_config's User, else your user "
-    "name). Non-root works if the user is in the libvirt group.",
-)
-@click.option(
-    "--port",
-    "-p",
-    type=Number(int, 1, 65535),
-    help="SSH port where a node names none (default: ssh_config's Port, else 22).",
-)
-@click.option(
-    "--identity",
-    "-i",
-    "identities",
-    multiple=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="Private key to use (repeatable); only these keys are tried. "
-    "Default: ~/.ssh/id_* and the SSH agent.",
-)
-@click.option(
-    "--known-hosts",
-    multiple=True,
-    type=click.Path(dir_okay=False),
-    help="known_hosts file to verify host keys against (repeatable). Default: "
-    "~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts. Unknown or changed keys are refused.",
-)
-@click.option(
-    "--ssh-config",
-    type=click.Path(dir_okay=False),
-    help="ssh_config file to read instead of ~/.ssh/config and /etc/ssh/ssh_config.",
-)
+@node_options(new_host=True)
 @click.option(
     "--migration-user",
     metavar="USER",
@@ -108,9 +57,12 @@ LIMIT = Number(float, 1, 3600, unit="seconds")  # the connection's and each comm
     metavar="MIB",
     help="Memory each node keeps for itself in the N+1 check.",
 )
-@seconds_option("--connect-timeout", default=10.0, kind=LIMIT)
-@seconds_option(
-    "--timeout", "command_timeout", default=20.0, help="Limit for each remote command.", kind=LIMIT
+@time_options
+@click.option(
+    "--store",
+    metavar="DIR",
+    help="Compare the nodes' persistent guest definitions with this definition store "
+    "(default: the inventory's [definitions] path, when this machine has it).",
 )
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
@@ -129,6 +81,7 @@ def validate_command(
     memory_reserve: int,
     connect_timeout: float,
     command_timeout: float,
+    store: str | None,
     strict: bool,
     as_json: bool,
 ) -> None:
@@ -137,41 +90,32 @@ def validate_command(
     Connects to every node in parallel over SSH (host keys checked against
     known_hosts, never accepted blindly) and compares libvirt networks, storage
     pools, SSH trust between nodes, CPUs, versions, host UUIDs, name resolution,
-    clocks, the lock manager and N+1 memory. Every mismatch names the node, the
-    item and the fix.
+    clocks, the lock manager, N+1 memory, and guests' persistent definitions against
+    the definition store. Every mismatch names the node, the item and the fix.
     """
-    import os
-
-    from havirt.tools.cli.world import command_world
-    from havirt.tools.errors import BadRequest, HavirtError
-    from havirt.tools.userinput import read_bytes
     from havirt.tools.validate import engine, ssh, targets
     from havirt.tools.validate.checks.context import CheckOptions
     from havirt.tools.validate.render import render
 
-    nodes = targets.parse_hosts(hosts, user, port)
-    if inventory is not None:
-        nodes = targets.from_inventory(inventory, user) + nodes
-        targets.check_distinct(nodes)
+    nodes, connector = reach(
+        hosts,
+        inventory,
+        user,
+        port,
+        identities,
+        known_hosts,
+        ssh_config,
+        connect_timeout,
+        "validate",
+    )
     joining = targets.parse_host(new_host, user, port) if new_host else None
-    if not nodes:
-        raise BadRequest(
-            "no nodes to validate",
-            hint="name them with --host NAME=ADDRESS (once per node), or --inventory FILE",
-        )
-    # paramiko would block on a FIFO or read /dev/zero until memory runs out
-    files = [(p, "--known-hosts") for p in known_hosts] + [(p, "--identity") for p in identities]
-    for path, option in [*files, *([(ssh_config, "--ssh-config")] if ssh_config else [])]:
-        if os.path.lexists(path) and os.path.realpath(path) != os.devnull:  # ssh -F /dev/null
-            try:
-                read_bytes(path, f"{option} file", 1 << 20)
-            except HavirtError as exc:  # a bad option: validate cannot run
-                raise BadRequest(exc.message, exc.hint) from None
-    connector = command_world().connector(known_hosts, identities, ssh_config, connect_timeout)
+    definitions, no_store = stored_definitions(store, inventory)
     options = engine.Options(
         skip=skip,
         checks=CheckOptions(max_clock_offset, memory_reserve, migration_user),
         command_timeout=command_timeout,
+        definitions=definitions,
+        no_store=no_store,
     )
     report = engine.validate(
         nodes, connector, options, new_host=joining, connect_errors=(ssh.ConnectError,)
@@ -182,3 +126,22 @@ def validate_command(
         click.echo(render(report, strict, click.style))
     if not report.ok(strict):
         sys.exit(1)
+
+
+def stored_definitions(store: str | None, inventory: Path | None) -> tuple[Any, str]:
+    """The definition store's current definitions to compare nodes with, or None and why
+    not: --store must exist; the inventory's [definitions] path only where it exists."""
+    import os
+
+    from havirt.tools.domains import DefinitionStore
+
+    if store is not None:
+        return DefinitionStore(store).current(), ""
+    if inventory is None:
+        return None, "no definition store given (--store or --inventory)"
+    from havirt.tools.inventory import load
+
+    path = load(str(inventory)).definitions
+    if not os.path.isdir(path):
+        return None, f"no definition store at {path} on this machine"
+    return DefinitionStore(path).current(), ""

@@ -202,3 +202,60 @@ def test_naming_a_guest_the_store_does_not_know_is_refused_before_any_node_is_to
     with pytest.raises(BadRequest, match="does not know nope"):
         sync(nodes, guests=["nope"])
     assert nodes["n1"].scripts == []
+
+
+# -- the command (havirt domain sync), its connector and clock from the world
+
+
+def invoke(tmp_path, nodes: dict[str, FakeNode], *args: str):
+    import datetime as dt
+
+    from click.testing import CliRunner
+    from havirt.tools.cli.main import main
+    from havirt.tools.cli.world import ClusterWorld
+    from havirt.tools.domains import Change, DefinitionStore
+
+    root = tmp_path / "store"
+    if not root.exists():
+        root.mkdir()
+        change = Change("alice", dt.datetime(2026, 12, 3, tzinfo=dt.UTC), "test")
+        DefinitionStore(str(root)).create("web1", WEB1, change)
+    world = ClusterWorld(
+        connector=lambda *a: Connector(nodes),
+        now=lambda: dt.datetime(2026, 12, 3, 20, 0, tzinfo=dt.UTC),
+    )
+    hosts = [w for n in nodes for w in ("--host", n)]
+    return CliRunner().invoke(
+        main, ["domain", "sync", *hosts, "--store", str(root), *args], obj=world
+    )
+
+
+def test_the_command_syncs_and_says_where_the_old_xml_is(tmp_path) -> None:
+    nodes = {"n1": FakeNode("n1", {"web1": WEB1.replace("512", "256")}), "n2": FakeNode("n2")}
+    result = invoke(tmp_path, nodes)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "n1  web1  synced to revision 1; its former XML is kept in "
+        "/var/lib/havirt/definitions/web1.20261203T200000.xml",
+        "1 synced",
+    ]
+
+
+def test_the_command_dry_run_json_and_a_failure_exit_1(tmp_path) -> None:
+    import json
+
+    node = FakeNode("n1", {"web1": WEB1.replace("512", "256")}, define_fails=True)
+    dry = invoke(tmp_path, {"n1": node}, "--dry-run", "--json")
+    assert dry.exit_code == 0, dry.output
+    data = json.loads(dry.output)
+    assert data["dry_run"] is True
+    assert [r["state"] for r in data["rows"]] == ["would sync"]
+    failed = invoke(tmp_path, {"n1": node})
+    assert failed.exit_code == 1
+    assert "FAILED: libvirt refused the definition: error: XML error: bad" in failed.output
+
+
+def test_the_command_refuses_an_unknown_guest_with_exit_2(tmp_path) -> None:
+    result = invoke(tmp_path, {"n1": FakeNode("n1")}, "nope")
+    assert result.exit_code == 2
+    assert "the definition store does not know nope" in result.output

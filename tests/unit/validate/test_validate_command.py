@@ -142,3 +142,48 @@ def test_help_lists_every_check_and_the_exit_codes() -> None:
     for check in ("connect", "networks", "pools", "ssh-trust", "cpu", "versions"):
         assert f"  {check} " in result.output
     assert "Exit status: 0" in result.output
+
+
+def stored(tmp_path, name: str = "web1") -> str:
+    """A definition store in tmp_path holding guest ``name``; returns its directory."""
+    import datetime as dt
+
+    from havirt.tools.domains import Change, DefinitionStore
+
+    root = tmp_path / "store"
+    root.mkdir()
+    xml = (
+        f"<domain type='kvm'><name>{name}</name>"
+        "<uuid>4dea22b3-1d52-d8f3-2516-782e98ab3fa0</uuid></domain>"
+    )
+    change = Change("alice", dt.datetime(2026, 12, 3, tzinfo=dt.UTC), "test")
+    DefinitionStore(str(root)).create(name, xml, change)
+    return str(root)
+
+
+def test_store_compares_the_nodes_definitions(fake_nodes, tmp_path) -> None:
+    nodes, _, _ = fake_nodes
+    nodes["node2"].domains["web1"] = "<domain type='qemu'><name>web1</name></domain>"
+    result = invoke(*HOSTS, "--store", stored(tmp_path), "--json")
+    assert result.exit_code == 1
+    data = json.loads(result.output)
+    [finding] = [f for f in data["findings"] if f["check"] == "definitions"]
+    assert (finding["node"], finding["severity"]) == ("node2", "error")
+    assert finding["fix"] == "havirt domain sync web1 (defines revision 1 on node2)"
+
+
+def test_without_a_store_the_definitions_check_is_skipped_saying_how_to_give_one(
+    fake_nodes,
+) -> None:
+    data = json.loads(invoke(*HOSTS, "--json").output)
+    [check] = [c for c in data["checks"] if c["id"] == "definitions"]
+    assert (check["status"], check["note"]) == (
+        "skipped",
+        "no definition store given (--store or --inventory)",
+    )
+
+
+def test_a_store_that_does_not_exist_is_bad_input(fake_nodes, tmp_path) -> None:
+    result = invoke(*HOSTS, "--store", str(tmp_path / "nowhere"))
+    assert result.exit_code == 2
+    assert "nowhere does not exist or is not a directory" in result.output
