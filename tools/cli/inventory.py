@@ -207,13 +207,12 @@ def _comparison_text(cmp: Comparison, verbose_diff: bool = True) -> str:
 @click.option("--diff", is_flag=True, help="Also compare the CIB with the live cluster's.")
 @click.option(
     "--apply",
-    "and_apply",
     is_flag=True,
     help="Compare with the live CIB, then push the changes as one transaction.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
 def generate_command(
-    inventory: str, directory: str, diff: bool, and_apply: bool, as_json: bool
+    inventory: str, directory: str, diff: bool, apply: bool, as_json: bool
 ) -> None:
     """Write the cluster's configuration files for INVENTORY into DIR.
 
@@ -252,13 +251,13 @@ def generate_command(
         summary += f", {len(report.removed)} removed"
     if not as_json:
         click.echo(summary)  # before reading the cluster, which may fail
-    if diff or and_apply:
+    if diff or apply:
         pacemaker = command_world().pacemaker()
         cmp = record_live(directory, pacemaker)
         data["comparison"] = cmp.to_dict()
         if not as_json:
             click.echo(_comparison_text(cmp, verbose_diff=diff))
-        if and_apply:
+        if apply:
             applied = apply_directory(directory, pacemaker)
             data["apply"] = applied.to_dict()
             if not as_json:

@@ -6,28 +6,27 @@ tool failed; 2 refused, nothing changed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 from havirt.tools.cli import moving
-from havirt.tools.cli.common import Number, seconds
+from havirt.tools.cli.common import F, Number, seconds
 from havirt.tools.cli.lock import WAIT_LOCK_OPTION, run_locked
 from havirt.tools.cli.world import command_env
 from havirt.tools.errors import BadRequest
 
 
+def _share_option(name: str, default: float, help: str) -> Callable[[F], F]:
+    """An option of a share of a node's capacity (0 to 1), its default shown."""
+    return click.option(
+        name, type=Number(float, 0, 1), default=default, show_default=True, help=help
+    )
+
+
 @click.command("balance")
-@click.option(
-    "--threshold",
-    type=Number(float, 0, 1),
-    default=0.15,
-    show_default=True,
-    help="Spread of node loads (busiest minus idlest, 0-1) left alone.",
-)
-@click.option(
-    "--min-gain",
-    type=Number(float, 0, 1),
-    default=0.02,
-    show_default=True,
-    help="Least cut of the imbalance (std. deviation of loads) a move must bring.",
+@_share_option("--threshold", 0.15, "Spread of node loads (busiest minus idlest, 0-1) left alone.")
+@_share_option(
+    "--min-gain", 0.02, "Least cut of the imbalance (std. deviation of loads) a move must bring."
 )
 @click.option(
     "--max-moves",
@@ -130,7 +129,7 @@ def place_command(
     import json
 
     from havirt.tools.placement.moves import clear_moves as clear_all_moves
-    from havirt.tools.placement.place import check_score, place
+    from havirt.tools.placement.place import Wish, check_score, place
 
     if clear_moves:
         # Under the cluster lock: a live balance or unstandby --return holds it while its
@@ -154,25 +153,16 @@ def place_command(
         check_score(score, bool(apart))
     except BadRequest as exc:
         raise BadRequest(f"--score: {exc.message}", exc.hint) from None
-    changes = bool(prefer or avoid or apart or clear)  # else it only lists
+    wish = Wish(prefer=prefer, avoid=avoid, apart=apart, score=score, clear=clear)
     run = moving.Run(  # a listing changes nothing: no lock
-        wait or 0.0, wait_lock, dry_run=dry_run or not changes, quiet=False, as_json=as_json
+        wait or 0.0, wait_lock, dry_run=dry_run or not wish.changes, quiet=False, as_json=as_json
     )
     env = run.env()
     report = run.locked(
         env,
         f"place {guest}",
         lambda dry: place(
-            env,
-            guest,
-            prefer=prefer,
-            avoid=avoid,
-            apart=apart,
-            score=score,
-            clear=clear,
-            force=force,
-            dry_run=dry if changes else dry_run,
-            wait=wait,
+            env, guest, wish, force=force, dry_run=dry if wish.changes else dry_run, wait=wait
         ),
     )
     verb = "would " if dry_run else ""

@@ -19,6 +19,7 @@ Every refusal changes nothing.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,22 +161,46 @@ def _room(cluster: _Cluster) -> str:
     )
 
 
-def start(
+def set_role(
     env: ClusterEnv,
     name: str,
+    role: str,
     *,
     wait: float | None = None,
     dry_run: bool = False,
     poll: float = POLL_SECONDS,
 ) -> DomainReport:
-    """Set ``name``'s target-role to Started; with ``wait`` follow it until it runs."""
+    """Set ``name``'s target-role to ``role`` (Started: start it, Stopped: stop it); with
+    ``wait`` follow it until it runs (or is down)."""
     began = env.monotonic()
     cluster, guest = read_guest(env, name)
-    role = cluster.role(name)
-    report = DomainReport(name, "start", role != STARTED, guest.nodes, dry_run=dry_run)
-    if guest.nodes and role != STOPPED:
+    running = role == STARTED
+    action = "start" if running else "stop"
+    report = DomainReport(name, action, cluster.role(name) != role, guest.nodes, dry_run=dry_run)
+    if not (_plan_start if running else _plan_stop)(env, cluster, guest, report) or dry_run:
+        return report
+    if report.changed or not running:  # a stop is written even when it was Stopped already
+        env.pacemaker.set_resource_meta(name, TARGET_ROLE, role)
+        report.changed = True
+    if wait is None or report.move is None:
+        report.move = None
+        return report
+    follow(env, report.move, cluster.status, running=running, timeout=wait, poll=poll)
+    report.seconds = round(env.monotonic() - began, 2)
+    return report
+
+
+start = functools.partial(set_role, role=STARTED)
+stop = functools.partial(set_role, role=STOPPED)
+
+
+def _plan_start(env: ClusterEnv, cluster: _Cluster, guest: Guest, report: DomainReport) -> bool:
+    """Refuse a start Pacemaker could not carry out, else say where it would run the guest;
+    False: it runs, and is meant to (nothing to do)."""
+    name = guest.id
+    if guest.nodes and cluster.role(name) != STOPPED:
         report.expected = guest.node
-        return report  # runs, and is meant to
+        return False
     # TODO(issue 13, item 4): refuse while a copy of the guest runs outside Pacemaker's
     # knowledge on any node: scan every node's libvirt (tools/records: gather with its
     # LibvirtScanner) and name node and guest. It needs that scanner as a seam of the
@@ -202,48 +227,20 @@ def start(
     report.expected = prediction.destination(name)
     report.notes = others_affected(prediction, name)
     report.move = GuestMove(name, None, report.expected, required=False)
-    if dry_run:
-        return report
-    if report.changed:  # else it is meant to run already: the cluster is on its way
-        env.pacemaker.set_resource_meta(name, TARGET_ROLE, STARTED)
-    if wait is None:
-        report.move = None
-        return report
-    follow(env, report.move, cluster.status, running=True, timeout=wait, poll=poll)
-    report.seconds = round(env.monotonic() - began, 2)
-    return report
+    return True
 
 
-def stop(
-    env: ClusterEnv,
-    name: str,
-    *,
-    wait: float | None = None,
-    dry_run: bool = False,
-    poll: float = POLL_SECONDS,
-) -> DomainReport:
-    """Set ``name``'s target-role to Stopped; with ``wait`` follow it until it is down."""
-    began = env.monotonic()
-    cluster, guest = read_guest(env, name)
-    role = cluster.role(name)
-    report = DomainReport(name, "stop", role != STOPPED, guest.nodes, dry_run=dry_run)
+def _plan_stop(env: ClusterEnv, cluster: _Cluster, guest: Guest, report: DomainReport) -> bool:
+    """Refuse a stop Pacemaker would not carry out, else say what else it would do; False:
+    it is stopped, and meant to be (nothing to do)."""
     if not report.changed and not guest.nodes:
-        return report  # stopped, and meant to be
+        return False
     if guest.nodes:
-        check_cluster_can_move(cluster.status, f"stopping {name}")
+        check_cluster_can_move(cluster.status, f"stopping {guest.id}")
         require_managed(guest, "stop")
-        report.notes = others_affected(predict_role(env, cluster, name, STOPPED), name)
-        report.move = GuestMove(name, guest.node, None, required=False)
-    if dry_run:
-        return report
-    env.pacemaker.set_resource_meta(name, TARGET_ROLE, STOPPED)
-    report.changed = True
-    if wait is None or report.move is None:
-        report.move = None
-        return report
-    follow(env, report.move, cluster.status, running=False, timeout=wait, poll=poll)
-    report.seconds = round(env.monotonic() - began, 2)
-    return report
+        report.notes = others_affected(predict_role(env, cluster, guest.id, STOPPED), guest.id)
+        report.move = GuestMove(guest.id, guest.node, None, required=False)
+    return True
 
 
 def _failures(status: ClusterStatus, guest: str) -> set[tuple[str, str, str]]:

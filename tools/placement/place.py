@@ -91,9 +91,30 @@ class PlaceReport(GuestsFollowed):
         return data
 
 
-def _new_constraint(
-    guest: str, prefer: str | None, avoid: str | None, apart: str | None, score: str | None
-) -> etree._Element:
+@dataclass(frozen=True)
+class Wish:
+    """One placement wish for a guest: to prefer a node, to avoid one, or to be kept apart
+    from another guest, with its score (None: pcs's default); ``clear`` removes it (with
+    none of the three: every wish of havirt's for the guest). None at all: a listing."""
+
+    prefer: str | None = None
+    avoid: str | None = None
+    apart: str | None = None
+    score: str | None = None
+    clear: bool = False
+
+    @property
+    def chosen(self) -> list[str]:
+        return [x for x in (self.prefer, self.avoid, self.apart) if x]
+
+    @property
+    def changes(self) -> bool:
+        """False: it only lists the guest's constraints."""
+        return bool(self.chosen or self.clear)
+
+
+def _new_constraint(guest: str, wish: Wish) -> etree._Element:
+    prefer, avoid, apart, score = wish.prefer, wish.avoid, wish.apart, wish.score
     root = etree.Element("constraints")
     if prefer or avoid:
         node = prefer or avoid
@@ -142,48 +163,43 @@ def check_score(score: str | None, apart: bool) -> None:
 def place(
     env: ClusterEnv,
     guest: str,
+    wish: Wish = Wish(),
     *,
-    prefer: str | None = None,
-    avoid: str | None = None,
-    apart: str | None = None,
-    score: str | None = None,
-    clear: bool = False,
     force: bool = False,
     dry_run: bool = False,
     wait: float | None = None,
 ) -> PlaceReport:
     """Add (or with ``clear`` remove) one placement wish; with none given, list them."""
-    chosen = [x for x in (prefer, avoid, apart) if x]
-    if len(chosen) > 1:
+    if len(wish.chosen) > 1:
         raise BadRequest("one wish at a time: to prefer a node, to avoid one, or to keep apart")
-    check_score(score, bool(apart))
+    check_score(wish.score, bool(wish.apart))
     pm = env.pacemaker
     status = pm.status()
     cib = pm.cib_xml()
     history = parse_history(cib)  # the whole CIB holds the status section: before any change
     layout = layout_from(status, cib)
     layout.require_guest(guest)
-    for node in (prefer, avoid):
+    for node in (wish.prefer, wish.avoid):
         if node:
             layout.require_host(node)
-    if apart:
-        layout.require_guest(apart)
-        if apart == guest:
+    if wish.apart:
+        layout.require_guest(wish.apart)
+        if wish.apart == guest:
             raise BadRequest("a guest cannot be kept apart from itself")
     report = PlaceReport(guest, dry_run=dry_run)
     existing = constraints_of(cib, guest)
-    if clear:
-        wanted = _new_constraint(guest, prefer, avoid, apart, None)
+    if wish.clear:
+        wanted = _new_constraint(guest, wish)
         ids = (
             {c.get("id", "") for c in wanted}  # each has one: _new_constraint sets it
-            if chosen
+            if wish.chosen
             else {c.id for c in existing if c.by_havirt and not c.id.startswith(MOVE_PREFIX)}
         )
         report.removed = sorted(i for i in ids if any(c.id == i for c in existing))
         if report.removed and not dry_run:
             pm.delete_constraints(report.removed)
-    elif chosen:
-        fragment = _new_constraint(guest, prefer, avoid, apart, score)
+    elif wish.chosen:
+        fragment = _new_constraint(guest, wish)
         new = fragment[0]
         _check_conflict(existing, new, guest)
         same = next((c for c in existing if c.id == new.get("id")), None)
