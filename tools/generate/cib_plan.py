@@ -49,10 +49,6 @@ class Op:
     timeout: str | None = None
     check_level: str | None = None  # OCF_CHECK_LEVEL of a deeper monitor
 
-    @property
-    def id_suffix(self) -> str:
-        return f"{self.name}-interval-{self.interval}"
-
 
 @dataclass(frozen=True)
 class Primitive:
@@ -268,13 +264,14 @@ def primitive_xml(p: Primitive) -> etree._Element:
     if p.ops:
         ops = etree.SubElement(el, "operations")
         for op in p.ops:
-            attrs = {"id": f"{p.id}-{op.id_suffix}", "name": op.name, "interval": op.interval}
+            op_id = f"{p.id}-{op.name}-interval-{op.interval}"  # as pcs names them
+            attrs = {"id": op_id, "name": op.name, "interval": op.interval}
             if op.timeout:
                 attrs["timeout"] = op.timeout
             op_el = etree.SubElement(ops, "op", attrs)
             if op.check_level is not None:
                 level = (("OCF_CHECK_LEVEL", op.check_level),)
-                _nvpairs(op_el, "instance_attributes", f"{attrs['id']}-instance_attributes", level)
+                _nvpairs(op_el, "instance_attributes", f"{op_id}-instance_attributes", level)
     _nvpairs(el, "utilization", f"{p.id}-utilization", p.utilization)
     return el
 

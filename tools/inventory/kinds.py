@@ -13,12 +13,13 @@ import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from havirt.tools.inventory.locate import Path, render_path
 from havirt.tools.userinput import quote
 
 MISSING: Any = object()
+T = TypeVar("T")
 
 SIZE_UNITS = {"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
 SIZE_UNITS |= {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
@@ -96,6 +97,17 @@ class Kind:
 
     def expected(self, value: Any) -> Invalid:
         return Invalid(f"expected {self.what}, got {describe_value(value)}")
+
+    def parse_text(self, value: Any, parse: Callable[[str], T]) -> T:
+        """``parse`` of the string ``value`` without surrounding white space; the
+        expected-error for anything else and for a string ``parse`` refuses
+        (ValueError)."""
+        if not isinstance(value, str):
+            raise self.expected(value)
+        try:
+            return parse(value.strip())
+        except ValueError:
+            raise self.expected(value) from None
 
 
 @dataclass(frozen=True)
@@ -277,18 +289,15 @@ class IPAddress(Kind):
     allow_prefix: bool = True
 
     def convert(self, value: Any) -> Address:
-        if not isinstance(value, str):
-            raise self.expected(value)
-        ip, slash, _ = value.strip().partition("/")
-        try:
-            if slash:
-                if not self.allow_prefix:
-                    raise ValueError(value)
-                iface = ipaddress.ip_interface(value.strip())
-                return Address(iface.ip, iface.network.prefixlen)
-            return Address(ipaddress.ip_address(ip))
-        except ValueError:
-            raise self.expected(value) from None
+        return self.parse_text(value, self._address)
+
+    def _address(self, text: str) -> Address:
+        if "/" not in text:
+            return Address(ipaddress.ip_address(text))
+        if not self.allow_prefix:
+            raise ValueError(text)
+        iface = ipaddress.ip_interface(text)
+        return Address(iface.ip, iface.network.prefixlen)
 
 
 @dataclass(frozen=True)
@@ -297,12 +306,13 @@ class Subnet(Kind):
     type_name: str = "subnet"
 
     def convert(self, value: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-        if not isinstance(value, str) or "/" not in value:
-            raise self.expected(value)
-        try:
-            return ipaddress.ip_network(value.strip(), strict=True)
-        except ValueError:
-            raise self.expected(value) from None
+        return self.parse_text(value, _network)
+
+
+def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    if "/" not in text:  # ip_network would take a lone address as a /32
+        raise ValueError(text)
+    return ipaddress.ip_network(text, strict=True)
 
 
 @dataclass(frozen=True)

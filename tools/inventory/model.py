@@ -80,7 +80,7 @@ class Storage:
 
     @property
     def clone_id(self) -> str:
-        return f"pool-{self.name}-clone"
+        return f"{self.resource_id}-clone"
 
 
 @dataclass(frozen=True)

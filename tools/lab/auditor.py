@@ -48,13 +48,16 @@ class QemuCopy:
 
 @dataclass(frozen=True)
 class Placement:
-    """A change in where a guest runs: at ``at`` (monotonic seconds), on ``nodes``."""
+    """A change in where a guest runs: at ``at`` (monotonic seconds), its QEMU
+    processes ``copies``, by pid."""
 
     at: float
     guest: str
-    nodes: tuple[str, ...]
-    pids: tuple[int, ...]
-    copies: tuple[QemuCopy, ...] = ()  # the processes themselves, by pid
+    copies: tuple[QemuCopy, ...]
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        return tuple(c.node for c in self.copies)
 
 
 def scan(netns_by_node: Mapping[str, tuple[int, int]]) -> dict[str, list[QemuCopy]]:
@@ -178,12 +181,10 @@ class Auditor:
         return found
 
     def _note_placement(self, now: float, guest: str, copies: list[QemuCopy]) -> None:
-        pids = tuple(sorted(c.pid for c in copies))
+        ordered = tuple(sorted(copies, key=lambda c: c.pid))
         last = next((p for p in reversed(self.timeline) if p.guest == guest), None)
-        if last is None or last.pids != pids:
-            ordered = tuple(sorted(copies, key=lambda c: c.pid))
-            nodes = tuple(c.node for c in ordered)
-            self.timeline.append(Placement(now, guest, nodes, pids, ordered))
+        if last is None or [c.pid for c in last.copies] != [c.pid for c in ordered]:
+            self.timeline.append(Placement(now, guest, ordered))
 
     def _check_copies(self, now: float, guest: str, copies: list[QemuCopy]) -> None:
         reason = judge(guest, copies)
