@@ -246,7 +246,7 @@ def domain_remove(
     report = run.locked(
         env,
         f"domain remove {name}",
-        lambda dry: remove(env, name, wait=wait, dry_run=dry, purge=purger),
+        lambda dry: remove(env, name, run.follow(dry), purge=purger),
         interrupted=f"{name} is not removed (its target-role may be Stopped now; "
         f"havirt domain locate {name} shows where it runs)",
     )

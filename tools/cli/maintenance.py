@@ -78,7 +78,7 @@ def standby_command(node: str, force: bool, run: moving.Run) -> None:
         report = run.locked(
             env,
             f"node standby {node}",
-            lambda dry: standby(env, node, timeout=run.timeout, force=force, dry_run=dry),
+            lambda dry: standby(env, node, run.follow(dry), force=force),
         )
     except Forcible as refused:  # the library cannot name the option that forces it
         hint = f"{refused.hint}, or pass --force to {refused.forcing}"
@@ -111,9 +111,7 @@ def unstandby_command(node: str, return_guests: bool, run: moving.Run) -> None:
     report = run.locked(
         env,
         command,
-        lambda dry: unstandby(
-            env, node, return_guests=return_guests, timeout=run.timeout, dry_run=dry
-        ),
+        lambda dry: unstandby(env, node, run.follow(dry), return_guests=return_guests),
     )
     text = _standby_text(report, "unstandby", run.dry_run)
     text += "".join(f"\n  {g}: not returned, {why}" for g, why in sorted(report.skipped.items()))
@@ -165,9 +163,7 @@ def maintenance_command(
     report = run.locked(
         env,
         command,
-        lambda dry: maintenance(
-            env, state == "on", refresh=not no_refresh, dry_run=dry, timeout=timeout
-        ),
+        lambda dry: maintenance(env, state == "on", run.follow(dry), refresh=not no_refresh),
     )
     if as_json:
         print_json(report.to_dict())

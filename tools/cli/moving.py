@@ -23,6 +23,7 @@ from havirt.tools.cli.common import print_json, seconds_option
 from havirt.tools.cli.lock import WAIT_LOCK_OPTION, run_locked
 from havirt.tools.cli.world import command_env
 from havirt.tools.cluster.env import ClusterEnv
+from havirt.tools.placement.guest_move import Follow
 
 if TYPE_CHECKING:
     from havirt.tools.placement.guest_move import GuestMove
@@ -181,6 +182,10 @@ class Run:
             return run_locked(
                 env, command, act, dry_run=self.dry_run, wait=self.wait_lock, timeout=self.timeout
             )
+
+    def follow(self, dry_run: bool) -> Follow:
+        """How the library carries out this run's change (``dry_run``: as run_locked says)."""
+        return Follow(self.timeout, dry_run)
 
     def finish(self, report: Any, human: str) -> None:
         """Print the result, as JSON with --json (see :func:`finish`)."""

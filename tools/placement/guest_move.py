@@ -37,6 +37,15 @@ HOWS = (LIVE_MIGRATED, RESTARTED, NOT_RUNNING, UNKNOWN, NOT_MOVED)
 REMOVE_WAIT = 120.0
 
 
+@dataclass(frozen=True)
+class Follow:
+    """How a command carries out its change: with ``dry_run`` it only says what it
+    would do; otherwise it follows what it started for at most ``timeout`` seconds."""
+
+    timeout: float
+    dry_run: bool = False
+
+
 @dataclass
 class GuestMove:
     """One guest on its way: to ``target`` (``required``), or just away from ``source``

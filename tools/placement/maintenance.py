@@ -18,9 +18,11 @@ from typing import Any
 from havirt.tools.cluster.env import ClusterEnv
 from havirt.tools.pacemaker import PacemakerAdapter
 from havirt.tools.pacemaker.cib import parse_config
+from havirt.tools.placement.guest_move import Follow
 from havirt.tools.placement.predict import predict
 
 DEFAULT_TIMEOUT = 120.0
+FOLLOW = Follow(DEFAULT_TIMEOUT)  # wait up to 2 minutes for the probes of a refresh
 
 
 @dataclass
@@ -41,15 +43,11 @@ def _guests(pm: PacemakerAdapter) -> list[str]:
 
 
 def maintenance(
-    env: ClusterEnv,
-    on: bool,
-    *,
-    refresh: bool = True,
-    dry_run: bool = False,
-    timeout: float = DEFAULT_TIMEOUT,
+    env: ClusterEnv, on: bool, how: Follow = FOLLOW, *, refresh: bool = True
 ) -> MaintenanceReport:
     pm = env.pacemaker
     status = pm.status()
+    dry_run = how.dry_run
     report = MaintenanceReport(on=on, changed=status.maintenance_mode != on, dry_run=dry_run)
     if on:
         if report.changed and not dry_run:
@@ -57,7 +55,7 @@ def maintenance(
         return report
     if report.changed and refresh and not dry_run:
         pm.refresh()
-        pm.wait(timeout)  # the probes
+        pm.wait(how.timeout)  # the probes
         report.refreshed = True
     if report.changed:
         leaving = predict(pm, _guests(pm), properties={"maintenance-mode": "false"})

@@ -22,11 +22,13 @@ from havirt.tools.placement.domain import (
     read_guest,
     require_managed,
 )
-from havirt.tools.placement.guest_move import DONE, REMOVE_WAIT, GuestMove
+from havirt.tools.placement.guest_move import DONE, REMOVE_WAIT, Follow, GuestMove
 from havirt.tools.placement.moves import check_cluster_can_move
 from havirt.tools.placement.watch import POLL_SECONDS
 from havirt.tools.userinput import parse_xml
 from lxml import etree
+
+FOLLOW = Follow(REMOVE_WAIT)  # wait up to 2 minutes for the guest to stop
 
 
 @dataclass
@@ -96,13 +98,12 @@ def _quoted(value: str) -> str:
 def remove(
     env: ClusterEnv,
     name: str,
+    how: Follow = FOLLOW,
     *,
-    wait: float = REMOVE_WAIT,
-    dry_run: bool = False,
     purge: Callable[[str], int | None] | None = None,
     poll: float = POLL_SECONDS,
 ) -> RemoveReport:
-    """Stop ``name`` (target-role Stopped), wait up to ``wait`` seconds until it runs
+    """Stop ``name`` (target-role Stopped), wait up to ``how.timeout`` seconds until it runs
     nowhere, then delete its resource and every constraint naming it in one CIB
     transaction. ``purge`` (called only once the resource is gone) deletes its
     definition history and says how many revisions it had (None: there was none).
@@ -110,7 +111,7 @@ def remove(
     began = env.monotonic()
     cluster, guest = read_guest(env, name)
     _quoted(name)
-    report = RemoveReport(name, guest.nodes, dry_run=dry_run)
+    report = RemoveReport(name, guest.nodes, dry_run=how.dry_run)
     check_cluster_can_move(cluster.status, f"removing {name}")
     require_managed(guest, "stop")
     if name not in {p.get("id") for p in _top_primitives(cluster.cib)}:
@@ -123,12 +124,12 @@ def remove(
     if guest.nodes:
         report.notes = others_affected(predict_role(env, cluster, name, STOPPED), name)
         report.move = GuestMove(name, guest.node, None, required=False)
-    if dry_run:
+    if how.dry_run:
         return report
     if cluster.role(name) != STOPPED:
         env.pacemaker.set_resource_meta(name, TARGET_ROLE, STOPPED)
     if report.move is not None:
-        follow(env, report.move, cluster.status, running=False, timeout=wait, poll=poll)
+        follow(env, report.move, cluster.status, running=False, timeout=how.timeout, poll=poll)
         report.seconds = round(env.monotonic() - began, 2)
         if report.move.state != DONE:
             return report

@@ -22,7 +22,7 @@ from havirt.tools.errors import Refused
 from havirt.tools.findings import NOTE, Finding
 from havirt.tools.pacemaker import ClusterStatus, PacemakerAdapter
 from havirt.tools.placement.constraints import Move
-from havirt.tools.placement.guest_move import GuestMove, GuestsFollowed
+from havirt.tools.placement.guest_move import Follow, GuestMove, GuestsFollowed
 from havirt.tools.placement.model import Guest, Host, Layout, describe_load, layout_from
 from havirt.tools.placement.moves import carry_out, check_cluster_can_move, sweep_expired_moves
 from havirt.tools.placement.predict import Prediction, predict, predict_moves
@@ -31,6 +31,7 @@ from havirt.tools.placement.watch import watch
 
 DRAINED_ATTRIBUTE = "havirt-drained-guests"  # the guests a standby moved away, space-separated
 DEFAULT_TIMEOUT = 300.0
+FOLLOW = Follow(DEFAULT_TIMEOUT)  # follow the guests' moves for up to 5 minutes
 # The codes of a standby's notes
 STOPPED = "stopped"  # forced: a guest with no room elsewhere stops
 STAYS = "stays"  # forced: a guest the cluster does not move stays
@@ -113,19 +114,14 @@ def _why_stranded(layout: Layout, guest: Guest, node: str) -> str:
 
 
 def standby(
-    env: ClusterEnv,
-    node: str,
-    *,
-    timeout: float = DEFAULT_TIMEOUT,
-    force: bool = False,
-    dry_run: bool = False,
+    env: ClusterEnv, node: str, how: Follow = FOLLOW, *, force: bool = False
 ) -> StandbyReport:
     """Put ``node`` in standby and follow its guests away (see the module doc)."""
     pm = env.pacemaker
     start = env.monotonic()
     status, layout, host = _read(pm, node)
     on_node = layout.guests_on(node)
-    report = StandbyReport(node, changed=not host.standby, dry_run=dry_run)
+    report = StandbyReport(node, changed=not host.standby, dry_run=how.dry_run)
     if on_node:
         check_cluster_can_move(status, f"moving the guests off {node}")
     prediction = predict(pm, [g.id for g in layout.guests], standby=[node])
@@ -167,7 +163,7 @@ def standby(
         for g in on_node
         if g not in stranded and g not in staying
     ]
-    if dry_run:
+    if how.dry_run:
         return report
     sweep_expired_moves(pm, env.now())  # left by a havirt that was killed mid-move
     history = read_history(pm)  # before anything moves: what happens next is judged from it
@@ -178,7 +174,7 @@ def standby(
         pm.set_node_attribute(node, "standby", "on")
     for move in report.guests:
         env.progress(move)
-    watch(env, report.guests, timeout=timeout, baseline=status, history=history)
+    watch(env, report.guests, timeout=how.timeout, baseline=status, history=history)
     report.seconds = _since(env, start)
     return report
 
@@ -222,18 +218,13 @@ def _recorded(layout: Layout, node: str) -> list[str]:
 
 
 def unstandby(
-    env: ClusterEnv,
-    node: str,
-    *,
-    return_guests: bool = False,
-    timeout: float = DEFAULT_TIMEOUT,
-    dry_run: bool = False,
+    env: ClusterEnv, node: str, how: Follow = FOLLOW, *, return_guests: bool = False
 ) -> UnstandbyReport:
     """Take ``node`` out of standby; with ``return_guests`` move its recorded guests back."""
     pm = env.pacemaker
     start = env.monotonic()
     status, layout, host = _read(pm, node)
-    report = UnstandbyReport(node, changed=host.standby, dry_run=dry_run)
+    report = UnstandbyReport(node, changed=host.standby, dry_run=how.dry_run)
     recorded = _recorded(layout, node)
     moves: list[Move] = []
     if return_guests:
@@ -242,7 +233,7 @@ def unstandby(
             check_cluster_can_move(status, "moving the guests back")
             _check_return(env, layout, node, moves, report, standby_cleared=not report.changed)
             moves = [m for m in moves if m.guest not in report.skipped]
-    if dry_run:
+    if how.dry_run:
         report.guests = [GuestMove(m.guest, m.source, m.target) for m in moves]
         return report
     if report.changed:
@@ -253,7 +244,7 @@ def unstandby(
             report.forgotten = recorded
         report.seconds = _since(env, start)
         return report
-    report.guests = carry_out(env, moves, timeout=timeout)
+    report.guests = carry_out(env, moves, timeout=how.timeout)
     returned = {g.guest for g in report.guests if g.arrived_ok} | {
         g for g, why in report.skipped.items() if why == "already there"
     }
