@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 from havirt.tools.cli.domains import open_store
-from havirt.tools.cli.node_access import node_options, reach, time_options
+from havirt.tools.cli.node_access import NodeAccess, node_options, reach
 from havirt.tools.cli.world import command_world
 
 if TYPE_CHECKING:
@@ -23,8 +22,7 @@ if TYPE_CHECKING:
 
 @click.command("sync")
 @click.argument("names", nargs=-1, metavar="[NAME]...")
-@node_options()
-@time_options
+@node_options
 @click.option(
     "--store",
     metavar="DIR",
@@ -35,15 +33,7 @@ if TYPE_CHECKING:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
 def domain_sync(
     names: tuple[str, ...],
-    hosts: tuple[str, ...],
-    inventory: Path | None,
-    user: str | None,
-    port: int | None,
-    identities: tuple[str, ...],
-    known_hosts: tuple[str, ...],
-    ssh_config: str | None,
-    connect_timeout: float,
-    command_timeout: float,
+    access: NodeAccess,
     store: str | None,
     dry_run: bool,
     as_json: bool,
@@ -59,18 +49,9 @@ def domain_sync(
     from havirt.tools.domains.sync import sync
     from havirt.tools.validate import ssh
 
-    nodes, connector = reach(
-        hosts,
-        inventory,
-        user,
-        port,
-        identities,
-        known_hosts,
-        ssh_config,
-        connect_timeout,
-        "sync",
-    )
-    where = open_store(store, str(inventory) if inventory is not None else None)
+    nodes, connector = reach(access, "sync")
+    inventory = str(access.inventory) if access.inventory is not None else None
+    where = open_store(store, inventory)
     world = command_world()
     report = sync(
         nodes,
@@ -79,7 +60,7 @@ def domain_sync(
         names,
         dry_run=dry_run,
         connect_errors=(ssh.ConnectError,),
-        timeout=command_timeout,
+        timeout=access.command_timeout,
         now=lambda: world.now().timestamp(),
     )
     if as_json:

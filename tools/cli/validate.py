@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 from havirt.tools.cli.common import Number, seconds_option
-from havirt.tools.cli.node_access import node_options, reach, time_options
+from havirt.tools.cli.node_access import HOST, NodeAccess, node_options, reach
 from havirt.tools.validate.catalog import CATALOG, SKIPPABLE
 
 _CHECK_LIST = "\n".join(
@@ -29,7 +29,12 @@ _CHECK_LIST = "\n".join(
     "Exit status: 0 every check passed (warnings allowed unless --strict), 1 some check "
     "failed or a node could not be checked, 2 validate could not run (bad options, no nodes).",
 )
-@node_options(new_host=True)
+@node_options
+@click.option(
+    "--new-host",
+    metavar=HOST,
+    help="A host about to join: compared against the nodes given, which are the reference.",
+)
 @click.option(
     "--migration-user",
     metavar="USER",
@@ -57,7 +62,6 @@ _CHECK_LIST = "\n".join(
     metavar="MIB",
     help="Memory each node keeps for itself in the N+1 check.",
 )
-@time_options
 @click.option(
     "--store",
     metavar="DIR",
@@ -67,20 +71,12 @@ _CHECK_LIST = "\n".join(
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
 def validate_command(
-    hosts: tuple[str, ...],
-    inventory: Path | None,
+    access: NodeAccess,
     new_host: str | None,
-    user: str | None,
-    port: int | None,
-    identities: tuple[str, ...],
-    known_hosts: tuple[str, ...],
-    ssh_config: str | None,
     migration_user: str | None,
     skip: tuple[str, ...],
     max_clock_offset: float,
     memory_reserve: int,
-    connect_timeout: float,
-    command_timeout: float,
     store: str | None,
     strict: bool,
     as_json: bool,
@@ -97,23 +93,13 @@ def validate_command(
     from havirt.tools.validate.checks.context import CheckOptions
     from havirt.tools.validate.render import render
 
-    nodes, connector = reach(
-        hosts,
-        inventory,
-        user,
-        port,
-        identities,
-        known_hosts,
-        ssh_config,
-        connect_timeout,
-        "validate",
-    )
-    joining = targets.parse_host(new_host, user, port) if new_host else None
-    definitions, no_store = stored_definitions(store, inventory)
+    nodes, connector = reach(access, "validate")
+    joining = targets.parse_host(new_host, access.user, access.port) if new_host else None
+    definitions, no_store = stored_definitions(store, access.inventory)
     options = engine.Options(
         skip=skip,
         checks=CheckOptions(max_clock_offset, memory_reserve, migration_user),
-        command_timeout=command_timeout,
+        command_timeout=access.command_timeout,
         definitions=definitions,
         no_store=no_store,
     )
