@@ -17,6 +17,7 @@ from havirt.agents.pool.health import check_seconds, health, mounted_at, reserve
 from havirt.agents.pool.params import ACTIONS, PARAMETERS
 from havirt.agents.pool.wanted import Carried, carry_wanted, definition_xml, spec_of, wanted_spec
 from havirt.ocf.agent import ActionContext, ResourceAgent
+from havirt.ocf.dispatcher import entry_point
 from havirt.ocf.errors import OcfError
 from havirt.ocf.exitcodes import OcfExit
 
@@ -273,10 +274,7 @@ class StoragePool(ResourceAgent):
         return OcfExit.SUCCESS
 
 
-def main() -> None:
-    from havirt.ocf.dispatcher import main as dispatch
-
-    dispatch(StoragePool)
+main = entry_point(StoragePool)
 
 
 if __name__ == "__main__":

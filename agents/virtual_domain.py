@@ -17,6 +17,7 @@ from havirt.agents.guest.observation import Identity, margin, observe
 from havirt.agents.guest.params import ACTIONS, PARAMETERS
 from havirt.agents.guest.resource_state import ResourceState
 from havirt.ocf.agent import ActionContext, ResourceAgent
+from havirt.ocf.dispatcher import entry_point
 from havirt.ocf.errors import OcfError
 from havirt.ocf.exitcodes import OcfExit
 from havirt.ocf.files import FileProblem
@@ -430,10 +431,7 @@ class VirtualDomain(ResourceAgent):
         return OcfExit.SUCCESS
 
 
-def main() -> None:
-    from havirt.ocf.dispatcher import main as dispatch
-
-    dispatch(VirtualDomain)
+main = entry_point(VirtualDomain)
 
 
 if __name__ == "__main__":

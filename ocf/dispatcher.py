@@ -280,6 +280,16 @@ def main(agent_factory: Callable[[], ResourceAgent], argv: Sequence[str] | None 
     os._exit(rc)
 
 
+def entry_point(agent_factory: Callable[[], ResourceAgent]) -> Callable[[], None]:
+    """An agent module's ``main``, which its installed executable calls: :func:`main`
+    for the agent ``agent_factory`` makes."""
+
+    def run_agent() -> None:
+        main(agent_factory)
+
+    return run_agent
+
+
 # Longer than this is no start-up but a clock to distrust: count nothing then.
 MAX_STARTUP = 10.0
 

@@ -6,8 +6,8 @@ when it runs out. A command that SIGKILL cannot end at once (a process in
 uninterruptible sleep on a hung mount, or one outside the group holding our
 pipes) is given up on after a short wait instead of being waited for: the
 caller gets its answer in time, the process is left behind. Code that runs
-commands takes a ``Runner`` (the interface, for type checking only: importing typing
-costs every monitor); tests hand in a fake one, never patch ``subprocess``.
+commands takes a ``Runner`` (the name its type annotations give ``CommandRunner``);
+tests hand in a fake one with the same ``run``, never patch ``subprocess``.
 """
 
 from __future__ import annotations
@@ -21,22 +21,6 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every 
 if TYPE_CHECKING:
     import subprocess
     from collections.abc import Mapping, Sequence
-    from typing import Protocol
-
-    class Runner(Protocol):
-        """How agents and tools run an external command: ``CommandRunner`` below, or a
-        test's fake. ``argv`` is never run by a shell; after ``timeout`` seconds the
-        command is killed and the result says ``timed_out``; ``stdin`` is its input,
-        ``env`` what it gets on top of the runner's environment, ``cwd`` where it runs."""
-
-        def run(
-            self,
-            argv: Sequence[str],
-            timeout: float,
-            stdin: str | None = None,
-            env: Mapping[str, str] | None = None,
-            cwd: str | None = None,
-        ) -> CommandResult: ...
 
 
 TIMEOUT_RC = 124  # what timeout(1) and `crm_resource --wait` use for "timed out"
@@ -90,7 +74,13 @@ def kill_running() -> list[int]:
 
 
 class CommandRunner:
-    """The real ``Runner``: each command in its own process group, killed at its timeout."""
+    """How agents and tools run an external command (or a test's fake with the same
+    ``run``): each command in its own process group. ``argv`` is never run by a shell;
+    after ``timeout`` seconds the command is killed and the result says ``timed_out``;
+    ``stdin`` is its input, ``env`` what it gets on top of the runner's environment,
+    ``cwd`` where it runs."""
+
+    prefix: tuple[str, ...] = ()  # started before each command (a subclass's: PrefixRunner)
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         base = dict(os.environ if env is None else env)
@@ -108,13 +98,11 @@ class CommandRunner:
     ) -> CommandResult:
         import subprocess  # only the actions that run commands pay for it
 
-        argv = tuple(argv)
-        run_env = dict(self.env)
-        if env:
-            run_env.update(env)
+        argv, run_env = self.command_line(argv, env)
+        command = (*self.prefix, *argv)
         try:
             proc = subprocess.Popen(  # argv list, never a shell
-                argv,
+                command,
                 stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -125,12 +113,22 @@ class CommandRunner:
                 start_new_session=True,  # its own process group, so a timeout kills all of it
             )
         except OSError as exc:
-            return CommandResult(argv, 127, "", f"{argv[0]}: {exc.strerror}")
+            return CommandResult(argv, 127, "", f"{command[0]}: {exc.strerror}")
         _RUNNING.add(proc.pid)  # its process group id (start_new_session)
         try:
             return self._wait(proc, argv, stdin, timeout)
         finally:
             _RUNNING.discard(proc.pid)
+
+    def command_line(
+        self, argv: Sequence[str], env: Mapping[str, str] | None
+    ) -> tuple[tuple[str, ...], dict[str, str]]:
+        """The command ``run`` starts for ``argv`` (behind ``prefix``) and reports in its
+        result, and the environment it gets: the runner's, with ``env`` on top."""
+        run_env = dict(self.env)
+        if env:
+            run_env.update(env)
+        return tuple(argv), run_env
 
     def _wait(
         self, proc: subprocess.Popen[str], argv: tuple[str, ...], stdin: str | None, timeout: float
@@ -157,3 +155,6 @@ class CommandRunner:
                 return CommandResult(argv, TIMEOUT_RC, "", "", timed_out=True, stuck=True)
             return CommandResult(argv, TIMEOUT_RC, out or "", err or "", timed_out=True)
         return CommandResult(argv, proc.returncode, out, err)
+
+
+Runner = CommandRunner  # what code that runs commands takes (see the module docstring)

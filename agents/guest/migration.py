@@ -126,12 +126,11 @@ _QEMU_PATHS = ("/system", "/session", "/embed")
 
 def check_uri(uri: str, what: str) -> str | None:
     """An error text when ``uri`` is not a usable libvirt URI, else None."""
-    if len(uri) > URI_LIMIT:
-        return f"{shown(uri)} is longer than {URI_LIMIT} characters; not a libvirt URI"
-    if any(c.isspace() for c in uri):
-        return f"{shown(uri)} contains white space; {what} must be one libvirt URI"
-    if not uri.isprintable() or not uri.isascii():
-        return f"{shown(uri)} contains control or non-ASCII characters; not a libvirt URI"
+    plain = _plain_text_error(
+        uri, f"contains white space; {what} must be one libvirt URI", "; not a libvirt URI"
+    )
+    if plain:
+        return plain
     head = uri.split("?", 1)[0]  # a query (?keyfile=...&no_verify=1) may hold '&'
     bad = sorted(set(head) & _SHELL_CHARS) or sorted(
         set(uri.partition("?")[2]) & (_SHELL_CHARS - {"&"})
@@ -175,17 +174,27 @@ def check_uri(uri: str, what: str) -> str | None:
 URI_LIMIT = 1024
 
 
+def _plain_text_error(value: str, white_space: str, tail: str = "") -> str | None:
+    """The first checks of any URI: at most URI_LIMIT characters, no white space (the
+    ``white_space`` text says why not), printable ASCII; ``tail`` ends the texts of the
+    other two. None when ``value`` passes them."""
+    if len(value) > URI_LIMIT:
+        return f"{shown(value)} is longer than {URI_LIMIT} characters{tail}"
+    if any(c.isspace() for c in value):
+        return f"{shown(value)} {white_space}"
+    if not value.isprintable() or not value.isascii():
+        return f"{shown(value)} contains control or non-ASCII characters{tail}"
+    return None
+
+
 def check_migrateuri(value: str) -> str | None:
     """An error text when ``value`` cannot be a migration URI (tcp://host:port,
     tcp:host:port, rdma://..., unix:///path, a bare host), else None."""
     if not value:
         return "is empty: give a URI like tcp://%n:49152, or leave it out"
-    if len(value) > URI_LIMIT:
-        return f"{shown(value)} is longer than {URI_LIMIT} characters"
-    if any(c.isspace() for c in value):
-        return f"{shown(value)} must not contain white space"
-    if not value.isprintable() or not value.isascii():
-        return f"{shown(value)} contains control or non-ASCII characters"
+    plain = _plain_text_error(value, "must not contain white space")
+    if plain:
+        return plain
     bad = sorted(set(value) & _SHELL_CHARS)
     if bad:
         return f"{shown(value)} contains {' '.join(repr(c) for c in bad)}: not a migration URI"

@@ -313,34 +313,48 @@ def _examples(noun: str, items: Sequence[T], show: Callable[[T], str]) -> str:
     return f"{noun if len(items) == 1 else noun + 's'} {named}{more}"
 
 
+def _boolean(text: str, what: str) -> bool:
+    value = parse_bool(text)
+    if value is None:
+        raise FenceError(f"{what} is not a boolean (use 1/0, yes/no, true/false, on/off)")
+    return value
+
+
+def _integer(text: str, what: str) -> int:
+    if not is_integer(text.strip()) or len(text.strip()) > 18:
+        raise FenceError(f"{what} is not a whole number in range")
+    return int(text.strip(), 10)
+
+
+def _seconds(text: str, what: str) -> float:
+    if not is_decimal(text.strip()):
+        raise FenceError(f"{what} is not a number of seconds (e.g. 5 or 2.5)")
+    value = float(text.strip())
+    if value > MAX_SECONDS:
+        raise FenceError(
+            f"{what} is more than {MAX_SECONDS} seconds; Pacemaker's fencing timeout is far shorter"
+        )
+    return value
+
+
+def _string(text: str, what: str) -> str:
+    if any((ord(c) < 32 and c != "\t") or c == "\x7f" for c in text):
+        raise FenceError(f"{what} contains control characters")
+    return text
+
+
+# The value of an option of each type (FenceOption.type) from its text; ``what`` starts
+# the error message ("option --plug: 'x'"). Any other type is a string.
+_CONVERT: dict[str, Callable[[str, str], Any]] = {
+    "boolean": _boolean,
+    "integer": _integer,
+    "second": _seconds,
+}
+
+
 def _typed(opt: FenceOption, spelled: str, text: str) -> Any:
     quoted = "(hidden)" if opt.secret else shown(text)
-    value: Any
-    if opt.type == "boolean":
-        value = parse_bool(text)
-        if value is None:
-            raise FenceError(
-                f"option {spelled}: {quoted} is not a boolean (use 1/0, yes/no, true/false, on/off)"
-            )
-    elif opt.type == "integer":
-        if not is_integer(text.strip()) or len(text.strip()) > 18:
-            raise FenceError(f"option {spelled}: {quoted} is not a whole number in range")
-        value = int(text.strip(), 10)
-    elif opt.type == "second":
-        if not is_decimal(text.strip()):
-            raise FenceError(
-                f"option {spelled}: {quoted} is not a number of seconds (e.g. 5 or 2.5)"
-            )
-        value = float(text.strip())
-        if value > MAX_SECONDS:
-            raise FenceError(
-                f"option {spelled}: {quoted} is more than {MAX_SECONDS} seconds; "
-                "Pacemaker's fencing timeout is far shorter"
-            )
-    else:
-        value = text
-        if any((ord(c) < 32 and c != "\t") or c == "\x7f" for c in text):
-            raise FenceError(f"option {spelled}: {quoted} contains control characters")
+    value = _CONVERT.get(opt.type, _string)(text, f"option {spelled}: {quoted}")
     if opt.check is not None:
         problem = opt.check(value)
         if problem:

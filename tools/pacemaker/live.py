@@ -72,28 +72,20 @@ class PrefixRunner(CommandRunner):
     """Runs every command behind a fixed prefix, e.g. inside a lab node:
     ``PrefixRunner(["nsenter", "--target", PID, "--mount", "--net", "--uts", "--"])``
     (or ``["ssh", "root@node1", "--"]`` for a remote node). Files named in the
-    commands must be visible at the same path there."""
+    commands must be visible at the same path there. A result's ``argv`` is the
+    command without the prefix."""
 
-    def __init__(self, prefix: Sequence[str], inner: CommandRunner | None = None) -> None:
+    def __init__(self, prefix: Sequence[str]) -> None:
         super().__init__()
         self.prefix = tuple(prefix)
-        self.inner = inner or CommandRunner()
 
-    def run(
-        self,
-        argv: Sequence[str],
-        timeout: float,
-        stdin: str | None = None,
-        env: Mapping[str, str] | None = None,
-        cwd: str | None = None,
-    ) -> CommandResult:
+    def command_line(
+        self, argv: Sequence[str], env: Mapping[str, str] | None
+    ) -> tuple[tuple[str, ...], dict[str, str]]:
         if env:
             # An environment does not cross ssh (nor sudo): pass it as `env NAME=VALUE`.
             argv = ["env", *(f"{k}={v}" for k, v in env.items()), *argv]
-        result = self.inner.run([*self.prefix, *argv], timeout, stdin=stdin, cwd=cwd)
-        return CommandResult(
-            tuple(argv), result.returncode, result.stdout, result.stderr, result.timed_out
-        )
+        return tuple(argv), dict(self.env)
 
 
 class Pacemaker:

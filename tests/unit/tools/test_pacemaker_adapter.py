@@ -196,18 +196,16 @@ def test_cib_version_compares_configuration_only() -> None:
     assert a.configuration == b.configuration and a != b
 
 
-def test_prefix_runner_runs_behind_the_prefix(runner_queue) -> None:
+def test_prefix_runner_runs_behind_the_prefix() -> None:
+    """``run`` starts ``prefix`` + the command line and reports the command line (run for
+    real by tests/integration/test_apply_single_node_pacemaker.py)."""
     from havirt.tools.pacemaker import PrefixRunner
 
-    runner_queue.expect(
-        ["nsenter", "-t", "42", "-m", "--", "env", "CIB_file=/x.xml", "cibadmin", "--query"],
-        stdout="<cib/>",
-    )
-    result = PrefixRunner(["nsenter", "-t", "42", "-m", "--"], runner_queue).run(
-        ["cibadmin", "--query"], timeout=5, env={"CIB_file": "/x.xml"}
-    )
-    assert result.argv == ("env", "CIB_file=/x.xml", "cibadmin", "--query")
-    assert result.ok and result.stdout == "<cib/>"
+    runner = PrefixRunner(["nsenter", "-t", "42", "-m", "--"])
+    argv, env = runner.command_line(["cibadmin", "--query"], {"CIB_file": "/x.xml"})
+    assert argv == ("env", "CIB_file=/x.xml", "cibadmin", "--query")
+    assert runner.prefix == ("nsenter", "-t", "42", "-m", "--")
+    assert env == runner.env  # the variable goes on the command line, not in the environment
 
 
 def test_errors_from_xml_output_and_a_hint_when_not_on_a_cluster(runner_queue) -> None:
