@@ -73,7 +73,12 @@ PRIVATE_DIRS = (
     ("etc-ssh", "/etc/ssh"),  # own host key and sshd_config (see .ssh)
     ("root-ssh", "/root/.ssh"),
     ("home", "/home"),
+    # havirt's own state (the definitions its agents and `domain sync` keep), per node
+    ("var-lib-havirt", "/var/lib/havirt"),
 )
+# The mount points of PRIVATE_DIRS that a fresh machine may lack: the lab makes them
+# (empty, as installing havirt does) so that no node writes into the host's.
+HAVIRT_STATE = "/var/lib/havirt"
 PRIVATE_FILES: tuple[tuple[str, str], ...] = (
     ("hostname", "/etc/hostname"),
     ("hosts", "/etc/hosts"),
@@ -86,6 +91,7 @@ SKELETON = (
     "var-lib-libvirt/qemu/channel/target",
     "var-cache-libvirt/qemu",
     "var-log/libvirt/qemu",
+    "var-lib-havirt",
 )
 
 
@@ -355,6 +361,7 @@ class LibvirtNode(Namespaced):
 
         # Copies of other namespaces' /run/netns mounts would keep them alive.
         inside("umount", "--recursive", "--lazy", "/run/netns")
+        os.makedirs(HAVIRT_STATE, mode=0o755, exist_ok=True)
         for rel, target in [*self.private_dirs, *PRIVATE_FILES]:
             checked(inside("mount", "--bind", str(self.dir / rel), target))
         checked(inside("mount", "-t", "tmpfs", "-o", "mode=1777,size=64m", "tmpfs", "/dev/shm"))
