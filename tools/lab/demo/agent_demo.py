@@ -33,7 +33,14 @@ from havirt.tools.lab.demo.agent_calls import (
     call_agent,
     expect,
 )
-from havirt.tools.lab.demo.steps import DEMO_LAB, AgentCall, DemoEntry, Step, StepRunner
+from havirt.tools.lab.demo.steps import (
+    DEMO_LAB,
+    AgentCall,
+    DemoEntry,
+    Step,
+    StepRunner,
+    StepSpec,
+)
 from havirt.tools.lab.lab import DEFAULT_BASE_DIR, missing_requirements
 
 GUEST_NAME = "demo-vm"
@@ -395,30 +402,26 @@ class _Demo(StepRunner[Lab]):
 
     # ------------------------------------------------------------ the run
 
-    STEPS: tuple[tuple[str, str, str, str], ...] = (
-        # (key, title, method, label in the table of times)
-        ("guest-image", "The guest image", "guest_image", "guest image (build or reuse)"),
-        ("lab", "A lab of two hypervisor hosts", "lab_up", "lab up (2 nodes, 2 libvirtd)"),
-        ("agent", "The agent", "install_agent", ""),
-        ("start", "Start the guest on node1", "start", "start on node1"),
-        ("boot", "The guest boots", "boot", "guest boot to its ready line"),
-        ("monitor", "Probe and monitor", "monitor", "recurring monitor"),
-        ("migrate_to", "Live migration: migrate_to on node1", "migrate_to", "migrate_to (node1)"),
-        (
-            "migrate_from",
-            "Live migration: migrate_from on node2",
-            "migrate_from",
-            "migrate_from (node2)",
+    STEPS = (
+        StepSpec("guest-image", "The guest image", "guest_image", "guest image (build or reuse)"),
+        StepSpec("lab", "A lab of two hypervisor hosts", "lab_up", "lab up (2 nodes, 2 libvirtd)"),
+        StepSpec("agent", "The agent", "install_agent"),
+        StepSpec("start", "Start the guest on node1", timed="start on node1"),
+        StepSpec("boot", "The guest boots", timed="guest boot to its ready line"),
+        StepSpec("monitor", "Probe and monitor", timed="recurring monitor"),
+        StepSpec("migrate_to", "Live migration: migrate_to on node1", timed="migrate_to (node1)"),
+        StepSpec(
+            "migrate_from", "Live migration: migrate_from on node2", timed="migrate_from (node2)"
         ),
-        ("one-copy", "Exactly one copy runs, on node2", "one_copy", ""),
-        (
+        StepSpec("one-copy", "Exactly one copy runs, on node2", "one_copy"),
+        StepSpec(
             "libvirtd-down",
             "Safety: libvirtd stopped on node2",
             "libvirtd_down",
             "probe with libvirtd down",
         ),
-        ("crash", "A crash: QEMU killed on node2", "crash", "crash noticed by monitor"),
-        ("stop", "Stop after the crash", "stop", "stop (already stopped)"),
+        StepSpec("crash", "A crash: QEMU killed on node2", timed="crash noticed by monitor"),
+        StepSpec("stop", "Stop after the crash", timed="stop (already stopped)"),
     )
 
     def finish(self) -> Iterator[Step]:

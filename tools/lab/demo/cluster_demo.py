@@ -21,7 +21,7 @@ from havirt.tools.errors import HavirtError
 from havirt.tools.lab import LabError, build_guest_assets
 from havirt.tools.lab.auditor import AuditError, Auditor
 from havirt.tools.lab.cluster import ClusterLab, cluster_missing_requirements
-from havirt.tools.lab.demo.steps import DEMO_LAB, DemoEntry, Step, StepRunner
+from havirt.tools.lab.demo.steps import DEMO_LAB, DemoEntry, Step, StepRunner, StepSpec
 from havirt.tools.lab.lab import DEFAULT_BASE_DIR
 
 WAIT = 120.0
@@ -37,14 +37,16 @@ def take_down(lab_name: str = DEMO_LAB, base_dir: Path | str = DEFAULT_BASE_DIR)
 
 class _ClusterDemo(StepRunner[ClusterLab]):
     STEPS = (
-        ("image", "Build the guest image (cached)", "image", ""),
-        ("up", "Bring up a 3-node cluster with fencing and 3 guests", "up", "cluster up"),
-        ("crm_mon", "The cluster as crm_mon shows it", "crm_mon", ""),
-        ("standby", "Put the busiest node in standby", "standby", ""),
-        ("unstandby", "Bring it back with its guests", "unstandby", ""),
-        ("crash", "Crash a node (every process killed at once)", "crash", "crash -> recovered"),
-        ("rejoin", "The fenced node reboots and rejoins", "rejoin", "fenced node online"),
-        ("audit", "What the independent auditor saw", "audit", ""),
+        StepSpec("image", "Build the guest image (cached)"),
+        StepSpec("up", "Bring up a 3-node cluster with fencing and 3 guests", timed="cluster up"),
+        StepSpec("crm_mon", "The cluster as crm_mon shows it"),
+        StepSpec("standby", "Put the busiest node in standby"),
+        StepSpec("unstandby", "Bring it back with its guests"),
+        StepSpec(
+            "crash", "Crash a node (every process killed at once)", timed="crash -> recovered"
+        ),
+        StepSpec("rejoin", "The fenced node reboots and rejoins", timed="fenced node online"),
+        StepSpec("audit", "What the independent auditor saw"),
     )
     ERRORS = (LabError, HavirtError, AuditError, OSError)
     FAILURE_HINT = "rerun with --keep to inspect the lab (havirt lab status, havirt lab exec)"

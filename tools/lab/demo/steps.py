@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from havirt.tools.errors import HavirtError
 from havirt.tools.lab import GuestAssets, Lab, LabError
@@ -100,12 +100,23 @@ def ticking(
         reminder.join()
 
 
-class StepRunner(Generic[LabT]):
-    """A demo's sequence of steps: each ``STEPS`` entry (key, title, method, timed label)
-    runs ``self.<method>(step)``; the first failed step ends the sequence, ``finish()``
-    yields the closing steps (keep the lab, or take it down), then the failure is raised."""
+class StepSpec(NamedTuple):
+    """One step of a demo: its key (in --json), its title, the method that performs it
+    (default: the one named like the key) and its label in the table of times ("": not
+    in the table)."""
 
-    STEPS: tuple[tuple[str, str, str, str], ...] = ()
+    key: str
+    title: str
+    method: str = ""
+    timed: str = ""
+
+
+class StepRunner(Generic[LabT]):
+    """A demo's sequence of steps: each of ``STEPS`` runs ``self.<method>(step)``; the
+    first failed step ends the sequence, ``finish()`` yields the closing steps (keep the
+    lab, or take it down), then the failure is raised."""
+
+    STEPS: tuple[StepSpec, ...] = ()
     ERRORS: tuple[type[BaseException], ...] = (LabError, HavirtError, OSError)
     FAILURE_HINT = "rerun with --keep to inspect the lab (logs under /var/log inside each node)"
 
@@ -157,7 +168,7 @@ class StepRunner(Generic[LabT]):
     def run(self) -> Iterator[Step]:
         failed: Step | None = None
         for key, title, method, timed in self.STEPS:
-            step = self.run_step(key, title, method, timed)
+            step = self.run_step(key, title, method or key, timed)
             yield step
             if not step.ok:
                 failed = step
