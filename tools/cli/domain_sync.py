@@ -12,7 +12,7 @@ import sys
 from typing import TYPE_CHECKING
 
 import click
-from havirt.tools.cli.domains import open_store
+from havirt.tools.cli.domains import open_store, store_option
 from havirt.tools.cli.node_access import NodeAccess, node_options, reach
 from havirt.tools.cli.world import command_world
 
@@ -23,12 +23,7 @@ if TYPE_CHECKING:
 @click.command("sync")
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @node_options
-@click.option(
-    "--store",
-    metavar="DIR",
-    help="The definition store's directory (default: the inventory's [definitions] path, "
-    "/srv/havirt-shared/definitions unless it says otherwise).",
-)
+@store_option
 @click.option("--dry-run", is_flag=True, help="Say what is out of step; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
 def domain_sync(

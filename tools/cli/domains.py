@@ -49,21 +49,25 @@ def open_store(store: str | None, inventory: str | None) -> DefinitionStore:
     return DefinitionStore(DEFAULT_STORE)
 
 
+# Where the store is: --store, else the inventory's [definitions] path, else the default.
+store_option = click.option(
+    "--store",
+    metavar="DIR",
+    help="The definition store's directory (default: the inventory's [definitions] "
+    "path, /srv/havirt-shared/definitions unless it says otherwise).",
+)
+
+
 def store_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Where the store is: --store, else the inventory's [definitions] path, else the
-    inventory's default."""
+    """``--store``, and ``--inventory`` to take the store from (for the commands that
+    read no other inventory)."""
     command = click.option(
         "--inventory",
         metavar="FILE",
         type=click.Path(dir_okay=False),
         help="Take the store's directory from this inventory's [definitions] path.",
     )(command)
-    return click.option(
-        "--store",
-        metavar="DIR",
-        help="The definition store's directory (default: the inventory's [definitions] "
-        "path, /srv/havirt-shared/definitions unless it says otherwise).",
-    )(command)
+    return store_option(command)
 
 
 def _revision(number: int) -> str:

@@ -141,12 +141,13 @@ def plan(inv: Inventory) -> CibPlan:
         )
         # A node never runs the device that fences it (it could not fence itself when hung).
         constraints.append(_location(node.fence_id, node.name, "-INFINITY"))
+    clones = {storage.name: storage.clone_id for storage in inv.clustered_storage}
     for storage in inv.clustered_storage:
         resources.append(_pool_clone(storage))
     for guest in inv.guests:
         resources.append(_guest_primitive(inv, guest))
         for name in guest.storage:
-            clone = f"pool-{name}-clone"
+            clone = clones[name]
             # Mandatory and symmetrical: the pool is mounted before the guest starts and
             # the guest is stopped before its node's pool is. Pacemaker relates a primitive
             # to the clone instance on its own node, so live migration is kept (tested with

@@ -116,7 +116,11 @@ def _why_stranded(layout: Layout, guest: Guest, node: str) -> str:
 def standby(
     env: ClusterEnv, node: str, how: Follow = FOLLOW, *, force: bool = False
 ) -> StandbyReport:
-    """Put ``node`` in standby and follow its guests away (see the module doc)."""
+    """Put ``node`` in standby and follow its guests away (see the module doc).
+
+    Refused (:class:`Forcible`, nothing changed) when Pacemaker would stop a guest for
+    want of room or leave an unmanaged one running there; with ``force`` those stop or
+    stay, and the report's notes say which."""
     pm = env.pacemaker
     start = env.monotonic()
     status, layout, host = _read(pm, node)
