@@ -58,6 +58,11 @@ store_option = click.option(
 )
 
 
+def xml_option(help: str, required: bool = True) -> Callable[..., Any]:
+    """``--xml FILE``: a domain XML file the command reads (its parameter ``xml_file``)."""
+    return click.option("--xml", "xml_file", metavar="FILE", required=required, help=help)
+
+
 def store_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """``--store``, and ``--inventory`` to take the store from (for the commands that
     read no other inventory)."""
@@ -165,12 +170,7 @@ def domain_revert(
 
 @click.command("edit")
 @click.argument("name")
-@click.option(
-    "--xml",
-    "xml_file",
-    metavar="FILE",
-    help="Store this file as the new definition instead of opening an editor.",
-)
+@xml_option("Store this file as the new definition instead of opening an editor.", False)
 @click.option(
     "--base",
     type=click.IntRange(min=1),
@@ -225,13 +225,7 @@ def domain_edit(
 
 @click.command("import")
 @click.argument("name")
-@click.option(
-    "--xml",
-    "xml_file",
-    metavar="FILE",
-    required=True,
-    help="The guest's domain XML (virsh dumpxml --inactive NAME > FILE).",
-)
+@xml_option("The guest's domain XML (virsh dumpxml --inactive NAME > FILE).")
 @click.option("--why", default="imported", show_default=True, help="Kept in the history.")
 @store_options
 def domain_import(

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 from havirt.tools.cli.demo import demo_command
+from havirt.tools.cli.domain_add import domain_add
 from havirt.tools.cli.domain_run import DOMAIN_COMMANDS as RUN_COMMANDS
 from havirt.tools.cli.domain_sync import domain_sync
 from havirt.tools.cli.domains import DOMAIN_COMMANDS as STORE_COMMANDS
@@ -43,8 +44,8 @@ def main() -> None:
 
 node_group.add_command(node_list)  # node standby|unstandby (maintenance) and node list (records)
 # domain list|locate (records), start|stop|migrate (domain_run), the store's (domains),
-# sync (domain_sync)
-for domain_command in (*RUN_COMMANDS, *STORE_COMMANDS, domain_sync):
+# add (domain_add), sync (domain_sync)
+for domain_command in (domain_add, *RUN_COMMANDS, *STORE_COMMANDS, domain_sync):
     domain_group.add_command(domain_command)
 for command in (
     install_agents,

@@ -161,6 +161,7 @@ class ClusterWorld:
     now: Callable[[], dt.datetime] = _now  # when
     edit: Callable[[str], None] = _live_editor  # edits the file in place
     scratch: Callable[[], str] = tempfile.gettempdir  # where the editor's copy goes
+    schemas: str | None = None  # libvirt's RelaxNG schemas (None: the installed ones)
 
 
 def command_world() -> ClusterWorld:

@@ -53,6 +53,7 @@ class Needs:
     machine: str | None
     emulator: str | None
     memory_kib: int
+    vcpus: int = 1
     networks: tuple[str, ...] = ()
     bridges: tuple[str, ...] = ()
     files: tuple[str, ...] = ()  # file disks
@@ -102,12 +103,20 @@ def read_needs(root: etree._Element) -> Needs:
         machine=os_type.get("machine") if os_type is not None else None,
         emulator=(root.findtext("devices/emulator") or "").strip() or None,
         memory_kib=memory,
+        vcpus=_vcpus(root),
         networks=sources("network", "interface", "network"),
         bridges=sources("bridge", "interface", "bridge"),
         files=sources("file", "disk", "file"),
         devices=sources("block", "disk", "dev"),
         volume_pools=sources("volume", "disk", "pool"),
     )
+
+
+def _vcpus(root: etree._Element) -> int:
+    text = (root.findtext("vcpu") or "1").strip()
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"<vcpu>: {text!r} is not a whole number of at least 1")
+    return int(text)
 
 
 def shared_targets(facts: Mapping[str, NodeFacts]) -> dict[str, str]:

@@ -39,9 +39,12 @@ def check_schema(root: etree._Element, what: str, directory: str = SCHEMA_DIR) -
     schema = _schema(directory)
     if schema.validate(root):
         return
-    error = schema.error_log.last_error
-    where = f" (line {error.line})" if error is not None and error.line else ""
-    said = error.message if error is not None else "it does not match"
+    errors = list(schema.error_log)
+    # libxml2 reports from the inside out: the first error names the element at fault,
+    # the last where validation gave up; both help.
+    line = next((e.line for e in errors if e.line), 0)
+    where = f" (line {line})" if line else ""
+    said = "; ".join(dict.fromkeys(e.message for e in errors)) or "it does not match"
     raise BadRequest(
         f"{what} is not a libvirt domain definition{where}: {said}",
         "fix the XML (virt-xml-validate FILE domain shows every error)",

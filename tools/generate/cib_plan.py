@@ -13,11 +13,11 @@ CIB yields exactly :func:`to_xml`'s configuration (tested against real pcs).
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from havirt.tools.inventory import Guest, Inventory, Storage
-from havirt.tools.inventory.model import duration_text
+from havirt.tools.inventory.model import Policies, duration_text
 from havirt.tools.pacemaker.cib import Colocation  # the same value the CIB reader gives back
 from lxml import etree
 
@@ -190,11 +190,36 @@ def _location(rsc: str, node: str, score: str) -> Location:
 
 
 def _guest_primitive(inv: Inventory, guest: Guest) -> Primitive:
-    pol = inv.policies
-    params = {
-        **guest.params,
-        "config": guest.config,
-        "hypervisor": guest.hypervisor,
+    return guest_primitive(
+        guest.resource_id,
+        guest.config,
+        guest.hypervisor,
+        inv.policies,
+        vcpus=guest.vcpus,
+        memory_mib=guest.memory_mib,
+        params=guest.params,
+        migrate=guest.migrate,
+    )
+
+
+def guest_primitive(
+    name: str,
+    config: str,
+    hypervisor: str,
+    pol: Policies,
+    *,
+    vcpus: int,
+    memory_mib: int,
+    params: Mapping[str, str] | None = None,
+    migrate: bool = True,
+    meta: tuple[tuple[str, str], ...] = (),
+) -> Primitive:
+    """A guest's VirtualDomain primitive, its operations' timings from the policies (also
+    what ``havirt domain add`` creates)."""
+    given = {
+        **(params or {}),
+        "config": config,
+        "hypervisor": hypervisor,
         "migration_transport": pol.migration_transport,
     }
     ops: tuple[Op, ...] = (
@@ -204,17 +229,17 @@ def _guest_primitive(inv: Inventory, guest: Guest) -> Primitive:
         Op("start", "0s", duration_text(pol.start_timeout)),
         Op("stop", "0s", duration_text(pol.stop_timeout)),
     )
-    if not guest.migrate:
+    if not migrate:
         ops = tuple(op for op in ops if not op.name.startswith("migrate"))
     return Primitive(
-        guest.resource_id,
+        name,
         "ocf",
         "havirt",
         "VirtualDomain",
-        params=tuple(sorted(params.items())),
-        meta=(("allow-migrate", "true" if guest.migrate else "false"),),
+        params=tuple(sorted(given.items())),
+        meta=(("allow-migrate", "true" if migrate else "false"), *meta),
         ops=ops,
-        utilization=(("cpu", str(guest.vcpus)), ("hv_memory", str(guest.memory_mib))),
+        utilization=(("cpu", str(vcpus)), ("hv_memory", str(memory_mib))),
     )
 
 

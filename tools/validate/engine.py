@@ -104,18 +104,9 @@ def validate(
 
     def work(node: _Node) -> None:
         begin = clock()
-        try:
-            node.session = connector.connect(node.target)
-        except connect_errors as exc:
-            # connect_errors' types carry kind, message and fix (validate's contract)
-            node.failure = _connect_finding(node.target, exc)  # type: ignore[arg-type]
-            return
-        node.login_user = getattr(node.session, "user", None) or node.target.user
-        node.port = getattr(node.session, "port", None)
-        node.facts = Collector(
-            node.session, node.target, everyone, probe, node.login_user
-        ).collect()
-        node.seconds = clock() - begin
+        _probe(node, connector, everyone, probe, connect_errors)
+        if node.facts is not None:
+            node.seconds = clock() - begin
 
     try:
         _in_parallel(work, nodes, options.parallel)
@@ -130,11 +121,7 @@ def validate(
         if "cpu" not in options.skip:
             ctx.cpu_baseline = _cpu_baseline(ctx, nodes, options.command_timeout)
     finally:
-        for node in nodes:
-            if node.session is not None:
-                close = getattr(node.session, "close", None)
-                if close:
-                    close()
+        _close(nodes)
     outcomes = _run_checks(ctx, nodes, options.skip, options.no_store)
     return Report(
         mode="new-host" if new_host else "cluster",
@@ -143,6 +130,59 @@ def validate(
         checks=outcomes,
         seconds=clock() - started,
     )
+
+
+def _probe(
+    node: _Node,
+    connector: Connector,
+    everyone: Sequence[Target],
+    probe: ProbeOptions,
+    connect_errors: tuple[type[BaseException], ...],
+) -> None:
+    """Connect to ``node`` and collect its facts; a node that cannot be reached gets its
+    connect finding instead."""
+    try:
+        node.session = connector.connect(node.target)
+    except connect_errors as exc:
+        # connect_errors' types carry kind, message and fix (validate's contract)
+        node.failure = _connect_finding(node.target, exc)  # type: ignore[arg-type]
+        return
+    node.login_user = getattr(node.session, "user", None) or node.target.user
+    node.port = getattr(node.session, "port", None)
+    node.facts = Collector(node.session, node.target, everyone, probe, node.login_user).collect()
+
+
+def gather(
+    targets: Sequence[Target],
+    connector: Connector,
+    probe: ProbeOptions,
+    connect_errors: tuple[type[BaseException], ...] = (),
+    parallel: int = MAX_PARALLEL,
+) -> tuple[dict[str, NodeFacts], list[Finding]]:
+    """Every node's facts, without judging them (for a caller with its own judges):
+    (facts of the nodes reached, the findings of those that were not or whose facts
+    could not all be read)."""
+    nodes = [_Node(t, "member") for t in targets]
+    # The nodes' clocks are compared with the connector's wall clock when it brings one.
+    probe = replace(probe, clock=probe.clock or getattr(connector, "wall_clock", None))
+    try:
+        _in_parallel(
+            lambda n: _probe(n, connector, targets, probe, connect_errors), nodes, parallel
+        )
+    finally:
+        _close(nodes)
+    failures = [n.failure for n in nodes if n.failure is not None]
+    for n in nodes:
+        failures += [replace(p, node=n.target.name) for p in (n.facts.problems if n.facts else [])]
+    return {n.target.name: n.facts for n in nodes if n.facts is not None}, failures
+
+
+def _close(nodes: list[_Node]) -> None:
+    for node in nodes:
+        if node.session is not None:
+            close = getattr(node.session, "close", None)
+            if close:
+                close()
 
 
 def _in_parallel(work: Callable[[_Node], None], nodes: list[_Node], parallel: int) -> None:
