@@ -76,6 +76,7 @@ def domain_add(
             facts,
             policies=inventory.policies,
             clones=[s.clone_id for s in inventory.clustered_storage],
+            storage={s.name: s.target for s in inventory.storage},
             change=Change(world.who(), world.now(), why),
             dry_run=dry_run,
             scratch=world.scratch,
@@ -92,8 +93,10 @@ def domain_add(
     if dry_run:
         click.echo(f"{name} can be added (checked on {checked}); nothing was changed")
         return
+    count = len(report.constraints)
+    ties = f"{count} constraints to the storage" if count else "no storage constraints"
     click.echo(
-        f"added {name}: revision {report.revision} in the store, resource {name} (stopped) "
-        f"with {len(report.constraints)} constraint(s) to the storage; checked on {checked}"
+        f"added {name}: revision {report.revision} in the store, resource {name} (stopped, "
+        f"{ties}); checked on {checked}"
     )
     click.echo(f"start it with: havirt domain start {name}")

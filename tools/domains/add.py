@@ -113,6 +113,7 @@ def add(
     policies: Policies,
     clones: list[str],
     change: Change,
+    storage: Mapping[str, str] | None = None,
     reserve_mib: int = 1024,
     dry_run: bool = False,
     scratch: Callable[[], str] = tempfile.gettempdir,
@@ -130,15 +131,16 @@ def add(
             f"the CIB already has an element with the id {name}",
             "choose another name, or remove that resource first",
         )
-    found = judge_fit(needs, facts, reserve_mib)
+    found = judge_fit(needs, facts, reserve_mib, storage)
     errors = [f for f in found if f.severity == ERROR]
     if errors:
         first = errors[0]
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        where = "every node" if first.node in (None, "*") else first.node
         raise NotRunnable(
             f"{name} cannot be added: {first.message}{more}; nothing was changed",
-            f"{first.fix} ({where})" if first.fix else "see the list above",
+            (first.fix if first.node in (None, "*") else f"on {first.node}: {first.fix}")
+            if first.fix
+            else "see the list above",
             errors,
         )
     primitive, constraints = _resource(needs, store.current_path(name), policies, clones)

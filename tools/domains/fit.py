@@ -151,12 +151,17 @@ class _Found:
 
 
 def judge_fit(
-    needs: Needs, facts: Mapping[str, NodeFacts], reserve_mib: int = 1024
+    needs: Needs,
+    facts: Mapping[str, NodeFacts],
+    reserve_mib: int = 1024,
+    storage: Mapping[str, str] | None = None,
 ) -> list[Finding]:
-    """Every reason a node cannot run the guest, each naming the node, what and the fix."""
+    """Every reason a node cannot run the guest, each naming the node, what and the fix.
+    ``storage``: the cluster's shared storage (name -> where every node mounts it, as
+    the inventory says), shared as a libvirt pool every node defines is."""
     guest = needs.name
     finding = _Found(guest)
-    shared = shared_targets(facts)
+    shared = {**shared_targets(facts), **(storage or {})}
     for file in needs.files:
         if not any(_inside(file, target) for target in shared.values()):
             where = ", ".join(f"{n} at {t}" for n, t in sorted(shared.items())) or "none"
@@ -164,9 +169,9 @@ def judge_fit(
                 "disks",
                 "*",
                 f"disk {file}",
-                f"{guest}'s disk {file} is outside every storage pool all nodes share "
-                f"(shared pools: {where})",
-                "move the disk into a shared pool, or define that pool on every node",
+                f"{guest}'s disk {file} is outside the storage every node shares (shared: {where})",
+                "move the disk into shared storage (the inventory's [[storage]], or a "
+                "libvirt pool defined alike on every node)",
             )
     for node, f in facts.items():
         _judge_hypervisor(needs, node, f, finding)

@@ -240,8 +240,8 @@ def test_the_command_adds_and_says_how_to_start(tmp_path) -> None:
     result = command(tmp_path, pm=pm)
     assert result.exit_code == 0, result.output + result.stderr
     assert result.stdout.splitlines() == [
-        "added web1: revision 1 in the store, resource web1 (stopped) with 2 constraint(s) "
-        "to the storage; checked on node1, node2, node3",
+        "added web1: revision 1 in the store, resource web1 (stopped, 2 constraints to the "
+        "storage); checked on node1, node2, node3",
         "start it with: havirt domain start web1",
     ]
     assert len(pm.pushed) == 1

@@ -93,8 +93,8 @@ def test_a_disk_outside_the_shared_pool_is_refused_once(three) -> None:
     [f] = judge(nodes, targets, text)
     assert (f.code, f.node) == ("disks", "*")
     assert f.message == (
-        "web1's disk /var/lib/libvirt/images/web1.qcow2 is outside every storage pool all "
-        "nodes share (shared pools: shared at /srv/pool)"
+        "web1's disk /var/lib/libvirt/images/web1.qcow2 is outside the storage every node "
+        "shares (shared: shared at /srv/pool)"
     )
 
 
@@ -162,3 +162,17 @@ def test_a_guest_of_that_name_or_uuid_running_anywhere(three) -> None:
 def test_an_unknown_memory_unit_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="unknown memory unit 'parsecs'"):
         needs(GUEST.replace("unit='GiB'", "unit='parsecs'"))
+
+
+def test_the_inventorys_shared_storage_counts_as_shared(three) -> None:
+    targets, nodes = three
+    for node in nodes.values():
+        node.pools = {}  # no libvirt pool at all: the storage is mounted, as the inventory says
+    need = needs()
+    node_facts = facts_of(nodes, targets, need)
+    outside = [("disks", "*", "disk /srv/pool/web1.qcow2")]
+    assert [(f.code, f.node, f.item) for f in judge_fit(need, node_facts) if f.node == "*"] == (
+        outside
+    )
+    found = judge_fit(need, node_facts, storage={"shared": "/srv/pool"})
+    assert [f for f in found if f.node == "*"] == []
