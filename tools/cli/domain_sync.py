@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from typing import TYPE_CHECKING
 
 import click
@@ -87,8 +88,6 @@ def _render(rows: list[Row], dry_run: bool) -> None:
             said = row.state
         guest = f"{row.guest}  " if row.guest else ""
         click.echo(f"{row.node:<{width}}  {guest}{said}")
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row.state] = counts.get(row.state, 0) + 1
+    counts = Counter(row.state for row in rows)
     summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
     click.echo(("dry run: " if dry_run else "") + summary)

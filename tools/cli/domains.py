@@ -35,18 +35,23 @@ def _change(why: str) -> Change:
     return Change(world.who(), world.now(), why)
 
 
-def open_store(store: str | None, inventory: str | None) -> DefinitionStore:
-    from havirt.tools.domains import DefinitionStore
-
+def store_root(store: str | None, inventory: str | None) -> str | None:
+    """Where the store is: --store, else the inventory's [definitions] path (None when
+    neither is given)."""
     if store is not None:
-        return DefinitionStore(store)
+        return store
     if inventory is not None:
         from havirt.tools.inventory import load
 
-        return DefinitionStore(load(inventory).definitions)
+        return load(inventory).definitions
+    return None
+
+
+def open_store(store: str | None, inventory: str | None) -> DefinitionStore:
+    from havirt.tools.domains import DefinitionStore
     from havirt.tools.inventory.schema import DEFAULT_STORE
 
-    return DefinitionStore(DEFAULT_STORE)
+    return DefinitionStore(store_root(store, inventory) or DEFAULT_STORE)
 
 
 # Where the store is: --store, else the inventory's [definitions] path, else the default.

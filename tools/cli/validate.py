@@ -119,15 +119,12 @@ def stored_definitions(store: str | None, inventory: Path | None) -> tuple[Any, 
     not: --store must exist; the inventory's [definitions] path only where it exists."""
     import os
 
+    from havirt.tools.cli.domains import store_root
     from havirt.tools.domains import DefinitionStore
 
-    if store is not None:
-        return DefinitionStore(store).current(), ""
-    if inventory is None:
+    path = store_root(store, str(inventory) if inventory is not None else None)
+    if path is None:
         return None, "no definition store given (--store or --inventory)"
-    from havirt.tools.inventory import load
-
-    path = load(str(inventory)).definitions
-    if not os.path.isdir(path):
+    if store is None and not os.path.isdir(path):
         return None, f"no definition store at {path} on this machine"
     return DefinitionStore(path).current(), ""
