@@ -17,13 +17,24 @@ SETTLE_SECONDS = 10.0
 RECOVERY_POLL_SECONDS = 1.0
 
 
+# The roles crm_mon shows while an action runs (record-pending): a guest "Starting" on
+# a node is listed active there, but is not running yet and may never be.
+ACTION_ROLES = ("Migrating", "Starting", "Stopping", "Promoting", "Demoting")
+
+
 def in_flight(status: ClusterStatus, guest: str) -> str | None:
-    """The action crm_mon shows in flight for the guest, if any. A monitor in flight
-    does not hold a guest up: it runs where it arrived."""
+    """The action crm_mon shows in flight for the guest, if any (by its role, or by the
+    ``pending`` attribute). A monitor in flight does not hold a guest up: it runs where
+    it arrived."""
     instances = status.instances(guest)
     if any(r.role == "Migrating" for r in instances):  # crm_mon's role while migrate_to runs
         return "Migrating"
-    return next((r.pending for r in instances if r.pending and r.pending != "Monitoring"), None)
+    for r in instances:
+        if r.role in ACTION_ROLES:
+            return r.role
+        if r.pending and r.pending != "Monitoring":
+            return r.pending
+    return None
 
 
 def settled_on(status: ClusterStatus, guest: str) -> str | None:
