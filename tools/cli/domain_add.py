@@ -100,8 +100,8 @@ def domain_add(
 
     if (xml_file is None) != from_store:
         raise click.UsageError(
-            "give the guest's definition either as --xml FILE (a new guest) or as "
-            "--from-store (its current revision in the definition store), not both"
+            "give exactly one of --xml FILE (a new guest's domain XML) and --from-store "
+            "(a removed guest's current revision in the definition store)"
         )
     ctx = click.get_current_context()
     given = [
@@ -110,7 +110,8 @@ def domain_add(
         if ctx.get_parameter_source(option) is not ParameterSource.DEFAULT
     ]
     if given and not start:
-        raise click.UsageError(f"{' and '.join(given)} only apply with --start")
+        verb = "applies" if len(given) == 1 else "apply"
+        raise click.UsageError(f"{' and '.join(given)} only {verb} with --start")
     if access.inventory is None:
         raise BadRequest(
             "domain add needs the cluster's inventory",
@@ -230,7 +231,11 @@ def _start(report: AddReport, run: moving.Run) -> None:
         click.echo(f"havirt: error: {exc}", err=True)
         click.echo(f"havirt: {name} was added but not started: {stays}", err=True)
         sys.exit(1)
-    lines = [added, f"{name}: target-role set to Started"]
+    if started.changed:
+        head = f"{name}: target-role set to Started"
+    else:  # someone started it meanwhile
+        head = f"{name}: already running on {', '.join(started.before) or '?'}"
+    lines = [added, head, *(f"  note: {n}" for n in started.notes)]
     if started.move is not None:
         lines.append(state_line(started.move, True))
     _show(report, started.to_dict(), "\n".join(lines), run.as_json)
