@@ -25,6 +25,8 @@ from havirt.tools.cli.world import command_env, command_world
 from havirt.tools.errors import BadRequest, HavirtError, Refused
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from havirt.tools.domains.add import AddReport
     from havirt.tools.placement.domain import DomainReport
     from havirt.tools.placement.guest_move import GuestMove
@@ -188,7 +190,9 @@ def _added_text(report: AddReport, start: bool) -> str:
     return text if start else f"{text}\nstart it with: havirt domain start {name}"
 
 
-def _show(report: AddReport, started: dict[str, object] | None, human: str, as_json: bool) -> None:
+def _show(
+    report: AddReport, started: Mapping[str, object] | None, human: str, as_json: bool
+) -> None:
     """The add's result (and the start's, under "start"), as JSON with --json."""
     if as_json:
         body = report.to_dict()
