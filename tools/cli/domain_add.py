@@ -55,8 +55,8 @@ def _definition(
 @click.option(
     "--from-store",
     is_flag=True,
-    help="Add the guest again from its current revision in the definition store (one "
-    "'havirt domain remove' left there); nothing new is stored.",
+    help="Add the guest again from its current revision in the definition store (where "
+    "'havirt domain remove' leaves it); nothing new is stored.",
 )
 @node_options
 @store_option
