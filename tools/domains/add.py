@@ -161,7 +161,9 @@ def add(
     if from_store and not numbers:
         raise NotInStore(name, store.root)
     cib = parse_xml(pacemaker.cib_xml(), "the CIB")
-    if cib.xpath("//*[@id=$id]", id=name):
+    # The configuration only: a removed guest's operation history stays in the status
+    # section for a while (under its id), and a guest added again takes it over.
+    if cib.xpath("configuration//*[@id=$id]", id=name):
         if numbers:
             raise Refused(
                 f"{name} is already in the definition store (revision {numbers[-1]}) and "

@@ -534,3 +534,14 @@ def test_a_dry_run_with_start_says_it_would_start_it(tmp_path) -> None:
     result = command(tmp_path, "--start", "--dry-run", "--json", pm=pm)
     assert json.loads(result.stdout)["start"] == {"would_start": True}
     assert pm.pushed == []
+
+
+def test_a_removed_guest_whose_history_pacemaker_still_keeps_comes_back(tmp_path) -> None:
+    store = removed(tmp_path)
+    pm = FakeCib()
+    history = "<node_state id='1'><lrm><lrm_resources><lrm_resource id='web1'/>"
+    pm.cib = pm.cib.replace(
+        "<status/>", f"<status>{history}</lrm_resources></lrm></node_state></status>"
+    )
+    report = run(tmp_path, pm, text=store.get("web1"), from_store=True)
+    assert report.revision == 1 and len(pm.pushed) == 1
