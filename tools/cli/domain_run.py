@@ -343,7 +343,7 @@ def _remove_text(report: RemoveReport, purge: bool) -> str:
     if not purge:
         lines.append(
             f"{name}: its definition history stays in the store (havirt domain history "
-            f"{name}); to add it again: havirt domain import, then regenerate and apply"
+            f"{name}); to add it again: havirt domain add {name} --from-store --inventory FILE"
         )
     elif report.purged is None:
         lines.append(f"{name}: the store had no history of it; nothing purged")

@@ -74,7 +74,7 @@ def test_without_purge_the_history_stays_and_the_output_says_how_to_add_it_again
     result = CliRunner().invoke(main, ["domain", "remove", "vm1"], obj=world)
     assert result.exit_code == 0, result.output
     assert "history stays in the store" in result.stdout
-    assert "havirt domain import" in result.stdout
+    assert "havirt domain add vm1 --from-store" in result.stdout
     assert pm.deleted == ["/cib/configuration/resources/primitive[@id='vm1']"]
 
 
