@@ -7,8 +7,10 @@ tools/cli/records.py in tools/cli/main.py.
 Their world (who changes, the clock, the editor, where the editor's copy goes) is the
 command's :class:`~havirt.tools.cli.world.ClusterWorld`: this machine's, or the one a
 test passes as the click context object. Exit codes as tools/cli/exit_codes.py: 0 done
-(also: nothing to change), 2 bad input or refused (nothing changed), 3 another admin
-changed the guest meanwhile.
+(also: nothing to change), 2 bad input or refused (nothing changed; a refused ``edit
+--apply`` leaves the new revision stored, not applied), 3 another admin changed the
+guest meanwhile, 1 ``edit --apply`` did not get there (a live change failed part of the
+way, or the restart did not complete).
 """
 
 from __future__ import annotations
