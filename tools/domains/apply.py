@@ -79,19 +79,12 @@ class RoleSetter(Protocol):
 
 class NeedsRestart(Refused):
     """The change takes effect only when the guest is restarted, and the caller did not
-    consent to one; ``items`` are what needs it."""
-
-    def __init__(self, message: str, hint: str, items: list[Item]) -> None:
-        super().__init__(message, hint)
-        self.items = items
+    consent to one (the message names what needs it)."""
 
 
 class PartlyApplied(HavirtError):
-    """A live change failed part of the way: ``applied`` were, the rest were not."""
-
-    def __init__(self, message: str, hint: str, applied: list[Item]) -> None:
-        super().__init__(message, hint)
-        self.applied = applied
+    """A live change failed part of the way (the message says which items were applied,
+    which failed and which were not tried)."""
 
 
 @dataclass
@@ -152,7 +145,6 @@ def apply_change(
             f"{_listed(restarts)}); it runs on {guest.node} and was not restarted",
             f"havirt domain stop {name} --wait, then havirt domain start {name} --wait "
             "(it starts with the new definition)",
-            restarts,
         )
     if dry_run:
         report.outcome = WOULD_APPLY
@@ -179,18 +171,17 @@ def apply_live(applier: LiveApplier, guest: str, node: str, items: Sequence[Item
     """Apply each live item in turn; the ones applied. PartlyApplied when one fails."""
     done: list[Item] = []
     live = [i for i in items if i.kind == LIVE]
-    for item in live:
+    for n, item in enumerate(live):
         try:
             _apply_one(applier, guest, item)
         except HavirtError as exc:
-            left = [i for i in live if i is not item and i not in done]
+            left = live[n + 1 :]
             said = f"applied: {_listed(done)}" if done else "nothing was applied"
             rest = f"; not tried: {_listed(left)}" if left else ""
             raise PartlyApplied(
                 f"{guest} on {node}: {item.what} failed: {exc.message}; {said}{rest}",
                 f"the stored definition is complete: restart {guest} through the cluster "
                 f"(havirt domain stop {guest} --wait, then start) to run all of it",
-                done,
             ) from None
         done.append(item)
     return done

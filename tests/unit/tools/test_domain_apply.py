@@ -17,7 +17,7 @@ from havirt.tools.cli.main import main
 from havirt.tools.cli.world import ClusterWorld
 from havirt.tools.cluster.env import ClusterEnv
 from havirt.tools.domains import apply as A
-from havirt.tools.domains.change import LIVE, RESTART, Item, classify
+from havirt.tools.domains.change import LIVE, Item, classify
 from havirt.tools.errors import HavirtError
 from havirt.tools.pacemaker import ClusterStatus, NodeStatus, ResourceStatus
 from havirt.tools.placement.domain import DomainReport, follow
@@ -187,7 +187,6 @@ def test_a_live_change_that_fails_half_way_says_what_was_applied() -> None:
     assert "the vCPUs in use, to 2 of 4 failed: libvirt said no" in message
     assert "applied: the current memory, to 1536 MiB" in message
     assert "not tried: the title" in message
-    assert [i.what for i in caught.value.applied] == ["the current memory, to 1536 MiB"]
 
 
 def test_a_restart_is_refused_without_consent_and_changes_nothing() -> None:
@@ -196,7 +195,7 @@ def test_a_restart_is_refused_without_consent_and_changes_nothing() -> None:
         A.apply_change(env(pm), "web1", RESTART_CHANGE, applier=lambda n: applier)
     assert "web1 must be restarted" in caught.value.message
     assert "it runs on n1 and was not restarted" in caught.value.message
-    assert [i.kind for i in caught.value.items] == [RESTART]
+    assert "(it changes <os>)" in caught.value.message
     assert pm.written == [] and applier.done == []
 
 
