@@ -226,6 +226,11 @@ def _devices(before: etree._Element, after: etree._Element) -> list[Item]:
         return []
     old = {k: d for d in old_devices if (k := _hotplug_key(d)) is not None}
     new = {k: d for d in new_devices if (k := _hotplug_key(d)) is not None}
+    if any(
+        len(found) != sum(_hotplug_key(d) is not None for d in devices)
+        for found, devices in ((old, old_devices), (new, new_devices))
+    ):
+        return [Item(RESTART, "the devices (two disks or interfaces share a target or MAC)")]
     kept = [k for k in old if k in new]
     items = []
     if [k for k in new if k in old] != kept:

@@ -176,3 +176,12 @@ def test_title_and_description_are_live_and_mixed_changes_need_the_most() -> Non
         "op": "",
         "value": "",
     }
+
+
+def test_two_devices_of_one_identity_are_never_plugged_live() -> None:
+    nic = NIC.format(mac="52:54:00:aa:bb:cc")
+    old = domain(devices=DISK.format(dev="vda", bus="virtio") + nic)
+    new = domain(devices=DISK.format(dev="vda", bus="virtio") + nic + nic.replace("br0", "br1"))
+    items = classify(old, new)
+    assert overall(items) == RESTART
+    assert all(i.kind == RESTART for i in items)
