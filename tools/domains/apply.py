@@ -47,7 +47,8 @@ URI = "qemu:///system"
 NOT_RUNNING = "not running"
 NOTHING_TO_APPLY = "nothing to apply"
 APPLIED_LIVE = "applied live"
-RESTARTED = "restarted"
+RESTARTED = "restarted"  # stopped and started again (report.start says whether it runs)
+NOT_STOPPED = "did not stop"  # within the wait: not started again
 WOULD_APPLY = "would apply"  # a dry run (the check before the cluster lock)
 
 
@@ -157,6 +158,7 @@ def apply_change(
         return report
     report.stop = roles(env, name, STOPPED, wait=wait)
     if not report.stop.ok:
+        report.outcome = NOT_STOPPED
         return report
     report.start = roles(env, name, STARTED, wait=wait)
     report.outcome = RESTARTED

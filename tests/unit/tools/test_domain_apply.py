@@ -231,6 +231,27 @@ def test_a_restart_whose_start_never_comes_is_not_ok() -> None:
     )
     assert pm.written == ["Stopped", "Started"]
     assert report.start is not None and not report.ok
+    assert report.outcome == A.RESTARTED
+
+
+def test_a_restart_whose_stop_never_comes_does_not_start_it_again() -> None:
+    def never_stops(env: ClusterEnv, name: str, role: str, **kw: object) -> DomainReport:
+        env.pacemaker.set_resource_meta(name, "target-role", role)
+        report = DomainReport(name, "stop", True, ("n1",))
+        report.move = GuestMove(name, "n1", None, required=False, state="timed out")
+        return report
+
+    pm = ObedientCluster()
+    report = A.apply_change(
+        env(pm),
+        "web1",
+        RESTART_CHANGE,
+        applier=lambda n: FakeApplier(),
+        restart=True,
+        roles=never_stops,
+    )
+    assert pm.written == ["Stopped"]
+    assert (report.outcome, report.start, report.ok) == (A.NOT_STOPPED, None, False)
 
 
 @dataclass
