@@ -300,7 +300,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         "If the VM is wanted to work with Copy-On-Write mode, this is the backing file to use "
         "(with its full path)",
         "Copy-on-write mode: the guest's disk <config without extension>.qcow2 is created "
-        "on top of this backing file, which is never changed.",
+        "on top of this backing file, which is never changed. The guest still runs "
+        "transient: the definition made for its start is undefined once it started.",
         default="",
     ),
     Parameter(

@@ -11,6 +11,7 @@ from havirt.agents.env import GuestEnv
 from havirt.agents.guest.domain_state import RUNNING
 from havirt.agents.guest.observation import Identity, Observation, observe
 from havirt.agents.libvirt import definition_backup
+from havirt.agents.libvirt.errors import HypervisorError
 from havirt.ocf.agent import ActionContext
 from havirt.ocf.errors import OcfError
 from havirt.ocf.exitcodes import OcfExit
@@ -100,15 +101,28 @@ def launch_copy_on_write(ctx: ActionContext, hv: Hypervisor, config: DomainConfi
                 f"cannot create {disk} on {p.backingfile}: {result.describe()}",
             )
     dom = hv.define(config.xml)
-    if fresh and p.stateless and p.copyindirs:
-        result = ctx.runner.run(
-            ["virt-copy-in", "-d", config.name, *p.copyindirs.split(), "/"],
-            timeout=ctx.deadline.remaining(),
-        )
-        if not result.ok:
-            raise OcfError(OcfExit.ERR_GENERIC, f"copyindirs failed: {result.describe()}")
-    dom.start()
+    try:
+        if fresh and p.stateless and p.copyindirs:
+            result = ctx.runner.run(
+                ["virt-copy-in", "-d", config.name, *p.copyindirs.split(), "/"],
+                timeout=ctx.deadline.remaining(),
+            )
+            if not result.ok:
+                raise OcfError(OcfExit.ERR_GENERIC, f"copyindirs failed: {result.describe()}")
+        dom.start()
+    finally:
+        forget_definition(ctx, dom)
     return dom
+
+
+def forget_definition(ctx: ActionContext, dom: Domain) -> None:
+    """Undefine the definition made only for virt-copy-in and the start (a running
+    guest stays, transient): left persistent, libvirt could start the guest outside
+    Pacemaker, and it would drift from the definition store."""
+    try:
+        dom.undefine()
+    except HypervisorError as exc:
+        ctx.log.warn(f"could not undefine {dom.name} after its start: {exc}")
 
 
 def wait_running(

@@ -72,16 +72,25 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[ClusterLab]:
     yield lab
 
 
-@pytest.fixture
-def make_cluster(request: pytest.FixtureRequest) -> Callable[..., ClusterLab]:
-    """``make_cluster(prefix, **ClusterLab options)``: a further lab, down after the test."""
-
+def _cluster_factory(request: pytest.FixtureRequest) -> Callable[..., ClusterLab]:
     def factory(prefix: str, **options: Any) -> ClusterLab:
         lab = new_cluster(prefix, **options)
         request.addfinalizer(lab.down)
         return lab
 
     return factory
+
+
+@pytest.fixture
+def make_cluster(request: pytest.FixtureRequest) -> Callable[..., ClusterLab]:
+    """``make_cluster(prefix, **ClusterLab options)``: a further lab, down after the test."""
+    return _cluster_factory(request)
+
+
+@pytest.fixture(scope="module")
+def make_module_cluster(request: pytest.FixtureRequest) -> Callable[..., ClusterLab]:
+    """The same, down after the last test of the module (for a story told in steps)."""
+    return _cluster_factory(request)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ network), exactly as Pacemaker would run it there.
 from __future__ import annotations
 
 import os
+import re
 import signal
 from pathlib import Path
 
@@ -376,3 +377,24 @@ def test_guest_paused_on_an_io_error_fails_the_monitor(
     finally:
         node.virsh("destroy", guest.name, check=False)
         node.exec(["umount", "-l", small])
+
+
+# -- backingfile: a copy-on-write disk, and no persistent definition left behind --------
+
+
+def test_backingfile_guest_runs_on_its_overlay_and_stays_transient(
+    lab: Lab, agent_path: str, make_guest
+) -> None:
+    guest = make_guest()
+    node = lab.nodes["node1"]
+    config = guest.xml_path.read_text()
+    overlay = guest.xml_path.with_suffix(".qcow2")  # the agent's overlay: CONFIG minus .xml
+    guest.xml_path.write_text(config.replace(guest.node_disk, lab.node_path(overlay)))
+    started(lab, agent_path, guest, backingfile=guest.node_disk)
+    assert overlay.exists()
+    info = node.virsh("dominfo", guest.name).stdout
+    assert re.search(r"Persistent:\s+no", info), info  # libvirt cannot start it on its own
+    assert guest.name not in node.virsh("list", "--all", "--persistent", "--name").stdout
+    stop = run_agent(lab, "node1", agent_path, "stop", guest)
+    assert stop.rc == SUCCESS, stop
+    assert guest.name not in node.virsh("list", "--all", "--name").stdout

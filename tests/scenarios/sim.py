@@ -27,6 +27,11 @@ with no execution time: a restart's outage is whole seconds between ticks, often
 0.0 s); there are no pending actions for crm_mon to show; a node that dies is
 fenced and its guests recovered in the same transition; ``crm_resource --refresh``
 on a CIB file is a dry run (the recorded state is taken as the truth).
+
+The nodes' libvirt (what ``domain start`` asks before it starts a guest) shows only
+what a setup's ``libvirt`` lines say: domains running outside Pacemaker, or a node
+whose libvirt cannot be read (:class:`SimLibvirt`); the guests Pacemaker runs are not
+listed there.
 """
 
 from __future__ import annotations
@@ -47,7 +52,9 @@ from havirt.tools.cli.main import main
 from havirt.tools.cli.world import ClusterWorld, waiting_printer
 from havirt.tools.cluster.env import ClusterEnv
 from havirt.tools.cluster.lock import Holder, LockEnv, read_lock
-from havirt.tools.pacemaker import Pacemaker, PacemakerTimeout, parse_status
+from havirt.tools.pacemaker import ClusterStatus, Pacemaker, PacemakerTimeout, parse_status
+from havirt.tools.pacemaker.cib import CibConfig, Primitive
+from havirt.tools.records import GuestIdentity, LibvirtDomain, NodeScan
 from lxml import etree
 
 T0 = dt.datetime(2025, 3, 3, 9, 0, 0, tzinfo=dt.UTC)  # virtual second 0 (in the past:
@@ -96,6 +103,39 @@ class Injection:
     until: Callable[[etree._Element], bool] | None = None  # armed until the transition shows it
 
 
+@dataclass
+class SimLibvirt:
+    """The nodes' libvirt as a scenario's setup describes it (the module doc says what
+    it leaves out): per node, the domains running outside Pacemaker, or why it cannot
+    be read."""
+
+    running: dict[str, list[str]] = field(default_factory=dict)
+    unreadable: dict[str, str] = field(default_factory=dict)
+
+    def domains(self, status: ClusterStatus, config: CibConfig) -> dict[str, NodeScan]:
+        scans = {}
+        for node in status.nodes:
+            uri = f"qemu+ssh://{node.name}/system"
+            if not node.online:
+                scans[node.name] = NodeScan(node.name, uri, asked=False)
+            elif node.name in self.unreadable:
+                scans[node.name] = NodeScan(node.name, uri, error=self.unreadable[node.name])
+            else:
+                found = self.running.get(node.name, [])
+                domains = tuple(
+                    LibvirtDomain(d, "", "running", "booted", persistent=False) for d in found
+                )
+                scans[node.name] = NodeScan(node.name, uri, domains=domains)
+        return scans
+
+    def identity(self, primitive: Primitive) -> GuestIdentity:
+        return GuestIdentity(primitive.id, primitive.id)
+
+    def seen(self, template: str | None, timeout: float, all_nodes: bool) -> SimLibvirt:
+        """The view a command gets, whatever its options."""
+        return self
+
+
 class Cluster:
     """The CIB file and the clock: executes transitions with crm_simulate (module doc)."""
 
@@ -109,6 +149,7 @@ class Cluster:
         self.stalled_until = -1.0
         self.guests: set[str] = set()
         self.cache: dict[tuple[str, ...], CommandResult] = {}
+        self.libvirt = SimLibvirt()
 
     # plumbing
     def digest(self) -> str:
@@ -305,6 +346,10 @@ class Cluster:
         for nv in cib.iterfind("configuration/crm_config/cluster_property_set/nvpair"):
             if nv.get("name") == "maintenance-mode":
                 lines.append(f"  maintenance-mode={nv.get('value')}")
+        for name, domains in sorted(self.libvirt.running.items()):
+            lines.append(f"  {name} libvirt, outside Pacemaker: runs {' '.join(domains)}")
+        for name, reason in sorted(self.libvirt.unreadable.items()):
+            lines.append(f"  {name} libvirt: cannot be read ({reason})")
         lock = read_lock(_Store(self))
         if lock is None:
             lines.append("  lock: free")
@@ -470,7 +515,10 @@ class Proc:
         self.go.clear()
         try:
             result = CliRunner().invoke(
-                main, self.args, obj=ClusterWorld(self.env), catch_exceptions=True
+                main,
+                self.args,
+                obj=ClusterWorld(self.env, libvirt=self.sim.cluster.libvirt.seen),
+                catch_exceptions=True,
             )
         except Vanished:
             result = None
@@ -693,6 +741,10 @@ def _setup_line(cluster: Cluster, words: list[str]) -> list[str]:
                 )
         case ["constraint", xml]:
             cluster.tool(["cibadmin", "--create", "--scope", "constraints", "--xml-text", xml])
+        case ["libvirt", node, "runs", *domains] if domains:
+            cluster.libvirt.running.setdefault(node, []).extend(domains)
+        case ["libvirt", node, "unreadable", reason]:
+            cluster.libvirt.unreadable[node] = reason
         case ["quorum", "off"]:
             tree = etree.parse(str(cluster.cib))
             tree.getroot().set("have-quorum", "0")

@@ -1,62 +1,129 @@
-"""`havirt domain add NAME --xml FILE --inventory FILE`: a new guest, checked on every
-node before anything changes (the library: havirt.tools.domains.add). Parse and render.
+"""`havirt domain add NAME (--xml FILE | --from-store) --inventory FILE [--start]`: a new
+guest, or a removed one again from the definition store, checked on every node before
+anything changes (the library: havirt.tools.domains.add), then with --start started as
+`havirt domain start NAME --wait` does (havirt.tools.placement.domain). Parse and render.
 
-Exit codes: 0 added (or, with --dry-run, it could be), 1 the cluster refused the
-resource (the store is left as it was), 2 bad input or refused (nothing changed).
+Exit codes: 0 added (or, with --dry-run, it could be), and with --start running; 1 the
+cluster refused the resource (the store is left as it was), or it was added but did not
+start; 2 bad input or refused (nothing changed).
 """
 
 from __future__ import annotations
 
 import json
+import sys
+from typing import TYPE_CHECKING
 
 import click
+from click.core import ParameterSource
+from havirt.tools.cli import moving
+from havirt.tools.cli.domain_run import DEFAULT_WAIT, WAIT_OPTION, state_line
 from havirt.tools.cli.domains import open_store, store_option, xml_option
+from havirt.tools.cli.lock import WAIT_LOCK_OPTION
 from havirt.tools.cli.node_access import NodeAccess, node_options, reach
-from havirt.tools.cli.world import command_world
+from havirt.tools.cli.world import command_env, command_world
+from havirt.tools.errors import BadRequest, HavirtError, Refused
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from havirt.tools.domains.add import AddReport
+    from havirt.tools.placement.domain import DomainReport
+    from havirt.tools.placement.guest_move import GuestMove
+
+
+def _definition(
+    name: str, xml_file: str | None, store: str | None, inventory: str
+) -> tuple[str, str]:
+    """The XML to add and what it is called in messages: the file's, or the store's
+    current revision of ``name`` (refused, naming --xml, when the store does not know it)."""
+    from havirt.tools.domains import add as library
+    from havirt.tools.domains import read_definition
+
+    if xml_file is not None:
+        return read_definition(xml_file, "the XML (--xml)"), f"the XML in {xml_file}"
+    try:
+        revision, text = library.stored(open_store(store, inventory), name)
+    except library.NotInStore as refused:
+        raise Refused(refused.message, "add it from its domain XML: --xml FILE") from None
+    return text, f"revision {revision} of {name} in the definition store"
 
 
 @click.command("add")
 @click.argument("name")
-@xml_option("The guest's domain XML (it becomes revision 1 in the store).")
+@xml_option("The guest's domain XML (it becomes revision 1 in the store).", required=False)
+@click.option(
+    "--from-store",
+    is_flag=True,
+    help="Add the guest again from its current revision in the definition store (where "
+    "'havirt domain remove' leaves it); nothing new is stored.",
+)
 @node_options
 @store_option
 @click.option("--why", default="added", show_default=True, help="Kept in the history.")
+@click.option("--start", is_flag=True, help="Then start it, as 'havirt domain start --wait'.")
+@WAIT_OPTION
+@WAIT_LOCK_OPTION
+@moving.QUIET_OPTION
 @click.option("--dry-run", is_flag=True, help="Check everything; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
 def domain_add(
     name: str,
-    xml_file: str,
+    xml_file: str | None,
+    from_store: bool,
     access: NodeAccess,
     store: str | None,
     why: str,
+    start: bool,
+    wait: float | None,
+    wait_lock: float,
+    quiet: bool,
     dry_run: bool,
     as_json: bool,
 ) -> None:
-    """Add the guest NAME from its domain XML: checked against libvirt's schema and on
-    every node of the inventory (networks and bridges, its disks inside a shared pool
-    and present, emulator, machine type, KVM or not, memory; no guest of that name or
-    UUID running anywhere), then stored as revision 1 and created as a stopped
-    Pacemaker resource, ordered after the cluster's storage, in one CIB transaction.
-    Start it with `havirt domain start NAME`.
+    """Add the guest NAME from its domain XML (--xml), or again from the definition
+    store (--from-store: its current revision there, after 'havirt domain remove'):
+    checked against libvirt's schema and on every node of the inventory (networks and
+    bridges, its disks inside a shared pool and present, emulator, machine type, KVM or
+    not, memory; no guest of that name or UUID running anywhere), then (--xml) stored as
+    revision 1 and created as a stopped Pacemaker resource, ordered after the cluster's
+    storage, in one CIB transaction.
+
+    --start then starts it as 'havirt domain start NAME --wait' does, under the cluster
+    lock (--wait SECONDS: how long to follow it; --wait-lock as there). Exit 1 when it was
+    added but did not start: it stays added.
     """
-    from havirt.tools.domains import Change, read_definition
+    from havirt.tools.domains import Change
     from havirt.tools.domains import add as library
     from havirt.tools.domains.schema import SCHEMA_DIR
-    from havirt.tools.errors import BadRequest, Refused
     from havirt.tools.inventory import load
     from havirt.tools.validate import engine, ssh
     from havirt.tools.validate.probe import ProbeOptions
 
+    if (xml_file is None) != from_store:
+        raise click.UsageError(
+            "give exactly one of --xml FILE (a new guest's domain XML) and --from-store "
+            "(a removed guest's current revision in the definition store)"
+        )
+    ctx = click.get_current_context()
+    given = [
+        f"--{option.replace('_', '-')}"
+        for option in ("wait", "wait_lock")
+        if ctx.get_parameter_source(option) is not ParameterSource.DEFAULT
+    ]
+    if given and not start:
+        verb = "applies" if len(given) == 1 else "apply"
+        raise click.UsageError(f"{' and '.join(given)} only {verb} with --start")
     if access.inventory is None:
         raise BadRequest(
             "domain add needs the cluster's inventory",
             "pass --inventory FILE (its nodes, storage and policies)",
         )
     inventory = load(str(access.inventory))
-    text = read_definition(xml_file, "the XML (--xml)")
+    text, what = _definition(name, xml_file, store, str(access.inventory))
     world = command_world()
     schemas = world.schemas or SCHEMA_DIR
-    needs = library.read(name, text, f"the XML in {xml_file}", schemas)
+    needs = library.read(name, text, what, schemas)
     nodes, connector = reach(access, "check")
     probe = ProbeOptions(trust=False, command_timeout=access.command_timeout, paths=needs.paths)
     facts, failures = engine.gather(nodes, connector, probe, (ssh.ConnectError,))
@@ -80,23 +147,106 @@ def domain_add(
             change=Change(world.who(), world.now(), why),
             dry_run=dry_run,
             scratch=world.scratch,
+            from_store=from_store,
         )
+    except library.InStore as refused:
+        raise Refused(
+            refused.message,
+            f"add it again from the store: havirt domain add {name} --from-store (to "
+            f"choose an older revision first: havirt domain revert {name} REV), or choose "
+            "another name",
+        ) from None
     except library.NotRunnable as refused:
         for finding in refused.findings:
             where = "every node" if finding.node in (None, "*") else finding.node
             click.echo(f"  {where}: {finding.message}; fix: {finding.fix}", err=True)
         raise
-    if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
+    if not start or dry_run:
+        started = {"would_start": True} if start else None
+        _show(report, started, _added_text(report, start), as_json)
         return
-    checked = ", ".join(report.nodes)
-    if dry_run:
-        click.echo(f"{name} can be added (checked on {checked}); nothing was changed")
-        return
+    wait = DEFAULT_WAIT if wait is None else wait
+    _start(report, moving.Run(wait, wait_lock, False, quiet, as_json))
+
+
+def _added_text(report: AddReport, start: bool) -> str:
+    name, checked = report.guest, ", ".join(report.nodes)
+    if report.dry_run:
+        head = (
+            f"{name} can be added again from revision {report.revision} in the store"
+            if report.from_store
+            else f"{name} can be added"
+        )
+        then = "; with --start it would then be started" if start else ""
+        return f"{head} (checked on {checked}); nothing was changed{then}"
     count = len(report.constraints)
     ties = f"{count} constraints to the storage" if count else "no storage constraints"
-    click.echo(
-        f"added {name}: revision {report.revision} in the store, resource {name} (stopped, "
-        f"{ties}); checked on {checked}"
+    where = (
+        f"added {name} again from revision {report.revision} in the store (nothing new stored)"
+        if report.from_store
+        else f"added {name}: revision {report.revision} in the store"
     )
-    click.echo(f"start it with: havirt domain start {name}")
+    text = f"{where}, resource {name} (stopped, {ties}); checked on {checked}"
+    return text if start else f"{text}\nstart it with: havirt domain start {name}"
+
+
+def _show(
+    report: AddReport, started: Mapping[str, object] | None, human: str, as_json: bool
+) -> None:
+    """The add's result (and the start's, under "start"), as JSON with --json."""
+    if as_json:
+        body = report.to_dict()
+        if started is not None:
+            body["start"] = started
+        click.echo(json.dumps(body, indent=2))
+    else:
+        click.echo(human)
+
+
+def _start(report: AddReport, run: moving.Run) -> None:
+    """Start the guest just added and follow it, as `havirt domain start NAME --wait`;
+    exit 1 when it does not get to run (it stays added)."""
+    from havirt.tools.placement.domain import start
+
+    name, quiet = report.guest, run.quiet or run.as_json
+
+    def show(move: GuestMove) -> None:
+        if not quiet:
+            click.echo(state_line(move, True), err=True)
+
+    env = command_env(quiet).reporting(show)
+    added = _added_text(report, True)
+    try:
+        started: DomainReport = run.locked(
+            env,
+            f"domain start {name}",
+            lambda dry: start(env, name, wait=run.timeout, dry_run=dry),
+            interrupted=f"{name} was added; its target-role stays as it is now and Pacemaker "
+            f"carries on (havirt domain locate {name} shows where it runs)",
+        )
+    except HavirtError as exc:
+        stays = (
+            f"it stays added and stopped (target-role Stopped); start it with: havirt "
+            f"domain start {name}"
+            if isinstance(exc, (BadRequest, Refused))
+            else f"it stays added; see where it is: havirt domain locate {name}"
+        )
+        _show(report, {"ok": False, "error": str(exc)}, added, run.as_json)
+        click.echo(f"havirt: error: {exc}", err=True)
+        click.echo(f"havirt: {name} was added but not started: {stays}", err=True)
+        sys.exit(1)
+    if started.changed:
+        head = f"{name}: target-role set to Started"
+    else:  # someone started it meanwhile
+        head = f"{name}: already running on {', '.join(started.before) or '?'}"
+    lines = [added, head, *(f"  note: {n}" for n in started.notes)]
+    if started.move is not None:
+        lines.append(state_line(started.move, True))
+    _show(report, started.to_dict(), "\n".join(lines), run.as_json)
+    if not started.ok:
+        click.echo(
+            f"havirt: {name} was added but did not start: it stays added with target-role "
+            f"Started, and Pacemaker carries on; see where it is: havirt domain locate {name}",
+            err=True,
+        )
+        sys.exit(1)

@@ -9,18 +9,21 @@ refused, nothing changed. Each holds the cluster lock while it checks and acts.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import click
 from havirt.tools.cli import moving
 from havirt.tools.cli.common import seconds, seconds_option
 from havirt.tools.cli.domains import open_store, store_options
 from havirt.tools.cli.lock import WAIT_LOCK_OPTION
-from havirt.tools.cli.world import command_env
+from havirt.tools.cli.records import LIBVIRT_OPTIONS
+from havirt.tools.cli.world import command_env, command_world
 from havirt.tools.placement.guest_move import REMOVE_WAIT
 
 if TYPE_CHECKING:
-    from havirt.tools.cluster.env import ClusterEnv
+    from havirt.tools.cluster.env import ClusterEnv, LibvirtView
     from havirt.tools.placement.domain import DomainReport
     from havirt.tools.placement.guest_move import GuestMove
     from havirt.tools.placement.removal import RemoveReport
@@ -67,20 +70,63 @@ def _env(run: moving.Run, running: bool) -> ClusterEnv:
     return command_env(quiet).reporting(show)
 
 
-def _run(action: str, name: str, wait: float | None, run: moving.Run) -> None:
-    from havirt.tools.placement.domain import start, stop
+@dataclass(frozen=True)
+class _Look:
+    """How ``domain start`` reads each node's libvirt: its options."""
+
+    template: str | None
+    timeout: float
+    all_nodes: bool
+    ignore_unreadable: bool
+
+
+IGNORE_UNREADABLE_OPTION = click.option(
+    "--ignore-unreadable",
+    is_flag=True,
+    help="Start even if a node's libvirt cannot be read (no answer, refused): that "
+    "node is not checked for a copy of NAME, and the output says so. Only when you "
+    "know NAME does not run there.",
+)
+LOOK_OPTIONS = (*LIBVIRT_OPTIONS, IGNORE_UNREADABLE_OPTION)
+
+
+def _libvirt_view(look: _Look) -> LibvirtView:
+    """How the command reads each node's libvirt; BadRequest (exit 2, before the lock)
+    for a connect template that cannot work."""
+    from havirt.tools.errors import BadRequest, HavirtError
+    from havirt.tools.records.scan import check_template
+
+    if look.template:
+        try:
+            check_template(look.template)
+        except HavirtError as exc:
+            raise BadRequest(exc.message, exc.hint) from None
+    return command_world().libvirt(look.template, look.timeout, look.all_nodes)
+
+
+def _run(action: str, name: str, wait: float | None, run: moving.Run, look: _Look | None) -> None:
+    from havirt.tools.errors import Refused
+    from havirt.tools.placement.domain import Unverified, set_role
 
     running = action == "start"
-    do = start if running else stop
     env = _env(run, running)
-    report = run.locked(
-        env,
-        f"domain {action} {name}",
-        lambda dry: do(env, name, wait=wait, dry_run=dry),
-        # no temporary constraint to remove: say what stays
-        interrupted=f"{name}'s target-role stays as it is now and Pacemaker carries on "
-        f"(havirt domain locate {name} shows where it runs)",
-    )
+    if look is not None:
+        env = env.seeing(_libvirt_view(look))
+    role = "Started" if running else "Stopped"
+    unreadable_ok = look is not None and look.ignore_unreadable
+    try:
+        report = run.locked(
+            env,
+            f"domain {action} {name}",
+            lambda dry: set_role(
+                env, name, role, wait=wait, dry_run=dry, unreadable_ok=unreadable_ok
+            ),
+            # no temporary constraint to remove: say what stays
+            interrupted=f"{name}'s target-role stays as it is now and Pacemaker carries on "
+            f"(havirt domain locate {name} shows where it runs)",
+        )
+    except Unverified as refused:  # the library cannot name the option that skips the check
+        raise Refused(refused.message, f"{refused.hint} and pass --ignore-unreadable") from None
     run.finish(report, _role_text(report, running))
 
 
@@ -109,19 +155,28 @@ def _role_text(report: DomainReport, running: bool) -> str:
     return "\n".join(lines)
 
 
-def _role_command(action: str, doc: str) -> click.Command:
+def _role_command(action: str, doc: str, *look_options: Callable[[Any], Any]) -> click.Command:
     """`domain start` or `domain stop` (``action``), with the help text ``doc``: the two
-    take the same options and differ only in the target-role they set."""
+    take the same options, start also ``look_options`` (how it reads each node's libvirt),
+    and differ in the target-role they set."""
 
     def command(
-        name: str, wait: float | None, dry_run: bool, wait_lock: float, quiet: bool, as_json: bool
+        name: str,
+        wait: float | None,
+        dry_run: bool,
+        wait_lock: float,
+        quiet: bool,
+        as_json: bool,
+        **look: Any,
     ) -> None:
-        _run(action, name, wait, moving.Run(wait or 0.0, wait_lock, dry_run, quiet, as_json))
+        run = moving.Run(wait or 0.0, wait_lock, dry_run, quiet, as_json)
+        _run(action, name, wait, run, _Look(**look) if look_options else None)
 
     command.__doc__ = doc
     options = (
         click.argument("name"),
         WAIT_OPTION,
+        *look_options,
         moving.DRY_RUN_OPTION,
         WAIT_LOCK_OPTION,
         moving.QUIET_OPTION,
@@ -142,7 +197,16 @@ domain_start = _role_command(
     constraints allow none, when another guest would have to stop, or when the
     cluster is in maintenance mode or without quorum. --wait follows it until it
     runs.
+
+    A guest never runs on two nodes: before the change, every node Pacemaker has
+    online is asked over libvirt, as 'havirt domain locate' asks (--connect-template,
+    --timeout, --all-nodes), whether it runs NAME's domain (by name or UUID)
+    outside Pacemaker. Refused when one does (stop that copy, or let Pacemaker find
+    it: crm_resource --refresh --resource NAME), and when a node's libvirt cannot
+    be read, unless --ignore-unreadable. Not asked when NAME already runs under
+    Pacemaker and is meant to.
     """,
+    *LOOK_OPTIONS,
 )
 domain_stop = _role_command(
     "stop",

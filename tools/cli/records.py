@@ -48,37 +48,40 @@ def _trouble() -> Iterator[None]:
         fail(exc, EXIT_TROUBLE)
 
 
+LIBVIRT_OPTIONS = (
+    click.option(
+        "--connect-template",
+        "template",
+        envvar="HAVIRT_CONNECT_TEMPLATE",
+        metavar="URI",
+        help="How to reach a node's libvirt, {node} standing for the node's name, "
+        "e.g. 'qemu+ssh://root@{node}/system'. Default: the URI the guests' agents "
+        "migrate to (their hypervisor and migration_transport parameters), and "
+        "the local hypervisor for this node. Env: HAVIRT_CONNECT_TEMPLATE.",
+    ),
+    click.option(
+        "--timeout",
+        type=Number(float, 0.1, 3600, unit="seconds"),
+        default=TIMEOUT,
+        show_default=True,
+        metavar="SECONDS",
+        help="How long each node's libvirt may take to answer (all are asked at once).",
+    ),
+    click.option(
+        "--all-nodes",
+        is_flag=True,
+        help="Also ask the nodes Pacemaker has offline (a guest may run on a node "
+        "whose cluster stack is down).",
+    ),
+)
+"""How the nodes' libvirt is reached (--connect-template, --timeout, --all-nodes): the
+options of every command that asks it (``domain start`` too)."""
+
+
 def reach_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """How the nodes' libvirt is reached: shared by every command that asks it."""
-    for option in reversed(
-        [
-            click.option(
-                "--connect-template",
-                "template",
-                envvar="HAVIRT_CONNECT_TEMPLATE",
-                metavar="URI",
-                help="How to reach a node's libvirt, {node} standing for the node's name, "
-                "e.g. 'qemu+ssh://root@{node}/system'. Default: the URI the guests' agents "
-                "migrate to (their hypervisor and migration_transport parameters), and "
-                "the local hypervisor for this node. Env: HAVIRT_CONNECT_TEMPLATE.",
-            ),
-            click.option(
-                "--timeout",
-                type=Number(float, 0.1, 3600, unit="seconds"),
-                default=TIMEOUT,
-                show_default=True,
-                metavar="SECONDS",
-                help="How long each node's libvirt may take to answer (all are asked at once).",
-            ),
-            click.option(
-                "--all-nodes",
-                is_flag=True,
-                help="Also ask the nodes Pacemaker has offline (a guest may run on a node "
-                "whose cluster stack is down).",
-            ),
-            click.option("--json", "as_json", is_flag=True, help="Machine-readable output."),
-        ]
-    ):
+    """The libvirt options and --json: those of the records' commands."""
+    json = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+    for option in reversed((*LIBVIRT_OPTIONS, json)):
         command = option(command)
     return command
 

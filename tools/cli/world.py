@@ -4,7 +4,8 @@ The click context object may hold a :class:`ClusterWorld` (tests pass one:
 ``invoke(..., obj=ClusterWorld(...))``); each part it leaves out is this machine's.
 It makes the cluster commands' :class:`~havirt.tools.cluster.env.ClusterEnv` and
 carries the other boundaries havirt's commands reach: the Pacemaker adapter of the
-commands that only read or push the CIB, how ``domain list`` reads its sources, how
+commands that only read or push the CIB, how ``domain list`` reads its sources and
+``domain start`` each node's libvirt, how
 ``validate`` connects over SSH, whether a directory is writable, and for the
 definition store's commands (``domain edit|revert|import``) who changes, when, the
 editor and where its copy goes.
@@ -32,12 +33,15 @@ from havirt.tools.errors import BadRequest
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from havirt.tools.cluster.env import LibvirtView
     from havirt.tools.pacemaker import Pacemaker, PacemakerAdapter
     from havirt.tools.records import Sources
     from havirt.tools.validate.engine import Connector
 
     # (connect template, timeout, all nodes) -> what domain/node list show
     SourcesReader = Callable[[str | None, float, bool], Sources]
+    # (connect template, timeout, all nodes) -> how domain start reads each node's libvirt
+    LibvirtReader = Callable[[str | None, float, bool], LibvirtView]
     # (known_hosts, identities, ssh_config, connect timeout) -> validate's connector
     ConnectorMaker = Callable[[Sequence[str], Sequence[str], str | None, float], Connector]
 
@@ -128,6 +132,13 @@ def _live_sources(template: str | None, timeout: float, all_nodes: bool) -> Sour
     )
 
 
+def _live_libvirt(template: str | None, timeout: float, all_nodes: bool) -> LibvirtView:
+    """Every node's libvirt through the real scanner, read when the command asks."""
+    from havirt.tools import records
+
+    return records.NodesLibvirt(records.LibvirtScanner(), template, timeout, all_nodes)
+
+
 def _live_connector(
     known_hosts: Sequence[str],
     identities: Sequence[str],
@@ -154,6 +165,7 @@ class ClusterWorld:
     make: Callable[[bool], ClusterEnv] | None = None  # quiet (no lock-waiting lines) -> env
     pacemaker: Callable[[], PacemakerAdapter] = _live_pacemaker  # also that of the live env
     sources: SourcesReader = _live_sources  # domain list|locate, node list
+    libvirt: LibvirtReader = _live_libvirt  # domain start: copies outside Pacemaker
     connector: ConnectorMaker = _live_connector  # validate's SSH
     writable: Callable[[str], bool] = _live_writable  # may an output go into this directory
     # the definition store's commands (tools/cli/domains.py):

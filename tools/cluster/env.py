@@ -4,8 +4,9 @@
 read and change the cluster, wait for it, tell the admin how each guest is doing
 and take the cluster lock. Everything of that which is not their own logic comes
 in one :class:`ClusterEnv` (after pcs's LibraryEnvironment and pve-ha-manager's
-Env): the Pacemaker adapter, the clocks, sleeping, progress reporting and the
-lock's environment. No library function reads the real clock or sleeps by itself,
+Env): the Pacemaker adapter, the clocks, sleeping, progress reporting, the
+lock's environment and, for ``domain start``, what each node's libvirt runs
+(:class:`LibvirtView`). No library function reads the real clock or sleeps by itself,
 so the same code runs on the live cluster (:func:`live_env`, built by the CLI)
 and on a simulated one on a virtual clock (tests/scenarios).
 
@@ -16,20 +17,54 @@ hands in through the click context object).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from havirt.tools.cluster.lock import LockEnv
-    from havirt.tools.pacemaker import PacemakerAdapter
+    from havirt.tools.pacemaker import ClusterStatus, PacemakerAdapter
+    from havirt.tools.pacemaker.cib import CibConfig, Primitive
     from havirt.tools.placement.guest_move import GuestMove
+    from havirt.tools.records import GuestIdentity, NodeScan
 
     Progress = Callable[[GuestMove], None]
 
 
 def _silent(move: GuestMove) -> None:
     return None
+
+
+class LibvirtView(Protocol):
+    """What each node's libvirt runs, read outside Pacemaker: the real one is
+    tools/records' ``NodesLibvirt`` (over the network, as ``havirt domain locate``
+    reads it); tests hand in a fake."""
+
+    def domains(self, status: ClusterStatus, config: CibConfig) -> Mapping[str, NodeScan]:
+        """Node name -> what its libvirt lists: its domains (name, UUID, state), or
+        ``error`` when it could not be read, or ``asked`` False when it was not asked.
+        A node missing from the answer is known to run nothing."""
+        ...
+
+    def identity(self, primitive: Primitive) -> GuestIdentity:
+        """The libvirt domain a guest resource runs (its config file's name and UUID)."""
+        ...
+
+
+class NoneKnown:
+    """The default view: no node's libvirt is known to run anything (the commands that
+    do not look, and the simulated cluster of tests/scenarios unless it says)."""
+
+    def domains(self, status: ClusterStatus, config: CibConfig) -> Mapping[str, NodeScan]:
+        return {}
+
+    def identity(self, primitive: Primitive) -> GuestIdentity:
+        from havirt.tools.records import GuestIdentity
+
+        return GuestIdentity(primitive.id, primitive.id)
+
+
+NONE_KNOWN = NoneKnown()
 
 
 @dataclass(frozen=True)
@@ -40,6 +75,7 @@ class ClusterEnv:
     sleep: Callable[[float], None]
     lock: LockEnv  # who this process is, for the cluster lock
     progress: Progress = _silent  # each change of a followed guest's state
+    libvirt: LibvirtView = NONE_KNOWN  # what each node's libvirt runs (domain start asks)
 
     def wall(self) -> float:
         """The wall clock in epoch seconds (what Pacemaker's operation history records)."""
@@ -48,3 +84,7 @@ class ClusterEnv:
     def reporting(self, progress: Progress) -> ClusterEnv:
         """The same environment, reporting progress to ``progress``."""
         return replace(self, progress=progress)
+
+    def seeing(self, libvirt: LibvirtView) -> ClusterEnv:
+        """The same environment, reading each node's libvirt through ``libvirt``."""
+        return replace(self, libvirt=libvirt)

@@ -1,23 +1,25 @@
-"""``havirt domain add``: a new guest from its domain XML, checked before anything
-changes, then stored and made a Pacemaker resource.
+"""``havirt domain add``: a new guest from its domain XML, or a removed one again from
+the definition store, checked before anything changes, then made a Pacemaker resource.
 
 In order, each refusal changing nothing:
 
 1. the XML is a definition of that name (:mod:`.definition`) that libvirt's own schema
-   accepts (:mod:`.schema`);
-2. neither the store nor the CIB knows the name yet;
+   accepts (:mod:`.schema`); added from the store, the XML is the store's current
+   revision (:func:`stored`), checked the same way;
+2. the CIB does not know the name; a new guest's name is not in the store either
+   (:class:`InStore`), and a guest added from the store is in it (:class:`NotInStore`);
 3. every node can run it (:mod:`.fit`, on the facts validate's probe collected: the
    caller's), and no guest of that name or UUID runs anywhere;
-4. then revision 1 goes into the store, and the resource (its ``config`` the store's
-   file, its utilization from the XML, ``target-role=Stopped``) and its order and
-   colocation with the cluster's storage clones go into the CIB in one transaction
-   (``pcs cluster cib-push diff-against``). When the CIB refuses, revision 1 is purged
-   again: the store holds no guest the cluster does not.
+4. then a new guest's revision 1 goes into the store (from the store: nothing is
+   stored), and the resource (its ``config`` the store's file, its utilization from the
+   XML, ``target-role=Stopped``) and its order and colocation with the cluster's storage
+   clones go into the CIB in one transaction (:func:`~havirt.tools.pacemaker.push_change`).
+   When the CIB refuses, a new guest's revision 1 is purged again: the store holds no
+   guest the cluster does not, except those it held before.
 """
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,12 +32,11 @@ from havirt.tools.errors import BadRequest, HavirtError, Refused
 from havirt.tools.findings import ERROR, Finding
 from havirt.tools.inventory.model import Policies
 from havirt.tools.json_fields import fields_dict
-from havirt.tools.pacemaker import PacemakerAdapter
+from havirt.tools.pacemaker import PacemakerAdapter, push_change
 from havirt.tools.userinput import parse_xml
 from havirt.tools.validate.facts import NodeFacts
+from havirt.tools.validate.probe import LOCAL_URI
 from lxml import etree
-
-HYPERVISOR = "qemu:///system"
 
 
 class NotRunnable(Refused):
@@ -46,6 +47,29 @@ class NotRunnable(Refused):
         self.findings = findings
 
 
+class InStore(Refused):
+    """A new guest's name is in the definition store but not in the cluster (removed,
+    its history kept): it can be added again from the store."""
+
+    def __init__(self, name: str, revision: int) -> None:
+        super().__init__(
+            f"{name} is already in the definition store (revision {revision}) but not in "
+            "the cluster; nothing was changed",
+            "add it again from the store (its current revision), or choose another name",
+        )
+        self.revision = revision
+
+
+class NotInStore(Refused):
+    """A guest to be added again from the store is not in it."""
+
+    def __init__(self, name: str, root: str) -> None:
+        super().__init__(
+            f"{name} is not in the definition store {root}; nothing was changed",
+            "add it from its domain XML, or check the name (havirt domain history NAME)",
+        )
+
+
 @dataclass
 class AddReport:
     """What ``add`` did (or, dry, would do)."""
@@ -53,7 +77,8 @@ class AddReport:
     guest: str
     dry_run: bool
     nodes: list[str]  # the nodes it was checked on
-    revision: int | None = None  # the store's, once stored
+    revision: int | None = None  # the store's, once stored (from the store: the one used)
+    from_store: bool = False  # the store's revision was added again; nothing was stored
     resource: str = ""  # the primitive's XML
     constraints: list[str] = field(default_factory=list)  # their ids
 
@@ -73,6 +98,15 @@ def read(name: str, text: str, what: str, schema_dir: str = SCHEMA_DIR) -> Needs
         raise BadRequest(f"{what}: {exc}", "fix the XML and try again") from None
 
 
+def stored(store: DefinitionStore, name: str) -> tuple[int, str]:
+    """The current revision of ``name`` in the store and its XML; NotInStore when the
+    store does not know it."""
+    numbers = store.numbers(name)
+    if not numbers:
+        raise NotInStore(name, store.root)
+    return numbers[-1], store.get(name, numbers[-1])
+
+
 def _resource(
     needs: Needs, config: str, policies: Policies, clones: list[str]
 ) -> tuple[etree._Element, list[etree._Element]]:
@@ -88,7 +122,7 @@ def _resource(
     primitive = guest_primitive(
         needs.name,
         config,
-        HYPERVISOR,
+        LOCAL_URI,  # the resource's hypervisor: each node's own libvirt
         policies,
         vcpus=needs.vcpus,
         memory_mib=-(-needs.memory_kib // 1024),
@@ -117,20 +151,31 @@ def add(
     reserve_mib: int = 1024,
     dry_run: bool = False,
     scratch: Callable[[], str] = tempfile.gettempdir,
+    from_store: bool = False,
 ) -> AddReport:
-    """Check, store and create the guest ``needs.name`` (see the module doc)."""
+    """Check, store and create the guest ``needs.name`` (see the module doc). With
+    ``from_store``, ``text`` is the store's current revision of it (:func:`stored`):
+    checked alike, not stored again."""
     name = needs.name
-    if store.numbers(name):
-        raise Refused(
-            f"{name} is already in the definition store (revision {store.latest(name)})",
-            "edit it (havirt domain edit), or choose another name",
-        )
+    numbers = store.numbers(name)
+    if from_store and not numbers:
+        raise NotInStore(name, store.root)
     cib = parse_xml(pacemaker.cib_xml(), "the CIB")
-    if cib.xpath("//*[@id=$id]", id=name):
+    # The configuration only: a removed guest's operation history stays in the status
+    # section for a while (under its id), and a guest added again takes it over.
+    if cib.xpath("configuration//*[@id=$id]", id=name):
+        if numbers:
+            raise Refused(
+                f"{name} is already in the definition store (revision {numbers[-1]}) and "
+                "in the cluster; nothing was changed",
+                "edit it (havirt domain edit), or choose another name",
+            )
         raise Refused(
-            f"the CIB already has an element with the id {name}",
+            f"the CIB already has an element with the id {name}; nothing was changed",
             "choose another name, or remove that resource first",
         )
+    if numbers and not from_store:
+        raise InStore(name, numbers[-1])
     found = judge_fit(needs, facts, reserve_mib, storage)
     errors = [f for f in found if f.severity == ERROR]
     if errors:
@@ -151,11 +196,18 @@ def add(
         resource=etree.tostring(primitive, encoding="unicode"),
         constraints=[c.get("id", "") for c in constraints],
     )
+    if from_store:
+        report.revision, report.from_store = numbers[-1], True
     if dry_run:
+        return report
+    original = etree.tostring(cib)
+    _insert(cib, primitive, constraints)
+    if from_store:
+        push_change(pacemaker, original, cib, scratch(), prefix="havirt-add-")
         return report
     report.revision = store.create(name, text, change).number
     try:
-        _push(pacemaker, cib, primitive, constraints, scratch())
+        push_change(pacemaker, original, cib, scratch(), prefix="havirt-add-")
     except HavirtError:
         store.purge(name)
         report.revision = None
@@ -163,27 +215,13 @@ def add(
     return report
 
 
-def _push(
-    pacemaker: PacemakerAdapter,
-    cib: etree._Element,
-    primitive: etree._Element,
-    constraints: list[etree._Element],
-    directory: str,
+def _insert(
+    cib: etree._Element, primitive: etree._Element, constraints: list[etree._Element]
 ) -> None:
-    """The CIB with the guest added, pushed against the CIB read before: one transaction,
-    refused when the CIB changed meanwhile."""
-    with tempfile.TemporaryDirectory(prefix="havirt-add-", dir=directory) as tmp:
-        original = os.path.join(tmp, "original.xml")
-        with open(original, "wb") as handle:
-            handle.write(etree.tostring(cib))
-        resources = cib.find("configuration/resources")
-        targets = cib.find("configuration/constraints")
-        if resources is None or targets is None:
-            raise HavirtError("the CIB has no resources or constraints section")
-        resources.append(primitive)
-        for constraint in constraints:
-            targets.append(constraint)
-        new = os.path.join(tmp, "new.xml")
-        with open(new, "wb") as handle:
-            handle.write(etree.tostring(cib))
-        pacemaker.push_cib(new, original)
+    """The guest's primitive and constraints, added to the CIB ``cib``."""
+    resources = cib.find("configuration/resources")
+    targets = cib.find("configuration/constraints")
+    if resources is None or targets is None:
+        raise HavirtError("the CIB has no resources or constraints section")
+    resources.append(primitive)
+    targets.extend(constraints)

@@ -25,8 +25,6 @@ from __future__ import annotations
 import copy
 import difflib
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +40,7 @@ from havirt.tools.generate import (
 )
 from havirt.tools.inventory.cluster_options import weakens_safety
 from havirt.tools.json_fields import fields_dict
-from havirt.tools.pacemaker import CibVersion, PacemakerAdapter, verify_lines
+from havirt.tools.pacemaker import CibVersion, PacemakerAdapter, push_change, verify_lines
 from havirt.tools.userinput import parse_xml, quote, read_bytes
 from lxml import etree
 
@@ -365,36 +363,20 @@ def apply_directory(directory: str, pacemaker: PacemakerAdapter) -> ApplyReport:
     unsafe = safety_warnings(m.cib)
     if not m.has_changes:
         return ApplyReport(False, str(version), m.to_dict(), [], unsafe)
-    try:
-        work = tempfile.mkdtemp(prefix=".apply-", dir=directory)
-    except OSError as exc:
-        raise HavirtError(
-            f"cannot write into {directory}: {exc.strerror}; nothing was pushed",
-            "apply needs to write its working files there: check its permissions",
-        ) from None
-    try:
-        original = os.path.join(work, "original.xml")
-        new = os.path.join(work, "new.xml")
-        try:
-            with open(original, "w", encoding="utf-8") as handle:
-                handle.write(live_xml)
-            with open(new, "w", encoding="utf-8") as handle:
-                handle.write(m.xml())
-        except OSError as exc:
-            raise HavirtError(
-                f"cannot write into {directory}: {exc.strerror}; nothing was pushed"
-            ) from None
-        verdict = pacemaker.verify(new)
+    warnings: list[str] = []
+
+    def verify(new_file: str) -> None:
+        verdict = pacemaker.verify(new_file)
         if not verdict.ok:
             raise HavirtError(
                 "crm_verify rejects the merged CIB, nothing was pushed:\n"
                 + "\n".join(f"  {e}" for e in verify_lines(verdict.errors)),
                 hint="fix the inventory (or the live CIB) and generate again",
             )
-        pacemaker.push_cib(new, original)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return ApplyReport(True, str(version), m.to_dict(), list(verdict.warnings), unsafe)
+        warnings.extend(verdict.warnings)
+
+    push_change(pacemaker, live_xml, m.xml(), directory, prefix=".apply-", check=verify)
+    return ApplyReport(True, str(version), m.to_dict(), warnings, unsafe)
 
 
 def safety_warnings(cib: etree._Element) -> list[str]:

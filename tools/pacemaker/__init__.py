@@ -12,6 +12,7 @@ the one adapter that runs them.
 * :mod:`.adapter` -- :class:`PacemakerAdapter`, what the library may ask of Pacemaker.
 * :mod:`.live` -- :class:`Pacemaker`, the adapter (every call through a CommandRunner),
   and :class:`PrefixRunner`.
+* :mod:`.push` -- :func:`push_change`: one CIB change, pushed against the CIB as read.
 
 Callers import from here (``from havirt.tools.pacemaker import Pacemaker``); the modules
 are the rooms. Importing this package imports lxml, so the CLI imports it inside the
@@ -22,6 +23,7 @@ from havirt.tools.pacemaker.adapter import PacemakerAdapter
 from havirt.tools.pacemaker.errors import CrmExit, PacemakerError, PacemakerTimeout, crm_exit
 from havirt.tools.pacemaker.history import Operation, OperationHistory, parse_history
 from havirt.tools.pacemaker.live import DEFAULT_TIMEOUT, PACKAGES, Pacemaker, PrefixRunner
+from havirt.tools.pacemaker.push import push_change
 from havirt.tools.pacemaker.simulation import PlannedAction, Simulation, parse_simulation
 from havirt.tools.pacemaker.status import (
     ClusterStatus,
@@ -65,5 +67,6 @@ __all__ = [
     "parse_simulation",
     "parse_status",
     "parse_verify",
+    "push_change",
     "verify_lines",
 ]

@@ -6,7 +6,10 @@ start and stop set the guest resource's ``target-role`` meta attribute (Started,
 Stopped) in one CIB change, as ``pcs resource enable|disable`` do, after asking the
 scheduler (``crm_simulate`` on a copy of the CIB) what it would do with the change;
 a start Pacemaker could not carry out (no room, the guest's rules allow no node) is
-refused. With a wait, the guest is followed until it runs (or is stopped).
+refused. So is a start while the guest's domain (by name or UUID) runs on a node
+outside Pacemaker's knowledge, or while a node's libvirt cannot be read (the
+environment's LibvirtView reads every node's libvirt): a guest never runs on two
+nodes. With a wait, the guest is followed until it runs (or is stopped).
 
 migrate asks the scheduler what it would do with a temporary ``havirt-move-NAME``
 constraint to NODE and refuses, with the reason, when NODE is not available, lacks
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from havirt.tools.cluster.env import ClusterEnv
 from havirt.tools.errors import BadRequest, Refused
@@ -38,6 +41,9 @@ from havirt.tools.placement.recovery import await_recovery, in_flight, settled_o
 from havirt.tools.placement.watch import POLL_SECONDS
 from havirt.tools.userinput import parse_xml
 from lxml import etree
+
+if TYPE_CHECKING:
+    from havirt.tools.records import LibvirtDomain
 
 TARGET_ROLE = "target-role"
 STARTED, STOPPED = "Started", "Stopped"
@@ -169,15 +175,23 @@ def set_role(
     wait: float | None = None,
     dry_run: bool = False,
     poll: float = POLL_SECONDS,
+    unreadable_ok: bool = False,
 ) -> DomainReport:
     """Set ``name``'s target-role to ``role`` (Started: start it, Stopped: stop it); with
-    ``wait`` follow it until it runs (or is down)."""
+    ``wait`` follow it until it runs (or is down). A start first asks every node's
+    libvirt (``env.libvirt``) whether a copy runs outside Pacemaker; ``unreadable_ok``:
+    a node that cannot be read is passed over (with a note) instead of refusing."""
     began = env.monotonic()
     cluster, guest = read_guest(env, name)
     running = role == STARTED
     action = "start" if running else "stop"
     report = DomainReport(name, action, cluster.role(name) != role, guest.nodes, dry_run=dry_run)
-    if not (_plan_start if running else _plan_stop)(env, cluster, guest, report) or dry_run:
+    planned = (
+        _plan_start(env, cluster, guest, report, unreadable_ok=unreadable_ok)
+        if running
+        else _plan_stop(env, cluster, guest, report)
+    )
+    if not planned or dry_run:
         return report
     if report.changed or not running:  # a stop is written even when it was Stopped already
         env.pacemaker.set_resource_meta(name, TARGET_ROLE, role)
@@ -194,19 +208,23 @@ start = functools.partial(set_role, role=STARTED)
 stop = functools.partial(set_role, role=STOPPED)
 
 
-def _plan_start(env: ClusterEnv, cluster: _Cluster, guest: Guest, report: DomainReport) -> bool:
-    """Refuse a start Pacemaker could not carry out, else say where it would run the guest;
-    False: it runs, and is meant to (nothing to do)."""
+def _plan_start(
+    env: ClusterEnv,
+    cluster: _Cluster,
+    guest: Guest,
+    report: DomainReport,
+    *,
+    unreadable_ok: bool = False,
+) -> bool:
+    """Refuse a start Pacemaker could not carry out or that would run a second copy, else
+    say where it would run the guest; False: it runs, and is meant to (nothing to do)."""
     name = guest.id
     if guest.nodes and cluster.role(name) != STOPPED:
         report.expected = guest.node
         return False
-    # TODO(issue 13, item 4): refuse while a copy of the guest runs outside Pacemaker's
-    # knowledge on any node: scan every node's libvirt (tools/records: gather with its
-    # LibvirtScanner) and name node and guest. It needs that scanner as a seam of the
-    # ClusterEnv first: the simulated cluster of tests/scenarios has no libvirt to show.
     check_cluster_can_move(cluster.status, f"starting {name}")
     require_managed(guest, "start")
+    report.notes = _check_no_copy(env, cluster, guest, unreadable_ok=unreadable_ok)
     prediction = predict_role(env, cluster, name, STARTED)
     if not prediction.after.get(name):
         failed = " It has failed actions." if guest.failed else ""
@@ -225,9 +243,69 @@ def _plan_start(env: ClusterEnv, cluster: _Cluster, guest: Guest, report: Domain
             "free capacity first (havirt domain migrate or stop a guest)",
         )
     report.expected = prediction.destination(name)
-    report.notes = others_affected(prediction, name)
+    report.notes += others_affected(prediction, name)
     report.move = GuestMove(name, None, report.expected, required=False)
     return True
+
+
+class Unverified(Refused):
+    """A start refused because some nodes' libvirt could not be read (the command says
+    how to start without reading them)."""
+
+
+def _check_no_copy(
+    env: ClusterEnv, cluster: _Cluster, guest: Guest, *, unreadable_ok: bool = False
+) -> list[str]:
+    """Refuse to start ``guest`` while its domain (by name or UUID) runs on a node
+    Pacemaker does not run it on, or while a node's libvirt cannot be read (unless
+    ``unreadable_ok``); return notes on the nodes that were not looked at."""
+    name = guest.id
+    primitive = cluster.config.primitives.get(name)
+    ident = env.libvirt.identity(primitive) if primitive is not None else None
+    names = {name, ident.domain} if ident is not None else {name}
+    uuid = ident.uuid.lower() if ident is not None and ident.uuid else None
+    scans = env.libvirt.domains(cluster.status, cluster.config)
+    copies: list[tuple[str, LibvirtDomain]] = []
+    unread: list[tuple[str, str]] = []
+    notes = []
+    for node, scan in sorted(scans.items()):
+        if node in guest.nodes:
+            continue  # Pacemaker's own copy (a start keeps it there)
+        if not scan.asked:
+            notes.append(f"{node} is offline in Pacemaker; its libvirt was not asked about {name}")
+        elif scan.error is not None:
+            unread.append((node, scan.error))
+        else:
+            copies += [
+                (node, d)
+                for d in scan.domains
+                if d.active and (d.name in names or (uuid is not None and d.uuid == uuid))
+            ]
+    if copies:
+        seen = ", ".join(
+            f"{d.name} on {node}" + (f" ({d.state})" if d.state != "running" else "")
+            for node, d in copies
+        )
+        where = ", ".join(sorted({node for node, _ in copies}))
+        raise Refused(
+            f"{name} already runs outside Pacemaker: libvirt runs {seen}; starting it "
+            "would run it twice; nothing was changed",
+            f"shut that copy down (virsh shutdown {copies[0][1].name} on {where}), or let "
+            f"Pacemaker find and manage it: crm_resource --refresh --resource {name}",
+        )
+    if unread and not unreadable_ok:
+        raise Unverified(
+            f"cannot tell whether {name} runs outside Pacemaker: libvirt could not be read "
+            f"on {', '.join(f'{node} ({error})' for node, error in unread)}; nothing was changed",
+            f"make libvirt answer there (havirt domain locate {name} asks every node), or "
+            f"make sure {name} does not run there",
+        )
+    notes += [
+        f"{node} was not checked for a copy of {name} outside Pacemaker: its libvirt could "
+        f"not be read ({error})"
+        for node, error in unread
+    ]
+    return notes
 
 
 def _plan_stop(env: ClusterEnv, cluster: _Cluster, guest: Guest, report: DomainReport) -> bool:

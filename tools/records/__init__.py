@@ -10,7 +10,7 @@ what is wrong (:mod:`.join`, :mod:`.flags`), :func:`nodes` node by node
 from __future__ import annotations
 
 from havirt.tools.pacemaker.cib import CibConfig, Location, Primitive, parse_config
-from havirt.tools.records.gather import gather, identity
+from havirt.tools.records.gather import NodesLibvirt, gather, identity, scan_nodes
 from havirt.tools.records.join import guests, guests_on, locate
 from havirt.tools.records.model import (
     DomainListing,
@@ -44,6 +44,7 @@ __all__ = [
     "Location",
     "NodeRecord",
     "NodeScan",
+    "NodesLibvirt",
     "Primitive",
     "RecordsError",
     "Scanner",
@@ -58,4 +59,5 @@ __all__ = [
     "node_uris",
     "nodes",
     "parse_config",
+    "scan_nodes",
 ]

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from havirt.tools.pacemaker import PacemakerAdapter
-from havirt.tools.pacemaker.cib import Primitive, parse_config
+from havirt.tools.pacemaker import ClusterStatus, PacemakerAdapter
+from havirt.tools.pacemaker.cib import CibConfig, Primitive, parse_config
 from havirt.tools.records.model import GuestIdentity, RecordsError, Sources
 from havirt.tools.records.scan import DEFAULT_TIMEOUT, NodeScan, Scanner, local_node, node_uris
 
@@ -73,10 +74,63 @@ def gather(
     except ValueError as exc:  # lxml's XMLSyntaxError is a ValueError too
         raise RecordsError(f"cannot read the CIB's configuration: {exc}") from None
     identities = {g.id: identity(g) for g in config.guests}
+    local = local_node([n.name for n in status.nodes], hostname)
+    every = scan_nodes(
+        scanner,
+        status,
+        config,
+        template=template,
+        timeout=timeout,
+        all_nodes=all_nodes,
+        local=local,
+    )
+    return Sources(status, config, identities, every, local)
+
+
+def scan_nodes(
+    scanner: Scanner,
+    status: ClusterStatus,
+    config: CibConfig,
+    *,
+    template: str | None,
+    timeout: float,
+    all_nodes: bool,
+    local: str | None,
+) -> dict[str, NodeScan]:
+    """Every cluster node's libvirt listing (``scanner`` prepared): the nodes online in
+    Pacemaker are asked, the others too with ``all_nodes`` (else ``asked`` is False);
+    ``local`` is the node this runs on (its local hypervisor URI)."""
     names = [n.name for n in status.nodes]
-    local = local_node(names, hostname)
     uris = node_uris(names, config.guests, template=template, local=local)
     ask = {n.name: uris[n.name] for n in status.nodes if all_nodes or n.online}
     scans = scanner.scan(ask, timeout) if ask else {}
-    every = {n: scans.get(n) or NodeScan(n, uris[n], asked=False) for n in names}
-    return Sources(status, config, identities, every, local)
+    return {n: scans.get(n) or NodeScan(n, uris[n], asked=False) for n in names}
+
+
+@dataclass(frozen=True)
+class NodesLibvirt:
+    """Each node's libvirt, read when asked (the live
+    :class:`~havirt.tools.cluster.env.LibvirtView` of ``havirt domain start``): as
+    :func:`gather` reads it, with the same ``template``, ``timeout`` and ``all_nodes``."""
+
+    scanner: Scanner
+    template: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    all_nodes: bool = False
+    hostname: str | None = None  # this machine's (None: uname -n)
+
+    def domains(self, status: ClusterStatus, config: CibConfig) -> dict[str, NodeScan]:
+        self.scanner.prepare()
+        local = local_node([n.name for n in status.nodes], self.hostname)
+        return scan_nodes(
+            self.scanner,
+            status,
+            config,
+            template=self.template,
+            timeout=self.timeout,
+            all_nodes=self.all_nodes,
+            local=local,
+        )
+
+    def identity(self, primitive: Primitive) -> GuestIdentity:
+        return identity(primitive)

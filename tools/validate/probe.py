@@ -55,6 +55,8 @@ from havirt.tools.validate.trust_probe import (
 )
 
 T = TypeVar("T")
+# Each node's own libvirt: what the probe asks, and the hypervisor of the guest resources
+# `havirt domain add` creates (tools/domains/add.py).
 LOCAL_URI = "qemu:///system"
 CONF = {
     "qemu.conf": "/etc/libvirt/qemu.conf",

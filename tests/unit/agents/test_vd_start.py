@@ -173,7 +173,17 @@ def test_backingfile_creates_the_overlay_and_boots_it(h, cow):
         ("qemu-img", "info", "--output=json", "-U", str(cow)),
         ("qemu-img", "create", "-f", "qcow2", "-F", "qcow2", "-b", str(cow), overlay),
     ]
-    assert actions(h) == ["define", "start"]
+    assert actions(h) == ["define", "start", "undefine"]
+    (guest,) = h.hv.guests
+    assert guest.active and not guest.persistent  # runs transient: no definition left behind
+
+
+def test_backingfile_start_that_fails_leaves_no_definition_behind(h, cow):
+    h.runner.results["virt-copy-in"] = 1
+    out = h.run("start", backingfile=str(cow), stateless="true", copyindirs="/etc/x")
+    assert out.rc == GENERIC and "copyindirs failed" in out.reason, out
+    assert actions(h) == ["define", "undefine"]
+    assert h.hv.guests == []
 
 
 def test_backingfile_keeps_an_existing_overlay_unless_stateless(h, cow):

@@ -1,6 +1,7 @@
 """``havirt domain start|stop|migrate`` with a fake cluster: the refusals and answers the
 scenario folders (tests/scenarios/domain-*) do not show, the CIB copy the scheduler is
-asked about, following a guest that never gets there, and the command's rendering."""
+asked about, following a guest that never gets there, the command's rendering, and a
+start's look at each node's libvirt (a fake LibvirtView) for a copy outside Pacemaker."""
 
 from __future__ import annotations
 
@@ -15,9 +16,19 @@ from havirt.tools.cli.world import ClusterWorld
 from havirt.tools.cluster.env import ClusterEnv
 from havirt.tools.errors import BadRequest, Refused
 from havirt.tools.pacemaker import ClusterStatus, NodeStatus, ResourceStatus
-from havirt.tools.pacemaker.cib import parse_config
-from havirt.tools.placement.domain import _with_role, follow, migrate, start, stop
+from havirt.tools.pacemaker.cib import CibConfig, Primitive, parse_config
+from havirt.tools.placement.domain import (
+    Unverified,
+    _check_no_copy,
+    _with_role,
+    follow,
+    migrate,
+    read_guest,
+    start,
+    stop,
+)
 from havirt.tools.placement.guest_move import DONE, TIMED_OUT, GuestMove
+from havirt.tools.records import GuestIdentity, LibvirtDomain, NodeScan
 from lock_fakes import Admin, World
 
 NODES = ("n1", "n2", "n3")
@@ -234,4 +245,162 @@ def test_a_bare_wait_takes_the_default_and_migrate_answers_in_json() -> None:
     assert (body["action"], body["changed"], body["expected"]) == ("migrate", False, "n1")
     result = CliRunner().invoke(main, ["domain", "stop", "vm1", "--wait", "-1"], obj=world)
     assert result.exit_code == 2  # a bad number is refused by the command line
+    assert pm.written == []
+
+
+# -- start refuses while a copy runs outside Pacemaker ------------------------------------
+
+
+@dataclass
+class FakeLibvirt:
+    """Each node's libvirt (tools/cluster/env.LibvirtView): a node's domains, or an error
+    text (it could not be read), or None (offline, not asked); counts the readings."""
+
+    nodes: dict[str, list[LibvirtDomain] | str | None]
+    uuid: str | None = None  # the UUID the guest's config file names
+    domain: str | None = None  # the domain name it names (None: the resource id)
+    readings: int = 0
+
+    def domains(self, status: ClusterStatus, config: CibConfig) -> dict[str, NodeScan]:
+        self.readings += 1
+        scans = {}
+        for node, seen in self.nodes.items():
+            uri = f"qemu+ssh://{node}/system"
+            if seen is None:
+                scans[node] = NodeScan(node, uri, asked=False)
+            elif isinstance(seen, str):
+                scans[node] = NodeScan(node, uri, error=seen)
+            else:
+                scans[node] = NodeScan(node, uri, domains=tuple(seen))
+        return scans
+
+    def identity(self, primitive: Primitive) -> GuestIdentity:
+        return GuestIdentity(primitive.id, self.domain or primitive.id, self.uuid)
+
+
+def _running(name: str, uuid: str = "", state: str = "running") -> LibvirtDomain:
+    return LibvirtDomain(name, uuid or f"uuid-{name}", state, "booted", persistent=False)
+
+
+STOPPED_VM1 = {"vm1": (), "vm2": ("n2",)}
+
+
+def _seeing(pm: FakeCluster, libvirt: FakeLibvirt) -> ClusterEnv:
+    return _env(pm).seeing(libvirt)
+
+
+def test_a_start_is_refused_while_a_copy_runs_outside_pacemaker() -> None:
+    pm = FakeCluster([_status(STOPPED_VM1)], _cib({"vm1": "Stopped", "vm2": None}))
+    libvirt = FakeLibvirt({"n1": [], "n2": [_running("vm2")], "n3": [_running("vm1")]})
+    with pytest.raises(Refused) as refused:
+        start(_seeing(pm, libvirt), "vm1", wait=10)
+    assert str(refused.value.message) == (
+        "vm1 already runs outside Pacemaker: libvirt runs vm1 on n3; starting it would run "
+        "it twice; nothing was changed"
+    )
+    assert refused.value.hint == (
+        "shut that copy down (virsh shutdown vm1 on n3), or let Pacemaker find and manage "
+        "it: crm_resource --refresh --resource vm1"
+    )
+    with pytest.raises(Refused, match="runs vm1 on n3"):
+        start(_seeing(pm, libvirt), "vm1", dry_run=True)  # a dry run says so too
+    assert pm.written == []
+
+
+def test_a_copy_is_recognised_by_its_uuid_or_its_domain_name_and_a_paused_one_counts() -> None:
+    pm = FakeCluster([_status(STOPPED_VM1)], _cib({"vm1": "Stopped", "vm2": None}))
+    by_uuid = FakeLibvirt({"n1": [_running("renamed", "abcd-1")]}, uuid="ABCD-1")
+    with pytest.raises(Refused, match="libvirt runs renamed on n1;"):
+        start(_seeing(pm, by_uuid), "vm1")
+    by_name = FakeLibvirt({"n1": [], "n3": [_running("alpha", state="paused")]}, domain="alpha")
+    with pytest.raises(Refused, match=r"libvirt runs alpha on n3 \(paused\);"):
+        start(_seeing(pm, by_name), "vm1")
+    assert pm.written == []
+
+
+def test_a_node_whose_libvirt_cannot_be_read_refuses_the_start_unless_allowed() -> None:
+    pm = FakeCluster([_status(STOPPED_VM1)], _cib({"vm1": "Stopped", "vm2": None}))
+    libvirt = FakeLibvirt({"n1": [], "n2": "no answer within 5 s", "n3": []})
+    with pytest.raises(Unverified) as refused:
+        start(_seeing(pm, libvirt), "vm1")
+    assert refused.value.message == (
+        "cannot tell whether vm1 runs outside Pacemaker: libvirt could not be read on n2 "
+        "(no answer within 5 s); nothing was changed"
+    )
+    assert pm.written == []
+    # passed over only when the caller says so, and then the notes say it was
+    cluster, guest = read_guest(_seeing(pm, libvirt), "vm1")
+    assert _check_no_copy(_seeing(pm, libvirt), cluster, guest, unreadable_ok=True) == [
+        "n2 was not checked for a copy of vm1 outside Pacemaker: its libvirt could not be "
+        "read (no answer within 5 s)"
+    ]
+    # a copy found elsewhere still refuses
+    found = FakeLibvirt({"n1": [_running("vm1")], "n2": "refused"})
+    with pytest.raises(Refused, match="runs vm1 on n1"):
+        start(_seeing(pm, found), "vm1", unreadable_ok=True)
+
+
+def test_nothing_found_lets_the_start_go_on_with_a_note_on_the_nodes_not_asked() -> None:
+    pm = FakeCluster([_status(STOPPED_VM1)], _cib({"vm1": "Stopped", "vm2": None}))
+    libvirt = FakeLibvirt({"n1": [_running("vm9")], "n2": [_running("vm2")], "n3": None})
+    env = _seeing(pm, libvirt)
+    cluster, guest = read_guest(env, "vm1")
+    assert _check_no_copy(env, cluster, guest) == [
+        "n3 is offline in Pacemaker; its libvirt was not asked about vm1"
+    ]
+    # the node Pacemaker runs it on is not a copy outside Pacemaker (stopped, still there),
+    # and need not be readable
+    stopping = FakeCluster([_status(RUNNING)], _cib({"vm1": "Stopped", "vm2": None}))
+    for there in (
+        FakeLibvirt({"n1": [_running("vm1")], "n2": [_running("vm2")]}),
+        FakeLibvirt({"n1": "down", "n2": [_running("vm2")]}),
+    ):
+        env = _seeing(stopping, there)
+        assert _check_no_copy(env, *read_guest(env, "vm1")) == []
+
+
+def test_a_guest_running_under_pacemaker_and_meant_to_is_not_looked_for() -> None:
+    pm = FakeCluster([_status(RUNNING)], _cib({"vm1": None, "vm2": None}))
+    libvirt = FakeLibvirt({"n1": [_running("vm1")], "n3": [_running("vm1")], "n2": "down"})
+    report = start(_seeing(pm, libvirt), "vm1", wait=10)
+    assert (report.changed, report.expected, libvirt.readings) == (False, "n1", 0)
+    stopped = FakeCluster([_status(STOPPED_VM1)], _cib({"vm1": "Stopped", "vm2": None}))
+    stop(_seeing(stopped, libvirt), "vm1", wait=10)  # nor does a stop look
+    assert libvirt.readings == 0
+    assert pm.written == stopped.written == []
+
+
+def test_the_start_command_reads_libvirt_as_told_and_names_the_option_that_skips_it() -> None:
+    pm = FakeCluster([_status(STOPPED_VM1)], _cib({"vm1": "Stopped", "vm2": None}))
+    libvirt = FakeLibvirt({"n1": [], "n2": "connection refused", "n3": []})
+    asked: list[tuple[str | None, float, bool]] = []
+
+    def reader(template: str | None, timeout: float, all_nodes: bool) -> FakeLibvirt:
+        asked.append((template, timeout, all_nodes))
+        return libvirt
+
+    world = ClusterWorld(make=lambda quiet: _env(pm), libvirt=reader)
+    argv = ["domain", "start", "vm1", "--connect-template", "qemu+ssh://root@{node}/system"]
+    result = CliRunner().invoke(main, [*argv, "--timeout", "2", "--all-nodes"], obj=world)
+    assert result.exit_code == 2, result.output
+    assert asked == [("qemu+ssh://root@{node}/system", 2.0, True)]
+    assert "libvirt could not be read on n2 (connection refused)" in result.stderr
+    assert "make sure vm1 does not run there and pass --ignore-unreadable" in result.stderr
+    result = CliRunner().invoke(main, ["domain", "start", "vm1"], obj=world)
+    assert asked[-1] == (None, 5.0, False)  # domain locate's defaults
+    assert pm.written == []
+    result = CliRunner().invoke(main, ["domain", "stop", "vm2", "--all-nodes"], obj=world)
+    assert result.exit_code == 2 and "No such option '--all-nodes'" in result.stderr
+    assert len(asked) == 2  # stop never reads libvirt
+
+
+def test_a_connect_template_that_cannot_work_is_refused_before_anything_is_read() -> None:
+    pm = FakeCluster([_status(STOPPED_VM1)], _cib({"vm1": "Stopped", "vm2": None}))
+    world = ClusterWorld(make=lambda quiet: _env(pm), libvirt=lambda t, s, a: FakeLibvirt({}))
+    argv = ["domain", "start", "vm1", "--connect-template", "qemu+ssh://root@host/system"]
+    result = CliRunner().invoke(main, argv, obj=world)
+    assert result.exit_code == 2, result.output
+    assert "connect template 'qemu+ssh://root@host/system' does not contain {node}" in (
+        result.stderr
+    )
     assert pm.written == []

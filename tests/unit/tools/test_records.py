@@ -11,7 +11,8 @@ import pytest
 from havirt.tools import records
 from havirt.tools.errors import HavirtError
 from havirt.tools.findings import ERROR, NOTE
-from havirt.tools.pacemaker import Pacemaker
+from havirt.tools.pacemaker import Pacemaker, parse_status
+from havirt.tools.pacemaker.cib import parse_config
 from havirt.tools.records import flags, scan
 from records_fakes import (
     CIBADMIN,
@@ -385,6 +386,19 @@ def test_gather_asks_offline_nodes_too_when_told() -> None:
     scanner = FakeScanner({})
     records.gather(Pacemaker(runner), scanner, all_nodes=True, hostname="elsewhere")
     assert list(scanner.asked[0][0]) == ["node1", "node2", "node3"]
+
+
+def test_nodes_libvirt_reads_each_node_as_gather_does_when_asked() -> None:
+    status = parse_status(crm_mon_xml([], offline=["node3"]))
+    config = parse_config(cib_xml([]))
+    scanner = FakeScanner({"node2": "refused"})
+    view = records.NodesLibvirt(scanner, "qemu+ssh://root@{node}/system", 3.0, hostname="x")
+    assert scanner.asked == []  # nothing is read until a command asks
+    scans = view.domains(status, config)
+    assert scanner.asked == [({n: f"qemu+ssh://root@{n}/system" for n in ("node1", "node2")}, 3.0)]
+    assert (scans["node2"].error, scans["node3"].asked) == ("refused", False)
+    records.NodesLibvirt(scanner, all_nodes=True, hostname="x").domains(status, config)
+    assert list(scanner.asked[-1][0]) == ["node1", "node2", "node3"]
 
 
 def test_gather_fails_clearly_when_pacemaker_does_not_answer() -> None:

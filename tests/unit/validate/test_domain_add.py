@@ -207,7 +207,9 @@ def schemas(tmp_path: Path) -> Path:
     return folder
 
 
-def command(tmp_path, *args: str, pm: FakeCib, nodes=None):
+def command(tmp_path, *args: str, pm: FakeCib, nodes=None, source=None, env=None):
+    """``havirt domain add web1 SOURCE --inventory ... ARGS`` (SOURCE: ``--xml web1.xml``
+    unless given), with ``env`` as the cluster commands' world (--start's)."""
     from click.testing import CliRunner
     from havirt.tools.cli.main import main
     from havirt.tools.cli.world import ClusterWorld
@@ -229,8 +231,10 @@ def command(tmp_path, *args: str, pm: FakeCib, nodes=None):
         now=lambda: WHEN,
         scratch=lambda: str(tmp_path),
         schemas=str(schemas(tmp_path)),
+        make=(lambda quiet: env) if env is not None else None,
     )
-    argv = ["domain", "add", "web1", "--xml", str(tmp_path / "web1.xml")]
+    argv = ["domain", "add", "web1"]
+    argv += ["--xml", str(tmp_path / "web1.xml")] if source is None else source
     argv += ["--inventory", str(tmp_path / "cluster.toml"), *args]
     return CliRunner().invoke(main, argv, obj=world)
 
@@ -268,3 +272,276 @@ def test_the_command_dry_run_json(tmp_path) -> None:
     assert (data["guest"], data["dry_run"], data["revision"]) == ("web1", True, None)
     assert data["nodes"] == ["node1", "node2", "node3"]
     assert pm.pushed == []
+
+
+# -- again from the store: a guest `domain remove` took out of the cluster, its history kept
+
+
+def removed(tmp_path) -> DefinitionStore:
+    """The store after web1 was added and its resource removed again (history kept)."""
+    run(tmp_path, FakeCib())
+    return DefinitionStore(str(tmp_path))
+
+
+def listing(store: DefinitionStore) -> list[tuple[str, bytes]]:
+    """Every file of the store and its bytes: what "the store is untouched" compares."""
+    root = Path(store.root)
+    return sorted((str(p), p.read_bytes()) for p in root.rglob("*") if p.is_file())
+
+
+def test_a_removed_guest_comes_back_from_the_store_and_nothing_is_stored(tmp_path) -> None:
+    store = removed(tmp_path)
+    before = listing(store)
+    pm = FakeCib()
+    report = run(tmp_path, pm, text=store.get("web1"), from_store=True)
+    assert (report.revision, report.from_store) == (1, True)
+    assert listing(store) == before
+    [cib] = pm.pushed
+    [primitive] = etree.fromstring(cib).findall("configuration/resources/primitive")
+    nv = {n.get("name"): n.get("value") for n in primitive.iter("nvpair")}
+    assert (nv["config"], nv["target-role"]) == (store.current_path("web1"), "Stopped")
+    assert json.loads(json.dumps(report.to_dict()))["from_store"] is True
+
+
+def test_the_store_revision_is_the_one_named_and_a_dry_run_changes_nothing(tmp_path) -> None:
+    assert A.stored(removed(tmp_path), "web1") == (1, GUEST)
+    pm = FakeCib()
+    report = run(tmp_path, pm, from_store=True, dry_run=True)
+    assert (report.revision, report.from_store, pm.pushed) == (1, True, [])
+
+
+def test_from_the_store_a_name_it_does_not_know_is_refused(tmp_path) -> None:
+    pm = FakeCib()
+    with pytest.raises(A.NotInStore, match=r"web1 is not in the definition store .*nothing"):
+        run(tmp_path, pm, from_store=True)
+    with pytest.raises(A.NotInStore):
+        A.stored(DefinitionStore(str(tmp_path)), "web1")
+    assert pm.pushed == [] and DefinitionStore(str(tmp_path)).guests() == []
+
+
+def test_from_the_store_a_guest_the_cib_still_has_is_refused(tmp_path) -> None:
+    store = removed(tmp_path)
+    before = listing(store)
+    pm = FakeCib("<primitive id='web1' class='ocf' type='X'/>")
+    with pytest.raises(Refused, match=r"store \(revision 1\) and in the cluster") as caught:
+        run(tmp_path, pm, from_store=True)
+    assert "havirt domain edit" in str(caught.value.hint)
+    assert pm.pushed == [] and listing(store) == before
+
+
+def test_from_the_store_a_guest_some_node_cannot_run_is_refused(tmp_path) -> None:
+    store = removed(tmp_path)
+    before = listing(store)
+    node_facts = facts()
+    node_facts["node3"].bridges = frozenset({"br9"})
+    pm = FakeCib()
+    with pytest.raises(A.NotRunnable, match="node3 has no bridge 'br0'"):
+        run(tmp_path, pm, node_facts, from_store=True)
+    assert pm.pushed == [] and listing(store) == before
+
+
+def test_from_the_store_a_cib_that_refuses_purges_nothing(tmp_path) -> None:
+    store = removed(tmp_path)
+    before = listing(store)
+    with pytest.raises(HavirtError, match="changed meanwhile"):
+        run(tmp_path, FakeCib(refuse=True), from_store=True)
+    assert listing(store) == before and store.numbers("web1") == [1]
+
+
+def test_a_new_guest_whose_name_the_store_keeps_is_refused_as_in_the_store(tmp_path) -> None:
+    store = removed(tmp_path)
+    before = listing(store)
+    pm = FakeCib()
+    with pytest.raises(A.InStore, match=r"revision 1\) but not in the cluster") as caught:
+        run(tmp_path, pm)
+    assert caught.value.revision == 1
+    assert pm.pushed == [] and listing(store) == before
+
+
+def test_the_local_hypervisor_is_the_probes(tmp_path) -> None:
+    pm = FakeCib()
+    run(tmp_path, pm)
+    nv = {n.get("name"): n.get("value") for n in etree.fromstring(pm.pushed[0]).iter("nvpair")}
+    assert nv["hypervisor"] == probe.LOCAL_URI == "qemu:///system"
+
+
+def test_the_command_adds_a_removed_guest_again_from_the_store(tmp_path) -> None:
+    assert command(tmp_path, pm=FakeCib()).exit_code == 0
+    store = DefinitionStore(str(tmp_path / "store"))
+    before = listing(store)
+    pm = FakeCib()  # its resource was removed since
+    result = command(tmp_path, pm=pm, source=["--from-store"])
+    assert result.exit_code == 0, result.output + result.stderr
+    assert result.stdout.splitlines() == [
+        "added web1 again from revision 1 in the store (nothing new stored), resource web1 "
+        "(stopped, 2 constraints to the storage); checked on node1, node2, node3",
+        "start it with: havirt domain start web1",
+    ]
+    assert len(pm.pushed) == 1 and listing(store) == before
+
+
+def test_the_command_names_from_store_for_a_stored_name_and_xml_for_an_unknown_one(
+    tmp_path,
+) -> None:
+    result = command(tmp_path, pm=FakeCib(), source=["--from-store"])
+    assert result.exit_code == 2
+    assert "web1 is not in the definition store" in result.stderr
+    assert "fix: add it from its domain XML: --xml FILE" in result.stderr
+    assert command(tmp_path, pm=FakeCib()).exit_code == 0
+    pm = FakeCib()
+    result = command(tmp_path, pm=pm)
+    assert result.exit_code == 2
+    assert "web1 is already in the definition store (revision 1) but not in" in result.stderr
+    assert "havirt domain add web1 --from-store" in result.stderr
+    assert "havirt domain revert web1 REV" in result.stderr
+    assert pm.pushed == []
+
+
+@pytest.mark.parametrize(
+    ("source", "extra"),
+    [([], []), (["--from-store", "--xml", "x.xml"], []), (None, ["--wait", "9"])],
+    ids=["neither", "both", "wait-without-start"],
+)
+def test_the_command_refuses_contradicting_options(tmp_path, source, extra) -> None:
+    pm = FakeCib()
+    result = command(tmp_path, *extra, pm=pm, source=source)
+    assert result.exit_code == 2
+    assert ("--wait only applies with --start" if extra else "--xml FILE") in result.stderr
+    if not extra:
+        assert "--from-store" in result.stderr
+    assert pm.pushed == [] and DefinitionStore(str(tmp_path / "store")).guests() == []
+
+
+# -- --start: the resource added, then started as `domain start NAME --wait` does
+
+
+def crm_status(where: tuple[str, ...], maintenance: bool = False):
+    """crm_mon's view: three nodes, web1 running on ``where``."""
+    from havirt.tools.pacemaker import ClusterStatus, NodeStatus, ResourceStatus
+
+    nodes = tuple(
+        NodeStatus(n, n, True, False, False, False, False, False, False, False, 0, "member")
+        for n in ("node1", "node2", "node3")
+    )
+    web1 = ResourceStatus(
+        id="web1",
+        agent="ocf:havirt:VirtualDomain",
+        role="Started" if where else "Stopped",
+        active=bool(where),
+        managed=True,
+        failed=False,
+        blocked=False,
+        orphaned=False,
+        nodes=where,
+    )
+    return ClusterStatus(nodes, (web1,), (), "node1", True, True, maintenance)
+
+
+class StartingCib(FakeCib):
+    """A FakeCib that also answers what `domain start` and the cluster lock ask."""
+
+    def __init__(self, status, started_meanwhile: bool = False) -> None:
+        super().__init__()
+        self.crm_status = status
+        self.started_meanwhile = started_meanwhile  # another admin starts it after the push
+        self.written: list[tuple[str, str, str]] = []
+
+    def push_cib(self, new_file: str, original_file: str, *, timeout=None) -> None:
+        super().push_cib(new_file, original_file)
+        if self.started_meanwhile:
+            self.cib = self.cib.replace(
+                'name="target-role" value="Stopped"', 'name="target-role" value="Started"'
+            )
+
+    def status(self, *, timeout=None):
+        return self.crm_status
+
+    def set_resource_meta(self, resource: str, name: str, value: str, *, timeout=None) -> None:
+        self.written.append((resource, name, value))
+
+    def create_element(self, scope: str, xml: str, *, timeout=None) -> bool:  # the lock
+        return True
+
+    def delete_where(self, xpath: str, *, timeout=None) -> None:
+        return None
+
+
+def cluster_env(pm: StartingCib):
+    from havirt.tools.cluster.env import ClusterEnv
+    from havirt.tools.cluster.lock import Holder, LockEnv
+
+    lock = LockEnv(
+        me=Holder("", "alice", "node1", 4242, 1),
+        now=lambda: WHEN,
+        monotonic=lambda: 0.0,
+        sleep=lambda seconds: None,
+        alive=lambda pid, start: True,
+        new_token=lambda: "t1",
+    )
+    return ClusterEnv(pm, lock.monotonic, lock.now, lock.sleep, lock)  # type: ignore[arg-type]
+
+
+def test_start_refused_leaves_it_added_and_stopped_and_exits_1(tmp_path) -> None:
+    pm = StartingCib(crm_status((), maintenance=True))
+    result = command(tmp_path, "--start", pm=pm, env=cluster_env(pm))
+    assert result.exit_code == 1, result.output + result.stderr
+    assert result.stdout.startswith("added web1: revision 1 in the store")
+    assert "maintenance mode" in result.stderr
+    assert (
+        "havirt: web1 was added but not started: it stays added and stopped (target-role "
+        "Stopped); start it with: havirt domain start web1"
+    ) in result.stderr
+    assert len(pm.pushed) == 1 and pm.written == []
+    assert DefinitionStore(str(tmp_path / "store")).numbers("web1") == [1]
+
+
+def test_start_in_json_carries_the_start_report_and_its_refusal(tmp_path) -> None:
+    pm = StartingCib(crm_status((), maintenance=True))
+    result = command(tmp_path, "--start", "--json", pm=pm, env=cluster_env(pm))
+    assert result.exit_code == 1
+    body = json.loads(result.stdout)
+    assert (body["guest"], body["revision"], body["start"]["ok"]) == ("web1", 1, False)
+    assert "maintenance mode" in body["start"]["error"]
+
+
+def test_start_of_a_guest_someone_started_meanwhile_is_done_and_exits_0(tmp_path) -> None:
+    pm = StartingCib(crm_status(("node2",)), started_meanwhile=True)
+    result = command(tmp_path, "--start", "--wait", "30", pm=pm, env=cluster_env(pm))
+    assert result.exit_code == 0, result.output + result.stderr
+    assert result.stdout.splitlines()[1:] == ["web1: already running on node2"]
+    assert "start it with" not in result.stdout and pm.written == []
+    (tmp_path / "json").mkdir()
+    pm = StartingCib(crm_status(("node2",)), started_meanwhile=True)
+    result = command(tmp_path / "json", "--start", "--json", pm=pm, env=cluster_env(pm))
+    assert result.exit_code == 0, result.output + result.stderr
+    start = json.loads(result.stdout)["start"]
+    assert (start["action"], start["changed"], start["ok"], start["before"]) == (
+        "start",
+        False,
+        True,
+        ["node2"],
+    )
+
+
+def test_a_dry_run_with_start_says_it_would_start_it(tmp_path) -> None:
+    pm = FakeCib()
+    result = command(tmp_path, "--start", "--dry-run", pm=pm)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == (
+        "web1 can be added (checked on node1, node2, node3); nothing was changed; with "
+        "--start it would then be started"
+    )
+    result = command(tmp_path, "--start", "--dry-run", "--json", pm=pm)
+    assert json.loads(result.stdout)["start"] == {"would_start": True}
+    assert pm.pushed == []
+
+
+def test_a_removed_guest_whose_history_pacemaker_still_keeps_comes_back(tmp_path) -> None:
+    store = removed(tmp_path)
+    pm = FakeCib()
+    history = "<node_state id='1'><lrm><lrm_resources><lrm_resource id='web1'/>"
+    pm.cib = pm.cib.replace(
+        "<status/>", f"<status>{history}</lrm_resources></lrm></node_state></status>"
+    )
+    report = run(tmp_path, pm, text=store.get("web1"), from_store=True)
+    assert report.revision == 1 and len(pm.pushed) == 1
