@@ -363,7 +363,9 @@ def _apply(
     from havirt.tools.domains.apply import NeedsRestart, PartlyApplied, apply_change
 
     run = moving.Run(wait * 2, wait_lock, False, False, as_json)
-    env = run.env()
+    # a restart's start asks every node's libvirt for a copy outside Pacemaker, as
+    # domain start does (its default connection)
+    env = run.env().seeing(command_world().libvirt(None, access.command_timeout, False))
     with contextlib.ExitStack() as sessions:
         try:
             report = run.locked(
@@ -442,7 +444,12 @@ def _applied_text(report: ApplyReport, number: int, wait: float) -> str:
     if report.outcome == A.APPLIED_LIVE:
         return f"{name}: applied live on {node}: {'; '.join(i.what for i in report.applied)}"
     lines = [move_line(r.move) for r in (report.stop, report.start) if r and r.move]
-    if report.start is None:
+    if report.outcome == A.NOT_STARTED:
+        lines.append(
+            f"{name}: stopped, but not started again: {report.detail}; it stays stopped "
+            f"(havirt domain start {name} --wait)"
+        )
+    elif report.start is None:
         lines.append(
             f"{name}: did not stop within {wait:g} s, so it was not started again; its "
             f"target-role is Stopped (havirt domain locate {name}; havirt domain start "

@@ -10,7 +10,9 @@
   were applied and which not.
 - A restart: refused (:class:`NeedsRestart`) unless the caller has the admin's
   consent; then through Pacemaker only, as ``havirt domain stop`` and ``start`` with a
-  wait (target-role Stopped, then Started), never by libvirt.
+  wait (target-role Stopped, then Started), never by libvirt. A start refused after
+  the stop (no room now, a copy running outside Pacemaker) leaves the guest stopped,
+  and the report says why.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ NOTHING_TO_APPLY = "nothing to apply"
 APPLIED_LIVE = "applied live"
 RESTARTED = "restarted"  # stopped and started again (report.start says whether it runs)
 NOT_STOPPED = "did not stop"  # within the wait: not started again
+NOT_STARTED = "stopped, not started"  # Pacemaker was not asked to start it (detail: why)
 WOULD_APPLY = "would apply"  # a dry run (the check before the cluster lock)
 
 
@@ -99,10 +102,13 @@ class ApplyReport:
     applied: list[Item] = field(default_factory=list)  # live items applied
     stop: DomainReport | None = None  # the restart's two halves
     start: DomainReport | None = None
+    detail: str = ""  # why it was not started again
 
     @property
     def ok(self) -> bool:
         """Done as asked: the restart's stop and start both got there."""
+        if self.outcome in (NOT_STOPPED, NOT_STARTED):
+            return False
         return all(r.ok for r in (self.stop, self.start) if r is not None)
 
     def to_dict(self) -> dict[str, object]:
@@ -160,7 +166,12 @@ def apply_change(
     if not report.stop.ok:
         report.outcome = NOT_STOPPED
         return report
-    report.start = roles(env, name, STARTED, wait=wait)
+    try:  # refused now (no room, a copy outside Pacemaker): it stays stopped
+        report.start = roles(env, name, STARTED, wait=wait)
+    except HavirtError as exc:
+        report.outcome = NOT_STARTED
+        report.detail = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
+        return report
     report.outcome = RESTARTED
     return report
 

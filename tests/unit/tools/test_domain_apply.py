@@ -18,7 +18,7 @@ from havirt.tools.cli.world import ClusterWorld
 from havirt.tools.cluster.env import ClusterEnv
 from havirt.tools.domains import apply as A
 from havirt.tools.domains.change import LIVE, Item, classify
-from havirt.tools.errors import HavirtError
+from havirt.tools.errors import HavirtError, Refused
 from havirt.tools.pacemaker import ClusterStatus, NodeStatus, ResourceStatus
 from havirt.tools.placement.domain import DomainReport, follow
 from havirt.tools.placement.guest_move import DONE, GuestMove
@@ -388,3 +388,23 @@ def test_restart_without_apply_is_bad_input_and_stores_nothing(tmp_path: Path) -
     assert result.exit_code == 2
     assert "--restart goes with --apply" in result.stderr
     assert not (tmp_path / "store" / "web1" / "revisions" / "000003.xml").exists()
+
+
+def test_a_start_refused_after_the_stop_leaves_it_stopped_and_says_why() -> None:
+    def no_room_after_the_stop(env: ClusterEnv, name: str, role: str, **kw: object) -> DomainReport:
+        if role == "Started":
+            raise Refused("Pacemaker would not start web1: no node has room", "free room")
+        return obedient_roles(env, name, role, wait=10)
+
+    pm = ObedientCluster()
+    report = A.apply_change(
+        env(pm),
+        "web1",
+        RESTART_CHANGE,
+        applier=lambda n: FakeApplier(),
+        restart=True,
+        roles=no_room_after_the_stop,
+    )
+    assert pm.written == ["Stopped"]
+    assert (report.outcome, report.ok) == (A.NOT_STARTED, False)
+    assert report.detail == "Pacemaker would not start web1: no node has room (free room)"
