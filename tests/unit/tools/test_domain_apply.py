@@ -156,6 +156,22 @@ def obedient_roles(
     return report
 
 
+def restarted(
+    pm: ObedientCluster, roles: A.RoleSetter, applier: FakeApplier | None = None
+) -> A.ApplyReport:
+    """The restart change applied with the admin's consent, ``roles`` setting target-role."""
+    applier = applier or FakeApplier()
+    return A.apply_change(
+        env(pm),
+        "web1",
+        RESTART_CHANGE,
+        applier=lambda n: applier,
+        restart=True,
+        wait=30,
+        roles=roles,
+    )
+
+
 def test_a_guest_that_is_not_running_has_nothing_to_apply() -> None:
     pm, applier = ObedientCluster(role="Stopped"), FakeApplier()
     report = A.apply_change(env(pm), "web1", RESTART_CHANGE, applier=lambda n: applier)
@@ -201,15 +217,7 @@ def test_a_restart_is_refused_without_consent_and_changes_nothing() -> None:
 
 def test_a_restart_goes_through_pacemaker_stop_then_start() -> None:
     pm, applier = ObedientCluster(), FakeApplier()
-    report = A.apply_change(
-        env(pm),
-        "web1",
-        RESTART_CHANGE,
-        applier=lambda n: applier,
-        restart=True,
-        wait=30,
-        roles=obedient_roles,
-    )
+    report = restarted(pm, obedient_roles, applier)
     assert pm.written == ["Stopped", "Started"]
     assert applier.done == []  # never libvirt
     assert report.outcome == A.RESTARTED and report.ok
@@ -220,15 +228,7 @@ def test_a_restart_goes_through_pacemaker_stop_then_start() -> None:
 
 def test_a_restart_whose_start_never_comes_is_not_ok() -> None:
     pm = ObedientCluster(starts=False)
-    report = A.apply_change(
-        env(pm),
-        "web1",
-        RESTART_CHANGE,
-        applier=lambda n: FakeApplier(),
-        restart=True,
-        wait=10,
-        roles=obedient_roles,
-    )
+    report = restarted(pm, obedient_roles)
     assert pm.written == ["Stopped", "Started"]
     assert report.start is not None and not report.ok
     assert report.outcome == A.RESTARTED
@@ -242,14 +242,7 @@ def test_a_restart_whose_stop_never_comes_does_not_start_it_again() -> None:
         return report
 
     pm = ObedientCluster()
-    report = A.apply_change(
-        env(pm),
-        "web1",
-        RESTART_CHANGE,
-        applier=lambda n: FakeApplier(),
-        restart=True,
-        roles=never_stops,
-    )
+    report = restarted(pm, never_stops)
     assert pm.written == ["Stopped"]
     assert (report.outcome, report.start, report.ok) == (A.NOT_STOPPED, None, False)
 
@@ -397,14 +390,7 @@ def test_a_start_refused_after_the_stop_leaves_it_stopped_and_says_why() -> None
         return obedient_roles(env, name, role, wait=10)
 
     pm = ObedientCluster()
-    report = A.apply_change(
-        env(pm),
-        "web1",
-        RESTART_CHANGE,
-        applier=lambda n: FakeApplier(),
-        restart=True,
-        roles=no_room_after_the_stop,
-    )
+    report = restarted(pm, no_room_after_the_stop)
     assert pm.written == ["Stopped"]
     assert (report.outcome, report.ok) == (A.NOT_STARTED, False)
     assert report.detail == "Pacemaker would not start web1: no node has room (free room)"
