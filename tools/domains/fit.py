@@ -10,6 +10,9 @@ What is judged, per node:
 - **disks**: a file disk lies inside a storage pool that every node defines at the same
   target path, and exists on the node; a block device exists on the node; a volume's
   pool is defined on the node (network disks are the storage server's business);
+- **CPU**: a custom CPU model is usable on the node for the guest's domain type (``virsh
+  domcapabilities``), a host-model or host-passthrough CPU supported there; a
+  host-passthrough CPU across nodes whose CPUs differ is a warning (live migration);
 - **memory**: the guest fits on at least one node, after the host's reserve;
 - **identity**: no guest of that name or UUID runs on any node.
 """
@@ -20,8 +23,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from havirt.tools.findings import ERROR, Finding
-from havirt.tools.validate.facts import NodeFacts
+from havirt.tools.findings import ERROR, WARNING, Finding
+from havirt.tools.validate.facts import GuestCpus, NodeFacts
 from lxml import etree
 
 UNITS = {
@@ -59,6 +62,9 @@ class Needs:
     files: tuple[str, ...] = ()  # file disks
     devices: tuple[str, ...] = ()  # block disks
     volume_pools: tuple[str, ...] = ()
+    cpu_mode: str | None = None  # <cpu mode=...> ("custom" by default); None: no <cpu>
+    cpu_model: str | None = None  # a custom CPU's <model>
+    cpu_fallback: str = "allow"  # its fallback: "forbid" refuses any other model
     paths: tuple[str, ...] = field(init=False)  # what the probe must test on each node
 
     def __post_init__(self) -> None:
@@ -95,6 +101,7 @@ def read_needs(root: etree._Element) -> Needs:
                 found.append(source.get(attribute, ""))
         return tuple(dict.fromkeys(found))
 
+    cpu_mode, cpu_model, cpu_fallback = _cpu(root)
     return Needs(
         name=(root.findtext("name") or "").strip(),
         uuid=(root.findtext("uuid") or "").strip().lower(),
@@ -109,7 +116,22 @@ def read_needs(root: etree._Element) -> Needs:
         files=sources("file", "disk", "file"),
         devices=sources("block", "disk", "dev"),
         volume_pools=sources("volume", "disk", "pool"),
+        cpu_mode=cpu_mode,
+        cpu_model=cpu_model,
+        cpu_fallback=cpu_fallback,
     )
+
+
+def _cpu(root: etree._Element) -> tuple[str | None, str | None, str]:
+    """The guest's CPU mode (None without <cpu>), a custom CPU's model and its fallback."""
+    cpu = root.find("cpu")
+    if cpu is None:
+        return None, None, "allow"
+    mode = cpu.get("mode", "custom")
+    model = cpu.find("model")
+    name = (model.text or "").strip() if model is not None else ""
+    fallback = model.get("fallback", "allow") if model is not None else "allow"
+    return mode, (name or None) if mode == "custom" else None, fallback
 
 
 def _vcpus(root: etree._Element) -> int:
@@ -144,9 +166,11 @@ class _Found:
         self.guest = guest
         self.findings: list[Finding] = []
 
-    def __call__(self, code: str, node: str, item: str, message: str, fix: str) -> None:
+    def __call__(
+        self, code: str, node: str, item: str, message: str, fix: str, severity: str = ERROR
+    ) -> None:
         self.findings.append(
-            Finding(code, ERROR, message, fix, node=node, guest=self.guest, item=item)
+            Finding(code, severity, message, fix, node=node, guest=self.guest, item=item)
         )
 
 
@@ -187,6 +211,7 @@ def judge_fit(
                     "import a running guest (havirt domain import) instead of adding it, "
                     "or give the new guest another name and UUID",
                 )
+    _judge_cpu(needs, facts, finding)
     _judge_memory(needs, facts, reserve_mib, finding)
     return finding.findings
 
@@ -263,6 +288,114 @@ def _judge_devices(needs: Needs, node: str, f: NodeFacts, finding: _Found) -> No
                 f"{needs.name}'s disk {path} does not exist on {node}",
                 f"make {path} reachable on {node} (shared storage, the same device path)",
             )
+
+
+# Common x86 CPU models, each vendor's most capable first: the ones named first, and the
+# cluster's baseline the first of them that every node can give.
+COMMON_MODELS = (
+    "Icelake-Server",
+    "Cascadelake-Server",
+    "Skylake-Server",
+    "Skylake-Client",
+    "Broadwell",
+    "Haswell",
+    "IvyBridge",
+    "SandyBridge",
+    "Westmere",
+    "Nehalem",
+    "EPYC-Milan",
+    "EPYC-Rome",
+    "EPYC",
+    "Opteron_G5",
+    "Opteron_G4",
+    "qemu64",
+    "kvm64",
+)
+# Modes that give the guest the host's own CPU: a live migration needs alike CPUs.
+HOST_CPU_MODES = ("host-passthrough", "maximum")
+
+
+def _ordered(models: frozenset[str]) -> list[str]:
+    return [m for m in COMMON_MODELS if m in models] + sorted(models - set(COMMON_MODELS))
+
+
+def _few(models: frozenset[str], count: int = 5) -> str:
+    ordered = _ordered(models)
+    return (", ".join(ordered[:count]) + (", ..." if len(ordered) > count else "")) or "none"
+
+
+def _guest_cpus(needs: Needs, f: NodeFacts) -> GuestCpus | None:
+    """The CPUs the node gives guests of this domain type and architecture (None: unknown)."""
+    cpus = (f.guest_cpus or {}).get(needs.domain_type)
+    if cpus is None or (needs.arch is not None and cpus.arch != needs.arch):
+        return None
+    return cpus
+
+
+def _baseline_fix(offered: Mapping[str, GuestCpus]) -> str:
+    """Which models every node can give: the most capable first."""
+    common = frozenset.intersection(*(c.usable for c in offered.values()))
+    if not common:
+        return "no named CPU model is usable on every node: use host-model, or alike nodes"
+    first, *others = _ordered(common)
+    also = f" (or: {_few(frozenset(others), 4)})" if others else ""
+    return f"choose a model every node has: e.g. the cluster baseline {first}{also}"
+
+
+def _judge_cpu(needs: Needs, facts: Mapping[str, NodeFacts], finding: _Found) -> None:
+    offered = {node: c for node, f in facts.items() if (c := _guest_cpus(needs, f))}
+    mode, model = needs.cpu_mode, needs.cpu_model
+    if mode is None or (mode == "custom" and model is None) or not offered:
+        return
+    for node, cpus in offered.items():
+        if mode == "custom" and model is not None:
+            if model in cpus.usable | cpus.unsure:
+                continue
+            # A model QEMU does not know at all is replaced when the guest allows it; a
+            # known one the host lacks features for fails to start either way.
+            falls_back = model not in cpus.known and needs.cpu_fallback == "allow"
+            finding(
+                "cpu",
+                node,
+                f"CPU model {model}",
+                f"{node} cannot give the guest CPU model {model} (usable here: "
+                f"{_few(cpus.usable)})"
+                + ("; libvirt may give another model instead" if falls_back else ""),
+                _baseline_fix(offered),
+                WARNING if falls_back else ERROR,
+            )
+        elif mode not in cpus.modes:
+            finding(
+                "cpu",
+                node,
+                f"CPU mode {mode}",
+                f"{node} cannot give {needs.domain_type} guests the CPU mode {mode}",
+                _baseline_fix(offered).replace("choose a model", "write <cpu mode='custom'>"),
+            )
+    if mode in HOST_CPU_MODES:
+        _judge_host_cpus(needs, facts, finding)
+
+
+def _judge_host_cpus(needs: Needs, facts: Mapping[str, NodeFacts], finding: _Found) -> None:
+    """A guest given the host's CPU migrates live only between nodes with alike CPUs."""
+    cpus = {node: f.cpu for node, f in facts.items() if f.cpu is not None}
+    if len({c.signature for c in cpus.values()}) <= 1:
+        return
+    models = {c.model for c in cpus.values()}
+    differ = (
+        ", ".join(f"{node}: {c.model}" for node, c in sorted(cpus.items()))
+        if len(models) > 1
+        else f"all {next(iter(models))} with other features"
+    )
+    finding(
+        "cpu",
+        "*",
+        f"CPU mode {needs.cpu_mode}",
+        f"{needs.name}'s CPU mode {needs.cpu_mode} gives it each node's own CPU, and the "
+        f"nodes' CPUs differ ({differ}): a live migration between them may fail",
+        "give the guest a CPU model every node has (<cpu mode='custom'>), or host-model",
+        WARNING,
+    )
 
 
 def _judge_memory(

@@ -60,6 +60,19 @@ class GuestArch:
 
 
 @dataclass(frozen=True)
+class GuestCpus:
+    """The guest CPUs a node's hypervisor can give for one domain type and its host's
+    architecture (``virsh domcapabilities --virttype TYPE``)."""
+
+    arch: str
+    usable: frozenset[str]  # custom mode's models usable here (their names and aliases)
+    unsure: frozenset[str]  # models libvirt cannot tell (usable='unknown')
+    known: frozenset[str]  # every model it names, usable or not
+    modes: frozenset[str]  # the supported modes: "custom", "host-model", "host-passthrough"
+    host_model: str | None = None  # the model host-model gives here
+
+
+@dataclass(frozen=True)
 class LockConfig:
     manager: str  # "none" when qemu.conf sets no lock_manager
     settings: tuple[tuple[str, str], ...]  # the lock driver's settings that must agree
@@ -107,6 +120,7 @@ class NodeFacts:
     # guest -> the XML of its persistent definition (virsh dumpxml --inactive)
     definitions: dict[str, str] | None = None
     guest_arches: dict[str, GuestArch] | None = None  # arch -> what runs
+    guest_cpus: dict[str, GuestCpus] | None = None  # domain type -> the CPUs it gives
     running: dict[str, str] | None = None  # running guests: UUID -> name
     bridges: frozenset[str] | None = None  # network bridges (interface type='bridge')
     paths: dict[str, bool] | None = None  # asked-for path -> exists on the node
@@ -224,6 +238,32 @@ def parse_guest_arches(text: str) -> dict[str, GuestArch]:
         name: GuestArch(frozenset(e), frozenset(m), frozenset(t))
         for name, (e, m, t) in found.items()
     }
+
+
+def parse_domcapabilities(text: str) -> tuple[str, GuestCpus]:
+    """(domain type, the guest CPUs it gives) from ``virsh domcapabilities``."""
+    root = xml(text)
+    usable: set[str] = set()
+    unsure: set[str] = set()
+    known: set[str] = set()
+    for model in root.findall("cpu/mode[@name='custom']/model"):
+        # A model's name, and QEMU's versioned name of it where libvirt gives one.
+        names = {n for n in ((model.text or "").strip(), model.get("canonical")) if n}
+        known |= names
+        chosen = {"yes": usable, "unknown": unsure}.get(model.get("usable", "unknown"))
+        if chosen is not None:
+            chosen |= names
+    modes = {m.get("name", "") for m in root.findall("cpu/mode[@supported='yes']")}
+    host_model = (root.findtext("cpu/mode[@name='host-model']/model") or "").strip() or None
+    cpus = GuestCpus(
+        arch=(root.findtext("arch") or "").strip(),
+        usable=frozenset(usable),
+        unsure=frozenset(unsure),
+        known=frozenset(known),
+        modes=frozenset(modes),
+        host_model=host_model if "host-model" in modes else None,
+    )
+    return (root.findtext("domain") or "").strip(), cpus
 
 
 def parse_uuid_names(text: str) -> dict[str, str]:

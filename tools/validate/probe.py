@@ -6,10 +6,10 @@ returns many results (stdout, exit code, stderr of each). libvirt is asked in
 ``virsh`` batch mode (one process and one connection for many commands, each
 answer again framed by ``echo`` lines):
 
-1. facts: lists of networks, pools and guests, capabilities, hostname, versions,
-   running guests' memory (one virsh), the bridges, the paths asked about (a new
-   guest's disks), name resolution of every node,
-   /proc/meminfo, the lock manager's configuration, Pacemaker and Corosync;
+1. facts: lists of networks, pools and guests, capabilities, the guest CPUs of each
+   domain type (domcapabilities), hostname, versions, running guests' memory (one
+   virsh), the bridges, the paths asked about (a new guest's disks), name resolution
+   of every node, /proc/meminfo, the lock manager's configuration, Pacemaker and Corosync;
 2. the XML of every network and pool, and of every persistent guest definition
    (one virsh);
 3. the clock (``date``, alone, so that the round trip bounds the offset);
@@ -71,6 +71,9 @@ VIRSH_BATCH = (
     ("pool-active", "pool-list --name"),
     ("pool-autostart", "pool-list --all --autostart --name"),
     ("capabilities", "capabilities"),
+    # The host's architecture; a type the node lacks (kvm without KVM) answers nothing.
+    ("domcaps-kvm", "domcapabilities --virttype kvm"),
+    ("domcaps-qemu", "domcapabilities --virttype qemu"),
     ("hostname", "hostname"),
     ("version", "version"),
     ("domstats", "domstats --balloon --list-active"),
@@ -244,8 +247,25 @@ class Collector:
             facts.guest_arches = F.parse_guest_arches(answers["capabilities"])
         except ValueError:
             pass  # reported above, as the host CPU's
-
+        self.parse_guest_cpus(answers)
         self.collect_definitions(answers)
+
+    def parse_guest_cpus(self, answers: dict[str, str]) -> None:
+        """The guest CPUs each domain type gives (a type without an answer: none)."""
+        cpus: dict[str, F.GuestCpus] = {}
+        for key in ("domcaps-kvm", "domcaps-qemu"):
+            text = answers.get(key, "").strip()
+            if not text:
+                continue
+            try:
+                domain, found = F.parse_domcapabilities(text)
+            except ValueError as exc:
+                self.problem(
+                    "cpu", key, f"unreadable domcapabilities: {exc}", "report a bug", WARNING
+                )
+                continue
+            cpus[domain or key.partition("-")[2]] = found
+        self.facts.guest_cpus = cpus
 
     def collect_definitions(self, answers: dict[str, str]) -> None:
         """The XML of every network, pool and persistent guest (one virsh); networks

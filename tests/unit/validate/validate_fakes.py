@@ -45,6 +45,24 @@ def caps_xml(uuid: str, model: str = "Skylake-Client", features=FEATURES, kvm: b
     return f"<capabilities><host><uuid>{uuid}</uuid>{cpu}</host>{guest}</capabilities>"
 
 
+def domcaps_xml(
+    domain: str, usable=("qemu64",), unusable=(), modes=("custom",), arch: str = "x86_64"
+) -> str:
+    """``virsh domcapabilities``, its CPUs only: ``modes`` supported, ``usable`` models."""
+    host_passthrough, host_model, custom = (
+        f"<mode name='{m}' supported='{'yes' if m in modes else 'no'}'/>"
+        for m in ("host-passthrough", "host-model", "custom")
+    )
+    models = "".join(f"<model usable='yes'>{m}</model>" for m in usable) + "".join(
+        f"<model usable='no'>{m}</model>" for m in unusable
+    )
+    custom = custom.replace("/>", f">{models}</mode>")
+    return (
+        f"<domainCapabilities><domain>{domain}</domain><arch>{arch}</arch>"
+        f"<cpu>{host_passthrough}{host_model}{custom}</cpu></domainCapabilities>"
+    )
+
+
 def net_xml(name: str, bridge: str = "br0", mode: str | None = "bridge") -> str:
     forward = f"<forward mode='{mode}'/>" if mode else ""
     return f"<network><name>{name}</name>{forward}<bridge name='{bridge}'/></network>"
@@ -99,6 +117,9 @@ class FakeNode:
     domains: dict[str, str] = field(default_factory=dict)  # persistent guest -> its XML
     running: dict[str, str] = field(default_factory=dict)  # running guest -> its UUID
     kvm: bool = True  # whether libvirt offers domain type 'kvm'
+    # The guest CPUs each domain type gives (virsh domcapabilities); None: no answer.
+    cpu_models: tuple[str, ...] | None = ("qemu64", "kvm64", "Nehalem", "Skylake-Client")
+    cpu_modes: tuple[str, ...] = ("custom", "host-model", "host-passthrough")
     bridges: tuple[str, ...] = ("br0",)
     files: tuple[str, ...] = ()  # paths that exist (the probe's path test)
     commands: list[str] = field(default_factory=list)
@@ -139,6 +160,11 @@ class FakeNode:
             return "", f"error: failed to get domain '{name}'\n"
         if verb == "capabilities":
             return caps_xml(self.uuid, self.cpu_model, self.cpu_features, self.kvm), ""
+        if verb == "domcapabilities":
+            virttype = args[args.index("--virttype") + 1]
+            if self.cpu_models is None or (virttype == "kvm" and not self.kvm):
+                return "", "error: unsupported configuration: virttype not supported\n"
+            return domcaps_xml(virttype, self.cpu_models, ("Skylake-Server",), self.cpu_modes), ""
         if verb == "hostname":
             return (self.hostname or self.name) + "\n", ""
         if verb == "version":
