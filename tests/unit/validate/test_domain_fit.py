@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from havirt.tools.domains.fit import Needs, judge_fit, read_needs
+from havirt.tools.findings import ERROR, WARNING
 from havirt.tools.userinput import parse_xml
 from havirt.tools.validate import probe
 from havirt.tools.validate.facts import NodeFacts
@@ -176,3 +177,120 @@ def test_the_inventorys_shared_storage_counts_as_shared(three) -> None:
     )
     found = judge_fit(need, node_facts, storage={"shared": "/srv/pool"})
     assert [f for f in found if f.node == "*"] == []
+
+
+def cpu(xml: str) -> str:
+    """The guest with ``xml`` as its <cpu>."""
+    return GUEST.replace("<devices>", f"{xml}\n  <devices>", 1)
+
+
+def test_the_guests_cpu_is_read_from_its_xml() -> None:
+    assert (needs().cpu_mode, needs().cpu_model) == (None, None)  # no <cpu>: any CPU will do
+    custom = needs(cpu("<cpu match='exact'><model fallback='forbid'>Haswell</model></cpu>"))
+    assert (custom.cpu_mode, custom.cpu_model, custom.cpu_fallback) == (
+        "custom",
+        "Haswell",
+        "forbid",
+    )
+    passthrough = needs(cpu("<cpu mode='host-passthrough' check='none'/>"))
+    assert (passthrough.cpu_mode, passthrough.cpu_model) == ("host-passthrough", None)
+    topology = needs(cpu("<cpu><topology sockets='1' cores='2' threads='1'/></cpu>"))
+    assert (topology.cpu_mode, topology.cpu_model, topology.cpu_fallback) == (
+        "custom",
+        None,
+        "allow",
+    )
+
+
+def test_a_model_every_node_gives_fits(three) -> None:
+    targets, nodes = three
+    assert judge(nodes, targets, cpu("<cpu mode='custom'><model>Nehalem</model></cpu>")) == []
+    assert judge(nodes, targets, cpu("<cpu mode='host-model'/>")) == []
+
+
+def test_a_model_one_node_cannot_give_names_it_and_the_cluster_baseline(three) -> None:
+    targets, nodes = three
+    nodes["node2"].cpu_models = ("qemu64", "kvm64", "Westmere", "Nehalem", "Opteron_G2")
+    [f] = judge(nodes, targets, cpu("<cpu><model fallback='forbid'>Skylake-Client</model></cpu>"))
+    assert (f.code, f.severity, f.node, f.item) == (
+        "cpu",
+        ERROR,
+        "node2",
+        "CPU model Skylake-Client",
+    )
+    assert f.message == (
+        "node2 cannot give the guest CPU model Skylake-Client "
+        "(usable here: Westmere, Nehalem, qemu64, kvm64, Opteron_G2)"
+    )
+    assert f.fix == (
+        "choose a model every node has: e.g. the cluster baseline Nehalem (or: qemu64, kvm64)"
+    )
+
+
+def test_a_model_the_host_lacks_features_for_is_refused_even_with_fallback_allowed(three) -> None:
+    targets, nodes = three
+    found = judge(nodes, targets, cpu("<cpu><model fallback='allow'>Skylake-Server</model></cpu>"))
+    assert [(f.node, f.severity) for f in found] == [(n, ERROR) for n in nodes]
+    assert "libvirt may give another model" not in found[0].message
+
+
+def test_a_model_a_node_does_not_know_is_a_warning_when_libvirt_may_fall_back(three) -> None:
+    targets, nodes = three
+    nodes["node3"].cpu_models = ("qemu64", "Nehalem")
+    [f] = judge(nodes, targets, cpu("<cpu><model>Skylake-Client</model></cpu>"))
+    assert (f.node, f.severity) == ("node3", WARNING)
+    assert f.message.endswith(
+        "(usable here: Nehalem, qemu64); libvirt may give another model instead"
+    )
+    [f] = judge(nodes, targets, cpu("<cpu><model fallback='forbid'>Skylake-Client</model></cpu>"))
+    assert (f.node, f.severity) == ("node3", ERROR)
+
+
+def test_the_guests_own_domain_type_is_judged(three) -> None:
+    targets, nodes = three
+    kvm_guest = cpu("<cpu><model>Skylake-Client</model></cpu>").replace(
+        "type='qemu'", "type='kvm'", 1
+    )
+    for node in nodes.values():
+        node.kvm = False  # no KVM: no kvm guest CPUs; the domain type's own finding says it
+    assert {f.code for f in judge(nodes, targets, kvm_guest)} == {"hypervisor"}
+    # A guest of another architecture than the nodes' own: its CPUs were not asked.
+    arm = cpu("<cpu><model>cortex-a57</model></cpu>").replace("x86_64", "aarch64")
+    assert "cpu" not in {f.code for f in judge(nodes, targets, arm)}
+
+
+def test_nodes_that_did_not_say_their_cpus_are_not_judged(three) -> None:
+    targets, nodes = three
+    for node in nodes.values():
+        node.cpu_models = None  # domcapabilities failed: nothing known, nothing refused
+    assert judge(nodes, targets, cpu("<cpu><model>Icelake-Server</model></cpu>")) == []
+
+
+def test_host_passthrough_where_a_node_lacks_it_and_across_unlike_cpus(three) -> None:
+    targets, nodes = three
+    text = cpu("<cpu mode='host-passthrough'/>")
+    assert judge(nodes, targets, text) == []  # alike nodes: migrates fine
+    nodes["node2"].cpu_model = "Haswell"
+    [f] = judge(nodes, targets, text)
+    assert (f.code, f.severity, f.node) == ("cpu", WARNING, "*")
+    assert f.message == (
+        "web1's CPU mode host-passthrough gives it each node's own CPU, and the nodes' CPUs "
+        "differ (node1: Skylake-Client, node2: Haswell, node3: Skylake-Client): a live "
+        "migration between them may fail"
+    )
+    nodes["node2"].cpu_model = "Skylake-Client"
+    nodes["node3"].cpu_features = ("vmx",)
+    [f] = judge(nodes, targets, text)
+    assert "(all Skylake-Client with other features)" in f.message
+    nodes["node3"].cpu_features = nodes["node1"].cpu_features
+    nodes["node1"].cpu_modes = ("custom", "host-model")  # under TCG: no host-passthrough
+    [f] = judge(nodes, targets, text)
+    assert (f.severity, f.node, f.message) == (
+        ERROR,
+        "node1",
+        "node1 cannot give qemu guests the CPU mode host-passthrough",
+    )
+    assert f.fix == (
+        "write <cpu mode='custom'> every node has: e.g. the cluster baseline Skylake-Client "
+        "(or: Nehalem, qemu64, kvm64)"
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from havirt.tools.validate import facts as F
 from validate_fakes import caps_xml, net_xml, pool_xml
@@ -60,6 +62,53 @@ def test_capabilities_uuid_and_cpu() -> None:
     assert (cpu.arch, cpu.vendor, cpu.model) == ("x86_64", "Intel", "Haswell")
     assert cpu.features == {"avx2", "vmx"}
     assert cpu.xml.startswith("<cpu>") and "Haswell" in cpu.xml
+
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_domcapabilities_usable_models_and_supported_modes() -> None:
+    domain, cpus = F.parse_domcapabilities((DATA / "domcapabilities-qemu-tcg.xml").read_text())
+    assert (domain, cpus.arch) == ("qemu", "x86_64")
+    assert cpus.usable == {
+        "qemu64",
+        "qemu32",
+        "kvm64",
+        "core2duo",
+        "Conroe",
+        "Penryn",
+        "Nehalem",
+        "Westmere",
+        "Opteron_G1",
+        "Opteron_G2",
+    }
+    assert cpus.unsure == {"Dhyana"}
+    assert {"Skylake-Client", "EPYC", "Dhyana"} <= cpus.known
+    assert cpus.modes == {"maximum", "host-model", "custom"}  # TCG: no host-passthrough
+    assert cpus.host_model == "qemu64"
+
+
+def test_domcapabilities_aliases_count_and_unsupported_host_model_gives_none() -> None:
+    text = """<domainCapabilities><domain>kvm</domain><arch>x86_64</arch><cpu>
+      <mode name='host-passthrough' supported='yes'/>
+      <mode name='host-model' supported='no'/>
+      <mode name='custom' supported='yes'>
+        <model usable='yes' vendor='Intel' canonical='Skylake-Client-v1'>Skylake-Client</model>
+      </mode></cpu></domainCapabilities>"""
+    domain, cpus = F.parse_domcapabilities(text)
+    assert domain == "kvm"
+    assert cpus.usable == cpus.known == {"Skylake-Client", "Skylake-Client-v1"}
+    assert (cpus.modes, cpus.host_model) == ({"host-passthrough", "custom"}, None)
+
+
+def test_domcapabilities_entities_are_not_expanded() -> None:
+    text = (
+        "<!DOCTYPE d [<!ENTITY x SYSTEM 'file:///etc/passwd'>]>"
+        "<domainCapabilities><domain>qemu</domain><cpu><mode name='custom' supported='yes'>"
+        "<model usable='yes'>&x;</model></mode></cpu></domainCapabilities>"
+    )
+    _, cpus = F.parse_domcapabilities(text)
+    assert not any("root" in m for m in cpus.known)
 
 
 def test_versions() -> None:

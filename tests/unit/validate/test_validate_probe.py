@@ -153,6 +153,10 @@ def test_what_a_guest_needs_of_a_node_is_collected_in_the_same_round_trips() -> 
     assert arch.emulators == {"/usr/bin/qemu-system-x86_64"}
     assert {"pc", "pc-i440fx-7.2", "q35", "pc-q35-7.2"} <= arch.machines
     assert arch.domain_types == {"qemu"}
+    # The guest CPUs of each domain type the node has (no KVM: qemu's alone).
+    assert set(facts.guest_cpus) == {"qemu"}
+    assert facts.guest_cpus["qemu"].usable == {"qemu64", "kvm64", "Nehalem", "Skylake-Client"}
+    assert len(node.commands) == 3  # date, facts, definitions: no round trip of their own
 
 
 def test_paths_are_not_tested_unless_asked() -> None:
@@ -160,3 +164,15 @@ def test_paths_are_not_tested_unless_asked() -> None:
     facts = collect(nodes["node1"], targets).facts
     assert facts.paths is None
     assert not any("for p in" in c for c in nodes["node1"].commands)
+
+
+def test_unreadable_guest_cpus_are_a_warning_and_unknown() -> None:
+    targets, nodes = cluster(1)
+    nodes["node1"].cpu_models = ("qemu64", "<broken")
+    facts = collect(nodes["node1"], targets).facts
+    assert facts.guest_cpus == {}
+    assert [(p.code, p.severity, p.item) for p in facts.problems] == [
+        ("cpu", "warning", "domcaps-kvm"),
+        ("cpu", "warning", "domcaps-qemu"),
+    ]
+    assert facts.problems[0].message.startswith("unreadable domcapabilities: malformed XML")
