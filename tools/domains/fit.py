@@ -332,14 +332,14 @@ def _guest_cpus(needs: Needs, f: NodeFacts) -> GuestCpus | None:
     return cpus
 
 
-def _baseline_fix(offered: Mapping[str, GuestCpus]) -> str:
-    """Which models every node can give: the most capable first."""
+def _baseline(offered: Mapping[str, GuestCpus]) -> str | None:
+    """The models every node can give, the most capable first (None: none)."""
     common = frozenset.intersection(*(c.usable for c in offered.values()))
     if not common:
-        return "no named CPU model is usable on every node: use host-model, or alike nodes"
+        return None
     first, *others = _ordered(common)
     also = f" (or: {_few(frozenset(others), 4)})" if others else ""
-    return f"choose a model every node has: e.g. the cluster baseline {first}{also}"
+    return f"e.g. the cluster baseline {first}{also}"
 
 
 def _judge_cpu(needs: Needs, facts: Mapping[str, NodeFacts], finding: _Found) -> None:
@@ -347,6 +347,7 @@ def _judge_cpu(needs: Needs, facts: Mapping[str, NodeFacts], finding: _Found) ->
     mode, model = needs.cpu_mode, needs.cpu_model
     if mode is None or (mode == "custom" and model is None) or not offered:
         return
+    baseline = _baseline(offered)
     for node, cpus in offered.items():
         if mode == "custom" and model is not None:
             if model in cpus.usable | cpus.unsure:
@@ -361,7 +362,9 @@ def _judge_cpu(needs: Needs, facts: Mapping[str, NodeFacts], finding: _Found) ->
                 f"{node} cannot give the guest CPU model {model} (usable here: "
                 f"{_few(cpus.usable)})"
                 + ("; libvirt may give another model instead" if falls_back else ""),
-                _baseline_fix(offered),
+                f"choose a model every node has: {baseline}"
+                if baseline
+                else "no CPU model is usable on every node: use host-model",
                 WARNING if falls_back else ERROR,
             )
         elif mode not in cpus.modes:
@@ -370,7 +373,9 @@ def _judge_cpu(needs: Needs, facts: Mapping[str, NodeFacts], finding: _Found) ->
                 node,
                 f"CPU mode {mode}",
                 f"{node} cannot give {needs.domain_type} guests the CPU mode {mode}",
-                _baseline_fix(offered).replace("choose a model", "write <cpu mode='custom'>"),
+                f"give the guest a CPU model every node has (<cpu mode='custom'>): {baseline}"
+                if baseline
+                else f"choose a CPU mode every node gives {needs.domain_type} guests",
             )
     if mode in HOST_CPU_MODES:
         _judge_host_cpus(needs, facts, finding)

@@ -253,18 +253,19 @@ class Collector:
     def parse_guest_cpus(self, answers: dict[str, str]) -> None:
         """The guest CPUs each domain type gives (a type without an answer: none)."""
         cpus: dict[str, F.GuestCpus] = {}
-        for key in ("domcaps-kvm", "domcaps-qemu"):
-            text = answers.get(key, "").strip()
+        for kind in ("kvm", "qemu"):
+            text = answers.get(f"domcaps-{kind}", "").strip()
             if not text:
                 continue
             try:
                 domain, found = F.parse_domcapabilities(text)
             except ValueError as exc:
+                item = f"{kind} guest CPUs"
                 self.problem(
-                    "cpu", key, f"unreadable domcapabilities: {exc}", "report a bug", WARNING
+                    "cpu", item, f"unreadable domcapabilities: {exc}", "report a bug", WARNING
                 )
                 continue
-            cpus[domain or key.partition("-")[2]] = found
+            cpus[domain or kind] = found
         self.facts.guest_cpus = cpus
 
     def collect_definitions(self, answers: dict[str, str]) -> None:

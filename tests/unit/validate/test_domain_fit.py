@@ -291,6 +291,16 @@ def test_host_passthrough_where_a_node_lacks_it_and_across_unlike_cpus(three) ->
         "node1 cannot give qemu guests the CPU mode host-passthrough",
     )
     assert f.fix == (
-        "write <cpu mode='custom'> every node has: e.g. the cluster baseline Skylake-Client "
-        "(or: Nehalem, qemu64, kvm64)"
+        "give the guest a CPU model every node has (<cpu mode='custom'>): e.g. the cluster "
+        "baseline Skylake-Client (or: Nehalem, qemu64, kvm64)"
     )
+
+
+def test_no_model_every_node_gives_says_so(three) -> None:
+    targets, nodes = three
+    nodes["node1"].cpu_models = ("Nehalem",)
+    nodes["node2"].cpu_models = ("EPYC",)
+    found = judge(nodes, targets, cpu("<cpu><model fallback='forbid'>EPYC</model></cpu>"))
+    assert [(f.node, f.fix) for f in found] == [
+        (n, "no CPU model is usable on every node: use host-model") for n in ("node1", "node3")
+    ]

@@ -172,7 +172,7 @@ def test_unreadable_guest_cpus_are_a_warning_and_unknown() -> None:
     facts = collect(nodes["node1"], targets).facts
     assert facts.guest_cpus == {}
     assert [(p.code, p.severity, p.item) for p in facts.problems] == [
-        ("cpu", "warning", "domcaps-kvm"),
-        ("cpu", "warning", "domcaps-qemu"),
+        ("cpu", "warning", "kvm guest CPUs"),
+        ("cpu", "warning", "qemu guest CPUs"),
     ]
     assert facts.problems[0].message.startswith("unreadable domcapabilities: malformed XML")
