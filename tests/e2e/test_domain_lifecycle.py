@@ -31,6 +31,7 @@ from lxml import etree
 HAVIRT = str(Path(sys.executable).with_name("havirt"))
 ADMIN = "node3"
 GUEST = "web1"
+SKYLAKE = "<cpu mode='custom' match='exact'><model fallback='forbid'>Skylake-Client</model></cpu>"
 
 
 @dataclass
@@ -146,6 +147,8 @@ def test_bad_definitions_are_refused_naming_node_and_reason_and_change_nothing(
         "bad3": (huge, ("memory",)),
         "bad4": ("<network><name>bad4</name></network>", ("domain",)),
         "bad5": (renamed(xml, "other"), ("other",)),  # the file's name is not the command's
+        # a CPU model QEMU's TCG cannot give on these nodes (domcapabilities: usable='no')
+        "bad6": (renamed(xml, "bad6").replace("</vcpu>", "</vcpu>" + SKYLAKE), ("Skylake",)),
     }
     before = world.resource_ids()
     for name, (text, words) in cases.items():
