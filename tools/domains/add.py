@@ -108,6 +108,8 @@ class AddReport:
     # The inventory's anti-affinity constraints left for later: the other guest is not
     # in the cluster yet (they are made when it is added from the inventory).
     waiting: list[str] = field(default_factory=list)
+    from_inventory: bool = False  # it carries the inventory's wishes
+    definition: str | None = None  # the XML stored (or, dry, to be): from the inventory
 
     def to_dict(self) -> dict[str, object]:
         return fields_dict(self)
@@ -258,6 +260,8 @@ def add(
         resource=etree.tostring(primitive, encoding="unicode"),
         constraints=[c.id for c in made],
         waiting=[c.id for c in apart if c not in made],
+        from_inventory=wishes is not None,
+        definition=text if wishes is not None else None,
     )
     if from_store:
         report.revision, report.from_store = numbers[-1], True
