@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from havirt.tools.domains import DefinitionStore
 from havirt.tools.domains import from_inventory as F
-from havirt.tools.errors import BadRequest
+from havirt.tools.errors import BadRequest, Refused
 from havirt.tools.generate import cib_plan
 from havirt.tools.inventory import load_text
 from lxml import etree
-from test_domain_add import WHEN, FakeCib, schemas
+from test_domain_add import WHEN, FakeCib, run, schemas
 from validate_fakes import cluster
 
 UUID = "0b6a3c1e-5a2f-4c38-9d0e-2f4b1f8e7a11"
@@ -123,6 +123,42 @@ def test_the_disk_is_created_from_its_base_image_or_empty_of_its_size() -> None:
     assert F.create_command(inv, F.guest_of(inv, "db1")) == (
         "qemu-img create -f qcow2 /srv/pool/db1.qcow2 SIZE"
     )
+
+
+# -- the library: the wishes carried into add
+
+
+def test_a_constraint_the_cib_already_has_is_refused_naming_it(tmp_path) -> None:
+    inv = inventory()
+    wishes = F.wishes(inv, F.guest_of(inv, "web1"))
+    pm = FakeCib()
+    pm.cib = pm.cib.replace(
+        "<constraints/>",
+        "<constraints><rsc_location id='location-web1-node2-50' rsc='web1' node='node2' "
+        "score='50'/></constraints>",
+    )
+    with pytest.raises(Refused) as caught:
+        run(tmp_path, pm, wishes=wishes)
+    assert caught.value.message == (
+        "the CIB already has a constraint location-web1-node2-50; nothing was changed"
+    )
+    assert caught.value.hint == "remove it first (pcs constraint delete location-web1-node2-50)"
+    assert pm.pushed == [] and DefinitionStore(str(tmp_path)).guests() == []
+
+
+def test_the_wishes_are_generates_for_that_guest() -> None:
+    inv = inventory()
+    wishes = F.wishes(inv, F.guest_of(inv, "web1"))
+    assert (wishes.params, wishes.migrate, wishes.hypervisor) == (
+        {"shutdown_mode": "acpi"},
+        False,
+        "qemu:///system",
+    )
+    rendered = [
+        etree.tostring(cib_plan.constraint_xml(c), encoding="unicode")
+        for c in (*wishes.constraints, *wishes.apart)
+    ]
+    assert rendered == generated(("web1",))
 
 
 # -- the command
