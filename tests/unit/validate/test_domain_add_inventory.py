@@ -15,23 +15,16 @@ from havirt.tools.errors import BadRequest, Refused
 from havirt.tools.generate import cib_plan
 from havirt.tools.inventory import load_text
 from lxml import etree
-from test_domain_add import WHEN, FakeCib, run, schemas
+from test_domain_add import INVENTORY as BASE
+from test_domain_add import NODE, WHEN, FakeCib, run, schemas
 from validate_fakes import cluster
 
 UUID = "0b6a3c1e-5a2f-4c38-9d0e-2f4b1f8e7a11"
-INVENTORY = """
-[cluster]
-name = "c3"
-[guest_defaults]
-config = "/srv/havirt-shared/guests/{name}.xml"
-[definitions]
-path = "STORE"
-[[storage]]
-name = "shared"
-type = "nfs"
-server = "nfs1"
-export = "/export"
-target = "/srv/pool"
+# The cluster of test_domain_add.py (its storage "shared" at /srv/pool), with networks
+# and guests.
+INVENTORY = (
+    BASE
+    + """
 [[networks]]
 name = "lan"
 bridge = "br0"
@@ -62,16 +55,7 @@ vcpus = 1
 memory = "1GiB"
 network = "inside"
 """
-NODE = """
-[[nodes]]
-name = "NAME"
-addresses = ["ADDRESS/24"]
-memory = "16GiB"
-vcpus = 4
-[nodes.fence]
-agent = "fence_havirt"
-options = { uri = "qemu+ssh://outer/system", plug = "NAME" }
-"""
+)
 ALL_NODES = "".join(
     NODE.replace("NAME", f"node{i}").replace("ADDRESS", f"10.0.0.{10 + i}") for i in (1, 2, 3)
 )
