@@ -90,8 +90,9 @@ class Wishes:
     # Anti-affinity with other guests: made with those the cluster has; with the others
     # when they are added (their own wishes name this guest).
     apart: tuple[Colocation, ...] = ()
-    # A disk file -> the command that creates it, for the refusal when it is missing.
-    create_disks: Mapping[str, str] = field(default_factory=dict)
+    # A node's finding's item (fit's: "disk PATH", "domain type kvm") -> its fix, where
+    # the inventory knows better: how to create the missing disk, say.
+    fixes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -179,19 +180,15 @@ def _with_present(
     return kept
 
 
-def _create_disk_fixes(found: list[Finding], wishes: Wishes | None) -> list[Finding]:
-    """The findings, a missing disk's fix the command that creates it (add creates none)."""
-    commands = wishes.create_disks if wishes else {}
-    fixed = []
-    for finding in found:
-        item = finding.item or ""
-        path = item.removeprefix("disk ")
-        if finding.node not in (None, "*") and item.startswith("disk ") and path in commands:
-            finding = replace(
-                finding, fix=f"create it (havirt does not create disks): {commands[path]}"
-            )
-        fixed.append(finding)
-    return fixed
+def _wished_fixes(found: list[Finding], wishes: Wishes | None) -> list[Finding]:
+    """The findings, each about a node the wishes know a better fix for with that fix."""
+    fixes = wishes.fixes if wishes else {}
+    return [
+        replace(f, fix=fixes[f.item])
+        if f.node not in (None, "*") and f.item is not None and f.item in fixes
+        else f
+        for f in found
+    ]
 
 
 def add(
@@ -235,7 +232,7 @@ def add(
         )
     if numbers and not from_store:
         raise InStore(name, numbers[-1])
-    found = _create_disk_fixes(judge_fit(needs, facts, reserve_mib, storage), wishes)
+    found = _wished_fixes(judge_fit(needs, facts, reserve_mib, storage), wishes)
     errors = [f for f in found if f.severity == ERROR]
     if errors:
         first = errors[0]

@@ -156,5 +156,10 @@ def wishes(inv: Inventory, guest: Guest) -> Wishes:
         migrate=guest.migrate,
         constraints=tuple(guest_constraints(inv, guest)),
         apart=tuple(c for c in pairs if guest.name in (c.rsc, c.with_rsc)),
-        create_disks={disk_path(inv, guest): create_command(inv, guest)},
+        fixes={
+            f"disk {disk_path(inv, guest)}": "create it (havirt does not create disks): "
+            + create_command(inv, guest),
+            "domain type kvm": "enable KVM there, or add the guest with domain type qemu "
+            "(emulated, slower)",
+        },
     )

@@ -155,6 +155,7 @@ def command(
     files=("/srv/pool/web1.qcow2",),
     name="web1",
     source=("--from-inventory",),
+    kvm: bool = True,
 ):
     """``havirt domain add NAME SOURCE ARGS --inventory cluster.toml`` on three fake
     nodes that have ``files``."""
@@ -163,7 +164,7 @@ def command(
     from havirt.tools.cli.world import ClusterWorld
     from validate_fakes import FakeConnector
 
-    _, fake_nodes = cluster(3, files=files)
+    _, fake_nodes = cluster(3, files=files, kvm=kvm)
     store = tmp_path / "store"
     store.mkdir(exist_ok=True)
     text = INVENTORY.replace("STORE", str(store)) + ALL_NODES
@@ -271,6 +272,20 @@ def test_a_missing_disk_is_refused_naming_the_node_and_how_to_create_it(tmp_path
     )
     assert f"fix: on node1: create it (havirt does not create disks): {create}" in result.stderr
     assert pm.pushed == [] and DefinitionStore(str(tmp_path / "store")).guests() == []
+
+
+def test_nodes_without_kvm_are_refused_naming_the_qemu_domain_type(tmp_path) -> None:
+    pm = FakeCib()
+    result = command(tmp_path, pm=pm, kvm=False)
+    assert result.exit_code == 2
+    assert (
+        "  node2: node2 cannot run domain type 'kvm' (no KVM there); fix: enable KVM there, "
+        "or add the guest with domain type qemu (emulated, slower)"
+    ) in result.stderr
+    assert command(tmp_path, "--domain-type", "qemu", pm=pm, kvm=False).exit_code == 0
+    assert len(pm.pushed) == 1
+    stored = DefinitionStore(str(tmp_path / "store")).get("web1")
+    assert etree.fromstring(stored).get("type") == "qemu"
 
 
 def test_an_unknown_guest_is_refused_in_one_line_before_any_node_is_asked(tmp_path) -> None:
