@@ -202,16 +202,18 @@ def test_edit_keeps_revisions_refuses_a_concurrent_edit_and_reverts(world: World
     store = ("--inventory", world.inventory)
     first = (world.store / GUEST / "domain.xml").read_text()
     base = world.json("domain", "history", GUEST, *store)["revisions"][-1]["number"]
-    edited = first.replace("</devices>", "<memballoon model='none'/></devices>")
+    edited = first.replace("<on_crash>destroy</on_crash>", "<on_crash>restart</on_crash>")
+    assert edited != first
     path = world.node_file("web1-edit.xml", edited)
-    world.ok("domain", "edit", GUEST, "--xml", path, "--base", str(base), "--why", "no balloon")
+    why = ("--why", "restart on crash")
+    world.ok("domain", "edit", GUEST, "--xml", path, "--base", str(base), *why)
     # Another admin's edit, made from the revision before: refused, nothing stored.
     stale = world.node_file("web1-stale.xml", first.replace("</devices>", "<!-- x --></devices>"))
     late = world.havirt("domain", "edit", GUEST, "--xml", stale, "--base", str(base), *store)
     assert late.returncode == 3 and str(base) in late.stderr, late.describe()
     history = world.json("domain", "history", GUEST, *store)["revisions"]
     assert [r["number"] for r in history][-1] == base + 1
-    assert history[-1]["why"] == "no balloon"
+    assert history[-1]["why"] == "restart on crash"
 
     world.ok("domain", "revert", GUEST, str(base), *store)
     history = world.json("domain", "history", GUEST, *store)["revisions"]
@@ -219,6 +221,46 @@ def test_edit_keeps_revisions_refuses_a_concurrent_edit_and_reverts(world: World
     assert (world.store / GUEST / "domain.xml").read_text() == first
     missing = world.havirt("domain", "revert", GUEST, "99", *store)
     assert missing.returncode == 2 and "99" in missing.stderr, missing.describe()
+
+
+def test_an_edit_applied_live_and_one_applied_by_a_restart_through_pacemaker(
+    running: World,
+) -> None:
+    world = running
+    store = ("--inventory", world.inventory)
+    (node,) = world.where()
+    current = (world.store / GUEST / "domain.xml").read_text()
+    described = current.replace("</name>", "</name><description>web server</description>", 1)
+    live = world.ok(
+        "domain", "edit", GUEST, "--xml", world.node_file("web1-desc.xml", described),
+        "--apply", "--why", "say what it is", *store,
+    )  # fmt: skip
+    assert "live" in live.stdout, live.describe()
+    running_xml = world.cluster.nodes[node].virsh("dumpxml", GUEST).stdout
+    assert "<description>web server</description>" in running_xml
+    (pid,) = world.cluster.nodes[node].qemu_pids(GUEST)  # not restarted
+
+    restart = described.replace("<on_reboot>restart</on_reboot>", "<on_reboot>destroy</on_reboot>")
+    assert restart != described
+    path = world.node_file("web1-reboot.xml", restart)
+    refused = world.havirt("domain", "edit", GUEST, "--xml", path, "--apply", *store)
+    assert refused.returncode == 2 and "not applied" in refused.stderr, refused.describe()
+    assert world.cluster.nodes[node].qemu_pids(GUEST) == [pid]  # nothing was done to it
+
+    # The refused apply left the revision stored: back to the one that runs, then again.
+    number = world.json("domain", "history", GUEST, *store)["revisions"][-2]["number"]
+    world.ok("domain", "revert", GUEST, str(number), *store)
+    done = world.ok(
+        "domain", "edit", GUEST, "--xml", path, "--apply", "--restart", "--wait", "180", *store,
+    )  # fmt: skip
+    assert "restarted through the cluster" in done.stdout, done.describe()
+    assert "stopping" in done.stderr and "starting" in done.stderr  # progress
+    assert len(world.where()) == 1
+    now = world.where()[0]
+    assert world.cluster.nodes[now].qemu_pids(GUEST) != [pid]  # restarted
+    assert (
+        "<on_reboot>destroy</on_reboot>" in world.cluster.nodes[now].virsh("dumpxml", GUEST).stdout
+    )
 
 
 def test_a_failed_migrate_leaves_no_constraint_and_one_running_copy(running: World) -> None:

@@ -342,7 +342,8 @@ GUEST = Table(
         Field(
             "anti_affinity",
             ArrayOf(Text("a group name", r"[A-Za-z0-9_.-]+")),
-            "Groups whose guests are kept on different nodes (policies.anti_affinity_score).",
+            "Groups whose guests are kept on different nodes (policies.anti_affinity_score); "
+            "a group needs two guests or more, its name letters, digits, '.', '_' and '-'.",
         ),
         Field(
             "storage",

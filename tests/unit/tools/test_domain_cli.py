@@ -15,6 +15,12 @@ from havirt.tools.cli.world import ClusterWorld
 
 UUID = "4dea22b3-1d52-d8f3-2516-782e98ab3fa0"
 WHEN = dt.datetime(2026, 12, 3, 20, 0, tzinfo=dt.UTC)
+ANY_SCHEMA = """<grammar xmlns="http://relaxng.org/ns/structure/1.0">
+  <start><ref name="any"/></start>
+  <define name="any"><element><anyName/><zeroOrMore><choice>
+    <attribute><anyName/></attribute><text/><ref name="any"/>
+  </choice></zeroOrMore></element></define>
+</grammar>"""
 
 
 def xml(memory: int = 1024, name: str = "web1", uuid: str = UUID) -> str:
@@ -36,11 +42,14 @@ def run(
 ) -> Result:
     (tmp_path / "scratch").mkdir(exist_ok=True)
     (tmp_path / "store").mkdir(exist_ok=True)
+    (tmp_path / "schemas").mkdir(exist_ok=True)
+    (tmp_path / "schemas" / "domain.rng").write_text(ANY_SCHEMA)
     world = ClusterWorld(
         who=lambda: who,
         now=lambda: WHEN,
         edit=edit,
         scratch=lambda: str(tmp_path / "scratch"),
+        schemas=str(tmp_path / "schemas"),  # edit checks with libvirt's schema: any XML here
     )
     return CliRunner().invoke(
         main, ["domain", *args, "--store", str(tmp_path / "store")], obj=world
@@ -219,3 +228,30 @@ def test_a_file_made_from_an_older_revision_is_a_conflict_with_base(tmp_path: Pa
     assert (tmp_path / "store" / "web1" / "domain.xml").read_text() == xml(2048)
     alone = run(tmp_path, "edit", "web1", "--base", "1")
     assert alone.exit_code == 2 and "--base goes with --xml" in alone.output
+
+
+def test_edit_json_says_what_the_change_needs(tmp_path: Path) -> None:
+    imported(tmp_path)
+    source = tmp_path / "new.xml"
+    source.write_text(xml(memory=1024))
+    same = run(tmp_path, "edit", "web1", "--xml", str(source), "--json")
+    assert json.loads(same.stdout) == {
+        "guest": "web1",
+        "stored": False,
+        "revision": 1,
+        "said": f"web1: {source} is the same as revision 1; nothing stored",
+    }
+    source.write_text(xml(memory=2048))
+    result = run(tmp_path, "edit", "web1", "--xml", str(source), "--json")
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert (body["revision"], body["base"], body["needs"], body["apply"]) == (
+        2,
+        1,
+        "restart",
+        None,
+    )
+    assert body["changes"] == [
+        {"kind": "restart", "what": "the maximum memory (<memory>)", "op": "", "value": ""}
+    ]
+    assert "+  <memory unit='MiB'>2048</memory>" in body["diff"]
