@@ -1,7 +1,9 @@
-"""`havirt domain add NAME (--xml FILE | --from-store) --inventory FILE [--start]`: a new
-guest, or a removed one again from the definition store, checked on every node before
-anything changes (the library: havirt.tools.domains.add), then with --start started as
-`havirt domain start NAME --wait` does (havirt.tools.placement.domain). Parse and render.
+"""`havirt domain add NAME (--xml FILE | --from-store | --from-inventory) --inventory FILE
+[--start]`: a new guest (from its XML, or rendered from the inventory's declaration, with
+the inventory's wishes), or a removed one again from the definition store, checked on
+every node before anything changes (the library: havirt.tools.domains.add), then with
+--start started as `havirt domain start NAME --wait` does (havirt.tools.placement.domain).
+Parse and render.
 
 Exit codes: 0 added (or, with --dry-run, it could be), and with --start running; 1 the
 cluster refused the resource (the store is left as it was), or it was added but did not
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
+import uuid
 from typing import TYPE_CHECKING
 
 import click
@@ -27,7 +30,8 @@ from havirt.tools.errors import BadRequest, HavirtError, Refused
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from havirt.tools.domains.add import AddReport
+    from havirt.tools.domains.add import AddReport, Wishes
+    from havirt.tools.inventory import Inventory
     from havirt.tools.placement.domain import DomainReport
     from havirt.tools.placement.guest_move import GuestMove
 
@@ -49,6 +53,17 @@ def _definition(
     return text, f"revision {revision} of {name} in the definition store"
 
 
+def _rendered(name: str, inventory: Inventory, domain_type: str) -> tuple[str, str, Wishes]:
+    """The domain XML of the inventory's guest ``name`` (a new UUID), what it is called
+    in messages, and the inventory's wishes for its resource."""
+    from havirt.tools.domains import from_inventory
+
+    guest = from_inventory.guest_of(inventory, name)
+    text = from_inventory.render(inventory, guest, lambda: str(uuid.uuid4()), domain_type)
+    what = f"the XML rendered for {name} from {inventory.source}"
+    return text, what, from_inventory.wishes(inventory, guest)
+
+
 @click.command("add")
 @click.argument("name")
 @xml_option("The guest's domain XML (it becomes revision 1 in the store).", required=False)
@@ -58,9 +73,27 @@ def _definition(
     help="Add the guest again from its current revision in the definition store (where "
     "'havirt domain remove' leaves it); nothing new is stored.",
 )
+@click.option(
+    "--from-inventory",
+    is_flag=True,
+    help="Add the guest the inventory declares ([[guests]] NAME): its domain XML rendered "
+    "from there (its disk must exist), its resource with the inventory's wishes.",
+)
+@click.option(
+    "--domain-type",
+    type=click.Choice(["kvm", "qemu"]),
+    default="kvm",
+    show_default=True,
+    help="With --from-inventory: the rendered domain's type (qemu: emulated, no KVM).",
+)
 @node_options
 @store_option
-@click.option("--why", default="added", show_default=True, help="Kept in the history.")
+@click.option(
+    "--why",
+    default="added",
+    show_default=True,
+    help="Kept in the history (--from-inventory: 'added from the inventory').",
+)
 @click.option("--start", is_flag=True, help="Then start it, as 'havirt domain start --wait'.")
 @WAIT_OPTION
 @WAIT_LOCK_OPTION
@@ -71,6 +104,8 @@ def domain_add(
     name: str,
     xml_file: str | None,
     from_store: bool,
+    from_inventory: bool,
+    domain_type: str,
     access: NodeAccess,
     store: str | None,
     why: str,
@@ -81,13 +116,16 @@ def domain_add(
     dry_run: bool,
     as_json: bool,
 ) -> None:
-    """Add the guest NAME from its domain XML (--xml), or again from the definition
-    store (--from-store: its current revision there, after 'havirt domain remove'):
+    """Add the guest NAME from its domain XML (--xml), from its declaration in the
+    inventory (--from-inventory), or again from the definition store (--from-store: its
+    current revision there, after 'havirt domain remove'):
     checked against libvirt's schema and on every node of the inventory (networks and
     bridges, its disks inside a shared pool and present, emulator, machine type, KVM or
     not, memory; no guest of that name or UUID running anywhere), then (--xml) stored as
     revision 1 and created as a stopped Pacemaker resource, ordered after the cluster's
-    storage, in one CIB transaction.
+    storage, in one CIB transaction. --from-inventory renders the XML (its disk
+    NAME.qcow2 in its storage, which must exist) and gives the resource the inventory's
+    parameters, migration setting, preferred nodes and anti-affinity, as generate does.
 
     --start then starts it as 'havirt domain start NAME --wait' does, under the cluster
     lock (--wait SECONDS: how long to follow it; --wait-lock as there). Exit 1 when it was
@@ -100,27 +138,40 @@ def domain_add(
     from havirt.tools.validate import engine, ssh
     from havirt.tools.validate.probe import ProbeOptions
 
-    if (xml_file is None) != from_store:
+    if [xml_file is not None, from_store, from_inventory].count(True) != 1:
         raise click.UsageError(
-            "give exactly one of --xml FILE (a new guest's domain XML) and --from-store "
-            "(a removed guest's current revision in the definition store)"
+            "give exactly one of --xml FILE (a new guest's domain XML), --from-inventory "
+            "(a guest the inventory declares) and --from-store (a removed guest's current "
+            "revision in the definition store)"
         )
     ctx = click.get_current_context()
-    given = [
-        f"--{option.replace('_', '-')}"
-        for option in ("wait", "wait_lock")
-        if ctx.get_parameter_source(option) is not ParameterSource.DEFAULT
-    ]
-    if given and not start:
-        verb = "applies" if len(given) == 1 else "apply"
-        raise click.UsageError(f"{' and '.join(given)} only {verb} with --start")
+
+    def given(*options: str) -> list[str]:
+        return [
+            f"--{option.replace('_', '-')}"
+            for option in options
+            if ctx.get_parameter_source(option) is not ParameterSource.DEFAULT
+        ]
+
+    if given("domain_type") and not from_inventory:
+        raise click.UsageError("--domain-type only applies with --from-inventory")
+    needing_start = given("wait", "wait_lock")
+    if needing_start and not start:
+        verb = "applies" if len(needing_start) == 1 else "apply"
+        raise click.UsageError(f"{' and '.join(needing_start)} only {verb} with --start")
+    if from_inventory and not given("why"):
+        why = "added from the inventory"
     if access.inventory is None:
         raise BadRequest(
             "domain add needs the cluster's inventory",
             "pass --inventory FILE (its nodes, storage and policies)",
         )
     inventory = load(str(access.inventory))
-    text, what = _definition(name, xml_file, store, str(access.inventory))
+    wishes = None
+    if from_inventory:
+        text, what, wishes = _rendered(name, inventory, domain_type)
+    else:
+        text, what = _definition(name, xml_file, store, str(access.inventory))
     world = command_world()
     schemas = world.schemas or SCHEMA_DIR
     needs = library.read(name, text, what, schemas)
@@ -148,6 +199,7 @@ def domain_add(
             dry_run=dry_run,
             scratch=world.scratch,
             from_store=from_store,
+            wishes=wishes,
         )
     except library.InStore as refused:
         raise Refused(
@@ -172,22 +224,40 @@ def domain_add(
 def _added_text(report: AddReport, start: bool) -> str:
     name, checked = report.guest, ", ".join(report.nodes)
     if report.dry_run:
-        head = (
-            f"{name} can be added again from revision {report.revision} in the store"
-            if report.from_store
-            else f"{name} can be added"
-        )
+        head = f"{name} can be added"
+        if report.from_store:
+            head += f" again from revision {report.revision} in the store"
+        elif report.from_inventory:
+            head += " from the inventory"
         then = "; with --start it would then be started" if start else ""
-        return f"{head} (checked on {checked}); nothing was changed{then}"
+        text = f"{head} (checked on {checked}); nothing was changed{then}"
+        if report.definition is not None:
+            text += f"\nthe domain XML it would store as revision 1:\n{report.definition.rstrip()}"
+        return text + _waiting(report)
     count = len(report.constraints)
-    ties = f"{count} constraints to the storage" if count else "no storage constraints"
-    where = (
-        f"added {name} again from revision {report.revision} in the store (nothing new stored)"
-        if report.from_store
-        else f"added {name}: revision {report.revision} in the store"
-    )
-    text = f"{where}, resource {name} (stopped, {ties}); checked on {checked}"
+    if report.from_inventory:
+        ties = f"{count} constraints from the inventory"
+    else:
+        ties = f"{count} constraints to the storage" if count else "no storage constraints"
+    if report.from_store:
+        where = (
+            f"added {name} again from revision {report.revision} in the store (nothing new stored)"
+        )
+    else:
+        source = " from the inventory" if report.from_inventory else ""
+        where = f"added {name}{source}: revision {report.revision} in the store"
+    text = f"{where}, resource {name} (stopped, {ties}); checked on {checked}" + _waiting(report)
     return text if start else f"{text}\nstart it with: havirt domain start {name}"
+
+
+def _waiting(report: AddReport) -> str:
+    """The inventory's anti-affinity constraints not made yet, as a line (or nothing)."""
+    if not report.waiting:
+        return ""
+    return (
+        "\nnot made yet, as the other guest is not in the cluster (made when it is added "
+        f"from the inventory): {', '.join(report.waiting)}"
+    )
 
 
 def _show(

@@ -14,6 +14,9 @@ In order, each refusal changing nothing:
    stored), and the resource (its ``config`` the store's file, its utilization from the
    XML, ``target-role=Stopped``) and its order and colocation with the cluster's storage
    clones go into the CIB in one transaction (:func:`~havirt.tools.pacemaker.push_change`).
+   A guest the inventory declares (:class:`Wishes`, from :mod:`.from_inventory`) carries
+   the inventory's wishes instead: its parameters, live migration or not, its storage,
+   preferred nodes and anti-affinity, as ``havirt generate`` renders them.
    When the CIB refuses, a new guest's revision 1 is purged again: the store holds no
    guest the cluster does not, except those it held before.
 """
@@ -22,7 +25,8 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from havirt.tools.domains.definition import check_definition
 from havirt.tools.domains.fit import Needs, judge_fit, read_needs
@@ -37,6 +41,10 @@ from havirt.tools.userinput import parse_xml
 from havirt.tools.validate.facts import NodeFacts
 from havirt.tools.validate.probe import LOCAL_URI
 from lxml import etree
+
+if TYPE_CHECKING:
+    from havirt.tools.generate.cib_plan import Constraint
+    from havirt.tools.pacemaker.cib import Colocation
 
 
 class NotRunnable(Refused):
@@ -70,6 +78,23 @@ class NotInStore(Refused):
         )
 
 
+@dataclass(frozen=True)
+class Wishes:
+    """What the resource of a guest the inventory declares carries beyond its XML: the
+    inventory's, as ``havirt generate`` renders them (:func:`.from_inventory.wishes`)."""
+
+    hypervisor: str
+    params: Mapping[str, str]
+    migrate: bool
+    constraints: tuple[Constraint, ...]  # after its storage, its preferred nodes
+    # Anti-affinity with other guests: made with those the cluster has; with the others
+    # when they are added (their own wishes name this guest).
+    apart: tuple[Colocation, ...] = ()
+    # A node's finding's item (fit's: "disk PATH", "domain type kvm") -> its fix, where
+    # the inventory knows better: how to create the missing disk, say.
+    fixes: Mapping[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class AddReport:
     """What ``add`` did (or, dry, would do)."""
@@ -81,6 +106,11 @@ class AddReport:
     from_store: bool = False  # the store's revision was added again; nothing was stored
     resource: str = ""  # the primitive's XML
     constraints: list[str] = field(default_factory=list)  # their ids
+    # The inventory's anti-affinity constraints left for later: the other guest is not
+    # in the cluster yet (they are made when it is added from the inventory).
+    waiting: list[str] = field(default_factory=list)
+    from_inventory: bool = False  # it carries the inventory's wishes
+    definition: str | None = None  # the XML stored (or, dry, to be): from the inventory
 
     def to_dict(self) -> dict[str, object]:
         return fields_dict(self)
@@ -108,33 +138,57 @@ def stored(store: DefinitionStore, name: str) -> tuple[int, str]:
 
 
 def _resource(
-    needs: Needs, config: str, policies: Policies, clones: list[str]
-) -> tuple[etree._Element, list[etree._Element]]:
-    """The guest's primitive and its constraints with each storage clone."""
-    from havirt.tools.generate.cib_plan import (
-        Order,
-        constraint_xml,
-        guest_primitive,
-        primitive_xml,
-    )
-    from havirt.tools.pacemaker.cib import Colocation
+    needs: Needs, config: str, policies: Policies, clones: list[str], wishes: Wishes | None
+) -> tuple[etree._Element, list[Constraint], tuple[Colocation, ...]]:
+    """The guest's primitive, its constraints (with each storage clone, or the
+    inventory's ``wishes``) and its anti-affinity with other guests (the wishes')."""
+    from havirt.tools.generate.cib_plan import guest_primitive, primitive_xml, storage_constraints
 
     primitive = guest_primitive(
         needs.name,
         config,
-        LOCAL_URI,  # the resource's hypervisor: each node's own libvirt
+        # The resource's hypervisor: each node's own libvirt, unless the inventory says.
+        wishes.hypervisor if wishes else LOCAL_URI,
         policies,
         vcpus=needs.vcpus,
         memory_mib=-(-needs.memory_kib // 1024),
+        params=wishes.params if wishes else None,
+        migrate=wishes.migrate if wishes else True,
         meta=(("target-role", "Stopped"),),
     )
-    constraints: list[Order | Colocation] = []
-    for clone in clones:
-        constraints.append(Order(f"order-{clone}-{needs.name}-mandatory", clone, needs.name))
-        constraints.append(
-            Colocation(f"colocation-{needs.name}-{clone}-INFINITY", needs.name, clone, "INFINITY")
-        )
-    return primitive_xml(primitive), [constraint_xml(c) for c in constraints]
+    if wishes is None:
+        return primitive_xml(primitive), storage_constraints(needs.name, clones), ()
+    return primitive_xml(primitive), list(wishes.constraints), wishes.apart
+
+
+def _with_present(
+    cib: etree._Element, name: str, constraints: list[Constraint], apart: tuple[Colocation, ...]
+) -> list[Constraint]:
+    """The constraints, and those of ``apart`` whose other guest is in the CIB; refused
+    when the CIB already has one of their ids."""
+    kept = list(constraints)
+    for colocation in apart:
+        other = colocation.with_rsc if colocation.rsc == name else colocation.rsc
+        if cib.xpath("configuration/resources//*[@id=$id]", id=other):
+            kept.append(colocation)
+    for constraint in kept:
+        if cib.xpath("configuration//*[@id=$id]", id=constraint.id):
+            raise Refused(
+                f"the CIB already has a constraint {constraint.id}; nothing was changed",
+                f"remove it first (pcs constraint delete {constraint.id})",
+            )
+    return kept
+
+
+def _wished_fixes(found: list[Finding], wishes: Wishes | None) -> list[Finding]:
+    """The findings, each about a node the wishes know a better fix for with that fix."""
+    fixes = wishes.fixes if wishes else {}
+    return [
+        replace(f, fix=fixes[f.item])
+        if f.node not in (None, "*") and f.item is not None and f.item in fixes
+        else f
+        for f in found
+    ]
 
 
 def add(
@@ -152,10 +206,12 @@ def add(
     dry_run: bool = False,
     scratch: Callable[[], str] = tempfile.gettempdir,
     from_store: bool = False,
+    wishes: Wishes | None = None,
 ) -> AddReport:
     """Check, store and create the guest ``needs.name`` (see the module doc). With
     ``from_store``, ``text`` is the store's current revision of it (:func:`stored`):
-    checked alike, not stored again."""
+    checked alike, not stored again. With ``wishes`` (the inventory's), the resource
+    carries them and ``clones`` is not used."""
     name = needs.name
     numbers = store.numbers(name)
     if from_store and not numbers:
@@ -176,7 +232,7 @@ def add(
         )
     if numbers and not from_store:
         raise InStore(name, numbers[-1])
-    found = judge_fit(needs, facts, reserve_mib, storage)
+    found = _wished_fixes(judge_fit(needs, facts, reserve_mib, storage), wishes)
     errors = [f for f in found if f.severity == ERROR]
     if errors:
         first = errors[0]
@@ -188,13 +244,21 @@ def add(
             else "see the list above",
             errors,
         )
-    primitive, constraints = _resource(needs, store.current_path(name), policies, clones)
+    from havirt.tools.generate.cib_plan import constraint_xml
+
+    config = store.current_path(name)
+    primitive, wished, apart = _resource(needs, config, policies, clones, wishes)
+    made = _with_present(cib, name, wished, apart)
+    constraints = [constraint_xml(c) for c in made]
     report = AddReport(
         name,
         dry_run,
         sorted(facts),
         resource=etree.tostring(primitive, encoding="unicode"),
-        constraints=[c.get("id", "") for c in constraints],
+        constraints=[c.id for c in made],
+        waiting=[c.id for c in apart if c not in made],
+        from_inventory=wishes is not None,
+        definition=text if wishes is not None else None,
     )
     if from_store:
         report.revision, report.from_store = numbers[-1], True

@@ -141,33 +141,59 @@ def plan(inv: Inventory) -> CibPlan:
         )
         # A node never runs the device that fences it (it could not fence itself when hung).
         constraints.append(_location(node.fence_id, node.name, "-INFINITY"))
-    clones = {storage.name: storage.clone_id for storage in inv.clustered_storage}
     for storage in inv.clustered_storage:
         resources.append(_pool_clone(storage))
     for guest in inv.guests:
         resources.append(_guest_primitive(inv, guest))
-        for name in guest.storage:
-            clone = clones[name]
-            # Mandatory and symmetrical: the pool is mounted before the guest starts and
-            # the guest is stopped before its node's pool is. Pacemaker relates a primitive
-            # to the clone instance on its own node, so live migration is kept (tested with
-            # crm_simulate in tests/contract/test_generate_pacemaker.py).
-            constraints.append(Order(f"order-{clone}-{guest.name}-mandatory", clone, guest.name))
-            constraints.append(
-                Colocation(
-                    f"colocation-{guest.name}-{clone}-INFINITY", guest.name, clone, "INFINITY"
-                )
-            )
-        for node_name in guest.preferred_nodes:
-            constraints.append(_location(guest.name, node_name, pol.preferred_node_score))
+        constraints += guest_constraints(inv, guest)
+    constraints += anti_affinity(inv)
+    return CibPlan(
+        properties=tuple(properties),
+        rsc_defaults=(("resource-stickiness", str(pol.stickiness)),),
+        nodes=nodes,
+        resources=tuple(resources),
+        constraints=tuple(constraints),
+    )
+
+
+def storage_constraints(guest: str, clones: Sequence[str]) -> list[Constraint]:
+    """The guest's order after and colocation with each storage clone (also what
+    ``havirt domain add`` creates).
+
+    Mandatory and symmetrical: the pool is mounted before the guest starts and the guest
+    is stopped before its node's pool is. Pacemaker relates a primitive to the clone
+    instance on its own node, so live migration is kept (tested with crm_simulate in
+    tests/contract/test_generate_pacemaker.py)."""
+    constraints: list[Constraint] = []
+    for clone in clones:
+        constraints.append(Order(f"order-{clone}-{guest}-mandatory", clone, guest))
+        constraints.append(
+            Colocation(f"colocation-{guest}-{clone}-INFINITY", guest, clone, "INFINITY")
+        )
+    return constraints
+
+
+def guest_constraints(inv: Inventory, guest: Guest) -> list[Constraint]:
+    """A guest's own constraints: after its storage, and its preferred nodes."""
+    clones = {storage.name: storage.clone_id for storage in inv.clustered_storage}
+    constraints = storage_constraints(guest.name, [clones[name] for name in guest.storage])
+    score = inv.policies.preferred_node_score
+    constraints += [_location(guest.name, node, score) for node in guest.preferred_nodes]
+    return constraints
+
+
+def anti_affinity(inv: Inventory) -> list[Colocation]:
+    """One colocation per pair of guests sharing an anti-affinity group: the later
+    guest (in inventory order) kept away from the earlier one."""
+    constraints: list[Colocation] = []
     seen: set[tuple[str, str]] = set()
+    score = inv.policies.anti_affinity_score
     for members in inv.anti_affinity_groups().values():
         for i, later in enumerate(members):
             for earlier in members[:i]:
                 if (later.name, earlier.name) in seen:
                     continue  # two groups sharing a pair: one constraint
                 seen.add((later.name, earlier.name))
-                score = pol.anti_affinity_score
                 constraints.append(
                     Colocation(
                         f"colocation-{later.name}-{earlier.name}-{score}",
@@ -176,13 +202,7 @@ def plan(inv: Inventory) -> CibPlan:
                         score,
                     )
                 )
-    return CibPlan(
-        properties=tuple(properties),
-        rsc_defaults=(("resource-stickiness", str(pol.stickiness)),),
-        nodes=nodes,
-        resources=tuple(resources),
-        constraints=tuple(constraints),
-    )
+    return constraints
 
 
 def _location(rsc: str, node: str, score: str) -> Location:
