@@ -213,6 +213,9 @@ def domain_add(
             where = "every node" if finding.node in (None, "*") else finding.node
             click.echo(f"  {where}: {finding.message}; fix: {finding.fix}", err=True)
         raise
+    if not as_json:
+        for warning in report.warnings:
+            click.echo(f"  warning: {warning}", err=True)
     if not start or dry_run:
         started = {"would_start": True} if start else None
         _show(report, started, _added_text(report, start), as_json)

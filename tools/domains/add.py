@@ -33,7 +33,7 @@ from havirt.tools.domains.fit import Needs, judge_fit, read_needs
 from havirt.tools.domains.schema import SCHEMA_DIR, check_schema
 from havirt.tools.domains.store import Change, DefinitionStore
 from havirt.tools.errors import BadRequest, HavirtError, Refused
-from havirt.tools.findings import ERROR, Finding
+from havirt.tools.findings import ERROR, WARNING, Finding
 from havirt.tools.inventory.model import Policies
 from havirt.tools.json_fields import fields_dict
 from havirt.tools.pacemaker import PacemakerAdapter, push_change
@@ -95,6 +95,13 @@ class Wishes:
     fixes: Mapping[str, str] = field(default_factory=dict)
 
 
+def _where(finding: Finding) -> str:
+    """A finding as one line that names its node (and its fix)."""
+    where = "" if finding.node in (None, "*") else f"{finding.node}: "
+    fix = f"; fix: {finding.fix}" if finding.fix else ""
+    return f"{where}{finding.message}{fix}"
+
+
 @dataclass
 class AddReport:
     """What ``add`` did (or, dry, would do)."""
@@ -111,6 +118,7 @@ class AddReport:
     waiting: list[str] = field(default_factory=list)
     from_inventory: bool = False  # it carries the inventory's wishes
     definition: str | None = None  # the XML stored (or, dry, to be): from the inventory
+    warnings: list[str] = field(default_factory=list)  # what may still go wrong, per node
 
     def to_dict(self) -> dict[str, object]:
         return fields_dict(self)
@@ -259,6 +267,7 @@ def add(
         waiting=[c.id for c in apart if c not in made],
         from_inventory=wishes is not None,
         definition=text if wishes is not None else None,
+        warnings=[_where(f) for f in found if f.severity == WARNING],
     )
     if from_store:
         report.revision, report.from_store = numbers[-1], True

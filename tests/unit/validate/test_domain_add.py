@@ -72,9 +72,10 @@ class FakeCib:
         self.pushed.append(self.cib)
 
 
-def facts(**overrides):
+def facts(text: str = GUEST, adjust=lambda nodes: None, **overrides):
     targets, nodes = cluster(3, files=("/srv/pool/web1.qcow2",), **overrides)
-    needs = read_needs(parse_xml(GUEST, "x"))
+    adjust(nodes)
+    needs = read_needs(parse_xml(text, "x"))
     return {
         t.name: probe.Collector(
             FakeSession(nodes[t.name], now=lambda: 1000.0),
@@ -545,3 +546,16 @@ def test_a_removed_guest_whose_history_pacemaker_still_keeps_comes_back(tmp_path
     )
     report = run(tmp_path, pm, text=store.get("web1"), from_store=True)
     assert report.revision == 1 and len(pm.pushed) == 1
+
+
+def test_what_may_still_go_wrong_is_reported_with_the_guest_added(tmp_path) -> None:
+    text = GUEST.replace("</vcpu>", "</vcpu><cpu mode='host-passthrough'/>")
+
+    def unlike(nodes) -> None:  # unlike CPUs: a host-passthrough guest may not migrate
+        nodes["node2"].cpu_model = "Haswell"
+
+    node_facts = facts(text, unlike)
+    report = run(tmp_path, FakeCib(), node_facts, text=text)
+    assert report.revision == 1
+    [warning] = report.warnings
+    assert "host-passthrough" in warning and "node2: Haswell" in warning
