@@ -93,6 +93,9 @@ class Wishes:
     # A node's finding's item (fit's: "disk PATH", "domain type kvm") -> its fix, where
     # the inventory knows better: how to create the missing disk, say.
     fixes: Mapping[str, str] = field(default_factory=dict)
+    # Where the inventory says the guest's XML is: `havirt generate` renders that, and
+    # apply would point the resource there instead of at the store.
+    config: str = ""
 
 
 def _where(finding: Finding) -> str:
@@ -269,6 +272,13 @@ def add(
         definition=text if wishes is not None else None,
         warnings=[_where(f) for f in found if f.severity == WARNING],
     )
+    if wishes is not None and wishes.config and wishes.config != config:
+        report.warnings.append(
+            f"the inventory puts {name}'s domain XML at {wishes.config}, so `havirt "
+            f"generate` and apply would point its resource there instead of at the store "
+            f"({config}); fix: remove that config from the inventory (guests with none run "
+            "from the store)"
+        )
     if from_store:
         report.revision, report.from_store = numbers[-1], True
     if dry_run:

@@ -162,4 +162,5 @@ def wishes(inv: Inventory, guest: Guest) -> Wishes:
             "domain type kvm": "enable KVM there, or add the guest with domain type qemu "
             "(emulated, slower)",
         },
+        config=guest.config,
     )

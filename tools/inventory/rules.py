@@ -4,6 +4,7 @@ storage, guests larger than any node, clashing Pacemaker ids, refused cluster op
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterable
 from typing import Any
 
@@ -177,6 +178,7 @@ class Builder:
     ) -> tuple[model.Guest, ...]:
         defaults = self.v["guest_defaults"]
         template = defaults["config"]
+        store = self.v["definitions"]["path"]
         if template is not None and "{name}" not in template and len(self.v["guests"]) > 1:
             self.problems.error(
                 ("guest_defaults", "config"),
@@ -192,12 +194,8 @@ class Builder:
             config = raw["config"]
             if config is None and template is not None:
                 config = template.replace("{name}", raw["name"])
-            if config is None:
-                self.problems.error(
-                    path,
-                    "no domain XML: set config = '/path/NAME.xml' on the guest, or "
-                    "config = '/path/{name}.xml' in [guest_defaults]",
-                )
+            if config is None:  # the definition store's current file ([definitions] path)
+                config = posixpath.join(store, raw["name"], "domain.xml")
             network = raw["network"]
             if network is None and networks and (raw["mac"] or raw["ip"]):
                 network = networks[0].name

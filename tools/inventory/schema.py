@@ -166,7 +166,8 @@ DEFINITIONS = Table(
             "path",
             AbsPath(what="an absolute path like /srv/havirt-shared/definitions"),
             "The definition store: the directory on the cluster's shared storage that "
-            "holds every guest's domain XML and its revisions (docs/domains.md). The "
+            "holds every guest's domain XML and its revisions (docs/domains.md); a guest "
+            "with no config (here or in [guest_defaults]) runs from its file there. The "
             "`havirt domain` commands' --store overrides it.",
             default=DEFAULT_STORE,
         ),
@@ -318,7 +319,8 @@ GUEST = Table(
         Field(
             "config",
             AbsPath(),
-            "Where its domain XML is on every node (default: guest_defaults.config).",
+            "Where its domain XML is on every node (default: guest_defaults.config, else "
+            "the definition store's PATH/NAME/domain.xml).",
         ),
         Field("hypervisor", Text("a libvirt URI"), "Overrides guest_defaults.hypervisor."),
         Field("disk", DISK, "Its disk (recorded; used by the pool and capacity checks)."),

@@ -247,3 +247,17 @@ def test_sizes() -> None:
     for bad in ("2GB", "lots", "-1GiB", "0MiB"):
         with pytest.raises(ValueError):
             SIZE.convert(bad)
+
+
+def test_a_guest_without_config_runs_from_the_definition_store() -> None:
+    store = '\n[definitions]\npath = "/srv/shared/definitions"\n'
+    bare = BASE.replace('[guest_defaults]\nconfig = "/srv/vms/{name}.xml"\n', "")
+    inv = load_text(bare + store, "c.toml")
+    assert [g.config for g in inv.guests] == [
+        "/srv/shared/definitions/web1/domain.xml",
+        "/srv/shared/definitions/web2/domain.xml",
+    ]
+    kept = load_text(BASE + store, "c.toml")  # a config the admin gave still wins
+    assert [g.config for g in kept.guests] == ["/srv/vms/web1.xml", "/srv/vms/web2.xml"]
+    default = load_text(bare, "c.toml")  # [definitions] path has a default too
+    assert default.guests[0].config == "/srv/havirt-shared/definitions/web1/domain.xml"

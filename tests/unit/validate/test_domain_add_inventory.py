@@ -344,3 +344,16 @@ def test_the_domain_type_without_from_inventory_is_refused(tmp_path) -> None:
     result = command(tmp_path, "--domain-type", "qemu", pm=FakeCib(), source=xml)
     assert result.exit_code == 2
     assert "--domain-type only applies with --from-inventory" in result.stderr
+
+
+def test_an_inventory_that_puts_the_xml_elsewhere_than_the_store_is_warned_of(tmp_path) -> None:
+    inv = inventory()  # [guest_defaults] config = /srv/havirt-shared/guests/{name}.xml
+    report = run(tmp_path, FakeCib(), wishes=F.wishes(inv, F.guest_of(inv, "web1")))
+    [warning] = report.warnings
+    assert "/srv/havirt-shared/guests/web1.xml" in warning and "apply" in warning
+    # Without a config of its own, the inventory points the guest at the store: in step.
+    bare = INVENTORY.replace('config = "/srv/havirt-shared/guests/{name}.xml"\n', "")
+    (tmp_path / "x").mkdir()
+    inv = load_text(bare.replace("STORE", str(tmp_path / "x")) + ALL_NODES, "cluster.toml")
+    again = run(tmp_path / "x", FakeCib(), wishes=F.wishes(inv, F.guest_of(inv, "web1")))
+    assert again.warnings == []
