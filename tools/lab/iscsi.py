@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Protocol
 
 from havirt.tools.lab import nsutil
-from havirt.tools.lab.proc import LabError, Result, run, spawn
+from havirt.tools.lab.proc import LabError, Result, StartStop, all_or_nothing, run, spawn
 
 TGTD_RUN_DIR = Path("/var/run/tgtd")
 ISCSI_PORT = 3260
@@ -62,7 +62,7 @@ class TargetLab(Protocol):
     subnet: ipaddress.IPv4Network
 
 
-class IscsiTarget:
+class IscsiTarget(StartStop):
     """One iSCSI target (tid 1) with ``luns`` data LUNs, each a sparse file of
     ``size_mib`` under ``<lab dir>/iscsi-<name>/``, admitting only the initiator
     names in ``initiators``. Nothing happens until :meth:`start` (or ``with``)."""
@@ -94,13 +94,6 @@ class IscsiTarget:
 
     def __repr__(self) -> str:
         return f"<IscsiTarget {self.iqn} at {self.portal} -C {self.control_port}>"
-
-    def __enter__(self) -> IscsiTarget:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # ------------------------------------------------------------ identity
 
@@ -154,12 +147,7 @@ class IscsiTarget:
         if not self._atexit_registered:
             atexit.register(self.stop)
             self._atexit_registered = True
-        try:
-            self._start()
-        except BaseException:
-            with contextlib.suppress(Exception):
-                self.stop()
-            raise
+        all_or_nothing(self._start, self.stop)
         return self
 
     def _start(self) -> None:
