@@ -56,18 +56,29 @@ def pool_agent(
     return run_ocf(lab, node, agent, action, f"pool-{reskeys['pool']}", reskeys, 30000, interval)
 
 
-def test_iscsi_direct_pool_starts_monitors_and_stops(
-    lab: Lab, installed_agents: dict[str, str], target: IscsiTarget, timings: dict[str, float]
-) -> None:
-    agent = installed_agents["StoragePool"]
-    node1 = lab.nodes["node1"]
-    reskeys = {
+def pool_reskeys(target: IscsiTarget) -> dict[str, str]:
+    return {
         "pool": "luns",
         "type": "iscsi-direct",
         "source_host": target.portal,
         "source_device": target.iqn,
         "initiator_iqn": INITIATOR,
     }
+
+
+def remove_pools(lab: Lab, *names: str) -> None:
+    for node in lab.nodes.values():
+        for name in names:
+            node.virsh("pool-destroy", name, check=False)
+            node.virsh("pool-undefine", name, check=False)
+
+
+def test_iscsi_direct_pool_starts_monitors_and_stops(
+    lab: Lab, installed_agents: dict[str, str], target: IscsiTarget, timings: dict[str, float]
+) -> None:
+    agent = installed_agents["StoragePool"]
+    node1 = lab.nodes["node1"]
+    reskeys = pool_reskeys(target)
     try:
         started = pool_agent(lab, agent, "start", reskeys)
         assert started.rc == SUCCESS, started
@@ -92,34 +103,39 @@ def test_iscsi_direct_pool_starts_monitors_and_stops(
         assert refused.rc == GENERIC, refused
         assert "cannot start pool luns2" in (refused.reason or ""), refused
     finally:
-        for name in ("luns", "luns2"):
-            node1.virsh("pool-destroy", name, check=False)
-            node1.virsh("pool-undefine", name, check=False)
+        remove_pools(lab, "luns", "luns2")
 
 
-def lun_guest(lab: Lab, target: IscsiTarget, guest: LabGuest) -> str:
-    """Make ``guest``'s disk the target's LUN 1 (a network disk, libiscsi) under an
-    explicit lease keyed by the LUN's serial; return the lease's key."""
+def lun_guest(
+    lab: Lab, target: IscsiTarget, guest: LabGuest, pool: str | None = None, lease: bool = True
+) -> str:
+    """Make ``guest``'s disk the target's LUN 1, opened by QEMU through libiscsi: a
+    network disk, or with ``pool`` a volume of that iscsi-direct pool; with ``lease``
+    under an explicit lease keyed by the LUN's serial. Return the lease's key."""
     key = target.lun_serial(1)
-    (lab.lockspace_dir / key).touch()  # virtlockd locks an existing file
-    lockspace = lab.lockspace_node_path
     xml = etree.parse(str(guest.xml_path))
     devices = xml.find("devices")
     old = devices.find("disk")
-    disk = etree.fromstring(
-        "<disk type='network' device='disk'>"
-        "<driver name='qemu' type='raw' cache='none'/>"
-        f"<source protocol='iscsi' name='{target.iqn}/1'>"
-        f"<host name='{target.address}' port='{target.port}'/>"
-        f"<initiator><iqn name='{INITIATOR}'/></initiator>"
-        "</source><target dev='vda' bus='virtio'/></disk>"
-    )
+    driver = "<driver name='qemu' type='raw' cache='none'/><target dev='vda' bus='virtio'/>"
+    if pool:
+        source = f"<source pool='{pool}' volume='unit:0:0:1'/>"
+    else:
+        source = (
+            f"<source protocol='iscsi' name='{target.iqn}/1'>"
+            f"<host name='{target.address}' port='{target.port}'/>"
+            f"<initiator><iqn name='{INITIATOR}'/></initiator></source>"
+        )
+    disk_type = "volume" if pool else "network"
+    disk = etree.fromstring(f"<disk type='{disk_type}' device='disk'>{driver}{source}</disk>")
     devices.replace(old, disk)
-    lease = etree.fromstring(
-        f"<lease><lockspace>{lockspace.rsplit('/', 1)[1]}</lockspace><key>{key}</key>"
-        f"<target path='{lockspace.rsplit('/', 1)[0]}'/></lease>"
-    )
-    devices.insert(list(devices).index(disk) + 1, lease)
+    if lease:
+        (lab.lockspace_dir / key).touch()  # virtlockd locks an existing file
+        lockspace, _, name = lab.lockspace_node_path.rpartition("/")
+        element = etree.fromstring(
+            f"<lease><lockspace>{name}</lockspace><key>{key}</key>"
+            f"<target path='{lockspace}'/></lease>"
+        )
+        devices.insert(list(devices).index(disk) + 1, element)
     xml.write(str(guest.xml_path))
     return key
 
@@ -177,3 +193,62 @@ def test_lun_guest_starts_is_refused_elsewhere_by_its_lease_and_migrates(
 
     assert agent("node2", "stop", force_stop="true").rc == SUCCESS
     assert guest.qemu_pids() == {}
+
+
+def test_volume_of_the_pool_as_disk_holds_the_pool_and_its_lease(
+    lab: Lab,
+    agent_path: str,
+    installed_agents: dict[str, str],
+    target: IscsiTarget,
+    make_guest: Callable[..., LabGuest],
+) -> None:
+    """The guest names a volume of the iscsi-direct pool, active on both nodes."""
+    if not lab.lock_manager:
+        pytest.skip("the lab runs without libvirt's lock manager")
+    pool_path = installed_agents["StoragePool"]
+    reskeys = pool_reskeys(target)
+    guest = make_guest()
+    key = lun_guest(lab, target, guest, pool="luns")
+    try:
+        for node in ("node1", "node2"):
+            started = pool_agent(lab, pool_path, "start", reskeys, node)
+            assert started.rc == SUCCESS, (node, started)
+        out = run_agent(lab, "node1", agent_path, "start", guest, 60000)
+        assert out.rc == SUCCESS, out
+        guest.wait_console(READY_MARKER, timeout=60)
+        dumped = lab.nodes["node1"].virsh("dumpxml", guest.name).stdout
+        assert "volume='unit:0:0:1'" in dumped and f"<key>{key}</key>" in dumped
+
+        second = run_agent(lab, "node2", agent_path, "start", guest, 60000)
+        assert second.rc == GENERIC and f"'{key}' is locked" in (second.reason or ""), second
+        only_copy(guest, "node1")
+
+        # The pool's stop on node1 refuses while the guest there uses its volume.
+        refused = pool_agent(lab, pool_path, "stop", reskeys)
+        assert refused.rc == GENERIC, refused
+        assert f"still used by guests running on this node: {guest.name}" in (
+            refused.reason or ""
+        ), refused
+        stop = run_agent(lab, "node1", agent_path, "stop", guest, 60000, force_stop="true")
+        assert stop.rc == SUCCESS, stop
+        for node in ("node1", "node2"):
+            stopped = pool_agent(lab, pool_path, "stop", reskeys, node)
+            assert stopped.rc == SUCCESS, (node, stopped)
+    finally:
+        guest.remove()
+        remove_pools(lab, "luns")
+
+
+def test_without_a_declared_lease_libvirt_starts_a_lun_guest_twice(
+    lab: Lab, target: IscsiTarget, make_guest: Callable[..., LabGuest]
+) -> None:
+    """Why the lease must be declared: the lab's nodes require leases for disks
+    (require_lease_for_disks=1), yet libvirt's automatic leases skip a disk QEMU opens
+    itself, and nothing else stops a second copy on another node."""
+    guest = make_guest()
+    lun_guest(lab, target, guest, lease=False)
+    leases_before = set(lab.lockspace_dir.iterdir())
+    for node in ("node1", "node2"):
+        lab.nodes[node].virsh("create", guest.node_xml_path, timeout=60)
+    assert sorted(guest.qemu_pids()) == ["node1", "node2"]
+    assert set(lab.lockspace_dir.iterdir()) == leases_before  # no lease was taken
