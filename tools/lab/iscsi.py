@@ -175,13 +175,14 @@ class IscsiTarget(StartStop):
             )
 
     def _start_daemon(self) -> None:
-        """tgtd on a control port nobody uses (ports with socket files are skipped;
-        a tgtd that dies at once lost a race for its port: the next one is tried)."""
+        """tgtd on a control port nobody uses: a port whose lock file a live process
+        holds is skipped (socket files left by a killed tgtd do not count); a tgtd that
+        never holds its lock lost a race for the port, and the next one is tried."""
         first = os.getpid() % len(CONTROL_PORTS)
         ports = [*CONTROL_PORTS[first:], *CONTROL_PORTS[:first]]
         log = self.dir / "tgtd.log"
         for port in ports[:20]:
-            if any(TGTD_RUN_DIR.glob(f"socket.{port}*")):
+            if lock_holder(port) is not None:
                 continue
             argv = ["ip", "netns", "exec", self.lab.switch_netns, "tgtd", "-f", "-C", str(port)]
             argv += ["--iscsi", f"portal={self.portal}"]
@@ -194,13 +195,18 @@ class IscsiTarget(StartStop):
         raise LabError(f"tgtd for {self.iqn} did not start; its log: {log}")
 
     def _wait_ready(self) -> bool:
-        assert self._process is not None
+        """Our tgtd holds its control port's lock and answers there."""
+        assert self._process is not None and self.control_port is not None
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 return False
-            if self.tgtadm("--mode", "target", "--op", "show", check=False).ok:
-                return self._process.poll() is None  # it was ours that answered
+            holder = lock_holder(self.control_port)
+            if holder is not None and holder != self._process.pid:
+                return False  # another tgtd has the port
+            ours = holder == self._process.pid
+            if ours and self.tgtadm("--mode", "target", "--op", "show", check=False).ok:
+                return True
             time.sleep(0.05)
         return False
 
@@ -239,6 +245,22 @@ class IscsiTarget(StartStop):
             for suffix in ("", ".lock"):
                 (TGTD_RUN_DIR / f"socket.{self.control_port}{suffix}").unlink(missing_ok=True)
         self.control_port = None
+
+
+def lock_holder(port: int, locks: str = "/proc/locks") -> int | None:
+    """The PID holding tgtd's lock on control port ``port`` (None: nobody does)."""
+    try:
+        inode = (TGTD_RUN_DIR / f"socket.{port}.lock").stat().st_ino
+        table = Path(locks).read_text()
+    except OSError:
+        return None
+    for line in table.splitlines():
+        # "1: POSIX  ADVISORY  WRITE <pid> <major>:<minor>:<inode> <start> <end>"; a waiter
+        # for the lock is listed as "1: -> POSIX ...": never the holder.
+        fields = line.split()
+        if len(fields) >= 6 and fields[5].rsplit(":", 1)[-1] == str(inode) and fields[4].isdigit():
+            return int(fields[4])
+    return None
 
 
 def missing_requirements() -> list[str]:
