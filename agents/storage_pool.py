@@ -13,7 +13,7 @@ from __future__ import annotations
 from havirt.agents.env import PoolEnv, PoolHost
 from havirt.agents.pool import fs_check
 from havirt.agents.pool.definition import DefinitionError, PoolSpec, differences, from_xml
-from havirt.agents.pool.health import check_seconds, health, mounted_at, reserve
+from havirt.agents.pool.health import check_seconds, health, lun_problem, mounted_at, reserve
 from havirt.agents.pool.params import ACTIONS, PARAMETERS
 from havirt.agents.pool.wanted import Carried, carry_wanted, definition_xml, spec_of, wanted_spec
 from havirt.ocf.agent import ActionContext, ResourceAgent
@@ -32,7 +32,7 @@ class StoragePool(ResourceAgent):
     host_class = PoolHost
     env_class = PoolEnv
     version = "1.0"
-    shortdesc = "Manages a libvirt storage pool (an NFS, filesystem, directory or LVM pool)"
+    shortdesc = "Manages a libvirt storage pool (an NFS, filesystem, directory, LVM or iSCSI pool)"
     longdesc = (
         "Defines (if needed), starts, stops and monitors one libvirt storage pool; meant to "
         "be cloned on every node that runs guests. For netfs (NFS, CIFS, GlusterFS) and fs "
@@ -42,7 +42,9 @@ class StoragePool(ResourceAgent):
         "mounted (from /proc/self/mountinfo), depth 10 stats the target and depth 20 writes, "
         "reads back and removes a per-node status file there; these checks run in a child "
         "process bounded by the operation timeout, so a hung mount makes the monitor fail "
-        "in time instead of hanging it."
+        "in time instead of hanging it. iSCSI pools (iscsi-direct: through libiscsi, no "
+        "kernel initiator; iscsi: through the kernel initiator) are active when libvirt "
+        "lists at least one data LUN of the target."
     )
     parameters = PARAMETERS
     actions = ACTIONS
@@ -89,12 +91,13 @@ class StoragePool(ResourceAgent):
             if not pool.is_active():
                 return self._not_running(ctx, f"pool {p.pool} is not active")
             spec = spec_of(ctx, pool)
+            luns = lun_problem(pool, spec)
         except HypervisorUnavailable as exc:
             return self._monitor_without_libvirt(ctx, depth, exc)
         except HypervisorError as exc:
             ctx.fail(f"pool {p.pool}: libvirt error: {exc}")
             return OcfExit.ERR_GENERIC
-        problem = health(ctx, spec, depth)
+        problem = health(ctx, spec, depth) or luns
         if problem:
             ctx.fail(f"pool {p.pool}: {problem}")
             return OcfExit.ERR_GENERIC
@@ -104,9 +107,10 @@ class StoragePool(ResourceAgent):
         """libvirtd is down or hung: the mount (or the directory) is the witness."""
         name = ctx.params.pool
         spec = wanted_spec(ctx)
-        if spec is None:
+        if spec is None or not spec.target:
+            known = "the definition of" if spec is None else "the state of the iscsi-direct"
             ctx.fail(
-                f"libvirt is unreachable ({exc}) and only libvirt knows the definition of "
+                f"libvirt is unreachable ({exc}) and only libvirt knows {known} "
                 f"pool {name}: cannot tell whether it is active"
             )
             return OcfExit.ERR_GENERIC
@@ -151,9 +155,7 @@ class StoragePool(ResourceAgent):
                         "pool_xml=..., so the agent defines it",
                     )
                 pool = hv.define_pool(definition_xml(ctx, wanted))
-                ctx.log.info(
-                    f"defined pool {name}: {wanted.type} {wanted.source} at {wanted.target}"
-                )
+                ctx.log.info(f"defined pool {name}: {wanted.type} {wanted.source} {wanted.where}")
             elif wanted is not None:
                 pool = reconcile(ctx, hv, pool, wanted)
             spec = spec_of(ctx, pool)
@@ -167,14 +169,15 @@ class StoragePool(ResourceAgent):
             else:
                 check_tools(ctx, spec)
                 prepare_target(ctx, pool, spec)
-                ctx.log.info(f"starting pool {name} ({spec.type} {spec.source} at {spec.target})")
+                ctx.log.info(f"starting pool {name} ({spec.type} {spec.source} {spec.where})")
                 pool.start()
+            luns = lun_problem(pool, spec)
         except HypervisorError as exc:
             raise OcfError(OcfExit.ERR_GENERIC, f"cannot start pool {name}: {exc}") from None
-        problem = health(ctx, spec, 10)
+        problem = health(ctx, spec, 10) or luns
         if problem:
             raise OcfError(OcfExit.ERR_GENERIC, f"pool {name} is active, but {problem}")
-        ctx.log.info(f"pool {name} is active at {spec.target}")
+        ctx.log.info(f"pool {name} is active {spec.where}")
         return OcfExit.SUCCESS
 
     # -- stop --------------------------------------------------------------------------------
@@ -242,7 +245,7 @@ class StoragePool(ResourceAgent):
             ) from None
         except HypervisorError as exc:
             hint = ""
-            if spec is not None and "busy" in str(exc):
+            if spec is not None and spec.target and "busy" in str(exc):
                 hint = f" (to see what still uses it: fuser -vm {spec.target})"
             raise OcfError(OcfExit.ERR_GENERIC, f"cannot stop pool {name}: {exc}{hint}") from None
         if spec.mounted:

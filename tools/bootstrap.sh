@@ -30,12 +30,18 @@ SYSTEM=${HAVIRT_SYSTEM_PACKAGES:-install}
 # - the lab and the tests: the tools they drive for real (ocf-tester, crm_resource, pcs,
 #   stonith_admin, xmllint, sshd, ip, nsenter), busybox-static, cpio and kmod (the test
 #   guests' initramfs), bindfs (a FUSE filesystem the storage pool tests hang on purpose),
-#   vagrant + vagrant-libvirt (`vagrant validate` of vagrant/), shellcheck (its scripts).
+#   vagrant + vagrant-libvirt (`vagrant validate` of vagrant/), shellcheck (its scripts);
+# - iSCSI without the kernel initiator: tgt (the userspace target the tests start),
+#   libiscsi-bin (its initiator tools), qemu-block-extra (QEMU's iscsi block driver) and
+#   libvirt-daemon-driver-storage-iscsi-direct (libvirt's iscsi-direct pools). Installed
+#   with the rest, before any lab runs: the lab's QEMU capability seed is refreshed from
+#   each lab's first node (libvirt re-probes when QEMU's module directory changed).
 PACKAGES=(
     libvirt-daemon-system libvirt-clients libvirt-dev pkg-config gcc python3-dev python3-venv
     qemu-system-x86 qemu-utils busybox-static iproute2 util-linux openssh-server openssh-client
     resource-agents pacemaker pacemaker-cli-utils corosync pcs fence-agents libxml2-utils
     cpio kmod bindfs nfs-common lvm2 e2fsprogs procps vagrant vagrant-libvirt shellcheck
+    tgt libiscsi-bin qemu-block-extra libvirt-daemon-driver-storage-iscsi-direct
 )
 if [ "$SYSTEM" != skip ]; then
     if [ "$(id -u)" -ne 0 ]; then

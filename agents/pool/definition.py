@@ -19,9 +19,18 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-POOL_TYPES = ("netfs", "fs", "dir", "logical")
+POOL_TYPES = ("netfs", "fs", "dir", "logical", "iscsi-direct", "iscsi")
 # Pools that libvirt mounts on start and unmounts on destroy.
 MOUNTED_TYPES = frozenset({"netfs", "fs"})
+# Pools of an iSCSI target's LUNs: iscsi logs the node's kernel initiator in (open-iscsi;
+# the LUNs appear as block devices under the target path), iscsi-direct only lists them
+# through libiscsi (nothing on the node: QEMU logs in itself).
+ISCSI_TYPES = frozenset({"iscsi", "iscsi-direct"})
+# Pools with a filesystem the depth-20 check may write a status file into.
+WRITABLE_TYPES = frozenset({"netfs", "fs", "dir"})
+ISCSI_PORT = 3260
+ISCSI_TARGET_PATH = "/dev/disk/by-path"  # where the kernel initiator's LUNs appear
+HEX_NAME_LENGTHS = {"eui.": (20,), "naa.": (20, 36)}  # iSCSI names other than iqn.
 FS_NS = "http://libvirt.org/schemas/storagepool/fs/1.0"
 
 # type -> (fields it needs, further fields it accepts)
@@ -30,20 +39,26 @@ FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "fs": (("source_path", "target_path"), ("source_format", "mount_options")),
     "dir": (("target_path",), ()),
     "logical": (("source_name",), ("source_format", "target_path")),
+    "iscsi-direct": (("source_host", "source_device", "initiator_iqn"), ()),
+    "iscsi": (("source_host", "source_device"), ("initiator_iqn", "target_path")),
 }
 DEFINITION_FIELDS = (
     "source_host",
     "source_path",
     "source_name",
+    "source_device",
+    "initiator_iqn",
     "source_format",
     "target_path",
     "mount_options",
 )
 # What each field means for each type, for error messages and the docs.
 FIELD_MEANING = {
-    "source_host": "the NFS/CIFS/Gluster server",
+    "source_host": "the NFS/CIFS/Gluster server, or the iSCSI portal as host[:port]",
     "source_path": "the exported directory (netfs) or the block device (fs)",
     "source_name": "the LVM volume group (logical)",
+    "source_device": "the iSCSI target's IQN",
+    "initiator_iqn": "the IQN this node logs in with, which the target's ACL admits",
     "source_format": "the filesystem or protocol",
     "target_path": "where the pool appears on this node",
     "mount_options": "extra mount options",
@@ -68,6 +83,8 @@ FORMATS: dict[str, tuple[str, ...]] = {
     ),
     "logical": ("auto", "lvm2"),
     "dir": (),
+    "iscsi-direct": (),
+    "iscsi": (),
 }
 # NFS is the first-class case: a netfs pool mounts with -t nfs unless told otherwise.
 DEFAULT_FORMAT = {"netfs": "nfs", "fs": "auto", "logical": "lvm2"}
@@ -84,15 +101,21 @@ class PoolSpec(Record):
         "source_host": None,
         "source_path": None,
         "source_name": None,
+        "source_device": None,
+        "initiator_iqn": None,
         "source_format": None,
         "mount_options": (),
     }
     name: str
     type: str
-    target: str  # both parsers refuse a definition without one (logical: /dev/<vg>)
-    source_host: str | None
+    # Both parsers refuse a definition without one (logical: /dev/<vg>), but for
+    # iscsi-direct, which has none on the node: "".
+    target: str
+    source_host: str | None  # iSCSI: host:port
     source_path: str | None
     source_name: str | None
+    source_device: str | None  # iSCSI: the target's IQN
+    initiator_iqn: str | None
     source_format: str | None  # None: the type's default, and not compared
     mount_options: tuple[str, ...]
 
@@ -101,8 +124,20 @@ class PoolSpec(Record):
         return self.type in MOUNTED_TYPES
 
     @property
+    def luns(self) -> bool:
+        """A pool whose volumes are the LUNs of an iSCSI target."""
+        return self.type in ISCSI_TYPES
+
+    @property
+    def where(self) -> str:
+        """Where the pool appears on the node (for messages)."""
+        return f"at {self.target}" if self.target else "through libiscsi"
+
+    @property
     def source(self) -> str:
         """The source as an admin would name it (for messages)."""
+        if self.luns:
+            return f"iscsi://{self.source_host}/{self.source_device}"
         if self.type == "netfs":
             return f"{self.source_host}:{self.source_path}"
         if self.type == "logical":
@@ -128,6 +163,56 @@ def check_options(text: str) -> str | None:
         if any(c.isspace() for c in option) or "'" in option or '"' in option:
             return f"option {shown(option)} contains white space or quotes"
     return None
+
+
+def check_iqn(text: str) -> str | None:
+    """An error text for something that is not an iSCSI name (iqn., eui. or naa.)."""
+    lower = text.lower()
+    if lower.startswith("iqn."):
+        date, _, rest = text[4:].partition(".")
+        year, _, month = date.partition("-")
+        ok = (
+            len(year) == 4
+            and year.isdigit()
+            and len(month) == 2
+            and month.isdigit()
+            and bool(rest)
+            and not any(c.isspace() or ord(c) < 32 or c == "/" for c in rest)
+            and len(text) <= 223
+        )
+    else:
+        ok = len(text) in HEX_NAME_LENGTHS.get(lower[:4], ()) and all(
+            c in "0123456789abcdef" for c in lower[4:]
+        )
+    if ok:
+        return None
+    return (
+        f"{shown(text)} is not an iSCSI name: use iqn.YYYY-MM.reversed.domain[:name] "
+        "(e.g. iqn.2026-01.com.example:storage1), eui.<16 hex digits> or naa.<hex>"
+    )
+
+
+def split_portal(text: str) -> tuple[str, int]:
+    """``host[:port]`` (``[v6]:port`` for IPv6) as (host, port); raises DefinitionError."""
+    port: str | None = None
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ("" if rest else None)
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    else:
+        host = text  # a name, an IPv4 address or a bare IPv6 address: the default port
+    bad_host = not host or any(c.isspace() or c in "/'\"[]" for c in host)
+    if bad_host or (port is not None and not (port.isdigit() and 0 < int(port) < 65536)):
+        raise DefinitionError(
+            f"parameter 'source_host': {shown(text)} is not an iSCSI portal "
+            "(host, host:port or [IPv6]:port with a port from 1 to 65535, e.g. storage1:3260)"
+        )
+    return host, int(port) if port else ISCSI_PORT
+
+
+def join_portal(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def from_params(values: Mapping[str, object]) -> PoolSpec | None:
@@ -168,9 +253,15 @@ def from_params(values: Mapping[str, object]) -> PoolSpec | None:
     target = _clean(values.get("target_path"))
     if target is None and pool_type == "logical":
         target = f"/dev/{name}"
+    if target is None and pool_type == "iscsi":
+        target = ISCSI_TARGET_PATH
+    if pool_type == "iscsi-direct":
+        return _iscsi_spec(values, pool_type, "")
     assert target is not None
     if not target.startswith("/"):
         raise DefinitionError(f"parameter 'target_path': {shown(target)} is not an absolute path")
+    if pool_type == "iscsi":
+        return _iscsi_spec(values, pool_type, os.path.normpath(target))
     source_path = _clean(values.get("source_path"))
     if (
         source_path is not None
@@ -196,6 +287,23 @@ def from_params(values: Mapping[str, object]) -> PoolSpec | None:
     )
 
 
+def _iscsi_spec(values: Mapping[str, object], pool_type: str, target: str) -> PoolSpec:
+    for field in ("source_device", "initiator_iqn"):
+        iqn = _clean(values.get(field))
+        problem = check_iqn(iqn) if iqn else None
+        if problem:
+            raise DefinitionError(f"parameter '{field}': {problem}")
+    host = _clean(values.get("source_host")) or ""
+    return PoolSpec(
+        name=str(values.get("pool") or ""),
+        type=pool_type,
+        target=target,
+        source_host=join_portal(*split_portal(host)),
+        source_device=_clean(values.get("source_device")),
+        initiator_iqn=_clean(values.get("initiator_iqn")),
+    )
+
+
 def _attr(root: ET.Element, path: str, attr: str) -> str | None:
     el = root.find(path)
     return _clean(el.get(attr)) if el is not None else None
@@ -218,6 +326,8 @@ def from_xml(xml: str) -> PoolSpec:
     name = _clean(root.findtext("name"))
     if name is None:
         raise DefinitionError("the definition has no <name>")
+    if pool_type in ISCSI_TYPES:
+        return _iscsi_from_xml(root, name, pool_type)
     target = _clean(root.findtext("target/path"))
     if target is None and pool_type == "logical":
         vg = _clean(root.findtext("source/name"))
@@ -247,6 +357,37 @@ def from_xml(xml: str) -> PoolSpec:
     )
 
 
+def _iscsi_from_xml(root: ET.Element, name: str, pool_type: str) -> PoolSpec:
+    host = _attr(root, "source/host", "name")
+    device = _attr(root, "source/device", "path")
+    if host is None or device is None:
+        raise DefinitionError(
+            "the definition has no <source><host name=...> and <device path=...> "
+            "(the iSCSI portal and target IQN)"
+        )
+    port = _attr(root, "source/host", "port")
+    target = ""
+    if pool_type == "iscsi":
+        target = os.path.normpath(_clean(root.findtext("target/path")) or ISCSI_TARGET_PATH)
+    return PoolSpec(
+        name=name,
+        type=pool_type,
+        target=target,
+        source_host=join_portal(host, int(port) if port and port.isdigit() else ISCSI_PORT),
+        source_device=device,
+        initiator_iqn=_attr(root, "source/initiator/iqn", "name"),
+    )
+
+
+def _iscsi_source(source: ET.Element, spec: PoolSpec) -> None:
+    host, port = split_portal(spec.source_host or "")
+    ET.SubElement(source, "host", name=host, port=str(port))
+    ET.SubElement(source, "device", path=spec.source_device or "")
+    if spec.initiator_iqn:
+        initiator = ET.SubElement(source, "initiator")
+        ET.SubElement(initiator, "iqn", name=spec.initiator_iqn)
+
+
 def to_xml(spec: PoolSpec, uuid: str | None = None) -> str:
     """Pool XML for ``virStoragePoolDefineXML``."""
     ET.register_namespace("fs", FS_NS)
@@ -263,9 +404,13 @@ def to_xml(spec: PoolSpec, uuid: str | None = None) -> str:
             ET.SubElement(source, "device", path=spec.source_path or "")
         elif spec.type == "logical":
             ET.SubElement(source, "name").text = spec.source_name
-        ET.SubElement(source, "format", type=spec.source_format or DEFAULT_FORMAT[spec.type])
-    target = ET.SubElement(root, "target")
-    ET.SubElement(target, "path").text = spec.target
+        if spec.luns:
+            _iscsi_source(source, spec)
+        else:
+            ET.SubElement(source, "format", type=spec.source_format or DEFAULT_FORMAT[spec.type])
+    if spec.target:
+        target = ET.SubElement(root, "target")
+        ET.SubElement(target, "path").text = spec.target
     if spec.mount_options:
         opts = ET.SubElement(root, f"{{{FS_NS}}}mount_opts")
         for option in spec.mount_options:
@@ -291,6 +436,8 @@ _COMPARED = (
     ("source_host", "source_host"),
     ("source_path", "source_path"),
     ("source_name", "source_name"),
+    ("source_device", "source_device"),
+    ("initiator_iqn", "initiator_iqn"),
 )
 
 

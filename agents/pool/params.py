@@ -10,7 +10,7 @@ in libvirt on every node). Cross-parameter rules live in
 from __future__ import annotations
 
 from havirt.agents.guest.migration import check_uri
-from havirt.agents.pool.definition import FORMATS, POOL_TYPES, check_options
+from havirt.agents.pool.definition import FORMATS, POOL_TYPES, check_iqn, check_options
 from havirt.ocf.agent import ActionSpec, admin_actions, monitor_actions
 from havirt.ocf.params import Parameter, shown
 
@@ -69,6 +69,10 @@ def _check_options(value: str) -> str | None:
     return check_options(value) if value.strip() else None
 
 
+def _check_iqn(value: str) -> str | None:
+    return check_iqn(value.strip()) if value.strip() else None
+
+
 _ALL_FORMATS = tuple(dict.fromkeys(f for formats in FORMATS.values() for f in formats))
 
 PARAMETERS: tuple[Parameter, ...] = (
@@ -95,7 +99,11 @@ PARAMETERS: tuple[Parameter, ...] = (
         "Pool type",
         "Type of the pool the agent defines when libvirt does not know it yet: netfs (NFS, "
         "also CIFS or GlusterFS: mounted by libvirt), fs (a block device mounted by "
-        "libvirt), dir (a directory) or logical (an existing LVM volume group). Leave unset "
+        "libvirt), dir (a directory), logical (an existing LVM volume group), iscsi-direct "
+        "(the LUNs of an iSCSI target, reached through libiscsi by libvirt and QEMU: needs "
+        "libvirt-daemon-driver-storage-iscsi-direct and qemu-block-extra on the node, no "
+        "kernel initiator) or iscsi (the LUNs as the node's block devices: needs the kernel "
+        "initiator, open-iscsi with iscsid running and the iscsi_tcp module). Leave unset "
         "to use pool_xml or an existing definition.",
         default="",
         choices=("", *POOL_TYPES),
@@ -103,7 +111,8 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter(
         "source_host",
         "Storage server",
-        "netfs: host name or address of the NFS (CIFS, Gluster) server.",
+        "netfs: host name or address of the NFS (CIFS, Gluster) server. iscsi-direct and "
+        "iscsi: the target's portal, host or host:port (port 3260 by default; [IPv6]:port).",
     ),
     Parameter(
         "source_path",
@@ -117,6 +126,21 @@ PARAMETERS: tuple[Parameter, ...] = (
         "source_name",
         "Volume group",
         "logical: the name of the existing LVM volume group.",
+    ),
+    Parameter(
+        "source_device",
+        "iSCSI target",
+        "iscsi-direct and iscsi: the IQN of the iSCSI target whose LUNs are the pool's "
+        "volumes (e.g. iqn.2026-01.com.example:storage1).",
+        check=_check_iqn,
+    ),
+    Parameter(
+        "initiator_iqn",
+        "iSCSI initiator name",
+        "iscsi-direct (required) and iscsi: the initiator IQN the node logs in with (QEMU "
+        "too, for guests whose disks are volumes of the pool); the target's ACL must admit "
+        "it.",
+        check=_check_iqn,
     ),
     Parameter(
         "source_format",
@@ -134,7 +158,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         "directory of a dir pool (e.g. /var/lib/libvirt/images). Must be the same path on "
         "every node for live migration, and written without symbolic links (it is matched "
         "against /proc/self/mountinfo as written). logical: /dev/<volume group> (the "
-        "default). Two pools never share a target.",
+        "default). iscsi: where the LUNs' block devices appear (default /dev/disk/by-path). "
+        "iscsi-direct has none. Two pools never share a target.",
         unique=True,
         check=_check_absolute,
     ),
@@ -169,11 +194,13 @@ PARAMETERS: tuple[Parameter, ...] = (
         "monitor_depth",
         "Least depth of every recurring monitor",
         "Depth a recurring monitor checks at least, whatever its OCF_CHECK_LEVEL: 0 = the "
-        "pool is active and its target mounted (from /proc/self/mountinfo; for dir and "
-        "logical: the target exists); 10 = also stat and statfs the target in a child "
-        "process bounded by the timeout; 20 = write, fsync, read back and remove a "
-        "per-node status file in the target instead (which answers all the stat would, and "
-        "more). Probes always check depth 0.",
+        "pool is active and its target mounted (from /proc/self/mountinfo; for dir, "
+        "logical and iscsi: the target exists; for iscsi pools: libvirt lists at least one "
+        "data LUN, LUN 0, the target's controller, not counted); 10 = also stat and statfs "
+        "the target in a child process bounded by the timeout; 20 = write, fsync, read back "
+        "and remove a per-node status file in the target instead (which answers all the "
+        "stat would, and more; not for logical and iscsi pools, which have no filesystem). "
+        "Probes always check depth 0.",
         type="integer",
         default="0",
         check=_check_depth,

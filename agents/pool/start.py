@@ -25,6 +25,7 @@ HELPER_PACKAGES = {
     "mount.cifs": "cifs-utils",
     "mount.glusterfs": "glusterfs-client",
     "vgchange": "lvm2",
+    "iscsiadm": "open-iscsi",
 }
 SBIN_PATH = "/usr/local/sbin:/usr/sbin:/sbin:/usr/local/bin:/usr/bin:/bin"
 
@@ -36,6 +37,8 @@ def check_tools(ctx: ActionContext, spec: definition.PoolSpec) -> None:
         tool = definition.MOUNT_HELPERS.get(spec.source_format or "nfs")
     elif spec.type == "logical":
         tool = "vgchange"
+    elif spec.type == "iscsi":
+        tool = "iscsiadm"  # the kernel initiator's tool (iscsi-direct needs none)
     if tool and ctx.host.which(tool, SBIN_PATH) is None:
         raise OcfError(
             OcfExit.ERR_INSTALLED,
@@ -75,8 +78,10 @@ def reconcile(ctx: ActionContext, hv: Hypervisor, pool: Pool, wanted: definition
 
 def prepare_target(ctx: ActionContext, pool: Pool, spec: definition.PoolSpec) -> None:
     """The target directory must exist (libvirt's build makes it) and must answer."""
-    if spec.type == "logical":
-        return  # /dev/<vg> appears when libvirt activates the volume group
+    if spec.type == "logical" or spec.luns:
+        # /dev/<vg> appears when libvirt activates the volume group, an iscsi pool's
+        # block devices when the initiator logs in; an iscsi-direct pool has no target.
+        return
     check = fs_check.exists_check(ctx.runner, spec.target, check_seconds(ctx, 10.0))
     if check.ok:
         return

@@ -7,9 +7,12 @@ daemons (namespaces, no VMs) and tiny real QEMU/TCG guests.
 * :mod:`.guest_image` -- kernel + busybox initramfs for the test guest, domain XML.
 * :mod:`.guest` -- :class:`LabGuest`: a guest's files in the lab's shared directory.
 * :mod:`.guest_init` -- the guest's /init script and the console markers it prints.
+* :mod:`.iscsi` -- :class:`~.iscsi.IscsiTarget`: a real userspace iSCSI target (tgtd)
+  on the lab's switch, for iSCSI pools and guests whose disks are LUNs.
 
 Needs root, util-linux (unshare, nsenter), iproute2, libvirt-daemon-system,
-qemu-system-x86, qemu-utils, busybox-static and apt access to a Debian 6.1 kernel.
+qemu-system-x86, qemu-utils, busybox-static and apt access to a Debian 6.1 kernel;
+for iSCSI also tgt, qemu-block-extra and libvirt-daemon-driver-storage-iscsi-direct.
 """
 
 from havirt.tools.lab.guest import LabGuest, create_guest

@@ -30,6 +30,7 @@ from typing import TypeVar
 from havirt.agents.guest import qemu_processes
 from havirt.tools.lab import nsutil
 from havirt.tools.lab.lab import Lab
+from havirt.tools.lab.proc import StartStop
 
 T = TypeVar("T")
 
@@ -104,7 +105,7 @@ def judge(guest: str, copies: list[QemuCopy]) -> str | None:
     return None  # a migration in progress, bounded by the caller
 
 
-class Auditor:
+class Auditor(StartStop):
     """Samples the lab's QEMU processes and records violations (see the module doc).
 
     ``max_outage``: how long a guest may have no QEMU at all (None: any time; 0:
@@ -137,13 +138,6 @@ class Auditor:
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------ life cycle
-
-    def __enter__(self) -> Auditor:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def start(self) -> None:
         self.sample()  # the first picture before anything happens

@@ -34,7 +34,7 @@ from havirt.tools.lab import nsutil
 from havirt.tools.lab import ssh as lab_ssh
 from havirt.tools.lab.configs import hosts_file
 from havirt.tools.lab.node import CAPS_DIR, NETNS_PREFIX, LibvirtNode
-from havirt.tools.lab.proc import LabError, run
+from havirt.tools.lab.proc import LabError, all_or_nothing, run
 
 DEFAULT_BASE_DIR = Path("/var/lib/havirt-lab")
 DEFAULT_CACHE_DIR = Path("/var/cache/havirt-lab")
@@ -227,12 +227,7 @@ class Lab:
         """
         self.down()
         self._detached = detached
-        try:
-            self._up()
-        except BaseException:
-            with contextlib.suppress(Exception):
-                self.down()
-            raise
+        all_or_nothing(self._up, self.down)
         return self
 
     def _up(self) -> None:

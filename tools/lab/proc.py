@@ -7,22 +7,62 @@ hold everywhere.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, Self
 
 from havirt.ocf.runner import TIMEOUT_RC, CommandResult, CommandRunner
 
 # The lab's commands go through the project's one command runner; a result is its
 # CommandResult (argv, returncode, stdout, stderr, timed_out, ok, describe()).
 Result = CommandResult
-__all__ = ["TIMEOUT_RC", "LabError", "Result", "checked", "command_env", "run", "spawn"]
+__all__ = [
+    "TIMEOUT_RC",
+    "LabError",
+    "Result",
+    "StartStop",
+    "all_or_nothing",
+    "checked",
+    "command_env",
+    "run",
+    "spawn",
+]
 
 
 class LabError(RuntimeError):
     """The lab could not do what was asked (a command failed, a wait timed out...)."""
+
+
+def all_or_nothing(make: Callable[[], None], undo: Callable[[], None]) -> None:
+    """Run ``make``; when it fails (or is interrupted), ``undo`` what it made so far and
+    re-raise (an error of ``undo`` itself does not hide the first one)."""
+    try:
+        make()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            undo()
+        raise
+
+
+class StartStop:
+    """Something the lab starts and stops: ``with thing:`` starts it and stops it
+    again, also when the block fails."""
+
+    def start(self) -> object:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def checked(result: Result) -> Result:

@@ -115,9 +115,9 @@ def test_definition_from_libvirt_when_the_parameters_give_none(sp) -> None:
 
 
 def test_a_pool_type_the_agent_does_not_manage(sp) -> None:
-    sp.add_pool(xml="<pool type='iscsi'><name>images</name></pool>", active=True)
+    sp.add_pool(xml="<pool type='rbd'><name>images</name></pool>", active=True)
     outcome = sp.run("monitor", pool="images")
-    assert outcome.rc == CONFIGURED and "'iscsi' is not managed" in outcome.reason
+    assert outcome.rc == CONFIGURED and "'rbd' is not managed" in outcome.reason
 
 
 # -- libvirtd down or hung: the mount is the witness -------------------------------------

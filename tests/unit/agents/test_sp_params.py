@@ -95,9 +95,9 @@ def test_pool_xml_file(sp, tmp_path) -> None:
     outcome = sp.run("validate-all", pool="images", pool_xml=str(path))
     assert outcome.rc == CONFIGURED
     assert "defines pool 'other'" in outcome.reason and "'pool' is 'images'" in outcome.reason
-    path.write_text("<pool type='iscsi'><name>images</name></pool>")
+    path.write_text("<pool type='rbd'><name>images</name></pool>")
     outcome = sp.run("validate-all", pool="images", pool_xml=str(path))
-    assert outcome.rc == CONFIGURED and "'iscsi' is not managed" in outcome.reason
+    assert outcome.rc == CONFIGURED and "'rbd' is not managed" in outcome.reason
     path.write_text(pool_xml(pool_type="dir", target="/srv/images"))
     assert sp.run("validate-all", pool="images", pool_xml=str(path)).rc == 0
     outcome = sp.run("validate-all", pool="images", pool_xml="relative.xml")
