@@ -161,8 +161,17 @@ def test_bad_definitions_are_refused_naming_node_and_reason_and_change_nothing(
         assert "Traceback" not in result.stderr
         assert not world.stored(name), f"{name} was stored"
     assert world.resource_ids() == before
-    unknown = world.havirt("domain", "history", "nosuch", "--inventory", world.inventory)
-    assert unknown.returncode == 2 and "nosuch" in unknown.stderr, unknown.describe()
+    for args, word in (
+        (("domain", "history", "nosuch", "--inventory", world.inventory), "nosuch"),
+        (("domain", "start", "nosuch"), "nosuch"),
+        (("domain", "migrate", "vm1", "node9"), "node9"),  # an unknown node
+        (("domain", "revert", "nosuch", "1", "--inventory", world.inventory), "nosuch"),
+    ):
+        result = world.havirt(*args)
+        errors = [line for line in result.stderr.splitlines() if line.startswith("havirt: error:")]
+        assert result.returncode == 2 and len(errors) == 1, result.describe()
+        assert word in errors[0] and "Traceback" not in result.stderr, result.stderr
+    assert world.resource_ids() == before
 
 
 def test_a_guest_added_from_a_file_starts_migrates_and_stops_with_progress(world: World) -> None:
