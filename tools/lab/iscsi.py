@@ -85,6 +85,7 @@ class IscsiTarget(StartStop):
         self.size_mib = size_mib
         self.address = str(lab.subnet[host_index])
         self.interface = f"{self.address}/{lab.subnet.prefixlen}"
+        self.portal = f"{self.address}:{ISCSI_PORT}"  # as libvirt's pool XML and QEMU take it
         self.iqn = f"{IQN_PREFIX}:{lab.name}-{name}"
         self.dir = lab.dir / f"iscsi-{name}"
         self.control_port: int | None = None
@@ -92,19 +93,10 @@ class IscsiTarget(StartStop):
         self._address_added = False
         self._atexit_registered = False
 
+    port = ISCSI_PORT  # every target listens on iSCSI's port, on its own address
+
     def __repr__(self) -> str:
         return f"<IscsiTarget {self.iqn} at {self.portal} -C {self.control_port}>"
-
-    # ------------------------------------------------------------ identity
-
-    @property
-    def portal(self) -> str:
-        """``address:port`` as libvirt's pool XML and QEMU take it."""
-        return f"{self.address}:{ISCSI_PORT}"
-
-    @property
-    def port(self) -> int:
-        return ISCSI_PORT
 
     @property
     def pid(self) -> int | None:
