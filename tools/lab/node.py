@@ -124,23 +124,15 @@ class LibvirtNode(Namespaced):
         self.netns = f"{NETNS_PREFIX}{lab.name}-{name}"
         self.dir = lab.dir / "nodes" / name
         self.host_uuid = str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"havirt-lab:{lab.name}:{name}"))
+        # how other nodes reach its libvirtd, and how a client on the host itself does
+        # (through the node's unix socket)
+        self.uri_tcp = f"qemu+tcp://{address}/system"
+        self.uri_host = f"qemu+unix:///system?socket={self.dir}/run/libvirt/libvirt-sock"
         self._holder: subprocess.Popen[bytes] | None = None
         self._holder_pid: int | None = None
 
     def __repr__(self) -> str:
         return f"<LibvirtNode {self.name} {self.address} netns={self.netns}>"
-
-    # ------------------------------------------------------------ identity
-
-    @property
-    def uri_tcp(self) -> str:
-        """URI other nodes use to reach this node's libvirtd (``qemu+tcp://ADDR/system``)."""
-        return f"qemu+tcp://{self.address}/system"
-
-    @property
-    def uri_host(self) -> str:
-        """URI for a libvirt client running on the host itself (via the node's unix socket)."""
-        return f"qemu+unix:///system?socket={self.dir}/run/libvirt/libvirt-sock"
 
     @property
     def holder_pid(self) -> int:
