@@ -31,7 +31,9 @@ on a CIB file is a dry run (the recorded state is taken as the truth).
 The nodes' libvirt (what ``domain start`` asks before it starts a guest) shows only
 what a setup's ``libvirt`` lines say: domains running outside Pacemaker, or a node
 whose libvirt cannot be read (:class:`SimLibvirt`); the guests Pacemaker runs are not
-listed there.
+listed there. It runs no migration job (what ``domain migrate`` shows of libvirt's
+progress): a live migration is over within its transition, crm_mon never shows a guest
+migrating (tests/unit/tools/test_migration_job.py follows one).
 """
 
 from __future__ import annotations

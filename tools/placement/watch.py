@@ -100,8 +100,8 @@ def watch(
         status = pm.status()
         observe(status)
         if jobs is not None:
-            for move in moves:
-                jobs.forget(move)
+            for followed in moves:
+                jobs.forget(followed)
         if known is None:
             known = _failures(status)
         for f in status.failed_actions:
@@ -121,8 +121,8 @@ def watch(
             and _step(m, status, elapsed, judge=m.guest not in failed)
         ]
         if jobs is not None:
-            for move in moves:
-                jobs.note(move, status)
+            for followed in moves:
+                jobs.note(followed, status)
             changed += [m for m in moves if m.state == MOVING and m not in changed]
         report(changed, status)
         left = [m for m in moves if m.state not in FINAL]
