@@ -248,8 +248,9 @@ def domain_migrate(
     NAME --prefer NODE' for a lasting wish).
 
     While crm_mon shows NAME migrating, the source node's libvirt is asked how
-    far the migration is (reached as 'havirt domain locate' reaches it:
-    --connect-template, --libvirt-timeout), and the progress lines say so
+    far the migration is (reached as 'havirt domain locate' reaches it, or
+    through --connect-template; each reading within --libvirt-timeout), and
+    the progress lines say so
     ("migrating: 312 of 1024 MiB left, 69 %, 85 MiB/s"). A node whose libvirt
     cannot be read gives no numbers (and is not asked again); the move goes on.
 

@@ -169,6 +169,7 @@ def read_job(
     boundary ``Hypervisor`` (``uri``, timeout) unless a caller hands in another."""
     hv = (connect or _hypervisor)(uri, timeout)
     try:
+        hv.connect()  # libvirt-python's connection (jobStats needs it), and only that one
         dom = hv.lookup(name=domain)
         progress = dom.job_progress(timeout) if dom is not None else None
     finally:

@@ -196,9 +196,14 @@ class FakeConnection:
     """What read_job uses of the libvirt boundary's Hypervisor."""
 
     domains: dict[str, FakeDomain]
+    connected: bool = False
     closed: bool = False
 
+    def connect(self) -> None:
+        self.connected = True
+
     def lookup(self, name: str | None = None, uuid: str | None = None) -> FakeDomain | None:
+        assert self.connected
         return self.domains.get(name or "")
 
     def close(self) -> None:
@@ -219,7 +224,7 @@ def test_read_job_asks_the_domain_s_job_stats_and_always_closes() -> None:
 
     def connect(uri: str, timeout: float) -> FakeConnection:
         opened.append((uri, timeout))
-        conn.closed = False
+        conn.connected = conn.closed = False
         return conn
 
     assert read_job("qemu+ssh://n1/system", "vm1", 3.0, connect) == _job(324, 700, 4)
