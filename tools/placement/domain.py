@@ -48,6 +48,7 @@ from lxml import etree
 
 if TYPE_CHECKING:
     from havirt.tools.records import LibvirtDomain
+    from havirt.tools.records.scan import MigrationJob
 
 TARGET_ROLE = "target-role"
 STARTED, STOPPED = "Started", "Stopped"
@@ -65,6 +66,7 @@ class DomainReport:
     expected: str | None = None  # where the scheduler would run it afterwards
     move: GuestMove | None = None  # followed: with a wait, and always for migrate
     notes: list[str] = field(default_factory=list)  # what else the scheduler would do
+    job: MigrationJob | None = None  # migrate: libvirt's last reading of its migration job
     seconds: float = 0.0
     dry_run: bool = False
 
@@ -480,5 +482,6 @@ def migrate(
     domain = env.libvirt.identity(primitive).domain if primitive is not None else name
     jobs = JobNotes(env, cluster.config, {name: domain})
     report.move = carry_out(env, [move], timeout=timeout, jobs=jobs)[0]
+    report.job = jobs.last.get(name)
     report.seconds = round(env.monotonic() - began, 2)
     return report

@@ -48,6 +48,7 @@ class JobNotes:
         self.shown: dict[str, str] = {}  # guest -> the detail set here
         self.jobs: dict[str, MigrationJob] = {}  # guest -> its last reading
         self.asked: dict[str, float] = {}  # guest -> when its job was last read
+        self.last: dict[str, MigrationJob] = {}  # guest -> libvirt's last reading, kept
 
     def forget(self, move: GuestMove) -> None:
         """Before the watcher judges a poll: the detail set here is ``migrating`` again
@@ -75,4 +76,4 @@ class JobNotes:
             self.jobs.pop(guest, None)
             return
         move.detail = self.shown[guest] = f"{MIGRATING}: {job_text(job, self.jobs.get(guest))}"
-        self.jobs[guest] = job
+        self.jobs[guest] = self.last[guest] = job

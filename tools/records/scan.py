@@ -156,6 +156,9 @@ class MigrationJob:
     remaining: int
     elapsed_ms: int
 
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
 
 def read_job(
     uri: str,

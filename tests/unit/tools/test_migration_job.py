@@ -12,6 +12,7 @@ from havirt.agents.libvirt.objects import JobProgress
 from havirt.tools.cluster.env import ClusterEnv
 from havirt.tools.pacemaker import ClusterStatus
 from havirt.tools.pacemaker.cib import CibConfig, Primitive, parse_config
+from havirt.tools.placement.domain import DomainReport
 from havirt.tools.placement.guest_move import DONE, GuestMove
 from havirt.tools.placement.migration_job import JobNotes, job_text
 from havirt.tools.placement.watch import watch
@@ -89,6 +90,31 @@ def test_the_progress_lines_say_what_libvirt_says_of_the_job_in_order() -> None:
     ]
     assert libvirt.asked == [("node1", "vm1-domain")] * 3  # the source node, the domain's name
     assert (move.state, move.detail, move.node) == (DONE, "", "node2")
+
+
+def test_the_last_reading_is_kept_for_the_report() -> None:
+    scenario = _migrating(2)
+    pm = FakeCluster(scenario.rounds)
+    status, history = pm.baseline()
+    env = virtual_env(pm).seeing(ScriptedLibvirt([_job(768, 256, 2), _job(100, 924, 5), None]))
+    jobs = JobNotes(env, CONFIG, {})
+    watch(
+        env,
+        [GuestMove("vm1", "node1", "node2")],
+        timeout=60.0,
+        baseline=status,
+        history=history,
+        poll=POLL,
+        jobs=jobs,
+    )
+    assert jobs.last == {"vm1": _job(100, 924, 5)}
+    report = DomainReport("vm1", "migrate", True, ("node1",), job=jobs.last["vm1"])
+    assert report.to_dict()["job"] == {
+        "total": 1024 * MIB,
+        "processed": 924 * MIB,
+        "remaining": 100 * MIB,
+        "elapsed_ms": 5000,
+    }
 
 
 def test_a_view_that_knows_nothing_changes_nothing() -> None:
