@@ -31,7 +31,9 @@ on a CIB file is a dry run (the recorded state is taken as the truth).
 The nodes' libvirt (what ``domain start`` asks before it starts a guest) shows only
 what a setup's ``libvirt`` lines say: domains running outside Pacemaker, or a node
 whose libvirt cannot be read (:class:`SimLibvirt`); the guests Pacemaker runs are not
-listed there.
+listed there. It runs no migration job (what ``domain migrate`` shows of libvirt's
+progress): a live migration is over within its transition, crm_mon never shows a guest
+migrating (tests/unit/tools/test_migration_job.py follows one).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from havirt.tools.cluster.lock import Holder, LockEnv, read_lock
 from havirt.tools.pacemaker import ClusterStatus, Pacemaker, PacemakerTimeout, parse_status
 from havirt.tools.pacemaker.cib import CibConfig, Primitive
 from havirt.tools.records import GuestIdentity, LibvirtDomain, NodeScan
+from havirt.tools.records.scan import MigrationJob
 from lxml import etree
 
 T0 = dt.datetime(2025, 3, 3, 9, 0, 0, tzinfo=dt.UTC)  # virtual second 0 (in the past:
@@ -130,6 +133,13 @@ class SimLibvirt:
 
     def identity(self, primitive: Primitive) -> GuestIdentity:
         return GuestIdentity(primitive.id, primitive.id)
+
+    def job(
+        self, status: ClusterStatus, config: CibConfig, node: str, domain: str
+    ) -> MigrationJob | None:
+        """No job: the simulated cluster migrates a guest within one transition, so
+        crm_mon never shows it migrating (the module doc)."""
+        return None
 
     def seen(self, template: str | None, timeout: float, all_nodes: bool) -> SimLibvirt:
         """The view a command gets, whatever its options."""

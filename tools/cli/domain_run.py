@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 from havirt.tools.cli import moving
-from havirt.tools.cli.common import seconds, seconds_option
+from havirt.tools.cli.common import Number, seconds, seconds_option
 from havirt.tools.cli.domains import open_store, store_options
 from havirt.tools.cli.lock import WAIT_LOCK_OPTION
-from havirt.tools.cli.records import LIBVIRT_OPTIONS
+from havirt.tools.cli.records import LIBVIRT_OPTIONS, TIMEOUT
 from havirt.tools.cli.world import command_env, command_world
 from havirt.tools.placement.guest_move import REMOVE_WAIT
 
@@ -90,18 +90,18 @@ IGNORE_UNREADABLE_OPTION = click.option(
 LOOK_OPTIONS = (*LIBVIRT_OPTIONS, IGNORE_UNREADABLE_OPTION)
 
 
-def _libvirt_view(look: _Look) -> LibvirtView:
+def _libvirt_view(template: str | None, timeout: float, all_nodes: bool) -> LibvirtView:
     """How the command reads each node's libvirt; BadRequest (exit 2, before the lock)
     for a connect template that cannot work."""
     from havirt.tools.errors import BadRequest, HavirtError
     from havirt.tools.records.scan import check_template
 
-    if look.template:
+    if template:
         try:
-            check_template(look.template)
+            check_template(template)
         except HavirtError as exc:
             raise BadRequest(exc.message, exc.hint) from None
-    return command_world().libvirt(look.template, look.timeout, look.all_nodes)
+    return command_world().libvirt(template, timeout, all_nodes)
 
 
 def _run(action: str, name: str, wait: float | None, run: moving.Run, look: _Look | None) -> None:
@@ -111,7 +111,7 @@ def _run(action: str, name: str, wait: float | None, run: moving.Run, look: _Loo
     running = action == "start"
     env = _env(run, running)
     if look is not None:
-        env = env.seeing(_libvirt_view(look))
+        env = env.seeing(_libvirt_view(look.template, look.timeout, look.all_nodes))
     role = "Started" if running else "Stopped"
     unreadable_ok = look is not None and look.ignore_unreadable
     try:
@@ -223,8 +223,20 @@ domain_stop = _role_command(
 @click.command("migrate")
 @click.argument("name")
 @click.argument("node")
+@LIBVIRT_OPTIONS[0]  # --connect-template
+@click.option(
+    "--libvirt-timeout",
+    type=Number(float, 0.1, 3600, unit="seconds"),
+    default=TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long the source node's libvirt may take to answer each reading of the "
+    "migration's progress (--timeout is how long the move is followed).",
+)
 @moving.options
-def domain_migrate(name: str, node: str, run: moving.Run) -> None:
+def domain_migrate(
+    name: str, node: str, template: str | None, libvirt_timeout: float, run: moving.Run
+) -> None:
     """Live-migrate guest NAME to NODE, and follow it there.
 
     Pacemaker's scheduler is asked first (crm_simulate, with a temporary
@@ -235,11 +247,18 @@ def domain_migrate(name: str, node: str, run: moving.Run) -> None:
     Pacemaker may later move NAME again as its rules say (use 'havirt place
     NAME --prefer NODE' for a lasting wish).
 
+    While crm_mon shows NAME migrating, the source node's libvirt is asked how
+    far the migration is (reached as 'havirt domain locate' reaches it, or
+    through --connect-template; each reading within --libvirt-timeout), and
+    the progress lines say so
+    ("migrating: 312 of 1024 MiB left, 69 %, 85 MiB/s"). A node whose libvirt
+    cannot be read gives no numbers (and is not asked again); the move goes on.
+
     Like 'pcs resource move NAME NODE', without the constraint it leaves behind.
     """
     from havirt.tools.placement.domain import migrate
 
-    env = run.env()
+    env = run.env().seeing(_libvirt_view(template, libvirt_timeout, all_nodes=False))
     report = run.locked(
         env,
         f"domain migrate {name} {node}",

@@ -5,10 +5,11 @@ read and change the cluster, wait for it, tell the admin how each guest is doing
 and take the cluster lock. Everything of that which is not their own logic comes
 in one :class:`ClusterEnv` (after pcs's LibraryEnvironment and pve-ha-manager's
 Env): the Pacemaker adapter, the clocks, sleeping, progress reporting, the
-lock's environment and, for ``domain start``, what each node's libvirt runs
-(:class:`LibvirtView`). No library function reads the real clock or sleeps by itself,
-so the same code runs on the live cluster (:func:`live_env`, built by the CLI)
-and on a simulated one on a virtual clock (tests/scenarios).
+lock's environment and, for ``domain start`` and ``domain migrate``, what each node's
+libvirt runs and how far a live migration is (:class:`LibvirtView`). No library function
+reads the real clock or sleeps by itself, so the same code runs on the live cluster
+(:func:`live_env`, built by the CLI) and on a simulated one on a virtual clock
+(tests/scenarios).
 
 The command layer builds it (tools/cli/world.py: this machine's, or the one a test
 hands in through the click context object).
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from havirt.tools.pacemaker.cib import CibConfig, Primitive
     from havirt.tools.placement.guest_move import GuestMove
     from havirt.tools.records import GuestIdentity, NodeScan
+    from havirt.tools.records.scan import MigrationJob
 
     Progress = Callable[[GuestMove], None]
 
@@ -50,6 +52,13 @@ class LibvirtView(Protocol):
         """The libvirt domain a guest resource runs (its config file's name and UUID)."""
         ...
 
+    def job(
+        self, status: ClusterStatus, config: CibConfig, node: str, domain: str
+    ) -> MigrationJob | None:
+        """The job (a live migration's progress) ``domain`` runs on ``node``'s libvirt;
+        None when it runs none, or the node cannot be read. Never raises."""
+        ...
+
 
 class NoneKnown:
     """The default view: no node's libvirt is known to run anything (the commands that
@@ -63,6 +72,11 @@ class NoneKnown:
 
         return GuestIdentity(primitive.id, primitive.id)
 
+    def job(
+        self, status: ClusterStatus, config: CibConfig, node: str, domain: str
+    ) -> MigrationJob | None:
+        return None
+
 
 NONE_KNOWN = NoneKnown()
 
@@ -75,7 +89,7 @@ class ClusterEnv:
     sleep: Callable[[float], None]
     lock: LockEnv  # who this process is, for the cluster lock
     progress: Progress = _silent  # each change of a followed guest's state
-    libvirt: LibvirtView = NONE_KNOWN  # what each node's libvirt runs (domain start asks)
+    libvirt: LibvirtView = NONE_KNOWN  # what each node's libvirt runs (domain start, migrate)
 
     def wall(self) -> float:
         """The wall clock in epoch seconds (what Pacemaker's operation history records)."""

@@ -16,6 +16,9 @@ constraint to NODE and refuses, with the reason, when NODE is not available, lac
 room, a rule forbids it, or another guest would have to stop. Otherwise the move is
 carried out with that temporary constraint (tools/placement/moves.carry_out), which is
 removed in every case, and judged like every move (live-migrated, restarted, ...).
+While crm_mon shows it migrating, its source node's libvirt (the environment's
+LibvirtView) is asked how far the migration is, and the progress says so
+(tools/placement/migration_job.py).
 
 Every refusal changes nothing.
 """
@@ -33,6 +36,7 @@ from havirt.tools.pacemaker import ClusterStatus
 from havirt.tools.pacemaker.cib import CibConfig, parse_config
 from havirt.tools.placement.constraints import Move
 from havirt.tools.placement.guest_move import DONE, FAILED, IN_FLIGHT, MOVING, TIMED_OUT, GuestMove
+from havirt.tools.placement.migration_job import JobNotes
 from havirt.tools.placement.model import Guest, Layout, describe_load, layout_from
 from havirt.tools.placement.moves import carry_out, check_cluster_can_move
 from havirt.tools.placement.place import constraints_of
@@ -44,6 +48,7 @@ from lxml import etree
 
 if TYPE_CHECKING:
     from havirt.tools.records import LibvirtDomain
+    from havirt.tools.records.scan import MigrationJob
 
 TARGET_ROLE = "target-role"
 STARTED, STOPPED = "Started", "Stopped"
@@ -61,6 +66,7 @@ class DomainReport:
     expected: str | None = None  # where the scheduler would run it afterwards
     move: GuestMove | None = None  # followed: with a wait, and always for migrate
     notes: list[str] = field(default_factory=list)  # what else the scheduler would do
+    job: MigrationJob | None = None  # migrate: libvirt's last reading of its migration job
     seconds: float = 0.0
     dry_run: bool = False
 
@@ -472,6 +478,10 @@ def migrate(
     report.move = GuestMove(name, guest.node, node)
     if dry_run:
         return report
-    report.move = carry_out(env, [move], timeout=timeout)[0]
+    primitive = cluster.config.primitives.get(name)
+    domain = env.libvirt.identity(primitive).domain if primitive is not None else name
+    jobs = JobNotes(env, cluster.config, {name: domain})
+    report.move = carry_out(env, [move], timeout=timeout, jobs=jobs)[0]
+    report.job = jobs.last.get(name)
     report.seconds = round(env.monotonic() - began, 2)
     return report

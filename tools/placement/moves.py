@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from havirt.tools.cluster.env import ClusterEnv
 from havirt.tools.errors import HavirtError, Refused
@@ -24,6 +25,9 @@ from havirt.tools.placement.constraints import (
 from havirt.tools.placement.guest_move import GuestMove
 from havirt.tools.placement.sightings import read_history
 from havirt.tools.placement.watch import POLL_SECONDS, watch
+
+if TYPE_CHECKING:
+    from havirt.tools.placement.migration_job import JobNotes
 
 MIN_LIFETIME = 120.0  # seconds a temporary constraint outlives the wait, at least
 
@@ -80,9 +84,15 @@ def check_no_move_in_progress(
 
 
 def carry_out(
-    env: ClusterEnv, moves: Sequence[Move], *, timeout: float, poll: float = POLL_SECONDS
+    env: ClusterEnv,
+    moves: Sequence[Move],
+    *,
+    timeout: float,
+    poll: float = POLL_SECONDS,
+    jobs: JobNotes | None = None,
 ) -> list[GuestMove]:
-    """Move guests with temporary constraints and remove the constraints in every case."""
+    """Move guests with temporary constraints and remove the constraints in every case
+    (``jobs``: libvirt's progress of each live migration, as :func:`watch` takes it)."""
     if not moves:
         return []
     pm = env.pacemaker
@@ -96,7 +106,15 @@ def carry_out(
     try:
         for move in followed:
             env.progress(move)
-        return watch(env, followed, timeout=timeout, baseline=baseline, history=history, poll=poll)
+        return watch(
+            env,
+            followed,
+            timeout=timeout,
+            baseline=baseline,
+            history=history,
+            poll=poll,
+            jobs=jobs,
+        )
     finally:
         _remove_for_sure(env, ids, expires)
 

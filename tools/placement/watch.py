@@ -5,6 +5,7 @@ change of a guest's state to a callback as it happens."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from havirt.tools.cluster.env import ClusterEnv
 from havirt.tools.pacemaker import ClusterStatus, OperationHistory
@@ -22,6 +23,9 @@ from havirt.tools.placement.guest_move import (
 from havirt.tools.placement.judge import judge
 from havirt.tools.placement.recovery import await_recovery, in_flight, settled_on
 from havirt.tools.placement.sightings import HistoryLog, Sightings, read_history
+
+if TYPE_CHECKING:
+    from havirt.tools.placement.migration_job import JobNotes
 
 POLL_SECONDS = 0.3
 
@@ -49,6 +53,7 @@ def watch(
     baseline: ClusterStatus | None = None,
     history: OperationHistory | None = None,
     poll: float = POLL_SECONDS,
+    jobs: JobNotes | None = None,
 ) -> list[GuestMove]:
     """Follow ``moves`` until each is final (see the module doc), reporting each change
     to ``env.progress``; returns them.
@@ -57,7 +62,8 @@ def watch(
     anything was changed (read here when not given); what happened since is judged.
     A guest whose move failed is final only once the cluster has recovered it
     (``crm_resource --wait``): where it ends up is part of the answer. A guest that
-    arrived but is lost again while others still move is followed again."""
+    arrived but is lost again while others still move is followed again. ``jobs``: what
+    libvirt says of each live migration goes into the move's detail."""
     pm, clock, wall, progress = env.pacemaker, env.monotonic, env.wall, env.progress
     start = clock()
     log = HistoryLog(history if history is not None else read_history(pm))
@@ -93,6 +99,9 @@ def watch(
     while True:
         status = pm.status()
         observe(status)
+        if jobs is not None:
+            for followed in moves:
+                jobs.forget(followed)
         if known is None:
             known = _failures(status)
         for f in status.failed_actions:
@@ -111,6 +120,10 @@ def watch(
             if m.state in (WAITING, MOVING, DONE)
             and _step(m, status, elapsed, judge=m.guest not in failed)
         ]
+        if jobs is not None:
+            for followed in moves:
+                jobs.note(followed, status)
+            changed += [m for m in moves if m.state == MOVING and m not in changed]
         report(changed, status)
         left = [m for m in moves if m.state not in FINAL]
         if left and all(m.guest in failed for m in left):

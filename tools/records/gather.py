@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from havirt.tools.pacemaker import ClusterStatus, PacemakerAdapter
 from havirt.tools.pacemaker.cib import CibConfig, Primitive, parse_config
 from havirt.tools.records.model import GuestIdentity, RecordsError, Sources
-from havirt.tools.records.scan import DEFAULT_TIMEOUT, NodeScan, Scanner, local_node, node_uris
+from havirt.tools.records.scan import (
+    DEFAULT_TIMEOUT,
+    MigrationJob,
+    NodeScan,
+    Scanner,
+    local_node,
+    node_uris,
+    read_job,
+)
 
 
 def _parallel(*calls: Callable[[], Any]) -> list[Any]:
@@ -118,10 +126,13 @@ class NodesLibvirt:
     timeout: float = DEFAULT_TIMEOUT
     all_nodes: bool = False
     hostname: str | None = None  # this machine's (None: uname -n)
+    # reads one domain's job on one node (URI, domain, timeout): scan.read_job unless given
+    read_job: Callable[[str, str, float], MigrationJob | None] = read_job
+    # the nodes whose job read failed, with why: not asked again
+    unreadable: dict[str, str] = field(default_factory=dict, compare=False)
 
     def domains(self, status: ClusterStatus, config: CibConfig) -> dict[str, NodeScan]:
         self.scanner.prepare()
-        local = local_node([n.name for n in status.nodes], self.hostname)
         return scan_nodes(
             self.scanner,
             status,
@@ -129,8 +140,30 @@ class NodesLibvirt:
             template=self.template,
             timeout=self.timeout,
             all_nodes=self.all_nodes,
-            local=local,
+            local=self._local(status),
         )
+
+    def _local(self, status: ClusterStatus) -> str | None:
+        return local_node([n.name for n in status.nodes], self.hostname)
+
+    def job(
+        self, status: ClusterStatus, config: CibConfig, node: str, domain: str
+    ) -> MigrationJob | None:
+        """``domain``'s job on ``node``, read as :meth:`domains` reads that node; None
+        when there is none or the node cannot be read (then it is not asked again)."""
+        if node in self.unreadable:
+            return None
+        try:
+            uris = node_uris(
+                [n.name for n in status.nodes],
+                config.guests,
+                template=self.template,
+                local=self._local(status),
+            )
+            return self.read_job(uris[node], domain, self.timeout)
+        except Exception as exc:  # best effort: a follower never fails on it
+            self.unreadable[node] = str(exc) or type(exc).__name__
+            return None
 
     def identity(self, primitive: Primitive) -> GuestIdentity:
         return identity(primitive)

@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from havirt.tools.errors import HavirtError
 from havirt.tools.json_fields import fields_dict
@@ -144,6 +144,54 @@ def scan_node(node: str, uri: str, timeout: float) -> NodeScan:
         for d in sorted(listed, key=lambda d: d.name)
     )
     return NodeScan(node, uri, domains=domains, seconds=_since(start))
+
+
+@dataclass(frozen=True)
+class MigrationJob:
+    """A domain's running job as its node's libvirt reports it (``jobStats``): bytes of
+    data to send in all, sent so far and still to send, and how long it has run."""
+
+    total: int
+    processed: int
+    remaining: int
+    elapsed_ms: int
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def read_job(
+    uri: str,
+    domain: str,
+    timeout: float,
+    connect: Callable[[str, float], Any] | None = None,
+) -> MigrationJob | None:
+    """The job ``domain`` runs on the libvirt at ``uri`` (a live migration, when the
+    cluster says it migrates), each call bounded by ``timeout``; None when the domain is
+    not there or runs no job. Raises when libvirt cannot be read. ``connect`` opens a
+    boundary ``Hypervisor`` (``uri``, timeout) unless a caller hands in another."""
+    hv = (connect or _hypervisor)(uri, timeout)
+    try:
+        hv.connect()  # libvirt-python's connection (jobStats needs it), and only that one
+        dom = hv.lookup(name=domain)
+        progress = dom.job_progress(timeout) if dom is not None else None
+    finally:
+        hv.close()
+    if progress is None or not progress.active or progress.data_total <= 0:
+        return None
+    return MigrationJob(
+        progress.data_total,
+        progress.data_processed,
+        progress.data_remaining,
+        progress.elapsed_ms,
+    )
+
+
+def _hypervisor(uri: str, timeout: float) -> Any:
+    from havirt.agents.libvirt.boundary import Hypervisor
+    from havirt.ocf.environment import Deadline
+
+    return Hypervisor(uri, Deadline(timeout), connect_timeout=timeout)
 
 
 def _since(start: float) -> float:

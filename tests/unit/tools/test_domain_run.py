@@ -29,6 +29,7 @@ from havirt.tools.placement.domain import (
 )
 from havirt.tools.placement.guest_move import DONE, TIMED_OUT, GuestMove
 from havirt.tools.records import GuestIdentity, LibvirtDomain, NodeScan
+from havirt.tools.records.scan import MigrationJob
 from lock_fakes import Admin, World
 
 NODES = ("n1", "n2", "n3")
@@ -277,6 +278,11 @@ class FakeLibvirt:
     def identity(self, primitive: Primitive) -> GuestIdentity:
         return GuestIdentity(primitive.id, self.domain or primitive.id, self.uuid)
 
+    def job(
+        self, status: ClusterStatus, config: CibConfig, node: str, domain: str
+    ) -> MigrationJob | None:
+        return None
+
 
 def _running(name: str, uuid: str = "", state: str = "running") -> LibvirtDomain:
     return LibvirtDomain(name, uuid or f"uuid-{name}", state, "booted", persistent=False)
@@ -404,3 +410,24 @@ def test_a_connect_template_that_cannot_work_is_refused_before_anything_is_read(
         result.stderr
     )
     assert pm.written == []
+
+
+def test_migrate_reads_the_source_node_as_told_and_refuses_a_bad_template_first() -> None:
+    pm = FakeCluster([_status(STOPPED_VM1)], _cib({"vm1": None, "vm2": None}))
+    asked: list[tuple[str | None, float, bool]] = []
+
+    def reader(template: str | None, timeout: float, all_nodes: bool) -> FakeLibvirt:
+        asked.append((template, timeout, all_nodes))
+        return FakeLibvirt({})
+
+    world = ClusterWorld(make=lambda quiet: _env(pm), libvirt=reader)
+    argv = ["domain", "migrate", "vm1", "n2", "--connect-template", "qemu+tls://{node}/system"]
+    result = CliRunner().invoke(main, [*argv, "--libvirt-timeout", "2"], obj=world)
+    assert result.exit_code == 2 and "vm1 is not running" in result.stderr
+    assert asked == [("qemu+tls://{node}/system", 2.0, False)]
+    result = CliRunner().invoke(main, ["domain", "migrate", "vm1", "n2"], obj=world)
+    assert asked[-1] == (None, 5.0, False)  # domain locate's defaults
+    argv = ["domain", "migrate", "vm1", "n2", "--connect-template", "qemu:///system"]
+    result = CliRunner().invoke(main, argv, obj=world)
+    assert result.exit_code == 2 and "does not contain {node}" in result.stderr
+    assert len(asked) == 2 and pm.written == []
