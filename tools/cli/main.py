@@ -20,6 +20,7 @@ from havirt.tools.cli.install import install_agents
 from havirt.tools.cli.inventory import apply_command, generate_command, inventory_group
 from havirt.tools.cli.lab import lab_group
 from havirt.tools.cli.maintenance import cluster_group, node_group
+from havirt.tools.cli.node_rescan import node_rescan
 from havirt.tools.cli.placement import balance_command, place_command
 from havirt.tools.cli.records import domain_group, node_list
 from havirt.tools.cli.validate import validate_command
@@ -42,7 +43,9 @@ def main() -> None:
     """High availability for libvirt/KVM guests on Pacemaker/Corosync."""
 
 
-node_group.add_command(node_list)  # node standby|unstandby (maintenance) and node list (records)
+# node standby|unstandby (maintenance), node list (records), node rescan (node_rescan)
+node_group.add_command(node_list)
+node_group.add_command(node_rescan)
 # domain list|locate (records), start|stop|migrate (domain_run), the store's (domains),
 # add (domain_add), sync (domain_sync)
 for domain_command in (domain_add, *RUN_COMMANDS, *STORE_COMMANDS, domain_sync):

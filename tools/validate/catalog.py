@@ -27,6 +27,12 @@ CATALOG: tuple[CheckInfo, ...] = (
         "active, autostart",
     ),
     CheckInfo(
+        "luns",
+        "iSCSI LUNs",
+        "each iSCSI pool's portal and target, and the data LUNs every node sees in it "
+        "(number, capacity, VPD 0x80 serial)",
+    ),
+    CheckInfo(
         "ssh-trust",
         "SSH trust between nodes",
         "every node reaches every other as the migration user without a prompt "

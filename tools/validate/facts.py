@@ -35,6 +35,22 @@ class Pool:
     target: str | None
     active: bool
     autostart: bool
+    # The iSCSI initiator IQN the pool logs in with (<source><initiator><iqn name=...>); it
+    # may differ per node, so the pools check does not compare it.
+    initiator: str | None = None
+
+
+ISCSI_POOL_TYPES = ("iscsi", "iscsi-direct")
+
+
+@dataclass(frozen=True)
+class Lun:
+    """One data LUN of an iSCSI pool as a node sees it (libvirt volume ``unit:B:T:LUN``)."""
+
+    number: int
+    capacity: int | None  # bytes, as libvirt reports it (None: unreadable)
+    key: str | None = None  # libvirt's volume key (a path naming portal, target and LUN)
+    serial: str | None = None  # VPD page 0x80 (None: not read, e.g. no iscsi-inq)
 
 
 @dataclass(frozen=True)
@@ -124,6 +140,8 @@ class NodeFacts:
     running: dict[str, str] | None = None  # running guests: UUID -> name
     bridges: frozenset[str] | None = None  # network bridges (interface type='bridge')
     paths: dict[str, bool] | None = None  # asked-for path -> exists on the node
+    # iSCSI pool -> the data LUNs this node sees (active iscsi/iscsi-direct pools only)
+    luns: dict[str, dict[int, Lun]] | None = None
     problems: list[Finding] = field(default_factory=list)  # what could not be read
 
 
@@ -194,6 +212,7 @@ def parse_pool(text: str, active: bool, autostart: bool) -> Pool:
     options = root.findall(f"{{{POOL_FS_NS}}}mount_opts/{{{POOL_FS_NS}}}option")
     if options:
         source["mount_opts"] = ",".join(o.get("name", "") for o in options)
+    iqn = root.find("source/initiator/iqn")
     return Pool(
         name=root.findtext("name", "").strip(),
         type=root.get("type", ""),
@@ -201,6 +220,51 @@ def parse_pool(text: str, active: bool, autostart: bool) -> Pool:
         target=(root.findtext("target/path") or "").strip() or None,
         active=active,
         autostart=autostart,
+        initiator=(iqn.get("name") or None) if iqn is not None else None,
+    )
+
+
+def iscsi_portal(pool: Pool) -> str | None:
+    """``host:port`` of an iSCSI pool's first source host (port 3260 when none is set)."""
+    host = dict(pool.source).get("host", "").split(",")[0]
+    if not host:
+        return None
+    return host if ":" in host.rpartition("]")[2] else f"{host}:3260"
+
+
+def iscsi_target(pool: Pool) -> str | None:
+    """The target IQN of an iSCSI pool (its source device path)."""
+    return dict(pool.source).get("device") or None
+
+
+_UNIT = re.compile(r"^unit:\d+:\d+:(\d+)$")
+_SERIAL = re.compile(r"Unit Serial Number:\[(.*)\]")
+
+
+def lun_number(volume: str) -> int | None:
+    """The LUN of an iSCSI pool's volume name ``unit:BUS:TARGET:LUN``, else None."""
+    match = _UNIT.match(volume.strip())
+    return int(match.group(1)) if match else None
+
+
+def parse_lun_volume(text: str, serial_text: str | None = None) -> Lun | None:
+    """A data LUN from ``virsh vol-dumpxml`` of an iSCSI pool's volume, and the serial
+    from ``iscsi-inq -e 1 -c 128`` (VPD 0x80) when given; None for LUN 0 (the target's
+    controller) and for volumes that are not LUNs. Raises ValueError on bad XML."""
+    root = xml(text)
+    number = lun_number(root.findtext("name") or "")
+    if number is None or number == 0:
+        return None
+    capacity_text = (root.findtext("capacity") or "").strip()
+    serial = None
+    if serial_text:
+        match = _SERIAL.search(serial_text)
+        serial = match.group(1).strip() or None if match else None
+    return Lun(
+        number=number,
+        capacity=int(capacity_text) if capacity_text.isdigit() else None,
+        key=(root.findtext("key") or "").strip() or None,
+        serial=serial,
     )
 
 

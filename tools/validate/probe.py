@@ -12,6 +12,7 @@ answer again framed by ``echo`` lines):
    of every node, /proc/meminfo, the lock manager's configuration, Pacemaker and Corosync;
 2. the XML of every network and pool, and of every persistent guest definition
    (one virsh);
+2b. on a node with active iSCSI pools, the LUNs each pool sees (:mod:`.lun_probe`);
 3. the clock (``date``, alone, so that the round trip bounds the offset);
 4. SSH trust: ``virsh -c qemu+ssh://PEER/system hostname`` to every other node,
    a few at a time, and ``ssh -o BatchMode=yes PEER true`` when it fails, to
@@ -34,6 +35,7 @@ from typing import Protocol, TypeVar
 from havirt.ocf.runner import CommandResult
 from havirt.tools.findings import ERROR, WARNING, Finding
 from havirt.tools.validate import facts as F
+from havirt.tools.validate import lun_probe
 from havirt.tools.validate.framing import (
     Section,
     answer,
@@ -152,6 +154,7 @@ class Collector:
 
     def collect(self) -> F.NodeFacts:
         self.collect_facts()
+        self.collect_luns()
         # Not first: a connection's first channel waits ~40 ms for sshd's post-login
         # messages to be acknowledged, which would widen the clock's round trip.
         self.collect_clock()
@@ -411,6 +414,28 @@ class Collector:
                 continue
             versions[key] = parse(section.stdout) or parse(section.stderr) or "unknown"
         self.facts.versions = versions
+
+    # -- iSCSI LUNs
+
+    def collect_luns(self) -> None:
+        """The data LUNs of each active iSCSI pool (one more round trip, only on a node
+        that has such pools)."""
+        if self.facts.pools is None:
+            return  # unread: said already
+        pools = lun_probe.iscsi_pools(self.facts.pools)
+        answers = lun_probe.read_luns(self.session, pools, self.options.command_timeout)
+        self.facts.luns = {}
+        for name, luns in answers.items():
+            if isinstance(luns, str):
+                self.problem(
+                    "luns",
+                    f"pool '{name}'",
+                    f"could not list the LUNs of pool {name}: {luns}",
+                    f"on {self.target.name}: virsh pool-refresh {name}, and check that the "
+                    "target admits the pool's initiator IQN",
+                )
+            else:
+                self.facts.luns[name] = luns
 
     # -- SSH trust
 

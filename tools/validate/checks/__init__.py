@@ -19,6 +19,7 @@ from havirt.tools.validate.checks.host import (
     check_versions,
 )
 from havirt.tools.validate.checks.lock import check_lock_manager
+from havirt.tools.validate.checks.luns import check_luns
 from havirt.tools.validate.checks.memory import check_memory
 from havirt.tools.validate.checks.names import check_hostnames
 from havirt.tools.validate.checks.objects import check_networks, check_pools
@@ -36,6 +37,7 @@ class Check:
 _RUN: dict[str, Callable[[Context], list[Finding]]] = {
     "networks": check_networks,
     "pools": check_pools,
+    "luns": check_luns,
     "ssh-trust": check_ssh_trust,
     "cpu": check_cpu,
     "versions": check_versions,
