@@ -47,8 +47,9 @@ def lun_snippet(pool: F.Pool, timeout: float, refresh: bool) -> str:
     if refresh:
         lines.append(f"{bounded(f'{virsh} pool-refresh {name}', timeout)} >/dev/null || exit")
     lines += [
-        f"v=$({bounded(f'{virsh} vol-list --name {name}', timeout)}) || exit",
-        f'for n in $(printf "%s\\n" "$v" | head -n {MAX_LUNS + 1}); do',
+        # virsh 9.0's vol-list has no --name: the first column (no header with -q)
+        f"v=$({bounded(f'{virsh} -q vol-list {name}', timeout)}) || exit",
+        f'for n in $(printf "%s\\n" "$v" | awk \'{{print $1}}\' | head -n {MAX_LUNS + 1}); do',
         '  printf "%s vol %s\\n" "$b" "$n"',
         "  " + bounded(f'{virsh} vol-dumpxml --pool {name} "$n"', timeout),
     ]

@@ -46,7 +46,8 @@ def pools_snippet(timeout: float) -> str:
     dump = bounded(f'{VIRSH} pool-dumpxml "$p"', timeout)
     return (
         f"l=$({listing}) || exit\n"
-        'printf "%s\\n" "$l" | while IFS= read -r p; do\n'
+        # virsh pads the names of --name with spaces
+        'printf "%s\\n" "$l" | sed \'s/[[:space:]]*$//\' | while IFS= read -r p; do\n'
         '  [ -n "$p" ] || continue\n'
         '  printf "%s pool %s\\n" "$b" "$p"\n'
         f"  {dump}\n"
