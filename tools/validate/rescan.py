@@ -19,16 +19,8 @@ from dataclasses import asdict, dataclass, field
 
 from havirt.tools.errors import BadRequest
 from havirt.tools.validate import facts as F
-from havirt.tools.validate import lun_probe
+from havirt.tools.validate import framing, lun_probe
 from havirt.tools.validate.engine import Connector
-from havirt.tools.validate.framing import (
-    answer,
-    bounded,
-    new_boundary,
-    parse_sections,
-    sections_script,
-    sh_command,
-)
 from havirt.tools.validate.probe import Session
 from havirt.tools.validate.targets import Target
 
@@ -42,8 +34,8 @@ VIRSH = f"virsh -c {lun_probe.URI}"
 
 def pools_snippet(timeout: float) -> str:
     """Each active pool's name after a ``$b pool NAME`` line, then its XML."""
-    listing = bounded(f"{VIRSH} pool-list --name", timeout)
-    dump = bounded(f'{VIRSH} pool-dumpxml "$p"', timeout)
+    listing = framing.bounded(f"{VIRSH} pool-list --name", timeout)
+    dump = framing.bounded(f'{VIRSH} pool-dumpxml "$p"', timeout)
     return (
         f"l=$({listing}) || exit\n"
         # virsh pads the names of --name with spaces
@@ -94,10 +86,10 @@ def choose(targets: Sequence[Target], names: Sequence[str], every: bool) -> list
 
 def read_active_pools(session: Session, timeout: float) -> list[F.Pool]:
     """The node's active iSCSI pools; ValueError when libvirt did not answer."""
-    boundary = new_boundary()
-    script = sections_script(boundary, [("pools", pools_snippet(timeout))])
-    result = session.run(sh_command(script), timeout=timeout * 4 + 10)
-    section = answer(parse_sections(boundary, result.stdout).get("pools"))
+    boundary = framing.new_boundary()
+    script = framing.sections_script(boundary, [("pools", pools_snippet(timeout))])
+    result = session.run(framing.sh_command(script), timeout=timeout * 4 + 10)
+    section = framing.answer(framing.parse_sections(boundary, result.stdout).get("pools"))
     pools: dict[str, F.Pool] = {}
     parts = section.stdout.split(boundary + " pool ")[1:]
     for part in parts:
@@ -119,19 +111,11 @@ def rescan(
     sessions: list[tuple[Target, Session, list[F.Pool]]] = []
     try:
         for target in targets:
-            try:
-                session = connector.connect(target)
-            except connect_errors as exc:
-                message = getattr(exc, "message", None) or str(exc)
-                report.rows.append(Row(target.name, "", UNREACHABLE, message))
-                continue
-            try:
-                pools = read_active_pools(session, timeout)
-            except ValueError as exc:
-                _close(session)
-                report.rows.append(Row(target.name, "", UNREACHABLE, f"libvirt: {exc}"))
-                continue
-            sessions.append((target, session, pools))
+            opened = _open(connector, target, connect_errors, timeout)
+            if isinstance(opened, str):
+                report.rows.append(Row(target.name, "", UNREACHABLE, opened))
+            else:
+                sessions.append((target, *opened))
         known = {p.name for _, _, pools in sessions for p in pools}
         if pool is not None and sessions and pool not in known:
             raise BadRequest(
@@ -145,6 +129,24 @@ def rescan(
         for _, session, _ in sessions:
             _close(session)
     return report
+
+
+def _open(
+    connector: Connector,
+    target: Target,
+    connect_errors: tuple[type[BaseException], ...],
+    timeout: float,
+) -> tuple[Session, list[F.Pool]] | str:
+    """A session to ``target`` and its active iSCSI pools, or why there is none."""
+    try:
+        session = connector.connect(target)
+    except connect_errors as exc:
+        return getattr(exc, "message", None) or str(exc)
+    try:
+        return session, read_active_pools(session, timeout)
+    except ValueError as exc:
+        _close(session)
+        return f"libvirt: {exc}"
 
 
 def _rescan_node(

@@ -10,13 +10,15 @@ initiator IQN.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Iterator, Mapping
+from typing import TypeVar
 
 from havirt.tools.findings import ERROR, WARNING, Finding
 from havirt.tools.validate import facts as F
 from havirt.tools.validate.checks.context import Context, nodes_text, outliers
 
 CHECK = "luns"
+V = TypeVar("V", bound=Hashable)
 
 
 def check_luns(ctx: Context) -> list[Finding]:
@@ -59,6 +61,13 @@ def check_luns(ctx: Context) -> list[Finding]:
     return found
 
 
+def _odd(ctx: Context, values: Mapping[str, V]) -> Iterator[tuple[str, V | None, list[str]]]:
+    """Each node whose value is not the reference, with the reference and who has it."""
+    ref, same, differ = outliers(ctx, values)
+    for node in differ:
+        yield node, ref, same
+
+
 def _finding(
     node: str,
     pool: str,
@@ -96,8 +105,7 @@ def _sources(ctx: Context, name: str, per_node: Mapping[str, F.Pool]) -> list[Fi
     found = []
     for label, read in (("portal", F.iscsi_portal), ("target IQN", F.iscsi_target)):
         values = {n: read(p) for n, p in per_node.items()}
-        ref, same, differ = outliers(ctx, values)
-        for node in differ:
+        for node, ref, same in _odd(ctx, values):
             found.append(
                 _finding(
                     node,
@@ -132,8 +140,7 @@ def _luns(ctx: Context, name: str, seen: Mapping[str, dict[int, F.Lun]]) -> list
     numbers = sorted({n for luns in seen.values() for n in luns})
     for number in numbers:
         presence = {n: number in luns for n, luns in seen.items()}
-        ref, same, differ = outliers(ctx, presence)
-        for node in differ:
+        for node, ref, same in _odd(ctx, presence):
             if ref:
                 message = (
                     f"{node} does not see LUN {number} of pool {name}; "
@@ -159,8 +166,7 @@ def _luns(ctx: Context, name: str, seen: Mapping[str, dict[int, F.Lun]]) -> list
             ("capacity", {n: lun.capacity for n, lun in have.items()}),
             ("serial", {n: lun.serial for n, lun in have.items() if lun.serial is not None}),
         ):
-            ref_value, same, differ = outliers(ctx, values)
-            for node in differ:
+            for node, ref_value, same in _odd(ctx, values):
                 found.append(
                     _finding(
                         node,
