@@ -13,8 +13,17 @@ import secrets
 import shlex
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Protocol
+
+from havirt.ocf.runner import CommandResult
 
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class Session(Protocol):
+    """Where the scripts run: the SSH adapter, or a fake in tests."""
+
+    def run(self, command: str, timeout: float) -> CommandResult: ...
 
 
 @dataclass

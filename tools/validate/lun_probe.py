@@ -14,20 +14,17 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
 
 from havirt.tools.validate import facts as F
 from havirt.tools.validate.framing import (
     Section,
+    Session,
     bounded,
     new_boundary,
     parse_sections,
     sections_script,
     sh_command,
 )
-
-if TYPE_CHECKING:
-    from havirt.tools.validate.probe import Session
 
 URI = "qemu:///system"
 MAX_LUNS = 256  # volumes read per pool: the answer stays bounded
@@ -71,15 +68,15 @@ def parse_luns(boundary: str, text: str) -> dict[int, F.Lun]:
     """The data LUNs from the output of :func:`lun_snippet`; ValueError if a volume's
     XML is unreadable."""
     volumes: list[tuple[str, list[str], list[str]]] = []  # name, XML lines, serial lines
-    part = 1
+    into: list[str] | None = None  # where the current line goes
     for line in text.split("\n"):
         if line.startswith(boundary + " vol "):
             volumes.append((line[len(boundary) + 5 :], [], []))
-            part = 1
-        elif line == boundary + " serial":
-            part = 2
-        elif volumes:
-            volumes[-1][part].append(line)
+            into = volumes[-1][1]
+        elif line == boundary + " serial" and volumes:
+            into = volumes[-1][2]
+        elif into is not None:
+            into.append(line)
     luns: dict[int, F.Lun] = {}
     for name, xml_lines, serial_lines in volumes[:MAX_LUNS]:
         if F.lun_number(name) in (None, 0):

@@ -30,9 +30,8 @@ import shlex
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
-from havirt.ocf.runner import CommandResult
 from havirt.tools.findings import ERROR, WARNING, Finding
 from havirt.tools.validate import facts as F
 from havirt.tools.validate import lun_probe
@@ -48,6 +47,7 @@ from havirt.tools.validate.framing import (
     virsh_batch,
     virsh_word,
 )
+from havirt.tools.validate.framing import Session as Session  # the seam, as it was defined here
 from havirt.tools.validate.targets import Target
 from havirt.tools.validate.trust_probe import (
     parse_trust,
@@ -84,10 +84,6 @@ VIRSH_BATCH = (
 )
 # The network bridges of a node (for guests' <interface type='bridge'>).
 BRIDGES = 'cd /sys/class/net && for n in *; do [ -d "$n/bridge" ] && echo "$n"; done; true'
-
-
-class Session(Protocol):
-    def run(self, command: str, timeout: float) -> CommandResult: ...
 
 
 def path_test(paths: Sequence[str]) -> str:

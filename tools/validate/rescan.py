@@ -21,7 +21,7 @@ from havirt.tools.errors import BadRequest
 from havirt.tools.validate import facts as F
 from havirt.tools.validate import framing, lun_probe
 from havirt.tools.validate.engine import Connector
-from havirt.tools.validate.probe import Session
+from havirt.tools.validate.framing import Session
 from havirt.tools.validate.targets import Target
 
 REFRESHED = "refreshed"
