@@ -209,3 +209,47 @@ def test_a_node_without_the_pool_cannot_run_its_guests() -> None:
 
 def test_a_pool_on_one_node_only_is_left_to_the_pools_check() -> None:
     assert found(context(node1=(pool(), LUNS), node2=(None, None))) == []
+
+
+class _WithLuns:
+    """validate's fake node, with LUN listings answered as a real node did."""
+
+    def __init__(self, session, luns: LunNode) -> None:
+        self.session = session
+        self.luns = LunSession(luns)
+
+    def run(self, command: str, timeout: float):
+        if "vol-list" in command:
+            return self.luns.run(command, timeout)
+        return self.session.run(command, timeout)
+
+
+@pytest.mark.parametrize("answer", [LUN_ANSWER, None])
+def test_validate_runs_the_lun_probe_and_check_end_to_end(answer: str | None) -> None:
+    """The whole path (probe, engine, check) over validate's fake nodes: alike LUNs
+    give nothing to say; a listing that fails is a luns finding naming pool and fix."""
+    from havirt.tools.validate import engine
+    from validate_fakes import ConnectFailed, FakeConnector, cluster
+
+    targets, nodes = cluster(2)
+    for node in nodes.values():
+        node.pools["luns"] = (REAL_POOL, True, True)
+    fakes = FakeConnector(nodes)
+
+    class Connector:
+        def connect(self, target: Target) -> _WithLuns:
+            return _WithLuns(fakes.connect(target), LunNode(luns=answer))
+
+    options = engine.Options(definitions={})
+    report = engine.validate(
+        targets, Connector(), options, None, (ConnectFailed,), fakes.clock, fakes.wall_clock
+    )
+    found = [f for f in report.findings if f.code == "luns"]
+    if answer is not None:
+        assert found == []
+        return
+    assert [(f.node, f.item) for f in found] == [("node1", "pool 'luns'"), ("node2", "pool 'luns'")]
+    assert found[0].message == (
+        "could not list the LUNs of pool luns: failed to refresh pool 'luns': Failed to connect"
+    )
+    assert found[0].fix.startswith("on node1: virsh pool-refresh luns")
