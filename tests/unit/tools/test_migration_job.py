@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 
 import pytest
 from havirt.agents.libvirt.objects import JobProgress
-from havirt.tools.cluster.env import ClusterEnv
+from havirt.tools.cluster.env import ClusterEnv, NoneKnown
 from havirt.tools.pacemaker import ClusterStatus
-from havirt.tools.pacemaker.cib import CibConfig, Primitive, parse_config
+from havirt.tools.pacemaker.cib import CibConfig, parse_config
 from havirt.tools.placement.domain import DomainReport
 from havirt.tools.placement.guest_move import DONE, GuestMove
 from havirt.tools.placement.migration_job import JobNotes, job_text
 from havirt.tools.placement.watch import watch
-from havirt.tools.records import GuestIdentity, NodeScan, NodesLibvirt
+from havirt.tools.records import NodeScan, NodesLibvirt
 from havirt.tools.records.scan import MigrationJob, read_job
 from records_fakes import Rsc
 from test_move_outcomes import POLL, FakeCluster, Scenario, live_migration, on_node1, virtual_env
@@ -32,17 +32,12 @@ def _job(left_mib: int, sent_mib: int, elapsed_s: float, total_mib: int = 1024) 
 
 
 @dataclass
-class ScriptedLibvirt:
-    """A LibvirtView whose job() answers the next of ``jobs`` (the last one repeats)."""
+class ScriptedLibvirt(NoneKnown):
+    """The default LibvirtView, but job() answers the next of ``jobs`` (the last one
+    repeats)."""
 
     jobs: list[MigrationJob | None]
     asked: list[tuple[str, str]] = field(default_factory=list)
-
-    def domains(self, status: ClusterStatus, config: CibConfig) -> dict[str, NodeScan]:
-        return {}
-
-    def identity(self, primitive: Primitive) -> GuestIdentity:
-        return GuestIdentity(primitive.id, primitive.id)
 
     def job(
         self, status: ClusterStatus, config: CibConfig, node: str, domain: str
