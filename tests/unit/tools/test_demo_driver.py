@@ -11,7 +11,7 @@ from havirt.tools.lab import LabError
 from havirt.tools.lab.demo import agent_demo as demo
 from havirt.tools.lab.demo.agent_calls import exit_reason, rc_name
 from havirt.tools.lab.demo.agent_demo import _Demo
-from havirt.tools.lab.demo.steps import Step, run_steps, ticking, timings
+from havirt.tools.lab.demo.steps import Step, StepFailed, StepSpec, run_steps, ticking, timings
 
 
 class FakeLab:
@@ -26,9 +26,9 @@ class ScriptedDemo(_Demo):
     """Three steps; the one named in ``fail`` fails (raises ``LabError`` if ``crash``)."""
 
     STEPS = (
-        ("one", "Step one", "one", "one (timed)"),
-        ("two", "Step two", "two", ""),
-        ("three", "Step three", "three", "three (timed)"),
+        StepSpec("one", "Step one", timed="one (timed)", note="why one matters"),
+        StepSpec("two", "Step two", note="why two matters"),
+        StepSpec("three", "Step three", timed="three (timed)"),
     )
 
     def __init__(self, fail: str = "", crash: bool = False, keep: bool = False) -> None:
@@ -44,12 +44,12 @@ class ScriptedDemo(_Demo):
             self.lab = self.fake_lab  # type: ignore[assignment]
             self.guest = object()  # type: ignore[assignment]
         step.seconds = 1.23456
-        step.note = "why"
+        if name == "three":
+            step.note = "found at run time"
         if name == self.fail:
             if self.crash:
                 raise LabError("the lab broke")
-            step.ok = False
-            step.summary = "wrong answer"
+            raise StepFailed("wrong answer")
 
     def one(self, step: Step) -> None:
         self._step(step, "one")
@@ -69,6 +69,11 @@ def test_all_steps_then_teardown() -> None:
     steps = list(run_steps(scripted))
     assert [s.key for s in steps] == ["one", "two", "three", "lab-down"]
     assert all(s.ok for s in steps)
+    assert [s.note for s in steps[:3]] == [
+        "why one matters",
+        "why two matters",
+        "found at run time",
+    ]
     assert steps[0].seconds == 1.235
     assert scripted.fake_lab.downs == 1
     assert timings(steps)[:2] == [("one (timed)", 1.235), ("three (timed)", 1.235)]

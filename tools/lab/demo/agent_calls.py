@@ -11,7 +11,7 @@ from collections.abc import Callable
 from havirt.ocf.exitcodes import OcfExit
 from havirt.tools import install
 from havirt.tools.lab import LabGuest
-from havirt.tools.lab.demo.steps import AgentCall, Step
+from havirt.tools.lab.demo.steps import AgentCall, Step, StepFailed
 from havirt.tools.lab.node import LibvirtNode
 
 AGENT_MODULE = "havirt.agents.virtual_domain"
@@ -86,15 +86,12 @@ def call_agent(
     )
 
 
-def expect(step: Step, call: AgentCall, want: int) -> bool:
-    """Record ``call`` in ``step``; False (and the step failed) if it did not answer ``want``."""
+def expect(step: Step, call: AgentCall, want: int) -> None:
+    """Record ``call`` in ``step``; :class:`StepFailed` if it did not answer ``want``."""
     step.calls.append(call)
     if call.rc != want:
-        step.ok = False
         why = f": {call.reason}" if call.reason else ""
-        step.summary = (
+        raise StepFailed(
             f"{call.label} on {call.node} answered {call.rc} ({call.rc_name}), "
             f"expected {want} ({rc_name(want)}){why}"
         )
-        return False
-    return True

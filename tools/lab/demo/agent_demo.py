@@ -38,6 +38,7 @@ from havirt.tools.lab.demo.steps import (
     AgentCall,
     DemoEntry,
     Step,
+    StepFailed,
     StepRunner,
     StepSpec,
 )
@@ -97,12 +98,10 @@ class _Demo(StepRunner[Lab]):
             CRM_meta_migrate_target="node2",
         )
 
-    def succeeded(self, step: Step, call: AgentCall) -> bool:
+    def succeeded(self, step: Step, call: AgentCall) -> None:
         """:func:`expect` success of ``call``, whose time is then the step's."""
-        if not expect(step, call, 0):
-            return False
+        expect(step, call, 0)
         step.seconds = call.seconds
-        return True
 
     def qemu_pids(self) -> dict[str, list[int]]:
         return self.the_guest.qemu_pids()
@@ -140,7 +139,6 @@ class _Demo(StepRunner[Lab]):
             f"kernel {self.assets.kernel_version} + busybox initramfs "
             f"({'reused from' if cached else 'built into'} {guest_cache})"
         )
-        step.note = "A real QEMU guest, emulated in software (TCG): no KVM needed."
 
     def lab_up(self, step: Step) -> None:
         with self.ticking("starting 2 nodes, each with its own libvirtd"):
@@ -196,18 +194,12 @@ class _Demo(StepRunner[Lab]):
             how = "installed by install.install into a private OCF root"
         step.facts = {"agent": self.agent, "ocf_root": self.ocf_root, "how": how}
         step.summary = f"ocf:havirt:VirtualDomain = {self.agent} ({how})"
-        step.note = (
-            "The demo runs it inside a node exactly as pacemaker-execd would: one action per "
-            "run, parameters as OCF_RESKEY_* variables, the exit code is the answer."
-        )
 
     def start(self, step: Step) -> None:
         with self.ticking(f"starting {GUEST_NAME} on node1"):
             call = self.call("node1", "start", timeout_ms=90000)
-        if not self.succeeded(step, call):
-            return
+        self.succeeded(step, call)
         step.summary = f"start on node1 answered {call.rc} ({call.rc_name}) in {call.seconds:.1f} s"
-        step.note = "start returns once libvirt runs the guest; the guest then boots."
         step.facts = {"qemu_pids": self.qemu_pids()}
 
     def boot(self, step: Step) -> None:
@@ -227,42 +219,28 @@ class _Demo(StepRunner[Lab]):
 
     def monitor(self, step: Step) -> None:
         probe = self.call("node1", "monitor")
-        if not expect(step, probe, 0):
-            return
+        expect(step, probe, 0)
         elsewhere = self.call("node2", "monitor")
-        if not expect(step, elsewhere, 7):
-            return
+        expect(step, elsewhere, 7)
         recurring = self.call("node1", "monitor", interval_ms=MONITOR_INTERVAL_MS)
-        if not expect(step, recurring, 0):
-            return
+        expect(step, recurring, 0)
         step.seconds = recurring.seconds
         step.summary = (
             f"probe on node1: {probe.rc} (running), probe on node2: {elsewhere.rc} "
             f"(not running), recurring monitor on node1: {recurring.rc} "
             f"in {recurring.seconds:.2f} s"
         )
-        step.note = (
-            "Pacemaker probes every node before it trusts its own records; the answers are "
-            "read from libvirt's API, not parsed from virsh output."
-        )
 
     def migrate_to(self, step: Step) -> None:
         with self.ticking("live migration node1 -> node2 (migrate_to on node1)"):
             call = self.migration("node1", "migrate_to", timeout_ms=120000)
-        if not self.succeeded(step, call):
-            return
+        self.succeeded(step, call)
         step.summary = f"migrate_to on node1 answered {call.rc} in {call.seconds:.1f} s"
-        step.note = (
-            "migrate_to watches the migration and aborts it before its own timeout, so the "
-            "source keeps the guest instead of an operation that never ends."
-        )
 
     def migrate_from(self, step: Step) -> None:
         call = self.migration("node2", "migrate_from", timeout_ms=60000)
-        if not self.succeeded(step, call):
-            return
+        self.succeeded(step, call)
         step.summary = f"migrate_from on node2 answered {call.rc} in {call.seconds:.2f} s"
-        step.note = "migrate_from checks on the target that the guest arrived and runs."
 
     def one_copy(self, step: Step) -> None:
         pids = self.qemu_pids()
@@ -273,28 +251,23 @@ class _Demo(StepRunner[Lab]):
         )
         step.facts = {"qemu_pids": pids, "boots_on_console": boots, "guest_agent_ping": ping.ok}
         if list(pids) != ["node2"] or len(pids["node2"]) != 1:
-            step.ok = False
-            step.summary = f"expected exactly one QEMU, on node2; found {pids or 'none'}"
-            return
+            raise StepFailed(f"expected exactly one QEMU, on node2; found {pids or 'none'}")
         if boots != 1 or not ping.ok:
-            step.ok = False
-            step.summary = (
+            raise StepFailed(
                 f"the guest did not survive the migration intact (ready lines: {boots}, "
                 f"guest agent: {ping.describe()})"
             )
-            return
         source_stop = self.call("node1", "stop")
-        if not expect(step, source_stop, 0):
-            return
+        expect(step, source_stop, 0)
         monitor = self.call("node2", "monitor", interval_ms=MONITOR_INTERVAL_MS)
-        if not expect(step, monitor, 0):
-            return
-        step.summary = (
-            f"one QEMU process (pid {pids['node2'][0]}) on node2, none on node1; the guest "
-            f"did not reboot and answers its guest agent; stop on node1 (Pacemaker's "
-            f"clean-up of the source): {source_stop.rc}; monitor on node2: {monitor.rc}"
-        )
-        step.note = "Two copies of a guest writing to one disk destroy it: the agent checks."
+        expect(step, monitor, 0)
+        clauses = [
+            f"one QEMU process (pid {pids['node2'][0]}) on node2, none on node1",
+            "the guest did not reboot and answers its guest agent",
+            f"stop on node1 (Pacemaker's clean-up of the source): {source_stop.rc}",
+            f"monitor on node2: {monitor.rc}",
+        ]
+        step.summary = "; ".join(clauses)
 
     def libvirtd_down(self, step: Step) -> None:
         node2 = self.the_lab.nodes["node2"]
@@ -313,25 +286,17 @@ class _Demo(StepRunner[Lab]):
             with self.ticking("restarting libvirtd on node2"):
                 node2.start_libvirtd()
             step.facts["libvirtd_restart_seconds"] = round(self.clock() - began, 3)
-        if not expect(step, probe, 0):
-            return
+        expect(step, probe, 0)
         step.summary = (
             f"probe on node2 with libvirtd stopped answered {probe.rc} (running) in "
             f"{probe.seconds:.2f} s: {explanation or 'no explanation logged'}; libvirtd "
             f"restarted in {step.facts['libvirtd_restart_seconds']:.1f} s"
         )
-        step.note = (
-            "The agent never answers 'not running' while a QEMU process of the guest exists. "
-            "A stock agent could answer 'not running' here, and Pacemaker would then start "
-            "a second copy on another node: two QEMUs writing one disk."
-        )
 
     def crash(self, step: Step) -> None:
         pids = self.qemu_pids().get("node2", [])
         if len(pids) != 1:
-            step.ok = False
-            step.summary = f"expected one QEMU on node2 to kill; found {self.qemu_pids()}"
-            return
+            raise StepFailed(f"expected one QEMU on node2 to kill; found {self.qemu_pids()}")
         os.kill(pids[0], signal.SIGKILL)
         killed = self.clock()
         answer: list[AgentCall] = []
@@ -345,32 +310,23 @@ class _Demo(StepRunner[Lab]):
         step.seconds = self.clock() - killed
         call = answer[0]
         step.facts = {"killed_pid": pids[0]}
-        if not expect(step, call, 7):
-            return
+        expect(step, call, 7)
         step.summary = (
             f"killed QEMU pid {pids[0]} on node2; the next monitor answered {call.rc} "
             f"({call.rc_name}): {call.reason or 'no reason given'}"
         )
-        step.note = (
-            "Pacemaker takes 7 from a recurring monitor as a failure: it stops the resource "
-            "and starts it again, here or elsewhere."
-        )
 
     def stop(self, step: Step) -> None:
         call = self.call("node2", "stop")
-        if not self.succeeded(step, call):
-            return
+        self.succeeded(step, call)
         left = self.qemu_pids()
         step.facts = {"qemu_pids": left}
         if left:
-            step.ok = False
-            step.summary = f"QEMU processes left after stop: {left}"
-            return
+            raise StepFailed(f"QEMU processes left after stop: {left}")
         step.summary = (
             f"stop on node2 answered {call.rc} ({call.rc_name}) in {call.seconds:.2f} s; "
             "no QEMU process of the guest left on any node"
         )
-        step.note = "stop of a stopped guest succeeds (idempotent), as Pacemaker requires."
 
     def lab_down(self, step: Step) -> None:
         began = self.clock()
@@ -403,34 +359,102 @@ class _Demo(StepRunner[Lab]):
     # ------------------------------------------------------------ the run
 
     STEPS = (
-        StepSpec("guest-image", "The guest image", "guest_image", "guest image (build or reuse)"),
-        StepSpec("lab", "A lab of two hypervisor hosts", "lab_up", "lab up (2 nodes, 2 libvirtd)"),
-        StepSpec("agent", "The agent", "install_agent"),
-        StepSpec("start", "Start the guest on node1", timed="start on node1"),
-        StepSpec("boot", "The guest boots", timed="guest boot to its ready line"),
-        StepSpec("monitor", "Probe and monitor", timed="recurring monitor"),
-        StepSpec("migrate_to", "Live migration: migrate_to on node1", timed="migrate_to (node1)"),
         StepSpec(
-            "migrate_from", "Live migration: migrate_from on node2", timed="migrate_from (node2)"
+            "guest-image",
+            "The guest image",
+            method="guest_image",
+            timed="guest image (build or reuse)",
+            note="A real QEMU guest, emulated in software (TCG): no KVM needed.",
         ),
-        StepSpec("one-copy", "Exactly one copy runs, on node2", "one_copy"),
+        StepSpec(
+            "lab",
+            "A lab of two hypervisor hosts",
+            method="lab_up",
+            timed="lab up (2 nodes, 2 libvirtd)",
+        ),
+        StepSpec(
+            "agent",
+            "The agent",
+            method="install_agent",
+            note=(
+                "The demo runs it inside a node exactly as pacemaker-execd would: one action per "
+                "run, parameters as OCF_RESKEY_* variables, the exit code is the answer."
+            ),
+        ),
+        StepSpec(
+            "start",
+            "Start the guest on node1",
+            timed="start on node1",
+            note="start returns once libvirt runs the guest; the guest then boots.",
+        ),
+        StepSpec("boot", "The guest boots", timed="guest boot to its ready line"),
+        StepSpec(
+            "monitor",
+            "Probe and monitor",
+            timed="recurring monitor",
+            note=(
+                "Pacemaker probes every node before it trusts its own records; the answers are "
+                "read from libvirt's API, not parsed from virsh output."
+            ),
+        ),
+        StepSpec(
+            "migrate_to",
+            "Live migration: migrate_to on node1",
+            timed="migrate_to (node1)",
+            note=(
+                "migrate_to watches the migration and aborts it before its own timeout, so the "
+                "source keeps the guest instead of an operation that never ends."
+            ),
+        ),
+        StepSpec(
+            "migrate_from",
+            "Live migration: migrate_from on node2",
+            timed="migrate_from (node2)",
+            note="migrate_from checks on the target that the guest arrived and runs.",
+        ),
+        StepSpec(
+            "one-copy",
+            "Exactly one copy runs, on node2",
+            method="one_copy",
+            note="Two copies of a guest writing to one disk destroy it: the agent checks.",
+        ),
         StepSpec(
             "libvirtd-down",
             "Safety: libvirtd stopped on node2",
-            "libvirtd_down",
-            "probe with libvirtd down",
+            method="libvirtd_down",
+            timed="probe with libvirtd down",
+            note=(
+                "The agent never answers 'not running' while a QEMU process of the guest exists. "
+                "A stock agent could answer 'not running' here, and Pacemaker would then start a "
+                "second copy on another node: two QEMUs writing one disk."
+            ),
         ),
-        StepSpec("crash", "A crash: QEMU killed on node2", timed="crash noticed by monitor"),
-        StepSpec("stop", "Stop after the crash", timed="stop (already stopped)"),
+        StepSpec(
+            "crash",
+            "A crash: QEMU killed on node2",
+            timed="crash noticed by monitor",
+            note=(
+                "Pacemaker takes 7 from a recurring monitor as a failure: it stops the resource "
+                "and starts it again, here or elsewhere."
+            ),
+        ),
+        StepSpec(
+            "stop",
+            "Stop after the crash",
+            timed="stop (already stopped)",
+            note="stop of a stopped guest succeeds (idempotent), as Pacemaker requires.",
+        ),
     )
 
     def finish(self) -> Iterator[Step]:
         if self.lab is not None:
             if self.keep and self.guest is not None:
-                yield self.run_step("keep", "The lab stays up", "keep_up", "")
+                yield self.run_step(StepSpec("keep", "The lab stays up", "keep_up"))
                 self.lab = None  # not ours to take down any more
             else:
-                yield self.run_step("lab-down", "Tear the lab down", "lab_down", "lab down")
+                yield self.run_step(
+                    StepSpec("lab-down", "Tear the lab down", "lab_down", "lab down")
+                )
 
 
 # The demo (see DemoEntry); the lab's own checks say whether this machine can host it.

@@ -100,15 +100,21 @@ def ticking(
         reminder.join()
 
 
+class StepFailed(Exception):
+    """A step found what it did not expect; the text is the step's summary."""
+
+
 class StepSpec(NamedTuple):
     """One step of a demo: its key (in --json), its title, the method that performs it
-    (default: the one named like the key) and its label in the table of times ("": not
-    in the table)."""
+    (default: the one named like the key), its label in the table of times ("": not
+    in the table) and why it matters to an admin (shown when the step succeeded; a step
+    whose note depends on what it found sets ``step.note`` itself)."""
 
     key: str
     title: str
     method: str = ""
     timed: str = ""
+    note: str = ""
 
 
 class StepRunner(Generic[LabT]):
@@ -148,8 +154,8 @@ class StepRunner(Generic[LabT]):
         """:func:`ticking` on this run's progress and clock."""
         return ticking(self.progress, what, clock=self.clock)
 
-    def run_step(self, key: str, title: str, method: str, timed: str) -> Step:
-        return perform_step(self, key, title, method, timed, self.ERRORS)
+    def run_step(self, spec: StepSpec) -> Step:
+        return perform_step(self, spec, self.ERRORS)
 
     def finish(self) -> Iterator[Step]:
         return iter(())
@@ -167,8 +173,8 @@ class StepRunner(Generic[LabT]):
 
     def run(self) -> Iterator[Step]:
         failed: Step | None = None
-        for key, title, method, timed in self.STEPS:
-            step = self.run_step(key, title, method or key, timed)
+        for spec in self.STEPS:
+            step = self.run_step(spec)
             yield step
             if not step.ok:
                 failed = step
@@ -180,17 +186,16 @@ class StepRunner(Generic[LabT]):
 
 def perform_step(
     demo: object,
-    key: str,
-    title: str,
-    method: str,
-    timed: str,
+    spec: StepSpec,
     errors: tuple[type[BaseException], ...] = (LabError, HavirtError, OSError),
 ) -> Step:
-    """Run ``demo.<method>(step)``; an expected error makes the step fail with its text."""
-    step = Step(key=key, title=title, timed=timed)
+    """Run ``demo.<spec.method>(step)``; an expected error makes the step fail with its
+    text."""
+    step = Step(key=spec.key, title=spec.title, timed=spec.timed, note=spec.note)
+    expected: tuple[type[BaseException], ...] = (StepFailed, *errors)
     try:
-        getattr(demo, method)(step)
-    except errors as exc:
+        getattr(demo, spec.method or spec.key)(step)
+    except expected as exc:
         step.ok = False
         step.summary = str(exc)
     if step.seconds is not None:
