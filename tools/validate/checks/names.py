@@ -44,13 +44,15 @@ def check_hostnames(ctx: Context) -> list[Finding]:
         loop = {n for n, addrs in values.items() if any(_loopback(a) for a in addrs)}
         for node in [n for n in ctx.order if n in loop]:
             addrs = ", ".join(sorted(values[node]))
+            loopback = sorted(a for a in values[node] if _loopback(a))
+            lines = " and ".join(f"'{a} {name}'" for a in loopback)
             found.append(
                 Finding(
                     "hostnames",
                     ERROR,
                     f"{node} resolves {name} to a loopback address ({addrs})",
                     f"on {node}: map {name} to its cluster address in /etc/hosts (remove "
-                    f"'127.0.1.1 {name}'): Corosync and migrations would use loopback",
+                    f"{lines}): Corosync and migrations would use loopback",
                     node=node,
                     item=f"name {name}",
                     actual=sorted(values[node]),
