@@ -9,6 +9,9 @@
 # every part the tests need is then present, so a skipped test fails the run (a skip
 # there means a missing install step, never "nothing to test"). CI (.ci/run) runs this.
 #
+# HAVIRT_WHEELHOUSE=DIR installs havirt and its runtime dependencies from DIR only, with
+# no index (a machine without a way to PyPI: the Vagrant lab's, see vagrant/box/wheels.sh).
+#
 # HAVIRT_SYSTEM_PACKAGES=skip leaves the system alone (no apt-get, no root needed):
 # the venv is built from PyPI only, without libvirt-python when libvirt's headers are
 # missing, and the agents are installed only where an OCF root exists. Tests that
@@ -30,7 +33,9 @@ SYSTEM=${HAVIRT_SYSTEM_PACKAGES:-install}
 # - the lab and the tests: the tools they drive for real (ocf-tester, crm_resource, pcs,
 #   stonith_admin, xmllint, sshd, ip, nsenter), busybox-static, cpio and kmod (the test
 #   guests' initramfs), bindfs (a FUSE filesystem the storage pool tests hang on purpose),
-#   vagrant + vagrant-libvirt (`vagrant validate` of vagrant/), shellcheck (its scripts);
+#   vagrant + vagrant-libvirt (`vagrant validate` of vagrant/), shellcheck (its scripts),
+#   dnsmasq-base (the DHCP and DNS of the networks libvirt and vagrant-libvirt create, in
+#   the Vagrant lab's namespace outer host: `havirt lab vagrant-host`);
 # - iSCSI without the kernel initiator: tgt (the userspace target the tests start),
 #   libiscsi-bin (its initiator tools), qemu-block-extra (QEMU's iscsi block driver) and
 #   libvirt-daemon-driver-storage-iscsi-direct (libvirt's iscsi-direct pools). Installed
@@ -41,7 +46,7 @@ PACKAGES=(
     qemu-system-x86 qemu-utils busybox-static iproute2 util-linux openssh-server openssh-client
     resource-agents pacemaker pacemaker-cli-utils corosync pcs fence-agents libxml2-utils
     cpio kmod bindfs nfs-common lvm2 e2fsprogs procps vagrant vagrant-libvirt shellcheck
-    tgt libiscsi-bin qemu-block-extra libvirt-daemon-driver-storage-iscsi-direct
+    tgt libiscsi-bin qemu-block-extra libvirt-daemon-driver-storage-iscsi-direct dnsmasq-base
 )
 if [ "$SYSTEM" != skip ]; then
     if [ "$(id -u)" -ne 0 ]; then
@@ -80,13 +85,17 @@ if ! pkg-config --exists libvirt 2>/dev/null; then
     with_libvirt=no  # libvirt-python builds against libvirt's headers
 fi
 stamp=$VENV/.havirt-pyproject.sha
+WHEELHOUSE=${HAVIRT_WHEELHOUSE:-}
+[ -n "$WHEELHOUSE" ] && with_libvirt=wheel
 want="$(sha256sum pyproject.toml | cut -d' ' -f1) $(readlink -f "$PY") libvirt=$with_libvirt"
 if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "bootstrap: creating $VENV"
     rm -rf "$VENV"
     "$PY" -m venv "$VENV"
     pip=("$VENV/bin/pip" install -q --disable-pip-version-check)
-    if [ "$with_libvirt" = yes ]; then
+    if [ -n "$WHEELHOUSE" ]; then
+        "${pip[@]}" --no-index --find-links "$WHEELHOUSE" -e .
+    elif [ "$with_libvirt" = yes ]; then
         "${pip[@]}" -e ".[test]"
     else
         echo "bootstrap: libvirt's headers are missing: installing without libvirt-python"

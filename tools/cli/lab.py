@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 from havirt.tools.cli.common import Number, emit
+from havirt.tools.cli.lab_vagrant import vagrant_host_group
 
 
 @click.group("lab")
@@ -19,6 +20,8 @@ def lab_group() -> None:
     real. Needs root and the Debian packages 'tools/bootstrap.sh setup' installs.
     """
 
+
+lab_group.add_command(vagrant_host_group)
 
 LAB_OPTION = click.option(
     "--lab", "lab_name", default="havirt", show_default=True, metavar="NAME", help="Lab name."
