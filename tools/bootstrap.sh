@@ -35,7 +35,8 @@ SYSTEM=${HAVIRT_SYSTEM_PACKAGES:-install}
 #   guests' initramfs), bindfs (a FUSE filesystem the storage pool tests hang on purpose),
 #   vagrant + vagrant-libvirt (`vagrant validate` of vagrant/), shellcheck (its scripts),
 #   dnsmasq-base (the DHCP and DNS of the networks libvirt and vagrant-libvirt create, in
-#   the Vagrant lab's namespace outer host: `havirt lab vagrant-host`);
+#   the Vagrant lab's namespace outer host: `havirt lab vagrant-host`), mmdebstrap (the
+#   Vagrant lab's box, built from Debian's packages: vagrant/box/build.sh);
 # - iSCSI without the kernel initiator: tgt (the userspace target the tests start),
 #   libiscsi-bin (its initiator tools), qemu-block-extra (QEMU's iscsi block driver) and
 #   libvirt-daemon-driver-storage-iscsi-direct (libvirt's iscsi-direct pools). Installed
@@ -47,6 +48,7 @@ PACKAGES=(
     resource-agents pacemaker pacemaker-cli-utils corosync pcs fence-agents libxml2-utils
     cpio kmod bindfs nfs-common lvm2 e2fsprogs procps vagrant vagrant-libvirt shellcheck
     tgt libiscsi-bin qemu-block-extra libvirt-daemon-driver-storage-iscsi-direct dnsmasq-base
+    mmdebstrap
 )
 if [ "$SYSTEM" != skip ]; then
     if [ "$(id -u)" -ne 0 ]; then

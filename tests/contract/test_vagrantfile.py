@@ -25,7 +25,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 LAB = REPO / "vagrant"
 PROVISION = LAB / "provision"
-SCRIPTS = sorted(PROVISION.glob("*.sh"))
+BOX = LAB / "box"
+# Every shell script of the lab: provisioning (in the machines), the box and the
+# preparation on the outer host.
+SCRIPTS = sorted([*PROVISION.glob("*.sh"), *BOX.glob("*.sh"), *LAB.glob("*.sh")])
 HAVIRT = Path(sys.executable).with_name("havirt")
 
 
@@ -59,6 +62,7 @@ def _provision_env() -> dict[str, str]:
         "HAVIRT_VAGRANT_OUTER_ADDRESS": outer,
         "HAVIRT_VAGRANT_OUTER_USER": "labuser",
         "HAVIRT_VAGRANT_OUTER_URI": f"qemu+ssh://labuser@{outer}/system",
+        "HAVIRT_VAGRANT_COROSYNC_TOKEN": "10s",  # what auto gives under qemu (TCG)
     }
 
 
@@ -87,7 +91,7 @@ def test_provisioning_script_is_strict(script: Path) -> None:
 @pytest.mark.skipif(not shutil.which("shellcheck"), reason="shellcheck not installed")
 def test_provisioning_scripts_pass_shellcheck() -> None:
     proc = subprocess.run(
-        ["shellcheck", "-x", *[p.name for p in SCRIPTS]],
+        ["shellcheck", "-x", "-P", "SCRIPTDIR", *map(str, SCRIPTS)],
         cwd=PROVISION,
         capture_output=True,
         text=True,
@@ -159,8 +163,13 @@ def lab_copy(tmp_path: Path) -> Path:
     """vagrant/ without anyone's local settings, state or keys."""
     copy = tmp_path / "repo" / "vagrant"
     shutil.copytree(
-        LAB, copy, ignore=shutil.ignore_patterns(".vagrant", ".cluster", "settings.local.env")
+        LAB,
+        copy,
+        ignore=shutil.ignore_patterns(".vagrant", ".cluster", ".wheels", "settings.local.env"),
     )
+    # The checkout's venv: on a host without a libvirtd of its own, the Vagrantfile asks
+    # `havirt lab vagrant-host` where the namespace outer host's libvirtd is.
+    (tmp_path / "repo" / ".venv").symlink_to(REPO / ".venv")
     return copy
 
 
@@ -205,11 +214,24 @@ def test_vagrant_validate_passes_with_other_sizes(
         ({"HAVIRT_VAGRANT_HV_MEMORY": "lots"}, None, "HAVIRT_VAGRANT_HV_MEMORY"),
         ({"HAVIRT_VAGRANT_CLUSTER_NET": "10.0.0.0/24"}, None, "HAVIRT_VAGRANT_CLUSTER_NET"),
         ({"HAVIRT_VAGRANT_GUEST_NETWORK_MODE": "nat"}, None, "isolated or bridge"),
+        ({"HAVIRT_VAGRANT_DRIVER": "fast"}, None, "expected auto, kvm, qemu"),
+        ({"HAVIRT_VAGRANT_OUTER_HOST": "cloud"}, None, "expected auto, system, namespace"),
+        ({"HAVIRT_VAGRANT_COROSYNC_TOKEN": "10"}, None, "a duration like 10s"),
         ({"HAVIRT_VAGRANT_HV_CPUS2": "4"}, None, "unknown settings in the environment"),
         ({}, "HAVIRT_VAGRANT_NODES=5\n", "settings.local.env: unknown settings"),
         ({}, "just words\n", "expected NAME=value"),
     ],
-    ids=["not-a-number", "not-a-prefix", "bad-mode", "unknown-env", "unknown-local", "garbage"],
+    ids=[
+        "not-a-number",
+        "not-a-prefix",
+        "bad-mode",
+        "bad-driver",
+        "bad-outer-host",
+        "bad-token",
+        "unknown-env",
+        "unknown-local",
+        "garbage",
+    ],
 )
 def test_vagrant_validate_names_a_bad_setting(
     vagrant: None,

@@ -22,7 +22,7 @@ import shutil
 import struct
 import tempfile
 import uuid as uuidlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +34,7 @@ from lxml import etree
 DEFAULT_CACHE_DIR = Path("/var/cache/havirt-lab/guest")
 BUSYBOX = Path("/bin/busybox")
 QEMU_BINARY = "/usr/bin/qemu-system-x86_64"
+APT_ARCHIVES = Path("/var/cache/apt/archives")
 KERNEL_PACKAGE_RE = re.compile(r"^linux-image-6\.1\.0-(\d+)-amd64$")
 # Loaded by /init in dependency order: the ACPI power button and its input
 # events, virtio-serial for the guest agent channel, virtio-blk for the disk.
@@ -66,13 +67,25 @@ def kernel_package_candidates(timeout: float = 60.0) -> list[str]:
     return [name for _, name in sorted(found, reverse=True)]
 
 
-def download_kernel_package(dest: Path, timeout: float = 600.0) -> Path:
-    """`apt-get download` the newest installable 6.1 kernel image into ``dest``."""
-    candidates = kernel_package_candidates()
+def download_kernel_package(
+    dest: Path,
+    timeout: float = 600.0,
+    archives: Path = APT_ARCHIVES,
+    known: Callable[[], list[str]] = kernel_package_candidates,
+) -> Path:
+    """`apt-get download` the newest installable 6.1 kernel image into ``dest``, or take
+    it from apt's own cache ``archives`` when it is there (a machine without a way to
+    a mirror, like the Vagrant lab's, whose box keeps its kernel's package there).
+    ``known``: the candidate packages, newest first."""
+    candidates = known()
     if not candidates:
         raise LabError(
             "no linux-image-6.1.0-N-amd64 package known to apt (run 'apt-get update' first)"
         )
+    for name in candidates:
+        cached = sorted(archives.glob(f"{name}_*.deb"))
+        if cached:
+            return Path(shutil.copy(cached[-1], dest))
     errors = []
     for name in candidates[:5]:
         result = run(["apt-get", "download", name], cwd=dest, timeout=timeout)
@@ -245,7 +258,10 @@ def build_guest_assets(
         have_kernel = kernel.exists() and order_file.exists() and "kernel_version" in stamp
         if force or not have_kernel:
             stamp = {}
-            with tempfile.TemporaryDirectory(prefix="havirt-kernel-", dir=cache) as tmp:
+            # Unpacked in the local temporary directory, not in the cache: the cache
+            # may be on NFS (the Vagrant lab's), where unpacking 400 MB of a kernel
+            # package takes minutes; only the kernel and a few modules are kept.
+            with tempfile.TemporaryDirectory(prefix="havirt-kernel-") as tmp:
                 downloads, scratch = Path(tmp, "deb"), Path(tmp, "x")
                 downloads.mkdir()
                 scratch.mkdir()

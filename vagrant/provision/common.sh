@@ -115,7 +115,9 @@ write_managed_block() {
 # "127.0.1.1 <own name>" line goes, so a host's own name is its cluster address too.
 write_hosts_block() {
     local name
-    sed -i '/^127\.0\.1\.1[[:space:]]/d' /etc/hosts
+    # Debian's installer (127.0.1.1) and Vagrant's hostname step (127.0.2.1) map the
+    # machine's name to loopback: Corosync and migrations would use it.
+    sed -i -E '/^127\.0\.[12]\.1[[:space:]]/d' /etc/hosts
     for name in storage "${KVM_HOSTS[@]}"; do
         echo "$(node_address "$name") $name"
     done | write_managed_block /etc/hosts 0644 || true
@@ -143,7 +145,7 @@ render_inventory() {
     local template=$1 out=$2 text key left
     require_settings HAVIRT_VAGRANT_CLUSTER_NET HAVIRT_VAGRANT_GUEST_NET \
         HAVIRT_VAGRANT_HOST_BRIDGE HAVIRT_VAGRANT_PREFIX HAVIRT_VAGRANT_OUTER_URI \
-        HAVIRT_VAGRANT_HV_MEMORY HAVIRT_VAGRANT_HV_CPUS
+        HAVIRT_VAGRANT_HV_MEMORY HAVIRT_VAGRANT_HV_CPUS HAVIRT_VAGRANT_COROSYNC_TOKEN
     [ "$HAVIRT_VAGRANT_HV_MEMORY" -gt "$HOST_RESERVED_MIB" ] \
         || die "HAVIRT_VAGRANT_HV_MEMORY=$HAVIRT_VAGRANT_HV_MEMORY leaves no memory for" \
             "guests (a KVM host keeps $HOST_RESERVED_MIB MiB for itself)"
@@ -156,6 +158,7 @@ render_inventory() {
         [OUTER_URI]=$HAVIRT_VAGRANT_OUTER_URI
         [HV_GUEST_MEMORY]="$((HAVIRT_VAGRANT_HV_MEMORY - HOST_RESERVED_MIB))MiB"
         [HV_CPUS]=$HAVIRT_VAGRANT_HV_CPUS
+        [COROSYNC_TOKEN]=$HAVIRT_VAGRANT_COROSYNC_TOKEN
         [FENCE_KEY]=$FENCE_KEY
         [POOL_NAME]=$POOL_NAME
         [POOL_TARGET]=$POOL_TARGET

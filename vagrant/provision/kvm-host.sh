@@ -35,10 +35,18 @@ fi
 # -- havirt from the synced checkout --------------------------------------------------
 # A local copy: bootstrap.sh builds its venv inside the checkout, and the synced folder
 # may be shared with the outer host and the other machines (nfs, virtiofs).
+mkdir -p "$HAVIRT_HOME"
 rsync -a --delete --exclude /.venv --exclude /.git --exclude '__pycache__' \
     --exclude /vagrant/.vagrant --exclude /vagrant/.cluster \
     "$HAVIRT_SRC/" "$HAVIRT_HOME/src/"
-bash "$HAVIRT_HOME/src/tools/bootstrap.sh" setup
+if [ -d "$HAVIRT_HOME/src/vagrant/.wheels" ]; then
+    # The wheels came with the checkout (vagrant/box/wheels.sh, run before `vagrant up`):
+    # nothing is fetched from PyPI, and the lab's own box has every Debian package.
+    HAVIRT_SYSTEM_PACKAGES=skip HAVIRT_WHEELHOUSE=$HAVIRT_HOME/src/vagrant/.wheels \
+        bash "$HAVIRT_HOME/src/tools/bootstrap.sh" setup
+else
+    bash "$HAVIRT_HOME/src/tools/bootstrap.sh" setup
+fi
 ln -sfn "$HAVIRT_HOME/src/.venv/bin/havirt" /usr/local/bin/havirt
 
 # The lab's inventory and what havirt generates from it: the guests' network and the

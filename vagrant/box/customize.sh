@@ -1,0 +1,72 @@
+#!/bin/bash
+# mmdebstrap's customize hook for the lab's box (run by build.sh, not by hand):
+# turns the freshly bootstrapped Debian root in $1 into a vagrant-libvirt machine.
+#   - user "vagrant" with password-less sudo and Vagrant's well-known key: Vagrant
+#     logs in with it once and replaces it with a key of its own (config.ssh.insert_key);
+#   - eth0 by DHCP (ifupdown): vagrant-libvirt finds the machine through the lease on
+#     its management network; Vagrant configures the other NICs itself;
+#   - no SSH host keys and no machine-id in the image: each machine makes its own
+#     at first boot, so no two lab machines share an identity;
+#   - the daemons the lab configures later (Corosync, Pacemaker, pcsd, the NFS server)
+#     do not start by themselves: under TCG every second of boot counts, and
+#     provisioning starts what a machine's role needs (libvirtd stays socket-activated).
+set -euo pipefail
+root=${1:?usage: customize.sh ROOT}
+vagrant_pub=${HAVIRT_BOX_VAGRANT_KEY:?the path of the Vagrant public key}
+in_root() { chroot "$root" "$@"; }
+
+echo vagrant-box >"$root/etc/hostname"
+printf '127.0.0.1\tlocalhost\n127.0.1.1\tvagrant-box\n::1\tlocalhost ip6-localhost ip6-loopback\n' \
+    >"$root/etc/hosts"
+echo 'LABEL=havirt-root / ext4 errors=remount-ro 0 1' >"$root/etc/fstab"
+
+cat >"$root/etc/network/interfaces" <<'EOT'
+# The management NIC (vagrant-libvirt's network, DHCP); Vagrant adds the others.
+source /etc/network/interfaces.d/*
+auto lo
+iface lo inet loopback
+allow-hotplug eth0
+iface eth0 inet dhcp
+EOT
+
+in_root useradd --create-home --shell /bin/bash --groups sudo vagrant
+install -d -m 0700 -o 1000 -g 1000 "$root/home/vagrant/.ssh"
+install -m 0600 -o 1000 -g 1000 "$vagrant_pub" "$root/home/vagrant/.ssh/authorized_keys"
+echo 'vagrant ALL=(ALL) NOPASSWD:ALL' >"$root/etc/sudoers.d/vagrant"
+chmod 0440 "$root/etc/sudoers.d/vagrant"
+printf 'UseDNS no\n' >"$root/etc/ssh/sshd_config.d/vagrant.conf"
+
+# Host keys at first boot, before sshd checks its configuration.
+rm -f "$root"/etc/ssh/ssh_host_*
+cat >"$root/etc/systemd/system/havirt-ssh-host-keys.service" <<'EOT'
+[Unit]
+Description=SSH host keys of this machine (made at first boot)
+Before=ssh.service
+ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/ssh-keygen -A
+
+[Install]
+WantedBy=multi-user.target
+EOT
+systemctl --root="$root" enable havirt-ssh-host-keys.service
+: >"$root/etc/machine-id"
+rm -f "$root/var/lib/dbus/machine-id"
+
+for unit in corosync.service pacemaker.service pcsd.service pcsd-ruby.service \
+    nfs-server.service apt-daily.timer apt-daily-upgrade.timer man-db.timer e2scrub_all.timer \
+    fstrim.timer; do
+    if [ -e "$root/lib/systemd/system/$unit" ]; then
+        systemctl --root="$root" disable "$unit" >/dev/null 2>&1 || true
+    fi
+done
+# apt's cache goes, but for the kernel's package: the lab's test guests boot this kernel
+# (tools/lab/guest_image.py takes it from there; the machines cannot download it).
+kept=$(mktemp -d)
+mv "$root"/var/cache/apt/archives/linux-image-6.1.0-*-amd64_*.deb "$kept"/
+in_root apt-get clean
+mv "$kept"/*.deb "$root/var/cache/apt/archives/"
+rmdir "$kept"
+rm -rf "$root"/var/lib/apt/lists/*

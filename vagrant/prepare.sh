@@ -1,0 +1,28 @@
+#!/bin/bash
+# What `vagrant up` needs on the outer host before a machine starts, run by the
+# Vagrantfile's trigger. Vagrant brings the machines up in parallel and runs the trigger
+# once per machine: a lock makes them take turns, and each step is idempotent, so the
+# first does the work and the others find it done.
+#
+#   prepare.sh BOX HAVIRT KEYS_DIR OUTER_HOST_KEY OUTER_USER HOST...
+#
+#   - the lab's key material (provision/cluster-keys.sh KEYS_DIR OUTER_HOST_KEY
+#     OUTER_USER HOST...);
+#   - havirt's Python dependencies as wheels (box/wheels.sh), synced with the checkout;
+#   - BOX, the lab's own box (box/add.sh BOX), unless BOX is "-" (another box is set);
+#   - the namespace outer host (HAVIRT lab vagrant-host up), unless HAVIRT is "-"
+#     (the machines run on this host's own libvirtd).
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+[ $# -ge 6 ] || { echo "usage: prepare.sh BOX HAVIRT KEYS_DIR OUTER_HOST_KEY OUTER_USER HOST..." >&2; exit 2; }
+box=$1
+havirt=$2
+shift 2
+
+mkdir -p "$here/.vagrant"
+exec 9>"$here/.vagrant/prepare.lock"
+flock 9
+bash "$here/provision/cluster-keys.sh" "$@"
+bash "$here/box/wheels.sh"
+[ "$box" = - ] || bash "$here/box/add.sh" "$box"
+[ "$havirt" = - ] || "$havirt" lab vagrant-host up >/dev/null
