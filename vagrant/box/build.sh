@@ -24,7 +24,7 @@ packages=(
     openssh-server sudo rsync ca-certificates less bridge-utils e2fsprogs
     nfs-common nfs-kernel-server
     qemu-system-x86 qemu-utils qemu-block-extra libvirt-daemon-system libvirt-clients
-    pacemaker corosync pcs
+    pacemaker pacemaker-cli-utils corosync pcs
     python3 python3-venv python3-libvirt python3-lxml python3-click python3-fabric
     busybox-static
 )
