@@ -6,12 +6,12 @@
 #
 #   prepare.sh BOX HAVIRT KEYS_DIR OUTER_HOST_KEY OUTER_USER HOST...
 #
+#   - the namespace outer host (HAVIRT lab vagrant-host up), unless HAVIRT is "-"
+#     (the machines run on this host's own libvirtd), and the fence key let in there;
 #   - the lab's key material (provision/cluster-keys.sh KEYS_DIR OUTER_HOST_KEY
 #     OUTER_USER HOST...);
 #   - havirt's Python dependencies as wheels (box/wheels.sh), synced with the checkout;
-#   - BOX, the lab's own box (box/add.sh BOX), unless BOX is "-" (another box is set);
-#   - the namespace outer host (HAVIRT lab vagrant-host up), unless HAVIRT is "-"
-#     (the machines run on this host's own libvirtd).
+#   - BOX, the lab's own box (box/add.sh BOX), unless BOX is "-" (another box is set).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 [ $# -ge 6 ] || { echo "usage: prepare.sh BOX HAVIRT KEYS_DIR OUTER_HOST_KEY OUTER_USER HOST..." >&2; exit 2; }
@@ -22,7 +22,10 @@ shift 2
 mkdir -p "$here/.vagrant"
 exec 9>"$here/.vagrant/prepare.lock"
 flock 9
+# The namespace outer host first: its SSH host key is the one the keys step copies
+# for the machines (the Vagrantfile names it), and it then lets the fence key in.
+[ "$havirt" = - ] || "$havirt" lab vagrant-host up >/dev/null
 bash "$here/provision/cluster-keys.sh" "$@"
+[ "$havirt" = - ] || "$havirt" lab vagrant-host authorize "$1/fence_key.pub" >/dev/null
 bash "$here/box/wheels.sh"
 [ "$box" = - ] || bash "$here/box/add.sh" "$box"
-[ "$havirt" = - ] || "$havirt" lab vagrant-host up >/dev/null

@@ -74,6 +74,26 @@ def test_outer_host_up_holds_vagrants_pool_and_networks_then_leaves_nothing(
         "dnsmasq" in Path(f"/proc/{pid}/comm").read_text() for pid in pids_in_netns(netns_file)
     )
 
+    # fence_havirt's way in: the machines' fence key, restricted, against a host key
+    # known in advance, on an address of the outer host's networks (here: virbr-hvt's).
+    key = tmp_path / "fence_key"
+    made = subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], timeout=30
+    )
+    assert made.returncode == 0
+    assert vagrant_host.authorize(f"{key}.pub", base_dir, NAME) is True
+    assert vagrant_host.authorize(f"{key}.pub", base_dir, NAME) is False  # once
+    known = tmp_path / "known_hosts"
+    known.write_text("192.168.121.1 " + Path(host.host_key).read_text())
+    login = subprocess.run(
+        ["ip", "netns", "exec", host.netns, "ssh", "-i", str(key), "-o", "BatchMode=yes",
+         "-o", f"UserKnownHostsFile={known}", "-o", "StrictHostKeyChecking=yes",
+         "root@192.168.121.1", "virsh", "-q", "-c", "qemu:///system", "pool-list", "--name"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert login.returncode == 0, login.stderr
+    assert login.stdout.split() == ["default"]
+
     # A machine still defined there keeps the host up through `down --if-empty`.
     domain = tmp_path / "domain.xml"
     domain.write_text(DOMAIN_XML)

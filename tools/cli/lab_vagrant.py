@@ -58,6 +58,19 @@ def vagrant_host_status(as_json: bool) -> None:
         sys.exit(3)
 
 
+@vagrant_host_group.command("authorize")
+@click.argument("public_key", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def vagrant_host_authorize(public_key: str, as_json: bool) -> None:
+    """Let PUBLIC_KEY log in as root on the outer host (restricted: no terminal, no
+    forwarding), as fence_havirt on the lab's machines does. Idempotent."""
+    from havirt.tools.lab import vagrant_host
+
+    added = vagrant_host.authorize(public_key)
+    text = f"{public_key}: {'authorized' if added else 'already authorized'} on the outer host"
+    emit({"key": public_key, "added": added}, as_json, text)
+
+
 @vagrant_host_group.command("down")
 @click.option(
     "--if-empty", is_flag=True, help="Only when no machine is left in it (after vagrant destroy)."

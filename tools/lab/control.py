@@ -63,6 +63,15 @@ def _check_name(name: str) -> None:
         )
 
 
+def refuse_unfit(what: str, problems: Sequence[str]) -> None:
+    """HavirtError if ``problems`` (what this machine lacks) keep ``what`` from running."""
+    if problems:
+        raise HavirtError(
+            f"{what} cannot run on this machine: " + "; ".join(problems),
+            "run 'tools/bootstrap.sh setup' as root on Debian 12 (it installs the packages)",
+        )
+
+
 def _attach(name: str, base_dir: Path | str) -> ClusterLab | None:
     try:
         return ClusterLab.attach(name, base_dir, cache_dir=None)
@@ -85,12 +94,7 @@ def up(
         raise BadRequest(f"a lab has 2 to 8 nodes, not {nodes}", "ask for 3 nodes")
     if not 0 <= guests <= 20:
         raise BadRequest(f"a lab has 0 to 20 guests, not {guests}", "ask for 3 guests")
-    problems = cluster_missing_requirements()
-    if problems:
-        raise HavirtError(
-            "the lab cannot run on this machine: " + "; ".join(problems),
-            "run 'tools/bootstrap.sh setup' as root on Debian 12 (it installs the packages)",
-        )
+    refuse_unfit("the lab", cluster_missing_requirements())
     existing = _attach(name, base_dir)
     if existing is not None and existing.is_up():
         view = status(name, base_dir=base_dir)

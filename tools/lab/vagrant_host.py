@@ -9,6 +9,12 @@ network, volume and process of the Vagrant lab lives inside it and :func:`down`
 removes them all. Vagrant itself runs on this machine: it reaches that libvirtd
 through the node's socket (:attr:`VagrantHost.uri`) and the machines' SSH through
 ``ip netns exec`` (:attr:`VagrantHost.ssh_proxy`).
+
+The machines fence each other through the outer host's libvirt (``fence_havirt``
+over ``qemu+ssh://root@<the cluster network's .1>/system``): the node's sshd
+listens on every address of its namespace (which are the outer host's networks
+only), with a host key of its own (:attr:`VagrantHost.host_key`, which the machines
+know in advance), and :func:`authorize` lets the lab's fence key in, ``restrict``ed.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from havirt.tools.errors import HavirtError
+from havirt.tools.lab import ssh as lab_ssh
+from havirt.tools.lab.control import refuse_unfit
 from havirt.tools.lab.lab import DEFAULT_BASE_DIR, Lab, missing_requirements
 from havirt.tools.lab.proc import LabError
 
@@ -40,14 +48,25 @@ class VagrantHost:
     uri: str  # libvirt, from this machine
     netns: str  # the outer host's network namespace
     ssh_proxy: str  # ssh ProxyCommand into that namespace (%h %p: ssh's tokens)
+    host_key: str  # the public SSH host key of its sshd (fencing logs in there)
     domains: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def _lab(base_dir: Path | str, name: str) -> Lab:
-    return Lab(name, base_dir, nodes=[NODE], lock_manager=False, cache_dir=None)
+class OuterHostLab(Lab):
+    """The one-node lab of the outer host: its sshd listens on every address of its
+    namespace, the networks vagrant-libvirt creates later (the cluster network's .1,
+    where fence_havirt connects) included."""
+
+    def _before_power_on(self) -> None:
+        node = self.nodes[NODE]
+        (node.dir / "etc-ssh" / "sshd_config").write_text(lab_ssh.sshd_config("0.0.0.0"))
+
+
+def _lab(base_dir: Path | str, name: str) -> OuterHostLab:
+    return OuterHostLab(name, base_dir, nodes=[NODE], lock_manager=False, cache_dir=None)
 
 
 def _view(lab: Lab, up: bool) -> VagrantHost:
@@ -62,6 +81,7 @@ def _view(lab: Lab, up: bool) -> VagrantHost:
         netns=node.netns,
         # (quiet: while a machine boots, Vagrant retries and each refusal would print)
         ssh_proxy=f"ip netns exec {node.netns} busybox nc %h %p 2>/dev/null",
+        host_key=str(lab.ssh.host_key(node)),
         domains=domains,
     )
 
@@ -84,7 +104,7 @@ def status(base_dir: Path | str = DEFAULT_BASE_DIR, name: str = LAB_NAME) -> Vag
     """Whether the outer host is up, and the domains its libvirtd knows. (``name``: the
     lab's name, for a second outer host beside the lab's, as the tests make.)"""
     try:
-        lab = Lab.attach(name, base_dir, cache_dir=None)
+        lab = OuterHostLab.attach(name, base_dir, cache_dir=None)
     except LabError:
         return _view(_lab(base_dir, name), up=False)
     return _view(lab, up=lab.is_up())
@@ -99,13 +119,9 @@ def up(base_dir: Path | str = DEFAULT_BASE_DIR, name: str = LAB_NAME) -> Vagrant
 def _up(base_dir: Path | str, name: str) -> VagrantHost:
     current = status(base_dir, name)
     if current.up:
-        return current
-    problems = missing_requirements()
-    if problems:
-        raise HavirtError(
-            "the Vagrant lab's outer host cannot run here: " + "; ".join(problems),
-            "run 'tools/bootstrap.sh setup' as root on Debian 12",
-        )
+        OuterHostLab.attach(name, base_dir, cache_dir=None).nodes[NODE].start_sshd()
+        return current  # (and its sshd, should it have died, runs again)
+    refuse_unfit("the Vagrant lab's outer host", missing_requirements())
     lab = _lab(base_dir, name)
     try:
         lab.up(detached=True)
@@ -121,6 +137,32 @@ def _up(base_dir: Path | str, name: str) -> VagrantHost:
             f"the Vagrant lab's outer host did not come up: {exc}", "see the error above"
         ) from None
     return _view(lab, up=True)
+
+
+def authorize(
+    public_key: Path | str, base_dir: Path | str = DEFAULT_BASE_DIR, name: str = LAB_NAME
+) -> bool:
+    """Let ``public_key`` log in as root on the outer host, ``restrict``ed (no terminal,
+    no forwarding: libvirt's qemu+ssh needs neither); True if it was not in yet."""
+    try:
+        key = " ".join(Path(public_key).read_text().split()[:2])
+    except OSError as exc:
+        raise HavirtError(
+            f"cannot read the key {public_key}: {exc.strerror}", "name an OpenSSH public key"
+        ) from None
+    if not key.startswith(("ssh-", "ecdsa-")) or len(key.split()) != 2:
+        raise HavirtError(f"{public_key} is no OpenSSH public key", "name a .pub file")
+    current = status(base_dir, name)
+    if not current.up:
+        raise HavirtError("the Vagrant lab's outer host is down", "havirt lab vagrant-host up")
+    lab = OuterHostLab.attach(name, base_dir, cache_dir=None)
+    keys = lab.nodes[NODE].dir / "root-ssh" / "authorized_keys"
+    lines = keys.read_text().splitlines() if keys.exists() else []
+    if any(key in line for line in lines):
+        return False
+    lines.append(f"restrict {key} havirt-vagrant-fence")
+    keys.write_text("\n".join(lines) + "\n")
+    return True
 
 
 def down(
@@ -140,7 +182,7 @@ def _down(base_dir: Path | str, only_if_empty: bool, name: str) -> bool:
     if only_if_empty and current.domains:
         return False
     try:
-        lab: Lab = Lab.attach(name, base_dir, cache_dir=None)
+        lab: Lab = OuterHostLab.attach(name, base_dir, cache_dir=None)
     except LabError:
         lab = _lab(base_dir, name)
     lab.down()

@@ -68,7 +68,7 @@ log "bootstrapping Debian $suite from $mirror (${#packages[@]} packages and thei
 mkdir -p "$cache/debs"
 HAVIRT_BOX_VAGRANT_KEY=$vagrant_key mmdebstrap --quiet --variant=apt \
     --include="$(IFS=,; echo "${packages[*]}")" \
-    --skip=download/empty \
+    --skip=download/empty --skip=cleanup/apt/cache \
     --setup-hook="mkdir -p \"\$1/var/cache/apt/archives\"" \
     --setup-hook="sync-in $cache/debs /var/cache/apt/archives" \
     --customize-hook="sync-out /var/cache/apt/archives $cache/debs" \

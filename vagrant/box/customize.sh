@@ -64,6 +64,7 @@ for unit in corosync.service pacemaker.service pcsd.service pcsd-ruby.service \
 done
 # apt's cache goes, but for the kernel's package: the lab's test guests boot this kernel
 # (tools/lab/guest_image.py takes it from there; the machines cannot download it).
+# build.sh tells mmdebstrap to leave the cache to this script (--skip=cleanup/apt/cache).
 kept=$(mktemp -d)
 mv "$root"/var/cache/apt/archives/linux-image-6.1.0-*-amd64_*.deb "$kept"/
 in_root apt-get clean
