@@ -26,7 +26,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from havirt.tools.errors import HavirtError
+from havirt.tools import userinput
+from havirt.tools.errors import BadRequest, HavirtError, Refused
 from havirt.tools.lab import ssh as lab_ssh
 from havirt.tools.lab.control import refuse_unfit
 from havirt.tools.lab.lab import DEFAULT_BASE_DIR, Lab, missing_requirements
@@ -34,6 +35,7 @@ from havirt.tools.lab.proc import LabError
 
 LAB_NAME = "vagrant"
 LOCK_DIR = "/run/lock"
+KEY_LIMIT = 64 * 1024  # an OpenSSH public key is a line
 NODE = "outer"
 # The pool vagrant-libvirt puts the box image and the machines' disks in (inside the
 # node, /var/lib/libvirt is its own: the images go with it at down()).
@@ -145,16 +147,17 @@ def authorize(
     """Let ``public_key`` log in as root on the outer host, ``restrict``ed (no terminal,
     no forwarding: libvirt's qemu+ssh needs neither); True if it was not in yet."""
     try:
-        key = " ".join(Path(public_key).read_text().split()[:2])
-    except OSError as exc:
-        raise HavirtError(
-            f"cannot read the key {public_key}: {exc.strerror}", "name an OpenSSH public key"
-        ) from None
+        text = userinput.read_text(str(public_key), "the public key", limit=KEY_LIMIT)
+    except HavirtError as exc:
+        raise BadRequest(exc.message, exc.hint) from None
+    key = " ".join(text.split()[:2])
     if not key.startswith(("ssh-", "ecdsa-")) or len(key.split()) != 2:
-        raise HavirtError(f"{public_key} is no OpenSSH public key", "name a .pub file")
+        raise BadRequest(
+            f"{public_key} is not an OpenSSH public key", "name a .pub file (ssh-keygen makes one)"
+        )
     current = status(base_dir, name)
     if not current.up:
-        raise HavirtError("the Vagrant lab's outer host is down", "havirt lab vagrant-host up")
+        raise Refused("the Vagrant lab's outer host is down", "havirt lab vagrant-host up")
     lab = OuterHostLab.attach(name, base_dir, cache_dir=None)
     keys = lab.nodes[NODE].dir / "root-ssh" / "authorized_keys"
     lines = keys.read_text().splitlines() if keys.exists() else []
