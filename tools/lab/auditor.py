@@ -43,7 +43,9 @@ class AuditError(AssertionError):
 class QemuCopy:
     node: str
     pid: int
-    started: int  # clock ticks since boot: tells which copy came first
+    # when it started, to tell which copy came first: clock ticks since boot in one
+    # kernel (namespace lab), milliseconds since the epoch across machines (VM lab)
+    started: int
     incoming: bool  # started as a migration destination
 
 
@@ -105,8 +107,16 @@ def judge(guest: str, copies: list[QemuCopy]) -> str | None:
     return None  # a migration in progress, bounded by the caller
 
 
+Scanner = Callable[[], dict[str, list[QemuCopy]]]
+"""Where every guest's QEMU processes are now: :func:`scan` of a namespace lab's
+nodes, or :class:`~havirt.tools.lab.remote_audit.RemoteScanner` of VMs."""
+
+
 class Auditor(StartStop):
     """Samples the lab's QEMU processes and records violations (see the module doc).
+
+    ``lab``: a namespace lab, whose nodes' processes are read from this kernel's
+    /proc; or None with a ``scanner`` that finds them elsewhere (the VM lab's hosts).
 
     ``max_outage``: how long a guest may have no QEMU at all (None: any time; 0:
     never, as during a drain by live migration). Change it between phases of a
@@ -115,18 +125,30 @@ class Auditor(StartStop):
 
     def __init__(
         self,
-        lab: Lab,
+        lab: Lab | None,
         guests: Iterable[str],
         *,
+        scanner: Scanner | None = None,
         interval: float = 0.05,
         max_outage: float | None = 0.0,
         max_migration: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.lab = lab
+        if scanner is None:
+            if lab is None:
+                raise ValueError("an auditor needs a lab or a scanner")
+            the_lab = lab
+
+            def scanner() -> dict[str, list[QemuCopy]]:
+                return scan(netns_ids(the_lab))
+
+        self.scanner = scanner
         self.guests = list(guests)
         self.interval = interval
         self.max_outage = max_outage
         self.max_migration = max_migration
+        self.clock = clock
         self.violations: list[str] = []
         self.timeline: list[Placement] = []
         self.samples = 0
@@ -163,8 +185,8 @@ class Auditor(StartStop):
 
     def sample(self) -> dict[str, list[QemuCopy]]:
         """Take one sample now (the thread does this every ``interval``)."""
-        found = scan(netns_ids(self.lab))
-        now = time.monotonic()
+        found = self.scanner()
+        now = self.clock()
         with self._lock:
             self.samples += 1
             for guest in self.guests:
@@ -207,7 +229,7 @@ class Auditor(StartStop):
         """From now on a guest may be without QEMU this long (None: any time)."""
         with self._lock:
             self.max_outage = seconds
-            self._missing_since = {g: time.monotonic() for g in self._missing_since}
+            self._missing_since = {g: self.clock() for g in self._missing_since}
 
     def current(self) -> dict[str, list[QemuCopy]]:
         with self._lock:
@@ -276,4 +298,13 @@ def _explanation(explain: Callable[[], str] | None) -> str:
         return f"\n(no explanation: {exc!r})"
 
 
-__all__ = ["AuditError", "Auditor", "Placement", "QemuCopy", "judge", "netns_ids", "scan"]
+__all__ = [
+    "AuditError",
+    "Auditor",
+    "Placement",
+    "QemuCopy",
+    "Scanner",
+    "judge",
+    "netns_ids",
+    "scan",
+]
