@@ -25,7 +25,9 @@ flock 9
 # The namespace outer host first: its SSH host key is the one the keys step copies
 # for the machines (the Vagrantfile names it), and it then lets the fence key in.
 [ "$havirt" = - ] || "$havirt" lab vagrant-host up >/dev/null
-bash "$here/provision/cluster-keys.sh" "$@"
+authorized_here=0
+[ "$havirt" = - ] || authorized_here=1  # the next step lets the fence key in
+FENCE_KEY_AUTHORIZED_BY_CALLER=$authorized_here bash "$here/provision/cluster-keys.sh" "$@"
 [ "$havirt" = - ] || "$havirt" lab vagrant-host authorize "$1/fence_key.pub" >/dev/null
 bash "$here/box/wheels.sh"
 [ "$box" = - ] || bash "$here/box/add.sh" "$box"

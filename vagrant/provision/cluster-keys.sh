@@ -8,6 +8,8 @@
 #   DIR/corosync-authkey               Corosync's shared key
 #   DIR/outer_host_key.pub             the outer host's SSH host key (copied)
 # Existing files are kept (delete DIR to rotate everything).
+# With FENCE_KEY_AUTHORIZED_BY_CALLER=1 (prepare.sh, when the namespace outer host runs
+# the machines and it lets the key in itself) no line to authorize it is printed.
 #
 # usage: cluster-keys.sh DIR OUTER_HOST_KEY_FILE OUTER_USER HOST...
 set -euo pipefail
@@ -54,7 +56,7 @@ else
     rm -f "$dir/outer_host_key.pub"
 fi
 
-if [ "$new_fence_key" = yes ]; then
+if [ "$new_fence_key" = yes ] && [ "${FENCE_KEY_AUTHORIZED_BY_CALLER:-0}" != 1 ]; then
     cat <<EOF
 The KVM hosts fence each other through this host's libvirt as user '$outer_user'.
 Authorize their key once (see docs/vagrant-lab.md, "Fencing"):
