@@ -136,7 +136,7 @@ def plan(inv: Inventory) -> CibPlan:
                 None,
                 node.fence.agent,
                 params=tuple(sorted(options.items())),
-                ops=(Op("monitor", FENCE_MONITOR),),
+                ops=_fence_ops(pol.fence_timeout),
             )
         )
         # A node never runs the device that fences it (it could not fence itself when hung).
@@ -154,6 +154,15 @@ def plan(inv: Inventory) -> CibPlan:
         resources=tuple(resources),
         constraints=tuple(constraints),
     )
+
+
+def _fence_ops(timeout: int | None) -> tuple[Op, ...]:
+    """A fence device's operations: its recurring monitor, and with a timeout of the
+    inventory's, the start too (a device's start runs the agent once as well)."""
+    if timeout is None:
+        return (Op("monitor", FENCE_MONITOR),)
+    limit = duration_text(timeout)
+    return (Op("start", "0s", limit), Op("monitor", FENCE_MONITOR, limit))
 
 
 def storage_constraints(guest: str, clones: Sequence[str]) -> list[Constraint]:

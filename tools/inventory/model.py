@@ -143,6 +143,7 @@ class Policies:
     migrate_from_timeout: int
     anti_affinity_score: str
     preferred_node_score: str
+    fence_timeout: int | None = None  # seconds; None: Pacemaker's default
 
 
 @dataclass(frozen=True)

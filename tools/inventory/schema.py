@@ -127,6 +127,13 @@ POLICIES = Table(
             default="60s",
         ),
         Field(
+            "fence_timeout",
+            DURATION,
+            "Timeout of each fence device's start and monitor, in which the agent logs "
+            "in to the power switch. Unset: Pacemaker's default (20s). A slow way to the "
+            "switch needs more, like the Vagrant lab's emulated hosts (90s).",
+        ),
+        Field(
             "anti_affinity_score",
             Score(),
             "Score keeping the guests of one anti-affinity group apart; "
