@@ -63,6 +63,7 @@ def _provision_env() -> dict[str, str]:
         "HAVIRT_VAGRANT_OUTER_USER": "labuser",
         "HAVIRT_VAGRANT_OUTER_URI": f"qemu+ssh://labuser@{outer}/system",
         "HAVIRT_VAGRANT_COROSYNC_TOKEN": "10s",  # what auto gives under qemu (TCG)
+        "HAVIRT_VAGRANT_HV_CPUS": "1",  # the same
     }
 
 
@@ -217,6 +218,7 @@ def test_vagrant_validate_passes_with_other_sizes(
         ({"HAVIRT_VAGRANT_DRIVER": "fast"}, None, "expected auto, kvm, qemu"),
         ({"HAVIRT_VAGRANT_OUTER_HOST": "cloud"}, None, "expected auto, system, namespace"),
         ({"HAVIRT_VAGRANT_COROSYNC_TOKEN": "10"}, None, "a duration like 10s"),
+        ({"HAVIRT_VAGRANT_HV_CPUS": "0"}, None, "auto or a positive whole number"),
         ({"HAVIRT_VAGRANT_HV_CPUS2": "4"}, None, "unknown settings in the environment"),
         ({}, "HAVIRT_VAGRANT_NODES=5\n", "settings.local.env: unknown settings"),
         ({}, "just words\n", "expected NAME=value"),
@@ -228,6 +230,7 @@ def test_vagrant_validate_passes_with_other_sizes(
         "bad-driver",
         "bad-outer-host",
         "bad-token",
+        "zero-cpus",
         "unknown-env",
         "unknown-local",
         "garbage",
@@ -309,7 +312,10 @@ def test_inventory_renders_for_the_default_settings(inventory: Path) -> None:
         ("hv3", [f"{net}.13/24"]),
     ]
     for node in inv.nodes:
-        assert (node.memory, node.vcpus) == (offered, int(settings["HAVIRT_VAGRANT_HV_CPUS"]))
+        assert (node.memory, node.vcpus) == (
+            offered,
+            int(_provision_env()["HAVIRT_VAGRANT_HV_CPUS"]),
+        )
         assert node.fence.agent == "fence_havirt"
         assert node.fence.options == {
             "uri": f"qemu+ssh://labuser@{net}.1/system",
