@@ -321,6 +321,7 @@ def test_inventory_renders_for_the_default_settings(inventory: Path) -> None:
             "uri": f"qemu+ssh://labuser@{net}.1/system",
             "plug": f"{prefix}{node.name}",
             "identity_file": "/root/.ssh/havirt_fence",  # kvm-host.sh installs it there
+            "login_timeout": "30",  # its SSH login to the outer host, slow under TCG
         }
     [storage] = inv.storage
     assert (storage.type, storage.server, storage.clustered) == ("nfs", f"{net}.10", True)
