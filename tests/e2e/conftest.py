@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import timings_report
 from havirt.tools.lab import Lab, build_guest_assets
 from havirt.tools.lab.auditor import Auditor
 from havirt.tools.lab.cluster import ClusterLab, cluster_missing_requirements
@@ -107,7 +108,4 @@ def auditor(cluster: ClusterLab) -> Iterator[Auditor]:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if TIMINGS:
-        terminalreporter.section("havirt e2e timings")
-        for what, seconds in TIMINGS.items():
-            terminalreporter.write_line(f"{what:<50} {seconds:7.2f} s")
+    timings_report.report(terminalreporter, "havirt e2e timings", TIMINGS)

@@ -1,0 +1,86 @@
+"""Scenarios on separate kernels: the Vagrant lab (``vagrant/``), driven from the outer host.
+
+Collected only with ``HAVIRT_VMLAB=1`` (tests/conftest.py says why otherwise): the lab
+takes about a quarter of an hour to come up under TCG, which the CI run cannot afford
+on top of the rest (.ci/run prints that it left them out, and why).
+
+* ``vmlab`` (session): the machines up (``vagrant up``; with ``HAVIRT_VMLAB_REUSE=1`` a
+  lab already up is used as it is), destroyed at the end (kept with
+  ``HAVIRT_VMLAB_KEEP=1``), and the cluster ready: 3 nodes online, every guest started.
+* ``auditor`` (function): an :class:`~havirt.tools.lab.auditor.Auditor` whose eyes are
+  the KVM hosts' own /proc (:mod:`~havirt.tools.lab.remote_audit`), not Pacemaker and
+  not libvirt; it fails the test the moment a guest runs twice or is lost.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import timings_report
+from havirt.tools.lab.auditor import Auditor
+from havirt.tools.lab.remote_audit import SKEW
+from havirt.tools.lab.vagrant_cluster import VagrantCluster
+from havirt.tools.lab.vagrant_lab import VagrantLab
+
+pytestmark = pytest.mark.vmlab
+FOLDER = Path(__file__).resolve().parents[2] / "vagrant"
+TIMINGS: dict[str, float] = {}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/vmlab/" in str(item.fspath):
+            item.add_marker(pytest.mark.vmlab)
+
+
+@pytest.fixture(scope="session")
+def timings() -> dict[str, float]:
+    return TIMINGS
+
+
+@pytest.fixture(scope="session")
+def vmlab(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[VagrantCluster]:
+    if os.geteuid() != 0:
+        pytest.fail("the VM lab's scenarios run as root (the namespace outer host needs it)")
+    env = {"VAGRANT_HOME": os.environ.get("VAGRANT_HOME", "/var/cache/havirt-vmlab/vagrant.d")}
+    machines = VagrantLab(FOLDER, env)
+    log = tmp_path_factory.mktemp("vmlab") / "vagrant.log"
+    lab = VagrantCluster(machines)
+    reuse = os.environ.get("HAVIRT_VMLAB_REUSE") == "1" and len(machines.running_domains()) == 4
+    if not reuse:
+        if os.environ.get("HAVIRT_VMLAB_KEEP") != "1":
+            request.addfinalizer(lambda: lab.down(log))
+        start = time.monotonic()
+        result = machines.up(log)
+        TIMINGS["vagrant up (box cached): cluster provisioned"] = time.monotonic() - start
+        if not result.ok:
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
+            pytest.fail(f"vagrant up failed ({result.describe()}):\n{tail}")
+    start = time.monotonic()
+    lab.wait_healthy(timeout=900)
+    TIMINGS["cluster healthy after provisioning"] = time.monotonic() - start
+    yield lab
+
+
+@pytest.fixture
+def auditor(vmlab: VagrantCluster) -> Iterator[Auditor]:
+    vmlab.restore()
+    with vmlab.machines.scanner() as scanner:
+        if not scanner.wait_ready(120):
+            pytest.fail("the auditor could not see every KVM host's processes within 120 s")
+        auditing = Auditor(None, vmlab.guests(), scanner=scanner, interval=0.25, max_outage=SKEW)
+        with auditing as the_auditor:
+            yield the_auditor
+            the_auditor.check()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    timings_report.report(
+        terminalreporter, "havirt VM lab timings (separate kernels, TCG)", TIMINGS
+    )

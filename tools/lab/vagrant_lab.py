@@ -1,0 +1,149 @@
+"""The Vagrant lab (``vagrant/``) as the outer host sees it, for its scenarios.
+
+:class:`VagrantLab` runs ``vagrant up``/``destroy`` in the lab's folder, reaches each
+machine's root over SSH (one ``vagrant ssh-config`` written once, then plain ``ssh``,
+which is seconds faster than ``vagrant ssh`` per call), asks the outer host's libvirt
+about the machines' power and cuts it (``virsh destroy``), and makes the auditor's
+:class:`~havirt.tools.lab.remote_audit.RemoteScanner` for the KVM hosts.
+
+The outer host's libvirt is the namespace outer host's
+(:mod:`~havirt.tools.lab.vagrant_host`) when it is up, else this machine's
+``qemu:///system``.
+"""
+
+from __future__ import annotations
+
+import shlex
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from havirt.tools.lab import vagrant_host
+from havirt.tools.lab.proc import LabError, Result, run
+from havirt.tools.lab.remote_audit import RemoteScanner
+
+KVM_HOSTS = ("hv1", "hv2", "hv3")
+MACHINES = ("storage", *KVM_HOSTS)
+PREFIX = "havirt-"  # settings.env, HAVIRT_VAGRANT_PREFIX
+SSH_OPTIONS = (
+    "-o", "BatchMode=yes",
+    "-o", "ConnectTimeout=10",
+    # a stream from a host that lost power ends after ~9 s instead of never
+    "-o", "ServerAliveInterval=3",
+    "-o", "ServerAliveCountMax=3",
+    "-o", "LogLevel=ERROR",
+)  # fmt: skip
+
+
+class VagrantLab:
+    """The machines of ``vagrant/`` (see the module doc). ``env``: what Vagrant gets
+    besides ours (``VAGRANT_HOME``, ``HAVIRT_VAGRANT_*`` settings)."""
+
+    def __init__(self, folder: Path, env: Mapping[str, str] | None = None) -> None:
+        self.folder = folder
+        self.env = dict(env or {})
+        self.ssh_config = folder / ".vagrant" / "havirt-ssh-config"
+        self._power: dict[str, tuple[float, str | None]] = {}
+        self._power_lock = threading.Lock()
+
+    # ------------------------------------------------------------ vagrant
+
+    def vagrant(self, *args: str, timeout: float = 600.0, log: Path | None = None) -> Result:
+        argv = ["vagrant", *args]
+        if log is None:
+            return run(argv, cwd=self.folder, env=self.env, timeout=timeout)
+        command = " ".join(shlex.quote(a) for a in argv) + f" >>{shlex.quote(str(log))} 2>&1"
+        return run(["sh", "-c", command], cwd=self.folder, env=self.env, timeout=timeout)
+
+    def up(self, log: Path, timeout: float = 3600.0) -> Result:
+        self.ssh_config.unlink(missing_ok=True)
+        return self.vagrant("up", "--no-tty", timeout=timeout, log=log)
+
+    def destroy(self, log: Path | None = None) -> Result:
+        return self.vagrant("destroy", "-f", timeout=900.0, log=log)
+
+    def write_ssh_config(self) -> None:
+        result = self.vagrant("ssh-config", timeout=120.0)  # every machine
+        if not result.ok:
+            raise LabError("vagrant ssh-config: " + result.describe())
+        self.ssh_config.parent.mkdir(parents=True, exist_ok=True)
+        self.ssh_config.write_text(result.stdout)
+
+    # ------------------------------------------------------------ the machines
+
+    def ssh_argv(self, node: str, remote: Sequence[str]) -> list[str]:
+        """ssh to ``node`` running ``remote`` (a shell command line, quoted here) as root."""
+        if not self.ssh_config.exists():
+            self.write_ssh_config()
+        line = " ".join(shlex.quote(a) for a in remote)
+        return ["ssh", "-F", str(self.ssh_config), *SSH_OPTIONS, node, f"sudo {line}"]
+
+    def root(self, node: str, script: str, timeout: float = 120.0, check: bool = False) -> Result:
+        """Run the shell ``script`` as root on ``node``."""
+        result = run(self.ssh_argv(node, ["sh", "-c", script]), timeout=timeout)
+        if check and not result.ok:
+            raise LabError(f"{node}: {result.describe()}")
+        return result
+
+    def crm_mon_xml(self, node: str = "hv1", timeout: float = 60.0) -> str:
+        return self.root(node, "crm_mon -1 --output-as xml", timeout=timeout, check=True).stdout
+
+    # ------------------------------------------------------------ the outer host
+
+    def outer_uri(self) -> str:
+        host = vagrant_host.status()
+        return host.uri if host.up else "qemu:///system"
+
+    def virsh(self, *args: str, timeout: float = 60.0) -> Result:
+        return run(["virsh", "-c", self.outer_uri(), *args], timeout=timeout)
+
+    def domain(self, node: str) -> str:
+        return PREFIX + node
+
+    def power_id(self, node: str, max_age: float = 1.0) -> str | None:
+        """``node``'s domain ID on the outer host while its VM is on (a new one at every
+        power on), None while it is off (``virsh domid``; cached ``max_age`` s). When
+        the outer host cannot say, "?" (on, unknown: the auditor then keeps what it
+        last saw there)."""
+        now = time.monotonic()
+        with self._power_lock:
+            cached = self._power.get(node)
+            if cached and now - cached[0] < max_age:
+                return cached[1]
+        result = self.virsh("domid", self.domain(node), timeout=30.0)
+        answer = result.stdout.strip()
+        power: str | None = answer if result.ok and answer.isdigit() else "?"
+        if result.ok and answer == "-":
+            power = None
+        with self._power_lock:
+            self._power[node] = (time.monotonic(), power)
+        return power
+
+    def powered(self, node: str, max_age: float = 1.0) -> bool:
+        return self.power_id(node, max_age) is not None
+
+    def power_cut(self, node: str) -> None:
+        """Pull ``node``'s plug: its domain destroyed, its kernel gone at once."""
+        result = self.virsh("destroy", self.domain(node))
+        if not result.ok:
+            raise LabError(f"power cut of {node}: {result.describe()}")
+        with self._power_lock:
+            self._power.pop(node, None)
+
+    def running_domains(self) -> list[str]:
+        result = self.virsh("list", "--name")
+        return [n for n in result.stdout.split() if n.startswith(PREFIX)] if result.ok else []
+
+    # ------------------------------------------------------------ the auditor
+
+    def scanner(self, nodes: Sequence[str] = KVM_HOSTS, interval: float = 0.25) -> RemoteScanner:
+        """The auditor's eyes on the KVM hosts (start it, or use it in ``with``)."""
+
+        def command(node: str, args: list[str]) -> list[str]:
+            return self.ssh_argv(node, ["python3", "-u", "-", *args])
+
+        return RemoteScanner(nodes, command, self.power_id, interval=interval)
+
+
+__all__ = ["KVM_HOSTS", "MACHINES", "PREFIX", "VagrantLab"]
