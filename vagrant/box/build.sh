@@ -22,7 +22,7 @@ disk_size=20G
 packages=(
     linux-image-amd64 systemd-sysv udev dbus kmod procps iproute2 ifupdown isc-dhcp-client
     openssh-server sudo rsync ca-certificates less bridge-utils e2fsprogs
-    nfs-common nfs-kernel-server
+    nfs-common nfs-kernel-server chrony
     qemu-system-x86 qemu-utils qemu-block-extra libvirt-daemon-system libvirt-clients
     pacemaker pacemaker-cli-utils corosync pcs
     python3 python3-venv python3-libvirt python3-lxml python3-click python3-fabric

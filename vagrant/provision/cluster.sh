@@ -49,6 +49,10 @@ for host in "${KVM_HOSTS[@]}"; do
         ssh_batch "root@$host" test -f "$STATE_DIR/cluster-prepared"
 done
 
+for host in "${KVM_HOSTS[@]}"; do  # every clock in step with storage's (time_sync) first
+    ssh_batch "root@$host" "chronyc -a makestep >/dev/null; chronyc waitsync 24 0.1 0 5 >/dev/null" \
+        || log "warning: $host's clock is not in step with storage's after 2 min"
+done
 log "havirt validate"
 havirt_validate "$INVENTORY"
 

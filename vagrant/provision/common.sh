@@ -173,3 +173,26 @@ render_inventory() {
     [ -z "$left" ] || die "$template: unknown placeholders: $left"
     printf '%s\n' "$text" | install_file "$out" 0644 || true
 }
+
+# time_sync server|client: chrony, the storage host serving its clock to the KVM hosts
+# on the cluster network. The machines reach no NTP server, and under TCG their clocks
+# drift apart by seconds within minutes: `havirt validate` refused the cluster once
+# ("clock of hv2 is +1.05 s off"). What matters to a cluster is that its nodes agree;
+# makestep lets chrony step a clock that an emulated machine let run away.
+time_sync() {
+    local conf
+    apt_install chrony
+    if [ "$1" = server ]; then
+        conf="local stratum 8
+allow $HAVIRT_VAGRANT_CLUSTER_NET.0/24
+makestep 1 -1"
+    else
+        conf="server $(node_address storage) iburst minpoll 4 maxpoll 6
+makestep 1 -1"
+    fi
+    if echo "$conf" | install_file /etc/chrony/conf.d/havirt-vagrant.conf 0644; then
+        systemctl enable chrony >/dev/null 2>&1 || true
+        systemctl restart chrony
+    fi
+    systemctl is-active -q chrony || systemctl start chrony
+}

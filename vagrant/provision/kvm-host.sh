@@ -23,6 +23,7 @@ mkdir -p "$STATE_DIR" "$HAVIRT_ETC"
 
 write_hosts_block
 apt_install bridge-utils ifupdown nfs-common rsync
+time_sync client
 
 # -- nested KVM ----------------------------------------------------------------------
 if [ -c /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo; then

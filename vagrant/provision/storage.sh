@@ -9,6 +9,7 @@ require_settings HAVIRT_VAGRANT_NODE HAVIRT_VAGRANT_CLUSTER_NET
 
 write_hosts_block
 apt_install nfs-kernel-server e2fsprogs
+time_sync server
 
 # The export lives on the machine's extra disk (found by its serial), formatted once.
 # Without that disk (e.g. a box that ignores it) the root filesystem serves, with a warning.
