@@ -18,12 +18,12 @@ import pytest
 GOLDEN_DIR = Path(__file__).parent / "golden"
 
 # The VM lab's scenarios (tests/vmlab: the Vagrant lab on separate kernels) only with
-# HAVIRT_VMLAB=1. Under TCG on two cores the lab alone takes about 15 minutes to come
+# HAVIRT_VMLAB=1. Under TCG on two cores the lab alone takes 12-14 minutes to come
 # up, and the rest of the suite about 20: together they would break CI's 30-minute
 # budget, so .ci/run says it leaves them out, and why. With KVM they take minutes.
 VMLAB_WHY_NOT = (
     "tests/vmlab not collected: set HAVIRT_VMLAB=1 to run the Vagrant lab's scenarios "
-    "(about 15 min to bring the lab up under TCG; docs/vagrant-lab.md)"
+    "(12-14 min to bring the lab up under TCG; docs/vagrant-lab.md)"
 )
 collect_ignore_glob = [] if os.environ.get("HAVIRT_VMLAB") == "1" else ["vmlab/*"]
 

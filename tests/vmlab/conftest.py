@@ -1,7 +1,7 @@
 """Scenarios on separate kernels: the Vagrant lab (``vagrant/``), driven from the outer host.
 
 Collected only with ``HAVIRT_VMLAB=1`` (tests/conftest.py says why otherwise): the lab
-takes about a quarter of an hour to come up under TCG, which the CI run cannot afford
+takes 12-14 minutes to come up under TCG, which the CI run cannot afford
 on top of the rest (.ci/run prints that it left them out, and why).
 
 * ``vmlab`` (session): the machines up (``vagrant up``; with ``HAVIRT_VMLAB_REUSE=1`` a
