@@ -29,8 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from benchlib import add_report_options, log, run_report
-from havirt.tools.lab.auditor import AuditError, Auditor
-from havirt.tools.lab.remote_audit import SKEW
+from havirt.tools.lab.auditor import AuditError
 from havirt.tools.lab.vagrant_cluster import VagrantCluster, nfs_outage, power_cut
 from havirt.tools.lab.vagrant_lab import VagrantLab
 
@@ -51,8 +50,7 @@ def namespace_lab(options: argparse.Namespace) -> dict[str, Any]:
 
 
 def vm_lab(options: argparse.Namespace) -> dict[str, Any]:
-    env = {"VAGRANT_HOME": os.environ.get("VAGRANT_HOME", "/var/cache/havirt-vmlab/vagrant.d")}
-    machines = VagrantLab(FOLDER, env)
+    machines = VagrantLab.from_environment(FOLDER, os.environ)
     cluster = VagrantCluster(machines)
     brought_up = len(machines.running_domains()) < 4
     lab_up = None
@@ -66,30 +64,22 @@ def vm_lab(options: argparse.Namespace) -> dict[str, Any]:
                 raise RuntimeError(f"vagrant up failed: {result.describe()} (log: {log_file})")
             lab_up = time.monotonic() - began
         cluster.wait_healthy(900)
-        with machines.scanner() as scanner:
-            if not scanner.wait_ready(120):
-                raise RuntimeError("the auditor could not see every KVM host within 120 s")
-            with Auditor(
-                None, cluster.guests(), scanner=scanner, interval=0.25, max_outage=SKEW
-            ) as auditor:
-                home = auditor.where(cluster.guests()[0])[0]
-                admin = next(n for n in ("hv1", "hv2", "hv3") if n != home)
-                began = time.monotonic()
-                drained = cluster.havirt(
-                    admin, "node", "standby", home, "--json", "--timeout", "900"
-                )
-                standby = time.monotonic() - began
-                if not drained.ok:
-                    raise RuntimeError(f"standby: {drained.describe()}")
-                cluster.havirt(admin, "node", "unstandby", home, "--return", "--timeout", "900")
-                crashes = []
-                for _ in range(options.rounds):
-                    cluster.restore()
-                    victim = auditor.where(cluster.guests()[0])[0]
-                    crashes.append(power_cut(cluster, auditor, victim).to_dict())
-                    cluster.restore()
-                auditor.check()
-                samples = auditor.samples
+        with cluster.auditor() as auditor:
+            home = auditor.where(cluster.guests()[0])[0]
+            admin = next(n for n in ("hv1", "hv2", "hv3") if n != home)
+            began = time.monotonic()
+            drained = cluster.havirt(admin, "node", "standby", home, "--json", "--timeout", "900")
+            standby = time.monotonic() - began
+            if not drained.ok:
+                raise RuntimeError(f"standby: {drained.describe()}")
+            cluster.havirt(admin, "node", "unstandby", home, "--return", "--timeout", "900")
+            crashes = []
+            for _ in range(options.rounds):
+                cluster.restore()
+                victim = auditor.where(cluster.guests()[0])[0]
+                crashes.append(power_cut(cluster, auditor, victim).to_dict())
+                cluster.restore()
+            samples = auditor.samples
         limit, answers = nfs_outage(cluster)
         cluster.wait_healthy(600)
         return {
@@ -97,7 +87,7 @@ def vm_lab(options: argparse.Namespace) -> dict[str, Any]:
             "standby": standby,
             "crashes": crashes,
             "samples": samples,
-            "blind": dict(scanner.blind),
+            "blind": cluster.blind,
             "nfs_monitor_timeout": limit,
             "nfs_monitor": [
                 {

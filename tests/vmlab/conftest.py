@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 import timings_report
 from havirt.tools.lab.auditor import Auditor
-from havirt.tools.lab.remote_audit import SKEW
 from havirt.tools.lab.vagrant_cluster import VagrantCluster
 from havirt.tools.lab.vagrant_lab import VagrantLab
 
@@ -48,8 +47,7 @@ def vmlab(
 ) -> Iterator[VagrantCluster]:
     if os.geteuid() != 0:
         pytest.fail("the VM lab's scenarios run as root (the namespace outer host needs it)")
-    env = {"VAGRANT_HOME": os.environ.get("VAGRANT_HOME", "/var/cache/havirt-vmlab/vagrant.d")}
-    machines = VagrantLab(FOLDER, env)
+    machines = VagrantLab.from_environment(FOLDER, os.environ)
     log = tmp_path_factory.mktemp("vmlab") / "vagrant.log"
     lab = VagrantCluster(machines)
     reuse = os.environ.get("HAVIRT_VMLAB_REUSE") == "1" and len(machines.running_domains()) == 4
@@ -71,13 +69,8 @@ def vmlab(
 @pytest.fixture
 def auditor(vmlab: VagrantCluster) -> Iterator[Auditor]:
     vmlab.restore()
-    with vmlab.machines.scanner() as scanner:
-        if not scanner.wait_ready(120):
-            pytest.fail("the auditor could not see every KVM host's processes within 120 s")
-        auditing = Auditor(None, vmlab.guests(), scanner=scanner, interval=0.25, max_outage=SKEW)
-        with auditing as the_auditor:
-            yield the_auditor
-            the_auditor.check()
+    with vmlab.auditor() as the_auditor:
+        yield the_auditor
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -196,9 +196,10 @@ class RemoteScanner(StartStop):
                             self._pictures.pop(node, None)
                         self.blind.pop(node, None)
                     continue  # off, or on again since: none of those copies runs
-                self.blind[node] = now - (picture.received if picture else now)
             if picture is None:
-                continue
+                continue  # not seen yet: nothing to count, nor to keep
+            if silent:
+                self.blind[node] = now - picture.received
             for guest, copies in picture.copies.items():
                 found.setdefault(guest, []).extend(copies)
         return found

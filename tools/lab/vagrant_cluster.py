@@ -13,17 +13,16 @@ judge it, the bench prints it.
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import shlex
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from havirt.tools.lab.auditor import Auditor
 from havirt.tools.lab.proc import LabError, Result
+from havirt.tools.lab.remote_audit import SKEW
 from havirt.tools.lab.vagrant_lab import KVM_HOSTS, VagrantLab
 from havirt.tools.pacemaker.status import ClusterStatus, parse_status
 from havirt.tools.userinput import parse_xml
@@ -32,7 +31,6 @@ GUEST_AGENT = "ocf:havirt:VirtualDomain"
 POOL = "pool-shared"  # the StoragePool primitive the lab's inventory makes
 POOL_CLONE = f"{POOL}-clone"
 STORAGE = "storage"
-NFS_ADDRESS = "192.168.123.10/24"  # settings.env: the cluster network's .10 (storage)
 SAVED_DEVICE = "/run/havirt-lab-nfs-device"  # on the storage host, while its address is gone
 
 
@@ -65,6 +63,7 @@ class VagrantCluster:
     def __init__(self, machines: VagrantLab) -> None:
         self.machines = machines
         self._guests: list[str] = []
+        self.blind: dict[str, float] = {}  # the last auditor's (RemoteScanner.blind)
 
     # ------------------------------------------------------------ asking
 
@@ -85,20 +84,10 @@ class VagrantCluster:
             self._guests = self.status().guests()
         return self._guests
 
-    def where(self, guest: str) -> tuple[str, ...]:
-        return self.status().status.where(guest)
-
     def havirt(self, node: str, *args: str, timeout: float = 900.0) -> Result:
         """``havirt ARGS`` as root on ``node`` (the admin's command)."""
         line = " ".join(shlex.quote(a) for a in ("havirt", *args))
         return self.machines.root(node, line, timeout=timeout)
-
-    def havirt_json(self, node: str, *args: str, timeout: float = 900.0) -> Any:
-        result = self.havirt(node, *args, "--json", timeout=timeout)
-        try:
-            return json.loads(result.stdout)
-        except ValueError:
-            raise LabError(f"havirt {' '.join(args)} on {node}: {result.describe()}") from None
 
     def diagnose(self) -> str:
         """What a human needs when a scenario went wrong: crm_mon with failures and
@@ -170,6 +159,26 @@ class VagrantCluster:
         script += "crm_resource --cleanup >/dev/null"
         self.machines.root(admin, script, timeout=120)
         return self.wait_healthy(timeout)
+
+    @contextlib.contextmanager
+    def auditor(self, ready_timeout: float = 120.0) -> Iterator[Auditor]:
+        """An auditor of the cluster's guests whose eyes are the KVM hosts' own /proc
+        (:meth:`VagrantLab.scanner`), allowing the hosts' :data:`SKEW` of apparent
+        outage; it is checked once more when the block ends without an error."""
+        with self.machines.scanner() as scanner:
+            try:
+                if not scanner.wait_ready(ready_timeout):
+                    raise LabError(
+                        f"the auditor could not see every KVM host's processes within "
+                        f"{ready_timeout:.0f} s"
+                    )
+                with Auditor(
+                    None, self.guests(), scanner=scanner, interval=0.25, max_outage=SKEW
+                ) as auditor:
+                    yield auditor
+                    auditor.check()
+            finally:
+                self.blind = dict(scanner.blind)
 
     def fences(self, via: str, node: str) -> int:
         """How many successful fencing actions against ``node`` the cluster remembers."""
@@ -325,14 +334,15 @@ def nfs_outage(
     answers)."""
     machines = cluster.machines
     admin = KVM_HOSTS[0]
+    address = f"{machines.address(STORAGE)}/24"
     pool = PoolResource.from_cib(cluster, admin)
     answers: list[MonitorAnswer] = []
     machines.root(admin, "pcs property set maintenance-mode=true", timeout=300, check=True)
     try:
         machines.root(
             STORAGE,
-            f"dev=$(ip -o addr show | awk '$4 == \"{NFS_ADDRESS}\" {{print $2}}'); "
-            f'[ -n "$dev" ]; echo $dev > {SAVED_DEVICE}; ip addr del {NFS_ADDRESS} dev $dev',
+            f"dev=$(ip -o addr show | awk '$4 == \"{address}\" {{print $2}}'); "
+            f'[ -n "$dev" ]; echo $dev > {SAVED_DEVICE}; ip addr del {address} dev $dev',
             check=True,
         )
         try:
@@ -341,9 +351,7 @@ def nfs_outage(
                 for node in KVM_HOSTS:
                     answers.append(_monitor(cluster, node, depth, pool))
         finally:
-            machines.root(
-                STORAGE, f"ip addr add {NFS_ADDRESS} dev $(cat {SAVED_DEVICE})", check=True
-            )
+            machines.root(STORAGE, f"ip addr add {address} dev $(cat {SAVED_DEVICE})", check=True)
         for node in KVM_HOSTS:
 
             def passes(_view: ClusterView, node: str = node) -> bool:

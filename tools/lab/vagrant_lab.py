@@ -8,7 +8,9 @@ about the machines' power and cuts it (``virsh destroy``), and makes the auditor
 
 The outer host's libvirt is the namespace outer host's
 (:mod:`~havirt.tools.lab.vagrant_host`) when it is up, else this machine's
-``qemu:///system``.
+``qemu:///system``. The lab's settings (domain prefix, cluster network) are read from
+``vagrant/settings*.env`` and the environment, as the Vagrantfile reads them
+(:mod:`~havirt.tools.lab.vagrant_settings`).
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from havirt.tools.lab import vagrant_host
+from havirt.tools.lab import vagrant_host, vagrant_settings
 from havirt.tools.lab.proc import LabError, Result, run
 from havirt.tools.lab.remote_audit import RemoteScanner
 
 KVM_HOSTS = ("hv1", "hv2", "hv3")
-MACHINES = ("storage", *KVM_HOSTS)
-PREFIX = "havirt-"  # settings.env, HAVIRT_VAGRANT_PREFIX
+# Where Vagrant keeps the lab's box and plugins state unless VAGRANT_HOME says otherwise
+# (docs/vagrant-lab.md): kept apart from root's own ~/.vagrant.d.
+DEFAULT_VAGRANT_HOME = "/var/cache/havirt-vmlab/vagrant.d"
 SSH_OPTIONS = (
     "-o", "BatchMode=yes",
     "-o", "ConnectTimeout=10",
@@ -38,14 +41,28 @@ SSH_OPTIONS = (
 
 class VagrantLab:
     """The machines of ``vagrant/`` (see the module doc). ``env``: what Vagrant gets
-    besides ours (``VAGRANT_HOME``, ``HAVIRT_VAGRANT_*`` settings)."""
+    besides ours (``VAGRANT_HOME``); ``settings``: the lab's, as
+    :func:`~havirt.tools.lab.vagrant_settings.read` gives them."""
 
-    def __init__(self, folder: Path, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, folder: Path, settings: Mapping[str, str], env: Mapping[str, str] | None = None
+    ) -> None:
         self.folder = folder
+        self.settings = dict(settings)
         self.env = dict(env or {})
         self.ssh_config = folder / ".vagrant" / "havirt-ssh-config"
         self._power: dict[str, tuple[float, str | None]] = {}
         self._power_lock = threading.Lock()
+
+    @classmethod
+    def from_environment(cls, folder: Path, environ: Mapping[str, str]) -> VagrantLab:
+        """The lab in ``folder`` as ``vagrant`` run with ``environ`` sees it."""
+        home = environ.get("VAGRANT_HOME") or DEFAULT_VAGRANT_HOME
+        return cls(folder, vagrant_settings.read(folder, environ), {"VAGRANT_HOME": home})
+
+    def address(self, machine: str) -> str:
+        """``machine``'s address on the lab's cluster network."""
+        return vagrant_settings.cluster_address(self.settings, machine)
 
     # ------------------------------------------------------------ vagrant
 
@@ -99,7 +116,7 @@ class VagrantLab:
         return run(["virsh", "-c", self.outer_uri(), *args], timeout=timeout)
 
     def domain(self, node: str) -> str:
-        return PREFIX + node
+        return self.settings[vagrant_settings.PREFIX + "PREFIX"] + node
 
     def power_id(self, node: str, max_age: float = 1.0) -> str | None:
         """``node``'s domain ID on the outer host while its VM is on (a new one at every
@@ -133,7 +150,8 @@ class VagrantLab:
 
     def running_domains(self) -> list[str]:
         result = self.virsh("list", "--name")
-        return [n for n in result.stdout.split() if n.startswith(PREFIX)] if result.ok else []
+        mine = {self.domain(n) for n in vagrant_settings.HOST_OCTETS}
+        return [n for n in result.stdout.split() if n in mine] if result.ok else []
 
     # ------------------------------------------------------------ the auditor
 
@@ -146,4 +164,4 @@ class VagrantLab:
         return RemoteScanner(nodes, command, self.power_id, interval=interval)
 
 
-__all__ = ["KVM_HOSTS", "MACHINES", "PREFIX", "VagrantLab"]
+__all__ = ["DEFAULT_VAGRANT_HOME", "KVM_HOSTS", "VagrantLab"]

@@ -118,3 +118,12 @@ def test_a_second_copy_on_a_blind_host_still_counts_as_a_double_start() -> None:
 def test_an_auditor_needs_a_lab_or_a_scanner() -> None:
     with pytest.raises(ValueError):
         Auditor(None, ["vm1"])
+
+
+def test_a_host_never_seen_yet_has_no_blind_time() -> None:
+    hosts = Hosts()
+    scanner = hosts.scanner()
+    scanner.receive("hv2", _line(), "2")
+    hosts.now += 10  # hv1 is on and has said nothing yet
+    assert scanner.scan() == {}
+    assert "hv1" not in scanner.blind
