@@ -70,8 +70,14 @@ class VagrantLab:
         argv = ["vagrant", *args]
         if log is None:
             return run(argv, cwd=self.folder, env=self.env, timeout=timeout)
-        command = " ".join(shlex.quote(a) for a in argv) + f" >>{shlex.quote(str(log))} 2>&1"
-        return run(["sh", "-c", command], cwd=self.folder, env=self.env, timeout=timeout)
+        # Each line stamped with the time it came (where `vagrant up`'s minutes go).
+        command = (
+            "set -o pipefail; "
+            + " ".join(shlex.quote(a) for a in argv)
+            + ' 2>&1 | while IFS= read -r line; do printf "%(%T)T %s\\n" -1 "$line"; done'
+            + f" >>{shlex.quote(str(log))}"
+        )
+        return run(["bash", "-c", command], cwd=self.folder, env=self.env, timeout=timeout)
 
     def up(self, log: Path, timeout: float = 3600.0) -> Result:
         self.ssh_config.unlink(missing_ok=True)
