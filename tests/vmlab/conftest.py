@@ -1,8 +1,8 @@
 """Scenarios on separate kernels: the Vagrant lab (``vagrant/``), driven from the outer host.
 
-Collected only with ``HAVIRT_VMLAB=1`` (tests/conftest.py says why otherwise): the lab
-takes 12-14 minutes to come up under TCG, which the CI run cannot afford
-on top of the rest (.ci/run prints that it left them out, and why).
+Collected as root where /dev/kvm is usable, or with ``HAVIRT_VMLAB=1``
+(tests/conftest.py; the run says why it left them out otherwise): under TCG the lab
+and its scenarios take longer than the CI run can afford on top of the rest.
 
 * ``vmlab`` (session): the machines up (``vagrant up``; with ``HAVIRT_VMLAB_REUSE=1`` a
   lab already up is used as it is), destroyed at the end (kept with

@@ -9,8 +9,11 @@ is driven as it was built. The Vagrantfile checks the values; this only reads th
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from havirt.tools.lab.proc import LabError
@@ -58,4 +61,52 @@ def cluster_address(settings: Mapping[str, str], machine: str) -> str:
     return f"{settings[PREFIX + 'CLUSTER_NET']}.{HOST_OCTETS[machine]}"
 
 
-__all__ = ["HOST_OCTETS", "PREFIX", "cluster_address", "read", "read_file"]
+@dataclass(frozen=True)
+class HostFacts:
+    """What the Vagrantfile's ``auto`` settings look at on the outer host."""
+
+    libvirt_socket: bool  # /run/libvirt/libvirt-sock is a socket (a libvirtd runs here)
+    kvm_readable: bool  # /dev/kvm can be read
+    virtualization: bool  # the CPU shows vmx or svm (/proc/cpuinfo)
+
+    @classmethod
+    def probe(cls) -> HostFacts:
+        try:
+            socket = stat.S_ISSOCK(os.stat("/run/libvirt/libvirt-sock").st_mode)
+        except OSError:
+            socket = False
+        try:
+            flags = re.search(r"\b(vmx|svm)\b", Path("/proc/cpuinfo").read_text()) is not None
+        except OSError:
+            flags = False
+        return cls(socket, os.access("/dev/kvm", os.R_OK), flags)
+
+
+def outer_host(settings: Mapping[str, str], facts: HostFacts) -> str:
+    """Where the machines run: system or namespace (the Vagrantfile's OUTER_HOST)."""
+    wanted = settings[PREFIX + "OUTER_HOST"]
+    if wanted != "auto":
+        return wanted
+    return "system" if facts.libvirt_socket else "namespace"
+
+
+def driver(settings: Mapping[str, str], facts: HostFacts) -> str:
+    """How QEMU runs them: kvm or qemu (TCG) (the Vagrantfile's DRIVER). The namespace
+    outer host gives its QEMU no /dev/kvm."""
+    wanted = settings[PREFIX + "DRIVER"]
+    if wanted != "auto":
+        return wanted
+    usable = outer_host(settings, facts) != "namespace" and facts.kvm_readable
+    return "kvm" if usable and facts.virtualization else "qemu"
+
+
+__all__ = [
+    "HOST_OCTETS",
+    "PREFIX",
+    "HostFacts",
+    "cluster_address",
+    "driver",
+    "outer_host",
+    "read",
+    "read_file",
+]

@@ -55,3 +55,31 @@ def test_the_lab_s_own_defaults_give_the_documented_addresses() -> None:
     assert settings["HAVIRT_VAGRANT_PREFIX"] == "havirt-"
     assert vagrant_settings.cluster_address(settings, "storage") == "192.168.123.10"
     assert vagrant_settings.cluster_address(settings, "hv3") == "192.168.123.13"
+
+
+def _facts(
+    socket: bool = False, kvm: bool = True, flags: bool = True
+) -> vagrant_settings.HostFacts:
+    return vagrant_settings.HostFacts(libvirt_socket=socket, kvm_readable=kvm, virtualization=flags)
+
+
+@pytest.mark.parametrize(
+    ("outer", "driver", "facts", "want"),
+    [
+        ("auto", "auto", _facts(socket=True), ("system", "kvm")),
+        ("auto", "auto", _facts(socket=True, flags=False), ("system", "qemu")),
+        ("auto", "auto", _facts(socket=True, kvm=False), ("system", "qemu")),
+        ("auto", "auto", _facts(socket=False), ("namespace", "qemu")),
+        ("system", "auto", _facts(socket=False), ("system", "kvm")),
+        ("namespace", "kvm", _facts(), ("namespace", "kvm")),
+    ],
+    ids=["kvm", "no cpu flags", "no /dev/kvm", "no libvirtd: namespace", "system set", "kvm set"],
+)
+def test_auto_outer_host_and_driver_as_the_vagrantfile_chooses(
+    outer: str, driver: str, facts: vagrant_settings.HostFacts, want: tuple[str, str]
+) -> None:
+    settings = {"HAVIRT_VAGRANT_OUTER_HOST": outer, "HAVIRT_VAGRANT_DRIVER": driver}
+    assert (
+        vagrant_settings.outer_host(settings, facts),
+        vagrant_settings.driver(settings, facts),
+    ) == want
