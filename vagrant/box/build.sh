@@ -1,8 +1,8 @@
 #!/bin/bash
 # Builds the Vagrant lab's box: Debian 12 for vagrant-libvirt, from Debian's packages
 # only (no Vagrant Cloud), with everything the lab's machines need already installed,
-# so that provisioning under TCG installs nothing. Cached: a box built from the same
-# scripts and package list is reused.
+# so that provisioning under TCG installs nothing, havirt's venv included. Cached: a
+# box built from the same scripts, package list and wheels is reused.
 #
 #   vagrant/box/build.sh [CACHE_DIR]     prints the path of the .box file
 #
@@ -49,8 +49,14 @@ mirror=$(awk '$1 == "URIs:" {print $2; exit}' /etc/apt/sources.list.d/*.sources 
     /etc/apt/sources.list 2>/dev/null || true)
 [ -n "$mirror" ] || die "no Debian mirror found in /etc/apt/sources.list(.d)"
 
-stamp=$(cat "$here/build.sh" "$here/customize.sh" <(printf '%s\n' "$suite" "$disk_size" \
-    "${packages[@]}") | sha256sum | cut -c1-12)
+# havirt's venv is built into the box (customize.sh) from the checkout and its wheels
+# (box/wheels.sh, run first by prepare.sh): a change of pyproject.toml, and so of the
+# wheels' stamp, makes another box.
+src=$(cd "$here/../.." && pwd)
+wheels=${HAVIRT_BOX_WHEELS:-$src/vagrant/.wheels}
+[ -s "$wheels/.stamp" ] || die "no wheels in $wheels (vagrant/box/wheels.sh makes them)"
+stamp=$(cat "$here/build.sh" "$here/customize.sh" "$wheels/.stamp" \
+    <(printf '%s\n' "$suite" "$disk_size" "${packages[@]}") | sha256sum | cut -c1-12)
 box=$cache/havirt-$suite-$stamp.box
 if [ -s "$box" ]; then
     log "cached: $box"
@@ -66,7 +72,7 @@ log "bootstrapping Debian $suite from $mirror (${#packages[@]} packages and thei
 # The downloaded packages are kept in $cache/debs: a rebuild (another package list, a
 # changed script) downloads only what is new.
 mkdir -p "$cache/debs"
-HAVIRT_BOX_VAGRANT_KEY=$vagrant_key mmdebstrap --quiet --variant=apt \
+HAVIRT_BOX_VAGRANT_KEY=$vagrant_key HAVIRT_BOX_SRC=$src HAVIRT_BOX_WHEELS=$wheels mmdebstrap --quiet --variant=apt \
     --include="$(IFS=,; echo "${packages[*]}")" \
     --skip=download/empty --skip=cleanup/apt/cache \
     --setup-hook="mkdir -p \"\$1/var/cache/apt/archives\"" \

@@ -36,8 +36,12 @@ echo 'vagrant ALL=(ALL) NOPASSWD:ALL' >"$root/etc/sudoers.d/vagrant"
 chmod 0440 "$root/etc/sudoers.d/vagrant"
 printf 'UseDNS no\n' >"$root/etc/ssh/sshd_config.d/vagrant.conf"
 
-# Host keys at first boot, before sshd checks its configuration.
+# Host keys at first boot, before sshd checks its configuration: one ed25519 key, the
+# type the lab's machines and Vagrant use. (ssh-keygen -A also makes a 3072-bit RSA
+# key, which took most of a minute of an emulated machine's boot, with sshd and so
+# Vagrant waiting for it.)
 rm -f "$root"/etc/ssh/ssh_host_*
+printf 'HostKey /etc/ssh/ssh_host_ed25519_key\n' >"$root/etc/ssh/sshd_config.d/host-key.conf"
 cat >"$root/etc/systemd/system/havirt-ssh-host-keys.service" <<'EOT'
 [Unit]
 Description=SSH host keys of this machine (made at first boot)
@@ -46,7 +50,7 @@ ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key
 
 [Service]
 Type=oneshot
-ExecStart=/usr/bin/ssh-keygen -A
+ExecStart=/usr/bin/ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key
 
 [Install]
 WantedBy=multi-user.target
@@ -57,7 +61,7 @@ rm -f "$root/var/lib/dbus/machine-id"
 
 for unit in corosync.service pacemaker.service pcsd.service pcsd-ruby.service \
     nfs-server.service apt-daily.timer apt-daily-upgrade.timer man-db.timer e2scrub_all.timer \
-    fstrim.timer; do
+    e2scrub_reap.service fstrim.timer; do
     if [ -e "$root/lib/systemd/system/$unit" ]; then
         systemctl --root="$root" disable "$unit" >/dev/null 2>&1 || true
     fi
@@ -71,3 +75,23 @@ in_root apt-get clean
 mv "$kept"/*.deb "$root/var/cache/apt/archives/"
 rmdir "$kept"
 rm -rf "$root"/var/lib/apt/lists/*
+
+# havirt's venv, built where kvm-host.sh installs havirt ($HAVIRT_HOME/src, its .venv)
+# from the checkout and the wheels the box was built with: under TCG, building it took
+# each KVM host two minutes of `vagrant up`. Provisioning syncs the checkout over this
+# copy (the venv is left out of the sync) and tools/bootstrap.sh keeps a venv built
+# from the same pyproject.toml with the same interpreter.
+src=${HAVIRT_BOX_SRC:?the checkout to build the venv from}
+wheels=${HAVIRT_BOX_WHEELS:?the wheels to build the venv with}
+dest=/opt/havirt/src
+mkdir -p "$root$dest"
+# What the Vagrantfile's rsync sends (its rsync__exclude), but the lab's keys and wheels.
+tar -C "$src" --exclude=./.git --exclude=./.venv --exclude=./vagrant/.vagrant \
+    --exclude=./vagrant/.cluster --exclude=./vagrant/.wheels --exclude=__pycache__ \
+    --exclude=./.pytest_cache --exclude=./.ruff_cache --exclude='*.egg-info' \
+    --exclude=./lab-state -cf - . | tar -C "$root$dest" -xf -
+mkdir -p "$root$dest/vagrant/.wheels"
+cp -a "$wheels"/. "$root$dest/vagrant/.wheels/"
+in_root env HAVIRT_SYSTEM_PACKAGES=skip HAVIRT_WHEELHOUSE="$dest/vagrant/.wheels" \
+    bash "$dest/tools/bootstrap.sh" setup >/dev/null
+[ -x "$root$dest/.venv/bin/havirt" ] || { echo "customize: havirt's venv was not built" >&2; exit 1; }

@@ -21,6 +21,7 @@ for key in "$node/id_ed25519" "$node/ssh_host_ed25519_key" fence_key corosync-au
 done
 mkdir -p "$STATE_DIR" "$HAVIRT_ETC"
 
+set_hostname
 write_hosts_block
 apt_install bridge-utils ifupdown nfs-common rsync
 time_sync client
