@@ -92,6 +92,7 @@ tar -C "$src" --exclude=./.git --exclude=./.venv --exclude=./vagrant/.vagrant \
     --exclude=./lab-state -cf - . | tar -C "$root$dest" -xf -
 mkdir -p "$root$dest/vagrant/.wheels"
 cp -a "$wheels"/. "$root$dest/vagrant/.wheels/"
-in_root env HAVIRT_SYSTEM_PACKAGES=skip HAVIRT_WHEELHOUSE="$dest/vagrant/.wheels" \
-    bash "$dest/tools/bootstrap.sh" setup >/dev/null
+# A clean environment: the building host's pip settings (PIP_FIND_LINKS...) are not the box's.
+in_root env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root HAVIRT_SYSTEM_PACKAGES=skip \
+    HAVIRT_WHEELHOUSE="$dest/vagrant/.wheels" bash "$dest/tools/bootstrap.sh" setup >/dev/null
 [ -x "$root$dest/.venv/bin/havirt" ] || { echo "customize: havirt's venv was not built" >&2; exit 1; }
