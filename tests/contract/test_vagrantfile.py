@@ -536,3 +536,22 @@ def test_make_guests_writes_each_guest_from_the_inventory(inventory: Path, tmp_p
     )
     assert f'"virtual-size": {guest.disk.size}' in info.stdout
     assert not make_guests.make_guest(moved, kvm=True, build_assets=assets)  # exists: left alone
+
+
+def test_make_guests_copies_the_box_s_guest_assets_once(tmp_path: Path) -> None:
+    make_guests = _make_guests_module()
+    prebuilt = tmp_path / "box-cache"
+    (prebuilt / "modules").mkdir(parents=True)
+    (prebuilt / "assets.json").write_text("{}")
+    (prebuilt / "modules" / "order").write_text("")
+    (prebuilt / ".lock").write_text("")
+    shared = tmp_path / "pool" / ".assets"
+    shared.parent.mkdir()
+    checked = []
+    make_guests.build_guest_assets = checked.append  # what would check (and rebuild)
+    make_guests.shared_assets(shared, prebuilt)
+    assert sorted(p.name for p in shared.iterdir()) == ["assets.json", "modules"]
+    assert checked == [shared]
+    (shared / "assets.json").write_text('{"kept": 1}')
+    make_guests.shared_assets(shared, prebuilt)  # there already: not copied again
+    assert (shared / "assets.json").read_text() == '{"kept": 1}'

@@ -9,12 +9,16 @@ the XML's folder a qcow2 disk ``disk.qcow2`` of the guest's ``disk.size``, a con
 log, and the XML itself, which differs from the namespace lab's in two ways: the domain
 runs under KVM when the host has it (nested KVM), and it has a NIC with the guest's
 MAC on its network. The kernel and initramfs are shared by all guests, in ``.assets``
-beside the guests' folders. Existing guests are left alone, so it is idempotent.
+beside the guests' folders, copied from the ones the lab's box was built with
+(vagrant/box/customize.sh: unpacking the kernel's package under TCG took most of a
+minute) and rebuilt only when they are missing or stale. Existing guests are left
+alone, so it is idempotent.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import uuid
 from collections.abc import Callable
@@ -23,6 +27,7 @@ from pathlib import Path
 from havirt.tools.inventory import Guest, load
 from havirt.tools.inventory.model import MIB
 from havirt.tools.lab.guest_image import (
+    DEFAULT_CACHE_DIR,
     GuestAssets,
     build_guest_assets,
     create_disk,
@@ -50,10 +55,22 @@ def lab_domain_xml(base_xml: str, *, vcpus: int, mac: str, network: str, kvm: bo
     return etree.tostring(domain, pretty_print=True, encoding="unicode")
 
 
+def shared_assets(folder: Path, prebuilt: Path = DEFAULT_CACHE_DIR) -> GuestAssets:
+    """The guests' kernel and initramfs in ``folder`` (on the shared pool): a copy of
+    ``prebuilt`` (the box's) when ``folder`` has none yet, then checked and, when
+    stale, rebuilt by build_guest_assets."""
+    if not folder.exists() and (prebuilt / "assets.json").exists():
+        tmp = folder.with_name(folder.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(prebuilt, tmp, ignore=shutil.ignore_patterns(".lock", "*.tmp"))
+        tmp.rename(folder)
+    return build_guest_assets(folder)
+
+
 def make_guest(
     guest: Guest,
     kvm: bool,
-    build_assets: Callable[[Path], GuestAssets] = build_guest_assets,
+    build_assets: Callable[[Path], GuestAssets] = shared_assets,
 ) -> bool:
     """Write one guest's files; False when its XML already exists. ``build_assets``
     builds (or reuses) the shared kernel and initramfs in the folder it is given."""
