@@ -31,7 +31,7 @@ from typing import Any
 from benchlib import add_report_options, log, run_report
 from havirt.tools.lab.auditor import AuditError
 from havirt.tools.lab.vagrant_cluster import VagrantCluster, nfs_outage, power_cut
-from havirt.tools.lab.vagrant_lab import VagrantLab
+from havirt.tools.lab.vagrant_lab import VagrantLab, up_steps
 
 FOLDER = Path(__file__).resolve().parent.parent / "vagrant"
 
@@ -54,15 +54,18 @@ def vm_lab(options: argparse.Namespace) -> dict[str, Any]:
     cluster = VagrantCluster(machines)
     brought_up = len(machines.running_domains()) < 4
     lab_up = None
+    lab_up_steps: dict[str, float] = {}
     log_file = Path(options.log)
     try:
         if brought_up:
             log(f"bench/vmlab: vagrant up (log: {log_file}) ...")
+            offset = log_file.stat().st_size if log_file.exists() else 0
             began = time.monotonic()
             result = machines.up(log_file)
             if not result.ok:
                 raise RuntimeError(f"vagrant up failed: {result.describe()} (log: {log_file})")
             lab_up = time.monotonic() - began
+            lab_up_steps = up_steps(log_file.read_bytes()[offset:].decode(errors="replace"))
         cluster.wait_healthy(900)
         with cluster.auditor() as auditor:
             home = auditor.where(cluster.guests()[0])[0]
@@ -84,6 +87,7 @@ def vm_lab(options: argparse.Namespace) -> dict[str, Any]:
         cluster.wait_healthy(600)
         return {
             "lab_up": lab_up,
+            "lab_up_steps": lab_up_steps,
             "standby": standby,
             "crashes": crashes,
             "samples": samples,
@@ -139,6 +143,8 @@ def render(report: dict[str, Any]) -> str:
     ):
         row(label, ns and _median(ns["crashes"], key), _median(vm["crashes"], key))
     row("lab up (cluster ready)", ns and ns["lab_up"], vm["lab_up"])
+    for step, seconds in vm.get("lab_up_steps", {}).items():
+        out.append(f"  VM lab up, {step}: after {seconds:.0f} s")
     out.append("")
     out.append(
         f"NFS server gone (VM lab only: the namespace lab has no NFS client); "

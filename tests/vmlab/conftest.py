@@ -23,7 +23,7 @@ import pytest
 import timings_report
 from havirt.tools.lab.auditor import Auditor
 from havirt.tools.lab.vagrant_cluster import VagrantCluster
-from havirt.tools.lab.vagrant_lab import VagrantLab
+from havirt.tools.lab.vagrant_lab import VagrantLab, up_steps
 
 pytestmark = pytest.mark.vmlab
 FOLDER = Path(__file__).resolve().parents[2] / "vagrant"
@@ -57,6 +57,8 @@ def vmlab(
         start = time.monotonic()
         result = machines.up(log)
         TIMINGS["vagrant up (box cached): cluster provisioned"] = time.monotonic() - start
+        for step, seconds in up_steps(log.read_text(errors="replace")).items():
+            TIMINGS[f"vagrant up: {step}"] = seconds
         if not result.ok:
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
             pytest.fail(f"vagrant up failed ({result.describe()}):\n{tail}")

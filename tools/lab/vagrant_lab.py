@@ -15,6 +15,7 @@ The outer host's libvirt is the namespace outer host's
 
 from __future__ import annotations
 
+import re
 import shlex
 import threading
 import time
@@ -37,6 +38,45 @@ SSH_OPTIONS = (
     "-o", "ServerAliveCountMax=3",
     "-o", "LogLevel=ERROR",
 )  # fmt: skip
+
+
+# Where `vagrant up`'s minutes go: the last line of the log matching each step's
+# pattern marks its end (every machine booted, every KVM host prepared, ...).
+UP_STEPS = (
+    ("machines booted, SSH up", re.compile(r"==> \S+: Machine booted and ready!")),
+    ("storage exporting NFS", re.compile(r"havirt-vagrant\[storage\]: exported ")),
+    ("KVM hosts prepared", re.compile(r"havirt-vagrant\[hv\d+\]: host prepared")),
+    ("havirt validate passed", re.compile(r"every check passed")),
+    ("guests' files made, 3 nodes online", re.compile(r"waiting for \d+ nodes online")),
+    ("cluster ready", re.compile(r"havirt-vagrant\[\S+\]: cluster ready")),
+)
+_STAMP = re.compile(r"(\d\d):(\d\d):(\d\d) ")
+
+
+def up_steps(log: str) -> dict[str, float]:
+    """Seconds from the start of a `vagrant up` log (its lines stamped by
+    :meth:`VagrantLab.vagrant`) until each of :data:`UP_STEPS` ended, for the steps
+    the log shows."""
+    start: int | None = None
+    ends: dict[str, float] = {}
+    day = 0
+    last = 0
+    for line in log.splitlines():
+        stamp = _STAMP.match(line)
+        if stamp is None:
+            continue
+        hours, minutes, seconds = (int(g) for g in stamp.groups())
+        now = hours * 3600 + minutes * 60 + seconds + day
+        if now < last:  # past midnight
+            day += 86400
+            now += 86400
+        last = now
+        if start is None:
+            start = now
+        for name, pattern in UP_STEPS:
+            if pattern.search(line):
+                ends[name] = float(now - start)
+    return {name: ends[name] for name, _ in UP_STEPS if name in ends}
 
 
 class VagrantLab:
@@ -170,4 +210,4 @@ class VagrantLab:
         return RemoteScanner(nodes, command, self.power_id, interval=interval)
 
 
-__all__ = ["DEFAULT_VAGRANT_HOME", "KVM_HOSTS", "VagrantLab"]
+__all__ = ["DEFAULT_VAGRANT_HOME", "KVM_HOSTS", "UP_STEPS", "VagrantLab", "up_steps"]
