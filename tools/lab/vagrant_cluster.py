@@ -17,6 +17,7 @@ import re
 import shlex
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -326,8 +327,8 @@ def nfs_outage(
     cluster: VagrantCluster, depths: Sequence[str] = ("10", "20"), settle: float = 5.0
 ) -> tuple[int, list[MonitorAnswer]]:
     """Drop the storage host's cluster address (its clients' packets go nowhere, as
-    when the server dies) and run each KVM host's StoragePool monitor at each depth,
-    as Pacemaker runs a recurring one, with the resource's parameters; then put the
+    when the server dies) and run the StoragePool monitor at each depth on every KVM
+    host at once, as Pacemaker runs a recurring one, with the resource's parameters; then put the
     address back and wait until every monitor passes again. Maintenance mode keeps
     Pacemaker's own monitors from acting on the failure meanwhile (what it would do
     is a scenario of its own). Returns (the longest monitor timeout in the CIB, the
@@ -347,9 +348,13 @@ def nfs_outage(
         )
         try:
             time.sleep(settle)  # the clients' next requests go unanswered
-            for depth in depths:
-                for node in KVM_HOSTS:
-                    answers.append(_monitor(cluster, node, depth, pool))
+            for depth in depths:  # on every host at once, as Pacemaker's monitors run
+                with ThreadPoolExecutor(len(KVM_HOSTS)) as pool_of_hosts:
+                    answers.extend(
+                        pool_of_hosts.map(
+                            lambda n, d=depth: _monitor(cluster, n, d, pool), KVM_HOSTS
+                        )
+                    )
         finally:
             machines.root(STORAGE, f"ip addr add {address} dev $(cat {SAVED_DEVICE})", check=True)
         for node in KVM_HOSTS:
