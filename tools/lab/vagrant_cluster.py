@@ -328,8 +328,8 @@ def nfs_outage(
 ) -> tuple[int, list[MonitorAnswer]]:
     """Drop the storage host's cluster address (its clients' packets go nowhere, as
     when the server dies) and run the StoragePool monitor at each depth on every KVM
-    host at once, as Pacemaker runs a recurring one, with the resource's parameters; then put the
-    address back and wait until every monitor passes again. Maintenance mode keeps
+    host at once, as Pacemaker runs a recurring one, with the resource's parameters;
+    then put the address back and wait until every monitor passes again. Maintenance mode keeps
     Pacemaker's own monitors from acting on the failure meanwhile (what it would do
     is a scenario of its own). Returns (the longest monitor timeout in the CIB, the
     answers)."""

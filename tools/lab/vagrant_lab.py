@@ -47,7 +47,7 @@ UP_STEPS = (
     ("storage exporting NFS", re.compile(r"havirt-vagrant\[storage\]: exported ")),
     ("KVM hosts prepared", re.compile(r"havirt-vagrant\[hv\d+\]: host prepared")),
     ("havirt validate passed", re.compile(r"every check passed")),
-    ("guests' files made, 3 nodes online", re.compile(r"waiting for \d+ nodes online")),
+    ("guests' files made, cluster stack started", re.compile(r"waiting for \d+ nodes online")),
     ("cluster ready", re.compile(r"havirt-vagrant\[\S+\]: cluster ready")),
 )
 _STAMP = re.compile(r"(\d\d):(\d\d):(\d\d) ")

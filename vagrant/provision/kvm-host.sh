@@ -36,7 +36,9 @@ fi
 
 # -- havirt from the synced checkout --------------------------------------------------
 # A local copy: bootstrap.sh builds its venv inside the checkout, and the synced folder
-# may be shared with the outer host and the other machines (nfs, virtiofs).
+# may be shared with the outer host and the other machines (nfs, virtiofs). The lab's
+# own box already has a copy here with its venv (box/customize.sh): bootstrap.sh keeps
+# that venv when pyproject.toml is the same, and builds it otherwise.
 mkdir -p "$HAVIRT_HOME"
 rsync -a --delete --exclude /.venv --exclude /.git --exclude '__pycache__' \
     --exclude /vagrant/.vagrant --exclude /vagrant/.cluster \

@@ -24,7 +24,7 @@ def test_each_step_ends_at_its_last_line_past_midnight_too() -> None:
         "storage exporting NFS": 101.0,
         "KVM hosts prepared": 200.0,
         "havirt validate passed": 230.0,
-        "guests' files made, 3 nodes online": 300.0,
+        "guests' files made, cluster stack started": 300.0,
         "cluster ready": 390.0,
     }
 
