@@ -12,8 +12,22 @@
 #     OUTER_USER HOST...);
 #   - havirt's Python dependencies as wheels (box/wheels.sh), synced with the checkout;
 #   - BOX, the lab's own box (box/add.sh BOX), unless BOX is "-" (another box is set).
+#
+#   prepare.sh --box BOX
+#
+#   only the wheels and the box: the Vagrantfile runs this as it is loaded for `vagrant
+#   up`, because Vagrant looks each machine's box up before any trigger runs.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if [ "${1:-}" = --box ]; then
+    [ $# -eq 2 ] || { echo "usage: prepare.sh --box BOX" >&2; exit 2; }
+    mkdir -p "$here/.vagrant"
+    exec 9>"$here/.vagrant/prepare.lock"
+    flock 9
+    bash "$here/box/wheels.sh"
+    bash "$here/box/add.sh" "$2"
+    exit 0
+fi
 [ $# -ge 6 ] || { echo "usage: prepare.sh BOX HAVIRT KEYS_DIR OUTER_HOST_KEY OUTER_USER HOST..." >&2; exit 2; }
 box=$1
 havirt=$2
