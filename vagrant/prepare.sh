@@ -4,19 +4,20 @@
 # once per machine: a lock makes them take turns, and each step is idempotent, so the
 # first does the work and the others find it done.
 #
-#   prepare.sh BOX HAVIRT KEYS_DIR OUTER_HOST_KEY OUTER_USER HOST...
+#   prepare.sh HAVIRT KEYS_DIR OUTER_HOST_KEY OUTER_USER HOST...
 #
 #   - the namespace outer host (HAVIRT lab vagrant-host up), unless HAVIRT is "-"
 #     (the machines run on this host's own libvirtd), and the fence key let in there;
 #   - the lab's key material (provision/cluster-keys.sh KEYS_DIR OUTER_HOST_KEY
 #     OUTER_USER HOST...);
-#   - havirt's Python dependencies as wheels (box/wheels.sh), synced with the checkout;
-#   - BOX, the lab's own box (box/add.sh BOX), unless BOX is "-" (another box is set).
+#   - havirt's Python dependencies as wheels (box/wheels.sh), synced with the checkout
+#     (`vagrant provision` installs havirt from them).
 #
 #   prepare.sh --box BOX
 #
-#   only the wheels and the box: the Vagrantfile runs this as it is loaded for `vagrant
-#   up`, because Vagrant looks each machine's box up before any trigger runs.
+#   the wheels and BOX, the lab's own box (box/add.sh BOX): the Vagrantfile runs this
+#   as it is loaded for `vagrant up`, not in the trigger, because Vagrant looks each
+#   machine's box up before any trigger runs.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 if [ "${1:-}" = --box ]; then
@@ -28,10 +29,9 @@ if [ "${1:-}" = --box ]; then
     bash "$here/box/add.sh" "$2"
     exit 0
 fi
-[ $# -ge 6 ] || { echo "usage: prepare.sh BOX HAVIRT KEYS_DIR OUTER_HOST_KEY OUTER_USER HOST..." >&2; exit 2; }
-box=$1
-havirt=$2
-shift 2
+[ $# -ge 5 ] || { echo "usage: prepare.sh HAVIRT KEYS_DIR OUTER_HOST_KEY OUTER_USER HOST..." >&2; exit 2; }
+havirt=$1
+shift
 
 mkdir -p "$here/.vagrant"
 exec 9>"$here/.vagrant/prepare.lock"
@@ -44,4 +44,3 @@ authorized_here=0
 FENCE_KEY_AUTHORIZED_BY_CALLER=$authorized_here bash "$here/provision/cluster-keys.sh" "$@"
 [ "$havirt" = - ] || "$havirt" lab vagrant-host authorize "$1/fence_key.pub" >/dev/null
 bash "$here/box/wheels.sh"
-[ "$box" = - ] || bash "$here/box/add.sh" "$box"

@@ -548,10 +548,9 @@ def test_make_guests_copies_the_box_s_guest_assets_once(tmp_path: Path) -> None:
     shared = tmp_path / "pool" / ".assets"
     shared.parent.mkdir()
     checked = []
-    make_guests.build_guest_assets = checked.append  # what would check (and rebuild)
-    make_guests.shared_assets(shared, prebuilt)
+    make_guests.shared_assets(shared, prebuilt, check=checked.append)  # would check, rebuild
     assert sorted(p.name for p in shared.iterdir()) == ["assets.json", "modules"]
     assert checked == [shared]
     (shared / "assets.json").write_text('{"kept": 1}')
-    make_guests.shared_assets(shared, prebuilt)  # there already: not copied again
+    make_guests.shared_assets(shared, prebuilt, check=checked.append)  # there: not copied
     assert (shared / "assets.json").read_text() == '{"kept": 1}'

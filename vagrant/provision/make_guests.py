@@ -55,16 +55,20 @@ def lab_domain_xml(base_xml: str, *, vcpus: int, mac: str, network: str, kvm: bo
     return etree.tostring(domain, pretty_print=True, encoding="unicode")
 
 
-def shared_assets(folder: Path, prebuilt: Path = DEFAULT_CACHE_DIR) -> GuestAssets:
+def shared_assets(
+    folder: Path,
+    prebuilt: Path = DEFAULT_CACHE_DIR,
+    check: Callable[[Path], GuestAssets] = build_guest_assets,
+) -> GuestAssets:
     """The guests' kernel and initramfs in ``folder`` (on the shared pool): a copy of
     ``prebuilt`` (the box's) when ``folder`` has none yet, then checked and, when
-    stale, rebuilt by build_guest_assets."""
+    stale, rebuilt by ``check`` (build_guest_assets)."""
     if not folder.exists() and (prebuilt / "assets.json").exists():
         tmp = folder.with_name(folder.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.copytree(prebuilt, tmp, ignore=shutil.ignore_patterns(".lock", "*.tmp"))
         tmp.rename(folder)
-    return build_guest_assets(folder)
+    return check(folder)
 
 
 def make_guest(
