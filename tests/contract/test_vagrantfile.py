@@ -63,6 +63,7 @@ def _provision_env() -> dict[str, str]:
         "HAVIRT_VAGRANT_OUTER_USER": "labuser",
         "HAVIRT_VAGRANT_OUTER_URI": f"qemu+ssh://labuser@{outer}/system",
         "HAVIRT_VAGRANT_COROSYNC_TOKEN": "10s",  # what auto gives under qemu (TCG)
+        "HAVIRT_VAGRANT_LOAD_THRESHOLD": "400%",  # the same
         "HAVIRT_VAGRANT_HV_CPUS": "1",  # the same
     }
 
@@ -218,6 +219,7 @@ def test_vagrant_validate_passes_with_other_sizes(
         ({"HAVIRT_VAGRANT_DRIVER": "fast"}, None, "expected auto, kvm, qemu"),
         ({"HAVIRT_VAGRANT_OUTER_HOST": "cloud"}, None, "expected auto, system, namespace"),
         ({"HAVIRT_VAGRANT_COROSYNC_TOKEN": "10"}, None, "a duration like 10s"),
+        ({"HAVIRT_VAGRANT_LOAD_THRESHOLD": "400"}, None, "a percentage like 400%"),
         ({"HAVIRT_VAGRANT_HV_CPUS": "0"}, None, "auto or a positive whole number"),
         ({"HAVIRT_VAGRANT_HV_CPUS2": "4"}, None, "unknown settings in the environment"),
         ({}, "HAVIRT_VAGRANT_NODES=5\n", "settings.local.env: unknown settings"),
@@ -230,6 +232,7 @@ def test_vagrant_validate_passes_with_other_sizes(
         "bad-driver",
         "bad-outer-host",
         "bad-token",
+        "bad-load-threshold",
         "zero-cpus",
         "unknown-env",
         "unknown-local",

@@ -328,16 +328,17 @@ def nfs_outage(
 ) -> tuple[int, list[MonitorAnswer]]:
     """Drop the storage host's cluster address (its clients' packets go nowhere, as
     when the server dies) and run the StoragePool monitor at each depth on every KVM
-    host at once, as Pacemaker runs a recurring one, with the resource's parameters;
-    then put the address back and wait until every monitor passes again. Maintenance mode keeps
-    Pacemaker's own monitors from acting on the failure meanwhile (what it would do
-    is a scenario of its own). Returns (the longest monitor timeout in the CIB, the
-    answers)."""
+    host, all at once, as Pacemaker runs recurring monitors of different depths (their
+    intervals overlap), with the resource's parameters; then put the address back and
+    wait until every host's monitor passes again. Maintenance mode keeps Pacemaker's
+    own monitors from acting on the failure meanwhile (what it would do is a scenario
+    of its own). Returns (the longest monitor timeout in the CIB, the answers, by
+    depth then host)."""
     machines = cluster.machines
     admin = KVM_HOSTS[0]
     address = f"{machines.address(STORAGE)}/24"
     pool = PoolResource.from_cib(cluster, admin)
-    answers: list[MonitorAnswer] = []
+    runs = [(depth, node) for depth in depths for node in KVM_HOSTS]
     machines.root(admin, "pcs property set maintenance-mode=true", timeout=300, check=True)
     try:
         machines.root(
@@ -348,21 +349,19 @@ def nfs_outage(
         )
         try:
             time.sleep(settle)  # the clients' next requests go unanswered
-            for depth in depths:  # on every host at once, as Pacemaker's monitors run
-                with ThreadPoolExecutor(len(KVM_HOSTS)) as pool_of_hosts:
-                    answers.extend(
-                        pool_of_hosts.map(
-                            lambda n, d=depth: _monitor(cluster, n, d, pool), KVM_HOSTS
-                        )
-                    )
+            with ThreadPoolExecutor(len(runs)) as monitors:
+                answers = list(monitors.map(lambda r: _monitor(cluster, r[1], r[0], pool), runs))
         finally:
             machines.root(STORAGE, f"ip addr add {address} dev $(cat {SAVED_DEVICE})", check=True)
-        for node in KVM_HOSTS:
 
-            def passes(_view: ClusterView, node: str = node) -> bool:
+        def passes_again(node: str) -> None:
+            def passes(_view: ClusterView) -> bool:
                 return _monitor(cluster, node, depths[-1], pool).returncode == 0
 
-            cluster.wait_for(f"the pool's monitor on {node} to pass again", passes, 600, poll=10)
+            cluster.wait_for(f"the pool's monitor on {node} to pass again", passes, 600, poll=5)
+
+        with ThreadPoolExecutor(len(KVM_HOSTS)) as hosts:
+            list(hosts.map(passes_again, KVM_HOSTS))
     finally:
         machines.root(admin, "pcs property set maintenance-mode=false", timeout=300, check=True)
     return pool.monitor_timeout, answers

@@ -36,12 +36,9 @@ die() {
 }
 
 [ "$(id -u)" = 0 ] || die "needs root (mmdebstrap writes a root file system)"
-for tool in mmdebstrap mkfs.ext4 qemu-img tar sha256sum; do
+for tool in mmdebstrap mkfs.ext4 qemu-img tar sha256sum ssh-keygen; do
     command -v "$tool" >/dev/null || die "$tool not found (tools/bootstrap.sh vmlab-setup)"
 done
-keys=(/usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant.pub)
-vagrant_key=${keys[0]}
-[ -f "$vagrant_key" ] || die "Vagrant's public key not found (apt-get install vagrant)"
 
 # The mirror this machine's apt uses (deb822 sources first, then sources.list).
 mirror=$(awk '$1 == "URIs:" {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
@@ -72,7 +69,13 @@ log "bootstrapping Debian $suite from $mirror (${#packages[@]} packages and thei
 # The downloaded packages are kept in $cache/debs: a rebuild (another package list, a
 # changed script) downloads only what is new.
 mkdir -p "$cache/debs"
-HAVIRT_BOX_VAGRANT_KEY=$vagrant_key HAVIRT_BOX_SRC=$src HAVIRT_BOX_WHEELS=$wheels mmdebstrap --quiet --variant=apt \
+# The box's own login key for Vagrant's user, made for this build (not Vagrant's
+# well-known insecure key): the box carries its private half and tells Vagrant to use
+# it as it is (config.ssh.insert_key = false, in the box's Vagrantfile), which spares
+# every machine's first boot Vagrant's key swap (about 40 s of SSH logins under TCG).
+mkdir "$work/box"
+ssh-keygen -q -t ed25519 -N '' -C "havirt lab box $(date -u +%F)" -f "$work/box/vagrant_key"
+HAVIRT_BOX_VAGRANT_KEY=$work/box/vagrant_key.pub HAVIRT_BOX_SRC=$src HAVIRT_BOX_WHEELS=$wheels mmdebstrap --quiet --variant=apt \
     --include="$(IFS=,; echo "${packages[*]}")" \
     --skip=download/empty --skip=cleanup/apt/cache \
     --setup-hook="mkdir -p \"\$1/var/cache/apt/archives\"" \
@@ -82,7 +85,6 @@ HAVIRT_BOX_VAGRANT_KEY=$vagrant_key HAVIRT_BOX_SRC=$src HAVIRT_BOX_WHEELS=$wheel
     "$suite" "$work/root" "$mirror"
 log "root file system ready after $((SECONDS - began)) s ($(du -sh "$work/root" | cut -f1))"
 
-mkdir "$work/box"
 cp "$(readlink -f "$work/root/vmlinuz")" "$work/box/vmlinuz"
 cp "$(readlink -f "$work/root/initrd.img")" "$work/box/initrd.img"
 truncate -s "$disk_size" "$work/disk.raw"
@@ -94,8 +96,11 @@ cat >"$work/box/metadata.json" <<EOT
 {"provider": "libvirt", "format": "qcow2", "virtual_size": ${disk_size%G}}
 EOT
 cat >"$work/box/Vagrantfile" <<'EOT'
-# The havirt lab's box (vagrant/box/build.sh): the kernel boots directly, from this box.
+# The havirt lab's box (vagrant/box/build.sh): the kernel boots directly, from this box,
+# and Vagrant logs in with the key made for this build (no key swap at first boot).
 Vagrant.configure("2") do |config|
+  config.ssh.private_key_path = File.join(__dir__, "vagrant_key")
+  config.ssh.insert_key = false
   config.vm.provider :libvirt do |libvirt|
     libvirt.kernel = File.join(__dir__, "vmlinuz")
     libvirt.initrd = File.join(__dir__, "initrd.img")
@@ -103,7 +108,8 @@ Vagrant.configure("2") do |config|
   end
 end
 EOT
-tar -C "$work/box" -cf "$work/box.tar" metadata.json Vagrantfile box.img vmlinuz initrd.img
+chmod 0600 "$work/box/vagrant_key"
+tar -C "$work/box" -cf "$work/box.tar" metadata.json Vagrantfile box.img vmlinuz initrd.img vagrant_key
 mv "$work/box.tar" "$box"
 # Earlier builds are of no more use (Vagrant holds its own copy of what it added).
 find "$cache" -maxdepth 1 -name "havirt-$suite-*.box" ! -name "$(basename "$box")" -delete

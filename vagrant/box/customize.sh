@@ -1,8 +1,8 @@
 #!/bin/bash
 # mmdebstrap's customize hook for the lab's box (run by build.sh, not by hand):
 # turns the freshly bootstrapped Debian root in $1 into a vagrant-libvirt machine.
-#   - user "vagrant" with password-less sudo and Vagrant's well-known key: Vagrant
-#     logs in with it once and replaces it with a key of its own (config.ssh.insert_key);
+#   - user "vagrant" with password-less sudo and the login key build.sh made for this
+#     box (Vagrant keeps using it: no key swap at first boot);
 #   - eth0 by DHCP (ifupdown): vagrant-libvirt finds the machine through the lease on
 #     its management network; Vagrant configures the other NICs itself;
 #   - no SSH host keys and no machine-id in the image: each machine makes its own
@@ -12,7 +12,7 @@
 #     provisioning starts what a machine's role needs (libvirtd stays socket-activated).
 set -euo pipefail
 root=${1:?usage: customize.sh ROOT}
-vagrant_pub=${HAVIRT_BOX_VAGRANT_KEY:?the path of the Vagrant public key}
+vagrant_pub=${HAVIRT_BOX_VAGRANT_KEY:?the path of the public half of the box login key}
 in_root() { chroot "$root" "$@"; }
 
 echo vagrant-box >"$root/etc/hostname"
@@ -59,12 +59,21 @@ systemctl --root="$root" enable havirt-ssh-host-keys.service
 : >"$root/etc/machine-id"
 rm -f "$root/var/lib/dbus/machine-id"
 
-for unit in corosync.service pacemaker.service pcsd.service pcsd-ruby.service \
-    nfs-server.service apt-daily.timer apt-daily-upgrade.timer man-db.timer e2scrub_all.timer \
+for unit in pcsd.service pcsd-ruby.service nfs-server.service apt-daily.timer apt-daily-upgrade.timer man-db.timer e2scrub_all.timer \
     e2scrub_reap.service fstrim.timer; do
     if [ -e "$root/lib/systemd/system/$unit" ]; then
         systemctl --root="$root" disable "$unit" >/dev/null 2>&1 || true
     fi
+done
+# Corosync and Pacemaker are enabled here, so that a node that is fenced and boots again
+# rejoins by itself, but start only on a machine the provisioning made a cluster node
+# (provision/cluster.sh writes the stamp): enabling them at provisioning time cost each
+# KVM host 10-20 s of systemd-sysv-install under TCG.
+for unit in corosync.service pacemaker.service; do
+    mkdir -p "$root/etc/systemd/system/$unit.d"
+    printf '[Unit]\n# Set by the havirt lab box (vagrant/box/customize.sh).\nConditionPathExists=/var/lib/havirt-vagrant/cluster-prepared\n' \
+        >"$root/etc/systemd/system/$unit.d/havirt-lab.conf"
+    systemctl --root="$root" enable "$unit" >/dev/null 2>&1
 done
 # apt's cache goes, but for the kernel's package: the lab's test guests boot this kernel
 # (tools/lab/guest_image.py takes it from there; the machines cannot download it).
@@ -92,6 +101,10 @@ tar -C "$src" --exclude=./.git --exclude=./.venv --exclude=./vagrant/.vagrant \
     --exclude=./lab-state -cf - . | tar -C "$root$dest" -xf -
 mkdir -p "$root$dest/vagrant/.wheels"
 cp -a "$wheels"/. "$root$dest/vagrant/.wheels/"
+# The same files, hard-linked and with their times, where `vagrant up` syncs the checkout
+# to (the Vagrantfile's GUEST_SRC): its rsync then sends only what changed since the box
+# was built, not the whole checkout and its wheels over SSH to an emulated machine.
+cp -al "$root$dest" "$root/havirt-src"
 # A clean environment: the building host's pip settings (PIP_FIND_LINKS...) are not the box's.
 in_root env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root HAVIRT_SYSTEM_PACKAGES=skip \
     HAVIRT_WHEELHOUSE="$dest/vagrant/.wheels" bash "$dest/tools/bootstrap.sh" setup >/dev/null

@@ -14,7 +14,7 @@ NFS_EXPORT=/srv/nfs/havirt         # the storage host's export
 GUEST_NETWORK=guests               # libvirt network (bridge mode) for the guests' NICs
 NFS_DISK_SERIAL=havirt-nfs         # serial of the storage host's extra disk
 LOCKSPACE_DIR=$POOL_TARGET/lockspace  # virtlockd's leases, on the shared pool
-STATE_DIR=/var/lib/havirt-vagrant  # stamps of this provisioning
+STATE_DIR=/var/lib/havirt-vagrant  # stamps of this provisioning (box/customize.sh names one)
 HAVIRT_ETC=/etc/havirt             # rendered inventory and generated configuration
 INVENTORY=$HAVIRT_ETC/inventory.toml  # the lab's inventory, rendered on every KVM host
 GENERATED=$HAVIRT_ETC/generated    # what `havirt generate` writes from it
@@ -122,6 +122,31 @@ set_hostname() {
     fi
 }
 
+# cluster_nic_up: this machine's cluster address, on the NIC the Vagrantfile attached
+# for it (found by its MAC). The Vagrantfile leaves that NIC to provisioning
+# (auto_config: false): Vagrant's own network step took each machine 15-20 s of SSH
+# round trips under TCG, and took every NIC down and up again.
+cluster_nic_up() {
+    require_settings HAVIRT_VAGRANT_NODE HAVIRT_VAGRANT_CLUSTER_MAC HAVIRT_VAGRANT_CLUSTER_NET
+    local nic address
+    address=$(node_address "$HAVIRT_VAGRANT_NODE")
+    nic=$(ip -o link | awk -v mac="${HAVIRT_VAGRANT_CLUSTER_MAC,,}" \
+        'tolower($0) ~ ("link/ether " mac) {sub(":$", "", $2); print $2; exit}')
+    [ -n "$nic" ] || die "no NIC with MAC $HAVIRT_VAGRANT_CLUSTER_MAC (the cluster network)"
+    grep -qE '^[[:space:]]*source(-directory)?[[:space:]]+/etc/network/interfaces\.d' \
+        /etc/network/interfaces || echo 'source /etc/network/interfaces.d/*' >>/etc/network/interfaces
+    if install_file /etc/network/interfaces.d/havirt-cluster 0644 <<EOF; then
+# The lab's cluster network (havirt vagrant lab, provision/common.sh).
+auto $nic
+iface $nic inet static
+    address $address/24
+EOF
+        ifdown "$nic" 2>/dev/null || true
+        ifup "$nic"
+    fi
+    ip -o addr show dev "$nic" | grep -q " $address/" || ifup "$nic"
+}
+
 # write_hosts_block: every lab machine's name -> cluster address in /etc/hosts, so all
 # of them resolve each other alike (havirt validate compares this); the box's
 # "127.0.1.1 <own name>" line goes, so a host's own name is its cluster address too.
@@ -158,7 +183,8 @@ render_inventory() {
     local template=$1 out=$2 text key left
     require_settings HAVIRT_VAGRANT_CLUSTER_NET HAVIRT_VAGRANT_GUEST_NET \
         HAVIRT_VAGRANT_HOST_BRIDGE HAVIRT_VAGRANT_PREFIX HAVIRT_VAGRANT_OUTER_URI \
-        HAVIRT_VAGRANT_HV_MEMORY HAVIRT_VAGRANT_HV_CPUS HAVIRT_VAGRANT_COROSYNC_TOKEN
+        HAVIRT_VAGRANT_HV_MEMORY HAVIRT_VAGRANT_HV_CPUS HAVIRT_VAGRANT_COROSYNC_TOKEN \
+        HAVIRT_VAGRANT_LOAD_THRESHOLD
     [ "$HAVIRT_VAGRANT_HV_MEMORY" -gt "$HOST_RESERVED_MIB" ] \
         || die "HAVIRT_VAGRANT_HV_MEMORY=$HAVIRT_VAGRANT_HV_MEMORY leaves no memory for" \
             "guests (a KVM host keeps $HOST_RESERVED_MIB MiB for itself)"
@@ -172,6 +198,7 @@ render_inventory() {
         [HV_GUEST_MEMORY]="$((HAVIRT_VAGRANT_HV_MEMORY - HOST_RESERVED_MIB))MiB"
         [HV_CPUS]=$HAVIRT_VAGRANT_HV_CPUS
         [COROSYNC_TOKEN]=$HAVIRT_VAGRANT_COROSYNC_TOKEN
+        [LOAD_THRESHOLD]=$HAVIRT_VAGRANT_LOAD_THRESHOLD
         [FENCE_KEY]=$FENCE_KEY
         [POOL_NAME]=$POOL_NAME
         [POOL_TARGET]=$POOL_TARGET

@@ -22,6 +22,7 @@ done
 mkdir -p "$STATE_DIR" "$HAVIRT_ETC"
 
 set_hostname
+cluster_nic_up
 write_hosts_block
 apt_install bridge-utils ifupdown nfs-common rsync
 time_sync client

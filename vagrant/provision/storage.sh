@@ -8,6 +8,7 @@ source "${HAVIRT_SRC:?}/vagrant/provision/common.sh"
 require_settings HAVIRT_VAGRANT_NODE HAVIRT_VAGRANT_CLUSTER_NET
 
 set_hostname
+cluster_nic_up
 write_hosts_block
 apt_install nfs-kernel-server e2fsprogs
 time_sync server
