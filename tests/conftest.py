@@ -11,53 +11,136 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import timings_report
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 
 
-# The VM lab's scenarios (tests/vmlab: the Vagrant lab on separate kernels) run where
-# the machine can afford them: HAVIRT_VMLAB=1 always, HAVIRT_VMLAB=0 never, otherwise
-# (auto) as root where the lab's machines would run under KVM. Under TCG on two cores
-# the lab takes minutes to come up and its scenarios more, on top of the rest of the
-# suite's twenty: together they break CI's 30-minute budget, so the run says it left
-# them out, and why.
-def vmlab_why_not(wanted: str, root: bool, driver: Callable[[], str]) -> str:
-    """Why tests/vmlab is not collected; empty when it is. ``driver``: the lab's QEMU
-    driver here (kvm or qemu), as its Vagrantfile would choose it."""
+# The VM lab's scenarios (tests/vmlab: the Vagrant lab on separate kernels) run wherever
+# the machine can run the lab, under KVM or TCG: HAVIRT_VMLAB=1 always, HAVIRT_VMLAB=0
+# never, otherwise (auto) as root with Vagrant installed and the memory for the lab's
+# machines free. Every run that leaves them out says why. With the rest of the suite in
+# the same run they go beside it, not after it (pytest_cmdline_main below).
+def vmlab_why_not(
+    wanted: str,
+    root: bool,
+    vagrant: bool,
+    free_mib: Callable[[], int | None],
+    need_mib: Callable[[], int],
+) -> str:
+    """Why tests/vmlab is not collected; empty when it is. ``free_mib``: the memory
+    this machine has available (None: unknown); ``need_mib``: what the lab's machines
+    take (vagrant/settings.env)."""
     if wanted == "1":
         return ""
     if wanted == "0":
         return "HAVIRT_VMLAB=0"
     if not root:
         return "not root (the Vagrant lab needs it); HAVIRT_VMLAB=1 as root runs them"
-    if driver() != "kvm":
+    if not vagrant:
+        return "Vagrant is not installed (tools/bootstrap.sh setup installs it)"
+    free, need = free_mib(), need_mib()
+    if free is not None and free < need:
         return (
-            "the Vagrant lab would run under TCG here (no usable KVM for it), where it "
-            "and its scenarios take longer than CI's 30-minute budget leaves after the "
-            "rest of the suite; HAVIRT_VMLAB=1 runs them anyway (docs/vagrant-lab.md)"
+            f"{free} MiB of memory available, the lab's machines need {need} MiB "
+            "(vagrant/settings.env); HAVIRT_VMLAB=1 runs them anyway"
         )
     return ""
 
 
-def _vmlab_driver() -> str:
+def _available_mib() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _vmlab_need_mib() -> int:
+    """The lab's machines' memory (settings.env, as `vagrant up` reads it), and 1 GiB for
+    the outer host's libvirtd and QEMU's own; 0 when the settings would be refused
+    (`vagrant up` then says why, in the scenarios' setup)."""
     from havirt.tools.lab import vagrant_settings
     from havirt.tools.lab.proc import LabError
 
     try:
-        settings = vagrant_settings.read(Path(__file__).parents[1] / "vagrant", os.environ)
-    except LabError:  # settings `vagrant up` would refuse: the lab cannot run at all
-        return "none"
-    return vagrant_settings.driver(settings, vagrant_settings.HostFacts.probe())
+        settings = vagrant_settings.read(TESTS_DIR.parent / "vagrant", os.environ)
+        kvm_hosts = 3 * int(settings["HAVIRT_VAGRANT_HV_MEMORY"])
+        return kvm_hosts + int(settings["HAVIRT_VAGRANT_STORAGE_MEMORY"]) + 1024
+    except (LabError, KeyError, ValueError):
+        return 0
 
 
+TESTS_DIR = Path(__file__).resolve().parent
+VMLAB_DIR = TESTS_DIR / "vmlab"
 VMLAB_WHY_NOT = vmlab_why_not(
-    os.environ.get("HAVIRT_VMLAB", "auto"), os.geteuid() == 0, _vmlab_driver
+    os.environ.get("HAVIRT_VMLAB", "auto"),
+    os.geteuid() == 0,
+    shutil.which("vagrant") is not None,
+    _available_mib,
+    _vmlab_need_mib,
 )
 collect_ignore_glob = ["vmlab/*"] if VMLAB_WHY_NOT else []
+
+
+# -- the VM lab beside the rest of the suite ----------------------------------------------
+# Under TCG the lab takes minutes to come up and its scenarios more, most of it spent
+# waiting on emulated machines; after the rest of the suite they would break CI's
+# 30-minute budget. So a run that holds both, with pytest-xdist at hand, runs on two
+# workers: one takes tests/vmlab, the other everything else in its usual order (the
+# suite's own labs and daemons are never started twice). -n or --dist given by hand,
+# -p no:xdist, --pdb and --collect-only are left as they are.
+BESIDE_WORKERS = 2
+
+
+def selects_vmlab_and_more(paths: list[Path], vmlab: Path) -> bool:
+    """Whether the run's paths (resolved) hold tests/vmlab and something else."""
+    inside = [p == vmlab or p.is_relative_to(vmlab) for p in paths]
+    holds_vmlab = any(p == vmlab or vmlab.is_relative_to(p) for p in paths)
+    return holds_vmlab and not all(inside)
+
+
+def _run_paths(config: pytest.Config) -> list[Path]:
+    base = config.invocation_params.dir
+    if config.args_source == pytest.Config.ArgsSource.TESTPATHS:
+        base = config.rootpath
+    return [(base / arg.split("::")[0]).resolve() for arg in config.args]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    if VMLAB_WHY_NOT or hasattr(config, "workerinput"):
+        return
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    if config.getoption("numprocesses", None) is not None:
+        return
+    if config.getoption("dist", "no") != "no" or config.getoption("usepdb", False):
+        return
+    if config.getoption("collectonly") or not selects_vmlab_and_more(_run_paths(config), VMLAB_DIR):
+        return
+    config.option.numprocesses = BESIDE_WORKERS
+    config.option.dist = "loadgroup"
+    config.option.tx = ["popen"] * BESIDE_WORKERS
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On xdist's workers with --dist loadgroup: tests/vmlab is one group, the rest the
+    other."""
+    if not config.getoption("loadgroup", False):
+        return
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            beside = item.path == VMLAB_DIR or VMLAB_DIR in item.path.parents
+            item.add_marker(pytest.mark.xdist_group("vmlab" if beside else "suite"))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -85,6 +168,7 @@ def _skip_reason(report: pytest.TestReport | pytest.CollectReport) -> str:
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
 ) -> None:
+    timings_report.report_all(terminalreporter)
     if VMLAB_WHY_NOT:
         terminalreporter.write_line(f"tests/vmlab not collected: {VMLAB_WHY_NOT}")
     if not config.getoption("--require-real-parts"):
@@ -97,8 +181,17 @@ def pytest_terminal_summary(
         terminalreporter.write_line(f"SKIPPED {report.nodeid}: {_skip_reason(report)}")
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """xdist's controller: a worker is done; its timings join the run's."""
+    timings_report.merge(getattr(node, "workeroutput", {}))
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller prints the timings
+        timings_report.to_worker_output(workeroutput)
     if not session.config.getoption("--require-real-parts"):
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")

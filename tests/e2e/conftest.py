@@ -29,7 +29,7 @@ from havirt.tools.lab.lab import DEFAULT_CACHE_DIR
 
 CACHE_DIR = Path(os.environ.get("HAVIRT_LAB_CACHE", DEFAULT_CACHE_DIR))
 GUESTS = 4
-TIMINGS: dict[str, float] = {}
+TIMINGS = timings_report.section("havirt e2e timings")
 
 pytestmark = pytest.mark.e2e
 
@@ -105,7 +105,3 @@ def auditor(cluster: ClusterLab) -> Iterator[Auditor]:
     with Auditor(cluster, cluster.guest_names) as the_auditor:
         yield the_auditor
         the_auditor.check()
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    timings_report.report(terminalreporter, "havirt e2e timings", TIMINGS)

@@ -43,12 +43,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import timings_report
 from havirt.tools import install
 from havirt.tools.lab import GuestAssets, Lab, LabGuest, build_guest_assets, create_guest
 from havirt.tools.lab.lab import DEFAULT_CACHE_DIR, missing_requirements
 
 CACHE_DIR = Path(os.environ.get("HAVIRT_LAB_CACHE", DEFAULT_CACHE_DIR))
-TIMINGS: dict[str, float] = {}
+TIMINGS = timings_report.section("havirt lab timings")
 
 
 @pytest.fixture(scope="session")
@@ -213,10 +214,3 @@ def _timed(action: Callable[[], object]) -> float:
     start = time.monotonic()
     action()
     return time.monotonic() - start
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if TIMINGS:
-        terminalreporter.section("havirt lab timings")
-        for what, seconds in TIMINGS.items():
-            terminalreporter.write_line(f"{what:<40} {seconds:7.2f} s")

@@ -27,7 +27,7 @@ from havirt.tools.lab.vagrant_lab import VagrantLab, up_steps
 
 pytestmark = pytest.mark.vmlab
 FOLDER = Path(__file__).resolve().parents[2] / "vagrant"
-TIMINGS: dict[str, float] = {}
+TIMINGS = timings_report.section("havirt VM lab timings (separate kernels, TCG)")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -73,9 +73,3 @@ def auditor(vmlab: VagrantCluster) -> Iterator[Auditor]:
     vmlab.restore()
     with vmlab.auditor() as the_auditor:
         yield the_auditor
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    timings_report.report(
-        terminalreporter, "havirt VM lab timings (separate kernels, TCG)", TIMINGS
-    )
