@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import timings_report
+from vmlab_plan import selects_vmlab_and_more, vmlab_or_suite, vmlab_why_not
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 
@@ -26,33 +27,6 @@ GOLDEN_DIR = Path(__file__).parent / "golden"
 # never, otherwise (auto) as root with Vagrant installed and the memory for the lab's
 # machines free. Every run that leaves them out says why. With the rest of the suite in
 # the same run they go beside it, not after it (pytest_cmdline_main below).
-def vmlab_why_not(
-    wanted: str,
-    root: bool,
-    vagrant: bool,
-    free_mib: Callable[[], int | None],
-    need_mib: Callable[[], int],
-) -> str:
-    """Why tests/vmlab is not collected; empty when it is. ``free_mib``: the memory
-    this machine has available (None: unknown); ``need_mib``: what the lab's machines
-    take (vagrant/settings.env)."""
-    if wanted == "1":
-        return ""
-    if wanted == "0":
-        return "HAVIRT_VMLAB=0"
-    if not root:
-        return "not root (the Vagrant lab needs it); HAVIRT_VMLAB=1 as root runs them"
-    if not vagrant:
-        return "Vagrant is not installed (tools/bootstrap.sh setup installs it)"
-    free, need = free_mib(), need_mib()
-    if free is not None and free < need:
-        return (
-            f"{free} MiB of memory available, the lab's machines need {need} MiB "
-            "(vagrant/settings.env); HAVIRT_VMLAB=1 runs them anyway"
-        )
-    return ""
-
-
 def _available_mib() -> int | None:
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -98,13 +72,7 @@ collect_ignore_glob = ["vmlab/*"] if VMLAB_WHY_NOT else []
 # suite's own labs and daemons are never started twice). -n or --dist given by hand,
 # -p no:xdist, --pdb and --collect-only are left as they are.
 BESIDE_WORKERS = 2
-
-
-def selects_vmlab_and_more(paths: list[Path], vmlab: Path) -> bool:
-    """Whether the run's paths (resolved) hold tests/vmlab and something else."""
-    inside = [p == vmlab or p.is_relative_to(vmlab) for p in paths]
-    holds_vmlab = any(p == vmlab or vmlab.is_relative_to(p) for p in paths)
-    return holds_vmlab and not all(inside)
+BESIDE = pytest.StashKey[bool]()
 
 
 def _run_paths(config: pytest.Config) -> list[Path]:
@@ -127,20 +95,26 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
     if config.getoption("collectonly") or not selects_vmlab_and_more(_run_paths(config), VMLAB_DIR):
         return
     config.option.numprocesses = BESIDE_WORKERS
-    config.option.dist = "loadgroup"
+    config.option.dist = "load"
     config.option.tx = ["popen"] * BESIDE_WORKERS
+    config.stash[BESIDE] = True
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On xdist's workers with --dist loadgroup: tests/vmlab is one group, the rest the
-    other."""
-    if not config.getoption("loadgroup", False):
-        return
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            beside = item.path == VMLAB_DIR or VMLAB_DIR in item.path.parents
-            item.add_marker(pytest.mark.xdist_group("vmlab" if beside else "suite"))
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist's controller: two work units, each to one worker (xdist's scope
+    scheduling, with the scope being tests/vmlab or not)."""
+    if not config.stash.get(BESIDE, False):
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    prefix = VMLAB_DIR.relative_to(config.rootpath).as_posix() + "/"
+
+    class VmlabBesideTheSuite(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return vmlab_or_suite(nodeid, prefix)
+
+    return VmlabBesideTheSuite(config, log)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
