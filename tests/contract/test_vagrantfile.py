@@ -463,6 +463,7 @@ def test_havirt_validate_takes_the_lab_inventory_option() -> None:
         [HAVIRT, "validate", "--help"], capture_output=True, text=True, timeout=60
     )
     assert "--inventory" in proc.stdout, "provision/havirt-calls.sh passes --inventory"
+    assert "--timeout" in proc.stdout, "provision/havirt-calls.sh passes --timeout under TCG"
 
 
 # -- the test guests -------------------------------------------------------------------

@@ -8,9 +8,10 @@
 
 HAVIRT=${HAVIRT:-/usr/local/bin/havirt}
 
-# havirt_validate INVENTORY: compares every node over SSH; fails on any mismatch.
+# havirt_validate INVENTORY [TIMEOUT]: compares every node over SSH; fails on any
+# mismatch. TIMEOUT: seconds for each remote command (havirt's default otherwise).
 havirt_validate() {
-    "$HAVIRT" validate --inventory "$1"
+    "$HAVIRT" validate --inventory "$1" ${2:+--timeout "$2"}
 }
 
 # havirt_generate INVENTORY DIR: renders the cluster configuration into DIR
