@@ -42,6 +42,31 @@ def test_a_comm_with_spaces_and_parentheses_does_not_shift_the_fields(tmp_path: 
     assert proc_dump.qemu_procs(str(tmp_path), 0.0, 100) == [[7, 1000, QEMU]]
 
 
+def test_a_qemu_command_line_is_read_once_and_forgotten_when_the_process_goes(
+    tmp_path: Path,
+) -> None:
+    _proc(tmp_path, 7, "qemu-system-x86", QEMU, start_ticks=100)
+    _proc(tmp_path, 8, "bash", ["bash"], start_ticks=1)
+    known: dict[tuple[int, int], list[str]] = {}
+    assert proc_dump.qemu_procs(str(tmp_path), 0.0, 100, known) == [[7, 1000, QEMU]]
+    assert known == {(7, 100): QEMU}
+    (tmp_path / "7" / "cmdline").write_bytes(b"changed\0")  # not read again
+    assert proc_dump.qemu_procs(str(tmp_path), 0.0, 100, known) == [[7, 1000, QEMU]]
+    (tmp_path / "7" / "stat").unlink()  # gone
+    assert proc_dump.qemu_procs(str(tmp_path), 0.0, 100, known) == []
+    assert known == {}
+
+
+def test_a_process_that_becomes_qemu_is_seen_by_its_next_sample(tmp_path: Path) -> None:
+    _proc(tmp_path, 9, "rpc-libvirtd", ["/usr/sbin/libvirtd"], start_ticks=5)
+    known: dict[tuple[int, int], list[str]] = {}
+    assert proc_dump.qemu_procs(str(tmp_path), 0.0, 100, known) == []
+    stat = (tmp_path / "9" / "stat").read_text().replace("(rpc-libvirtd)", "(qemu-system-x86)")
+    (tmp_path / "9" / "stat").write_text(stat)  # exec'd QEMU: same pid, same start
+    (tmp_path / "9" / "cmdline").write_bytes(b"\0".join(a.encode() for a in QEMU) + b"\0")
+    assert proc_dump.qemu_procs(str(tmp_path), 0.0, 100, known) == [[9, 50, QEMU]]
+
+
 def test_a_line_becomes_copies_by_guest_and_other_lines_are_ignored() -> None:
     line = json.dumps({"boot": "b", "at": 1, "procs": [[42, 5, QEMU], [43, 6, ["bash"]]]})
     picture = parse_line("hv1", line, 10.0)
