@@ -22,11 +22,12 @@ from vmlab_plan import selects_vmlab_and_more, vmlab_or_suite, vmlab_why_not
 GOLDEN_DIR = Path(__file__).parent / "golden"
 
 
-# The VM lab's scenarios (tests/vmlab: the Vagrant lab on separate kernels) run wherever
-# the machine can run the lab, under KVM or TCG: HAVIRT_VMLAB=1 always, HAVIRT_VMLAB=0
-# never, otherwise (auto) as root with Vagrant installed and the memory for the lab's
-# machines free. Every run that leaves them out says why. With the rest of the suite in
-# the same run they go beside it, not after it (pytest_cmdline_main below).
+# The VM lab's scenarios (tests/vmlab: the Vagrant lab on separate kernels) run where
+# the machine can afford them: HAVIRT_VMLAB=1 always, HAVIRT_VMLAB=0 never, otherwise
+# (auto) as root with Vagrant installed, the memory for the lab's machines free, and KVM
+# for them (tests/vmlab_plan.py says why not under TCG). Every run that leaves them out
+# says why. With the rest of the suite in the same run they go beside it, not after it
+# (pytest_cmdline_main below).
 def _available_mib() -> int | None:
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -35,6 +36,19 @@ def _available_mib() -> int | None:
     except (OSError, ValueError, IndexError):
         pass
     return None
+
+
+def _vmlab_driver() -> str:
+    """kvm or qemu (TCG), as the Vagrantfile would choose; "none" for settings `vagrant
+    up` would refuse (the scenarios' setup then says why)."""
+    from havirt.tools.lab import vagrant_settings
+    from havirt.tools.lab.proc import LabError
+
+    try:
+        settings = vagrant_settings.read(TESTS_DIR.parent / "vagrant", os.environ)
+    except LabError:
+        return "none"
+    return vagrant_settings.driver(settings, vagrant_settings.HostFacts.probe())
 
 
 def _vmlab_need_mib() -> int:
@@ -60,6 +74,7 @@ VMLAB_WHY_NOT = vmlab_why_not(
     shutil.which("vagrant") is not None,
     _available_mib,
     _vmlab_need_mib,
+    _vmlab_driver,
 )
 collect_ignore_glob = ["vmlab/*"] if VMLAB_WHY_NOT else []
 

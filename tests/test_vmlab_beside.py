@@ -18,11 +18,12 @@ def why_not(
     vagrant: bool = True,
     free: int | None = 20000,
     need: int = 7680,
+    driver: str = "kvm",
 ) -> str:
-    return vmlab_why_not(wanted, root, vagrant, lambda: free, lambda: need)
+    return vmlab_why_not(wanted, root, vagrant, lambda: free, lambda: need, lambda: driver)
 
 
-def test_auto_collects_them_as_root_with_vagrant_and_the_memory_kvm_or_not() -> None:
+def test_auto_collects_them_as_root_with_vagrant_the_memory_and_kvm() -> None:
     assert why_not() == ""
     assert why_not(free=None) == ""  # unknown: try
 
@@ -34,23 +35,28 @@ def test_auto_collects_them_as_root_with_vagrant_and_the_memory_kvm_or_not() -> 
         ({"vagrant": False}, "Vagrant is not installed"),
         ({"free": 4000}, "4000 MiB of memory available, the lab's machines need 7680 MiB"),
         ({"wanted": "0"}, "HAVIRT_VMLAB=0"),
+        ({"driver": "qemu"}, "would run under TCG here"),
+        ({"driver": "none"}, "would run under TCG here"),
     ],
-    ids=["not-root", "no-vagrant", "short-of-memory", "off"],
+    ids=["not-root", "no-vagrant", "short-of-memory", "off", "tcg", "bad-settings"],
 )
 def test_every_reason_to_leave_them_out_is_said(kwargs: dict[str, object], said: str) -> None:
     assert said in why_not(**kwargs)
 
 
 def test_wanted_runs_them_whatever_the_machine() -> None:
-    assert why_not("1", root=False, vagrant=False, free=1) == ""
+    assert why_not("1", root=False, vagrant=False, free=1, driver="qemu") == ""
 
 
-def test_memory_is_asked_only_when_it_matters() -> None:
+def test_the_machine_is_asked_only_when_it_matters() -> None:
     def boom() -> int:
         raise AssertionError("read the memory")
 
-    assert vmlab_why_not("0", True, True, boom, boom) == "HAVIRT_VMLAB=0"
-    assert vmlab_why_not("auto", False, True, boom, boom).startswith("not root")
+    def boom_driver() -> str:
+        raise AssertionError("probed the machine")
+
+    assert vmlab_why_not("0", True, True, boom, boom, boom_driver) == "HAVIRT_VMLAB=0"
+    assert vmlab_why_not("auto", False, True, boom, boom, boom_driver).startswith("not root")
 
 
 @pytest.mark.parametrize(
