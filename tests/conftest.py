@@ -80,12 +80,12 @@ collect_ignore_glob = ["vmlab/*"] if VMLAB_WHY_NOT else []
 
 
 # -- the VM lab beside the rest of the suite ----------------------------------------------
-# Under TCG the lab takes minutes to come up and its scenarios more, most of it spent
-# waiting on emulated machines; after the rest of the suite they would break CI's
-# 30-minute budget. So a run that holds both, with pytest-xdist at hand, runs on two
-# workers: one takes tests/vmlab, the other everything else in its usual order (the
-# suite's own labs and daemons are never started twice). -n or --dist given by hand,
-# -p no:xdist, --pdb and --collect-only are left as they are.
+# The lab takes minutes to come up and its scenarios more, much of it spent waiting on
+# the lab's machines; one after the other with the rest of the suite they would take
+# the sum. So a run that holds both, with pytest-xdist at hand, runs on two workers:
+# one takes tests/vmlab, the other everything else in its usual order (the suite's own
+# labs and daemons are never started twice). -n or --dist given by hand, -p no:xdist,
+# --pdb and --collect-only are left as they are.
 BESIDE_WORKERS = 2
 BESIDE = pytest.StashKey[bool]()
 
