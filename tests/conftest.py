@@ -38,31 +38,36 @@ def _available_mib() -> int | None:
     return None
 
 
-def _vmlab_driver() -> str:
-    """kvm or qemu (TCG), as the Vagrantfile would choose; "none" for settings `vagrant
-    up` would refuse (the scenarios' setup then says why)."""
+def _vmlab_settings() -> dict[str, str] | None:
+    """The lab's settings as `vagrant up` reads them; None when it would refuse them
+    (the scenarios' setup then says why)."""
     from havirt.tools.lab import vagrant_settings
     from havirt.tools.lab.proc import LabError
 
     try:
-        settings = vagrant_settings.read(TESTS_DIR.parent / "vagrant", os.environ)
+        return vagrant_settings.read(TESTS_DIR.parent / "vagrant", os.environ)
     except LabError:
+        return None
+
+
+def _vmlab_driver() -> str:
+    """kvm or qemu (TCG), as the Vagrantfile would choose; "none" for refused settings."""
+    from havirt.tools.lab import vagrant_settings
+
+    settings = _vmlab_settings()
+    if settings is None:
         return "none"
     return vagrant_settings.driver(settings, vagrant_settings.HostFacts.probe())
 
 
 def _vmlab_need_mib() -> int:
-    """The lab's machines' memory (settings.env, as `vagrant up` reads it), and 1 GiB for
-    the outer host's libvirtd and QEMU's own; 0 when the settings would be refused
-    (`vagrant up` then says why, in the scenarios' setup)."""
-    from havirt.tools.lab import vagrant_settings
-    from havirt.tools.lab.proc import LabError
-
+    """The lab's machines' memory, and 1 GiB for the outer host's libvirtd and QEMU's
+    own; 0 for refused settings."""
+    settings = _vmlab_settings() or {}
     try:
-        settings = vagrant_settings.read(TESTS_DIR.parent / "vagrant", os.environ)
         kvm_hosts = 3 * int(settings["HAVIRT_VAGRANT_HV_MEMORY"])
         return kvm_hosts + int(settings["HAVIRT_VAGRANT_STORAGE_MEMORY"]) + 1024
-    except (LabError, KeyError, ValueError):
+    except (KeyError, ValueError):
         return 0
 
 
